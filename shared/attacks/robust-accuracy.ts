@@ -1,0 +1,44 @@
+/** Accuracy under attack over a dataset, in batches (the attack sees the true labels, white-box). */
+import type { Model } from '../models/model.js';
+import { countCorrect, predictClasses } from '../train/evaluate.js';
+import { disposeBatch, gatherBatch, range, type ImageSource } from '../train/batches.js';
+import { fgsm, pgd, type PgdOptions } from './pgd.js';
+
+/** An attack to evaluate under; `none` is clean accuracy. */
+export type AttackSpec =
+  | { kind: 'none' }
+  | { kind: 'fgsm'; eps: number }
+  | ({ kind: 'pgd' } & PgdOptions);
+
+/** The reference protocol's attacks (decent-bva.md, threats-and-evaluation.md): ε = 0.3 on [0,1] pixels. */
+export const STANDARD_ATTACKS: Record<string, AttackSpec> = {
+  clean: { kind: 'none' },
+  fgsm: { kind: 'fgsm', eps: 0.3 },
+  'pgd-10': { kind: 'pgd', eps: 0.3, alpha: 0.01, steps: 10, randomStart: true },
+  'pgd-20': { kind: 'pgd', eps: 0.3, alpha: 0.01, steps: 20, randomStart: true },
+  'pgd-strong': { kind: 'pgd', eps: 0.3, alpha: (2.5 * 0.3) / 40, steps: 40, randomStart: true, restarts: 3 },
+};
+
+/** Fraction of rows classified correctly after the attack. */
+export function robustAccuracy(model: Model, data: ImageSource, attack: AttackSpec, indices: ArrayLike<number> = range(data.labels.length), batchSize = 500): number {
+  if (indices.length === 0) throw new Error('robustAccuracy: empty evaluation set');
+  let correct = 0;
+  for (let s = 0, k = 0; s < indices.length; s += batchSize, k++) {
+    const b = gatherBatch(data, indices, s, Math.min(s + batchSize, indices.length));
+    try {
+      if (attack.kind === 'none') {
+        correct += countCorrect(predictClasses(model, b.x), b.labels);
+      } else {
+        const adv = attack.kind === 'fgsm' ? fgsm(model, b.x, b.y, attack.eps) : pgd(model, b.x, b.y, { ...attack, seed: (attack.seed ?? 0) * 100003 + k });
+        try {
+          correct += countCorrect(predictClasses(model, adv), b.labels);
+        } finally {
+          adv.dispose();
+        }
+      }
+    } finally {
+      disposeBatch(b);
+    }
+  }
+  return correct / indices.length;
+}

@@ -1,0 +1,100 @@
+/**
+ * Conv2DBackpropFilter for tfjs-backend-wasm, which ships none (training any conv net throws "Kernel not
+ * registered" without it).
+ *
+ * Maths: dW[kh,kw,ci,co] = Σ_{b,oh,ow} x[b, oh·s+kh−pt, ow·s+kw−pl, ci] · dy[b,oh,ow,co].
+ * Read the batch as the channel axis and this is one forward convolution:
+ *   input  X' = x transposed to [Cin, Hp, Wp, B] (forward padding applied, rows past the last window cropped)
+ *   filter D' = dy transposed to [OH, OW, B, Cout]
+ *   output     = conv(X', D', dilation = forward stride, valid) : [Cin, KH, KW, Cout]
+ * then a transpose to [KH, KW, Cin, Cout]. The convolution runs on XNNPACK; the three layout passes are
+ * single JS loops over the heap. (../shared/docs/compute-backend.md, "The plan", item 2.)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { alloc, free, view, xnnConv2d, type TensorInfo } from './wasm-heap.js';
+
+function conv2dBackpropFilter(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: tf.NamedAttrMap;
+}): TensorInfo {
+  const { backend } = args;
+  const x = args.inputs['x'] as TensorInfo;
+  const dy = args.inputs['dy'] as TensorInfo;
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Cin, outChannels: Cout } = info;
+  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
+  const [sh, sw] = [info.strideHeight, info.strideWidth];
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  // Extent of the input the windows actually touch; the conv below then yields exactly KH × KW.
+  const Hp = (OH - 1) * sh + KH;
+  const Wp = (OW - 1) * sw + KW;
+
+  const xt = alloc(backend, [Cin, Hp, Wp, B]);
+  const dyt = alloc(backend, [OH, OW, B, Cout]);
+  {
+    const src = view(backend, x);
+    const dst = view(backend, xt);
+    // dst[ci, r, c, b] = src[b, r − pt, c − pl, ci], zero outside the input (padding).
+    dst.fill(0);
+    for (let b = 0; b < B; b++) {
+      for (let r = 0; r < Hp; r++) {
+        const i = r - pt;
+        if (i < 0 || i >= H) continue;
+        for (let c = 0; c < Wp; c++) {
+          const j = c - pl;
+          if (j < 0 || j >= W) continue;
+          const s0 = ((b * H + i) * W + j) * Cin;
+          const d0 = (r * Wp + c) * B + b;
+          for (let ci = 0; ci < Cin; ci++) dst[ci * Hp * Wp * B + d0] = src[s0 + ci];
+        }
+      }
+    }
+    const g = view(backend, dy);
+    const gt = view(backend, dyt);
+    // gt[oh, ow, b, co] = g[b, oh, ow, co]
+    const plane = OH * OW * Cout;
+    for (let b = 0; b < B; b++) {
+      for (let p = 0; p < OH * OW; p++) {
+        const s0 = b * plane + p * Cout;
+        const d0 = (p * B + b) * Cout;
+        for (let co = 0; co < Cout; co++) gt[d0 + co] = g[s0 + co];
+      }
+    }
+  }
+  const raw = xnnConv2d(backend, xt, dyt, [sh, sw]); // [Cin, KH, KW, Cout]
+  free(backend, xt);
+  free(backend, dyt);
+  // With one input channel, [1, KH, KW, Cout] already has the memory layout of [KH, KW, 1, Cout].
+  if (Cin === 1) return { dataId: raw.dataId, shape: [KH, KW, 1, Cout], dtype: 'float32' };
+  const out = alloc(backend, [KH, KW, Cin, Cout]);
+  const src = view(backend, raw);
+  const dst = view(backend, out);
+  for (let ci = 0; ci < Cin; ci++) {
+    for (let k = 0; k < KH * KW; k++) {
+      const s0 = (ci * KH * KW + k) * Cout;
+      const d0 = (k * Cin + ci) * Cout;
+      for (let co = 0; co < Cout; co++) dst[d0 + co] = src[s0 + co];
+    }
+  }
+  free(backend, raw);
+  return out;
+}
+
+/** Kernel registration for tfjs-wasm's missing Conv2DBackpropFilter. */
+export const conv2dBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropFilter,
+  backendName: 'wasm',
+  kernelFunc: conv2dBackpropFilter as unknown as tf.KernelFunc,
+};

@@ -1,0 +1,47 @@
+/**
+ * Small helpers for kernels that read and write the wasm backend's heap directly.
+ *
+ * Why direct heap access: layout shuffles (transposes, padding, zero insertion, flips) written as one JS
+ * pass over the heap are several times faster than chaining tfjs-wasm's generic Transpose/Pad kernels, and
+ * they let a kernel build exactly the operand XNNPACK needs in a single copy.
+ *
+ * Invariant every caller must respect: `makeOutput` can grow the wasm memory, which detaches every typed
+ * array view taken before it. Allocate all outputs first, then take views (`view`) and never keep a view
+ * across another allocation or kernel call.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+/** A tensor as kernels see it (tfjs's TensorInfo). */
+export type TensorInfo = tf.TensorInfo;
+
+/** Float32 view of a tensor's bytes on the wasm heap; valid only until the next allocation. */
+export function view(backend: BackendWasm, t: TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+/** Allocates an uninitialised float32 tensor on the wasm heap. */
+export function alloc(backend: BackendWasm, shape: number[]): TensorInfo {
+  return backend.makeOutput(shape, 'float32');
+}
+
+/** Frees an intermediate tensor made inside a kernel (never an input the caller owns). */
+export function free(backend: BackendWasm, t: TensorInfo): void {
+  backend.disposeData(t.dataId);
+}
+
+/** Runs tfjs-wasm's own forward Conv2D (XNNPACK) on heap tensors, NHWC, explicit padding. */
+export function xnnConv2d(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  dilations: [number, number],
+): TensorInfo {
+  const conv = tf.getKernel('Conv2D', 'wasm');
+  if (conv === undefined) throw new Error('tfjs-backend-wasm has no Conv2D kernel registered');
+  return conv.kernelFunc({
+    inputs: { x, filter },
+    backend,
+    attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations },
+  }) as TensorInfo;
+}

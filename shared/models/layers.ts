@@ -1,0 +1,192 @@
+/**
+ * A tiny declarative layer language: a model is a list of layer specs; parameters are plain tensors in a
+ * fixed order; the forward pass is a pure function of (parameters, input, mode).
+ *
+ * Why not tfjs-layers: its fused convolutions compute every gradient (filter, bias and input) whenever any
+ * is asked for, so an input-only gradient (FGSM, PGD, Decent_BVA statistics) would pay for the parameter
+ * gradients and training would pay for the first layer's input gradient. Plain ops let tfjs's tape prune
+ * what is not on the path. Inference, which needs no gradient, uses fused ops instead.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Activation applied after a conv or dense layer. */
+export type Activation = 'linear' | 'relu' | 'tanh';
+
+/** One layer of a model; shapes are channels-last, as TF.js uses them. */
+export type LayerSpec =
+  | { kind: 'conv'; filters: number; kernel: number; activation?: Activation }
+  | { kind: 'maxpool'; size: number }
+  | { kind: 'relu' }
+  | { kind: 'tanh' }
+  | { kind: 'flatten' }
+  | { kind: 'dense'; units: number; activation?: Activation }
+  /** Element-wise dropout (training only). */
+  | { kind: 'dropout'; rate: number }
+  /** 2-D channel dropout (training only): noise shape [batch, 1, 1, channels], like PyTorch's Dropout2d. */
+  | { kind: 'channel-dropout'; rate: number };
+
+/** One named parameter of a model, in layout order. */
+export interface ParamSpec {
+  /** `layer<i>/kernel` or `layer<i>/bias`. */
+  name: string;
+  shape: number[];
+  /** Fan-in of the layer, for initialisation. */
+  fanIn: number;
+}
+
+/** Forward-pass mode. */
+export interface ForwardOptions {
+  /** Training mode: dropout on. Default false (inference: dropout is the identity). */
+  training?: boolean;
+  /** Seed of this pass's dropout masks (training only); default a fresh random draw. */
+  dropoutSeed?: number;
+}
+
+/** Walks the layers from an input shape [H, W, C] and lists their parameters in order. */
+export function paramSpecs(layers: readonly LayerSpec[], inputShape: readonly [number, number, number]): ParamSpec[] {
+  const out: ParamSpec[] = [];
+  let shape: number[] = [...inputShape];
+  layers.forEach((l, i) => {
+    switch (l.kind) {
+      case 'conv': {
+        const [h, w, c] = shape as [number, number, number];
+        out.push({ name: `layer${i}/kernel`, shape: [l.kernel, l.kernel, c, l.filters], fanIn: l.kernel * l.kernel * c });
+        out.push({ name: `layer${i}/bias`, shape: [l.filters], fanIn: l.kernel * l.kernel * c });
+        shape = [h - l.kernel + 1, w - l.kernel + 1, l.filters];
+        break;
+      }
+      case 'maxpool': {
+        const [h, w, c] = shape as [number, number, number];
+        shape = [Math.floor(h / l.size), Math.floor(w / l.size), c];
+        break;
+      }
+      case 'flatten':
+        shape = [shape.reduce((a, b) => a * b, 1)];
+        break;
+      case 'dense': {
+        if (shape.length !== 1) throw new Error(`layer ${i}: dense needs a flat input, got shape [${shape.join(', ')}]`);
+        const n = shape[0]!;
+        out.push({ name: `layer${i}/kernel`, shape: [n, l.units], fanIn: n });
+        out.push({ name: `layer${i}/bias`, shape: [l.units], fanIn: n });
+        shape = [l.units];
+        break;
+      }
+      default:
+        break;
+    }
+  });
+  return out;
+}
+
+function activate(x: tf.Tensor, a: Activation | undefined): tf.Tensor {
+  if (a === 'relu') return tf.relu(x);
+  if (a === 'tanh') return tf.tanh(x);
+  return x;
+}
+
+/**
+ * Differentiable forward pass from plain ops (see the file comment). Returns logits [batch, classes].
+ * Call inside tf.tidy / tf.grad; it keeps nothing.
+ */
+export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor[], x: tf.Tensor4D, opts: ForwardOptions = {}): tf.Tensor2D {
+  const training = opts.training === true;
+  let h: tf.Tensor = x;
+  let p = 0;
+  let dropIndex = 0;
+  const seedBase = opts.dropoutSeed ?? Math.floor(Math.random() * 2 ** 31);
+  for (const l of layers) {
+    switch (l.kind) {
+      case 'conv':
+        h = activate(tf.add(tf.conv2d(h as tf.Tensor4D, params[p] as tf.Tensor4D, 1, 'valid'), params[p + 1]!), l.activation);
+        p += 2;
+        break;
+      case 'dense':
+        h = activate(tf.add(tf.matMul(h as tf.Tensor2D, params[p] as tf.Tensor2D), params[p + 1]!), l.activation);
+        p += 2;
+        break;
+      case 'maxpool':
+        h = tf.maxPool(h as tf.Tensor4D, l.size, l.size, 'valid');
+        break;
+      case 'relu':
+        h = tf.relu(h);
+        break;
+      case 'tanh':
+        h = tf.tanh(h);
+        break;
+      case 'flatten':
+        h = tf.reshape(h, [h.shape[0]!, -1]);
+        break;
+      case 'dropout':
+        if (training && l.rate > 0) h = tf.dropout(h, l.rate, undefined, seedBase + 7919 * dropIndex);
+        dropIndex++;
+        break;
+      case 'channel-dropout':
+        if (training && l.rate > 0) {
+          h = tf.dropout(h, l.rate, [h.shape[0]!, 1, 1, h.shape[3]!], seedBase + 7919 * dropIndex);
+        }
+        dropIndex++;
+        break;
+    }
+  }
+  return h as tf.Tensor2D;
+}
+
+/**
+ * Inference-only forward pass (no gradients): conv/dense fused with bias and activation, and the pattern
+ * conv → maxpool → relu run as conv+relu → maxpool, which is the same function (max and ReLU commute)
+ * with the activation on the fused kernel.
+ */
+export function infer(layers: readonly LayerSpec[], params: readonly tf.Tensor[], x: tf.Tensor4D): tf.Tensor2D {
+  let h: tf.Tensor = x;
+  let p = 0;
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i]!;
+    switch (l.kind) {
+      case 'conv': {
+        let activation = l.activation ?? 'linear';
+        const next = layers[i + 1];
+        const after = layers[i + 2];
+        let poolAfter = 0;
+        if (activation === 'linear' && next?.kind === 'maxpool' && after?.kind === 'relu') {
+          activation = 'relu';
+          poolAfter = next.size;
+          i += 2;
+        }
+        h = tf.fused.conv2d({
+          x: h as tf.Tensor4D, filter: params[p] as tf.Tensor4D, strides: 1, pad: 'valid', bias: params[p + 1],
+          activation: activation === 'linear' ? undefined : activation === 'tanh' ? undefined : activation,
+        });
+        if (activation === 'tanh') h = tf.tanh(h);
+        if (poolAfter > 0) h = tf.maxPool(h as tf.Tensor4D, poolAfter, poolAfter, 'valid');
+        p += 2;
+        break;
+      }
+      case 'dense': {
+        const a = l.activation ?? 'linear';
+        h = tf.fused.matMul({
+          a: h as tf.Tensor2D, b: params[p] as tf.Tensor2D, bias: params[p + 1],
+          activation: a === 'relu' ? 'relu' : undefined,
+        });
+        if (a === 'tanh') h = tf.tanh(h);
+        p += 2;
+        break;
+      }
+      case 'maxpool':
+        h = tf.maxPool(h as tf.Tensor4D, l.size, l.size, 'valid');
+        break;
+      case 'relu':
+        h = tf.relu(h);
+        break;
+      case 'tanh':
+        h = tf.tanh(h);
+        break;
+      case 'flatten':
+        h = tf.reshape(h, [h.shape[0]!, -1]);
+        break;
+      case 'dropout':
+      case 'channel-dropout':
+        break;
+    }
+  }
+  return h as tf.Tensor2D;
+}

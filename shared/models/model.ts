@@ -1,0 +1,151 @@
+/**
+ * A model instance: a spec (layers and parameter layout) plus one tf.Variable per parameter, and the flat
+ * weight codec every other part of the system (secure aggregation, checkpoints, the wire) speaks.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { forward, infer, paramSpecs, type ForwardOptions, type LayerSpec, type ParamSpec } from './layers.js';
+import { MODEL_LAYERS, MODEL_NAMES, type ModelName } from './zoo.js';
+
+/** One parameter's place in the flat weight vector. */
+export interface LayoutEntry extends ParamSpec {
+  /** Offset in floats. */
+  offset: number;
+  /** Number of floats. */
+  size: number;
+}
+
+/** A model's architecture, independent of any weights. */
+export interface ModelSpec {
+  name: string;
+  layers: readonly LayerSpec[];
+  inputShape: [number, number, number];
+  numClasses: number;
+  /** Named layout of the flat weight vector, in order. */
+  layout: LayoutEntry[];
+  /** Total number of parameters (= length of the flat weight vector). */
+  numParams: number;
+}
+
+/** Builds the spec of a named model for a given input shape (default 28×28×1, 10 classes). */
+export function modelSpec(name: ModelName | string, inputShape: [number, number, number] = [28, 28, 1], numClasses = 10): ModelSpec {
+  if (!(MODEL_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`unknown model "${name}"; expected one of ${MODEL_NAMES.join(', ')}`);
+  }
+  const layers = MODEL_LAYERS[name as ModelName].map((l) =>
+    // The last dense layer emits one logit per class of the dataset.
+    l.kind === 'dense' && l.units === 10 ? { ...l, units: numClasses } : l,
+  );
+  let offset = 0;
+  const layout = paramSpecs(layers, inputShape).map((p) => {
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    const e = { ...p, offset, size };
+    offset += size;
+    return e;
+  });
+  return { name, layers, inputShape, numClasses, layout, numParams: offset };
+}
+
+/**
+ * Seeded initial weights as one flat vector: U(−1/√fanIn, 1/√fanIn) for kernels and biases, PyTorch's
+ * default for Conv2d and Linear, so the reference's learning rates carry over. Generated on the CPU by
+ * tfjs's seeded generator, hence identical on every backend.
+ */
+export function initialWeights(spec: ModelSpec, seed: number): Float32Array {
+  const flat = new Float32Array(spec.numParams);
+  spec.layout.forEach((e, i) => {
+    const bound = 1 / Math.sqrt(e.fanIn);
+    const t = tf.randomUniform(e.shape, -bound, bound, 'float32', seed * 1009 + i);
+    flat.set(t.dataSync() as Float32Array, e.offset);
+    t.dispose();
+  });
+  return flat;
+}
+
+/** True when the active backend is tfjs-wasm, whose heap we may read without an intermediate copy. */
+function wasmBackend(): BackendWasm | undefined {
+  return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as BackendWasm) : undefined;
+}
+
+/** Copies a tensor's values into `out` at `offset` with exactly one copy on wasm and cpu. */
+export function readInto(t: tf.Tensor, out: Float32Array, offset: number): void {
+  const wasm = wasmBackend();
+  if (wasm !== undefined) {
+    out.set(wasm.typedArrayFromHeap(t) as Float32Array, offset);
+  } else if (tf.getBackend() === 'cpu') {
+    // The cpu backend's readSync hands back its own storage (no copy).
+    out.set(tf.backend().readSync(t.dataId) as Float32Array, offset);
+  } else {
+    out.set(t.dataSync() as Float32Array, offset);
+  }
+}
+
+/** A tensor holding a copy of `values` (the cpu backend would otherwise alias the caller's buffer). */
+export function tensorFrom(values: Float32Array, shape: number[]): tf.Tensor {
+  return tf.getBackend() === 'cpu' ? tf.tensor(values.slice(), shape) : tf.tensor(values, shape);
+}
+
+/** A model with its weights held as tf.Variables. Dispose it when done. */
+export class Model {
+  /** The architecture. */
+  readonly spec: ModelSpec;
+  /** One variable per layout entry, in layout order. */
+  readonly params: tf.Variable[];
+
+  /** Creates the model with the given flat weights (length spec.numParams). */
+  constructor(spec: ModelSpec, weights: Float32Array) {
+    this.spec = spec;
+    checkLength(spec, weights);
+    this.params = spec.layout.map((e) =>
+      tf.tidy(() => tf.variable(tensorFrom(weights.subarray(e.offset, e.offset + e.size), e.shape), true, undefined, 'float32')),
+    );
+  }
+
+  /** Logits with gradients available (plain ops); dropout only when opts.training. */
+  logits(x: tf.Tensor4D, opts: ForwardOptions = {}): tf.Tensor2D {
+    return forward(this.spec.layers, this.params, x, opts);
+  }
+
+  /** Inference-mode logits through fused kernels (no gradients). */
+  predictLogits(x: tf.Tensor4D): tf.Tensor2D {
+    return infer(this.spec.layers, this.params, x);
+  }
+
+  /** The weights as one flat Float32Array (new, or `out` when given). */
+  getWeights(out?: Float32Array): Float32Array {
+    const flat = out ?? new Float32Array(this.spec.numParams);
+    if (flat.length !== this.spec.numParams) throw new Error(`getWeights: out has ${flat.length} floats, model has ${this.spec.numParams}`);
+    this.spec.layout.forEach((e, i) => readInto(this.params[i]!, flat, e.offset));
+    return flat;
+  }
+
+  /** Replaces the weights from one flat vector (copied once into the backend). */
+  setWeights(weights: Float32Array): void {
+    checkLength(this.spec, weights);
+    this.spec.layout.forEach((e, i) => {
+      const t = tensorFrom(weights.subarray(e.offset, e.offset + e.size), e.shape);
+      this.params[i]!.assign(t);
+      t.dispose();
+    });
+  }
+
+  /** Frees the variables. */
+  dispose(): void {
+    for (const p of this.params) p.dispose();
+  }
+}
+
+function checkLength(spec: ModelSpec, w: Float32Array): void {
+  if (w.length !== spec.numParams) {
+    throw new Error(`model ${spec.name} has ${spec.numParams} parameters; got a weight vector of ${w.length}`);
+  }
+  for (let i = 0; i < w.length; i++) {
+    if (!Number.isFinite(w[i]!)) throw new Error(`model ${spec.name}: weight ${i} is ${w[i]} (not finite)`);
+  }
+}
+
+/** Convenience: a named model with seeded initial weights. */
+export function createModel(name: ModelName | string, seed: number, inputShape?: [number, number, number], numClasses?: number): Model {
+  const spec = modelSpec(name, inputShape, numClasses);
+  return new Model(spec, initialWeights(spec, seed));
+}

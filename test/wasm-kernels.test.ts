@@ -1,0 +1,108 @@
+/**
+ * The project's wasm kernels against tfjs's cpu backend, on shapes chosen to hit every code path: strides 1
+ * and 2, valid / same / explicit padding, 1 to 8 channels, non-square inputs and filters, overlapping pools.
+ * Bar: ‖wasm − cpu‖∞ / ‖cpu‖∞ ≤ 1e-5.
+ */
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../shared/compute/backend.js';
+import { maxRelativeError } from './helpers/compare.js';
+
+type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
+
+/** Runs `f` on the cpu backend and on wasm, with the same inputs, and returns both outputs. */
+function onBoth(inputs: Float32Array[], shapes: number[][], f: (ts: tf.Tensor[]) => tf.Tensor): [Float32Array, Float32Array] {
+  const run = (backend: string): Float32Array => {
+    tf.setBackend(backend);
+    return tf.tidy(() => f(inputs.map((v, i) => tf.tensor(v, shapes[i]))).dataSync() as Float32Array).slice();
+  };
+  const ref = run('cpu');
+  const got = run('wasm');
+  return [ref, got];
+}
+
+function randomArray(n: number, seed: number): Float32Array {
+  // Small LCG: the kernels' correctness does not depend on the quality of the randomness.
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+
+interface ConvCase {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  stride: number | [number, number];
+  pad: Pad;
+}
+
+const convCases: ConvCase[] = [
+  { x: [4, 28, 28, 1], filter: [5, 5, 1, 10], stride: 1, pad: 'valid' },
+  { x: [4, 12, 12, 10], filter: [5, 5, 10, 20], stride: 1, pad: 'valid' },
+  { x: [3, 9, 11, 3], filter: [3, 3, 3, 4], stride: 1, pad: 'same' },
+  { x: [3, 9, 11, 3], filter: [3, 3, 3, 4], stride: 2, pad: 'same' },
+  { x: [2, 10, 10, 8], filter: [4, 4, 8, 5], stride: 2, pad: 'valid' },
+  { x: [2, 13, 7, 2], filter: [3, 2, 2, 6], stride: [2, 1], pad: 'same' },
+  { x: [2, 8, 8, 4], filter: [3, 3, 4, 4], stride: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  { x: [5, 7, 7, 1], filter: [7, 7, 1, 3], stride: 1, pad: 'valid' },
+];
+
+describe('wasm kernels match the cpu backend', function () {
+  before(async function () {
+    await initBackend({ backend: 'wasm', quiet: true });
+  });
+  after(() => {
+    tf.setBackend('wasm');
+  });
+
+  for (const c of convCases) {
+    const label = `x ${c.x.join('×')}, filter ${c.filter.join('×')}, stride ${String(c.stride)}, pad ${JSON.stringify(c.pad)}`;
+    const outShape = tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.stride, c.pad).shape);
+
+    it(`Conv2DBackpropFilter: ${label}`, function () {
+      const x = randomArray(size(c.x), 1);
+      const dy = randomArray(size(outShape), 2);
+      const [ref, got] = onBoth([x, dy], [c.x, outShape], ([xt, dyt]) =>
+        tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, {
+          strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter,
+        }) as tf.Tensor,
+      );
+      expect(got.length).to.equal(size(c.filter));
+      expect(maxRelativeError(got, ref)).to.be.below(1e-5);
+    });
+
+    it(`Conv2DBackpropInput: ${label}`, function () {
+      const w = randomArray(size(c.filter), 3);
+      const dy = randomArray(size(outShape), 4);
+      const [ref, got] = onBoth([dy, w], [outShape, c.filter], ([dyt, wt]) =>
+        tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt!, filter: wt! }, {
+          strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x,
+        }) as tf.Tensor,
+      );
+      expect(got.length).to.equal(size(c.x));
+      expect(maxRelativeError(got, ref)).to.be.below(1e-5);
+    });
+  }
+
+  const poolCases: { x: [number, number, number, number]; size: number | [number, number]; stride: number | [number, number]; pad: 'valid' | 'same' }[] = [
+    { x: [4, 24, 24, 10], size: 2, stride: 2, pad: 'valid' },
+    { x: [3, 9, 7, 3], size: 3, stride: 2, pad: 'same' },
+    { x: [2, 8, 8, 2], size: 3, stride: 1, pad: 'valid' },
+    { x: [2, 11, 10, 5], size: [2, 3], stride: [2, 1], pad: 'same' },
+  ];
+  for (const c of poolCases) {
+    it(`MaxPoolGrad: x ${c.x.join('×')}, size ${String(c.size)}, stride ${String(c.stride)}, ${c.pad}`, function () {
+      // ReLU before the pool makes ties (zeros) common, so the tie-breaking rule is exercised.
+      const x = randomArray(size(c.x), 5);
+      const [ref, got] = onBoth([x], [c.x], ([xt]) =>
+        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(tf.relu(v) as tf.Tensor4D, c.size, c.stride, c.pad), tf.range(1, 1 + size(tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.size, c.stride, c.pad).shape)).reshape(tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.size, c.stride, c.pad).shape))))(xt!),
+      );
+      expect(maxRelativeError(got, ref)).to.be.below(1e-5);
+    });
+  }
+});
