@@ -10,13 +10,18 @@ export type AttackSpec =
   | { kind: 'fgsm'; eps: number }
   | ({ kind: 'pgd' } & PgdOptions);
 
-/** The reference protocol's attacks (decent-bva.md, threats-and-evaluation.md): ε = 0.3 on [0,1] pixels. */
+/**
+ * The attacks of threats-and-evaluation.md, ε = 0.3 on [0,1] pixels: the reference protocol (FGSM; PGD-10/20
+ * with α = 0.01, random start, 1 restart) and the strong protocol (PGD-40, α = 2.5·ε/steps, random start,
+ * 5 restarts). `pgd-20-madry` is PGD-20 with the strong protocol's step rule (α = 2.5·ε/20).
+ */
 export const STANDARD_ATTACKS: Record<string, AttackSpec> = {
   clean: { kind: 'none' },
   fgsm: { kind: 'fgsm', eps: 0.3 },
   'pgd-10': { kind: 'pgd', eps: 0.3, alpha: 0.01, steps: 10, randomStart: true },
   'pgd-20': { kind: 'pgd', eps: 0.3, alpha: 0.01, steps: 20, randomStart: true },
-  'pgd-strong': { kind: 'pgd', eps: 0.3, alpha: (2.5 * 0.3) / 40, steps: 40, randomStart: true, restarts: 3 },
+  'pgd-20-madry': { kind: 'pgd', eps: 0.3, alpha: (2.5 * 0.3) / 20, steps: 20, randomStart: true },
+  'pgd-strong': { kind: 'pgd', eps: 0.3, alpha: (2.5 * 0.3) / 40, steps: 40, randomStart: true, restarts: 5 },
 };
 
 /** Fraction of rows classified correctly after the attack. */

@@ -34,6 +34,10 @@ function maxPoolGrad(args: {
   const x = view(backend, input);
   const g = view(backend, dy);
   const dx = view(backend, dxInfo);
+  if (sh === KH && sw === KW && pt === 0 && pl === 0 && OH * KH <= H && OW * KW <= W && KH === 2 && KW === 2) {
+    poolGrad2x2(x, g, dx, B, H, W, C, OH, OW);
+    return dxInfo;
+  }
   dx.fill(0);
   let o = 0;
   for (let b = 0; b < B; b++) {
@@ -63,6 +67,46 @@ function maxPoolGrad(args: {
     }
   }
   return dxInfo;
+}
+
+/**
+ * Fast path for the common 2×2, stride-2, unpadded pool: windows do not overlap, so every input position
+ * receives either its window's gradient or zero, written once (no separate zero fill, no accumulation).
+ */
+function poolGrad2x2(x: Float32Array, g: Float32Array, dx: Float32Array, B: number, H: number, W: number, C: number, OH: number, OW: number): void {
+  const row = W * C;
+  let o = 0;
+  for (let b = 0; b < B; b++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const r0 = (b * H + 2 * oh) * row;
+      for (let ow = 0; ow < OW; ow++) {
+        const p00 = r0 + 2 * ow * C;
+        for (let ch = 0; ch < C; ch++, o++) {
+          const a = p00 + ch;
+          const bb = a + C;
+          const c = a + row;
+          const d = c + C;
+          const va = x[a]!, vb = x[bb]!, vc = x[c]!, vd = x[d]!;
+          // First maximum in row-major order (a, b, c, d), as the cpu backend breaks ties.
+          let best = 0;
+          let m = va;
+          if (vb > m) { m = vb; best = 1; }
+          if (vc > m) { m = vc; best = 2; }
+          if (vd > m) best = 3;
+          const gv = g[o]!;
+          dx[a] = best === 0 ? gv : 0;
+          dx[bb] = best === 1 ? gv : 0;
+          dx[c] = best === 2 ? gv : 0;
+          dx[d] = best === 3 ? gv : 0;
+        }
+      }
+    }
+    // Rows and columns past the last whole window (odd sizes) get no gradient.
+    for (let r = 2 * OH; r < H; r++) dx.fill(0, (b * H + r) * row, (b * H + r + 1) * row);
+    if (2 * OW < W) {
+      for (let r = 0; r < 2 * OH; r++) dx.fill(0, (b * H + r) * row + 2 * OW * C, (b * H + r + 1) * row);
+    }
+  }
 }
 
 /** Kernel registration replacing tfjs-wasm's MaxPoolGrad. */

@@ -45,3 +45,10 @@ export function xnnConv2d(
     attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations },
   }) as TensorInfo;
 }
+
+/** Runs tfjs-wasm's BatchMatMul on heap tensors: [1, M, K] × [1, K, N] → [1, M, N]. */
+export function wasmMatMul(backend: BackendWasm, a: TensorInfo, b: TensorInfo): TensorInfo {
+  const mm = tf.getKernel('BatchMatMul', 'wasm');
+  if (mm === undefined) throw new Error('tfjs-backend-wasm has no BatchMatMul kernel registered');
+  return mm.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+}
