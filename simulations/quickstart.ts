@@ -3,7 +3,7 @@
  * test accuracy after each, then clean / FGSM / PGD-20 accuracy of the result (ε = 0.3, the reference's
  * threat model). Later issues turn this into a simulated federation.
  *
- * Options: --epochs N (default 6), --dataset NAME (default mnist-embedded), --data-dir DIR, --model NAME,
+ * Options: --epochs N (default 10), --dataset NAME (default mnist-embedded), --data-dir DIR, --model NAME,
  * --seed N, --backend NAME, --attack-count N (test images attacked, default 1000).
  */
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ import { robustAccuracy, STANDARD_ATTACKS } from '../shared/attacks/robust-accur
 
 const { values } = parseArgs({
   options: {
-    epochs: { type: 'string', default: '6' },
+    epochs: { type: 'string', default: '10' },
     dataset: { type: 'string', default: 'mnist-embedded' },
     'data-dir': { type: 'string' },
     model: { type: 'string', default: 'cnn-mnist' },

@@ -1,0 +1,58 @@
+/**
+ * The backend picker. Automatic choice and the environment variable are checked in child processes, since a
+ * process initialises its backend once.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeBackend, initBackend } from '../shared/compute/backend.js';
+
+const backendModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../shared/compute/backend.js');
+
+function pickInChild(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const code = `import(${JSON.stringify(backendModule)}).then(async (m) => { const c = await m.initBackend(); console.log(JSON.stringify(c)); }).catch((e) => { console.error('ERROR ' + e.message); process.exit(3); });`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('compute backend picker', function () {
+  it('honours an explicit choice and refuses to switch later in the same process', async () => {
+    const c = await initBackend({ backend: 'wasm', quiet: true });
+    expect(c.name).to.equal('wasm');
+    expect(c.tfName).to.equal('wasm');
+    expect((await initBackend({ quiet: true })).name).to.equal('wasm');
+    await initBackend({ backend: 'cpu', quiet: true }).then(
+      () => expect.fail('switching backends should throw'),
+      (e: Error) => expect(e.message).to.match(/already initialised as wasm; cannot switch to cpu/),
+    );
+  });
+
+  it('picks automatically by loading each candidate, and logs the choice and every rejection once', () => {
+    const r = pickInChild({ RFL_BACKEND: '' });
+    expect(r.status, r.stderr).to.equal(0);
+    const c = JSON.parse(r.stdout.trim()) as { name: string; rejected: { name: string; error: string }[] };
+    expect(['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).to.include(c.name);
+    const order = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+    expect(c.rejected.map((x) => x.name)).to.deep.equal(order.slice(0, order.indexOf(c.name)));
+    for (const x of c.rejected) expect(x.error).to.be.a('string').and.not.equal('');
+    const logLines = r.stderr.split('\n').filter((l) => l.startsWith('compute backend:'));
+    expect(logLines).to.have.length(1);
+    expect(logLines[0]).to.contain(c.name);
+  });
+
+  it('takes RFL_BACKEND, and names the valid choices when it is wrong', () => {
+    const ok = pickInChild({ RFL_BACKEND: 'cpu' });
+    expect(ok.status, ok.stderr).to.equal(0);
+    expect(JSON.parse(ok.stdout.trim()).name).to.equal('cpu');
+    expect(ok.stderr).to.contain('compute backend: cpu — chosen by RFL_BACKEND');
+    const bad = pickInChild({ RFL_BACKEND: 'cuda' });
+    expect(bad.status).to.equal(3);
+    expect(bad.stderr).to.contain('RFL_BACKEND: unknown backend "cuda"; expected one of tfjs-node-gpu, tfjs-node, wasm, cpu');
+  });
+
+  it('describes a choice with its reasons', () => {
+    expect(describeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after tfjs-node', rejected: [{ name: 'tfjs-node', error: 'no binding' }] }))
+      .to.equal('compute backend: wasm — first that loaded after tfjs-node (tfjs-node: no binding)');
+  });
+});
