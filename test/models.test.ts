@@ -14,6 +14,7 @@ describe('models', function () {
   const expected: Record<string, number> = {
     'cnn-mnist': 21_840,
     mlp: 199_210,
+    linear: 7_850,
     'surrogate-a': 3_382_346,
     'surrogate-b': 893_258,
     'surrogate-c': 281_290,

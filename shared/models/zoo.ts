@@ -2,12 +2,13 @@
  * The model zoo. `cnn-mnist` is CNNMnist of junwu6/FedBVA `models/networks.py` as
  * ../shared/docs/decent-bva.md §8 lists it (21,840 parameters); A–D are the black-box surrogates of the
  * reference's `blackbox_models.py`, with the parameter counts of the same table; `mlp` is the 2NN of
- * McMahan et al. (arXiv 1602.05629, §3), 784-200-200-10.
+ * McMahan et al. (arXiv 1602.05629, §3), 784-200-200-10; `linear` is softmax regression, the tiny model
+ * that gradient tests check against finite differences.
  */
 import type { LayerSpec } from './layers.js';
 
 /** Names of the models the project ships. */
-export const MODEL_NAMES = ['cnn-mnist', 'mlp', 'surrogate-a', 'surrogate-b', 'surrogate-c', 'surrogate-d'] as const;
+export const MODEL_NAMES = ['cnn-mnist', 'mlp', 'linear', 'surrogate-a', 'surrogate-b', 'surrogate-c', 'surrogate-d'] as const;
 /** A model name. */
 export type ModelName = (typeof MODEL_NAMES)[number];
 
@@ -32,6 +33,7 @@ export const MODEL_LAYERS: Record<ModelName, readonly LayerSpec[]> = {
     { kind: 'dense', units: 200, activation: 'relu' },
     { kind: 'dense', units: 10 },
   ],
+  linear: [{ kind: 'flatten' }, { kind: 'dense', units: 10 }],
   'surrogate-a': [
     { kind: 'conv', filters: 64, kernel: 5, activation: 'relu' },
     { kind: 'conv', filters: 64, kernel: 5, activation: 'relu' },
