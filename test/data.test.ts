@@ -6,7 +6,6 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
 import {
-  DataError,
   DEFAULT_FASHION_MNIST_DIR,
   classCounts,
   datasetFromShared,
@@ -29,19 +28,8 @@ import {
   type Dataset,
   type IdxArray,
 } from '../shared/data/index.js';
+import { expectDataError } from './helpers/errors.js';
 
-/** Asserts that `fn` throws a DataError with the given code whose message matches `pattern`. */
-function expectDataError(fn: () => unknown, code: DataError['code'], pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a DataError').to.be.instanceOf(DataError);
-  expect((caught as DataError).code).to.equal(code);
-  expect((caught as DataError).message).to.match(pattern);
-}
 
 function imageKey(ds: Dataset, i: number): string {
   const size = ds.height * ds.width * ds.channels;

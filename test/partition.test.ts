@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import {
-  DataError,
   assertValidPartition,
   describePartition,
   formatPartitionSummary,
@@ -11,6 +10,7 @@ import {
   sampleSharedSet,
 } from '../shared/data/index.js';
 import { Rng } from '../shared/util/random.js';
+import { expectDataError } from './helpers/errors.js';
 
 const N_TRAIN = 60_000;
 const N_CLIENTS = 100;
@@ -20,17 +20,6 @@ const N_S = 64;
 const LABELS = new Rng('labels').shuffle(Uint8Array.from({ length: N_TRAIN }, (_, i) => i % 10));
 const D_S = sampleSharedSet(N_TRAIN, N_S, 2020);
 
-function expectDataError(fn: () => unknown, code: DataError['code'], pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a DataError').to.be.instanceOf(DataError);
-  expect((caught as DataError).code).to.equal(code);
-  expect((caught as DataError).message).to.match(pattern);
-}
 
 function same(a: Int32Array[], b: Int32Array[]): boolean {
   return a.length === b.length && a.every((p, i) => p.length === b[i]!.length && p.every((v, j) => v === b[i]![j]));
