@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { alloc, free, view, wasmMatMul, xnnConv2d, type TensorInfo } from './wasm-heap.js';
+import { alloc, free, view, wasmMatMul, xnnConv2d, type ExplicitPad, type TensorInfo } from './wasm-heap.js';
 
 function conv2dBackpropInput(args: {
   inputs: tf.NamedTensorInfoMap;
@@ -43,9 +43,18 @@ function conv2dBackpropInput(args: {
   const offW = KW - 1 - info.padInfo.left;
   const Hp = H + KH - 1;
   const Wp = W + KW - 1;
+  const wf = flippedFilter(backend, filter, KH, KW, Cin, Cout);
+  if (sh === 1 && sw === 1 && offH >= 0 && offW >= 0) {
+    // No zero insertion needed: XNNPACK pads implicitly, saving the JS copy of dy.
+    const pad: ExplicitPad = [[0, 0], [offH, Hp - OH - offH], [offW, Wp - OW - offW], [0, 0]];
+    if (pad[1][1] >= 0 && pad[2][1] >= 0) {
+      const dx = xnnConv2d(backend, dy, wf, [1, 1], pad);
+      free(backend, wf);
+      return dx;
+    }
+  }
 
   const dyp = alloc(backend, [B, Hp, Wp, Cout]);
-  const wf = alloc(backend, [KH, KW, Cout, Cin]);
   {
     const g = view(backend, dy);
     const gp = view(backend, dyp);
@@ -63,22 +72,28 @@ function conv2dBackpropInput(args: {
         }
       }
     }
-    const w = view(backend, filter);
-    const f = view(backend, wf);
-    for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) {
-        const s0 = (kh * KW + kw) * Cin * Cout;
-        const d0 = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * Cout * Cin;
-        for (let ci = 0; ci < Cin; ci++) {
-          for (let co = 0; co < Cout; co++) f[d0 + co * Cin + ci] = w[s0 + ci * Cout + co];
-        }
-      }
-    }
   }
   const dx = xnnConv2d(backend, dyp, wf, [1, 1]); // [B, H, W, Cin]
   free(backend, dyp);
   free(backend, wf);
   return dx;
+}
+
+/** The filter flipped spatially with in/out channels swapped: Wf[KH−1−kh, KW−1−kw, co, ci] = W[kh, kw, ci, co]. */
+function flippedFilter(backend: BackendWasm, filter: TensorInfo, KH: number, KW: number, Cin: number, Cout: number): TensorInfo {
+  const wf = alloc(backend, [KH, KW, Cout, Cin]);
+  const w = view(backend, filter);
+  const f = view(backend, wf);
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const s0 = (kh * KW + kw) * Cin * Cout;
+      const d0 = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * Cout * Cin;
+      for (let ci = 0; ci < Cin; ci++) {
+        for (let co = 0; co < Cout; co++) f[d0 + co * Cin + ci] = w[s0 + ci * Cout + co]!;
+      }
+    }
+  }
+  return wf;
 }
 
 /** Up to this many input channels, GEMM + col2im beats the XNNPACK convolution (measured on cnn-mnist). */

@@ -30,19 +30,23 @@ export function free(backend: BackendWasm, t: TensorInfo): void {
   backend.disposeData(t.dataId);
 }
 
-/** Runs tfjs-wasm's own forward Conv2D (XNNPACK) on heap tensors, NHWC, explicit padding. */
+/** Explicit NHWC padding [[0,0],[top,bottom],[left,right],[0,0]]. */
+export type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
+
+/** Runs tfjs-wasm's own forward Conv2D (XNNPACK) on heap tensors, NHWC, stride 1, valid or explicit padding. */
 export function xnnConv2d(
   backend: BackendWasm,
   x: TensorInfo,
   filter: TensorInfo,
   dilations: [number, number],
+  pad: 'valid' | ExplicitPad = 'valid',
 ): TensorInfo {
   const conv = tf.getKernel('Conv2D', 'wasm');
   if (conv === undefined) throw new Error('tfjs-backend-wasm has no Conv2D kernel registered');
   return conv.kernelFunc({
     inputs: { x, filter },
     backend,
-    attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations },
+    attrs: { strides: [1, 1], pad, dataFormat: 'NHWC', dilations },
   }) as TensorInfo;
 }
 
