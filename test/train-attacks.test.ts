@@ -49,6 +49,24 @@ describe('training and attacks', function () {
     b.dispose();
   });
 
+  it('marks the model as training during local training only, and adds extra loss terms', () => {
+    const m = createModel('cnn-mnist', 8);
+    const seen: boolean[] = [];
+    trainLocal(m, train, range(100), {
+      seed: 1,
+      extraLoss: [
+        (model) => {
+          seen.push(model.training);
+          return tf.scalar(0);
+        },
+      ],
+    });
+    expect(seen).to.have.length(Math.ceil(100 / 64));
+    expect(seen.every((t) => t)).to.equal(true);
+    expect(m.training).to.equal(false);
+    m.dispose();
+  });
+
   it('FGSM with ε = 0 leaves images and accuracy unchanged', () => {
     const b = gatherBatch(test, range(64), 0, 64);
     const adv = fgsm(model, b.x, b.y, 0);

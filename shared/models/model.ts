@@ -91,6 +91,11 @@ export class Model {
   readonly spec: ModelSpec;
   /** One variable per layout entry, in layout order. */
   readonly params: tf.Variable[];
+  /**
+   * True while a trainer is running local training on this model (set by `trainLocal`). Functions that need
+   * inference mode (Decent_BVA statistics) refuse the model while it is set.
+   */
+  training = false;
 
   /** Creates the model with the given flat weights (length spec.numParams). */
   constructor(spec: ModelSpec, weights: Float32Array) {

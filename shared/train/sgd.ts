@@ -99,6 +99,8 @@ export function trainLocal(model: Model, data: ImageSource, indices: ArrayLike<n
   checkTrainOptions(o);
   if (indices.length === 0) throw new Error('trainLocal: no training examples');
   const velocity = model.params.map((p) => tf.zerosLike(p));
+  const wasTraining = model.training;
+  model.training = true;
   let steps = 0;
   let lossSum = 0;
   let lossCount = 0;
@@ -120,6 +122,7 @@ export function trainLocal(model: Model, data: ImageSource, indices: ArrayLike<n
     }
   } finally {
     for (const v of velocity) v.dispose();
+    model.training = wasTraining;
   }
   return { steps, examples: indices.length * o.epochs, meanLoss: lossSum / Math.max(1, lossCount) };
 }
