@@ -13,6 +13,7 @@ import { accuracy } from '../shared/train/evaluate.js';
 import { gatherBatch, disposeBatch, range } from '../shared/train/batches.js';
 import { fgsm, pgd } from '../shared/attacks/pgd.js';
 import { robustAccuracy } from '../shared/attacks/robust-accuracy.js';
+import { maxRelativeError } from './helpers/compare.js';
 
 describe('training and attacks', function () {
   const { train, test } = makeSyntheticDataset({ count: 600, testCount: 200, seed: 7, noise: 0.2 });
@@ -65,6 +66,27 @@ describe('training and attacks', function () {
     expect(seen.every((t) => t)).to.equal(true);
     expect(m.training).to.equal(false);
     m.dispose();
+  });
+
+  it('adds the shared-set term (β·CE on the whole set every step) and the EAT term in one pass', () => {
+    const sharedRows = gatherBatch(test, range(16), 0, 16);
+    const run = (extra: Partial<Parameters<typeof trainLocal>[3]>): Float32Array => {
+      const m = createModel('cnn-mnist', 21);
+      trainLocal(m, train, range(96), { seed: 2, lr: 0.05, ...extra });
+      const w = m.getWeights();
+      m.dispose();
+      return w;
+    };
+    const plain = run({});
+    // β = 0 concatenates the shared set but must not change the gradient (its rows carry zero loss).
+    const zero = run({ sharedSet: { x: sharedRows.x, y: sharedRows.y, weight: 0 } });
+    const withShared = run({ sharedSet: { x: sharedRows.x, y: sharedRows.y, weight: 1 } });
+    const eat = run({ adversarialEps: 0.3 });
+    disposeBatch(sharedRows);
+    expect(maxRelativeError(zero, plain)).to.be.below(1e-5);
+    expect(maxRelativeError(withShared, plain)).to.be.above(1e-4);
+    expect(maxRelativeError(eat, plain)).to.be.above(1e-4);
+    expect(() => checkTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, adversarialEps: -1 })).to.throw(/adversarialEps = -1/);
   });
 
   it('FGSM with ε = 0 leaves images and accuracy unchanged', () => {

@@ -1,10 +1,17 @@
 /**
  * Local training: SGD with momentum, PyTorch's rule (v ← μ·v + g; w ← w − lr·v), a fresh momentum buffer
  * per call (decent-bva.md §5: a new optimiser every round), reshuffled every epoch, the last partial batch
- * kept. Extra loss terms (shared-set, adversarial) plug in as functions of the model and the batch.
+ * kept.
+ *
+ * The client loss of decent-bva.md §5: L(w) = CE(f(x_b), y_b) + β·CE(f(X̂_s), t_s) [+ CE(f(x_b^adv), y_b)], each
+ * term mean-reduced, X̂_s the full shared set at every step, x_b^adv = FGSM(x_b) crafted from the current
+ * weights in inference mode with no gradient through the crafting. The minibatch, the shared set and the
+ * adversarial batch go through ONE forward/backward pass (concatenated), which is cheaper than three and
+ * gives the same gradient (examples do not interact; dropout masks are per example either way).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model.js';
+import { fgsm } from '../attacks/pgd.js';
 import { disposeBatch, gatherBatch, type Batch, type ImageSource } from './batches.js';
 
 /** An extra, mean-reduced loss term added to the minibatch cross-entropy (called inside the gradient scope). */
@@ -22,8 +29,22 @@ export interface TrainOptions {
   momentum: number;
   /** Seed of the epoch shuffles and dropout masks. */
   seed: number;
-  /** Extra loss terms; their sum is added to the minibatch loss. */
+  /** The shared-set term: β·CE(f(x), y) on the whole set at every step; absent when undefined. */
+  sharedSet?: SharedSetTerm;
+  /** EAT: add CE on FGSM examples of each minibatch crafted with this ε (pixel units); absent when undefined. */
+  adversarialEps?: number;
+  /** Further loss terms (mean-reduced scalars); their sum is added to the loss. */
   extraLoss?: LossTerm[];
+}
+
+/** The (perturbed) shared set and its weight β in the client loss. The caller owns the tensors. */
+export interface SharedSetTerm {
+  /** Images [n_s, H, W, C]. */
+  x: tf.Tensor4D;
+  /** One-hot labels [n_s, classes]. */
+  y: tf.Tensor2D;
+  /** β ≥ 0 (decent-bva.md `sharedLossWeight`, default 1). */
+  weight: number;
 }
 
 /** Defaults of the reference protocol (decent-bva.md §6). */
@@ -46,6 +67,12 @@ export function checkTrainOptions(o: TrainOptions): void {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) bad('batchSize', o.batchSize, 'an integer ≥ 1');
   if (!(o.lr > 0) || !Number.isFinite(o.lr)) bad('lr', o.lr, 'a finite number > 0');
   if (!(o.momentum >= 0 && o.momentum < 1)) bad('momentum', o.momentum, 'a number in [0, 1)');
+  if (o.sharedSet !== undefined && !(o.sharedSet.weight >= 0 && Number.isFinite(o.sharedSet.weight))) {
+    bad('sharedSet.weight', o.sharedSet.weight, 'a finite number ≥ 0');
+  }
+  if (o.adversarialEps !== undefined && !(o.adversarialEps >= 0 && Number.isFinite(o.adversarialEps))) {
+    bad('adversarialEps', o.adversarialEps, 'a finite number ≥ 0');
+  }
 }
 
 /** Deterministic Fisher–Yates shuffle of a copy of `idx` (mulberry32 stream from `seed`). */
@@ -74,23 +101,42 @@ function shuffled(idx: ArrayLike<number>, seed: number): Int32Array {
  */
 export function sgdStep(model: Model, batch: Batch, velocity: tf.Tensor[], o: TrainOptions, step: number): number {
   const dropoutSeed = (o.seed * 1000003 + step * 7919) >>> 0;
-  return tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => {
-      let loss = tf.losses.softmaxCrossEntropy(batch.y, model.logits(batch.x, { training: true, dropoutSeed })) as tf.Scalar;
-      for (const term of o.extraLoss ?? []) loss = tf.add(loss, term(model, batch, step));
-      return loss;
-    }, model.params);
-    model.params.forEach((p, i) => {
-      const g = grads[p.name]!;
-      const v = o.momentum > 0 ? tf.add(tf.mul(velocity[i]!, o.momentum), g) : g;
-      if (o.momentum > 0) {
-        velocity[i]!.dispose();
-        velocity[i] = tf.keep(v);
-      }
-      p.assign(tf.sub(p, tf.mul(v, o.lr)));
+  // Crafted before the gradient scope: a constant input to the step, as EAT prescribes.
+  const adv = o.adversarialEps !== undefined ? fgsm(model, batch.x, batch.y, o.adversarialEps) : undefined;
+  try {
+    return tf.tidy(() => {
+      const n = batch.x.shape[0];
+      const ns = o.sharedSet?.x.shape[0] ?? 0;
+      const parts: tf.Tensor4D[] = [batch.x];
+      if (o.sharedSet !== undefined) parts.push(o.sharedSet.x);
+      if (adv !== undefined) parts.push(adv);
+      const xAll = parts.length > 1 ? (tf.concat(parts, 0) as tf.Tensor4D) : batch.x;
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = model.logits(xAll, { training: true, dropoutSeed });
+        const part = (start: number, size: number): tf.Tensor2D =>
+          parts.length > 1 ? (tf.slice(logits, [start, 0], [size, -1]) as tf.Tensor2D) : logits;
+        let loss = tf.losses.softmaxCrossEntropy(batch.y, part(0, n)) as tf.Scalar;
+        if (o.sharedSet !== undefined && o.sharedSet.weight > 0) {
+          loss = tf.add(loss, tf.mul(tf.losses.softmaxCrossEntropy(o.sharedSet.y, part(n, ns)), o.sharedSet.weight));
+        }
+        if (adv !== undefined) loss = tf.add(loss, tf.losses.softmaxCrossEntropy(batch.y, part(n + ns, n)));
+        for (const term of o.extraLoss ?? []) loss = tf.add(loss, term(model, batch, step));
+        return loss;
+      }, model.params);
+      model.params.forEach((p, i) => {
+        const g = grads[p.name]!;
+        const v = o.momentum > 0 ? tf.add(tf.mul(velocity[i]!, o.momentum), g) : g;
+        if (o.momentum > 0) {
+          velocity[i]!.dispose();
+          velocity[i] = tf.keep(v);
+        }
+        p.assign(tf.sub(p, tf.mul(v, o.lr)));
+      });
+      return value.dataSync()[0]!;
     });
-    return value.dataSync()[0]!;
-  });
+  } finally {
+    adv?.dispose();
+  }
 }
 
 /** Trains `model` in place on rows `indices` of `data`. */

@@ -1,0 +1,140 @@
+/**
+ * Configuration of a federated run (decent-bva.md §4–§6), with the `quick` and `paper` presets and one
+ * validator that fills defaults and names the bad field.
+ */
+import type { PartitionSpec } from '../data/partition.js';
+import type { BiasOption } from '../defense/bva-stats.js';
+import { STANDARD_ATTACKS } from '../attacks/robust-accuracy.js';
+import { MODEL_NAMES } from '../models/zoo.js';
+import { METHOD_NAMES, type MethodName } from './methods.js';
+
+/** Every option of a federated run; units and ranges in the comments. */
+export interface FederatedConfig {
+  /** Method by name (decent-bva.md §2). */
+  method: MethodName;
+  /** Model by name; default `cnn-mnist`. */
+  model: string;
+  /** Clients N (≥ 1). */
+  numClients: number;
+  /** Fraction of clients per round, (0, 1]; the cohort is m = max(⌊fraction·N⌋, 1). */
+  fraction: number;
+  /** Rounds R (≥ 1), numbered from 1. */
+  rounds: number;
+  /** Local epochs E (≥ 1). */
+  localEpochs: number;
+  /** Local minibatch size (≥ 1). */
+  batchSize: number;
+  /** Local SGD learning rate (> 0). */
+  lr: number;
+  /** Local SGD momentum, [0, 1). */
+  momentum: number;
+  /** How the training set is split between clients. */
+  partition: PartitionSpec;
+  /** n_s, shared-set size (≥ 1), drawn from the training set and removed from every client. */
+  sharedSetSize: number;
+  /** β, weight of the shared-set term in the client loss (≥ 0). */
+  sharedLossWeight: number;
+  /** ε of every perturbation the methods make (shared set, EAT), pixel units; default 0.3. */
+  eps: number;
+  /** Decent_BVA options. */
+  bva: {
+    /** BV-FGSM (reference default) or BV-PGD. */
+    attack: 'fgsm' | 'pgd';
+    /** BV-PGD steps L (≥ 1); default 10. */
+    steps: number;
+    /** BV-PGD step size; default 2.5·ε/L. */
+    alpha?: number;
+    /** Bias gradient option; default `mean-ce`. */
+    bias: BiasOption;
+    /** λ, weight of the variance term; default 0.64. */
+    lambda: number;
+  };
+  /** Aggregation weights: `uniform` (the reference) or by example count. */
+  weighting: 'uniform' | 'examples';
+  /** Evaluate every this many rounds (≥ 1), and always after the last. */
+  evalEvery: number;
+  /** Evaluate on the first this many test examples (default: all). */
+  evalSubset?: number;
+  /** Attacks (names in STANDARD_ATTACKS) at evaluation rounds. */
+  evalAttacks: string[];
+  /** Attacks after the last round (the strong protocol runs here by default). */
+  finalAttacks: string[];
+  /** Seed of everything: initial weights, shared set, partition, cohorts, shuffles, dropout, attack starts. */
+  seed: number;
+}
+
+const REFERENCE_ATTACKS = ['clean', 'fgsm', 'pgd-10', 'pgd-20'];
+
+/** The `quick` preset (decent-bva.md §6): minutes on the embedded data, no protocol claim. */
+export const QUICK_PRESET: Omit<FederatedConfig, 'method'> = {
+  model: 'cnn-mnist',
+  numClients: 10,
+  fraction: 0.5,
+  rounds: 3,
+  localEpochs: 1,
+  batchSize: 64,
+  lr: 0.01,
+  momentum: 0.9,
+  partition: { kind: 'iid' },
+  sharedSetSize: 64,
+  sharedLossWeight: 1,
+  eps: 0.3,
+  bva: { attack: 'fgsm', steps: 10, bias: 'mean-ce', lambda: 0.64 },
+  weighting: 'uniform',
+  evalEvery: 3,
+  evalAttacks: REFERENCE_ATTACKS,
+  finalAttacks: [...REFERENCE_ATTACKS, 'pgd-strong'],
+  seed: 1,
+};
+
+/** The `paper` preset: the reference code's defaults (whether they match the paper's setup is unverified). */
+export const PAPER_PRESET: Omit<FederatedConfig, 'method'> = {
+  ...QUICK_PRESET,
+  numClients: 100,
+  fraction: 0.1,
+  rounds: 100,
+  localEpochs: 50,
+  evalEvery: 10,
+};
+
+/** Named presets. */
+export const PRESETS: Record<string, Omit<FederatedConfig, 'method'>> = { quick: QUICK_PRESET, paper: PAPER_PRESET };
+
+/** A partial configuration as users write it. */
+export type FederatedConfigInput = Partial<Omit<FederatedConfig, 'bva' | 'method'>> & { method: string; bva?: Partial<FederatedConfig['bva']> };
+
+/** Fills defaults from `base` (default `quick`) and validates; throws naming the field and value. */
+export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedConfig, 'method'> = QUICK_PRESET): FederatedConfig {
+  const c: FederatedConfig = { ...base, ...input, bva: { ...base.bva, ...(input.bva ?? {}) } } as FederatedConfig;
+  const bad = (field: string, v: unknown, want: string): never => {
+    throw new Error(`config: ${field} = ${JSON.stringify(v)} is invalid; expected ${want}`);
+  };
+  const int = (field: string, v: number, min: number): void => {
+    if (!Number.isInteger(v) || v < min) bad(field, v, `an integer ≥ ${min}`);
+  };
+  if (!(METHOD_NAMES as readonly string[]).includes(c.method)) bad('method', c.method, `one of ${METHOD_NAMES.join(', ')}`);
+  if (!(MODEL_NAMES as readonly string[]).includes(c.model)) bad('model', c.model, `one of ${MODEL_NAMES.join(', ')}`);
+  int('numClients', c.numClients, 1);
+  if (!(c.fraction > 0 && c.fraction <= 1)) bad('fraction', c.fraction, 'a number in (0, 1]');
+  int('rounds', c.rounds, 1);
+  int('localEpochs', c.localEpochs, 1);
+  int('batchSize', c.batchSize, 1);
+  if (!(c.lr > 0 && Number.isFinite(c.lr))) bad('lr', c.lr, 'a finite number > 0');
+  if (!(c.momentum >= 0 && c.momentum < 1)) bad('momentum', c.momentum, 'a number in [0, 1)');
+  int('sharedSetSize', c.sharedSetSize, 1);
+  if (!(c.sharedLossWeight >= 0 && Number.isFinite(c.sharedLossWeight))) bad('sharedLossWeight', c.sharedLossWeight, 'a finite number ≥ 0');
+  if (!(c.eps >= 0 && c.eps <= 1)) bad('eps', c.eps, 'a number in [0, 1]');
+  if (c.bva.attack !== 'fgsm' && c.bva.attack !== 'pgd') bad('bva.attack', c.bva.attack, '"fgsm" or "pgd"');
+  int('bva.steps', c.bva.steps, 1);
+  if (c.bva.alpha !== undefined && !(c.bva.alpha > 0)) bad('bva.alpha', c.bva.alpha, 'a number > 0');
+  if (c.bva.bias !== 'mean-ce' && c.bva.bias !== 'ensemble') bad('bva.bias', c.bva.bias, '"mean-ce" or "ensemble"');
+  if (!Number.isFinite(c.bva.lambda)) bad('bva.lambda', c.bva.lambda, 'a finite number');
+  if (c.weighting !== 'uniform' && c.weighting !== 'examples') bad('weighting', c.weighting, '"uniform" or "examples"');
+  int('evalEvery', c.evalEvery, 1);
+  if (c.evalSubset !== undefined) int('evalSubset', c.evalSubset, 1);
+  for (const [field, list] of [['evalAttacks', c.evalAttacks], ['finalAttacks', c.finalAttacks]] as const) {
+    for (const a of list) if (!(a in STANDARD_ATTACKS)) bad(field, a, `names from ${Object.keys(STANDARD_ATTACKS).join(', ')}`);
+  }
+  if (!Number.isInteger(c.seed)) bad('seed', c.seed, 'an integer');
+  return c;
+}
