@@ -18,6 +18,7 @@ import { sgdStep, DEFAULT_TRAIN_OPTIONS } from '../shared/train/sgd.js';
 import { batchFromArrays } from '../shared/train/batches.js';
 import { fgsm } from '../shared/attacks/pgd.js';
 import { medianMs } from './timing.js';
+import { intFlag } from '../shared/util/flags.js';
 import { runTorch } from './torch-runner.js';
 
 interface Figures {
@@ -35,10 +36,9 @@ const { values } = parseArgs({
     backend: { type: 'string' },
   },
 });
-const reps = Number(values.reps);
-const warmup = Number(values.warmup);
-const batch = Number(values.batch);
-if (!(reps >= 20)) throw new Error(`--reps ${values.reps}: need at least 20 timed repetitions`);
+const reps = intFlag('reps', values.reps, 20);
+const warmup = intFlag('warmup', values.warmup, 0);
+const batch = intFlag('batch', values.batch, 1);
 
 const choice = await initBackend(values.backend !== undefined ? { backend: values.backend as BackendName } : {});
 

@@ -14,6 +14,7 @@ import { loadDataset } from '../shared/data/index.js';
 import { runFederated, type FederatedResult } from '../shared/federated/runner.js';
 import { METHOD_NAMES } from '../shared/federated/methods.js';
 import { STANDARD_ATTACKS } from '../shared/attacks/robust-accuracy.js';
+import { intFlag, numberFlag } from '../shared/util/flags.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,16 +37,17 @@ await initBackend(values.backend !== undefined ? { backend: values.backend as Ba
 const data = loadDataset(values.dataset!, values['data-dir'] !== undefined ? { dir: values['data-dir'] } : {});
 const methods = values.methods!.split(',').map((m) => m.trim());
 const attacks = ['clean', 'fgsm', 'pgd-10', 'pgd-20', 'pgd-strong'];
+const rounds = intFlag('rounds', values.rounds, 1);
 const common = {
-  numClients: Number(values.clients),
-  fraction: Number(values.fraction),
-  rounds: Number(values.rounds),
-  localEpochs: Number(values['local-epochs']),
-  evalEvery: Number(values.rounds),
-  evalSubset: Number(values['eval-subset']),
+  numClients: intFlag('clients', values.clients, 1),
+  fraction: numberFlag('fraction', values.fraction, 0, 1),
+  rounds,
+  localEpochs: intFlag('local-epochs', values['local-epochs'], 1),
+  evalEvery: rounds,
+  evalSubset: intFlag('eval-subset', values['eval-subset'], 1),
   evalAttacks: ['clean'],
   finalAttacks: attacks,
-  seed: Number(values.seed),
+  seed: intFlag('seed', values.seed, 0),
   bva: { attack: values['bva-attack'] as 'fgsm' | 'pgd' },
 };
 const m = Math.max(Math.floor(common.fraction * common.numClients), 1);

@@ -15,6 +15,7 @@ import { trainLocal } from '../shared/train/sgd.js';
 import { accuracy } from '../shared/train/evaluate.js';
 import { range } from '../shared/train/batches.js';
 import { robustAccuracy, STANDARD_ATTACKS } from '../shared/attacks/robust-accuracy.js';
+import { intFlag } from '../shared/util/flags.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,8 +28,9 @@ const { values } = parseArgs({
     'attack-count': { type: 'string', default: '1000' },
   },
 });
-const epochs = Number(values.epochs);
-const seed = Number(values.seed);
+const epochs = intFlag('epochs', values.epochs, 1);
+const seed = intFlag('seed', values.seed, 0);
+const attackCount = intFlag('attack-count', values['attack-count'], 1);
 const t0 = performance.now();
 const secs = (): string => ((performance.now() - t0) / 1000).toFixed(1) + ' s';
 
@@ -44,7 +46,7 @@ for (let e = 1; e <= epochs; e++) {
   console.log(`epoch ${e}/${epochs}  loss ${r.meanLoss.toFixed(4)}  test accuracy ${(100 * accuracy(model, test)).toFixed(2)} %  (${secs()})`);
 }
 
-const n = Math.min(Number(values['attack-count']), test.count);
+const n = Math.min(attackCount, test.count);
 const idx = range(n);
 console.log(`robustness on the first ${n} test images (ε = 0.3):`);
 const labels: Record<string, string> = {

@@ -10,8 +10,8 @@ import { initialWeights, Model, modelSpec } from '../shared/models/model.js';
 import { lossInputGradient } from '../shared/attacks/input-gradient.js';
 import { maxRelativeError } from './helpers/compare.js';
 
-function gradientsOn(backend: string, name: string, batch: number): { params: Float32Array[]; input: Float32Array } {
-  tf.setBackend(backend);
+async function gradientsOn(backend: string, name: string, batch: number): Promise<{ params: Float32Array[]; input: Float32Array }> {
+  await tf.setBackend(backend);
   const spec = modelSpec(name);
   const m = new Model(spec, initialWeights(spec, 9));
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 21) as tf.Tensor4D;
@@ -36,14 +36,28 @@ describe('model gradients: wasm matches cpu', function () {
   before(async () => {
     await initBackend({ backend: 'wasm', quiet: true });
   });
-  after(() => {
-    tf.setBackend('wasm');
+  after(async () => {
+    await tf.setBackend('wasm');
+  });
+
+  it('an input gradient computes no parameter gradient (no Conv2DBackpropFilter, no weight MatMul grads)', async () => {
+    await tf.setBackend('wasm');
+    const m = new Model(modelSpec('cnn-mnist'), initialWeights(modelSpec('cnn-mnist'), 1));
+    const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const y = tf.oneHot(tf.tensor1d([1, 2, 3, 4], 'int32'), 10).toFloat() as tf.Tensor2D;
+    const info = await tf.profile(() => lossInputGradient(m, x, y));
+    const names = new Set(info.kernelNames);
+    expect(names.has('Conv2DBackpropInput')).to.equal(true);
+    expect(names.has('Conv2DBackpropFilter')).to.equal(false);
+    for (const t of [x, y]) t.dispose();
+    (info.result as tf.Tensor).dispose();
+    m.dispose();
   });
 
   for (const [name, batch] of [['cnn-mnist', 16], ['surrogate-c', 4], ['mlp', 16]] as const) {
-    it(`${name}: parameter and input gradients within 1e-5`, function () {
-      const ref = gradientsOn('cpu', name, batch);
-      const got = gradientsOn('wasm', name, batch);
+    it(`${name}: parameter and input gradients within 1e-5`, async function () {
+      const ref = await gradientsOn('cpu', name, batch);
+      const got = await gradientsOn('wasm', name, batch);
       const spec = modelSpec(name);
       ref.params.forEach((r, i) => {
         const err = maxRelativeError(got.params[i]!, r);

@@ -46,9 +46,9 @@ describe('models', function () {
     expect(() => modelSpec('resnet')).to.throw(/unknown model "resnet"/);
   });
 
-  it('round-trips weights exactly through the flat vector, on wasm and cpu', () => {
+  it('round-trips weights exactly through the flat vector, on wasm and cpu', async () => {
     for (const backend of ['wasm', 'cpu']) {
-      tf.setBackend(backend);
+      await tf.setBackend(backend);
       const spec = modelSpec('cnn-mnist');
       const w = initialWeights(spec, 11);
       const m = new Model(spec, w);
@@ -59,7 +59,7 @@ describe('models', function () {
       expect(m.getWeights()[0]).to.not.equal(123);
       m.dispose();
     }
-    tf.setBackend('wasm');
+    await tf.setBackend('wasm');
   });
 
   it('is seeded: same seed, same weights; another seed, other weights', () => {

@@ -170,10 +170,14 @@ describe('tensor hygiene', function () {
     round(0); // warm-up: lazily created kernels' state
     const tensors = tf.memory().numTensors;
     const bytes = tf.memory().numBytes;
+    // Kernel temporaries live on the wasm heap without being tensors: count the backend's data ids too.
+    const dataIds = (): number => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const ids = dataIds();
     for (let r = 1; r <= 5; r++) {
       round(r);
       expect(tf.memory().numTensors, `after repetition ${r}`).to.equal(tensors);
       expect(tf.memory().numBytes, `after repetition ${r}`).to.equal(bytes);
+      expect(dataIds(), `wasm data ids after repetition ${r}`).to.equal(ids);
     }
     m.dispose();
     expect(tf.memory().numTensors).to.equal(tensors - m.params.length);

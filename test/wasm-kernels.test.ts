@@ -7,17 +7,18 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/compute/backend.js';
 import { maxRelativeError } from './helpers/compare.js';
+import { WASM_KERNELS } from '../shared/compute/kernels/index.js';
 
 type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
 
 /** Runs `f` on the cpu backend and on wasm, with the same inputs, and returns both outputs. */
-function onBoth(inputs: Float32Array[], shapes: number[][], f: (ts: tf.Tensor[]) => tf.Tensor): [Float32Array, Float32Array] {
-  const run = (backend: string): Float32Array => {
-    tf.setBackend(backend);
+async function onBoth(inputs: Float32Array[], shapes: number[][], f: (ts: tf.Tensor[]) => tf.Tensor): Promise<[Float32Array, Float32Array]> {
+  const run = async (backend: string): Promise<Float32Array> => {
+    await tf.setBackend(backend);
     return tf.tidy(() => f(inputs.map((v, i) => tf.tensor(v, shapes[i]))).dataSync() as Float32Array).slice();
   };
-  const ref = run('cpu');
-  const got = run('wasm');
+  const ref = await run('cpu');
+  const got = await run('wasm');
   return [ref, got];
 }
 
@@ -56,18 +57,22 @@ describe('wasm kernels match the cpu backend', function () {
   before(async function () {
     await initBackend({ backend: 'wasm', quiet: true });
   });
-  after(() => {
-    tf.setBackend('wasm');
+  after(async () => {
+    await tf.setBackend('wasm');
+  });
+
+  it('the registered wasm kernels are the project\'s', () => {
+    for (const k of WASM_KERNELS) expect(tf.getKernel(k.kernelName, 'wasm')?.kernelFunc, k.kernelName).to.equal(k.kernelFunc);
   });
 
   for (const c of convCases) {
     const label = `x ${c.x.join('×')}, filter ${c.filter.join('×')}, stride ${String(c.stride)}, pad ${JSON.stringify(c.pad)}`;
     const outShape = tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.stride, c.pad).shape);
 
-    it(`Conv2DBackpropFilter: ${label}`, function () {
+    it(`Conv2DBackpropFilter: ${label}`, async function () {
       const x = randomArray(size(c.x), 1);
       const dy = randomArray(size(outShape), 2);
-      const [ref, got] = onBoth([x, dy], [c.x, outShape], ([xt, dyt]) =>
+      const [ref, got] = await onBoth([x, dy], [c.x, outShape], ([xt, dyt]) =>
         tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, {
           strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter,
         }) as tf.Tensor,
@@ -76,10 +81,10 @@ describe('wasm kernels match the cpu backend', function () {
       expect(maxRelativeError(got, ref)).to.be.below(1e-5);
     });
 
-    it(`Conv2DBackpropInput: ${label}`, function () {
+    it(`Conv2DBackpropInput: ${label}`, async function () {
       const w = randomArray(size(c.filter), 3);
       const dy = randomArray(size(outShape), 4);
-      const [ref, got] = onBoth([dy, w], [outShape, c.filter], ([dyt, wt]) =>
+      const [ref, got] = await onBoth([dy, w], [outShape, c.filter], ([dyt, wt]) =>
         tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt!, filter: wt! }, {
           strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x,
         }) as tf.Tensor,
@@ -91,18 +96,67 @@ describe('wasm kernels match the cpu backend', function () {
 
   const poolCases: { x: [number, number, number, number]; size: number | [number, number]; stride: number | [number, number]; pad: 'valid' | 'same' }[] = [
     { x: [4, 24, 24, 10], size: 2, stride: 2, pad: 'valid' },
+    { x: [3, 7, 9, 4], size: 2, stride: 2, pad: 'valid' }, // the 2×2 fast path with a leftover row and column
     { x: [3, 9, 7, 3], size: 3, stride: 2, pad: 'same' },
     { x: [2, 8, 8, 2], size: 3, stride: 1, pad: 'valid' },
     { x: [2, 11, 10, 5], size: [2, 3], stride: [2, 1], pad: 'same' },
   ];
   for (const c of poolCases) {
-    it(`MaxPoolGrad: x ${c.x.join('×')}, size ${String(c.size)}, stride ${String(c.stride)}, ${c.pad}`, function () {
+    it(`MaxPoolGrad: x ${c.x.join('×')}, size ${String(c.size)}, stride ${String(c.stride)}, ${c.pad}`, async function () {
       // ReLU before the pool makes ties (zeros) common, so the tie-breaking rule is exercised.
       const x = randomArray(size(c.x), 5);
-      const [ref, got] = onBoth([x], [c.x], ([xt]) =>
+      const [ref, got] = await onBoth([x], [c.x], ([xt]) =>
         tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(tf.relu(v) as tf.Tensor4D, c.size, c.stride, c.pad), tf.range(1, 1 + size(tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.size, c.stride, c.pad).shape)).reshape(tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.size, c.stride, c.pad).shape))))(xt!),
       );
       expect(maxRelativeError(got, ref)).to.be.below(1e-5);
     });
   }
+
+  // Seeded random configurations on top of the hand-picked ones: every stride, padding and size mix,
+  // including asymmetric explicit pads and pads larger than K − 1 (the fallback of the stride-1 path).
+  describe('seeded random configurations', function () {
+    let s = 12345;
+    const rnd = (n: number): number => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return (s >>> 8) % n;
+    };
+    for (let i = 0; i < 40; i++) {
+      const k = 1 + rnd(4);
+      const h = k + rnd(8);
+      const w = k + rnd(8);
+      const stride = 1 + rnd(3);
+      const padKind = rnd(3);
+      const pad: Pad = padKind === 0 ? 'valid' : padKind === 1 ? 'same' : [[0, 0], [rnd(k + 2), rnd(k + 2)], [rnd(k + 1), rnd(k + 2)], [0, 0]];
+      const c: ConvCase = { x: [1 + rnd(3), h, w, 1 + rnd(5)], filter: [k, k, 0, 1 + rnd(5)], stride, pad };
+      c.filter[2] = c.x[3];
+      const outShape = tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.stride, c.pad).shape);
+      if (outShape.some((d) => d <= 0)) continue;
+      const label = `#${i}: x ${c.x.join('×')}, filter ${c.filter.join('×')}, stride ${stride}, pad ${JSON.stringify(pad)}`;
+      it(`Conv2DBackpropFilter and Conv2DBackpropInput ${label}`, async function () {
+        const x = randomArray(size(c.x), 100 + i);
+        const dy = randomArray(size(outShape), 200 + i);
+        const wts = randomArray(size(c.filter), 300 + i);
+        const [rf, gf] = await onBoth([x, dy], [c.x, outShape], ([xt, dyt]) =>
+          tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter }) as tf.Tensor,
+        );
+        expect(maxRelativeError(gf, rf)).to.be.below(1e-5);
+        const [ri, gi] = await onBoth([dy, wts], [outShape, c.filter], ([dyt, wt]) =>
+          tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt!, filter: wt! }, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x }) as tf.Tensor,
+        );
+        expect(maxRelativeError(gi, ri)).to.be.below(1e-5);
+      });
+    }
+  });
+
+  it('a matMul on the same data before and after the filter kernel does not confuse tfjs-wasm\'s operator cache', async () => {
+    await tf.setBackend('wasm');
+    tf.tidy(() => {
+      const x = tf.randomUniform([2, 6, 6, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const dy = tf.randomUniform([2, 4, 4, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+      tf.matMul(tf.ones([1, 32]), tf.reshape(dy, [32, 3])).dataSync();
+      const g = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 3, 1, 3] }) as tf.Tensor;
+      g.dataSync();
+      tf.matMul(tf.ones([1, 32]), tf.reshape(dy, [32, 3])).dataSync();
+    });
+  });
 });

@@ -112,6 +112,9 @@ export function pgd(model: Model, x: tf.Tensor4D, yOneHot: tf.Tensor2D, options:
       best = nextBest;
       fooled = nextFooled;
     }
+  } catch (err) {
+    best?.dispose();
+    throw err;
   } finally {
     labels.dispose();
     fooled?.dispose();

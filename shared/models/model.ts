@@ -32,10 +32,13 @@ export function modelSpec(name: ModelName | string, inputShape: [number, number,
   if (!(MODEL_NAMES as readonly string[]).includes(name)) {
     throw new Error(`unknown model "${name}"; expected one of ${MODEL_NAMES.join(', ')}`);
   }
-  const layers = MODEL_LAYERS[name as ModelName].map((l) =>
-    // The last dense layer emits one logit per class of the dataset.
-    l.kind === 'dense' && l.units === 10 ? { ...l, units: numClasses } : l,
-  );
+  const base = MODEL_LAYERS[name as ModelName];
+  let last = -1;
+  base.forEach((l, i) => {
+    if (l.kind === 'dense') last = i;
+  });
+  // The last dense layer (only) emits one logit per class of the dataset.
+  const layers = base.map((l, i) => (i === last && l.kind === 'dense' ? { ...l, units: numClasses } : l));
   let offset = 0;
   const layout = paramSpecs(layers, inputShape).map((p) => {
     const size = p.shape.reduce((a, b) => a * b, 1);
@@ -80,9 +83,12 @@ export function readInto(t: tf.Tensor, out: Float32Array, offset: number): void 
   }
 }
 
-/** A tensor holding a copy of `values` (the cpu backend would otherwise alias the caller's buffer). */
+/**
+ * A tensor holding a copy of `values`. Only wasm copies on write (into its heap); cpu and tfjs-node keep a
+ * reference to the caller's array, so for them the copy is made here.
+ */
 export function tensorFrom(values: Float32Array, shape: number[]): tf.Tensor {
-  return tf.getBackend() === 'cpu' ? tf.tensor(values.slice(), shape) : tf.tensor(values, shape);
+  return tf.getBackend() === 'wasm' ? tf.tensor(values, shape) : tf.tensor(values.slice(), shape);
 }
 
 /** A model with its weights held as tf.Variables. Dispose it when done. */

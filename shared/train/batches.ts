@@ -26,10 +26,13 @@ export interface Batch {
 export function gatherBatch(src: ImageSource, indices: ArrayLike<number>, start: number, end: number): Batch {
   const d = src.height * src.width * src.channels;
   const n = end - start;
+  const count = src.labels.length;
+  if (!(start >= 0 && end <= indices.length && n >= 0)) throw new Error(`gatherBatch: rows [${start}, ${end}) outside 0..${indices.length}`);
   const xs = new Float32Array(n * d);
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const row = indices[start + i]!;
+    if (!(row >= 0 && row < count && Number.isInteger(row))) throw new Error(`gatherBatch: index ${row} is not a row of a ${count}-example dataset`);
     xs.set(src.images.subarray(row * d, row * d + d), i * d);
     labels[i] = src.labels[row]!;
   }

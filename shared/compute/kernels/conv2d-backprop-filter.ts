@@ -81,8 +81,6 @@ function conv2dBackpropFilter(args: {
   const raw = xnnConv2d(backend, xt, dyt, [sh, sw]); // [Cin, KH, KW, Cout]
   free(backend, xt);
   free(backend, dyt);
-  // With one input channel, [1, KH, KW, Cout] already has the memory layout of [KH, KW, 1, Cout].
-  if (Cin === 1) return { dataId: raw.dataId, shape: [KH, KW, 1, Cout], dtype: 'float32' };
   const out = alloc(backend, [KH, KW, Cin, Cout]);
   const src = view(backend, raw);
   const dst = view(backend, out);
@@ -135,8 +133,14 @@ function viaGemm(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.b
       }
     }
   }
-  const out = wasmMatMul(backend, colsT, { dataId: dy.dataId, shape: [1, M, Cout], dtype: 'float32' });
+  // The caller's dy must not be BatchMatMul's `b`: tfjs-wasm caches an XNNPACK operator per `b` id (ignoring
+  // its shape), so a later matMul on the same data would reuse an operator packed for another shape and abort.
+  // A fresh copy (freed below, which also drops its cached operator) costs one memcpy.
+  const dyCopy = alloc(backend, [1, M, Cout]);
+  view(backend, dyCopy).set(view(backend, dy));
+  const out = wasmMatMul(backend, colsT, dyCopy);
   free(backend, colsT);
+  free(backend, dyCopy);
   // [1, KH·KW·Cin, Cout] has the memory layout of [KH, KW, Cin, Cout].
   return { dataId: out.dataId, shape: [KH, KW, Cin, Cout], dtype: 'float32' };
 }
