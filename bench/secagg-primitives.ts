@@ -1,0 +1,95 @@
+/**
+ * Costs of the secure-aggregation primitives (docs/secure-aggregation.md §3.1, §9 "Measured primitive costs"):
+ * AES-256-CTR mask expansion (GB/s of keystream), X25519 agreements per second, HKDF derivations per second,
+ * and `shamir-secret-sharing` split / combine of a 32-byte secret at (n, t) = (100, 51) and (255, 128).
+ *
+ * `node dist/bench/secagg-primitives.js [--out FILE] [--reps N] [--words N]` prints a table and, with --out,
+ * writes the numbers as JSON. One thread; medians after a warm-up.
+ */
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { addMaskInPlace, agree, kdf, LABELS, maskWords, randomSeed, roundKeyPairs } from '../shared/secagg/crypto.js';
+import { combineVerified, splitSecret } from '../shared/secagg/shamir.js';
+import { intFlag } from '../shared/util/flags.js';
+import { median, medianMs } from './timing.js';
+
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    reps: { type: 'string', default: '7' },
+    words: { type: 'string', default: String(1 << 22) },
+  },
+});
+const reps = intFlag('reps', values.reps, 1);
+const words = intFlag('words', values.words, 1);
+
+const key = randomSeed();
+const bytes = 4 * words;
+const expandMs = medianMs(() => void maskWords(key, words), reps, 2);
+const target = new Uint32Array(words);
+const addMs = medianMs(() => addMaskInPlace(target, key, 1), reps, 2);
+
+const a = roundKeyPairs().s;
+const peers = Array.from({ length: 200 }, () => roundKeyPairs().s.publicKey);
+const agreeMs = medianMs(() => peers.forEach((pk) => agree(a.secretKey, pk)), Math.min(reps, 5), 1);
+
+const sid = randomSeed();
+const kdfMs = medianMs(() => {
+  for (let i = 0; i < 1000; i++) kdf(key, sid, LABELS.pairMask, 'model', 0, 1, i + 2);
+}, reps, 1);
+
+async function asyncMedianMs(f: () => Promise<unknown>, n: number): Promise<number> {
+  await f();
+  const ts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await f();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+const shamir: { n: number; t: number; splitMs: number; combineMs: number }[] = [];
+for (const [n, t] of [
+  [100, 51],
+  [255, 128],
+] as const) {
+  const secret = randomSeed();
+  const shares = await splitSecret(secret, n, t);
+  const splitMs = await asyncMedianMs(() => splitSecret(secret, n, t), reps);
+  const combineMs = await asyncMedianMs(() => combineVerified(shares.slice(0, t), t, () => true), reps);
+  shamir.push({ n, t, splitMs, combineMs });
+}
+
+const result = {
+  node: process.version,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  reps,
+  aesCtr: {
+    words,
+    expandGBps: bytes / (expandMs / 1e3) / 1e9,
+    addMaskInPlaceGBps: bytes / (addMs / 1e3) / 1e9,
+    expandMs,
+    addMaskInPlaceMs: addMs,
+  },
+  x25519OpsPerS: 200 / (agreeMs / 1e3),
+  hkdfOpsPerS: 1000 / (kdfMs / 1e3),
+  shamir,
+};
+
+console.log(`node ${result.node} on ${result.cpu}`);
+console.log(`AES-256-CTR maskWords       ${result.aesCtr.expandGBps.toFixed(3)} GB/s   (${words} words, ${expandMs.toFixed(1)} ms)`);
+console.log(`AES-256-CTR addMaskInPlace  ${result.aesCtr.addMaskInPlaceGBps.toFixed(3)} GB/s   (${addMs.toFixed(1)} ms)`);
+console.log(`X25519 agree                ${result.x25519OpsPerS.toFixed(0)} ops/s`);
+console.log(`HKDF-SHA256 kdf             ${result.hkdfOpsPerS.toFixed(0)} ops/s`);
+for (const s of shamir) {
+  console.log(`Shamir n=${s.n} t=${s.t}`.padEnd(28) + `split ${s.splitMs.toFixed(2)} ms, combine ${s.combineMs.toFixed(2)} ms`);
+}
+if (values.out !== undefined) {
+  mkdirSync(path.dirname(path.resolve(values.out)), { recursive: true });
+  writeFileSync(values.out, JSON.stringify(result, null, 2) + '\n');
+  console.log(`wrote ${values.out}`);
+}

@@ -1,0 +1,149 @@
+/**
+ * The secure-aggregation messages as plain objects, one request and one reply type per stage
+ * (../shared/docs/secure-aggregation.md §4), and the stage transition table that both sides check.
+ *
+ * Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017
+ * (arXiv 1611.04482), §4 (the four rounds of the protocol; `consistency` is their round 3 in the active model).
+ * The transport (socket.io, or direct calls in tests) only carries these objects.
+ */
+import type { VectorSpec } from './quantize.js';
+
+/** The stages, in protocol order. */
+export const STAGES = ['setup', 'shareKeys', 'collectMasked', 'consistency', 'unmask', 'reshare'] as const;
+/** A stage name. */
+export type Stage = (typeof STAGES)[number];
+
+/** Which stages may follow each stage (per round; `null` = the start of a round). */
+export const NEXT_STAGES: Record<Stage | 'start', readonly Stage[]> = {
+  start: ['setup'],
+  setup: ['shareKeys'],
+  shareKeys: ['collectMasked'],
+  // collectMasked of a sum is followed by its consistency check (active model) or its unmasking; an abandoned
+  // attempt (a later-sum drop) is followed by reshare.
+  collectMasked: ['consistency', 'unmask', 'reshare'],
+  consistency: ['unmask', 'reshare'],
+  // After unmasking, the next sum starts.
+  unmask: ['collectMasked'],
+  reshare: ['collectMasked'],
+};
+
+/** Threat model (§2). */
+export type ThreatModel = 'honest-but-curious' | 'active';
+
+/** Every request carries this envelope; the client checks it against its round state. */
+export interface Envelope {
+  runId: Uint8Array;
+  round: number;
+  stage: Stage;
+  /** The sum ('model', 'bva/<l>/p1', …), or '' for round-wide stages. */
+  phase: string;
+  /** Attempt of the sum, from 0. */
+  attempt: number;
+  /** Known from `shareKeys` on. */
+  sessionId?: Uint8Array;
+}
+
+/** A planned sum of the round: its phase name and vector layout. */
+export interface PlannedSum {
+  phase: string;
+  spec: VectorSpec;
+}
+
+/** `setup` request: the cohort and the round's parameters. */
+export interface SetupRequest {
+  env: Envelope;
+  cohort: string[];
+  threshold: number;
+  threatModel: ThreatModel;
+  /** Complete graph, or SecAgg+ Harary graph of even degree k. */
+  graph: { kind: 'complete' } | { kind: 'harary'; degree: number };
+  plannedSums: PlannedSum[];
+}
+/** `setup` reply: the round keys, signed with the client's identity key. */
+export interface SetupReply {
+  cPk: Uint8Array;
+  sPk: Uint8Array;
+  signature: Uint8Array;
+}
+
+/** A signed key advertisement, as forwarded to every member. */
+export interface Advertisement {
+  clientId: string;
+  cPk: Uint8Array;
+  sPk: Uint8Array;
+  signature: Uint8Array;
+}
+
+/** `shareKeys` request: the advertisements of U1. */
+export interface ShareKeysRequest {
+  env: Envelope;
+  advertisements: Advertisement[];
+}
+/** One encrypted share box. */
+export interface ShareBox {
+  /** Sender (in replies' `boxes`: recipient) client id. */
+  peer: string;
+  nonce: Uint8Array;
+  box: Uint8Array;
+}
+/** Commitment to a self-mask seed: SHA-256 of the seed of one (phase, attempt). */
+export interface Commitment {
+  phase: string;
+  attempt: number;
+  hash: Uint8Array;
+}
+/** `shareKeys` and `reshare` reply: a box per recipient (peer = recipient) and signed commitments. */
+export interface ShareKeysReply {
+  boxes: ShareBox[];
+  commitments: Commitment[];
+  commitSignature: Uint8Array;
+}
+
+/** `collectMasked` request. */
+export interface CollectMaskedRequest {
+  env: Envelope;
+  /** The sum's cohort C. */
+  cohort: string[];
+  /** Boxes addressed to this client (peer = sender); sent with the round's first sum and after a reshare. */
+  inbox?: ShareBox[];
+  /** Signed commitments of the members, forwarded with the inbox (peer's commitments for this round). */
+  commitments?: { clientId: string; commitments: Commitment[]; signature: Uint8Array }[];
+  spec: VectorSpec;
+  /** Sum-specific data for the client's computation (e.g. a Decent_BVA probe); opaque to the protocol. */
+  payload?: unknown;
+}
+/** `collectMasked` reply: the masked vector and the senders whose boxes did not open. */
+export interface CollectMaskedReply {
+  y: Uint32Array;
+  failedBoxes: string[];
+}
+
+/** `consistency` request (active model): U3. */
+export interface ConsistencyRequest {
+  env: Envelope;
+  u3: string[];
+}
+/** `consistency` reply: a signature over (sessionId, phase, attempt, sorted U3). */
+export interface ConsistencyReply {
+  signature: Uint8Array;
+}
+
+/** `unmask` request. */
+export interface UnmaskRequest {
+  env: Envelope;
+  alive: string[];
+  dropped: string[];
+  /** Active model: the consistency signatures collected (clientId → signature). */
+  signatures?: { clientId: string; signature: Uint8Array }[];
+}
+/** `unmask` reply: self-mask shares of alive members, mask-key shares of dropped ones. */
+export interface UnmaskReply {
+  selfShares: { clientId: string; share: Uint8Array }[];
+  skShares: { clientId: string; share: Uint8Array }[];
+}
+
+/** `reshare` request: a new attempt of a sum over a smaller cohort. */
+export interface ReshareRequest {
+  env: Envelope;
+  cohort: string[];
+}
