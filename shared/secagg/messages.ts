@@ -7,13 +7,16 @@
  * The transport (socket.io, or direct calls in tests) only carries these objects.
  */
 import type { VectorSpec } from './quantize.js';
+import type { ThreatModel } from './graph.js';
+
+export type { ThreatModel };
 
 /** The stages, in protocol order. */
 export const STAGES = ['setup', 'shareKeys', 'collectMasked', 'consistency', 'unmask', 'reshare'] as const;
 /** A stage name. */
 export type Stage = (typeof STAGES)[number];
 
-/** Which stages may follow each stage (per round; `null` = the start of a round). */
+/** Which stages may follow each stage within a round (`start` = before the round's first request). */
 export const NEXT_STAGES: Record<Stage | 'start', readonly Stage[]> = {
   start: ['setup'],
   setup: ['shareKeys'],
@@ -27,8 +30,8 @@ export const NEXT_STAGES: Record<Stage | 'start', readonly Stage[]> = {
   reshare: ['collectMasked'],
 };
 
-/** Threat model (§2). */
-export type ThreatModel = 'honest-but-curious' | 'active';
+/** Graph of a round: every member masks with everyone, or SecAgg+'s Harary graph of even degree k. */
+export type GraphSpec = { kind: 'complete' } | { kind: 'harary'; degree: number };
 
 /** Every request carries this envelope; the client checks it against its round state. */
 export interface Envelope {
@@ -55,8 +58,7 @@ export interface SetupRequest {
   cohort: string[];
   threshold: number;
   threatModel: ThreatModel;
-  /** Complete graph, or SecAgg+ Harary graph of even degree k. */
-  graph: { kind: 'complete' } | { kind: 'harary'; degree: number };
+  graph: GraphSpec;
   plannedSums: PlannedSum[];
 }
 /** `setup` reply: the round keys, signed with the client's identity key. */
@@ -106,8 +108,6 @@ export interface CollectMaskedRequest {
   cohort: string[];
   /** Boxes addressed to this client (peer = sender); sent with the round's first sum and after a reshare. */
   inbox?: ShareBox[];
-  /** Signed commitments of the members, forwarded with the inbox (peer's commitments for this round). */
-  commitments?: { clientId: string; commitments: Commitment[]; signature: Uint8Array }[];
   spec: VectorSpec;
   /** Sum-specific data for the client's computation (e.g. a Decent_BVA probe); opaque to the protocol. */
   payload?: unknown;

@@ -1,0 +1,398 @@
+/**
+ * The coordinator side of secure aggregation for one round: runs the stages over a transport, keeps the
+ * survivor sets, reconstructs dropped clients' masks from Shamir shares and returns each sum over its survivors
+ * (../shared/docs/secure-aggregation.md §4–§6), or a typed abort.
+ *
+ * Bonawitz et al., CCS 2017 (arXiv 1611.04482), §4, with the multi-sum rules of §5 of the spec: the round's
+ * keys are agreed once (`start`), then each `sum` is collectMasked → [consistency] → unmask over the clients
+ * that answered the previous unmask. Rule 2: a client's mask key s^SK is reconstructed only if none of its
+ * self masks was requested this round, i.e. only for drops in the round's first sum; a drop in a later sum
+ * abandons the attempt and reshares fresh self-mask seeds over the clients that delivered (rule 3), at most
+ * `maxRestarts` times.
+ *
+ * The session never holds any client's input in the clear: it sums masked vectors and removes only aggregate
+ * masks. A reply that fails a check is a failure record that shrinks the survivor set, never an exception; the
+ * session throws only `SecAggAbortedError` (a survivor set fell below t) or `SecAggConfigError`.
+ */
+import {
+  addMaskInPlace,
+  agree,
+  isLowOrderPublicKey,
+  maskSign,
+  pairMaskKey,
+  publicKeyMatches,
+  selfMaskKey,
+  sha256,
+  verifyAdvertise,
+  verifyCommit,
+  verifyConsistency,
+  wipe,
+  type MemberKeys,
+} from '../shared/secagg/crypto.js';
+import { bytesEqual } from '../shared/secagg/encoding.js';
+import { SecAggAbortedError, SecAggConfigError, SecAggReconstructionError } from '../shared/secagg/errors.js';
+import { neighboursBelowThreshold, resolveThreshold } from '../shared/secagg/graph.js';
+import type {
+  CollectMaskedReply,
+  Commitment,
+  ConsistencyReply,
+  Envelope,
+  GraphSpec,
+  PlannedSum,
+  SetupReply,
+  ShareBox,
+  ShareKeysReply,
+  Stage,
+  ThreatModel,
+  UnmaskReply,
+} from '../shared/secagg/messages.js';
+import { addInto, checkHeadroom, decodeSum, vectorLength, type VectorSpec } from '../shared/secagg/quantize.js';
+import { combineVerified } from '../shared/secagg/shamir.js';
+import { buildTopology, neighbourIds, type Topology } from '../shared/secagg/topology.js';
+
+/** Sends one stage request to one client; rejects on timeout, disconnect or a typed client error. */
+export type StageSender = (stage: Stage, clientId: string, request: unknown) => Promise<unknown>;
+
+/** Options of a round's secure-aggregation session. */
+export interface SecureSumOptions {
+  runId: Uint8Array;
+  round: number;
+  /** The selected cohort (client ids). */
+  cohort: string[];
+  /** Enrolled identity public key of a client, or undefined if unknown. */
+  identity: (clientId: string) => Uint8Array | undefined;
+  /** Integer t, or a fraction of the cohort; default ⌊n/2⌋ + 1 (honest-but-curious) or ⌊2n/3⌋ + 1 (active). */
+  threshold?: number;
+  threatModel?: ThreatModel;
+  graph?: GraphSpec;
+  /** The round's sums, in order, with their vector layouts. */
+  plannedSums: PlannedSum[];
+  /** Restarts allowed per sum after a later-sum drop (default 1). */
+  maxRestarts?: number;
+  /** Every reply the coordinator receives, for audits and tests (stage, client, reply). */
+  onReply?: (stage: Stage, clientId: string, reply: unknown) => void;
+}
+
+/** One secure sum's outcome. */
+export interface SecureSumResult {
+  phase: string;
+  /** The decoded sum over `survivors`, one array per segment (spec order). */
+  sums: Float64Array[];
+  /** The clients whose inputs are in the sum (U3). */
+  survivors: string[];
+  /** Clients of the sum's cohort whose inputs are not (their masks were removed). */
+  dropped: string[];
+  /** Attempts used (1 = no restart). */
+  attempts: number;
+}
+
+/** Per-sum key of commitments. */
+const sumKey = (phase: string, attempt: number): string => `${phase}#${attempt}`;
+
+type Outcome<R> = { ok: true; reply: R } | { ok: false; reason: string };
+
+/** A round's secure-aggregation session on the coordinator. */
+export class SecureSumSession {
+  /** The threshold t. */
+  readonly threshold: number;
+  private readonly threatModel: ThreatModel;
+  private readonly graph: GraphSpec;
+  private readonly maxRestarts: number;
+  private topo: Topology | undefined;
+  /** Clients eligible for the next sum. */
+  private alive: string[] = [];
+  /** Inbox boxes waiting to be delivered with the next collectMasked, by recipient. */
+  private inbox = new Map<string, ShareBox[]>();
+  /** Verified self-mask seed commitments, by client then (phase, attempt). */
+  private readonly commitments = new Map<string, Map<string, Uint8Array>>();
+  /** Clients whose self mask was requested at some unmask this round (rule 2: their s^SK stays secret). */
+  private readonly selfRevealed = new Set<string>();
+  /** Holder → senders whose boxes it could not open (they do not count towards those senders' shares). */
+  private readonly badBoxes = new Map<string, Set<string>>();
+  private readonly doneSums = new Set<string>();
+  private started = false;
+
+  constructor(
+    private readonly opts: SecureSumOptions,
+    private readonly send: StageSender,
+  ) {
+    const n = opts.cohort.length;
+    if (n < 3) throw new SecAggConfigError('cohort', `secure aggregation needs at least 3 clients, got ${n}`);
+    if (new Set(opts.cohort).size !== n) throw new SecAggConfigError('cohort', 'the cohort lists a client twice');
+    this.threatModel = opts.threatModel ?? 'honest-but-curious';
+    this.graph = opts.graph ?? { kind: 'complete' };
+    const holders = this.graph.kind === 'complete' ? n : this.graph.degree + 1;
+    this.threshold = resolveThreshold(opts.threshold, holders, this.threatModel);
+    this.maxRestarts = opts.maxRestarts ?? 1;
+    if (!Number.isInteger(this.maxRestarts) || this.maxRestarts < 0) throw new SecAggConfigError('maxRestarts', `maxRestarts must be an integer ≥ 0, got ${this.maxRestarts}`);
+    for (const s of opts.plannedSums) checkHeadroom(s.spec, n);
+  }
+
+  /** The session id (after `start`). */
+  get sessionId(): Uint8Array | undefined {
+    return this.topo?.sessionId;
+  }
+
+  /** Clients eligible for the next sum. */
+  get eligible(): readonly string[] {
+    return this.alive;
+  }
+
+  private env(stage: Stage, phase: string, attempt: number): Envelope {
+    return { runId: this.opts.runId, round: this.opts.round, stage, phase, attempt, ...(this.topo !== undefined ? { sessionId: this.topo.sessionId } : {}) };
+  }
+
+  private abort(stage: string, phase: string, attempt: number, got: number): never {
+    throw new SecAggAbortedError({ stage, phase, attempt, needed: this.threshold, got });
+  }
+
+  /** Sends a stage to each target with its own request; collects replies and failures (never throws). */
+  private async broadcast<R>(stage: Stage, targets: readonly string[], build: (id: string) => unknown): Promise<Map<string, Outcome<R>>> {
+    const settled = await Promise.allSettled(targets.map((id) => this.send(stage, id, build(id))));
+    const out = new Map<string, Outcome<R>>();
+    settled.forEach((s, i) => {
+      const id = targets[i]!;
+      if (s.status === 'fulfilled') {
+        this.opts.onReply?.(stage, id, s.value);
+        out.set(id, { ok: true, reply: s.value as R });
+      } else {
+        out.set(id, { ok: false, reason: s.reason instanceof Error ? s.reason.message : String(s.reason) });
+      }
+    });
+    return out;
+  }
+
+  /** Key agreement for the round: setup (U1) and shareKeys (U2). Throws SecAggAbortedError below t. */
+  async start(): Promise<void> {
+    if (this.started) throw new SecAggConfigError('start', 'the session was already started');
+    this.started = true;
+    const { cohort } = this.opts;
+    const setupReplies = await this.broadcast<SetupReply>('setup', cohort, () => ({
+      env: this.env('setup', '', 0),
+      cohort,
+      threshold: this.threshold,
+      threatModel: this.threatModel,
+      graph: this.graph,
+      plannedSums: this.opts.plannedSums,
+    }));
+    const ads: { clientId: string; cPk: Uint8Array; sPk: Uint8Array; signature: Uint8Array }[] = [];
+    for (const [id, r] of setupReplies) {
+      if (!r.ok) continue;
+      const rep = r.reply;
+      const idPk = this.opts.identity(id);
+      if (idPk === undefined || !(rep.cPk instanceof Uint8Array) || !(rep.sPk instanceof Uint8Array) || !(rep.signature instanceof Uint8Array)) continue;
+      if (rep.cPk.length !== 32 || rep.sPk.length !== 32 || isLowOrderPublicKey(rep.cPk) || isLowOrderPublicKey(rep.sPk)) continue;
+      if (!verifyAdvertise(idPk, { runId: this.opts.runId, round: this.opts.round, clientId: id, cPk: rep.cPk, sPk: rep.sPk }, rep.signature)) continue;
+      ads.push({ clientId: id, cPk: rep.cPk, sPk: rep.sPk, signature: rep.signature });
+    }
+    // Duplicate public keys: drop every client that shares a key with another (no way to tell who copied).
+    const seen = new Map<string, number>();
+    for (const a of ads) for (const k of [a.cPk, a.sPk]) seen.set(Buffer.from(k).toString('hex'), (seen.get(Buffer.from(k).toString('hex')) ?? 0) + 1);
+    const u1 = ads.filter((a) => [a.cPk, a.sPk].every((k) => seen.get(Buffer.from(k).toString('hex')) === 1) && !bytesEqual(a.cPk, a.sPk));
+    if (u1.length < this.threshold) this.abort('setup', '', 0, u1.length);
+    const members: MemberKeys[] = u1.map((a) => ({ clientId: a.clientId, cPk: a.cPk, sPk: a.sPk }));
+    this.topo = buildTopology(this.opts.runId, this.opts.round, members, this.graph);
+
+    const u1Ids = u1.map((a) => a.clientId);
+    const shareReplies = await this.broadcast<ShareKeysReply>('shareKeys', u1Ids, () => ({ env: this.env('shareKeys', '', 0), advertisements: ads.filter((a) => u1Ids.includes(a.clientId)) }));
+    const u2: string[] = [];
+    const boxesBySender = new Map<string, ShareBox[]>();
+    for (const [id, r] of shareReplies) {
+      if (!r.ok || !this.acceptCommitments(id, r.reply, this.opts.plannedSums.map((s) => ({ phase: s.phase, attempt: 0 })))) continue;
+      const expected = new Set(neighbourIds(this.topo, id).filter((x) => x !== id));
+      const boxes = Array.isArray(r.reply.boxes) ? r.reply.boxes.filter((b) => expected.has(b.peer)) : [];
+      if (boxes.length !== expected.size) continue;
+      u2.push(id);
+      boxesBySender.set(id, boxes);
+    }
+    if (u2.length < this.threshold) this.abort('shareKeys', '', 0, u2.length);
+    this.inbox = routeBoxes(boxesBySender, new Set(u2));
+    this.alive = u2.sort();
+  }
+
+  /** Verifies and records a client's signed self-mask seed commitments for the expected (phase, attempt)s. */
+  private acceptCommitments(id: string, reply: ShareKeysReply, expected: { phase: string; attempt: number }[]): boolean {
+    const idPk = this.opts.identity(id);
+    if (idPk === undefined || !Array.isArray(reply.commitments) || !(reply.commitSignature instanceof Uint8Array)) return false;
+    const c: Commitment[] = reply.commitments;
+    if (c.length !== expected.length || c.some((x, i) => x.phase !== expected[i]!.phase || x.attempt !== expected[i]!.attempt || !(x.hash instanceof Uint8Array) || x.hash.length !== 32)) return false;
+    if (!verifyCommit(idPk, this.topo!.sessionId, c, reply.commitSignature)) return false;
+    const mine = this.commitments.get(id) ?? new Map<string, Uint8Array>();
+    for (const x of c) mine.set(sumKey(x.phase, x.attempt), x.hash);
+    this.commitments.set(id, mine);
+    return true;
+  }
+
+  /**
+   * One secure sum over the eligible clients. `payload(id)` is the sum-specific data sent to each client with
+   * collectMasked (e.g. a Decent_BVA probe). Throws SecAggAbortedError when a survivor set falls below t.
+   */
+  async sum(phase: string, payload?: (clientId: string) => unknown): Promise<SecureSumResult> {
+    const topo = this.topo;
+    if (topo === undefined) throw new SecAggConfigError('sum', 'start() must complete before a sum');
+    const plan = this.opts.plannedSums.find((s) => s.phase === phase);
+    if (plan === undefined) throw new SecAggConfigError('phase', `sum '${phase}' was not planned at setup`);
+    if (this.doneSums.has(phase)) throw new SecAggConfigError('phase', `sum '${phase}' was already computed this round`);
+    const spec = plan.spec;
+    const len = vectorLength(spec);
+    let attempt = 0;
+    let cohort = [...this.alive];
+
+    for (;;) {
+      if (cohort.length < this.threshold) this.abort('collectMasked', phase, attempt, cohort.length);
+      const masked = await this.broadcast<CollectMaskedReply>('collectMasked', cohort, (id) => ({
+        env: this.env('collectMasked', phase, attempt),
+        cohort,
+        ...(this.inbox.has(id) ? { inbox: this.inbox.get(id) } : {}),
+        spec,
+        ...(payload !== undefined ? { payload: payload(id) } : {}),
+      }));
+      this.inbox.clear();
+      const u3: string[] = [];
+      const ys = new Map<string, Uint32Array>();
+      for (const [id, r] of masked) {
+        if (!r.ok || !(r.reply.y instanceof Uint32Array) || r.reply.y.length !== len || !Array.isArray(r.reply.failedBoxes)) continue;
+        u3.push(id);
+        ys.set(id, r.reply.y);
+        for (const sender of r.reply.failedBoxes) {
+          const set = this.badBoxes.get(id) ?? new Set<string>();
+          set.add(String(sender));
+          this.badBoxes.set(id, set);
+        }
+      }
+      u3.sort();
+      const dropped = cohort.filter((id) => !ys.has(id));
+      // Rule 2/3: a client whose self mask was already requested cannot have its mask key reconstructed, so its
+      // drop makes this attempt unrecoverable: abandon it and reshare among those who delivered.
+      if (dropped.some((id) => this.selfRevealed.has(id))) {
+        if (attempt >= this.maxRestarts) this.abort('collectMasked', phase, attempt, u3.length);
+        if (u3.length < this.threshold) this.abort('collectMasked', phase, attempt, u3.length);
+        attempt++;
+        const newCohort = u3;
+        const reshare = await this.broadcast<ShareKeysReply>('reshare', newCohort, () => ({ env: this.env('reshare', phase, attempt), cohort: newCohort }));
+        const boxesBySender = new Map<string, ShareBox[]>();
+        const responders: string[] = [];
+        for (const [id, r] of reshare) {
+          if (!r.ok || !this.acceptCommitments(id, r.reply, [{ phase, attempt }])) continue;
+          const expected = new Set(neighbourIds(topo, id).filter((x) => x !== id && newCohort.includes(x)));
+          const boxes = Array.isArray(r.reply.boxes) ? r.reply.boxes.filter((b) => expected.has(b.peer)) : [];
+          if (boxes.length !== expected.size) continue;
+          responders.push(id);
+          boxesBySender.set(id, boxes);
+        }
+        cohort = responders.sort();
+        this.inbox = routeBoxes(boxesBySender, new Set(cohort));
+        // Every member of the new cohort must get an inbox (possibly empty) to open the new attempt.
+        for (const id of cohort) if (!this.inbox.has(id)) this.inbox.set(id, []);
+        continue;
+      }
+      if (u3.length < this.threshold) this.abort('collectMasked', phase, attempt, u3.length);
+      const aliveIdx = new Set(u3.map((id) => topo.index.get(id)!));
+      const starved = neighboursBelowThreshold(topo.neighbours, aliveIdx, this.threshold);
+      if (starved.length > 0) this.abort('collectMasked', phase, attempt, u3.length);
+
+      let signatures: { clientId: string; signature: Uint8Array }[] | undefined;
+      if (this.threatModel === 'active') {
+        const cons = await this.broadcast<ConsistencyReply>('consistency', u3, () => ({ env: this.env('consistency', phase, attempt), u3 }));
+        signatures = [];
+        for (const [id, r] of cons) {
+          const pk = this.opts.identity(id);
+          if (r.ok && pk !== undefined && r.reply.signature instanceof Uint8Array && verifyConsistency(pk, topo.sessionId, phase, attempt, u3, r.reply.signature)) {
+            signatures.push({ clientId: id, signature: r.reply.signature });
+          }
+        }
+        if (signatures.length < this.threshold) this.abort('consistency', phase, attempt, signatures.length);
+      }
+
+      const unmaskTargets = signatures !== undefined ? signatures.map((s) => s.clientId) : u3;
+      const unmask = await this.broadcast<UnmaskReply>('unmask', unmaskTargets, () => ({
+        env: this.env('unmask', phase, attempt),
+        alive: u3,
+        dropped,
+        ...(signatures !== undefined ? { signatures } : {}),
+      }));
+      for (const id of u3) this.selfRevealed.add(id);
+      const u5 = [...unmask.entries()].filter(([, r]) => r.ok).map(([id]) => id).sort();
+      if (u5.length < this.threshold) this.abort('unmask', phase, attempt, u5.length);
+
+      const total = new Uint32Array(len);
+      for (const id of u3) addInto(total, ys.get(id)!);
+      try {
+        await this.removeSelfMasks(total, u3, unmask, phase, attempt);
+        await this.removeDroppedPairMasks(total, u3, dropped, unmask, phase, attempt);
+      } catch (err) {
+        if (err instanceof SecAggReconstructionError) this.abort('unmask', phase, attempt, err.got);
+        throw err;
+      }
+      const sums = decodeSum(spec, total, u3.length);
+      this.doneSums.add(phase);
+      // The next sum's cohort: those who answered unmask, minus senders whose boxes failed to open somewhere.
+      const badSenders = new Set([...this.badBoxes.values()].flatMap((s) => [...s]));
+      this.alive = u5.filter((id) => !badSenders.has(id));
+      return { phase, sums, survivors: u3, dropped, attempts: attempt + 1 };
+    }
+  }
+
+  /** Shares of one owner's secret collected from the unmask replies of its neighbours. */
+  private sharesOf(owner: string, kind: 'selfShares' | 'skShares', replies: Map<string, Outcome<UnmaskReply>>): Uint8Array[] {
+    const holders = new Set(neighbourIds(this.topo!, owner));
+    const out: Uint8Array[] = [];
+    for (const [holder, r] of replies) {
+      if (!r.ok || !holders.has(holder) || this.badBoxes.get(holder)?.has(owner) === true) continue;
+      const list = (r.reply as UnmaskReply)[kind];
+      if (!Array.isArray(list)) continue;
+      const entry = list.find((e) => e.clientId === owner);
+      if (entry !== undefined && entry.share instanceof Uint8Array) out.push(entry.share);
+    }
+    return out;
+  }
+
+  private async removeSelfMasks(total: Uint32Array, u3: string[], replies: Map<string, Outcome<UnmaskReply>>, phase: string, attempt: number): Promise<void> {
+    const topo = this.topo!;
+    for (const u of u3) {
+      const hash = this.commitments.get(u)?.get(sumKey(phase, attempt));
+      if (hash === undefined) throw new SecAggReconstructionError('no-verified-subset', { needed: this.threshold, got: 0, subsetsTried: 0 }, `no commitment for ${u}`);
+      const b = await combineVerified(this.sharesOf(u, 'selfShares', replies), this.threshold, (s) => bytesEqual(sha256(s), hash));
+      const key = selfMaskKey(b, topo.sessionId, phase, attempt, topo.index.get(u)!);
+      addMaskInPlace(total, key, -1);
+      wipe(b, key);
+    }
+  }
+
+  private async removeDroppedPairMasks(total: Uint32Array, u3: string[], dropped: string[], replies: Map<string, Outcome<UnmaskReply>>, phase: string, attempt: number): Promise<void> {
+    const topo = this.topo!;
+    const alive = new Set(u3);
+    for (const v of dropped) {
+      const sPk = topo.keys.get(v)!.sPk;
+      const sk = await combineVerified(this.sharesOf(v, 'skShares', replies), this.threshold, (s) => publicKeyMatches(s, sPk));
+      const vIdx = topo.index.get(v)!;
+      for (const u of neighbourIds(topo, v)) {
+        if (!alive.has(u)) continue;
+        const uIdx = topo.index.get(u)!;
+        const shared = agree(sk, topo.keys.get(u)!.sPk);
+        const key = pairMaskKey(shared, topo.sessionId, phase, attempt, uIdx, vIdx);
+        // u added σ_uv·PRG(K_uv); remove it.
+        addMaskInPlace(total, key, maskSign(uIdx, vIdx) === 1 ? -1 : 1);
+        wipe(shared, key);
+      }
+      wipe(sk);
+    }
+  }
+}
+
+/** Regroups boxes by recipient (peer = sender), keeping only senders and recipients in `members`. */
+function routeBoxes(bySender: Map<string, ShareBox[]>, members: Set<string>): Map<string, ShareBox[]> {
+  const out = new Map<string, ShareBox[]>();
+  for (const id of members) out.set(id, []);
+  for (const [sender, boxes] of bySender) {
+    if (!members.has(sender)) continue;
+    for (const b of boxes) {
+      if (!members.has(b.peer)) continue;
+      out.get(b.peer)!.push({ peer: sender, nonce: b.nonce, box: b.box });
+    }
+  }
+  return out;
+}
+
+/** The vector layout type, re-exported for callers that build planned sums. */
+export type { VectorSpec };
