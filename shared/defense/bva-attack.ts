@@ -14,6 +14,7 @@
  * 2 sums (1 for 'fed-bias') and BV-PGD-L costs 2L (L for 'fed-bias').
  */
 import type { Model } from '../models/model.js';
+import { decodePhase1, decodePhase2, phase1Spec, phase1Values, phase2Spec, phase2Values, quantizedSum, type BvaShape } from './bva-vectors.js';
 import {
   bvaDirection,
   bvFgsmStep,
@@ -256,6 +257,11 @@ function resolveSurvivors(spec: SurvivorSpec | undefined, step: number, fallback
   return [...s];
 }
 
+/** The shared set's shape as the BV vector layouts need it. */
+function shapeOf(model: Model, X: Float32Array, labels: Uint8Array): BvaShape {
+  return { ns: labels.length, classes: model.spec.numClasses, inputSize: X.length / labels.length };
+}
+
 /** Sums float32 contributions in float64, in survivor order, then rounds once to float32. */
 function sumInto(acc: Float64Array | undefined, v: Float32Array): Float64Array {
   const a = acc ?? new Float64Array(v.length);
@@ -268,7 +274,16 @@ function sumInto(acc: Float64Array | undefined, v: Float32Array): Float64Array {
  * same `bva-stats` functions a client runs in secure mode, summed in float64 and rounded once to float32.
  * The caller owns the models (they are not disposed).
  */
-export function plaintextEnsemble(models: readonly Model[], survivors: PlaintextSurvivors = {}): BvaEnsemble {
+/** Options of the plaintext ensemble. */
+export interface PlaintextEnsembleOptions {
+  /**
+   * Tests only (decent-bva.md §4.1): sum through the secure path's quantiser (half-up rounding, R for cohorts of
+   * up to `nMax`) instead of in float, so the result equals a secure-mode run bit for bit.
+   */
+  emulateQuantization?: { nMax: number };
+}
+
+export function plaintextEnsemble(models: readonly Model[], survivors: PlaintextSurvivors = {}, options: PlaintextEnsembleOptions = {}): BvaEnsemble {
   if (models.length === 0) throw new Error('plaintextEnsemble: models is empty; the ensemble needs at least one client');
   const all = models.map((_, k) => k);
   // Phase 2's cohort is the phase-1 survivors of the same step.
@@ -277,6 +292,13 @@ export function plaintextEnsemble(models: readonly Model[], survivors: Plaintext
     async phase1(X, labels, req) {
       const u1 = resolveSurvivors(survivors.phase1, req.step, all, all, 'phase-1');
       phase1Survivors.set(req.step, u1);
+      const q = options.emulateQuantization;
+      if (q !== undefined) {
+        const spec = phase1Spec(shapeOf(models[0]!, X, labels), req, q.nMax);
+        const inputs = u1.map((k) => phase1Values(phase1Contribution(models[k]!, X, labels, req), spec));
+        const { clipped: _clipped, ...sums } = decodePhase1(spec, quantizedSum(spec, inputs), u1.length);
+        return sums;
+      }
       let sumP: Float64Array | undefined;
       let sumB: Float64Array | undefined;
       for (const k of u1) {
@@ -294,6 +316,13 @@ export function plaintextEnsemble(models: readonly Model[], survivors: Plaintext
       const u1 = phase1Survivors.get(req.step);
       if (u1 === undefined) throw new Error(`plaintextEnsemble: phase 2 of step ${req.step} before its phase 1`);
       const u2 = resolveSurvivors(survivors.phase2, req.step, u1, u1, 'phase-2');
+      const q = options.emulateQuantization;
+      if (q !== undefined) {
+        const spec = phase2Spec(shapeOf(models[0]!, X, new Uint8Array(omega.length / models[0]!.spec.numClasses)), q.nMax);
+        const inputs = u2.map((k) => phase2Values(phase2Contribution(models[k]!, X, omega)));
+        const { clipped: _clipped, ...sums } = decodePhase2(spec, quantizedSum(spec, inputs), u2.length);
+        return sums;
+      }
       let sumV: Float64Array | undefined;
       for (const k of u2) sumV = sumInto(sumV, phase2Contribution(models[k]!, X, omega));
       return { sumV: Float32Array.from(sumV!), count: u2.length };
