@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { makeCohort, clientIds } from './helpers/secagg-cohort.js';
+import { resolveGraph } from '../server/secagg-session.js';
 import { SecAggAbortedError, SecAggProtocolError, SecAggStageOrderError } from '../shared/secagg/errors.js';
 import { encodeVector, type VectorSpec } from '../shared/secagg/quantize.js';
 import type { CollectMaskedReply, ShareKeysReply, UnmaskRequest } from '../shared/secagg/messages.js';
@@ -285,6 +286,13 @@ describe('secure aggregation protocol (in memory)', function () {
     const r = await c.session.sum('model');
     expect(r.survivors).to.have.length(299);
     expect(maxDiff(r.sums, c.plainSum('model', r.survivors))).to.be.below(bound(299));
+  });
+
+  it('graph auto: complete for small cohorts, the table\'s Harary (k, t) for large ones', () => {
+    expect(resolveGraph({ kind: 'auto' }, 10, 'honest-but-curious')).to.deep.equal({ graph: { kind: 'complete' } });
+    expect(resolveGraph({ kind: 'auto' }, 100, 'honest-but-curious')).to.deep.equal({ graph: { kind: 'harary', degree: 12 }, tableThreshold: 6 });
+    expect(resolveGraph({ kind: 'auto' }, 500, 'active')).to.deep.equal({ graph: { kind: 'harary', degree: 62 }, tableThreshold: 44 });
+    expect(() => makeCohort({ n: 256, sums: [{ phase: 'model', spec }] })).to.throw(/SecAgg\+ graph/);
   });
 
   it('refuses configurations that can never work', () => {
