@@ -184,6 +184,10 @@ export class SecureSumSession {
       threatModel: this.threatModel,
       graph: this.graph,
       plannedSums: this.opts.plannedSums,
+      identities: cohort.flatMap((c) => {
+        const pk = this.opts.identity(c);
+        return pk === undefined ? [] : [{ clientId: c, identityPk: pk }];
+      }),
     }));
     const ads: { clientId: string; cPk: Uint8Array; sPk: Uint8Array; signature: Uint8Array }[] = [];
     for (const [id, r] of setupReplies) {

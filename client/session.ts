@@ -1,0 +1,153 @@
+/**
+ * The client library: `connect(url, options)` opens a socket.io connection to a coordinator, authenticates
+ * (protocol version, token, Ed25519 identity), reconnects with backoff, and answers every request: local
+ * training (through a `Trainer`) and every secure-aggregation stage (through a per-round `SecAggClientRound`).
+ * The same code serves a real device and a virtual client in a simulation; only the trainer differs.
+ */
+import { io, type Socket } from 'socket.io-client';
+import type nacl from 'tweetnacl';
+import { SecAggClientRound } from './secagg-client.js';
+import type { Trainer } from './trainer.js';
+import { PROTOCOL_VERSION, type Ack, type ClientToServerEvents, type RoundEnd, type ServerToClientEvents, type TrainReply } from '../shared/protocol/events.js';
+import { toWireError } from '../shared/protocol/errors.js';
+import { encodeSecAggReply, parseSecAggRequest, parseTrainRequest } from '../shared/protocol/schemas.js';
+import { pack, toWire, unpack, type Packed } from '../shared/protocol/wire.js';
+import type { BvaProbe } from '../shared/defense/bva-vectors.js';
+import type { SetupRequest, Stage } from '../shared/secagg/messages.js';
+
+/** Options of `connect`. */
+export interface ClientOptions {
+  clientId: string;
+  token: string;
+  identity: nacl.SignKeyPair;
+  trainer: Trainer;
+  /** Identity keys pinned out of band (active threat model); default: trust the coordinator's enrolment list. */
+  pinnedIdentities?: ReadonlyMap<string, Uint8Array>;
+  /** Reconnection with exponential backoff (default on: 0.5 s doubling to 10 s). */
+  reconnection?: boolean;
+  /** Stochastic (default) or half-up rounding of secure-aggregation inputs (half-up for reproducible tests). */
+  rounding?: 'stochastic' | 'half-up';
+  log?: (line: string) => void;
+}
+
+/** A connected client. */
+export interface ClientSession {
+  socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  /** Resolves once connected (rejects with the coordinator's reason if refused). */
+  ready: Promise<void>;
+  /** Rounds this client finished (completed or aborted). */
+  roundsSeen: () => number;
+  close: () => void;
+}
+
+/** Connects to a coordinator and starts answering its requests. */
+export function connect(url: string, opts: ClientOptions): ClientSession {
+  const log = opts.log ?? (() => undefined);
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
+    auth: { protocolVersion: PROTOCOL_VERSION, clientId: opts.clientId, token: opts.token, identityPk: Buffer.from(opts.identity.publicKey).toString('hex') },
+    reconnection: opts.reconnection ?? true,
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 10_000,
+    transports: ['websocket'],
+  });
+  let secagg: { round: number; machine: SecAggClientRound } | undefined;
+  let trainedRound = 0;
+  let lastWeights: Float32Array | undefined;
+  let baseWeights: Float32Array | undefined;
+  let rounds = 0;
+
+  socket.on('round:train', async (raw, ackRaw: (res: Packed) => void) => {
+    const ack = (res: Ack<TrainReply>): void => ackRaw(pack(res));
+    try {
+      const req = parseTrainRequest(unpack(raw, 'round:train'));
+      const out = await opts.trainer.train({
+        round: req.round,
+        model: req.model,
+        weights: req.weightsF32,
+        ...(req.sharedF32 !== undefined ? { sharedSet: { x: req.sharedF32, labels: Uint8Array.from(req.sharedSet!.labels) } } : {}),
+        train: req.train,
+      });
+      trainedRound = req.round;
+      baseWeights = req.weightsF32;
+      lastWeights = out.weights;
+      ack({ ok: true, reply: { numExamples: out.numExamples, loss: out.loss, ...(req.returnWeights ? { weights: toWire(out.weights) } : {}) } });
+    } catch (err) {
+      log(`round:train refused: ${(err as Error).message}`);
+      ack({ ok: false, error: toWireError(err) });
+    }
+  });
+
+  socket.on('secagg', async (raw, ackRaw: (res: Packed) => void) => {
+    const ack = (res: Ack<unknown>): void => ackRaw(pack(res));
+    try {
+      const { stage, request } = parseSecAggRequest(unpack(raw, 'secagg'));
+      const env = request['env'] as { round: number; runId: Uint8Array };
+      if (stage === 'setup') {
+        if (env.round !== trainedRound) throw Object.assign(new Error(`setup for round ${env.round}, but this client trained for round ${trainedRound}`), { code: 'not-in-round' });
+        secagg?.machine.dispose();
+        const setup = request as unknown as SetupRequest;
+        const enrolled = new Map((setup.identities ?? []).map((e) => [e.clientId, Uint8Array.from(e.identityPk)]));
+        secagg = {
+          round: env.round,
+          machine: new SecAggClientRound(
+            {
+              clientId: opts.clientId,
+              identity: opts.identity,
+              peerIdentity: (peer) => opts.pinnedIdentities?.get(peer) ?? enrolled.get(peer),
+              input: (phase, spec, payload) => inputFor(env.round, phase, spec, payload),
+              rounding: opts.rounding ?? 'stochastic',
+            },
+            Uint8Array.from(env.runId),
+            env.round,
+          ),
+        };
+      }
+      if (secagg === undefined || secagg.round !== env.round) throw Object.assign(new Error(`no secure-aggregation state for round ${env.round}`), { code: 'stage-order' });
+      const reply = await (secagg.machine.handle as (s: Stage, r: unknown) => Promise<unknown>)(stage, request);
+      ack({ ok: true, reply: encodeSecAggReply(stage, reply as Record<string, unknown>) });
+    } catch (err) {
+      log(`secagg request refused: ${(err as Error).message}`);
+      ack({ ok: false, error: toWireError(err) });
+    }
+  });
+
+  /** A sum's input: the model update Δ = w_k − w_t, or a Decent_BVA phase's statistics. */
+  async function inputFor(round: number, phase: string, spec: import('../shared/secagg/quantize.js').VectorSpec, payload: unknown): Promise<ArrayLike<number>[]> {
+    if (phase === 'model') {
+      if (lastWeights === undefined || baseWeights === undefined || round !== trainedRound) throw new Error(`no trained model for round ${round}`);
+      const delta = new Float32Array(lastWeights.length);
+      for (let i = 0; i < delta.length; i++) delta[i] = lastWeights[i]! - baseWeights[i]!;
+      return [delta];
+    }
+    return opts.trainer.bvaInputs(round, spec, payload as BvaProbe);
+  }
+
+  socket.on('round:end', (msg: RoundEnd) => {
+    if (typeof msg !== 'object' || msg === null || typeof msg.round !== 'number') return;
+    if (secagg?.round === msg.round) {
+      secagg.machine.dispose();
+      secagg = undefined;
+    }
+    opts.trainer.endRound(msg.round);
+    lastWeights = undefined;
+    rounds++;
+    log(`round ${msg.round} ${msg.status}`);
+  });
+
+  const ready = new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', (err: Error & { data?: { code?: string } }) => {
+      if (socket.active) return; // transient: socket.io retries with backoff
+      reject(Object.assign(new Error(`coordinator refused the connection: ${err.message}`), { code: err.data?.code ?? 'auth' }));
+    });
+  });
+  return {
+    socket,
+    ready,
+    roundsSeen: () => rounds,
+    close: () => {
+      secagg?.machine.dispose();
+      socket.close();
+    },
+  };
+}

@@ -1,0 +1,425 @@
+/**
+ * The coordinator: a socket.io server that registers authenticated clients and runs federated rounds of any
+ * method (decent-bva.md §2, §4) with secure aggregation (secure-aggregation.md) or in plaintext, checkpoints
+ * after every completed round and appends per-round metrics to a JSON-lines file.
+ *
+ * A round: sample m = max(⌊fraction·N⌋, 1) of the connected clients (seeded, so every method sees the same
+ * cohorts); `round:train` sends w_t and D̂_s^(t−1); then, in secure mode, one key agreement and the sums
+ * `model` (the clients' updates Δ = w_k − w_t) and the Decent_BVA phases; in plaintext mode the clients upload
+ * their weights. A failed or late reply shrinks the survivor set; a model-sum abort ends the round with w
+ * unchanged; a BV abort keeps the model update and falls back to the clean shared set (decent-bva.md §4.3).
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { Server, type Socket } from 'socket.io';
+import type { DatasetSplit } from '../shared/data/dataset.js';
+import { sampleSharedSet } from '../shared/data/partition.js';
+import { Rng } from '../shared/util/random.js';
+import { initialWeights, Model, modelSpec, type ModelSpec } from '../shared/models/model.js';
+import { gatherBatch, disposeBatch, batchFromArrays, range } from '../shared/train/batches.js';
+import { fgsm } from '../shared/attacks/pgd.js';
+import { robustAccuracy, STANDARD_ATTACKS } from '../shared/attacks/robust-accuracy.js';
+import { bvFgsm, bvPgd, plaintextEnsemble, type BvaEnsemble } from '../shared/defense/bva-attack.js';
+import { methodTraits } from '../shared/federated/methods.js';
+import { resolveConfig, type FederatedConfig, type FederatedConfigInput } from '../shared/federated/config.js';
+import { SecureSumSession, type SecureSumOptions } from './secagg-session.js';
+import { plannedBvaSums, secureEnsemble, type BvaSumInfo } from './secure-bva-ensemble.js';
+import { SecAggAbortedError } from '../shared/secagg/errors.js';
+import { DEFAULT_CLIPPING_RANGE, DEFAULT_QUANTIZATION_RANGE, type VectorSpec } from '../shared/secagg/quantize.js';
+import type { PlannedSum, Stage } from '../shared/secagg/messages.js';
+import { DEFAULT_TIMEOUTS_MS, maxMessageBytes, type Ack, type ClientToServerEvents, type ServerToClientEvents, type SocketData, type TrainReply, type TrainRequest } from '../shared/protocol/events.js';
+import { ProtocolError } from '../shared/protocol/errors.js';
+import { encodeSecAggRequest, parseHello, parseSecAggReply, parseTrainReply } from '../shared/protocol/schemas.js';
+import { pack, toWire, unpack } from '../shared/protocol/wire.js';
+import { ClientRegistry } from './registry.js';
+import { RunStore, type Checkpoint } from './run-store.js';
+
+/** Options of a coordinator. */
+export interface CoordinatorOptions {
+  /** The federated protocol (method, rounds, clients N, fraction, local training, BV options, seed). */
+  federated: FederatedConfigInput;
+  /**
+   * Data the coordinator owns: D_s is drawn from `data.train` with the run seed (clients exclude the same
+   * indices when they partition the same dataset); `data.test` is used for evaluation.
+   */
+  data: DatasetSplit;
+  /** Secure aggregation (default) or plaintext mode (for comparison and plaintext-only robust rules). */
+  secure?: boolean;
+  /** Secure-aggregation options (threshold, threat model, graph, restarts). */
+  secagg?: Pick<SecureSumOptions, 'threshold' | 'threatModel' | 'graph' | 'maxRestarts'>;
+  /** Accepted tokens; a client must present one. */
+  tokens: ReadonlySet<string>;
+  /** Directory for checkpoints, metrics and the identity registry. */
+  runDir: string;
+  /** Continue from the run directory's last completed round. */
+  resume?: boolean;
+  /** Per-stage timeouts (ms). */
+  timeoutsMs?: Partial<typeof DEFAULT_TIMEOUTS_MS>;
+  /** Rounds wait until this many clients are connected (default: the cohort size m). */
+  minClients?: number;
+  /** Logger (default console.error). */
+  log?: (line: string) => void;
+}
+
+/** What happened in a round (one JSON line of metrics.jsonl). */
+export interface RoundMetrics {
+  round: number;
+  status: 'completed' | 'aborted';
+  abort?: { stage: string; phase: string; needed: number; got: number };
+  cohort: string[];
+  trained: number;
+  survivors?: number;
+  dropouts: number;
+  bvaFallback?: boolean;
+  bvaSums?: BvaSumInfo[];
+  trainLoss?: number;
+  ms: Record<string, number>;
+  bytesSent: number;
+  eval?: Record<string, number>;
+}
+
+const MODEL_PHASE = 'model';
+
+/** The coordinator. Create, `listen()`, `run()`, `close()`. */
+export class Coordinator {
+  readonly config: FederatedConfig;
+  private readonly spec: ModelSpec;
+  private readonly io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+  private readonly http: HttpServer;
+  private readonly sockets = new Map<string, Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>>();
+  private readonly registry: ClientRegistry;
+  private readonly store: RunStore;
+  private readonly timeouts: typeof DEFAULT_TIMEOUTS_MS;
+  private readonly log: (line: string) => void;
+  private readonly secure: boolean;
+  private readonly sharedIdx: Int32Array;
+  private readonly clean: { x: Float32Array; labels: Uint8Array };
+  private readonly runId: Uint8Array;
+  private weights: Float32Array;
+  private shared: Float32Array | undefined;
+  private round = 0;
+  private bytesSent = 0;
+  private waiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    this.config = resolveConfig(opts.federated);
+    this.secure = opts.secure ?? true;
+    this.log = opts.log ?? ((l) => console.error(l));
+    this.timeouts = { ...DEFAULT_TIMEOUTS_MS, ...(opts.timeoutsMs ?? {}) };
+    const { train } = opts.data;
+    this.spec = modelSpec(this.config.model, [train.height, train.width, train.channels], train.numClasses);
+    this.sharedIdx = sampleSharedSet(train.count, this.config.sharedSetSize, this.config.seed);
+    const b = gatherBatch(train, this.sharedIdx, 0, this.sharedIdx.length);
+    this.clean = { x: b.x.dataSync().slice() as Float32Array, labels: b.labels };
+    disposeBatch(b);
+    this.store = new RunStore(opts.runDir);
+    this.registry = new ClientRegistry(this.store.identitiesPath());
+    const resumed = opts.resume === true ? this.store.loadCheckpoint() : undefined;
+    if (resumed !== undefined) {
+      this.checkResumable(resumed);
+      this.weights = resumed.weights;
+      this.shared = resumed.shared;
+      this.round = resumed.round;
+      this.runId = resumed.runId;
+      this.log(`resumed ${opts.runDir} after round ${resumed.round}`);
+    } else {
+      this.weights = initialWeights(this.spec, this.config.seed);
+      this.runId = new Uint8Array(randomBytes(16));
+    }
+    const perImage = train.height * train.width * train.channels;
+    const cap = maxMessageBytes(this.spec.numParams, this.config.sharedSetSize * perImage, this.config.sharedSetSize * (train.numClasses + perImage));
+    this.http = createServer();
+    this.io = new Server(this.http, { maxHttpBufferSize: cap, serveClient: false });
+    this.io.use((socket, next) => {
+      try {
+        const hello = parseHello(socket.handshake.auth);
+        if (!opts.tokens.has(hello.token)) throw new ProtocolError('auth', 'invalid token');
+        this.registry.bind(hello.clientId, hello.identityPk);
+        if (this.sockets.has(hello.clientId)) throw new ProtocolError('duplicate-identity', `client ${hello.clientId} is already connected`);
+        socket.data.clientId = hello.clientId;
+        next();
+      } catch (err) {
+        const e = err instanceof ProtocolError ? err : new ProtocolError('auth', (err as Error).message);
+        this.log(`refused a connection: ${e.code}: ${e.message}`);
+        next(Object.assign(new Error(e.message), { data: { code: e.code } }));
+      }
+    });
+    this.io.on('connection', (socket) => {
+      const id = socket.data.clientId;
+      this.sockets.set(id, socket);
+      this.log(`client ${id} connected (${this.sockets.size} connected)`);
+      // Clients send nothing but acknowledgements: any event from them is logged and ignored.
+      socket.onAny((event: string) => this.log(`client ${id} sent unexpected event '${event}'; ignored`));
+      socket.on('disconnect', (reason) => {
+        if (this.sockets.get(id) === socket) this.sockets.delete(id);
+        this.log(`client ${id} disconnected (${reason})`);
+      });
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  private checkResumable(c: Checkpoint): void {
+    if (c.weights.length !== this.spec.numParams) throw new Error(`resume: checkpoint has ${c.weights.length} weights, model ${this.config.model} has ${this.spec.numParams}`);
+    if (JSON.stringify(c.config) !== JSON.stringify(this.config)) {
+      throw new Error('resume: the configuration differs from the checkpoint\'s; resume with the same configuration');
+    }
+  }
+
+  /** Starts listening; resolves with the port. */
+  async listen(port = 0, host = '127.0.0.1'): Promise<number> {
+    await new Promise<void>((resolve) => this.http.listen(port, host, resolve));
+    const addr = this.http.address();
+    return typeof addr === 'object' && addr !== null ? addr.port : port;
+  }
+
+  /** The current global weights (a copy). */
+  globalWeights(): Float32Array {
+    return this.weights.slice();
+  }
+
+  /** Last completed round. */
+  get completedRounds(): number {
+    return this.round;
+  }
+
+  /** Ids of the connected clients, sorted. */
+  connected(): string[] {
+    return [...this.sockets.keys()].sort();
+  }
+
+  private async waitForClients(n: number): Promise<void> {
+    while (this.sockets.size < n && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  /** Runs rounds until `config.rounds` are completed (aborted rounds count as rounds, as the model stands). */
+  async run(hooks: { onRound?: (m: RoundMetrics) => void } = {}): Promise<void> {
+    const m = Math.max(Math.floor(this.config.fraction * this.config.numClients), 1);
+    while (this.round < this.config.rounds && !this.closed) {
+      await this.waitForClients(this.opts.minClients ?? m);
+      if (this.closed) break;
+      const metrics = await this.runRound(this.round + 1, m);
+      this.round++;
+      this.store.saveCheckpoint({ round: this.round, weights: this.weights, shared: this.shared, config: this.config, runId: this.runId });
+      this.store.appendMetrics(metrics);
+      this.log(`round ${metrics.round}: ${metrics.status}${metrics.abort !== undefined ? ` at ${metrics.abort.stage} (${metrics.abort.got}/${metrics.abort.needed})` : ''}, ` +
+        `${metrics.trained}/${metrics.cohort.length} trained${metrics.eval !== undefined ? `, accuracy ${JSON.stringify(metrics.eval)}` : ''}`);
+      hooks.onRound?.(metrics);
+    }
+  }
+
+  private async runRound(t: number, m: number): Promise<RoundMetrics> {
+    const traits = methodTraits(this.config.method);
+    const ms: Record<string, number> = {};
+    const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      try {
+        return await f();
+      } finally {
+        ms[name] = (ms[name] ?? 0) + performance.now() - t0;
+      }
+    };
+    const bytes0 = this.bytesSent;
+    const pool = this.connected();
+    const draw = new Rng(this.config.seed).fork('cohort').fork(t).sampleWithoutReplacement(pool.length, Math.min(m, pool.length));
+    const cohort = Array.from(draw).sort((a, b) => a - b).map((i) => pool[i]!);
+    const metrics: RoundMetrics = { round: t, status: 'completed', cohort, trained: 0, dropouts: 0, ms, bytesSent: 0 };
+
+    // 1. Local training.
+    const sharedSet = this.shared !== undefined && traits.sharedSet !== 'none' ? { x: toWire(this.shared), labels: this.clean.labels } : undefined;
+    const trainReplies = await timed('train', () =>
+      this.broadcast<TrainReply & { weightsF32?: Float32Array }>('train', cohort, (id) => {
+        const req: TrainRequest = {
+          round: t,
+          model: this.config.model,
+          weights: toWire(this.weights),
+          ...(sharedSet !== undefined ? { sharedSet } : {}),
+          train: {
+            epochs: this.config.localEpochs,
+            batchSize: this.config.batchSize,
+            lr: this.config.lr,
+            momentum: this.config.momentum,
+            seed: clientSeed(this.config.seed, t, id),
+            sharedLossWeight: this.config.sharedLossWeight,
+            ...(traits.localAdversarial ? { adversarialEps: this.config.eps } : {}),
+          },
+          returnWeights: !this.secure,
+        };
+        return req;
+      }, (v) => parseTrainReply(v, this.spec.numParams, !this.secure)),
+    );
+    const trained = cohort.filter((id) => trainReplies.get(id)?.ok === true);
+    metrics.trained = trained.length;
+    metrics.dropouts = cohort.length - trained.length;
+    const losses = trained.map((id) => (trainReplies.get(id) as { ok: true; reply: TrainReply }).reply.loss);
+    if (losses.length > 0) metrics.trainLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
+
+    try {
+      if (this.secure) await this.secureRound(t, trained, metrics, timed);
+      else await this.plaintextRound(trained, trainReplies as Map<string, { ok: true; reply: { weightsF32?: Float32Array } }>, metrics, timed);
+    } catch (err) {
+      if (!(err instanceof SecAggAbortedError)) throw err;
+      metrics.status = 'aborted';
+      metrics.abort = { stage: err.stage, phase: err.phase, needed: err.needed, got: err.got };
+    }
+    for (const id of cohort) this.sockets.get(id)?.emit('round:end', { round: t, status: metrics.status, ...(metrics.abort !== undefined ? { reason: `${metrics.abort.stage} below threshold` } : {}) });
+    if (metrics.status === 'completed' && (t % this.config.evalEvery === 0 || t === this.config.rounds)) {
+      metrics.eval = await timed('eval', async () => this.evaluate(t));
+    }
+    metrics.bytesSent = this.bytesSent - bytes0;
+    return metrics;
+  }
+
+  private modelSpecVector(): VectorSpec {
+    return [{ name: 'update', length: this.spec.numParams, c: DEFAULT_CLIPPING_RANGE, R: DEFAULT_QUANTIZATION_RANGE, kind: 'signed' }];
+  }
+
+  private bvaShape(): { ns: number; classes: number; inputSize: number } {
+    const tr = this.opts.data.train;
+    return { ns: this.config.sharedSetSize, classes: tr.numClasses, inputSize: tr.height * tr.width * tr.channels };
+  }
+
+  private async secureRound(t: number, trained: string[], metrics: RoundMetrics, timed: <T>(n: string, f: () => Promise<T>) => Promise<T>): Promise<void> {
+    const traits = methodTraits(this.config.method);
+    const n = trained.length;
+    const steps = this.config.bva.attack === 'pgd' ? this.config.bva.steps : 1;
+    const planned: PlannedSum[] = [{ phase: MODEL_PHASE, spec: this.modelSpecVector() }];
+    if (traits.sharedSet === 'bva' && n >= 3) planned.push(...plannedBvaSums(traits.bva!, this.config.bva.bias, steps, this.bvaShape(), n));
+    if (n < 3) throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: 0, needed: 3, got: n });
+    const session = new SecureSumSession({ runId: this.runId, round: t, cohort: trained, identity: (id) => this.registry.identity(id), plannedSums: planned, ...(this.opts.secagg ?? {}) }, (stage, id, req) => this.sendStage(stage, id, req));
+    await timed('keyAgreement', () => session.start());
+    const model = await timed('modelSum', () => session.sum(MODEL_PHASE));
+    metrics.survivors = model.survivors.length;
+    // w_{t+1} = w_t + mean of the survivors' updates (uniform weighting, as the reference).
+    const delta = model.sums[0]!;
+    const next = new Float32Array(this.weights.length);
+    for (let i = 0; i < next.length; i++) next[i] = this.weights[i]! + delta[i]! / model.survivors.length;
+    this.weights = next;
+    await timed('sharedSet', () => this.nextSharedSet(t, traits.sharedSet === 'bva' ? secureEnsemble(session, this.bvaShape(), n, (i) => (metrics.bvaSums ??= []).push(i)) : undefined, metrics));
+  }
+
+  private async plaintextRound(trained: string[], replies: Map<string, { ok: true; reply: { weightsF32?: Float32Array } }>, metrics: RoundMetrics, timed: <T>(n: string, f: () => Promise<T>) => Promise<T>): Promise<void> {
+    if (trained.length === 0) throw new SecAggAbortedError({ stage: 'train', phase: MODEL_PHASE, attempt: 0, needed: 1, got: 0 });
+    const acc = new Float64Array(this.spec.numParams);
+    for (const id of trained) {
+      const w = replies.get(id)!.reply.weightsF32!;
+      for (let i = 0; i < acc.length; i++) acc[i] += w[i]! / trained.length;
+    }
+    metrics.survivors = trained.length;
+    const models = methodTraits(this.config.method).sharedSet === 'bva' ? trained.map((id) => new Model(this.spec, replies.get(id)!.reply.weightsF32!)) : [];
+    this.weights = Float32Array.from(acc);
+    try {
+      await timed('sharedSet', () => this.nextSharedSet(this.round + 1, models.length > 0 ? plaintextEnsemble(models) : undefined, metrics));
+    } finally {
+      for (const m of models) m.dispose();
+    }
+  }
+
+  /** D̂_s^(t) by the method's rule; a BV abort falls back to the clean D_s (decent-bva.md §4.3). */
+  private async nextSharedSet(t: number, ensemble: BvaEnsemble | undefined, metrics: RoundMetrics): Promise<void> {
+    const traits = methodTraits(this.config.method);
+    switch (traits.sharedSet) {
+      case 'none':
+        this.shared = undefined;
+        return;
+      case 'clean':
+        this.shared = this.clean.x;
+        return;
+      case 'fgsm-global': {
+        const model = new Model(this.spec, this.weights);
+        const tr = this.opts.data.train;
+        const b = batchFromArrays(this.clean.x, this.clean.labels, { height: tr.height, width: tr.width, channels: tr.channels, numClasses: tr.numClasses });
+        const adv = fgsm(model, b.x, b.y, this.config.eps);
+        this.shared = adv.dataSync().slice() as Float32Array;
+        adv.dispose();
+        disposeBatch(b);
+        model.dispose();
+        return;
+      }
+      case 'bva': {
+        if (ensemble === undefined) {
+          this.shared = this.clean.x;
+          metrics.bvaFallback = true;
+          return;
+        }
+        const base = { method: traits.bva!, bias: this.config.bva.bias, lambda: this.config.bva.lambda, eps: this.config.eps };
+        try {
+          const r =
+            this.config.bva.attack === 'fgsm'
+              ? await bvFgsm(ensemble, this.clean.x, this.clean.labels, base)
+              : await bvPgd(ensemble, this.clean.x, this.clean.labels, { ...base, steps: this.config.bva.steps, ...(this.config.bva.alpha !== undefined ? { alpha: this.config.bva.alpha } : {}), seed: this.config.seed, round: t });
+          this.shared = r.xAdv;
+        } catch (err) {
+          if (!(err instanceof SecAggAbortedError)) throw err;
+          this.shared = this.clean.x;
+          metrics.bvaFallback = true;
+          this.log(`round ${t}: BV sum aborted at ${err.stage} (${err.got}/${err.needed}); the clean shared set is used`);
+        }
+        return;
+      }
+    }
+  }
+
+  private evaluate(t: number): Record<string, number> {
+    const model = new Model(this.spec, this.weights);
+    try {
+      const n = Math.min(this.config.evalSubset ?? this.opts.data.test.count, this.opts.data.test.count);
+      const out: Record<string, number> = {};
+      for (const name of this.config.evalAttacks) {
+        const s = STANDARD_ATTACKS[name]!;
+        out[name] = robustAccuracy(model, this.opts.data.test, s.kind === 'pgd' ? { ...s, seed: new Rng(this.config.seed).fork('eval').fork(t).nextUint32() } : s, range(n), 1000);
+      }
+      return out;
+    } finally {
+      model.dispose();
+    }
+  }
+
+  /** One secure-aggregation stage to one client, encoded and validated. */
+  private async sendStage(stage: Stage, id: string, request: unknown): Promise<unknown> {
+    const socket = this.sockets.get(id);
+    if (socket === undefined) throw new ProtocolError('dropped', `${id} is not connected`);
+    const req = request as Record<string, unknown>;
+    const packed = pack(encodeSecAggRequest(stage, req));
+    this.bytesSent += packed.blob.byteLength;
+    const res = unpack(await socket.timeout(this.timeouts[stage]).emitWithAck('secagg', packed as never), `${id} ${stage} reply`) as Ack<unknown>;
+    if (res === null || typeof res !== 'object' || !('ok' in res)) throw new ProtocolError('bad-payload', `${id}: malformed acknowledgement`);
+    if (!res.ok) throw new ProtocolError('bad-payload', `${id} refused ${stage}: ${res.error?.code}: ${res.error?.message}`);
+    return parseSecAggReply(stage, res.reply, req['spec'] as VectorSpec | undefined);
+  }
+
+  /** `round:train` to each client; replies validated, failures recorded. */
+  private async broadcast<R>(kind: 'train', targets: string[], build: (id: string) => TrainRequest, check: (v: unknown) => R): Promise<Map<string, { ok: true; reply: R } | { ok: false; reason: string }>> {
+    const out = new Map<string, { ok: true; reply: R } | { ok: false; reason: string }>();
+    await Promise.all(
+      targets.map(async (id) => {
+        const socket = this.sockets.get(id);
+        if (socket === undefined) return out.set(id, { ok: false, reason: 'not connected' });
+        try {
+          const req = build(id);
+          this.bytesSent += req.weights.byteLength + (req.sharedSet?.x.byteLength ?? 0);
+          const res = unpack(await socket.timeout(this.timeouts[kind]).emitWithAck('round:train', pack(req) as never), `${id} round:train reply`) as Ack<unknown>;
+          if (res === null || typeof res !== 'object' || !('ok' in res)) throw new ProtocolError('bad-payload', 'malformed acknowledgement');
+          if (!res.ok) throw new ProtocolError('bad-payload', `refused: ${res.error?.code}: ${res.error?.message}`);
+          return out.set(id, { ok: true, reply: check(res.reply) });
+        } catch (err) {
+          this.log(`round:train to ${id} failed: ${(err as Error).message}`);
+          return out.set(id, { ok: false, reason: (err as Error).message });
+        }
+      }),
+    );
+    return out;
+  }
+
+  /** Stops serving: disconnects clients and closes the server. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w();
+    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+  }
+}
+
+/** The seed of a client's local training in round t (independent of the method and of the cohort). */
+export function clientSeed(seed: number, round: number, clientId: string): number {
+  return new Rng(seed).fork('client-train').fork(round).fork(clientId).nextUint32();
+}

@@ -1,0 +1,108 @@
+/**
+ * The coordinator ↔ client wire protocol over socket.io: one source of truth for event names, payloads and the
+ * protocol version (architecture.md, "Wire protocol"). Every step the coordinator drives is an acknowledged
+ * request (`emitWithAck` with a per-stage timeout); every inbound payload passes a validator in
+ * `schemas.ts` before use; tensors and masked vectors travel as bytes (`wire.ts`).
+ */
+import type { WireError } from './errors.js';
+import type { Packed } from './wire.js';
+import type { Stage } from '../secagg/messages.js';
+
+/** Bumped on any incompatible change; checked at the handshake. */
+export const PROTOCOL_VERSION = 1;
+
+/** The handshake's `auth` object a client sends. */
+export interface HelloAuth {
+  protocolVersion: number;
+  clientId: string;
+  token: string;
+  /** Ed25519 identity public key (32 bytes), bound to the client id at first join; hex in the handshake. */
+  identityPk: Uint8Array;
+}
+
+/** An acknowledgement: a reply, or a typed error. */
+export type Ack<R> = { ok: true; reply: R } | { ok: false; error: WireError };
+
+/** Local training options sent with `round:train`. */
+export interface TrainSpec {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  seed: number;
+  sharedLossWeight: number;
+  /** EAT: ε of the local FGSM term, absent otherwise. */
+  adversarialEps?: number;
+}
+
+/** `round:train`: the global model (and the shared set) to train from. */
+export interface TrainRequest {
+  round: number;
+  model: string;
+  /** Flat global weights (float32 bytes). */
+  weights: Uint8Array;
+  /** The perturbed shared set D̂_s (float32 image bytes, uint8 labels), absent in round 1 and for fedavg. */
+  sharedSet?: { x: Uint8Array; labels: Uint8Array };
+  train: TrainSpec;
+  /** Plaintext mode: return the trained weights in the reply. */
+  returnWeights: boolean;
+}
+
+/** Reply to `round:train`. */
+export interface TrainReply {
+  numExamples: number;
+  loss: number;
+  /** Plaintext mode only: trained weights (float32 bytes). */
+  weights?: Uint8Array;
+}
+
+/** `secagg`: one secure-aggregation stage request (fields as in secagg/messages.ts, typed arrays as bytes). */
+export interface SecAggWireRequest {
+  stage: Stage;
+  request: unknown;
+}
+
+/** `round:end`: the round is over; clients drop the round's model and secrets. */
+export interface RoundEnd {
+  round: number;
+  status: 'completed' | 'aborted';
+  reason?: string;
+}
+
+/**
+ * Events the coordinator sends. Requests and acknowledgements travel packed (`wire.ts` `pack`: a JSON skeleton
+ * and one binary blob): `round:train` carries a TrainRequest and is answered with an Ack<TrainReply>; `secagg`
+ * carries a SecAggWireRequest and is answered with an Ack of the stage's reply.
+ */
+export interface ServerToClientEvents {
+  'round:train': (req: Packed, ack: (res: Packed) => void) => void;
+  secagg: (req: Packed, ack: (res: Packed) => void) => void;
+  'round:end': (msg: RoundEnd) => void;
+}
+
+/** Events a client may send (none but the handshake; anything else is refused and logged). */
+export type ClientToServerEvents = Record<string, never>;
+
+/** Per-connection data the coordinator keeps. */
+export interface SocketData {
+  clientId: string;
+}
+
+/** Default per-stage timeouts in milliseconds (secure-aggregation.md §6; training gets its own). */
+export const DEFAULT_TIMEOUTS_MS: Record<'train' | Stage, number> = {
+  train: 600_000,
+  setup: 30_000,
+  shareKeys: 30_000,
+  collectMasked: 60_000,
+  consistency: 30_000,
+  unmask: 30_000,
+  reshare: 30_000,
+};
+
+/**
+ * socket.io's message cap (default 1 MB) sized from the largest message a round can carry: the model as float32
+ * plus the shared set, or a BV vector (n_s·(C + d) words), whichever is larger, twice over plus 1 MB of slack.
+ */
+export function maxMessageBytes(numParams: number, sharedSetFloats: number, bvaWords: number): number {
+  return 2 * 4 * Math.max(numParams + sharedSetFloats, bvaWords + sharedSetFloats) + (1 << 20);
+}

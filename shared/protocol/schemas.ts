@@ -1,0 +1,169 @@
+/**
+ * Runtime validation of every inbound payload, both directions (zod). A payload that fails gets a
+ * `ProtocolError` naming the field; nothing downstream ever sees an unchecked message. Binary fields are
+ * rebuilt here from bytes into the typed arrays the stage machines expect.
+ */
+import { z } from 'zod';
+import { ProtocolError } from './errors.js';
+import { f32FromWire, toWire, u32FromWire } from './wire.js';
+import { PROTOCOL_VERSION, type HelloAuth, type TrainReply, type TrainRequest } from './events.js';
+import { STAGES, type Stage } from '../secagg/messages.js';
+import { vectorLength, type VectorSpec } from '../secagg/quantize.js';
+
+const bytes = (len?: number, max = 1 << 30) =>
+  z.custom<Uint8Array>((v) => v instanceof Uint8Array && (len === undefined ? v.byteLength <= max : v.byteLength === len), {
+    message: len === undefined ? `expected binary data of at most ${max} bytes` : `expected ${len} bytes of binary data`,
+  });
+const id = z.string().min(1).max(256);
+const int = z.number().int().nonnegative();
+const finite = z.number().finite();
+
+/** Parses with a schema; a failure becomes a ProtocolError naming the path and the problem. */
+export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const path = issue.path.length > 0 ? `.${issue.path.join('.')}` : '';
+    throw new ProtocolError('bad-payload', `${what}${path}: ${issue.message}`);
+  }
+  return r.data;
+}
+
+/** The handshake auth object. */
+export const helloSchema = z.object({
+  protocolVersion: z.number(),
+  clientId: id.regex(/^[A-Za-z0-9._:-]+$/, 'client ids are letters, digits and . _ : -'),
+  token: z.string().min(1).max(4096),
+  // The handshake is JSON (no binary), so the key travels as hex.
+  identityPk: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (a 32-byte Ed25519 key)'),
+});
+
+/** Validates the handshake; throws ProtocolError('version' | 'bad-payload'). */
+export function parseHello(v: unknown): HelloAuth {
+  const h = parse(helloSchema, v, 'handshake');
+  if (h.protocolVersion !== PROTOCOL_VERSION) {
+    throw new ProtocolError('version', `protocol version ${h.protocolVersion} is not supported; this coordinator speaks version ${PROTOCOL_VERSION}`);
+  }
+  return { ...h, identityPk: Uint8Array.from(Buffer.from(h.identityPk, 'hex')) };
+}
+
+const trainSpec = z.object({
+  epochs: z.number().int().min(1).max(10_000),
+  batchSize: z.number().int().min(1).max(100_000),
+  lr: finite.positive(),
+  momentum: z.number().min(0).lt(1),
+  seed: int,
+  sharedLossWeight: finite.nonnegative(),
+  adversarialEps: z.number().min(0).max(1).optional(),
+});
+
+const trainRequestSchema = z.object({
+  round: z.number().int().min(1),
+  model: id,
+  weights: bytes(),
+  sharedSet: z.object({ x: bytes(), labels: bytes() }).optional(),
+  train: trainSpec,
+  returnWeights: z.boolean(),
+});
+
+/** Client side: a `round:train` request with the weights decoded (length checked by the caller). */
+export function parseTrainRequest(v: unknown): TrainRequest & { weightsF32: Float32Array; sharedF32?: Float32Array } {
+  const r = parse(trainRequestSchema, v, 'round:train');
+  const weightsF32 = f32FromWire(r.weights, 'round:train.weights');
+  const sharedF32 = r.sharedSet !== undefined ? f32FromWire(r.sharedSet.x, 'round:train.sharedSet.x') : undefined;
+  if (sharedF32 !== undefined && sharedF32.length % r.sharedSet!.labels.byteLength !== 0) {
+    throw new ProtocolError('bad-shape', `round:train.sharedSet: ${sharedF32.length} floats do not split into ${r.sharedSet!.labels.byteLength} images`);
+  }
+  return { ...r, weightsF32, ...(sharedF32 !== undefined ? { sharedF32 } : {}) } as TrainRequest & { weightsF32: Float32Array; sharedF32?: Float32Array };
+}
+
+const trainReplySchema = z.object({ numExamples: int, loss: finite, weights: bytes().optional() });
+
+/** Coordinator side: a `round:train` reply, with weights checked against the model size when present. */
+export function parseTrainReply(v: unknown, numParams: number, needWeights: boolean): TrainReply & { weightsF32?: Float32Array } {
+  const r = parse(trainReplySchema, v, 'round:train reply');
+  if (needWeights && r.weights === undefined) throw new ProtocolError('bad-payload', 'round:train reply: weights missing in plaintext mode');
+  const weightsF32 = r.weights !== undefined ? f32FromWire(r.weights, 'round:train reply.weights', numParams) : undefined;
+  return { ...r, ...(weightsF32 !== undefined ? { weightsF32 } : {}) };
+}
+
+// --- secure aggregation ---------------------------------------------------------------------------------------
+
+const envelope = z.object({
+  runId: bytes(16),
+  round: z.number().int().min(1),
+  stage: z.enum(STAGES),
+  phase: z.string().max(64),
+  attempt: z.number().int().min(0).max(1000),
+  sessionId: bytes(32).optional(),
+});
+const segment = z.object({ name: z.string().min(1).max(64), length: z.number().int().min(1), c: finite.positive(), R: z.number().int().min(1), kind: z.enum(['signed', 'count', 'weight']) });
+const spec = z.array(segment).min(1).max(16);
+const box = z.object({ peer: id, nonce: bytes(24), box: bytes(undefined, 1 << 16) });
+const commitment = z.object({ phase: z.string().max(64), attempt: int, hash: bytes(32) });
+const graph = z.union([z.object({ kind: z.literal('complete') }), z.object({ kind: z.literal('harary'), degree: z.number().int().min(2).max(254) })]);
+const ids = z.array(id).max(100_000);
+
+const requestSchemas: Record<Stage, z.ZodType> = {
+  setup: z.object({ env: envelope, cohort: ids, threshold: z.number().int(), threatModel: z.enum(['honest-but-curious', 'active']), graph, plannedSums: z.array(z.object({ phase: z.string().min(1).max(64), spec })).max(1000), identities: z.array(z.object({ clientId: id, identityPk: bytes(32) })).max(100_000).optional() }),
+  shareKeys: z.object({ env: envelope, advertisements: z.array(z.object({ clientId: id, cPk: bytes(32), sPk: bytes(32), signature: bytes(64) })).max(100_000) }),
+  collectMasked: z.object({ env: envelope, cohort: ids, inbox: z.array(box).optional(), spec, payload: z.unknown().optional() }),
+  consistency: z.object({ env: envelope, u3: ids }),
+  unmask: z.object({ env: envelope, alive: ids, dropped: ids, signatures: z.array(z.object({ clientId: id, signature: bytes(64) })).optional() }),
+  reshare: z.object({ env: envelope, cohort: ids }),
+};
+
+const bvaProbe = z.union([
+  z.object({ kind: z.literal('bva/p1'), X: bytes(), labels: bytes(), includeP: z.boolean(), includeB: z.boolean(), bias: z.enum(['mean-ce', 'ensemble']) }),
+  z.object({ kind: z.literal('bva/p2'), X: bytes(), omega: bytes() }),
+]);
+
+/** Client side: validates a secagg request and rebuilds its typed arrays (a BV probe's floats). */
+export function parseSecAggRequest(v: unknown): { stage: Stage; request: Record<string, unknown> } {
+  const outer = parse(z.object({ stage: z.enum(STAGES), request: z.unknown() }), v, 'secagg');
+  const request = parse(requestSchemas[outer.stage], outer.request, `secagg ${outer.stage}`) as Record<string, unknown>;
+  if (outer.stage === 'collectMasked' && request['payload'] !== undefined) {
+    const p = parse(bvaProbe, request['payload'], 'secagg collectMasked.payload');
+    const X = f32FromWire(p.X, 'payload.X');
+    request['payload'] =
+      p.kind === 'bva/p1'
+        ? { ...p, X, labels: Uint8Array.from(p.labels) }
+        : { ...p, X, omega: f32FromWire(p.omega, 'payload.omega') };
+  }
+  return { stage: outer.stage, request };
+}
+
+/** Coordinator side: encodes a secagg request's typed arrays as bytes. */
+export function encodeSecAggRequest(stage: Stage, request: Record<string, unknown>): { stage: Stage; request: unknown } {
+  if (stage === 'collectMasked' && request['payload'] !== undefined) {
+    const p = request['payload'] as Record<string, unknown>;
+    const enc: Record<string, unknown> = { ...p };
+    for (const k of ['X', 'omega']) if (p[k] instanceof Float32Array) enc[k] = toWire(p[k] as Float32Array);
+    return { stage, request: { ...request, payload: enc } };
+  }
+  return { stage, request };
+}
+
+const replySchemas: Record<Stage, z.ZodType> = {
+  setup: z.object({ cPk: bytes(32), sPk: bytes(32), signature: bytes(64) }),
+  shareKeys: z.object({ boxes: z.array(box).max(100_000), commitments: z.array(commitment).max(10_000), commitSignature: bytes(64) }),
+  reshare: z.object({ boxes: z.array(box).max(100_000), commitments: z.array(commitment).max(10_000), commitSignature: bytes(64) }),
+  collectMasked: z.object({ y: bytes(), failedBoxes: ids }),
+  consistency: z.object({ signature: bytes(64) }),
+  unmask: z.object({ selfShares: z.array(z.object({ clientId: id, share: bytes(33) })), skShares: z.array(z.object({ clientId: id, share: bytes(33) })) }),
+};
+
+/** Coordinator side: validates a secagg reply; a masked vector must have exactly the spec's length. */
+export function parseSecAggReply(stage: Stage, v: unknown, vectorSpec?: VectorSpec): unknown {
+  const r = parse(replySchemas[stage], v, `secagg ${stage} reply`) as Record<string, unknown>;
+  if (stage === 'collectMasked') {
+    return { ...r, y: u32FromWire(r['y'], 'collectMasked reply.y', vectorSpec !== undefined ? vectorLength(vectorSpec) : undefined) };
+  }
+  return r;
+}
+
+/** Client side: encodes a secagg reply's typed arrays as bytes. */
+export function encodeSecAggReply(stage: Stage, reply: Record<string, unknown>): unknown {
+  if (stage === 'collectMasked') return { ...reply, y: toWire(reply['y'] as Uint32Array) };
+  return reply;
+}

@@ -1,0 +1,52 @@
+/**
+ * A coordinator and in-process clients over real socket.io connections on port 0, for end-to-end tests.
+ */
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Coordinator, type CoordinatorOptions } from '../../server/coordinator.js';
+import { connect, type ClientSession } from '../../client/session.js';
+import { LocalTrainer } from '../../client/trainer.js';
+import { identityKeyPair } from '../../shared/secagg/crypto.js';
+import { partition, sampleSharedSet } from '../../shared/data/partition.js';
+import type { DatasetSplit } from '../../shared/data/dataset.js';
+import type { FederatedConfigInput } from '../../shared/federated/config.js';
+
+/** A running federation. */
+export interface Federation {
+  coordinator: Coordinator;
+  url: string;
+  clients: ClientSession[];
+  trainers: LocalTrainer[];
+  ids: string[];
+  runDir: string;
+  close: () => Promise<void>;
+}
+
+/** Starts a coordinator and `n` clients holding the IID parts of `data.train` (D_s excluded, as the runner). */
+export async function startFederation(data: DatasetSplit, federated: FederatedConfigInput & { numClients: number; seed: number }, extra: Partial<CoordinatorOptions> = {}, connectClients = true): Promise<Federation> {
+  const runDir = extra.runDir ?? mkdtempSync(path.join(os.tmpdir(), 'rfl-run-'));
+  const coordinator = new Coordinator({ federated, data, tokens: new Set(['secret']), runDir, log: () => undefined, ...extra });
+  const port = await coordinator.listen(0);
+  const url = `http://127.0.0.1:${port}`;
+  const shared = sampleSharedSet(data.train.count, federated.sharedSetSize ?? 64, federated.seed);
+  const parts = partition(data.train.labels, { kind: 'iid' }, federated.numClients, federated.seed, shared);
+  const ids = parts.map((_, k) => `client-${String(k).padStart(3, '0')}`);
+  const trainers = parts.map((p) => new LocalTrainer(data.train, p));
+  const clients: ClientSession[] = [];
+  if (connectClients) {
+    for (let k = 0; k < ids.length; k++) {
+      const c = connect(url, { clientId: ids[k]!, token: 'secret', identity: identityKeyPair(), trainer: trainers[k]!, rounding: 'half-up', reconnection: false });
+      clients.push(c);
+    }
+    await Promise.all(clients.map((c) => c.ready));
+  }
+  return {
+    coordinator, url, clients, trainers, ids, runDir,
+    close: async () => {
+      for (const c of clients) c.close();
+      await coordinator.close();
+      for (const t of trainers) t.dispose();
+    },
+  };
+}
