@@ -204,11 +204,15 @@ export class SecureSumSession {
     for (const a of ads) for (const k of [a.cPk, a.sPk]) seen.set(Buffer.from(k).toString('hex'), (seen.get(Buffer.from(k).toString('hex')) ?? 0) + 1);
     const u1 = ads.filter((a) => [a.cPk, a.sPk].every((k) => seen.get(Buffer.from(k).toString('hex')) === 1) && !bytesEqual(a.cPk, a.sPk));
     if (u1.length < this.threshold) this.abort('setup', '', 0, u1.length);
+    // The Harary graph of degree k needs more than k members; with fewer survivors of setup it cannot be built.
+    if (this.graph.kind === 'harary' && u1.length <= this.graph.degree) {
+      throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: 0, needed: this.graph.degree + 1, got: u1.length });
+    }
     const members: MemberKeys[] = u1.map((a) => ({ clientId: a.clientId, cPk: a.cPk, sPk: a.sPk }));
     this.topo = buildTopology(this.opts.runId, this.opts.round, members, this.graph);
 
     const u1Ids = u1.map((a) => a.clientId);
-    const shareReplies = await this.broadcast<ShareKeysReply>('shareKeys', u1Ids, () => ({ env: this.env('shareKeys', '', 0), advertisements: ads.filter((a) => u1Ids.includes(a.clientId)) }));
+    const shareReplies = await this.broadcast<ShareKeysReply>('shareKeys', u1Ids, () => ({ env: this.env('shareKeys', '', 0), advertisements: u1 }));
     const u2: string[] = [];
     const boxesBySender = new Map<string, ShareBox[]>();
     for (const [id, r] of shareReplies) {
@@ -281,6 +285,12 @@ export class SecureSumSession {
       if (dropped.some((id) => this.selfRevealed.has(id))) {
         if (attempt >= this.maxRestarts) this.abort('collectMasked', phase, attempt, u3.length);
         if (u3.length < this.threshold) this.abort('collectMasked', phase, attempt, u3.length);
+        // Every member of the new cohort must keep ≥ t neighbours in it to hold its fresh self-mask shares.
+        const inNew = new Set(u3);
+        for (const id of u3) {
+          const holders = neighbourIds(topo, id).filter((x) => inNew.has(x)).length;
+          if (holders < this.threshold) this.abort('reshare', phase, attempt + 1, holders);
+        }
         attempt++;
         const newCohort = u3;
         const reshare = await this.broadcast<ShareKeysReply>('reshare', newCohort, () => ({ env: this.env('reshare', phase, attempt), cohort: newCohort }));
@@ -304,6 +314,12 @@ export class SecureSumSession {
       const aliveIdx = new Set(u3.map((id) => topo.index.get(id)!));
       const starved = neighboursBelowThreshold(topo.neighbours, aliveIdx, this.threshold);
       if (starved.length > 0) this.abort('collectMasked', phase, attempt, u3.length);
+      // Each dropped client's mask key must be recoverable from ≥ t surviving neighbours; check before anyone
+      // releases a share, rather than failing at reconstruction.
+      for (const v of dropped) {
+        const holders = neighbourIds(topo, v).filter((x) => aliveIdx.has(topo.index.get(x)!)).length;
+        if (holders < this.threshold) this.abort('collectMasked', phase, attempt, holders);
+      }
 
       let signatures: { clientId: string; signature: Uint8Array }[] | undefined;
       if (this.threatModel === 'active') {
