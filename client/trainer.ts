@@ -92,6 +92,11 @@ export class LocalTrainer implements Trainer {
     this.round = 0;
   }
 
+  /** The weights of the last local training (for tests and diagnostics). */
+  trainedWeights(): Float32Array | undefined {
+    return this.model?.getWeights();
+  }
+
   /** Frees the model. */
   dispose(): void {
     this.model?.dispose();

@@ -25,12 +25,14 @@ import { resolveConfig, type FederatedConfig, type FederatedConfigInput } from '
 import { SecureSumSession, type SecureSumOptions } from './secagg-session.js';
 import { plannedBvaSums, secureEnsemble, type BvaSumInfo } from './secure-bva-ensemble.js';
 import { SecAggAbortedError } from '../shared/secagg/errors.js';
-import { DEFAULT_CLIPPING_RANGE, DEFAULT_QUANTIZATION_RANGE, type VectorSpec } from '../shared/secagg/quantize.js';
+import type { VectorSpec } from '../shared/secagg/quantize.js';
+import { applyMeanUpdate, MODEL_PHASE, modelUpdateSpec } from '../shared/federated/secure-model.js';
+import { clientSeed, drawCohort } from '../shared/federated/seeds.js';
 import type { PlannedSum, Stage } from '../shared/secagg/messages.js';
 import { DEFAULT_TIMEOUTS_MS, maxMessageBytes, type Ack, type ClientToServerEvents, type ServerToClientEvents, type SocketData, type TrainReply, type TrainRequest } from '../shared/protocol/events.js';
 import { ProtocolError } from '../shared/protocol/errors.js';
 import { encodeSecAggRequest, parseHello, parseSecAggReply, parseTrainReply } from '../shared/protocol/schemas.js';
-import { pack, toWire, unpack } from '../shared/protocol/wire.js';
+import { pack, toWire, unpack, type Packed } from '../shared/protocol/wire.js';
 import { ClientRegistry } from './registry.js';
 import { RunStore, type Checkpoint } from './run-store.js';
 
@@ -77,8 +79,6 @@ export interface RoundMetrics {
   bytesSent: number;
   eval?: Record<string, number>;
 }
-
-const MODEL_PHASE = 'model';
 
 /** The coordinator. Create, `listen()`, `run()`, `close()`. */
 export class Coordinator {
@@ -221,8 +221,7 @@ export class Coordinator {
     };
     const bytes0 = this.bytesSent;
     const pool = this.connected();
-    const draw = new Rng(this.config.seed).fork('cohort').fork(t).sampleWithoutReplacement(pool.length, Math.min(m, pool.length));
-    const cohort = Array.from(draw).sort((a, b) => a - b).map((i) => pool[i]!);
+    const cohort = drawCohort(this.config.seed, t, pool, m);
     const metrics: RoundMetrics = { round: t, status: 'completed', cohort, trained: 0, dropouts: 0, ms, bytesSent: 0 };
 
     // 1. Local training.
@@ -270,10 +269,6 @@ export class Coordinator {
     return metrics;
   }
 
-  private modelSpecVector(): VectorSpec {
-    return [{ name: 'update', length: this.spec.numParams, c: DEFAULT_CLIPPING_RANGE, R: DEFAULT_QUANTIZATION_RANGE, kind: 'signed' }];
-  }
-
   private bvaShape(): { ns: number; classes: number; inputSize: number } {
     const tr = this.opts.data.train;
     return { ns: this.config.sharedSetSize, classes: tr.numClasses, inputSize: tr.height * tr.width * tr.channels };
@@ -283,7 +278,7 @@ export class Coordinator {
     const traits = methodTraits(this.config.method);
     const n = trained.length;
     const steps = this.config.bva.attack === 'pgd' ? this.config.bva.steps : 1;
-    const planned: PlannedSum[] = [{ phase: MODEL_PHASE, spec: this.modelSpecVector() }];
+    const planned: PlannedSum[] = [{ phase: MODEL_PHASE, spec: modelUpdateSpec(this.spec.numParams) }];
     if (traits.sharedSet === 'bva' && n >= 3) planned.push(...plannedBvaSums(traits.bva!, this.config.bva.bias, steps, this.bvaShape(), n));
     if (n < 3) throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: 0, needed: 3, got: n });
     const session = new SecureSumSession({ runId: this.runId, round: t, cohort: trained, identity: (id) => this.registry.identity(id), plannedSums: planned, ...(this.opts.secagg ?? {}) }, (stage, id, req) => this.sendStage(stage, id, req));
@@ -291,10 +286,7 @@ export class Coordinator {
     const model = await timed('modelSum', () => session.sum(MODEL_PHASE));
     metrics.survivors = model.survivors.length;
     // w_{t+1} = w_t + mean of the survivors' updates (uniform weighting, as the reference).
-    const delta = model.sums[0]!;
-    const next = new Float32Array(this.weights.length);
-    for (let i = 0; i < next.length; i++) next[i] = this.weights[i]! + delta[i]! / model.survivors.length;
-    this.weights = next;
+    this.weights = applyMeanUpdate(this.weights, model.sums[0]!, model.survivors.length);
     await timed('sharedSet', () => this.nextSharedSet(t, traits.sharedSet === 'bva' ? secureEnsemble(session, this.bvaShape(), n, (i) => (metrics.bvaSums ??= []).push(i)) : undefined, metrics));
   }
 
@@ -382,7 +374,7 @@ export class Coordinator {
     const req = request as Record<string, unknown>;
     const packed = pack(encodeSecAggRequest(stage, req));
     this.bytesSent += packed.blob.byteLength;
-    const res = unpack(await socket.timeout(this.timeouts[stage]).emitWithAck('secagg', packed as never), `${id} ${stage} reply`) as Ack<unknown>;
+    const res = unpack(await ackOrDisconnect(socket, 'secagg', packed, this.timeouts[stage]), `${id} ${stage} reply`) as Ack<unknown>;
     if (res === null || typeof res !== 'object' || !('ok' in res)) throw new ProtocolError('bad-payload', `${id}: malformed acknowledgement`);
     if (!res.ok) throw new ProtocolError('bad-payload', `${id} refused ${stage}: ${res.error?.code}: ${res.error?.message}`);
     return parseSecAggReply(stage, res.reply, req['spec'] as VectorSpec | undefined);
@@ -398,7 +390,7 @@ export class Coordinator {
         try {
           const req = build(id);
           this.bytesSent += req.weights.byteLength + (req.sharedSet?.x.byteLength ?? 0);
-          const res = unpack(await socket.timeout(this.timeouts[kind]).emitWithAck('round:train', pack(req) as never), `${id} round:train reply`) as Ack<unknown>;
+          const res = unpack(await ackOrDisconnect(socket, 'round:train', pack(req), this.timeouts[kind]), `${id} round:train reply`) as Ack<unknown>;
           if (res === null || typeof res !== 'object' || !('ok' in res)) throw new ProtocolError('bad-payload', 'malformed acknowledgement');
           if (!res.ok) throw new ProtocolError('bad-payload', `refused: ${res.error?.code}: ${res.error?.message}`);
           return out.set(id, { ok: true, reply: check(res.reply) });
@@ -419,7 +411,20 @@ export class Coordinator {
   }
 }
 
-/** The seed of a client's local training in round t (independent of the method and of the cohort). */
-export function clientSeed(seed: number, round: number, clientId: string): number {
-  return new Rng(seed).fork('client-train').fork(round).fork(clientId).nextUint32();
+/**
+ * emitWithAck that also fails as soon as the client disconnects: socket.io would otherwise wait for the full
+ * stage timeout for an acknowledgement that can no longer come, stalling the round for every other client.
+ */
+async function ackOrDisconnect(socket: Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>, event: 'secagg' | 'round:train', packed: Packed, timeoutMs: number): Promise<unknown> {
+  if (!socket.connected) throw new ProtocolError('dropped', `${socket.data.clientId} is not connected`);
+  let onDisconnect: (() => void) | undefined;
+  const gone = new Promise<never>((_, reject) => {
+    onDisconnect = () => reject(new ProtocolError('dropped', `${socket.data.clientId} disconnected`));
+    socket.once('disconnect', onDisconnect);
+  });
+  try {
+    return await Promise.race([socket.timeout(timeoutMs).emitWithAck(event, packed as never), gone]);
+  } finally {
+    socket.off('disconnect', onDisconnect!);
+  }
 }

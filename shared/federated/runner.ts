@@ -18,6 +18,9 @@ import { fgsm } from '../attacks/pgd.js';
 import { robustAccuracy, STANDARD_ATTACKS } from '../attacks/robust-accuracy.js';
 import { bvFgsm, bvPgd, plaintextEnsemble } from '../defense/bva-attack.js';
 import { methodTraits } from './methods.js';
+import { clientSeed, drawCohort } from './seeds.js';
+import { applyMeanUpdate, clientIdOf, modelUpdate, modelUpdateSpec } from './secure-model.js';
+import { quantizedSum } from '../defense/bva-vectors.js';
 import { resolveConfig, type FederatedConfig, type FederatedConfigInput } from './config.js';
 
 /** Accuracy per attack name, in [0, 1]. */
@@ -53,6 +56,16 @@ export interface FederatedResult {
   wallMs: number;
 }
 
+/** Options of the runner beyond the federated configuration. */
+export interface RunOptions {
+  /**
+   * Emulate secure aggregation's arithmetic (tests): the model sum of updates and the BV sums go through the
+   * quantiser with half-up rounding, exactly as a secure round with half-up clients computes them, so a
+   * networked secure run can be compared with this runner bit for bit.
+   */
+  emulateSecure?: boolean;
+}
+
 /** Progress hooks. */
 export interface RunHooks {
   onRound?: (r: RoundRecord) => void;
@@ -60,10 +73,6 @@ export interface RunHooks {
   onSharedSet?: (round: number, images: Float32Array) => void;
 }
 
-/** Per-client seed for round t (shuffles and dropout), independent of the method. */
-function clientSeed(seed: number, round: number, client: number): number {
-  return new Rng(seed).fork('client-train').fork(round).fork(client).nextUint32();
-}
 
 function evaluate(model: Model, data: DatasetSplit, cfg: FederatedConfig, attacks: string[], round: number): EvalRecord {
   const n = Math.min(cfg.evalSubset ?? data.test.count, data.test.count);
@@ -86,7 +95,7 @@ function gatherRows(data: DatasetSplit, idx: Int32Array): { x: Float32Array; lab
 }
 
 /** Runs a federated training of `cfg.method` on `data`; see the file comment for the round. */
-export async function runFederated(data: DatasetSplit, input: FederatedConfigInput, hooks: RunHooks = {}): Promise<FederatedResult> {
+export async function runFederated(data: DatasetSplit, input: FederatedConfigInput, hooks: RunHooks = {}, options: RunOptions = {}): Promise<FederatedResult> {
   const cfg = resolveConfig(input);
   const traits = methodTraits(cfg.method);
   const t0 = performance.now();
@@ -98,6 +107,7 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
   const clean = gatherRows(data, sharedIdx);
   const shape = { height: train.height, width: train.width, channels: train.channels, numClasses: train.numClasses };
   const m = Math.max(Math.floor(cfg.fraction * cfg.numClients), 1);
+  const ids = Array.from({ length: cfg.numClients }, (_, k) => clientIdOf(k));
 
   let global = initialWeights(spec, cfg.seed);
   const globalModel = new Model(spec, global);
@@ -108,7 +118,7 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
 
   try {
     for (let t = 1; t <= cfg.rounds; t++) {
-      const cohort = Array.from(new Rng(cfg.seed).fork('cohort').fork(t).sampleWithoutReplacement(cfg.numClients, m)).sort((a, b) => a - b);
+      const cohort = drawCohort(cfg.seed, t, ids, m).map((id) => ids.indexOf(id));
       const shared = next !== undefined && traits.sharedSet !== 'none' ? batchFromArrays(next, clean.labels, shape) : undefined;
       const ms = { train: 0, aggregate: 0, sharedSet: 0, eval: 0 };
 
@@ -124,7 +134,7 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
             batchSize: cfg.batchSize,
             lr: cfg.lr,
             momentum: cfg.momentum,
-            seed: clientSeed(cfg.seed, t, k),
+            seed: clientSeed(cfg.seed, t, ids[k]!),
             ...(shared !== undefined ? { sharedSet: { x: shared.x, y: shared.y, weight: cfg.sharedLossWeight } } : {}),
             ...(traits.localAdversarial ? { adversarialEps: cfg.eps } : {}),
           });
@@ -137,15 +147,20 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
       ms.train = performance.now() - tt;
 
       tt = performance.now();
-      const acc = new Float64Array(spec.numParams);
-      const totalSize = sizes.reduce((a, b) => a + b, 0);
-      const scratch = new Float32Array(spec.numParams);
-      cohort.forEach((_, j) => {
-        const w = clients[j]!.getWeights(scratch);
-        const weight = cfg.weighting === 'uniform' ? 1 / m : sizes[j]! / totalSize;
-        for (let i = 0; i < w.length; i++) acc[i] += weight * w[i]!;
-      });
-      global = Float32Array.from(acc);
+      if (options.emulateSecure === true) {
+        const updates = cohort.map((_, j) => [modelUpdate(clients[j]!.getWeights(), global)]);
+        global = applyMeanUpdate(global, quantizedSum(modelUpdateSpec(spec.numParams), updates)[0]!, cohort.length);
+      } else {
+        const acc = new Float64Array(spec.numParams);
+        const totalSize = sizes.reduce((a, b) => a + b, 0);
+        const scratch = new Float32Array(spec.numParams);
+        cohort.forEach((_, j) => {
+          const w = clients[j]!.getWeights(scratch);
+          const weight = cfg.weighting === 'uniform' ? 1 / m : sizes[j]! / totalSize;
+          for (let i = 0; i < w.length; i++) acc[i] += weight * w[i]!;
+        });
+        global = Float32Array.from(acc);
+      }
       globalModel.setWeights(global);
       ms.aggregate = performance.now() - tt;
 
@@ -167,7 +182,7 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
           break;
         }
         case 'bva': {
-          const ensemble = plaintextEnsemble(clients.slice(0, cohort.length));
+          const ensemble = plaintextEnsemble(clients.slice(0, cohort.length), {}, options.emulateSecure === true ? { emulateQuantization: { nMax: cohort.length } } : {});
           const base = { method: traits.bva!, bias: cfg.bva.bias, lambda: cfg.bva.lambda, eps: cfg.eps };
           const res =
             cfg.bva.attack === 'fgsm'

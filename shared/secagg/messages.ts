@@ -60,6 +60,11 @@ export interface SetupRequest {
   threatModel: ThreatModel;
   graph: GraphSpec;
   plannedSums: PlannedSum[];
+  /**
+   * Enrolled identity public keys of the cohort, as the coordinator registered them. Honest-but-curious clients
+   * verify advertisements against these; against an active coordinator, clients pin identities out of band.
+   */
+  identities?: { clientId: string; identityPk: Uint8Array }[];
 }
 /** `setup` reply: the round keys, signed with the client's identity key. */
 export interface SetupReply {

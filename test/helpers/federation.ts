@@ -4,6 +4,7 @@
 import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type nacl from 'tweetnacl';
 import { Coordinator, type CoordinatorOptions } from '../../server/coordinator.js';
 import { connect, type ClientSession } from '../../client/session.js';
 import { LocalTrainer } from '../../client/trainer.js';
@@ -11,10 +12,13 @@ import { identityKeyPair } from '../../shared/secagg/crypto.js';
 import { partition, sampleSharedSet } from '../../shared/data/partition.js';
 import type { DatasetSplit } from '../../shared/data/dataset.js';
 import type { FederatedConfigInput } from '../../shared/federated/config.js';
+import { clientIdOf } from '../../shared/federated/secure-model.js';
 
 /** A running federation. */
 export interface Federation {
   coordinator: Coordinator;
+  /** The clients' identity keys (reuse them to reconnect to a resumed coordinator). */
+  keys: nacl.SignKeyPair[];
   url: string;
   clients: ClientSession[];
   trainers: LocalTrainer[];
@@ -24,25 +28,26 @@ export interface Federation {
 }
 
 /** Starts a coordinator and `n` clients holding the IID parts of `data.train` (D_s excluded, as the runner). */
-export async function startFederation(data: DatasetSplit, federated: FederatedConfigInput & { numClients: number; seed: number }, extra: Partial<CoordinatorOptions> = {}, connectClients = true): Promise<Federation> {
+export async function startFederation(data: DatasetSplit, federated: FederatedConfigInput & { numClients: number; seed: number }, extra: Partial<CoordinatorOptions> = {}, connectClients = true, identities?: nacl.SignKeyPair[]): Promise<Federation> {
   const runDir = extra.runDir ?? mkdtempSync(path.join(os.tmpdir(), 'rfl-run-'));
   const coordinator = new Coordinator({ federated, data, tokens: new Set(['secret']), runDir, log: () => undefined, ...extra });
   const port = await coordinator.listen(0);
   const url = `http://127.0.0.1:${port}`;
   const shared = sampleSharedSet(data.train.count, federated.sharedSetSize ?? 64, federated.seed);
   const parts = partition(data.train.labels, { kind: 'iid' }, federated.numClients, federated.seed, shared);
-  const ids = parts.map((_, k) => `client-${String(k).padStart(3, '0')}`);
+  const ids = parts.map((_, k) => clientIdOf(k));
   const trainers = parts.map((p) => new LocalTrainer(data.train, p));
   const clients: ClientSession[] = [];
+  const keys = identities ?? ids.map(() => identityKeyPair());
   if (connectClients) {
     for (let k = 0; k < ids.length; k++) {
-      const c = connect(url, { clientId: ids[k]!, token: 'secret', identity: identityKeyPair(), trainer: trainers[k]!, rounding: 'half-up', reconnection: false });
+      const c = connect(url, { clientId: ids[k]!, token: 'secret', identity: keys[k]!, trainer: trainers[k]!, rounding: 'half-up', reconnection: false });
       clients.push(c);
     }
     await Promise.all(clients.map((c) => c.ready));
   }
   return {
-    coordinator, url, clients, trainers, ids, runDir,
+    coordinator, url, clients, trainers, ids, runDir, keys,
     close: async () => {
       for (const c of clients) c.close();
       await coordinator.close();

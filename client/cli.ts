@@ -1,0 +1,88 @@
+/**
+ * `npm run client -- --server URL --token T (--data DIR | --embedded --partition K) [options]`: a real edge
+ * client. It trains on its own data, keeps its Ed25519 identity in a file, reconnects with backoff, and
+ * answers every stage of every round until the coordinator finishes (Ctrl-C to leave).
+ *
+ *   --server URL          coordinator URL, e.g. http://localhost:8080
+ *   --token T             a token the coordinator accepts
+ *   --id NAME             client id (default: the identity file's base name)
+ *   --identity-file F     Ed25519 identity (created on first use, mode 0600; default ~/.robust-fl/<id>.key)
+ *   --data DIR            local training data: a directory of MNIST-format IDX files (train-images…)
+ *   --embedded            demo data: the embedded MNIST digits, IID part K of N (D_s excluded, as the coordinator)
+ *   --partition K --clients N --seed S --shared-set-size M   (for --embedded; must match the coordinator's)
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import nacl from 'tweetnacl';
+import { initBackend } from '../shared/compute/backend.js';
+import { loadDataset, partition, sampleSharedSet } from '../shared/data/index.js';
+import { range } from '../shared/train/batches.js';
+import { intFlag } from '../shared/util/flags.js';
+import { connect } from './session.js';
+import { LocalTrainer } from './trainer.js';
+
+const { values } = parseArgs({
+  options: {
+    server: { type: 'string' },
+    token: { type: 'string' },
+    id: { type: 'string' },
+    'identity-file': { type: 'string' },
+    data: { type: 'string' },
+    embedded: { type: 'boolean' },
+    partition: { type: 'string' },
+    clients: { type: 'string', default: '3' },
+    seed: { type: 'string', default: '1' },
+    'shared-set-size': { type: 'string', default: '64' },
+  },
+});
+if (values.server === undefined) throw new Error('--server URL is required (e.g. --server http://localhost:8080)');
+if (values.token === undefined) throw new Error('--token T is required');
+if ((values.data === undefined) === (values.embedded !== true)) throw new Error('give exactly one of --data DIR or --embedded --partition K');
+
+const id = values.id ?? (values['identity-file'] !== undefined ? path.basename(values['identity-file']).replace(/\.key$/, '') : `client-${values.partition ?? '0'}`);
+const keyFile = values['identity-file'] ?? path.join(os.homedir(), '.robust-fl', `${id}.key`);
+const identity = loadOrCreateIdentity(keyFile);
+
+await initBackend();
+let trainer: LocalTrainer;
+if (values.data !== undefined) {
+  const { train } = loadDataset('local', { dir: values.data });
+  trainer = new LocalTrainer(train, range(train.count));
+  console.error(`client ${id}: ${train.count} local examples from ${values.data}`);
+} else {
+  const k = intFlag('partition', values.partition, 0);
+  const n = intFlag('clients', values.clients, 1);
+  if (k >= n) throw new Error(`--partition ${k}: must be below --clients ${n}`);
+  const seed = intFlag('seed', values.seed, 0);
+  const { train } = loadDataset('mnist-embedded');
+  const shared = sampleSharedSet(train.count, intFlag('shared-set-size', values['shared-set-size'], 1), seed);
+  const parts = partition(train.labels, { kind: 'iid' }, n, seed, shared);
+  trainer = new LocalTrainer(train, parts[k]!);
+  console.error(`client ${id}: embedded MNIST part ${k} of ${n} (${parts[k]!.length} examples)`);
+}
+
+const session = connect(values.server, { clientId: id, token: values.token, identity, trainer, log: (l) => console.error(`client ${id}: ${l}`) });
+session.socket.on('connect', () => console.error(`client ${id}: connected to ${values.server}`));
+session.socket.on('disconnect', (reason) => console.error(`client ${id}: disconnected (${reason}); reconnecting`));
+session.socket.on('connect_error', (err: Error) => console.error(`client ${id}: cannot connect: ${err.message}`));
+process.on('SIGINT', () => {
+  session.close();
+  trainer.dispose();
+  process.exit(130);
+});
+
+/** The identity key pair in `file` (hex JSON), created with mode 0600 if absent. */
+function loadOrCreateIdentity(file: string): nacl.SignKeyPair {
+  if (existsSync(file)) {
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as { secretKey: string };
+    return nacl.sign.keyPair.fromSecretKey(Uint8Array.from(Buffer.from(raw.secretKey, 'hex')));
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  const kp = nacl.sign.keyPair();
+  writeFileSync(file, JSON.stringify({ publicKey: Buffer.from(kp.publicKey).toString('hex'), secretKey: Buffer.from(kp.secretKey).toString('hex') }) + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  console.error(`created identity ${file}`);
+  return kp;
+}

@@ -1,0 +1,96 @@
+/**
+ * `npm run coordinator -- [--config FILE] [options]`: starts a coordinator and runs the configured rounds.
+ *
+ * Options (command-line values override the config file's):
+ *   --config FILE        JSON: { "federated": {…FederatedConfig}, "secure": true, "secagg": {…}, "tokens": […],
+ *                        "port": 8080, "runDir": "runs/coordinator", "dataset": "mnist-embedded", "dataDir": "…" }
+ *   --port N             listen port (default 8080; 0 picks a free one)    --host H (default 0.0.0.0)
+ *   --tokens A,B         accepted client tokens       --tokens-file F (one token per line)
+ *   --run-dir DIR        checkpoints, metrics.jsonl, identities.json (default runs/coordinator)
+ *   --resume DIR         continue the run in DIR from its last completed round
+ *   --method NAME --rounds N --clients N --fraction F --local-epochs N --seed N --min-clients N
+ *   --plaintext          no secure aggregation (comparison mode; clients upload weights)
+ *   --dataset NAME --data-dir DIR   the coordinator's data: D_s and the test set (default mnist-embedded)
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { initBackend } from '../shared/compute/backend.js';
+import { loadDataset } from '../shared/data/index.js';
+import { intFlag, numberFlag } from '../shared/util/flags.js';
+import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+
+const { values } = parseArgs({
+  options: {
+    config: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    tokens: { type: 'string' },
+    'tokens-file': { type: 'string' },
+    'run-dir': { type: 'string' },
+    resume: { type: 'string' },
+    method: { type: 'string' },
+    rounds: { type: 'string' },
+    clients: { type: 'string' },
+    fraction: { type: 'string' },
+    'local-epochs': { type: 'string' },
+    seed: { type: 'string' },
+    'min-clients': { type: 'string' },
+    plaintext: { type: 'boolean' },
+    dataset: { type: 'string' },
+    'data-dir': { type: 'string' },
+  },
+});
+
+interface FileConfig {
+  federated?: Record<string, unknown>;
+  secure?: boolean;
+  secagg?: CoordinatorOptions['secagg'];
+  tokens?: string[];
+  port?: number;
+  host?: string;
+  runDir?: string;
+  dataset?: string;
+  dataDir?: string;
+  minClients?: number;
+}
+const file: FileConfig = values.config !== undefined ? (JSON.parse(readFileSync(values.config, 'utf8')) as FileConfig) : {};
+const federated: Record<string, unknown> = { method: 'fed-bva', numClients: 3, fraction: 1, rounds: 5, ...(file.federated ?? {}) };
+if (values.method !== undefined) federated['method'] = values.method;
+if (values.rounds !== undefined) federated['rounds'] = intFlag('rounds', values.rounds, 1);
+if (values.clients !== undefined) federated['numClients'] = intFlag('clients', values.clients, 1);
+if (values.fraction !== undefined) federated['fraction'] = numberFlag('fraction', values.fraction, 0, 1);
+if (values['local-epochs'] !== undefined) federated['localEpochs'] = intFlag('local-epochs', values['local-epochs'], 1);
+if (values.seed !== undefined) federated['seed'] = intFlag('seed', values.seed, 0);
+
+const tokens = new Set<string>(file.tokens ?? []);
+for (const t of (values.tokens ?? '').split(',')) if (t.trim() !== '') tokens.add(t.trim());
+if (values['tokens-file'] !== undefined) {
+  for (const line of readFileSync(values['tokens-file'], 'utf8').split('\n')) if (line.trim() !== '') tokens.add(line.trim());
+}
+if (tokens.size === 0) throw new Error('no client tokens: pass --tokens A,B or --tokens-file FILE (or "tokens" in --config)');
+
+const runDir = values.resume ?? values['run-dir'] ?? file.runDir ?? 'runs/coordinator';
+if (values.resume !== undefined && !existsSync(values.resume)) throw new Error(`--resume ${values.resume}: no such run directory`);
+await initBackend();
+const datasetName = values.dataset ?? file.dataset ?? 'mnist-embedded';
+const dataDir = values['data-dir'] ?? file.dataDir;
+const data = loadDataset(datasetName, dataDir !== undefined ? { dir: dataDir } : {});
+const minClients = values['min-clients'] !== undefined ? intFlag('min-clients', values['min-clients'], 1) : file.minClients;
+const coordinator = new Coordinator({
+  federated: federated as CoordinatorOptions['federated'],
+  data,
+  secure: values.plaintext === true ? false : (file.secure ?? true),
+  ...(file.secagg !== undefined ? { secagg: file.secagg } : {}),
+  tokens,
+  runDir,
+  resume: values.resume !== undefined,
+  ...(minClients !== undefined ? { minClients } : {}),
+});
+const port = await coordinator.listen(values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080), values.host ?? file.host ?? '0.0.0.0');
+const c = coordinator.config;
+console.error(`coordinator listening on port ${port}: ${c.method}, ${c.rounds} rounds, ${c.numClients} clients × fraction ${c.fraction}, ` +
+  `${values.plaintext === true ? 'plaintext' : 'secure aggregation'}, data ${datasetName}, run directory ${runDir}`);
+process.on('SIGINT', () => void coordinator.close().then(() => process.exit(130)));
+await coordinator.run();
+console.error(`done: ${coordinator.completedRounds} rounds; checkpoint and metrics.jsonl in ${runDir}`);
+await coordinator.close();
