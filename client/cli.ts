@@ -67,6 +67,15 @@ const session = connect(values.server, { clientId: id, token: values.token, iden
 session.socket.on('connect', () => console.error(`client ${id}: connected to ${values.server}`));
 session.socket.on('disconnect', (reason) => console.error(`client ${id}: disconnected (${reason}); reconnecting`));
 session.socket.on('connect_error', (err: Error) => console.error(`client ${id}: cannot connect: ${err.message}`));
+session.socket.on('run:end', (msg) => {
+  console.error(`client ${id}: the coordinator finished the run (${msg.rounds} rounds); leaving`);
+  // Let the acknowledgement (sent by the session) go out before the connection closes.
+  setImmediate(() => {
+    session.close();
+    trainer.dispose();
+    process.exit(0);
+  });
+});
 process.on('SIGINT', () => {
   session.close();
   trainer.dispose();

@@ -122,6 +122,10 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     return opts.trainer.bvaInputs(round, spec, payload as BvaProbe);
   }
 
+  socket.on('run:end', (_msg, ack) => {
+    if (typeof ack === 'function') ack();
+  });
+
   socket.on('round:end', (msg: RoundEnd) => {
     if (typeof msg !== 'object' || msg === null || typeof msg.round !== 'number') return;
     if (secagg?.round === msg.round) {

@@ -206,6 +206,10 @@ export class Coordinator {
         `${metrics.trained}/${metrics.cohort.length} trained${metrics.eval !== undefined ? `, accuracy ${JSON.stringify(metrics.eval)}` : ''}`);
       hooks.onRound?.(metrics);
     }
+    if (this.round >= this.config.rounds) {
+      // Acknowledged, so the notice reaches clients before the server closes.
+      await Promise.allSettled([...this.sockets.values()].map((s) => s.timeout(5000).emitWithAck('run:end', { rounds: this.round })));
+    }
   }
 
   private async runRound(t: number, m: number): Promise<RoundMetrics> {

@@ -78,6 +78,8 @@ export interface ServerToClientEvents {
   'round:train': (req: Packed, ack: (res: Packed) => void) => void;
   secagg: (req: Packed, ack: (res: Packed) => void) => void;
   'round:end': (msg: RoundEnd) => void;
+  /** The run is over (all rounds done); clients may disconnect. */
+  'run:end': (msg: { rounds: number }, ack: () => void) => void;
 }
 
 /** Events a client may send (none but the handshake; anything else is refused and logged). */
