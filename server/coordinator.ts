@@ -199,6 +199,8 @@ export class Coordinator {
       await this.waitForClients(this.opts.minClients ?? m);
       if (this.closed) break;
       const metrics = await this.runRound(this.round + 1, m);
+      // Stopped mid-round: the round in progress is lost, exactly as if the process had been killed.
+      if (this.closed) break;
       this.round++;
       this.store.saveCheckpoint({ round: this.round, weights: this.weights, shared: this.shared, config: this.config, runId: this.runId });
       this.store.appendMetrics(metrics);
@@ -208,7 +210,7 @@ export class Coordinator {
     }
     if (this.round >= this.config.rounds) {
       // Acknowledged, so the notice reaches clients before the server closes.
-      await Promise.allSettled([...this.sockets.values()].map((s) => s.timeout(5000).emitWithAck('run:end', { rounds: this.round })));
+      await Promise.allSettled([...this.sockets.values()].map((s) => s.timeout(2000).emitWithAck('run:end', { rounds: this.round })));
     }
   }
 
@@ -407,11 +409,14 @@ export class Coordinator {
     return out;
   }
 
-  /** Stops serving: disconnects clients and closes the server. */
-  async close(): Promise<void> {
+  private closing: Promise<void> | undefined;
+
+  /** Stops serving: disconnects clients and closes the server (idempotent). */
+  close(): Promise<void> {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w();
-    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    this.closing ??= new Promise<void>((resolve) => this.io.close(() => resolve()));
+    return this.closing;
   }
 }
 

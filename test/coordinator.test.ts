@@ -13,7 +13,7 @@ import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { runFederated } from '../shared/federated/runner.js';
 import { identityKeyPair } from '../shared/secagg/crypto.js';
-import { unpack } from '../shared/protocol/wire.js';
+import { pack, unpack } from '../shared/protocol/wire.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/events.js';
 import { connect, type ClientSession } from '../client/session.js';
 import { LocalTrainer } from '../client/trainer.js';
@@ -151,6 +151,32 @@ describe('coordinator and clients over socket.io', function () {
     expect(rounds[0]!.trained).to.equal(honest.length);
   });
 
+  it('drops a client whose plaintext weights contain NaN, or whose message exceeds the size limit; the round completes', async () => {
+    const f = await startFederation(data, { ...base, numClients: 4, rounds: 1, method: 'fedavg' }, { secure: false });
+    const badKeys = identityKeyPair();
+    const bad = io(f.url, { auth: { protocolVersion: PROTOCOL_VERSION, clientId: 'nan', token: 'secret', identityPk: Buffer.from(badKeys.publicKey).toString('hex') }, reconnection: false, transports: ['websocket'] });
+    bad.on('round:train', (_req: unknown, ack: (r: unknown) => void) => {
+      const w = new Float32Array(21_840).fill(0.1);
+      w[17] = NaN;
+      ack(pack({ ok: true, reply: { numExamples: 10, loss: 1, weights: w } }));
+    });
+    const huge = io(f.url, { auth: { protocolVersion: PROTOCOL_VERSION, clientId: 'huge', token: 'secret', identityPk: Buffer.from(identityKeyPair().publicKey).toString('hex') }, reconnection: false, transports: ['websocket'] });
+    huge.on('round:train', (_req: unknown, ack: (r: unknown) => void) => ack(pack({ ok: true, reply: { numExamples: 10, loss: 1, weights: new Float32Array(2_000_000) } })));
+    await Promise.all([bad, huge].map((s) => new Promise<void>((r) => s.once('connect', () => r()))));
+    let rounds: RoundMetrics[];
+    try {
+      rounds = await run(f);
+    } finally {
+      bad.close();
+      huge.close();
+      await f.close();
+    }
+    expect(rounds[0]!.status).to.equal('completed');
+    const honest = rounds[0]!.cohort.filter((id) => id !== 'nan' && id !== 'huge');
+    expect(rounds[0]!.trained).to.equal(honest.length);
+    expect(Array.from(f.coordinator.globalWeights()).every(Number.isFinite)).to.equal(true);
+  });
+
   it('refuses a second connection claiming a connected identity', async () => {
     const f = await startFederation(data, { ...base, rounds: 1, method: 'fedavg' }, {}, false);
     const keys = identityKeyPair();
@@ -168,11 +194,17 @@ describe('coordinator and clients over socket.io', function () {
     }
   });
 
-  it('a coordinator stopped mid-run and resumed from its run directory reaches the uninterrupted final model', async () => {
+  it('a coordinator stopped in the middle of a round and resumed from its run directory reaches the uninterrupted final model', async () => {
     const runDir = mkdtempSync(path.join(os.tmpdir(), 'rfl-resume-'));
     const cfg = { ...base, rounds: 3, method: 'fed-bva' };
     const first = await startFederation(data, cfg, { runDir });
-    await first.coordinator.run({ onRound: (m) => { if (m.round === 1) void first.coordinator.close(); } });
+    // Stop the coordinator while round 2's secure aggregation is under way (a client sees its key agreement).
+    first.clients[0]!.socket.prependAny((event: string, ...args: unknown[]) => {
+      if (event !== 'secagg') return;
+      const msg = unpack(args[0], 'test') as { stage: string; request: { env: { round: number } } };
+      if (msg.stage === 'shareKeys' && msg.request.env.round === 2) void first.coordinator.close();
+    });
+    await first.coordinator.run();
     expect(first.coordinator.completedRounds).to.equal(1);
     await first.close();
     const second = await startFederation(data, cfg, { runDir, resume: true }, true, first.keys);

@@ -800,3 +800,21 @@ describe('secagg primitives', () => {
 
   it('KEY_BYTES is 32', () => expect(KEY_BYTES).to.equal(32));
 });
+
+describe('OpenSSL paths agree with tweetnacl', function () {
+  it('Ed25519 signatures are byte-identical to nacl.sign.detached and verify both ways; X25519 equals nacl.scalarMult', async () => {
+    const nacl = (await import('tweetnacl')).default;
+    const c = await import('../shared/secagg/crypto.js');
+    for (let i = 0; i < 20; i++) {
+      const kp = nacl.sign.keyPair();
+      const ad = { runId: nacl.randomBytes(16), round: i + 1, clientId: `c${i}`, cPk: nacl.randomBytes(32), sPk: nacl.randomBytes(32) };
+      const ours = c.signAdvertise(kp.secretKey, ad);
+      expect(Buffer.from(ours).equals(Buffer.from(nacl.sign.detached(c.advertiseMessage(ad), kp.secretKey)))).to.equal(true);
+      expect(nacl.sign.detached.verify(c.advertiseMessage(ad), ours, kp.publicKey)).to.equal(true);
+      expect(c.verifyAdvertise(kp.publicKey, ad, ours)).to.equal(true);
+      const sk = nacl.randomBytes(32);
+      const pk = nacl.box.keyPair().publicKey;
+      expect(Buffer.from(c.agree(sk, pk)).equals(Buffer.from(nacl.scalarMult(sk, pk)))).to.equal(true);
+    }
+  });
+});
