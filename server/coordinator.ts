@@ -210,7 +210,13 @@ export class Coordinator {
     }
     if (this.round >= this.config.rounds) {
       // Acknowledged, so the notice reaches clients before the server closes.
-      await Promise.allSettled([...this.sockets.values()].map((s) => s.timeout(2000).emitWithAck('run:end', { rounds: this.round })));
+      await Promise.allSettled([...this.sockets.values()].map((s) => new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        s.emit('run:end', { rounds: this.round }, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      })));
     }
   }
 
@@ -421,19 +427,33 @@ export class Coordinator {
 }
 
 /**
- * emitWithAck that also fails as soon as the client disconnects: socket.io would otherwise wait for the full
- * stage timeout for an acknowledgement that can no longer come, stalling the round for every other client.
+ * An acknowledged request that fails on timeout or as soon as the client disconnects. socket.io's own
+ * `timeout().emitWithAck` would wait out the full stage timeout for an acknowledgement that can no longer come,
+ * stalling the round, and its timer would keep the process alive after the coordinator closes; this one clears
+ * its timer either way.
  */
-async function ackOrDisconnect(socket: Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>, event: 'secagg' | 'round:train', packed: Packed, timeoutMs: number): Promise<unknown> {
-  if (!socket.connected) throw new ProtocolError('dropped', `${socket.data.clientId} is not connected`);
-  let onDisconnect: (() => void) | undefined;
-  const gone = new Promise<never>((_, reject) => {
-    onDisconnect = () => reject(new ProtocolError('dropped', `${socket.data.clientId} disconnected`));
+function ackOrDisconnect(socket: Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>, event: 'secagg' | 'round:train', packed: Packed, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    if (!socket.connected) {
+      reject(new ProtocolError('dropped', `${socket.data.clientId} is not connected`));
+      return;
+    }
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('disconnect', onDisconnect);
+    };
+    const onDisconnect = (): void => {
+      cleanup();
+      reject(new ProtocolError('dropped', `${socket.data.clientId} disconnected`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new ProtocolError('timeout', `${socket.data.clientId} did not answer ${event} within ${timeoutMs} ms`));
+    }, timeoutMs);
     socket.once('disconnect', onDisconnect);
+    socket.emit(event, packed as never, ((res: unknown) => {
+      cleanup();
+      resolve(res);
+    }) as never);
   });
-  try {
-    return await Promise.race([socket.timeout(timeoutMs).emitWithAck(event, packed as never), gone]);
-  } finally {
-    socket.off('disconnect', onDisconnect!);
-  }
 }
