@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { alloc, free, view, wasmMatMul, xnnConv2d, type TensorInfo } from './wasm-heap.js';
+import { alloc, convDims, free, view, wasmMatMul, xnnConv2d, type TensorInfo } from './wasm-heap.js';
 
 function conv2dBackpropFilter(args: {
   inputs: tf.NamedTensorInfoMap;
@@ -36,11 +36,7 @@ function conv2dBackpropFilter(args: {
     attrs.pad,
     attrs.dimRoundingMode,
   );
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Cin, outChannels: Cout } = info;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
-  const [sh, sw] = [info.strideHeight, info.strideWidth];
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+  const { B, H, W, Cin, Cout, OH, OW, KH, KW, sh, sw, pt, pl } = convDims(info);
   if (Cin <= SMALL_CIN) return viaGemm(backend, x, dy, info);
   // Extent of the input the windows actually touch; the conv below then yields exactly KH × KW.
   const Hp = (OH - 1) * sh + KH;
@@ -99,11 +95,7 @@ function conv2dBackpropFilter(args: {
 const SMALL_CIN = 2;
 
 function viaGemm(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Cin, outChannels: Cout } = info;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
-  const [sh, sw] = [info.strideHeight, info.strideWidth];
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+  const { B, H, W, Cin, Cout, OH, OW, KH, KW, sh, sw, pt, pl } = convDims(info);
   const M = B * OH * OW;
   const KK = KH * KW * Cin;
   const colsT = alloc(backend, [1, KK, M]);

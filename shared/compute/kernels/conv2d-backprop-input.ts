@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { alloc, free, view, wasmMatMul, xnnConv2d, type ExplicitPad, type TensorInfo } from './wasm-heap.js';
+import { alloc, convDims, free, view, wasmMatMul, xnnConv2d, type ExplicitPad, type TensorInfo } from './wasm-heap.js';
 
 function conv2dBackpropInput(args: {
   inputs: tf.NamedTensorInfoMap;
@@ -35,12 +35,10 @@ function conv2dBackpropInput(args: {
     attrs.pad,
     attrs.dimRoundingMode,
   );
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Cin, outChannels: Cout } = info;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
-  const [sh, sw] = [info.strideHeight, info.strideWidth];
+  const { B, H, W, Cin, Cout, OH, OW, KH, KW, sh, sw, pt, pl } = convDims(info);
   if (Cin <= SMALL_CIN) return viaGemm(backend, dy, filter, info);
-  const offH = KH - 1 - info.padInfo.top;
-  const offW = KW - 1 - info.padInfo.left;
+  const offH = KH - 1 - pt;
+  const offW = KW - 1 - pl;
   const Hp = H + KH - 1;
   const Wp = W + KW - 1;
   const wf = flippedFilter(backend, filter, KH, KW, Cin, Cout);
@@ -100,11 +98,7 @@ function flippedFilter(backend: BackendWasm, filter: TensorInfo, KH: number, KW:
 const SMALL_CIN = 2;
 
 function viaGemm(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: Cin, outChannels: Cout } = info;
-  const { outHeight: OH, outWidth: OW, filterHeight: KH, filterWidth: KW } = info;
-  const [sh, sw] = [info.strideHeight, info.strideWidth];
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+  const { B, H, W, Cin, Cout, OH, OW, KH, KW, sh, sw, pt, pl } = convDims(info);
   const KK = KH * KW * Cin;
   const M = B * OH * OW;
   const wt = alloc(backend, [1, Cout, KK]);

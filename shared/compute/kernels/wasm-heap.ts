@@ -56,3 +56,19 @@ export function wasmMatMul(backend: BackendWasm, a: TensorInfo, b: TensorInfo): 
   if (mm === undefined) throw new Error('tfjs-backend-wasm has no BatchMatMul kernel registered');
   return mm.kernelFunc({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
 }
+
+/** The sizes of a convolution the kernels index with, in one flat record (from tfjs's Conv2DInfo). */
+export interface ConvDims {
+  B: number; H: number; W: number; Cin: number; Cout: number;
+  OH: number; OW: number; KH: number; KW: number;
+  sh: number; sw: number; pt: number; pl: number;
+}
+
+/** Flattens tfjs's Conv2DInfo into the short names the kernels' index arithmetic uses. */
+export function convDims(info: tf.backend_util.Conv2DInfo): ConvDims {
+  return {
+    B: info.batchSize, H: info.inHeight, W: info.inWidth, Cin: info.inChannels, Cout: info.outChannels,
+    OH: info.outHeight, OW: info.outWidth, KH: info.filterHeight, KW: info.filterWidth,
+    sh: info.strideHeight, sw: info.strideWidth, pt: info.padInfo.top, pl: info.padInfo.left,
+  };
+}
