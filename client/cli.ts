@@ -65,7 +65,10 @@ if (values.data !== undefined) {
 
 const session = connect(values.server, { clientId: id, token: values.token, identity, trainer, log: (l) => console.error(`client ${id}: ${l}`) });
 session.socket.on('connect', () => console.error(`client ${id}: connected to ${values.server}`));
-session.socket.on('disconnect', (reason) => console.error(`client ${id}: disconnected (${reason}); reconnecting`));
+session.socket.on('disconnect', (reason) => {
+  // 'io client disconnect' is this client leaving on purpose; anything else is retried with backoff.
+  console.error(`client ${id}: disconnected (${reason})${reason === 'io client disconnect' ? '' : '; reconnecting'}`);
+});
 session.socket.on('connect_error', (err: Error) => console.error(`client ${id}: cannot connect: ${err.message}`));
 session.socket.on('run:end', (msg) => {
   console.error(`client ${id}: the coordinator finished the run (${msg.rounds} rounds); leaving`);

@@ -8,11 +8,12 @@
  *   --tokens A,B         accepted client tokens       --tokens-file F (one token per line)
  *   --run-dir DIR        checkpoints, metrics.jsonl, identities.json (default runs/coordinator)
  *   --resume DIR         continue the run in DIR from its last completed round
- *   --method NAME --rounds N --clients N --fraction F --local-epochs N --seed N --min-clients N
+ *   --method NAME --rounds N --clients N --fraction F --local-epochs N --seed N --min-clients N --eval-every N
  *   --plaintext          no secure aggregation (comparison mode; clients upload weights)
  *   --dataset NAME --data-dir DIR   the coordinator's data: D_s and the test set (default mnist-embedded)
  */
 import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../shared/compute/backend.js';
 import { loadDataset } from '../shared/data/index.js';
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     'local-epochs': { type: 'string' },
     seed: { type: 'string' },
     'min-clients': { type: 'string' },
+    'eval-every': { type: 'string' },
     plaintext: { type: 'boolean' },
     dataset: { type: 'string' },
     'data-dir': { type: 'string' },
@@ -61,6 +63,7 @@ if (values.clients !== undefined) federated['numClients'] = intFlag('clients', v
 if (values.fraction !== undefined) federated['fraction'] = numberFlag('fraction', values.fraction, 0, 1);
 if (values['local-epochs'] !== undefined) federated['localEpochs'] = intFlag('local-epochs', values['local-epochs'], 1);
 if (values.seed !== undefined) federated['seed'] = intFlag('seed', values.seed, 0);
+if (values['eval-every'] !== undefined) federated['evalEvery'] = intFlag('eval-every', values['eval-every'], 1);
 
 const tokens = new Set<string>(file.tokens ?? []);
 for (const t of (values.tokens ?? '').split(',')) if (t.trim() !== '') tokens.add(t.trim());
@@ -71,6 +74,9 @@ if (tokens.size === 0) throw new Error('no client tokens: pass --tokens A,B or -
 
 const runDir = values.resume ?? values['run-dir'] ?? file.runDir ?? 'runs/coordinator';
 if (values.resume !== undefined && !existsSync(values.resume)) throw new Error(`--resume ${values.resume}: no such run directory`);
+if (values.resume === undefined && existsSync(path.join(runDir, 'checkpoint.bin'))) {
+  throw new Error(`run directory ${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --run-dir`);
+}
 await initBackend();
 const datasetName = values.dataset ?? file.dataset ?? 'mnist-embedded';
 const dataDir = values['data-dir'] ?? file.dataDir;
