@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import nacl from 'tweetnacl';
 import { initBackend } from '../shared/compute/backend.js';
-import { loadDataset, partition, sampleSharedSet } from '../shared/data/index.js';
+import { loadDataset, loadIdxTrainOnly, partition, sampleSharedSet } from '../shared/data/index.js';
 import { range } from '../shared/train/batches.js';
 import { intFlag } from '../shared/util/flags.js';
 import { connect } from './session.js';
@@ -48,7 +48,8 @@ const identity = loadOrCreateIdentity(keyFile);
 await initBackend();
 let trainer: LocalTrainer;
 if (values.data !== undefined) {
-  const { train } = loadDataset('local', { dir: values.data });
+  // A client holds training data only: the train-images/train-labels pair of an IDX directory.
+  const train = loadIdxTrainOnly(values.data);
   trainer = new LocalTrainer(train, range(train.count));
   console.error(`client ${id}: ${train.count} local examples from ${values.data}`);
 } else {

@@ -10,6 +10,7 @@ import {
   classCounts,
   datasetFromShared,
   encodeIdx,
+  loadIdxTrainOnly,
   findIdxFiles,
   hashDataset,
   idxToDataset,
@@ -368,5 +369,20 @@ describe('data', () => {
       images[2] = 1.5;
       expectDataError(() => validateDataset({ ...ds, images }, { checkPixels: true }), 'dataset-format', /images\[2\].*got 1\.5/);
     });
+  });
+});
+
+describe('IDX training pair only (an edge client\'s data)', function () {
+  it('loads train-images/train-labels without test files, and names the missing file otherwise', function () {
+    const dir = mkdtempSync(join(tmpdir(), 'rfl-trainonly-'));
+    const images: IdxArray = { dtype: 'uint8', dims: [3, 2, 2], data: Uint8Array.from({ length: 12 }, (_, i) => i * 20) };
+    const labels: IdxArray = { dtype: 'uint8', dims: [3], data: Uint8Array.from([0, 1, 2]) };
+    writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), encodeIdx(images, { gzip: true }));
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdx(labels));
+    const ds = loadIdxTrainOnly(dir);
+    expect(ds.count).to.equal(3);
+    expect(ds.numClasses).to.equal(10);
+    expect(ds.images[1]).to.be.closeTo(20 / 255, 1e-7);
+    expectDataError(() => loadIdxTrainOnly(tmpdir() + '/does-not-exist-rfl'), 'dataset-missing', /train-images-idx3-ubyte/);
   });
 });

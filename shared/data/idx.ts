@@ -377,3 +377,20 @@ export function idxToDataset(
     numClasses: Math.max(1, maxLabel + 1),
   };
 }
+
+/**
+ * Only the training pair of an IDX directory (`train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`,
+ * or the `.idx3-ubyte` dot variant): what an edge client holds, with no test files. 10 classes at least.
+ */
+export function loadIdxTrainOnly(dir: string, opts: { name?: string } = {}): Dataset {
+  const pick = (kind: 'images' | 'labels', n: 1 | 3): string => {
+    const bases = [`train-${kind}-idx${n}-ubyte`, `train-${kind}.idx${n}-ubyte`];
+    for (const b of bases) for (const f of [b, `${b}.gz`]) if (existsSync(join(dir, f))) return join(dir, f);
+    throw new DataError('dataset-missing', `IDX directory ${dir} has no ${bases[0]}[.gz] (also tried ${bases[1]}[.gz])`);
+  };
+  const images = pick('images', 3);
+  const labels = pick('labels', 1);
+  const ds = idxToDataset(readIdxFile(images), readIdxFile(labels), { name: opts.name ?? basename(dir), imagesSource: images, labelsSource: labels });
+  ds.numClasses = Math.max(10, ds.numClasses);
+  return ds;
+}
