@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { alloc, convDims, free, view, wasmMatMul, xnnConv2d, type TensorInfo } from './wasm-heap.js';
+import { alloc, convDims, SMALL_CIN, free, view, wasmMatMul, xnnConv2d, type TensorInfo } from './wasm-heap.js';
 
 function conv2dBackpropFilter(args: {
   inputs: tf.NamedTensorInfoMap;
@@ -90,9 +90,6 @@ function conv2dBackpropFilter(args: {
   free(backend, raw);
   return out;
 }
-
-/** Up to this many input channels the GEMM path is used (measured faster on cnn-mnist's first layer). */
-const SMALL_CIN = 2;
 
 function viaGemm(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
   const { B, H, W, Cin, Cout, OH, OW, KH, KW, sh, sw, pt, pl } = convDims(info);

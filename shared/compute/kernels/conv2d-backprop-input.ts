@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { alloc, convDims, free, view, wasmMatMul, xnnConv2d, type ExplicitPad, type TensorInfo } from './wasm-heap.js';
+import { alloc, convDims, SMALL_CIN, free, view, wasmMatMul, xnnConv2d, type ExplicitPad, type TensorInfo } from './wasm-heap.js';
 
 function conv2dBackpropInput(args: {
   inputs: tf.NamedTensorInfoMap;
@@ -93,9 +93,6 @@ function flippedFilter(backend: BackendWasm, filter: TensorInfo, KH: number, KW:
   }
   return wf;
 }
-
-/** Up to this many input channels, GEMM + col2im beats the XNNPACK convolution (measured on cnn-mnist). */
-const SMALL_CIN = 2;
 
 function viaGemm(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
   const { B, H, W, Cin, Cout, OH, OW, KH, KW, sh, sw, pt, pl } = convDims(info);

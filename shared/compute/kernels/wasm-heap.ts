@@ -72,3 +72,9 @@ export function convDims(info: tf.backend_util.Conv2DInfo): ConvDims {
     sh: info.strideHeight, sw: info.strideWidth, pt: info.padInfo.top, pl: info.padInfo.left,
   };
 }
+
+/**
+ * Up to this many input channels both backprop kernels take their GEMM path instead of an XNNPACK convolution:
+ * XNNPACK is slow at 1-channel outputs and inputs (measured on cnn-mnist's first layer).
+ */
+export const SMALL_CIN = 2;
