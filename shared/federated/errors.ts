@@ -1,0 +1,15 @@
+/**
+ * The configuration error every validator throws (architecture.md, "Config and errors"): it names the field (or
+ * fields) at fault and the bad value, before any client connects.
+ */
+export class ConfigError extends Error {
+  readonly code = 'config';
+  /** The offending field paths, e.g. `['aggregation.rule', 'secure']`. */
+  readonly fields: string[];
+
+  constructor(fields: string | string[], message: string) {
+    super(message);
+    this.name = 'ConfigError';
+    this.fields = Array.isArray(fields) ? fields : [fields];
+  }
+}
