@@ -28,7 +28,17 @@ export interface ClientOptions {
   /** Stochastic (default) or half-up rounding of secure-aggregation inputs (half-up for reproducible tests). */
   rounding?: 'stochastic' | 'half-up';
   log?: (line: string) => void;
+  /**
+   * Called before this client answers a request (`train` or a secure-aggregation stage; `phase` names the sum
+   * for per-sum stages, '' otherwise). Resolving 'answer' proceeds; 'silent' never answers (the coordinator's
+   * stage timeout fires); 'disconnect' closes the connection. An extension point for instrumentation and for
+   * fault injection in simulations (straggler delays, crashes at a chosen stage); absent on a normal client.
+   */
+  beforeReply?: (at: { stage: 'train' | Stage; round: number; phase: string }) => ReplyDecision | Promise<ReplyDecision>;
 }
+
+/** What `beforeReply` decides. */
+export type ReplyDecision = 'answer' | 'silent' | 'disconnect';
 
 /** A connected client. */
 export interface ClientSession {
@@ -56,10 +66,19 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
   let baseWeights: Float32Array | undefined;
   let rounds = 0;
 
+  /** Whether to go on answering, per `beforeReply`. */
+  async function proceed(stage: 'train' | Stage, round: number, phase: string): Promise<boolean> {
+    if (opts.beforeReply === undefined) return true;
+    const decision = await opts.beforeReply({ stage, round, phase });
+    if (decision === 'disconnect') socket.disconnect();
+    return decision === 'answer';
+  }
+
   socket.on('round:train', async (raw, ackRaw: (res: Packed) => void) => {
     const ack = (res: Ack<TrainReply>): void => ackRaw(pack(res));
     try {
       const req = parseTrainRequest(unpack(raw, 'round:train'));
+      if (!(await proceed('train', req.round, ''))) return;
       const out = await opts.trainer.train({
         round: req.round,
         model: req.model,
@@ -81,7 +100,8 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     const ack = (res: Ack<unknown>): void => ackRaw(pack(res));
     try {
       const { stage, request } = parseSecAggRequest(unpack(raw, 'secagg'));
-      const env = request['env'] as { round: number; runId: Uint8Array };
+      const env = request['env'] as { round: number; runId: Uint8Array; phase?: string };
+      if (!(await proceed(stage, env.round, env.phase ?? ''))) return;
       if (stage === 'setup') {
         if (env.round !== trainedRound) throw Object.assign(new Error(`setup for round ${env.round}, but this client trained for round ${trainedRound}`), { code: 'not-in-round' });
         secagg?.machine.dispose();

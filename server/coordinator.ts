@@ -26,7 +26,7 @@ import { SecureSumSession, type SecureSumOptions } from './secagg-session.js';
 import { plannedBvaSums, secureEnsemble, type BvaSumInfo } from './secure-bva-ensemble.js';
 import { SecAggAbortedError } from '../shared/secagg/errors.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
-import { applyMeanUpdate, MODEL_PHASE, modelUpdateSpec } from '../shared/federated/secure-model.js';
+import { applyMeanUpdate, MODEL_PHASE, modelUpdate, modelUpdateSpec } from '../shared/federated/secure-model.js';
 import { clientSeed, drawCohort } from '../shared/federated/seeds.js';
 import type { PlannedSum, Stage } from '../shared/secagg/messages.js';
 import { DEFAULT_TIMEOUTS_MS, maxMessageBytes, type Ack, type ClientToServerEvents, type ServerToClientEvents, type SocketData, type TrainReply, type TrainRequest } from '../shared/protocol/events.js';
@@ -34,6 +34,8 @@ import { ProtocolError } from '../shared/protocol/errors.js';
 import { encodeSecAggRequest, parseHello, parseSecAggReply, parseTrainReply } from '../shared/protocol/schemas.js';
 import { pack, toWire, unpack, type Packed } from '../shared/protocol/wire.js';
 import { ClientRegistry } from './registry.js';
+import { DEFAULT_AGGREGATION, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
+import { aggregatePlaintext, combineAcross, splitGroups } from './robust-aggregators.js';
 import { RunStore, type Checkpoint } from './run-store.js';
 
 /** Options of a coordinator. */
@@ -47,6 +49,12 @@ export interface CoordinatorOptions {
   data: DatasetSplit;
   /** Secure aggregation (default) or plaintext mode (for comparison and plaintext-only robust rules). */
   secure?: boolean;
+  /**
+   * How updates are combined (threats-and-evaluation.md §4, §5): `mean` (default), a plaintext robust rule
+   * (median, trimmed-mean, krum, multi-krum, norm-clip; refused with secure aggregation) or `grouped` secure
+   * aggregation (a secure sum per group, then median or trimmed mean across the group means).
+   */
+  aggregation?: unknown;
   /** Secure-aggregation options (threshold, threat model, graph, restarts). */
   secagg?: Pick<SecureSumOptions, 'threshold' | 'threatModel' | 'graph' | 'maxRestarts'>;
   /** Accepted tokens; a client must present one. */
@@ -61,6 +69,21 @@ export interface CoordinatorOptions {
   minClients?: number;
   /** Logger (default console.error). */
   log?: (line: string) => void;
+  /**
+   * Evaluation at evaluation rounds, replacing the built-in one (config.evalAttacks on the test set, in this
+   * thread): a simulation spreads it over its worker pool and adds its own measures (e.g. backdoor success).
+   */
+  evaluator?: (round: number, weights: Float32Array) => Promise<Record<string, number>>;
+}
+
+/** Round hooks of `Coordinator.run` (awaited, so a simulation can act between rounds). */
+export interface RoundHooks {
+  /** The round's cohort is drawn; called before any request goes out. */
+  onRoundStart?: (round: number, cohort: readonly string[]) => unknown;
+  /** A step of the round begins (`train`, `keyAgreement`, `modelSum`, `sharedSet`, `eval`). */
+  onPhase?: (round: number, phase: string) => void;
+  /** The round is over and checkpointed. */
+  onRound?: (m: RoundMetrics) => unknown;
 }
 
 /** What happened in a round (one JSON line of metrics.jsonl). */
@@ -74,6 +97,10 @@ export interface RoundMetrics {
   dropouts: number;
   bvaFallback?: boolean;
   bvaSums?: BvaSumInfo[];
+  /** Plaintext robust rules: which updates were kept (Krum), the clipped fraction (norm clipping). */
+  robust?: { selected?: string[]; clippedFraction?: number };
+  /** Grouped secure aggregation: each group's size and survivors (0 when its sum aborted). */
+  groups?: { size: number; survivors: number }[];
   trainLoss?: number;
   ms: Record<string, number>;
   bytesSent: number;
@@ -83,6 +110,8 @@ export interface RoundMetrics {
 /** The coordinator. Create, `listen()`, `run()`, `close()`. */
 export class Coordinator {
   readonly config: FederatedConfig;
+  /** The aggregation rule in force (validated against the mode at construction). */
+  readonly aggregation: AggregationConfig;
   private readonly spec: ModelSpec;
   private readonly io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
   private readonly http: HttpServer;
@@ -105,6 +134,7 @@ export class Coordinator {
   constructor(private readonly opts: CoordinatorOptions) {
     this.config = resolveConfig(opts.federated);
     this.secure = opts.secure ?? true;
+    this.aggregation = resolveAggregation(opts.aggregation ?? DEFAULT_AGGREGATION, { secure: this.secure, cohortSize: this.cohortSize() });
     this.log = opts.log ?? ((l) => console.error(l));
     this.timeouts = { ...DEFAULT_TIMEOUTS_MS, ...(opts.timeoutsMs ?? {}) };
     const { train } = opts.data;
@@ -192,13 +222,18 @@ export class Coordinator {
     while (this.sockets.size < n && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
   }
 
+  /** The cohort size m = max(⌊fraction·N⌋, 1). */
+  cohortSize(): number {
+    return Math.max(Math.floor(this.config.fraction * this.config.numClients), 1);
+  }
+
   /** Runs rounds until `config.rounds` are completed (aborted rounds count as rounds, as the model stands). */
-  async run(hooks: { onRound?: (m: RoundMetrics) => void } = {}): Promise<void> {
-    const m = Math.max(Math.floor(this.config.fraction * this.config.numClients), 1);
+  async run(hooks: RoundHooks = {}): Promise<void> {
+    const m = this.cohortSize();
     while (this.round < this.config.rounds && !this.closed) {
       await this.waitForClients(this.opts.minClients ?? m);
       if (this.closed) break;
-      const metrics = await this.runRound(this.round + 1, m);
+      const metrics = await this.runRound(this.round + 1, m, hooks);
       // Stopped mid-round: the round in progress is lost, exactly as if the process had been killed.
       if (this.closed) break;
       this.round++;
@@ -206,7 +241,7 @@ export class Coordinator {
       this.store.appendMetrics(metrics);
       this.log(`round ${metrics.round}: ${metrics.status}${metrics.abort !== undefined ? ` at ${metrics.abort.stage} (${metrics.abort.got}/${metrics.abort.needed})` : ''}, ` +
         `${metrics.trained}/${metrics.cohort.length} trained${metrics.eval !== undefined ? `, accuracy ${JSON.stringify(metrics.eval)}` : ''}`);
-      hooks.onRound?.(metrics);
+      await hooks.onRound?.(metrics);
     }
     if (this.round >= this.config.rounds) {
       // Acknowledged, so the notice reaches clients before the server closes.
@@ -220,10 +255,11 @@ export class Coordinator {
     }
   }
 
-  private async runRound(t: number, m: number): Promise<RoundMetrics> {
+  private async runRound(t: number, m: number, hooks: RoundHooks): Promise<RoundMetrics> {
     const traits = methodTraits(this.config.method);
     const ms: Record<string, number> = {};
     const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+      hooks.onPhase?.(t, name);
       const t0 = performance.now();
       try {
         return await f();
@@ -235,6 +271,7 @@ export class Coordinator {
     const pool = this.connected();
     const cohort = drawCohort(this.config.seed, t, pool, m);
     const metrics: RoundMetrics = { round: t, status: 'completed', cohort, trained: 0, dropouts: 0, ms, bytesSent: 0 };
+    await hooks.onRoundStart?.(t, cohort);
 
     // 1. Local training.
     const sharedSet = this.shared !== undefined && traits.sharedSet !== 'none' ? { x: toWire(this.shared), labels: this.clean.labels } : undefined;
@@ -275,7 +312,7 @@ export class Coordinator {
     }
     for (const id of cohort) this.sockets.get(id)?.emit('round:end', { round: t, status: metrics.status, ...(metrics.abort !== undefined ? { reason: `${metrics.abort.stage} below threshold` } : {}) });
     if (metrics.status === 'completed' && (t % this.config.evalEvery === 0 || t === this.config.rounds)) {
-      metrics.eval = await timed('eval', async () => this.evaluate(t));
+      metrics.eval = await timed('eval', async () => (this.opts.evaluator !== undefined ? this.opts.evaluator(t, this.weights.slice()) : this.evaluate(t)));
     }
     metrics.bytesSent = this.bytesSent - bytes0;
     return metrics;
@@ -290,16 +327,61 @@ export class Coordinator {
     const traits = methodTraits(this.config.method);
     const n = trained.length;
     const steps = this.config.bva.attack === 'pgd' ? this.config.bva.steps : 1;
-    const planned: PlannedSum[] = [{ phase: MODEL_PHASE, spec: modelUpdateSpec(this.spec.numParams) }];
-    if (traits.sharedSet === 'bva' && n >= 3) planned.push(...plannedBvaSums(traits.bva!, this.config.bva.bias, steps, this.bvaShape(), n));
+    const grouped = this.aggregation.rule === 'grouped';
+    const planned: PlannedSum[] = grouped ? [] : [{ phase: MODEL_PHASE, spec: modelUpdateSpec(this.spec.numParams) }];
+    const bva = traits.sharedSet === 'bva' && n >= 3;
+    if (bva) planned.push(...plannedBvaSums(traits.bva!, this.config.bva.bias, steps, this.bvaShape(), n));
     if (n < 3) throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: 0, needed: 3, got: n });
-    const session = new SecureSumSession({ runId: this.runId, round: t, cohort: trained, identity: (id) => this.registry.identity(id), plannedSums: planned, ...(this.opts.secagg ?? {}) }, (stage, id, req) => this.sendStage(stage, id, req));
-    await timed('keyAgreement', () => session.start());
-    const model = await timed('modelSum', () => session.sum(MODEL_PHASE));
-    metrics.survivors = model.survivors.length;
-    // w_{t+1} = w_t + mean of the survivors' updates (uniform weighting, as the reference).
-    this.weights = applyMeanUpdate(this.weights, model.sums[0]!, model.survivors.length);
-    await timed('sharedSet', () => this.nextSharedSet(t, traits.sharedSet === 'bva' ? secureEnsemble(session, this.bvaShape(), n, (i) => (metrics.bvaSums ??= []).push(i)) : undefined, metrics));
+    if (grouped) await timed('modelSum', () => this.groupedModelUpdate(t, trained, metrics));
+    // With groups, the cohort-wide session carries only the BV phases (threats-and-evaluation.md §5).
+    const session = planned.length > 0 ? this.newSession(t, trained, planned) : undefined;
+    if (session !== undefined) await timed('keyAgreement', () => session.start());
+    if (!grouped) {
+      const model = await timed('modelSum', () => session!.sum(MODEL_PHASE));
+      metrics.survivors = model.survivors.length;
+      // w_{t+1} = w_t + mean of the survivors' updates (uniform weighting, as the reference).
+      this.weights = applyMeanUpdate(this.weights, model.sums[0]!, model.survivors.length);
+    }
+    await timed('sharedSet', () => this.nextSharedSet(t, bva && session !== undefined ? secureEnsemble(session, this.bvaShape(), n, (i) => (metrics.bvaSums ??= []).push(i)) : undefined, metrics));
+  }
+
+  private newSession(t: number, cohort: string[], plannedSums: PlannedSum[]): SecureSumSession {
+    return new SecureSumSession({ runId: this.runId, round: t, cohort, identity: (id) => this.registry.identity(id), plannedSums, ...(this.opts.secagg ?? {}) }, (stage, id, req) => this.sendStage(stage, id, req));
+  }
+
+  /**
+   * Grouped secure aggregation (threats-and-evaluation.md §5): a seeded split into g groups, one secure sum of
+   * the updates per group (its own keys and threshold ⌊s/2⌋ + 1), then the rule `across` over the group means.
+   * A group below its threshold is left out; fewer than `minGroups` surviving groups abort the round.
+   */
+  private async groupedModelUpdate(t: number, trained: string[], metrics: RoundMetrics): Promise<void> {
+    const agg = this.aggregation;
+    if (agg.rule !== 'grouped') throw new Error('groupedModelUpdate without a grouped rule');
+    const groups = splitGroups(this.config.seed, t, trained, agg.groups);
+    const spec = modelUpdateSpec(this.spec.numParams);
+    // A client belongs to one group, so the groups' sessions run side by side without sharing any client.
+    const results = await Promise.all(groups.map(async (members) => {
+      if (members.length < 3) return { size: members.length, survivors: 0 };
+      const session = new SecureSumSession({ runId: this.runId, round: t, cohort: members, identity: (id) => this.registry.identity(id), plannedSums: [{ phase: MODEL_PHASE, spec }], ...(this.opts.secagg ?? {}), threshold: Math.floor(members.length / 2) + 1 }, (stage, id, req) => this.sendStage(stage, id, req));
+      try {
+        await session.start();
+        const r = await session.sum(MODEL_PHASE);
+        return { size: members.length, survivors: r.survivors.length, mean: applyMeanUpdate(new Float32Array(spec[0]!.length), r.sums[0]!, r.survivors.length) };
+      } catch (err) {
+        if (!(err instanceof SecAggAbortedError)) throw err;
+        this.log(`round ${t}: a group of ${members.length} aborted at ${err.stage} (${err.got}/${err.needed}); left out`);
+        return { size: members.length, survivors: 0 };
+      }
+    }));
+    metrics.groups = results.map(({ size, survivors }) => ({ size, survivors }));
+    const means = results.flatMap((r) => ('mean' in r && r.mean !== undefined ? [r.mean] : []));
+    const minGroups = agg.minGroups ?? Math.ceil(agg.groups / 2);
+    if (means.length < minGroups) throw new SecAggAbortedError({ stage: 'unmask', phase: 'groups', attempt: 0, needed: minGroups, got: means.length });
+    metrics.survivors = results.reduce((a, r) => a + r.survivors, 0);
+    const update = combineAcross(agg.across, means, agg.beta);
+    const next = new Float32Array(this.weights.length);
+    for (let i = 0; i < next.length; i++) next[i] = this.weights[i]! + update[i]!;
+    this.weights = next;
   }
 
   private async plaintextRound(trained: string[], replies: Map<string, { ok: true; reply: { weightsF32?: Float32Array } }>, metrics: RoundMetrics, timed: <T>(n: string, f: () => Promise<T>) => Promise<T>): Promise<void> {
@@ -311,7 +393,18 @@ export class Coordinator {
     }
     metrics.survivors = trained.length;
     const models = methodTraits(this.config.method).sharedSet === 'bva' ? trained.map((id) => new Model(this.spec, replies.get(id)!.reply.weightsF32!)) : [];
-    this.weights = Float32Array.from(acc);
+    if (this.aggregation.rule === 'mean') this.weights = Float32Array.from(acc);
+    else {
+      // A robust rule sees each update Δ_k = w_k − w_t (threats-and-evaluation.md §4).
+      const need = minUpdates(this.aggregation);
+      if (trained.length < need) throw new SecAggAbortedError({ stage: 'aggregate', phase: this.aggregation.rule, attempt: 0, needed: need, got: trained.length });
+      const updates = trained.map((id) => modelUpdate(replies.get(id)!.reply.weightsF32!, this.weights));
+      const r = aggregatePlaintext(this.aggregation, updates);
+      metrics.robust = { ...(r.selected !== undefined ? { selected: r.selected.map((i) => trained[i]!) } : {}), ...(r.clippedFraction !== undefined ? { clippedFraction: r.clippedFraction } : {}) };
+      const next = new Float32Array(this.weights.length);
+      for (let i = 0; i < next.length; i++) next[i] = this.weights[i]! + r.update[i]!;
+      this.weights = next;
+    }
     try {
       await timed('sharedSet', () => this.nextSharedSet(this.round + 1, models.length > 0 ? plaintextEnsemble(models) : undefined, metrics));
     } finally {
@@ -423,6 +516,20 @@ export class Coordinator {
     for (const w of this.waiters.splice(0)) w();
     this.closing ??= new Promise<void>((resolve) => this.io.close(() => resolve()));
     return this.closing;
+  }
+}
+
+/** Updates a plaintext rule needs to be defined (dropouts can leave fewer than the configured cohort). */
+function minUpdates(a: AggregationConfig): number {
+  switch (a.rule) {
+    case 'krum':
+      return 2 * a.f + 3;
+    case 'multi-krum':
+      return Math.max(2 * a.f + 3, a.k ?? 0);
+    case 'trimmed-mean':
+      return a.trim !== undefined ? 2 * a.trim + 1 : 1;
+    default:
+      return 1;
   }
 }
 

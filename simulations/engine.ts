@@ -1,0 +1,278 @@
+/**
+ * The simulation engine: a real coordinator (in-process on port 0, or an external URL), N virtual clients that
+ * are real client sessions over socket.io (each with its own Ed25519 identity), and a piscina worker pool that
+ * does their compute. Corrupted clients follow the scenario's behaviour (corruption-plan.ts). The run directory
+ * receives the scenario, the coordinator's checkpoint and metrics, a per-round record (`rounds.jsonl`) and the
+ * final results (`results.json`).
+ */
+import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, type BackendName } from '../shared/compute/backend.js';
+import { loadDataset } from '../shared/data/index.js';
+import { partition, sampleSharedSet } from '../shared/data/partition.js';
+import type { DatasetSplit } from '../shared/data/dataset.js';
+import { STANDARD_ATTACKS } from '../shared/attacks/robust-accuracy.js';
+import { clientIdOf } from '../shared/federated/secure-model.js';
+import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { Rng } from '../shared/util/random.js';
+import { Coordinator, type RoundMetrics } from '../server/coordinator.js';
+import { connect, type ClientSession } from '../client/session.js';
+import { SimulationPool, type PoolEvaluation } from './pool/pool.js';
+import { PooledTrainer } from './pooled-trainer.js';
+import { CorruptedTrainer } from './corrupted-trainer.js';
+import { CorruptionPlan } from './corruption-plan.js';
+import { HonestOracle } from './honest-oracle.js';
+import { needsHonestUpdates } from './behaviors/index.js';
+import type { Scenario } from './scenario.js';
+
+/** Options of `runSimulation`. */
+export interface SimulationOptions {
+  scenario: Scenario;
+  /** Directory for everything the run writes (created; must be empty or absent). */
+  runDir: string;
+  /** An external coordinator to join instead of starting one (then `token` is required). */
+  url?: string;
+  token?: string;
+  /** Worker threads (default: the scenario's, else one per core). */
+  workers?: number;
+  /** Compute backend of the main thread and the workers. */
+  backend?: BackendName;
+  /** Already loaded data (default: load the scenario's dataset). */
+  data?: DatasetSplit;
+  /** Called at each round's phases and ends (a progress display hooks in here). */
+  onPhase?: (round: number, phase: string) => void;
+  onRound?: (r: SimRoundRecord) => void;
+  /** Log sink (default: `simulation.log` in the run directory). */
+  log?: (line: string) => void;
+  /** Injected delay (tests): straggler sleeps. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** One line of rounds.jsonl: the coordinator's metrics plus what the simulation knows. */
+export interface SimRoundRecord {
+  round: number;
+  status: RoundMetrics['status'];
+  abort?: RoundMetrics['abort'];
+  cohort: number;
+  corrupted: string[];
+  trained: number;
+  survivors?: number;
+  trainLoss?: number;
+  bvaFallback?: boolean;
+  groups?: RoundMetrics['groups'];
+  robust?: RoundMetrics['robust'];
+  /** Accuracy per attack (and `asr` for a backdoor) at evaluation rounds. */
+  eval?: Record<string, number>;
+  /** Wall milliseconds: the round without evaluation, and its split (see `splitRound`). */
+  ms: { round: number; train: number; bva: number; secagg: number; other: number; eval: number; coordinator: Record<string, number> };
+  bytesSent: number;
+  /** Live tensors in the main thread after the round (must stay flat). */
+  mainTensors: number;
+}
+
+/** What a simulation produced. */
+export interface SimulationResult {
+  scenario: string;
+  runDir: string;
+  rounds: number;
+  completedRounds: number;
+  clients: number;
+  workers: number;
+  /** Final evaluation: accuracy per attack on the evaluation set, and the backdoor success rate if any. */
+  final: { accuracy: Record<string, number>; asr?: number; evaluated: number };
+  /** Mean per-round split over the rounds (ms) and client updates per second. */
+  timing: { roundMs: number; trainMs: number; bvaMs: number; secaggMs: number; otherMs: number; evalMs: number; clientUpdatesPerSec: number; connectMs: number };
+  wallMs: number;
+  rssMb: number;
+  /** Final global weights (undefined when an external coordinator ran the rounds). */
+  weights: Float32Array | undefined;
+}
+
+/** Runs a scenario to the end and writes the run directory. */
+export async function runSimulation(opts: SimulationOptions): Promise<SimulationResult> {
+  const t0 = performance.now();
+  const { scenario } = opts;
+  const cfg = scenario.federated;
+  if (existsSync(opts.runDir) && readdirSync(opts.runDir).length > 0) throw new Error(`run directory ${opts.runDir} is not empty; choose another --out`);
+  mkdirSync(opts.runDir, { recursive: true });
+  const logFile = path.join(opts.runDir, 'simulation.log');
+  const log = opts.log ?? ((line: string) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`));
+  writeFileSync(path.join(opts.runDir, 'scenario.json'), JSON.stringify(scenario, null, 2) + '\n');
+
+  await initBackend({ quiet: true, ...(opts.backend !== undefined ? { backend: opts.backend } : {}) });
+  const data = opts.data ?? loadDataset(scenario.dataset, scenario.dataDir !== undefined ? { dir: scenario.dataDir } : {});
+  // The coordinator draws D_s from the training set with the run seed; clients hold the rest, partitioned.
+  const sharedIdx = sampleSharedSet(data.train.count, cfg.sharedSetSize, cfg.seed);
+  const parts = partition(data.train.labels, cfg.partition, cfg.numClients, cfg.seed, sharedIdx);
+  const ids = parts.map((_, k) => clientIdOf(k));
+  const pool = new SimulationPool({ train: data.train, test: data.test, parts, ...(opts.workers ?? scenario.workers ? { workers: opts.workers ?? scenario.workers } : {}), ...(opts.backend !== undefined ? { backend: opts.backend } : {}) });
+
+  const b = scenario.corrupted?.behavior;
+  if (opts.url !== undefined && scenario.corrupted !== undefined && (scenario.corrupted.selection !== 'population' || (b !== undefined && needsHonestUpdates(b)))) {
+    await pool.close();
+    throw new Error('with an external coordinator the simulation cannot see the cohorts: use corrupted.selection: population and a behaviour that needs no honest updates');
+  }
+  const plan = new CorruptionPlan(scenario.corrupted, cfg.seed, ids, opts.sleep);
+  const oracle = b !== undefined && needsHonestUpdates(b) ? new HonestOracle() : undefined;
+  const evalCount = Math.min(cfg.evalSubset ?? data.test.count, data.test.count);
+  const backdoor = b?.kind === 'backdoor' ? { trigger: b.trigger, target: b.target } : undefined;
+  const evaluate = (weights: Float32Array, names: string[], seed: number): Promise<PoolEvaluation> =>
+    pool.evaluate(cfg.model, weights, evalCount, names.map((name) => ({ name, spec: STANDARD_ATTACKS[name]! })), seed, backdoor);
+  const evalSeed = (round: number): number => new Rng(cfg.seed).fork('eval').fork(round).nextUint32();
+  const withAsr = (e: PoolEvaluation): Record<string, number> => ({ ...e.accuracy, ...(e.asr !== undefined ? { asr: e.asr } : {}) });
+
+  const token = opts.token ?? randomBytes(16).toString('hex');
+  let coordinator: Coordinator | undefined;
+  let url = opts.url;
+  if (url === undefined) {
+    coordinator = new Coordinator({
+      federated: cfg,
+      data,
+      secure: scenario.secure,
+      aggregation: scenario.aggregation,
+      secagg: scenario.secagg,
+      tokens: new Set([token]),
+      runDir: opts.runDir,
+      timeoutsMs: scenario.timeoutsMs,
+      log: (l) => log(`coordinator: ${l}`),
+      evaluator: async (round, weights) => withAsr(await evaluate(weights, cfg.evalAttacks, evalSeed(round))),
+    });
+    url = `http://127.0.0.1:${await coordinator.listen(0)}`;
+  }
+
+  // Virtual clients: the real client session; only the trainer (and, if corrupted, its behaviour) differ.
+  const tc = performance.now();
+  const sessions = new Map<string, ClientSession>();
+  const trainers = ids.map((id, k) => new CorruptedTrainer(new PooledTrainer(pool, k, (round) => plan.poisonFor(id, round)), id, plan, oracle));
+  const CONNECT_BATCH = 100;
+  for (let s = 0; s < ids.length; s += CONNECT_BATCH) {
+    const batch = ids.slice(s, s + CONNECT_BATCH).map((id, j) => {
+      const session = connect(url!, { clientId: id, token, identity: identityKeyPair(), trainer: trainers[s + j]!, rounding: 'half-up', reconnection: false, beforeReply: plan.beforeReply(id), log: (l) => log(`${id}: ${l}`) });
+      sessions.set(id, session);
+      return session.ready;
+    });
+    await Promise.all(batch);
+  }
+  const connectMs = performance.now() - tc;
+  log(`${ids.length} virtual clients connected in ${connectMs.toFixed(0)} ms`);
+
+  const records: SimRoundRecord[] = [];
+  let roundStart = 0;
+  let clock0 = { train: 0, bva: 0 };
+  let corruptedNow: string[] = [];
+  const recordsFile = path.join(opts.runDir, 'rounds.jsonl');
+  let finalWeights: Float32Array | undefined;
+  try {
+    if (coordinator === undefined) {
+      // An external coordinator runs the rounds; the virtual clients answer until it announces the end.
+      await new Promise<void>((resolve) => {
+        let left = sessions.size;
+        for (const s of sessions.values()) {
+          s.socket.once('run:end', () => resolve());
+          s.socket.on('round:end', (msg) => {
+            if (s === sessions.values().next().value) opts.onRound?.({ round: msg.round, status: msg.status, cohort: 0, corrupted: [], trained: 0, ms: { round: 0, train: 0, bva: 0, secagg: 0, other: 0, eval: 0, coordinator: {} }, bytesSent: 0, mainTensors: tf.memory().numTensors });
+          });
+          s.socket.on('disconnect', (reason) => {
+            if (reason !== 'io client disconnect' && --left === 0) resolve();
+          });
+        }
+      });
+    } else await coordinator.run({
+      onRoundStart: (round, cohort) => {
+        roundStart = performance.now();
+        clock0 = { train: pool.clocks.train.busyMs(), bva: pool.clocks.bva.busyMs() };
+        const { corrupted, honest } = plan.startRound(round, cohort);
+        corruptedNow = [...corrupted].sort();
+        oracle?.expect(round, honest);
+      },
+      onPhase: (round, phase) => opts.onPhase?.(round, phase),
+      onRound: async (m) => {
+        const evalMs = m.ms['eval'] ?? 0;
+        const roundMs = performance.now() - roundStart - evalMs;
+        const train = pool.clocks.train.busyMs() - clock0.train;
+        const bva = pool.clocks.bva.busyMs() - clock0.bva;
+        // Secure aggregation: key agreement, the sums and the server's share of Decent_BVA, minus the time the
+        // clients spent computing their BV statistics inside those sums.
+        const secagg = Math.max(0, (m.ms['keyAgreement'] ?? 0) + (m.ms['modelSum'] ?? 0) + (m.ms['sharedSet'] ?? 0) - bva);
+        const rec: SimRoundRecord = {
+          round: m.round,
+          status: m.status,
+          ...(m.abort !== undefined ? { abort: m.abort } : {}),
+          cohort: m.cohort.length,
+          corrupted: corruptedNow,
+          trained: m.trained,
+          ...(m.survivors !== undefined ? { survivors: m.survivors } : {}),
+          ...(m.trainLoss !== undefined ? { trainLoss: m.trainLoss } : {}),
+          ...(m.bvaFallback !== undefined ? { bvaFallback: m.bvaFallback } : {}),
+          ...(m.groups !== undefined ? { groups: m.groups } : {}),
+          ...(m.robust !== undefined ? { robust: m.robust } : {}),
+          ...(m.eval !== undefined ? { eval: m.eval } : {}),
+          ms: { round: roundMs, train, bva, secagg, other: Math.max(0, roundMs - train - bva - secagg), eval: evalMs, coordinator: m.ms },
+          bytesSent: m.bytesSent,
+          mainTensors: tf.memory().numTensors,
+        };
+        records.push(rec);
+        appendFileSync(recordsFile, JSON.stringify(rec) + '\n');
+        plan.endRound(m.round);
+        oracle?.endRound(m.round);
+        opts.onRound?.(rec);
+        // Clients that left on purpose (crash with rejoin) come back before the next cohort is drawn.
+        await Promise.all([...plan.rejoining].map((id) => rejoin(sessions.get(id)!)));
+        plan.rejoining.clear();
+      },
+    });
+    finalWeights = coordinator?.globalWeights();
+  } finally {
+    for (const s of sessions.values()) s.close();
+    await coordinator?.close();
+  }
+
+  // Final evaluation: the final attacks not already measured at the last round (an external coordinator
+  // evaluates its own model; the simulation never sees it).
+  const last = records[records.length - 1]?.eval ?? {};
+  const missing = cfg.finalAttacks.filter((a) => !(a in last));
+  const extra = finalWeights !== undefined && (missing.length > 0 || (backdoor !== undefined && last['asr'] === undefined)) ? withAsr(await evaluate(finalWeights, missing, evalSeed(cfg.rounds + 1))) : {};
+  const finalEval = { ...last, ...extra };
+  await pool.close();
+  const { asr, ...accuracy } = finalEval;
+  const mean = (f: (r: SimRoundRecord) => number): number => (records.length === 0 ? 0 : records.reduce((a, r) => a + f(r), 0) / records.length);
+  const totalRoundMs = records.reduce((a, r) => a + r.ms.round, 0);
+  const result: SimulationResult = {
+    scenario: scenario.name,
+    runDir: opts.runDir,
+    rounds: cfg.rounds,
+    completedRounds: records.filter((r) => r.status === 'completed').length,
+    clients: ids.length,
+    workers: pool.workers,
+    final: { accuracy, ...(asr !== undefined ? { asr } : {}), evaluated: evalCount },
+    timing: {
+      roundMs: mean((r) => r.ms.round),
+      trainMs: mean((r) => r.ms.train),
+      bvaMs: mean((r) => r.ms.bva),
+      secaggMs: mean((r) => r.ms.secagg),
+      otherMs: mean((r) => r.ms.other),
+      evalMs: mean((r) => r.ms.eval),
+      clientUpdatesPerSec: totalRoundMs > 0 ? records.reduce((a, r) => a + r.trained, 0) / (totalRoundMs / 1000) : 0,
+      connectMs,
+    },
+    wallMs: performance.now() - t0,
+    rssMb: process.memoryUsage().rss / 2 ** 20,
+    weights: finalWeights,
+  };
+  const { weights: _w, ...summary } = result;
+  writeFileSync(path.join(opts.runDir, 'results.json'), JSON.stringify({ ...summary, machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, date: new Date().toISOString() }, null, 2) + '\n');
+  return result;
+}
+
+/** Reconnects a client that disconnected on purpose, resolving once the coordinator has it again. */
+function rejoin(s: ClientSession): Promise<void> {
+  if (s.socket.connected) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    s.socket.once('connect', () => resolve());
+    s.socket.once('connect_error', (err) => reject(err));
+    s.socket.connect();
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * The simulation's worker pool (piscina, one thread per core by default). The training and test sets and the
+ * clients' partition are copied once into shared memory and mapped by every worker, so a task carries only
+ * weights and options; workers keep the compute backend and the models warm between tasks.
+ */
+import * as os from 'node:os';
+import { Piscina } from 'piscina';
+import { sharedHandle, type Dataset } from '../../shared/data/dataset.js';
+import type { AttackSpec } from '../../shared/attacks/robust-accuracy.js';
+import { ActivityClock } from './activity.js';
+import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolData, TrainResult, TrainTask } from './tasks.js';
+
+/** Options of a `SimulationPool`. */
+export interface SimulationPoolOptions {
+  train: Dataset;
+  test: Dataset;
+  /** Client k's rows of `train`. */
+  parts: readonly ArrayLike<number>[];
+  /** Worker threads (≥ 1); default one per core. */
+  workers?: number;
+  /** Compute backend for the workers (default: the automatic choice). */
+  backend?: string;
+}
+
+/** Rows per evaluation task: fixed, so the random starts of PGD (seeded per chunk) do not depend on the worker count. */
+export const EVAL_CHUNK = 500;
+
+/** What an evaluation of the global model found. */
+export interface PoolEvaluation {
+  /** Accuracy per attack name, in [0, 1]. */
+  accuracy: Record<string, number>;
+  /** Backdoor attack success rate over the non-target test rows, when asked. */
+  asr?: number;
+  ms: number;
+}
+
+/** A pool of simulation workers. */
+export class SimulationPool {
+  readonly workers: number;
+  /** Covered wall time of training, Decent_BVA statistics and evaluation tasks. */
+  readonly clocks = { train: new ActivityClock(), bva: new ActivityClock(), eval: new ActivityClock() };
+  private readonly piscina: Piscina;
+
+  constructor(opts: SimulationPoolOptions) {
+    this.workers = opts.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+    if (!Number.isInteger(this.workers) || this.workers < 1) throw new Error(`workers = ${this.workers}: expected an integer ≥ 1`);
+    const total = opts.parts.reduce((a, p) => a + p.length, 0);
+    const offsets = new Int32Array(new SharedArrayBuffer(4 * (opts.parts.length + 1)));
+    const indices = new Int32Array(new SharedArrayBuffer(4 * Math.max(total, 1)));
+    let at = 0;
+    opts.parts.forEach((p, k) => {
+      offsets[k] = at;
+      indices.set(Array.from(p), at);
+      at += p.length;
+    });
+    offsets[opts.parts.length] = at;
+    const workerData: PoolData = {
+      train: sharedHandle(opts.train),
+      test: sharedHandle(opts.test),
+      offsets: offsets.buffer as SharedArrayBuffer,
+      indices: indices.buffer as SharedArrayBuffer,
+      ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+    };
+    this.piscina = new Piscina({
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: this.workers,
+      maxThreads: this.workers,
+      // Warm workers stay: a round's tasks arrive in bursts with secure-aggregation gaps between them.
+      idleTimeout: 24 * 3600 * 1000,
+      workerData,
+    });
+  }
+
+  /** Local training of one client. */
+  train(task: Omit<TrainTask, 'kind'>): Promise<TrainResult> {
+    return this.timed(this.clocks.train, { kind: 'train', ...task });
+  }
+
+  /** A client's Decent_BVA contribution from its trained weights. */
+  bva(task: Omit<BvaTask, 'kind'>): Promise<BvaResult> {
+    return this.timed(this.clocks.bva, { kind: 'bva', ...task });
+  }
+
+  /**
+   * Accuracy of `weights` under each attack on test rows [0, count), in chunks of EVAL_CHUNK spread over the
+   * workers; PGD seeds derive from `seed` and the chunk, so the result does not depend on the worker count.
+   */
+  async evaluate(model: string, weights: Float32Array, count: number, attacks: { name: string; spec: AttackSpec }[], seed: number, backdoor?: EvalTask['backdoor']): Promise<PoolEvaluation> {
+    const t0 = performance.now();
+    const tasks: Promise<EvalResult>[] = [];
+    for (let s = 0, k = 0; s < count; s += EVAL_CHUNK, k++) {
+      const rows = new Int32Array(Math.min(EVAL_CHUNK, count - s));
+      for (let i = 0; i < rows.length; i++) rows[i] = s + i;
+      const chunkAttacks = attacks.map((a) => ({ name: a.name, spec: a.spec.kind === 'pgd' ? { ...a.spec, seed: (seed * 7919 + k) >>> 0 } : a.spec }));
+      tasks.push(this.timed<EvalResult>(this.clocks.eval, { kind: 'eval', model, weights, indices: rows, attacks: chunkAttacks, ...(backdoor !== undefined ? { backdoor } : {}) }));
+    }
+    const results = await Promise.all(tasks);
+    const accuracy: Record<string, number> = {};
+    for (const a of attacks) accuracy[a.name] = results.reduce((s, r) => s + r.correct[a.name]!, 0) / count;
+    const out: PoolEvaluation = { accuracy, ms: performance.now() - t0 };
+    if (backdoor !== undefined) {
+      const eligible = results.reduce((s, r) => s + r.backdoor!.eligible, 0);
+      out.asr = eligible === 0 ? 0 : results.reduce((s, r) => s + r.backdoor!.hits, 0) / eligible;
+    }
+    return out;
+  }
+
+  /** Live tensors in each of `probes` worker calls (a leak check; piscina picks the workers). */
+  async numTensors(probes = this.workers): Promise<number[]> {
+    return Promise.all(Array.from({ length: probes }, () => this.piscina.run(null, { name: 'numTensors' }) as Promise<number>));
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+
+  private async timed<R>(clock: ActivityClock, task: TrainTask | BvaTask | EvalTask): Promise<R> {
+    const done = clock.begin();
+    try {
+      return (await this.piscina.run(task)) as R;
+    } finally {
+      done();
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The messages between a simulation and its worker threads: what a task carries and what it returns. Tasks are
+ * plain data (structured-cloned); the datasets and the partition are not in them, they live in shared memory
+ * that every worker mapped once at start-up (`PoolData`).
+ */
+import type { SharedDatasetHandle } from '../../shared/data/dataset.js';
+import type { TrainSpec } from '../../shared/protocol/events.js';
+import type { BvaProbe } from '../../shared/defense/bva-vectors.js';
+import type { VectorSpec } from '../../shared/secagg/quantize.js';
+import type { AttackSpec } from '../../shared/attacks/robust-accuracy.js';
+import type { BehaviorSpec } from '../behaviors/index.js';
+
+/** What every worker receives once, as `workerData`. */
+export interface PoolData {
+  train: SharedDatasetHandle;
+  test: SharedDatasetHandle;
+  /** Client k holds rows `indices[offsets[k] .. offsets[k+1])` of `train` (Int32, shared). */
+  offsets: SharedArrayBuffer;
+  indices: SharedArrayBuffer;
+  /** Compute backend to load (default: the automatic choice). */
+  backend?: string;
+}
+
+/** Local training of one client for one round. */
+export interface TrainTask {
+  kind: 'train';
+  client: number;
+  model: string;
+  weights: Float32Array;
+  sharedSet?: { x: Float32Array; labels: Uint8Array };
+  train: TrainSpec;
+  /** A data-poisoning behaviour (label flipping, backdoor) applied to a copy of the client's examples. */
+  poison?: { behavior: BehaviorSpec; seed: number };
+}
+
+/** The outcome of a `TrainTask`. */
+export interface TrainResult {
+  weights: Float32Array;
+  loss: number;
+  numExamples: number;
+  ms: number;
+}
+
+/** A client's Decent_BVA phase contribution from its trained model (decent-bva.md §4.2). */
+export interface BvaTask {
+  kind: 'bva';
+  model: string;
+  weights: Float32Array;
+  spec: VectorSpec;
+  probe: BvaProbe;
+}
+
+/** The outcome of a `BvaTask`. */
+export interface BvaResult {
+  values: Float32Array[];
+  ms: number;
+}
+
+/** Evaluation of the global model on rows of the test set: correct counts per attack, and backdoor hits. */
+export interface EvalTask {
+  kind: 'eval';
+  model: string;
+  weights: Float32Array;
+  /** Test rows to evaluate (one chunk; chunks are fixed-size so results do not depend on the worker count). */
+  indices: Int32Array;
+  attacks: { name: string; spec: AttackSpec }[];
+  /** Backdoor success: stamp `trigger` on rows whose label is not `target` and count predictions of `target`. */
+  backdoor?: { trigger: { row: number; col: number; size: number; value: number }; target: number };
+}
+
+/** The outcome of an `EvalTask`. */
+export interface EvalResult {
+  correct: Record<string, number>;
+  count: number;
+  /** Rows with a label other than the backdoor target, and how many of them were classified as the target. */
+  backdoor?: { eligible: number; hits: number };
+  ms: number;
+}
+
+/** Any task. */
+export type PoolTask = TrainTask | BvaTask | EvalTask;

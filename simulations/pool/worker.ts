@@ -1,0 +1,109 @@
+/**
+ * A simulation worker thread (piscina): maps the shared datasets once, loads the compute backend once, keeps one
+ * model per architecture warm, and runs the tasks of `tasks.ts` for whichever client the round needs.
+ */
+import { workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, type BackendName } from '../../shared/compute/backend.js';
+import { datasetFromShared, type Dataset } from '../../shared/data/dataset.js';
+import { Model, modelSpec } from '../../shared/models/model.js';
+import { trainLocal } from '../../shared/train/sgd.js';
+import { batchFromArrays, disposeBatch, range, type ImageSource } from '../../shared/train/batches.js';
+import { robustAccuracy } from '../../shared/attacks/robust-accuracy.js';
+import { bvaInputs } from '../../client/bva-inputs.js';
+import { Rng } from '../../shared/util/random.js';
+import { attackSuccessRate, poisonLocalData } from '../behaviors/index.js';
+import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolData, PoolTask, TrainResult, TrainTask } from './tasks.js';
+
+const data = workerData as PoolData;
+await initBackend({ quiet: true, ...(data.backend !== undefined ? { backend: data.backend as BackendName } : {}) });
+const train: Dataset = datasetFromShared(data.train);
+const test: Dataset = datasetFromShared(data.test);
+const offsets = new Int32Array(data.offsets);
+const indices = new Int32Array(data.indices);
+const models = new Map<string, Model>();
+
+/** The warm model of an architecture, loaded with `weights`. */
+function modelWith(name: string, weights: Float32Array): Model {
+  let m = models.get(name);
+  if (m === undefined) {
+    m = new Model(modelSpec(name, [train.height, train.width, train.channels], train.numClasses), weights);
+    models.set(name, m);
+  } else m.setWeights(weights);
+  return m;
+}
+
+function runTrain(task: TrainTask): TrainResult {
+  const t0 = performance.now();
+  const rows = indices.subarray(offsets[task.client]!, offsets[task.client + 1]!);
+  if (rows.length === 0) throw new Error(`client ${task.client} holds no examples`);
+  let source: ImageSource = train;
+  let local: ArrayLike<number> = rows;
+  if (task.poison !== undefined) {
+    // Poisoning works on a private copy of the client's rows; the shared dataset is never written.
+    const d = train.height * train.width * train.channels;
+    const images = new Float32Array(rows.length * d);
+    const labels = new Uint8Array(rows.length);
+    rows.forEach((r, i) => {
+      images.set(train.images.subarray(r * d, r * d + d), i * d);
+      labels[i] = train.labels[r]!;
+    });
+    const poisoned = poisonLocalData(task.poison.behavior, { images, labels, height: train.height, width: train.width, channels: train.channels, numClasses: train.numClasses }, new Rng(task.poison.seed));
+    source = { ...poisoned, height: train.height, width: train.width, channels: train.channels, numClasses: train.numClasses };
+    local = range(rows.length);
+  }
+  const model = modelWith(task.model, task.weights);
+  const shared = task.sharedSet !== undefined ? batchFromArrays(task.sharedSet.x, task.sharedSet.labels, train) : undefined;
+  try {
+    const r = trainLocal(model, source, local, {
+      epochs: task.train.epochs,
+      batchSize: task.train.batchSize,
+      lr: task.train.lr,
+      momentum: task.train.momentum,
+      seed: task.train.seed,
+      ...(shared !== undefined ? { sharedSet: { x: shared.x, y: shared.y, weight: task.train.sharedLossWeight } } : {}),
+      ...(task.train.adversarialEps !== undefined ? { adversarialEps: task.train.adversarialEps } : {}),
+    });
+    return { weights: model.getWeights(), loss: r.meanLoss, numExamples: rows.length, ms: performance.now() - t0 };
+  } finally {
+    if (shared !== undefined) disposeBatch(shared);
+  }
+}
+
+function runBva(task: BvaTask): BvaResult {
+  const t0 = performance.now();
+  const values = bvaInputs(modelWith(task.model, task.weights), task.spec, task.probe);
+  return { values, ms: performance.now() - t0 };
+}
+
+function runEval(task: EvalTask): EvalResult {
+  const t0 = performance.now();
+  const model = modelWith(task.model, task.weights);
+  const correct: Record<string, number> = {};
+  for (const a of task.attacks) correct[a.name] = Math.round(robustAccuracy(model, test, a.spec, task.indices, 500) * task.indices.length);
+  const out: EvalResult = { correct, count: task.indices.length, ms: 0 };
+  if (task.backdoor !== undefined) {
+    const eligible = Int32Array.from(Array.from(task.indices).filter((r) => test.labels[r] !== task.backdoor!.target));
+    const hits = eligible.length === 0 ? 0 : Math.round(attackSuccessRate(model, test, task.backdoor.trigger, task.backdoor.target, eligible) * eligible.length);
+    out.backdoor = { eligible: eligible.length, hits };
+  }
+  out.ms = performance.now() - t0;
+  return out;
+}
+
+/** The piscina handler. Results are small (a model's weights, a BV vector), so structured cloning is fine. */
+export default function handle(task: PoolTask): TrainResult | BvaResult | EvalResult {
+  switch (task.kind) {
+    case 'train':
+      return runTrain(task);
+    case 'bva':
+      return runBva(task);
+    case 'eval':
+      return runEval(task);
+  }
+}
+
+/** Live tensors in this worker (for leak checks). */
+export function numTensors(): number {
+  return tf.memory().numTensors;
+}

@@ -1,0 +1,104 @@
+/**
+ * The simulation engine end to end (real coordinator, real client sessions over socket.io on port 0, a piscina
+ * pool of one worker): pooled training equals in-process training bit for bit, a seeded scenario is repeatable,
+ * the run directory is complete, tensor counts stay flat, and the fault behaviours (crash with disconnect and
+ * rejoin, silent crash, straggler) act on the real protocol. No sleeps: stragglers use an injected sleep that
+ * never ends, so the coordinator's own stage timeout decides.
+ */
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initBackend } from '../shared/compute/backend.js';
+import { makeSyntheticDataset } from '../shared/data/synthetic.js';
+import { partition, sampleSharedSet } from '../shared/data/partition.js';
+import { initialWeights, modelSpec } from '../shared/models/model.js';
+import { LocalTrainer } from '../client/trainer.js';
+import { SimulationPool } from '../simulations/pool/pool.js';
+import { PooledTrainer } from '../simulations/pooled-trainer.js';
+import { resolveScenario } from '../simulations/scenario.js';
+import { runSimulation, type SimRoundRecord, type SimulationResult } from '../simulations/engine.js';
+
+const data = makeSyntheticDataset({ count: 360, testCount: 60, seed: 4 });
+const tmp = (): string => path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-sim-')), 'run');
+const base = { dataset: 'synthetic', numClients: 6, fraction: 1, rounds: 2, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 2, evalAttacks: ['clean'], finalAttacks: ['clean', 'fgsm'], seed: 11, workers: 1 };
+
+async function simulate(extra: Record<string, unknown>, opts: { sleep?: (ms: number) => Promise<void> } = {}): Promise<{ result: SimulationResult; rounds: SimRoundRecord[] }> {
+  const rounds: SimRoundRecord[] = [];
+  const result = await runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, onRound: (r) => rounds.push(r), log: () => undefined, ...opts });
+  return { result, rounds };
+}
+
+describe('simulation engine', function () {
+  this.timeout(240000);
+  before(async () => {
+    await initBackend({ backend: 'wasm', quiet: true });
+  });
+
+  it('a pooled training task gives the same weights as in-process training', async () => {
+    const shared = sampleSharedSet(data.train.count, 8, 1);
+    const parts = partition(data.train.labels, { kind: 'iid' }, 3, 1, shared);
+    const pool = new SimulationPool({ train: data.train, test: data.test, parts, workers: 1 });
+    try {
+      const spec = modelSpec('cnn-mnist');
+      const weights = initialWeights(spec, 3);
+      const task = { round: 1, model: 'cnn-mnist', weights, train: { epochs: 1, batchSize: 32, lr: 0.05, momentum: 0.9, seed: 77, sharedLossWeight: 1 } };
+      const pooled = await new PooledTrainer(pool, 2).train(task);
+      const local = new LocalTrainer(data.train, parts[2]!);
+      const inProcess = await local.train(task);
+      local.dispose();
+      expect(pooled.numExamples).to.equal(parts[2]!.length);
+      expect(Buffer.from(pooled.weights.buffer).equals(Buffer.from(inProcess.weights.buffer))).to.equal(true);
+      expect(pooled.loss).to.equal(inProcess.loss);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('runs a seeded secure fed-bva scenario repeatably and writes the run directory', async () => {
+    const a = await simulate({ method: 'fed-bva' });
+    const b = await simulate({ method: 'fed-bva' });
+    expect(a.rounds.map((r) => r.status)).to.deep.equal(['completed', 'completed']);
+    expect(a.rounds.every((r) => r.survivors === 6 && r.trained === 6)).to.equal(true);
+    expect(Buffer.from(a.result.weights!.buffer).equals(Buffer.from(b.result.weights!.buffer))).to.equal(true);
+    expect(a.result.final).to.deep.equal(b.result.final);
+    expect(Object.keys(a.result.final.accuracy).sort()).to.deep.equal(['clean', 'fgsm']);
+    const dir = a.result.runDir;
+    const lines = readFileSync(path.join(dir, 'rounds.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as SimRoundRecord);
+    expect(lines.map((l) => l.round)).to.deep.equal([1, 2]);
+    expect(lines[1]!.eval!['clean']).to.equal(a.result.final.accuracy['clean']);
+    const results = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as { final: unknown; timing: { roundMs: number } };
+    expect(results.final).to.deep.equal(a.result.final);
+    expect(results.timing.roundMs).to.be.greaterThan(0);
+    expect(JSON.parse(readFileSync(path.join(dir, 'scenario.json'), 'utf8')).federated.method).to.equal('fed-bva');
+    // Main-thread tensors are flat across rounds (the coordinator frees what each round allocates).
+    expect(lines[0]!.mainTensors).to.equal(lines[1]!.mainTensors);
+  });
+
+  it('a client crashing with a disconnect at a BV sum leaves that sum and rejoins for the next round', async () => {
+    const { rounds } = await simulate({ method: 'fed-bva', corrupted: { fraction: 0.2, behavior: { kind: 'crash', stage: 'collectMasked', sum: 'bva/0/p1', mode: 'disconnect', rounds: [1] } } });
+    expect(rounds.map((r) => r.status)).to.deep.equal(['completed', 'completed']);
+    // round(0.2·6) = 1 corrupted client: in the model sum, missing from the BV sum it crashed in, back in round 2.
+    expect(rounds[0]!.corrupted).to.have.length(1);
+    expect(rounds[0]!.survivors).to.equal(6);
+    expect(rounds[1]!.cohort).to.equal(6);
+    expect(rounds[1]!.trained).to.equal(6);
+    expect(rounds[1]!.survivors).to.equal(6);
+  });
+
+  it('a silent crash at setup times out and the round completes without that client', async () => {
+    const { rounds } = await simulate({ method: 'fedavg', rounds: 1, evalEvery: 1, timeoutsMs: { setup: 300 }, corrupted: { fraction: 0.2, behavior: { kind: 'crash', stage: 'setup', mode: 'silent' } } });
+    expect(rounds[0]!.status).to.equal('completed');
+    expect(rounds[0]!.trained).to.equal(6);
+    expect(rounds[0]!.survivors).to.equal(5);
+  });
+
+  it('a straggler past the training timeout is left out of the round', async () => {
+    const never = (): Promise<void> => new Promise<void>(() => undefined);
+    const { rounds } = await simulate({ method: 'fedavg', rounds: 1, evalEvery: 1, timeoutsMs: { train: 400 }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, { sleep: never });
+    expect(rounds[0]!.status).to.equal('completed');
+    expect(rounds[0]!.corrupted).to.have.length(2);
+    expect(rounds[0]!.trained).to.equal(4);
+    expect(rounds[0]!.survivors).to.equal(4);
+  });
+});
