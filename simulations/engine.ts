@@ -86,7 +86,9 @@ export interface SimulationResult {
   /** Mean per-round split over the rounds (ms) and client updates per second. */
   timing: { roundMs: number; trainMs: number; bvaMs: number; secaggMs: number; otherMs: number; evalMs: number; clientUpdatesPerSec: number; connectMs: number };
   wallMs: number;
+  /** Resident memory of the process (main thread and workers) at the end, and once every client was connected. */
   rssMb: number;
+  connectedRssMb: number;
   /** Final global weights (undefined when an external coordinator ran the rounds). */
   weights: Float32Array | undefined;
 }
@@ -157,6 +159,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     await Promise.all(batch);
   }
   const connectMs = performance.now() - tc;
+  const connectedRssMb = process.memoryUsage().rss / 2 ** 20;
   log(`${ids.length} virtual clients connected in ${connectMs.toFixed(0)} ms`);
 
   const records: SimRoundRecord[] = [];
@@ -260,6 +263,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     },
     wallMs: performance.now() - t0,
     rssMb: process.memoryUsage().rss / 2 ** 20,
+    connectedRssMb,
     weights: finalWeights,
   };
   const { weights: _w, ...summary } = result;
