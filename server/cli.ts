@@ -2,7 +2,7 @@
  * `npm run coordinator -- [--config FILE] [options]`: starts a coordinator and runs the configured rounds.
  *
  * Options (command-line values override the config file's):
- *   --config FILE        JSON: { "federated": {…FederatedConfig}, "secure": true, "secagg": {…}, "tokens": […],
+ *   --config FILE        JSON: { "federated": {…FederatedConfig}, "secure": true, "secagg": {…}, "aggregation": {…}, "tokens": […],
  *                        "port": 8080, "runDir": "runs/coordinator", "dataset": "mnist-embedded", "dataDir": "…" }
  *   --port N             listen port (default 8080; 0 picks a free one)    --host H (default 0.0.0.0)
  *   --tokens A,B         accepted client tokens       --tokens-file F (one token per line)
@@ -10,6 +10,7 @@
  *   --resume DIR         continue the run in DIR from its last completed round
  *   --method NAME --rounds N --clients N --fraction F --local-epochs N --seed N --min-clients N --eval-every N
  *   --plaintext          no secure aggregation (comparison mode; clients upload weights)
+ *   --aggregation JSON   e.g. '{"rule":"median"}' (plaintext) or '{"rule":"grouped","groups":3,"across":"median"}'
  *   --dataset NAME --data-dir DIR   the coordinator's data: D_s and the test set (default mnist-embedded)
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     'min-clients': { type: 'string' },
     'eval-every': { type: 'string' },
     plaintext: { type: 'boolean' },
+    aggregation: { type: 'string' },
     dataset: { type: 'string' },
     'data-dir': { type: 'string' },
   },
@@ -47,6 +49,7 @@ interface FileConfig {
   federated?: Record<string, unknown>;
   secure?: boolean;
   secagg?: CoordinatorOptions['secagg'];
+  aggregation?: unknown;
   tokens?: string[];
   port?: number;
   host?: string;
@@ -87,6 +90,7 @@ const coordinator = new Coordinator({
   data,
   secure: values.plaintext === true ? false : (file.secure ?? true),
   ...(file.secagg !== undefined ? { secagg: file.secagg } : {}),
+  ...(values.aggregation !== undefined ? { aggregation: JSON.parse(values.aggregation) as unknown } : file.aggregation !== undefined ? { aggregation: file.aggregation } : {}),
   tokens,
   runDir,
   resume: values.resume !== undefined,
@@ -95,7 +99,7 @@ const coordinator = new Coordinator({
 const port = await coordinator.listen(values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080), values.host ?? file.host ?? '0.0.0.0');
 const c = coordinator.config;
 console.error(`coordinator listening on port ${port}: ${c.method}, ${c.rounds} rounds, ${c.numClients} clients × fraction ${c.fraction}, ` +
-  `${values.plaintext === true ? 'plaintext' : 'secure aggregation'}, data ${datasetName}, run directory ${runDir}`);
+  `${values.plaintext === true ? 'plaintext' : 'secure aggregation'} (${coordinator.aggregation.rule}), data ${datasetName}, run directory ${runDir}`);
 process.on('SIGINT', () => void coordinator.close().then(() => process.exit(130)));
 await coordinator.run();
 console.error(`done: ${coordinator.completedRounds} rounds; checkpoint and metrics.jsonl in ${runDir}`);
