@@ -34,6 +34,7 @@ import { ProtocolError } from '../shared/protocol/errors.js';
 import { encodeSecAggRequest, parseHello, parseSecAggReply, parseTrainReply } from '../shared/protocol/schemas.js';
 import { pack, toWire, unpack, type Packed } from '../shared/protocol/wire.js';
 import { ClientRegistry } from './registry.js';
+import { ConfigError } from '../shared/federated/errors.js';
 import { DEFAULT_AGGREGATION, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { aggregatePlaintext, combineAcross, splitGroups } from './robust-aggregators.js';
 import { RunStore, type Checkpoint } from './run-store.js';
@@ -134,6 +135,9 @@ export class Coordinator {
   constructor(private readonly opts: CoordinatorOptions) {
     this.config = resolveConfig(opts.federated);
     this.secure = opts.secure ?? true;
+    if (this.secure && this.config.weighting === 'examples') {
+      throw new ConfigError(['weighting', 'secure'], 'weighting = "examples" needs plaintext mode (secure: false): the secure sum weights every survivor\'s update equally (the reference\'s uniform weighting)');
+    }
     this.aggregation = resolveAggregation(opts.aggregation ?? DEFAULT_AGGREGATION, { secure: this.secure, cohortSize: this.cohortSize() });
     this.log = opts.log ?? ((l) => console.error(l));
     this.timeouts = { ...DEFAULT_TIMEOUTS_MS, ...(opts.timeoutsMs ?? {}) };
@@ -304,7 +308,7 @@ export class Coordinator {
 
     try {
       if (this.secure) await this.secureRound(t, trained, metrics, timed);
-      else await this.plaintextRound(trained, trainReplies as Map<string, { ok: true; reply: { weightsF32?: Float32Array } }>, metrics, timed);
+      else await this.plaintextRound(trained, trainReplies as Map<string, { ok: true; reply: { weightsF32?: Float32Array; numExamples: number } }>, metrics, timed);
     } catch (err) {
       if (!(err instanceof SecAggAbortedError)) throw err;
       metrics.status = 'aborted';
@@ -357,7 +361,11 @@ export class Coordinator {
   private async groupedModelUpdate(t: number, trained: string[], metrics: RoundMetrics): Promise<void> {
     const agg = this.aggregation;
     if (agg.rule !== 'grouped') throw new Error('groupedModelUpdate without a grouped rule');
-    const groups = splitGroups(this.config.seed, t, trained, agg.groups);
+    // Dropouts before the sum can leave too few clients for g groups of 3: form as many as the survivors allow.
+    const minGroups = agg.minGroups ?? Math.ceil(agg.groups / 2);
+    const g = Math.min(agg.groups, Math.floor(trained.length / 3));
+    if (g < minGroups) throw new SecAggAbortedError({ stage: 'aggregate', phase: 'groups', attempt: 0, needed: minGroups, got: Math.max(g, 0) });
+    const groups = splitGroups(this.config.seed, t, trained, g);
     const spec = modelUpdateSpec(this.spec.numParams);
     // A client belongs to one group, so the groups' sessions run side by side without sharing any client.
     const results = await Promise.all(groups.map(async (members) => {
@@ -375,8 +383,7 @@ export class Coordinator {
     }));
     metrics.groups = results.map(({ size, survivors }) => ({ size, survivors }));
     const means = results.flatMap((r) => ('mean' in r && r.mean !== undefined ? [r.mean] : []));
-    const minGroups = agg.minGroups ?? Math.ceil(agg.groups / 2);
-    if (means.length < minGroups) throw new SecAggAbortedError({ stage: 'unmask', phase: 'groups', attempt: 0, needed: minGroups, got: means.length });
+    if (means.length < minGroups) throw new SecAggAbortedError({ stage: 'aggregate', phase: 'groups', attempt: 0, needed: minGroups, got: means.length });
     metrics.survivors = results.reduce((a, r) => a + r.survivors, 0);
     const update = combineAcross(agg.across, means, agg.beta);
     const next = new Float32Array(this.weights.length);
@@ -384,12 +391,16 @@ export class Coordinator {
     this.weights = next;
   }
 
-  private async plaintextRound(trained: string[], replies: Map<string, { ok: true; reply: { weightsF32?: Float32Array } }>, metrics: RoundMetrics, timed: <T>(n: string, f: () => Promise<T>) => Promise<T>): Promise<void> {
+  private async plaintextRound(trained: string[], replies: Map<string, { ok: true; reply: { weightsF32?: Float32Array; numExamples: number } }>, metrics: RoundMetrics, timed: <T>(n: string, f: () => Promise<T>) => Promise<T>): Promise<void> {
     if (trained.length === 0) throw new SecAggAbortedError({ stage: 'train', phase: MODEL_PHASE, attempt: 0, needed: 1, got: 0 });
     const acc = new Float64Array(this.spec.numParams);
+    // Uniform (the reference) or by the example counts the clients report (which a free rider can inflate).
+    const byExamples = this.config.weighting === 'examples';
+    const total = byExamples ? trained.reduce((a, id) => a + replies.get(id)!.reply.numExamples, 0) : trained.length;
     for (const id of trained) {
-      const w = replies.get(id)!.reply.weightsF32!;
-      for (let i = 0; i < acc.length; i++) acc[i] += w[i]! / trained.length;
+      const { weightsF32: w, numExamples } = replies.get(id)!.reply;
+      const share = (byExamples ? numExamples : 1) / total;
+      for (let i = 0; i < acc.length; i++) acc[i] += w![i]! * share;
     }
     metrics.survivors = trained.length;
     const models = methodTraits(this.config.method).sharedSet === 'bva' ? trained.map((id) => new Model(this.spec, replies.get(id)!.reply.weightsF32!)) : [];

@@ -139,6 +139,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       tokens: new Set([token]),
       runDir: opts.runDir,
       timeoutsMs: scenario.timeoutsMs,
+      // Every virtual client connects before run(); clients that leave for good must not stall later rounds.
+      minClients: 1,
       log: (l) => log(`coordinator: ${l}`),
       evaluator: async (round, weights) => withAsr(await evaluate(weights, cfg.evalAttacks, evalSeed(round))),
     });

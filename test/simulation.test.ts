@@ -95,7 +95,7 @@ describe('simulation engine', function () {
 
   it('a straggler past the training timeout is left out of the round', async () => {
     const never = (): Promise<void> => new Promise<void>(() => undefined);
-    const { rounds } = await simulate({ method: 'fedavg', rounds: 1, evalEvery: 1, timeoutsMs: { train: 400 }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, { sleep: never });
+    const { rounds } = await simulate({ method: 'fedavg', model: 'linear', rounds: 1, evalEvery: 1, timeoutsMs: { train: 3000 }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, { sleep: never });
     expect(rounds[0]!.status).to.equal('completed');
     expect(rounds[0]!.corrupted).to.have.length(2);
     expect(rounds[0]!.trained).to.equal(4);
