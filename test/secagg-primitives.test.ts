@@ -817,4 +817,19 @@ describe('OpenSSL paths agree with tweetnacl', function () {
       expect(Buffer.from(c.agree(sk, pk)).equals(Buffer.from(nacl.scalarMult(sk, pk)))).to.equal(true);
     }
   });
+
+  it('OpenSSL-generated round and identity keys are the key pairs tweetnacl derives from the same secrets', () => {
+    for (let i = 0; i < 20; i++) {
+      const { c, s } = roundKeyPairs();
+      for (const kp of [c, s]) {
+        expect(kp.secretKey.length).to.equal(32);
+        expect(Buffer.from(nacl.scalarMult.base(kp.secretKey)).equals(Buffer.from(kp.publicKey))).to.equal(true);
+      }
+      const id = identityKeyPair();
+      expect(id.secretKey.length).to.equal(64);
+      expect(Buffer.from(nacl.sign.keyPair.fromSecretKey(id.secretKey).publicKey).equals(Buffer.from(id.publicKey))).to.equal(true);
+      const msg = new Uint8Array([1, 2, 3, i]);
+      expect(nacl.sign.detached.verify(msg, nacl.sign.detached(msg, id.secretKey), id.publicKey)).to.equal(true);
+    }
+  });
 });

@@ -10,7 +10,7 @@
  * `nacl.secretbox` for share boxes and Ed25519 over domain-separated messages.
  */
 
-import { createCipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createCipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
 import {
   ByteReader,
@@ -90,14 +90,31 @@ export interface RoundKeyPairs {
   s: nacl.BoxKeyPair;
 }
 
-/** Fresh round key pairs (never reused across rounds: reuse would let the coordinator combine rounds). */
-export function roundKeyPairs(): RoundKeyPairs {
-  return { c: nacl.box.keyPair(), s: nacl.box.keyPair() };
+/** Raw 32-byte private (`d`) and public (`x`) keys of a fresh OpenSSL key pair of type `type`. */
+function rawKeyPair(type: 'x25519' | 'ed25519'): { d: Uint8Array; x: Uint8Array } {
+  const { privateKey } = generateKeyPairSync(type as 'x25519');
+  const jwk = privateKey.export({ format: 'jwk' }) as { d: string; x: string };
+  return { d: new Uint8Array(Buffer.from(jwk.d, 'base64url')), x: new Uint8Array(Buffer.from(jwk.x, 'base64url')) };
 }
 
-/** A fresh long-term Ed25519 identity key pair (64-byte secret key, 32-byte public key). */
+/**
+ * Fresh round key pairs (never reused across rounds: reuse would let the coordinator combine rounds). Generated
+ * by OpenSSL (tweetnacl's scalar multiplication costs milliseconds per key in JavaScript, and a simulation makes
+ * two per client per round); the bytes are the same X25519 keys tweetnacl would use (RFC 7748 raw form).
+ */
+export function roundKeyPairs(): RoundKeyPairs {
+  const c = rawKeyPair('x25519');
+  const s = rawKeyPair('x25519');
+  return { c: { secretKey: c.d, publicKey: c.x }, s: { secretKey: s.d, publicKey: s.x } };
+}
+
+/** A fresh long-term Ed25519 identity key pair in tweetnacl's form (64-byte secret key = seed ‖ public key). */
 export function identityKeyPair(): nacl.SignKeyPair {
-  return nacl.sign.keyPair();
+  const { d, x } = rawKeyPair('ed25519');
+  const secretKey = new Uint8Array(64);
+  secretKey.set(d, 0);
+  secretKey.set(x, 32);
+  return { publicKey: x, secretKey };
 }
 
 /** 32 random bytes from tweetnacl's CSPRNG (self-mask seeds b, nonces). */
