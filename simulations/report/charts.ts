@@ -1,0 +1,159 @@
+/**
+ * The report's charts: turns the model into the rows each spec plots and renders them to SVG. A chart with no
+ * data (say, no evaluation rounds recorded yet) is left out rather than drawn empty; the report then says so.
+ */
+import type { Group } from './aggregate.js';
+import { accuracyMetric, attackLabel, BYTES_METRIC } from './metrics.js';
+import type { ReportModel } from './model.js';
+import { pct, scenarioLabel } from './format.js';
+import type { Summary } from './stats.js';
+import { entryAt } from './tables.js';
+import { attacksSpec, bytesSpec, corruptionSpec, heatmapSpec, roundsSpec, timeSpec, type AttackRow, type CorruptionRow, type HeatRow, type RoundRow, type TimeRow } from './specs.js';
+import { renderSvg } from './svg.js';
+
+/** Which chart. */
+export type ChartId = 'rounds' | 'attacks' | 'corruption' | 'heatmap' | 'time' | 'bytes';
+
+/** A rendered chart. */
+export interface Chart {
+  id: ChartId;
+  title: string;
+  /** What is plotted and which CSV file holds the numbers. */
+  caption: string;
+  svg: string;
+}
+
+/** The parts of a round in the stacked time chart, and the `timing.*` field of each. */
+export const TIME_PARTS: readonly { part: string; metric: string }[] = [
+  { part: 'training', metric: 'timing.trainMs' },
+  { part: 'BV statistics', metric: 'timing.bvaMs' },
+  { part: 'secure aggregation', metric: 'timing.secaggMs' },
+  { part: 'other', metric: 'timing.otherMs' },
+];
+
+/** Mean with its ± std band ends (null without spread). */
+const band = (s: Summary): { mean: number; lo: number | null; hi: number | null; n: number } => ({
+  mean: s.mean,
+  lo: s.std === undefined ? null : s.mean - s.std,
+  hi: s.std === undefined ? null : s.mean + s.std,
+  n: s.n,
+});
+
+/** Threat scenarios (threat × level) in report order: threats in matrix order, then ascending f. */
+function scenarioRank(model: ReportModel): (g: Group) => number {
+  const key = (g: Group): string => `${model.threats.indexOf(g.threat)}\u0000${g.corruption}`;
+  const rank = [...new Set([...model.groups].sort((a, b) => model.threats.indexOf(a.threat) - model.threats.indexOf(b.threat) || a.corruption - b.corruption).map(key))];
+  return (g) => rank.indexOf(key(g));
+}
+
+/** The uncorrupted group of a defense: the f = 0 reference drawn at the left of each corruption panel. */
+function referenceGroup(model: ReportModel, defense: string, threat: string): Group | undefined {
+  const at0 = model.groups.filter((g) => g.defense === defense && g.corruption === 0 && g.metrics.has(accuracyMetric('clean')));
+  return at0.find((g) => g.threat === threat) ?? at0.find((g) => g.behavior === null);
+}
+
+/** Renders every chart that has data, in report order. */
+export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Chart>> {
+  const out = new Map<ChartId, Chart>();
+  const rank = scenarioRank(model);
+  const { defenses, attacks } = model;
+
+  const roundRows: RoundRow[] = model.curves
+    .filter((p) => p.metric === 'clean')
+    .map((p) => ({ scenario: scenarioLabel(p.group.threat, p.group.corruption), scenarioOrder: rank(p.group), defense: p.group.defense, round: p.round, ...band(p.summary) }));
+  if (roundRows.length > 0) {
+    out.set('rounds', {
+      id: 'rounds',
+      title: 'Clean accuracy per round',
+      caption: 'Clean accuracy at the evaluation rounds, mean over seeds (band: ± std where there are several seeds); one panel per threat scenario, one line per defense. Numbers: curves.csv (metric clean).',
+      svg: await renderSvg(roundsSpec(roundRows, defenses)),
+    });
+  }
+
+  const labels = attacks.map(attackLabel);
+  const attackRows: AttackRow[] = model.groups.flatMap((g) =>
+    attacks.flatMap((a, k) => {
+      const s = g.metrics.get(accuracyMetric(a));
+      return s === undefined ? [] : [{ scenario: scenarioLabel(g.threat, g.corruption), scenarioOrder: rank(g), defense: g.defense, attack: labels[k]!, ...band(s) }];
+    }),
+  );
+  if (attackRows.length > 0) {
+    out.set('attacks', {
+      id: 'attacks',
+      title: 'Final accuracy under attack',
+      caption: 'Final accuracy on clean inputs and under each evasion attack, mean over seeds (bars: ± std where there are several seeds); one panel per threat scenario. Numbers: summary.csv (metrics final.accuracy.*).',
+      svg: await renderSvg(attacksSpec(attackRows, defenses, labels)),
+    });
+  }
+
+  const corruptionRows: CorruptionRow[] = [];
+  const panels = model.threats.filter((t) => model.groups.some((g) => g.threat === t && g.corruption > 0));
+  panels.forEach((threat, threatOrder) => {
+    const behavior = model.groups.find((g) => g.threat === threat && g.behavior !== null)?.behavior;
+    const title = behavior !== undefined && behavior !== threat ? `${threat} (${behavior})` : threat;
+    for (const defense of defenses) {
+      const own = model.groups.filter((g) => g.defense === defense && g.threat === threat && g.corruption > 0);
+      const ref = referenceGroup(model, defense, threat);
+      for (const g of ref !== undefined ? [ref, ...own] : own) {
+        const s = g.metrics.get(accuracyMetric('clean'));
+        if (s !== undefined) corruptionRows.push({ threat: title, threatOrder, defense, corruption: g.corruption, ...band(s) });
+      }
+    }
+  });
+  if (corruptionRows.length > 0) {
+    out.set('corruption', {
+      id: 'corruption',
+      title: 'Clean accuracy against the corruption level',
+      caption: 'Final clean accuracy against the fraction f of corrupted clients, mean over seeds (rules: ± std where there are several seeds); one panel per threat, one line per defense; the point at f = 0 is the uncorrupted run. Numbers: summary.csv (metric final.accuracy.clean).',
+      svg: await renderSvg(corruptionSpec(corruptionRows, defenses)),
+    });
+  }
+
+  const worst = model.tables.find((t) => t.id === 'worst-clean');
+  const heatRows: HeatRow[] = [];
+  if (worst !== undefined) {
+    for (const d of worst.defenses) {
+      for (const f of worst.levels) {
+        const e = entryAt(worst, d, f);
+        if (e !== undefined) heatRows.push({ defense: d, level: String(f), value: e.summary.mean, label: pct(e.summary.mean) });
+      }
+    }
+  }
+  if (heatRows.length > 0) {
+    out.set('heatmap', {
+      id: 'heatmap',
+      title: 'Worst-case clean accuracy (heatmap)',
+      caption: 'The worst-case clean accuracy table as a heatmap (percent). Numbers: worst-case.csv (table worst-clean).',
+      svg: await renderSvg(heatmapSpec(heatRows, worst!.defenses, worst!.levels.map(String))),
+    });
+  }
+
+  const timeRows: TimeRow[] = model.costs.flatMap((c) =>
+    TIME_PARTS.flatMap(({ part, metric }, partOrder) => {
+      const s = c.metrics.get(metric);
+      return s === undefined ? [] : [{ defense: c.defense, part, partOrder, ms: s.mean }];
+    }),
+  );
+  if (timeRows.length > 0) {
+    out.set('time', {
+      id: 'time',
+      title: 'Time per round',
+      caption: 'Mean wall time per round (evaluation excluded), split into local training, BV statistics, secure aggregation and the rest, over every finished cell of each defense. Numbers: cost.csv (metrics timing.*).',
+      svg: await renderSvg(timeSpec(timeRows, model.costs.map((c) => c.defense), TIME_PARTS.map((p) => p.part))),
+    });
+  }
+
+  const bytesRows = model.costs.flatMap((c) => {
+    const s = c.metrics.get(BYTES_METRIC);
+    return s === undefined ? [] : [{ defense: c.defense, ...band(s) }];
+  });
+  if (bytesRows.length > 0) {
+    out.set('bytes', {
+      id: 'bytes',
+      title: 'Bytes per client per round',
+      caption: `Bytes the coordinator sent per cohort client per round, mean over every finished cell of each defense (rules: ± std over those cells). Numbers: cost.csv (metric ${BYTES_METRIC}).`,
+      svg: await renderSvg(bytesSpec(bytesRows, model.costs.map((c) => c.defense))),
+    });
+  }
+  return out;
+}

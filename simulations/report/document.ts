@@ -1,0 +1,332 @@
+/**
+ * The report's content, section by section, as blocks (blocks.ts): protocol, worst-case tables, accuracy under
+ * attack, accuracy against corruption, accuracy per round, cost, missing cells and the file list. Every number
+ * comes from the model; every table row names the cells (or the CSV row) it summarises.
+ */
+import * as path from 'node:path';
+import type { Group } from './aggregate.js';
+import { code, heading, type Block } from './blocks.js';
+import type { Chart, ChartId } from './charts.js';
+import type { CsvFile } from './csv-files.js';
+import { bytes, level, meanStd, ms, pct } from './format.js';
+import { accuracyMetric, ASR_METRIC, attackLabel, BYTES_METRIC, robustAccuracy, ROBUST_METRIC } from './metrics.js';
+import type { ReportModel } from './model.js';
+import type { Fact, FactValue } from './protocol.js';
+import { entryAt, type ExtremeTable } from './tables.js';
+
+/** Section headings, exported so tests and readers can rely on them. */
+export const SECTIONS = {
+  protocol: '1. Protocol',
+  worstCase: '2. Worst case over threats (ByzFL convention)',
+  attacks: '3. Final accuracy under attack',
+  corruption: '4. Accuracy against the corruption level',
+  rounds: '5. Accuracy per round',
+  cost: '6. Cost: time and bytes per round',
+  missing: '7. Missing cells',
+  files: '8. Files',
+  warnings: '9. Warnings',
+} as const;
+
+/** `n thing(s)`. */
+const plural = (n: number, thing: string): string => `${n} ${thing}${n === 1 ? '' : 's'}`;
+
+/** Cell ids as code spans, comma-separated. */
+const ids = (xs: readonly string[]): string => xs.map(code).join(', ');
+
+/** The title of the report: the matrices' names, or the number of runs. */
+export function reportTitle(model: ReportModel): string {
+  const names = model.loaded.sources.filter((s) => s.kind === 'matrix').map((s) => s.matrix?.name ?? path.basename(s.dir));
+  const runs = model.loaded.sources.filter((s) => s.kind === 'run').length;
+  const parts = [...names, ...(runs > 0 ? [`${runs} run${runs === 1 ? '' : 's'}`] : [])];
+  return `Robustness report: ${parts.join(', ')}`;
+}
+
+/** A fact's values for a table cell: one value, or each value with how many places used it. */
+function factText(f: Fact, total: number): string {
+  if (f.values.length === 0) return 'not recorded in the results files';
+  if (f.values.length === 1 && f.values[0]!.from.length === total) return f.values[0]!.value;
+  return f.values.map((v) => `${v.value} (${v.from.length})`).join('; ');
+}
+
+/** Where a fact's values were read (cells, matrix files). */
+function factSource(f: Fact, total: number): string {
+  if (f.values.length === 1 && f.values[0]!.from.length === total) return `all ${total} cells`;
+  return f.values.map((v) => (v.from.length <= 3 ? ids(v.from) : `${v.from.length} cells`)).join('; ');
+}
+
+function protocolSection(model: ReportModel): Block[] {
+  const p = model.protocol;
+  const loaded = model.loaded;
+  const out: Block[] = [heading(2, SECTIONS.protocol)];
+
+  out.push(heading(3, 'Sources'));
+  out.push({
+    kind: 'table',
+    columns: [{ title: 'directory' }, { title: 'kind' }, { title: 'name' }, { title: 'description' }, { title: 'created' }, { title: 'finished / cells', align: 'right' }],
+    rows: loaded.sources.map((s) => {
+      const cells = loaded.cells.filter((c) => c.source === s.dir);
+      return [code(s.dir), s.kind, s.matrix?.name ?? path.basename(s.dir), s.matrix?.description ?? '', s.matrix?.createdAt ?? '', `${cells.filter((c) => c.results !== undefined).length} / ${cells.length}`];
+    }),
+  });
+
+  const withScenario = loaded.cells.filter((c) => c.scenario !== undefined).length;
+  out.push(heading(3, 'Federated configuration'));
+  out.push({ kind: 'paragraph', text: `Read from the scenario.json of ${plural(withScenario, 'cell')} (and results.json for what a run measured). A field with several values lists each with the number of cells that used it.` });
+  out.push({
+    kind: 'table',
+    columns: [{ title: 'field' }, { title: 'value' }, { title: 'cells' }],
+    rows: p.federated.map((f) => {
+      const total = f.field.startsWith('test examples') || f.field.startsWith('completed') || f.field.startsWith('virtual') ? loaded.cells.filter((c) => c.results !== undefined).length : withScenario;
+      return [f.field, factText(f, total), factSource(f, total)];
+    }),
+  });
+
+  out.push(heading(3, 'Attacks'));
+  out.push({
+    kind: 'paragraph',
+    text: 'White-box, untargeted cross-entropy on the logits of the global model (inference mode), L∞ ball, inputs and adversarial examples in [0, 1] pixel space. PGD starts at a uniform random point of the ε-ball clipped to [0, 1]; with restarts an example counts as robust only if every restart fails. Parameters: STANDARD_ATTACKS of shared/attacks/robust-accuracy.ts in the build that wrote this report (results files name the attacks, not their parameters).',
+  });
+  const num = (x: number | undefined): string => (x === undefined ? '—' : String(x));
+  out.push({
+    kind: 'table',
+    columns: [{ title: 'attack' }, { title: 'name' }, { title: 'kind' }, { title: 'ε', align: 'right' }, { title: 'α', align: 'right' }, { title: 'steps', align: 'right' }, { title: 'restarts', align: 'right' }, { title: 'random start' }, { title: 'used at' }],
+    rows: p.attacks.map((a) => [
+      a.label,
+      code(a.name),
+      a.known ? a.kind : 'unknown to this build',
+      num(a.eps),
+      num(a.alpha),
+      num(a.steps),
+      num(a.restarts),
+      a.randomStart === undefined ? '—' : a.randomStart ? 'yes' : 'no',
+      a.usedAt,
+    ]),
+  });
+
+  out.push(heading(3, 'Defenses'));
+  out.push({ kind: 'paragraph', text: 'A defense is a method × an aggregation rule × a mode (plaintext, secure or grouped secure aggregation).' });
+  const entityRows = (es: typeof p.defenses, fields: string[]): string[][] =>
+    es.map((e) => [e.name, ...fields.map((name) => { const f = e.facts.find((x) => x.field === name); return f === undefined ? '—' : f.values.length === 1 ? f.values[0]!.value : f.values.map((v) => `${v.value} (${v.from.length})`).join('; '); }), String(e.cells.length)]);
+  out.push({
+    kind: 'table',
+    columns: [{ title: 'defense' }, { title: 'method' }, { title: 'mode' }, { title: 'aggregation' }, { title: 'cells', align: 'right' }],
+    rows: entityRows(p.defenses, ['method', 'mode', 'aggregation']),
+  });
+
+  out.push(heading(3, 'Threats'));
+  out.push({ kind: 'paragraph', text: 'Corrupted-client behaviours with every parameter as the run resolved it; a threat runs at each corruption level f (the fraction of corrupted clients), the uncorrupted threat at f = 0 only.' });
+  out.push({
+    kind: 'table',
+    columns: [{ title: 'threat' }, { title: 'behaviour' }, { title: 'selection' }, { title: 'poisons BV statistics' }, { title: 'corruption levels f' }, { title: 'cells', align: 'right' }],
+    rows: entityRows(p.threats, ['behaviour', 'selection', 'poisons BV statistics', 'corruption levels f']),
+  });
+
+  out.push(heading(3, 'Seeds and statistics'));
+  const seedSets = new Set(model.groups.map((g) => g.cells.map((c) => c.seed).sort((a, b) => a - b).join(',')));
+  out.push({
+    kind: 'paragraph',
+    text:
+      `Seeds: ${p.seeds.join(', ')}. ` +
+      'Every value is the mean over the finished seeds of a group (a defense × threat × corruption level); ± is the sample standard deviation (denominator n − 1) over those seeds; a value without ± comes from a single seed. Accuracies and success rates are in percent.' +
+      (seedSets.size > 1 ? ` Not every group has the same finished seeds${model.loaded.cells.some((c) => c.results === undefined) ? ' (see §7)' : ''}: the n of each value is in the tables and in summary.csv.` : ''),
+  });
+
+  out.push(heading(3, 'Software and machine'));
+  const finishedCount = loaded.cells.filter((c) => c.results !== undefined).length;
+  const readFrom = (v: FactValue): string => {
+    const files = v.from.filter((x) => x.startsWith('matrix.json'));
+    const results = v.from.length - files.length;
+    return [...files, ...(results > 0 ? [`${results} results.json`] : [])].join(' and ');
+  };
+  out.push({
+    kind: 'table',
+    columns: [{ title: 'field' }, { title: 'value' }, { title: 'read from' }],
+    rows: [
+      ...p.software.map((f) =>
+        f.values.length === 0 ? [f.field, 'not recorded in the results files', '—'] : [f.field, f.values.map((v) => v.value).join('; '), f.values.map(readFrom).join('; ')],
+      ),
+      ['results dated', p.dates === undefined ? '—' : `${p.dates.first} to ${p.dates.last}`, `${finishedCount} results.json`],
+    ],
+  });
+  return out;
+}
+
+/** A worst-case table as rows: one per defense, one column per level. */
+function extremeBlock(t: ExtremeTable, model: ReportModel, f: (x: number) => string): Block {
+  const seeds = model.protocol.seeds.length;
+  return {
+    kind: 'table',
+    columns: [{ title: 'defense' }, ...t.levels.map((l) => ({ title: level(l), align: 'right' as const }))],
+    rows: t.defenses.map((d) => [
+      d,
+      ...t.levels.map((l) => {
+        const e = entryAt(t, d, l);
+        if (e === undefined) return '—';
+        // n is shown only when the group lacks seeds, so a gap in the matrix is visible where it matters.
+        return `${meanStd(e.summary, f)} (${e.group.threat}${e.summary.n < seeds ? `, n ${e.summary.n}` : ''})`;
+      }),
+    ]),
+  };
+}
+
+function worstCaseSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFile: (c: Chart) => string): Block[] {
+  const out: Block[] = [heading(2, SECTIONS.worstCase)];
+  out.push({
+    kind: 'paragraph',
+    text: 'Rows are defenses, columns corruption levels f. Each entry is the mean over seeds of the worst threat at that level, ± the std over those seeds, with the threat named in brackets; f = 0 is the uncorrupted run. Each entry is a row of worst-case.csv (table, defense, corruption), which lists the threats considered and the source cells.',
+  });
+  for (const t of model.tables) {
+    out.push(heading(3, `${t.title} (%)`));
+    out.push({ kind: 'paragraph', text: `Each entry: ${t.description}. worst-case.csv: table ${code(t.id)}, metric ${code(t.metric)}.` });
+    if (t.entries.length === 0) {
+      out.push({ kind: 'paragraph', text: t.id === 'max-asr' ? 'No finished cell measured a backdoor success rate (no backdoor threat).' : 'No finished cell has this metric yet.' });
+      continue;
+    }
+    out.push(extremeBlock(t, model, pct));
+    if (t.id === 'worst-clean' && charts.has('heatmap')) out.push({ kind: 'chart', chart: charts.get('heatmap')!, file: chartFile(charts.get('heatmap')!) });
+  }
+  const overs = new Set(model.groups.flatMap((g) => g.cells.map((c) => robustAccuracy(c)?.over.join(', ') ?? '')).filter(Boolean));
+  if (overs.size > 0) {
+    out.push({
+      kind: 'paragraph',
+      text: `Robust accuracy is taken per cell over the attacks it ran: ${[...overs].map((o) => `{${o}}`).join(' or ')}. It is a minimum of per-attack accuracies, an upper bound on the per-example worst case of §6 (results files record accuracies per attack, not per example).`,
+    });
+  }
+  return out;
+}
+
+/** The cells a group's row summarises, with the missing ones marked. */
+function groupSources(g: Group): string {
+  const done = ids(g.cells.map((c) => c.id));
+  return g.missing.length === 0 ? done : `${done}${done ? '; ' : ''}missing: ${ids(g.missing.map((c) => c.id))}`;
+}
+
+function attacksSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFile: (c: Chart) => string): Block[] {
+  const out: Block[] = [heading(2, SECTIONS.attacks)];
+  const chart = charts.get('attacks');
+  if (chart !== undefined) out.push({ kind: 'chart', chart, file: chartFile(chart) });
+  else out.push({ kind: 'paragraph', text: 'No finished cell yet: nothing to plot.' });
+  const hasAsr = model.groups.some((g) => g.metrics.has(ASR_METRIC));
+  out.push({ kind: 'paragraph', text: `Final accuracy (%) per group, mean ± std over seeds; robust = the minimum over attacks per cell, then averaged${hasAsr ? '; ASR = backdoor success rate' : ''}. summary.csv holds each value (group, metric) with min, max and n.` });
+  out.push({
+    kind: 'table',
+    columns: [
+      { title: 'defense' },
+      { title: 'threat' },
+      { title: 'f', align: 'right' },
+      { title: 'n', align: 'right' },
+      ...model.attacks.map((a) => ({ title: attackLabel(a), align: 'right' as const })),
+      { title: 'robust', align: 'right' },
+      ...(hasAsr ? [{ title: 'ASR', align: 'right' as const }] : []),
+      { title: 'cells' },
+    ],
+    rows: model.groups.map((g) => [
+      g.defense,
+      g.threat,
+      String(g.corruption),
+      String(g.cells.length),
+      ...model.attacks.map((a) => meanStd(g.metrics.get(accuracyMetric(a)), pct)),
+      meanStd(g.metrics.get(ROBUST_METRIC), pct),
+      ...(hasAsr ? [meanStd(g.metrics.get(ASR_METRIC), pct)] : []),
+      groupSources(g),
+    ]),
+  });
+  return out;
+}
+
+function chartSection(title: string, chart: Chart | undefined, chartFile: (c: Chart) => string, empty: string, after: Block[] = []): Block[] {
+  return [heading(2, title), ...(chart !== undefined ? [{ kind: 'chart', chart, file: chartFile(chart) } as Block] : [{ kind: 'paragraph', text: empty } as Block]), ...after];
+}
+
+function costSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFile: (c: Chart) => string): Block[] {
+  const out: Block[] = [heading(2, SECTIONS.cost)];
+  for (const id of ['time', 'bytes'] as const) {
+    const c = charts.get(id);
+    if (c !== undefined) out.push({ kind: 'chart', chart: c, file: chartFile(c) });
+  }
+  if (model.costs.length === 0) {
+    out.push({ kind: 'paragraph', text: 'No finished cell yet.' });
+    return out;
+  }
+  out.push({ kind: 'paragraph', text: 'Per defense, over every finished cell it ran (all threats, levels and seeds): the mean per-round time of results.json (ms, evaluation excluded from the round) and the bytes the coordinator sent per cohort client per round, mean ± std over cells. Each row is the defense\'s rows of cost.csv, which list the cells.' });
+  const m = (c: (typeof model.costs)[number], name: string, f: (x: number) => string): string => meanStd(c.metrics.get(name), f);
+  out.push({
+    kind: 'table',
+    columns: [
+      { title: 'defense' },
+      { title: 'cells', align: 'right' },
+      { title: 'round (ms)', align: 'right' },
+      { title: 'training', align: 'right' },
+      { title: 'BV statistics', align: 'right' },
+      { title: 'secure aggregation', align: 'right' },
+      { title: 'other', align: 'right' },
+      { title: 'evaluation', align: 'right' },
+      { title: 'client updates/s', align: 'right' },
+      { title: 'bytes per client per round', align: 'right' },
+    ],
+    rows: model.costs.map((c) => [
+      c.defense,
+      String(c.cells.length),
+      m(c, 'timing.roundMs', ms),
+      m(c, 'timing.trainMs', ms),
+      m(c, 'timing.bvaMs', ms),
+      m(c, 'timing.secaggMs', ms),
+      m(c, 'timing.otherMs', ms),
+      m(c, 'timing.evalMs', ms),
+      m(c, 'timing.clientUpdatesPerSec', (x) => x.toFixed(2)),
+      m(c, BYTES_METRIC, bytes),
+    ]),
+  });
+  return out;
+}
+
+function missingSection(model: ReportModel): Block[] {
+  const missing = model.loaded.cells.filter((c) => c.results === undefined);
+  const out: Block[] = [heading(2, SECTIONS.missing)];
+  if (missing.length === 0) return [...out, { kind: 'paragraph', text: 'None: every cell has its results.json.' }];
+  out.push({ kind: 'paragraph', text: `${missing.length} cell${missing.length === 1 ? '' : 's'} without results, left out of every mean above (their recorded rounds are still in rounds.csv).` });
+  out.push({
+    kind: 'table',
+    columns: [{ title: 'cell' }, { title: 'defense' }, { title: 'threat' }, { title: 'f', align: 'right' }, { title: 'seed', align: 'right' }, { title: 'reason' }],
+    rows: missing.map((c) => [code(c.id), c.defense, c.threat, String(c.corruption), String(c.seed), c.missing ?? '']),
+  });
+  return out;
+}
+
+/** All blocks of the report. `chartFile` gives each chart's SVG path relative to report.md. */
+export function buildDocument(model: ReportModel, charts: Map<ChartId, Chart>, csv: readonly CsvFile[], chartFile: (c: Chart) => string): Block[] {
+  const cells = model.loaded.cells;
+  const finished = cells.filter((c) => c.results !== undefined).length;
+  const out: Block[] = [heading(1, reportTitle(model))];
+  out.push({
+    kind: 'paragraph',
+    text:
+      `Built from the results files under ${model.loaded.sources.map((s) => code(s.dir)).join(', ')}: ${finished} of ${cells.length} cells finished` +
+      `${cells.length > finished ? ` (${cells.length - finished} missing, listed in §7)` : ''}; ${plural(model.defenses.length, 'defense')}, ${plural(model.threats.length, 'threat')}, corruption levels ${model.levels.join(', ')}, seeds ${model.protocol.seeds.join(', ')}. ` +
+      'Every number is read from those files; the CSV files of §8 hold each one at full precision, and every table row names its source cells or CSV row.',
+  });
+  out.push(...protocolSection(model));
+  out.push(...worstCaseSection(model, charts, chartFile));
+  out.push(...attacksSection(model, charts, chartFile));
+  out.push(...chartSection(SECTIONS.corruption, charts.get('corruption'), chartFile, 'No threat ran at a corruption level above 0: nothing to plot.', [
+    { kind: 'paragraph', text: 'The values are the clean column of the table in §3 (summary.csv, metric final.accuracy.clean).' },
+  ]));
+  out.push(...chartSection(SECTIONS.rounds, charts.get('rounds'), chartFile, 'No evaluation round recorded yet: nothing to plot.'));
+  out.push(...costSection(model, charts, chartFile));
+  out.push(...missingSection(model));
+  out.push(heading(2, SECTIONS.files));
+  out.push({
+    kind: 'list',
+    items: [
+      `${code('report.md')}: this report in Markdown (charts as ${code('charts/*.svg')}); ${code('report.html')}: the same as one self-contained page with the charts inline.`,
+      ...csv.map((f) => `${code(f.name)}: ${f.description}.`),
+      'CSV files follow RFC 4180; numbers are written in full precision (JavaScript\'s shortest round-trip form), so each equals its source value exactly; lists inside a field are separated by semicolons.',
+    ],
+  });
+  if (model.loaded.warnings.length > 0) {
+    out.push(heading(2, SECTIONS.warnings));
+    out.push({ kind: 'paragraph', text: 'Problems met while reading the results files; none stopped the report.' });
+    out.push({ kind: 'list', items: model.loaded.warnings.map((w) => w.replace(/`/g, "'")) });
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+/**
+ * The cells a benchmark matrix should hold, from the `config` stored in its `matrix.json`, so that a cell that
+ * never started (no directory yet) or was interrupted before writing `cell.json` is still listed in the report.
+ *
+ * This repeats only the coordinate part of `expandMatrix` (simulations/benchmark/matrix.ts) — ids, defenses,
+ * threats, levels and seeds — and deliberately not its scenario validation: results written by another version
+ * of the code must still be reportable even when their matrix would no longer validate. A test checks that both
+ * give the same coordinates.
+ */
+
+/** The coordinates of one matrix cell (the fields of `cell.json`). */
+export interface CellCoords {
+  /** Cell id, also its directory name under `cells/`. */
+  id: string;
+  /** Defense name (a method × an aggregation rule × a mode). */
+  defense: string;
+  /** Threat name (`none` for no corruption). */
+  threat: string;
+  /** Corruption level f, the fraction of corrupted clients, [0, 1]. */
+  corruption: number;
+  /** Seed of the run. */
+  seed: number;
+  /** The threat's behaviour kind, or null for no corruption. */
+  behavior: string | null;
+}
+
+type Named = { name?: unknown } & Record<string, unknown>;
+
+/** The id's corruption part: percent with one decimal, `.` written as `p` (matrix.ts's `pct`). */
+function pct(f: number): string {
+  return String(Math.round(f * 1000) / 10).replace('.', 'p');
+}
+
+/** Every cell's coordinates, in the matrix's order; [] when `config` does not look like a matrix. */
+export function expectedCells(config: unknown): CellCoords[] {
+  if (typeof config !== 'object' || config === null) return [];
+  const c = config as { defenses?: unknown; threats?: unknown; corruption?: unknown; seeds?: unknown };
+  const list = (v: unknown): Named[] => (Array.isArray(v) ? v.filter((x): x is Named => typeof x === 'object' && x !== null && typeof (x as Named).name === 'string') : []);
+  const nums = (v: unknown, fallback: number[]): number[] => (Array.isArray(v) ? v.filter((x): x is number => typeof x === 'number') : fallback);
+  const defenses = list(c.defenses);
+  // matrix.ts's defaults: threats [none], corruption [0.2], seeds [1].
+  const threats = c.threats === undefined ? [{ name: 'none' }] : list(c.threats);
+  const levels = nums(c.corruption, [0.2]);
+  const seeds = nums(c.seeds, [1]);
+  const out: CellCoords[] = [];
+  for (const d of defenses) {
+    for (const t of threats) {
+      const behavior = t['behavior'] as { kind?: unknown } | undefined;
+      // A threat without a behaviour is the uncorrupted run, so it has one level, f = 0; others skip f = 0.
+      const fs = behavior === undefined ? [0] : levels.filter((f) => f > 0);
+      for (const f of fs) {
+        for (const seed of seeds) {
+          out.push({
+            id: `${String(d.name)}__${String(t.name)}__f${pct(f)}__s${seed}`,
+            defense: String(d.name),
+            threat: String(t.name),
+            corruption: f,
+            seed,
+            behavior: typeof behavior?.kind === 'string' ? behavior.kind : null,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Defense and threat names in the order the matrix lists them (the report keeps that order). */
+export function configOrder(config: unknown): { defenses: string[]; threats: string[] } {
+  const names = (v: unknown): string[] => (Array.isArray(v) ? v.map((x) => (x as Named | null)?.name).filter((n): n is string => typeof n === 'string') : []);
+  if (typeof config !== 'object' || config === null) return { defenses: [], threats: [] };
+  const c = config as { defenses?: unknown; threats?: unknown };
+  return { defenses: names(c.defenses), threats: names(c.threats) };
+}

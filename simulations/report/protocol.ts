@@ -1,0 +1,197 @@
+/**
+ * The protocol a report states (threats-and-evaluation.md §6–§7: "every results table states ε, α, steps,
+ * restarts, start and range"), read from the results files: each field lists every distinct value the cells
+ * used, with the cells that used it, so a matrix whose cells disagree shows it instead of hiding it.
+ *
+ * Attack parameters are the one exception: results files name attacks only, so ε, α, steps and restarts come
+ * from STANDARD_ATTACKS of the build that makes the report, and the report says so.
+ */
+import { STANDARD_ATTACKS } from '../../shared/attacks/robust-accuracy.js';
+import type { CellRecord, LoadedRuns } from './load.js';
+import { attackLabel, sortAttacks } from './metrics.js';
+
+/** One distinct value of a field and where it was read. */
+export interface FactValue {
+  value: string;
+  /** Cell ids, or `matrix.json (name)` for values read from a matrix file. */
+  from: string[];
+}
+
+/** A protocol field with its distinct values (one value when every cell agrees). */
+export interface Fact {
+  field: string;
+  values: FactValue[];
+}
+
+/** One attack of the evaluation. */
+export interface AttackRow {
+  name: string;
+  label: string;
+  kind: string;
+  eps: number | undefined;
+  alpha: number | undefined;
+  steps: number | undefined;
+  restarts: number | undefined;
+  randomStart: boolean | undefined;
+  /** False when this build's STANDARD_ATTACKS does not know the name (parameters then unknown). */
+  known: boolean;
+  /** Where the runs used it: at evaluation rounds, after the last round, or both. */
+  usedAt: string;
+}
+
+/** A named defense or threat with its settings as facts. */
+export interface Entity {
+  name: string;
+  facts: Fact[];
+  /** Cells (finished or not) that belong to it. */
+  cells: string[];
+}
+
+/** Everything the protocol section shows. */
+export interface Protocol {
+  federated: Fact[];
+  attacks: AttackRow[];
+  defenses: Entity[];
+  threats: Entity[];
+  seeds: number[];
+  software: Fact[];
+  /** First and last `date` of the results files, ISO strings. */
+  dates: { first: string; last: string } | undefined;
+}
+
+/** Collects the distinct values of `get` over items, keeping first-seen order. */
+function fact<T>(field: string, items: readonly T[], get: (item: T) => string | undefined, from: (item: T) => string): Fact {
+  const values: FactValue[] = [];
+  for (const it of items) {
+    const v = get(it);
+    if (v === undefined) continue;
+    const found = values.find((x) => x.value === v);
+    if (found !== undefined) found.from.push(from(it));
+    else values.push({ value: v, from: [from(it)] });
+  }
+  return { field, values };
+}
+
+/** A value as a short string: numbers as JS prints them, arrays comma-separated, objects as compact JSON. */
+export function show(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return v.map((x) => show(x) ?? '').join(', ');
+  if (typeof v === 'object' && v !== null) return JSON.stringify(v).replace(/"([A-Za-z_][A-Za-z0-9_]*)":/g, '$1: ').replace(/,(?=\S)/g, ', ');
+  return String(v);
+}
+
+/** A partition spec as words. */
+function showPartition(p: unknown): string | undefined {
+  if (typeof p !== 'object' || p === null) return show(p);
+  const s = p as { kind?: string; alpha?: number; shardsPerClient?: number };
+  if (s.kind === 'iid') return 'IID';
+  if (s.kind === 'dirichlet') return `Dirichlet α = ${s.alpha ?? 'default'}`;
+  if (s.kind === 'shards') return `shards (${s.shardsPerClient ?? 'default'} per client)`;
+  return show(p);
+}
+
+/** An aggregation config as words: the rule and its parameters. */
+function showAggregation(a: unknown): string | undefined {
+  if (typeof a !== 'object' || a === null) return show(a);
+  const { rule, ...params } = a as { rule?: string } & Record<string, unknown>;
+  const ps = Object.entries(params).map(([k, v]) => `${k} = ${show(v)}`);
+  return ps.length === 0 ? String(rule) : `${String(rule)} (${ps.join(', ')})`;
+}
+
+/** The protocol of every cell that has a scenario (finished or not: an unfinished cell still ran a setup). */
+export function protocolOf(loaded: LoadedRuns): Protocol {
+  const withScenario = loaded.cells.filter((c) => c.scenario !== undefined);
+  const finished = loaded.cells.filter((c) => c.results !== undefined);
+  const id = (c: CellRecord): string => c.id;
+  const fed = (c: CellRecord): Record<string, unknown> => (c.scenario!.federated ?? {}) as unknown as Record<string, unknown>;
+  const f = (field: string, get: (c: CellRecord) => unknown): Fact => fact(field, withScenario, (c) => show(get(c)), id);
+
+  const federated: Fact[] = [
+    f('dataset', (c) => c.scenario!.dataset),
+    f('model', (c) => fed(c)['model']),
+    f('clients N', (c) => fed(c)['numClients']),
+    f('fraction per round', (c) => fed(c)['fraction']),
+    f('cohort m = max(⌊fraction·N⌋, 1)', (c) => {
+      const n = fed(c)['numClients'];
+      const fr = fed(c)['fraction'];
+      return typeof n === 'number' && typeof fr === 'number' ? Math.max(Math.floor(fr * n), 1) : undefined;
+    }),
+    f('rounds', (c) => fed(c)['rounds']),
+    f('local epochs', (c) => fed(c)['localEpochs']),
+    f('batch size', (c) => fed(c)['batchSize']),
+    f('learning rate', (c) => fed(c)['lr']),
+    f('momentum', (c) => fed(c)['momentum']),
+    fact('partition', withScenario, (c) => showPartition(fed(c)['partition']), id),
+    f('shared-set size', (c) => fed(c)['sharedSetSize']),
+    f('shared-loss weight β', (c) => fed(c)['sharedLossWeight']),
+    f('method ε', (c) => fed(c)['eps']),
+    f('Decent_BVA options', (c) => fed(c)['bva']),
+    f('aggregation weights', (c) => fed(c)['weighting']),
+    f('evaluate every (rounds)', (c) => fed(c)['evalEvery']),
+    f('attacks at evaluation rounds', (c) => fed(c)['evalAttacks']),
+    f('attacks after the last round', (c) => fed(c)['finalAttacks']),
+    fact('test examples evaluated', finished, (c) => show(c.results!.final.evaluated), id),
+    fact('completed rounds', finished, (c) => `${c.results!.completedRounds} of ${c.results!.rounds}`, id),
+    fact('virtual clients × worker threads', finished, (c) => `${c.results!.clients} × ${c.results!.workers}`, id),
+  ].filter((x) => x.values.length > 0);
+
+  const evalAt = new Set(withScenario.flatMap((c) => (fed(c)['evalAttacks'] as string[] | undefined) ?? []));
+  const finalAt = new Set([...withScenario.flatMap((c) => (fed(c)['finalAttacks'] as string[] | undefined) ?? []), ...finished.flatMap((c) => Object.keys(c.results!.final.accuracy))]);
+  const attacks: AttackRow[] = sortAttacks([...evalAt, ...finalAt]).map((name) => {
+    const s = STANDARD_ATTACKS[name];
+    const usedAt = [evalAt.has(name) ? 'evaluation rounds' : '', finalAt.has(name) ? 'final' : ''].filter(Boolean).join(', ');
+    if (s === undefined) return { name, label: name, kind: 'unknown', eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined, known: false, usedAt };
+    if (s.kind === 'none') return { name, label: attackLabel(name), kind: 'none', eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined, known: true, usedAt };
+    if (s.kind === 'fgsm') return { name, label: attackLabel(name), kind: 'fgsm', eps: s.eps, alpha: undefined, steps: 1, restarts: 1, randomStart: false, known: true, usedAt };
+    return { name, label: attackLabel(name), kind: 'pgd', eps: s.eps, alpha: s.alpha, steps: s.steps, restarts: s.restarts ?? 1, randomStart: s.randomStart ?? true, known: true, usedAt };
+  });
+
+  const entities = (names: readonly string[], of: (c: CellRecord) => string, facts: (cells: CellRecord[]) => Fact[]): Entity[] =>
+    names
+      .map((name) => {
+        const cells = loaded.cells.filter((c) => of(c) === name);
+        return { name, facts: facts(cells.filter((c) => c.scenario !== undefined)).filter((x) => x.values.length > 0), cells: cells.map(id) };
+      })
+      .filter((e) => e.cells.length > 0);
+  const defenses = entities(loaded.order.defenses, (c) => c.defense, (cells) => [
+    fact('method', cells, (c) => show(fed(c)['method']), id),
+    fact('mode', cells, (c) => (c.scenario!.secure ? (c.scenario!.aggregation?.rule === 'grouped' ? 'grouped secure aggregation' : 'secure aggregation') : 'plaintext'), id),
+    fact('aggregation', cells, (c) => showAggregation(c.scenario!.aggregation), id),
+  ]);
+  const threats = entities(loaded.order.threats, (c) => c.threat, (cells) => [
+    fact('behaviour', cells, (c) => show(c.scenario!.corrupted?.behavior) ?? 'none (no corrupted clients)', id),
+    fact('selection', cells, (c) => show(c.scenario!.corrupted?.selection), id),
+    fact('poisons BV statistics', cells, (c) => show(c.scenario!.corrupted?.poisonBva), id),
+  ]);
+  // Levels come from every cell's coordinates (a cell that never started has no scenario but has its level).
+  for (const t of threats) {
+    const levels = [...new Set(loaded.cells.filter((c) => c.threat === t.name).map((c) => c.corruption))].sort((a, b) => a - b);
+    t.facts.push({ field: 'corruption levels f', values: [{ value: levels.join(', '), from: t.cells }] });
+  }
+
+  const seeds = [...new Set(loaded.cells.map((c) => c.seed))].sort((a, b) => a - b);
+
+  const matrices = loaded.sources.filter((s) => s.matrix !== undefined);
+  const mfrom = (s: (typeof matrices)[number]): string => `matrix.json (${s.matrix!.name})`;
+  const both = (field: string, fromMatrix: (s: (typeof matrices)[number]) => unknown, fromCell: (c: CellRecord) => unknown): Fact => {
+    const a = fact(field, matrices, (s) => show(fromMatrix(s)), mfrom);
+    const b = fact(field, finished, (c) => show(fromCell(c)), id);
+    for (const v of b.values) {
+      const found = a.values.find((x) => x.value === v.value);
+      if (found !== undefined) found.from.push(...v.from);
+      else a.values.push(v);
+    }
+    return a;
+  };
+  const software: Fact[] = [
+    both('robust-fl (package.json version)', (s) => s.matrix!.software?.robustFl, () => undefined),
+    both('Node.js', (s) => s.matrix!.software?.node, (c) => c.results!.machine?.node),
+    both('TensorFlow.js', (s) => s.matrix!.software?.tfjs, (c) => c.results!.machine?.tfjs),
+    both('CPU', (s) => s.matrix!.machine?.cpu, (c) => c.results!.machine?.cpu),
+    both('cores', (s) => s.matrix!.machine?.cores, (c) => c.results!.machine?.cores),
+  ];
+
+  const dates = finished.map((c) => c.results!.date).filter((d): d is string => d !== undefined).sort();
+  return { federated, attacks, defenses, threats, seeds, software, dates: dates.length > 0 ? { first: dates[0]!, last: dates[dates.length - 1]! } : undefined };
+}
