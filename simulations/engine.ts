@@ -269,7 +269,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     weights: finalWeights,
   };
   const { weights: _w, ...summary } = result;
-  writeFileSync(path.join(opts.runDir, 'results.json'), JSON.stringify({ ...summary, machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, date: new Date().toISOString() }, null, 2) + '\n');
+  // The attacks' parameters travel with the numbers, so a report never depends on the code that reads it.
+  const attacks = Object.fromEntries([...new Set([...cfg.evalAttacks, ...cfg.finalAttacks])].map((n) => [n, STANDARD_ATTACKS[n]]));
+  writeFileSync(path.join(opts.runDir, 'results.json'), JSON.stringify({ ...summary, attacks, machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, date: new Date().toISOString() }, null, 2) + '\n');
   return result;
 }
 
