@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeBackend, initBackend } from '../shared/compute/backend.js';
+import { vulkanMissing } from '../shared/compute/webgpu.js';
 
 const backendModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../shared/compute/backend.js');
 
@@ -32,8 +33,8 @@ describe('compute backend picker', function () {
     const r = pickInChild({ RFL_BACKEND: '' });
     expect(r.status, r.stderr).to.equal(0);
     const c = JSON.parse(r.stdout.trim()) as { name: string; rejected: { name: string; error: string }[] };
-    expect(['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']).to.include(c.name);
-    const order = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+    const order = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'];
+    expect(order).to.include(c.name);
     expect(c.rejected.map((x) => x.name)).to.deep.equal(order.slice(0, order.indexOf(c.name)));
     for (const x of c.rejected) expect(x.error).to.be.a('string').and.not.equal('');
     const logLines = r.stderr.split('\n').filter((l) => l.startsWith('compute backend:'));
@@ -48,10 +49,21 @@ describe('compute backend picker', function () {
     expect(ok.stderr).to.contain('compute backend: cpu — chosen by RFL_BACKEND');
     const bad = pickInChild({ RFL_BACKEND: 'cuda' });
     expect(bad.status).to.equal(3);
-    expect(bad.stderr).to.contain('RFL_BACKEND: unknown backend "cuda"; expected one of tfjs-node-gpu, tfjs-node, wasm, cpu');
+    expect(bad.stderr).to.contain('RFL_BACKEND: unknown backend "cuda"; expected one of tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu');
+  });
+
+  it('rules out webgpu without loading Dawn where Vulkan is missing, saying what is missing', function () {
+    const missing = vulkanMissing();
+    if (missing === undefined) this.skip();
+    const r = pickInChild({ RFL_BACKEND: '' });
+    const c = JSON.parse(r.stdout.trim()) as { name: string; rejected: { name: string; error: string }[] };
+    expect(c.rejected.find((x) => x.name === 'webgpu')?.error).to.equal(missing);
+    // Dawn was never loaded, so it printed none of its warnings.
+    expect(r.stderr).to.not.contain('Vulkan:');
   });
 
   it('describes a choice with its reasons', () => {
+    expect(describeBackend({ name: 'webgpu', tfName: 'webgpu', adapter: 'nvidia hopper', reason: 'chosen by option', rejected: [] })).to.equal('compute backend: webgpu on nvidia hopper — chosen by option');
     expect(describeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after tfjs-node', rejected: [{ name: 'tfjs-node', error: 'no binding' }] }))
       .to.equal('compute backend: wasm — first that loaded after tfjs-node (tfjs-node: no binding)');
   });

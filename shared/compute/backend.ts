@@ -2,7 +2,8 @@
  * Picks and initialises the TensorFlow.js compute backend, once per process (or worker thread).
  *
  * Order: an explicit choice (option, else the RFL_BACKEND environment variable), else the first of
- * tfjs-node-gpu, tfjs-node, wasm, cpu that actually loads. Presence of a package proves nothing here: npm may
+ * tfjs-node-gpu, webgpu (Dawn over Vulkan, where a GPU driver is present), tfjs-node, wasm, cpu that actually
+ * loads. Presence of a package proves nothing here: npm may
  * skip a dependency's install script, leaving tfjs-node without its native library, so each candidate is
  * imported and initialised for real (../shared/docs/compute-backend.md).
  */
@@ -10,9 +11,10 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernels } from './kernels/index.js';
+import { loadWebGpu } from './webgpu.js';
 
 /** Backends the picker knows, by the name users pass. */
-export const BACKEND_NAMES = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'] as const;
 /** A backend name accepted by `initBackend`. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
@@ -24,6 +26,8 @@ export interface BackendChoice {
   tfName: string;
   /** One sentence: why this one. */
   reason: string;
+  /** The GPU adapter, for `webgpu`. */
+  adapter?: string;
   /** Every candidate tried before it, with the error that ruled it out. */
   rejected: { name: BackendName; error: string }[];
 }
@@ -44,8 +48,13 @@ export function wasmBinaryDir(): string {
   return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
 }
 
+let adapter: string | undefined;
+
 async function tryLoad(name: BackendName): Promise<string> {
   switch (name) {
+    case 'webgpu':
+      adapter = await loadWebGpu();
+      return 'webgpu';
     case 'tfjs-node-gpu':
     case 'tfjs-node': {
       // Both register the backend 'tensorflow' on import; a missing native payload throws here.
@@ -81,14 +90,14 @@ async function pick(opts: BackendOptions): Promise<BackendChoice> {
     parseName(explicit, 'backend option');
     const tfName = await tryLoad(explicit);
     const reason = opts.backend !== undefined ? 'chosen by option' : 'chosen by RFL_BACKEND';
-    return { name: explicit, tfName, reason, rejected: [] };
+    return { name: explicit, tfName, reason, rejected: [], ...(adapter !== undefined ? { adapter } : {}) };
   }
   const rejected: BackendChoice['rejected'] = [];
   for (const name of BACKEND_NAMES) {
     try {
       const tfName = await tryLoad(name);
       const reason = rejected.length === 0 ? 'first candidate, loaded' : `first that loaded after ${rejected.map((r) => r.name).join(', ')}`;
-      return { name, tfName, reason, rejected };
+      return { name, tfName, reason, rejected, ...(adapter !== undefined ? { adapter } : {}) };
     } catch (err) {
       rejected.push({ name, error: firstLine(err) });
     }
@@ -104,7 +113,7 @@ function firstLine(err: unknown): string {
 /** Describes a choice in one line, for logs. */
 export function describeBackend(c: BackendChoice): string {
   const why = c.rejected.length > 0 ? ` (${c.rejected.map((r) => `${r.name}: ${r.error}`).join('; ')})` : '';
-  return `compute backend: ${c.name} — ${c.reason}${why}`;
+  return `compute backend: ${c.name}${c.adapter !== undefined ? ` on ${c.adapter}` : ''} — ${c.reason}${why}`;
 }
 
 /**
