@@ -5,6 +5,8 @@
  * on one thread: one SGD-with-momentum training step at batch 64, one FGSM input gradient of 64 images, and
  * inference on 1,000 images. Where PyTorch is importable, the same three on PyTorch (bench/torch_compute.py),
  * in the same invocation, and the ratios ours / PyTorch (lower is better; 1.0 = as fast as PyTorch).
+ * On a GPU backend (webgpu, tfjs-node-gpu) it also measures the training step and FGSM at `--large` (default
+ * 1,024; `large` in the JSON), and compares with PyTorch on CUDA where PyTorch sees a GPU.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -14,10 +16,11 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../shared/compute/backend.js';
 import { createModel } from '../shared/models/model.js';
-import { sgdStep, DEFAULT_TRAIN_OPTIONS } from '../shared/train/sgd.js';
+import { sgdStepLoss, DEFAULT_TRAIN_OPTIONS } from '../shared/train/sgd.js';
+import { Rng } from '../shared/util/random.js';
 import { batchFromArrays } from '../shared/train/batches.js';
 import { fgsm } from '../shared/attacks/pgd.js';
-import { medianMs } from './timing.js';
+import { medianMsAsync } from './timing.js';
 import { intFlag } from '../shared/util/flags.js';
 import { runTorch } from './torch-runner.js';
 
@@ -34,45 +37,86 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     batch: { type: 'string', default: '64' },
     backend: { type: 'string' },
+    large: { type: 'string' },
   },
 });
 const reps = intFlag('reps', values.reps, 20);
 const warmup = intFlag('warmup', values.warmup, 0);
 const batch = intFlag('batch', values.batch, 1);
 
-const choice = await initBackend(values.backend !== undefined ? { backend: values.backend as BackendName } : {});
+const choice = await initBackend({ gpu: true, ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}) });
+const gpu = choice.name === 'webgpu' || choice.name === 'tfjs-node-gpu';
+const large = values.large !== undefined ? intFlag('large', values.large, 1) : gpu ? 1024 : undefined;
 
 function randomImages(n: number, seed: number): Float32Array {
-  return tf.tidy(() => tf.randomUniform([n * 784], 0, 1, 'float32', seed).dataSync() as Float32Array).slice();
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n * 784 }, () => rng.float());
 }
-const labels = Uint8Array.from({ length: batch }, (_, i) => (i * 7) % 10);
 const shape = { height: 28, width: 28, channels: 1, numClasses: 10 };
-const b = batchFromArrays(randomImages(batch, 1), labels, shape);
 const big = batchFromArrays(randomImages(1000, 2), Uint8Array.from({ length: 1000 }, (_, i) => i % 10), shape);
 const model = createModel('cnn-mnist', 1);
 const velocity = model.params.map((p) => tf.zerosLike(p));
 let step = 0;
 
+/**
+ * Waits for `t`: on a CPU backend by reading it; on a GPU by reading back one number that depends on all of it
+ * (a sum), which finishes the work without timing a 3 MB copy to the host — PyTorch's side only calls
+ * torch.cuda.synchronize(). Reads are asynchronous: WebGPU in Node has no synchronous read.
+ */
+async function finish(t: tf.Tensor): Promise<void> {
+  if (!gpu) {
+    await t.data();
+    return;
+  }
+  const s = tf.sum(t);
+  await s.data();
+  s.dispose();
+}
+
+/** Training step and FGSM at batch `n`, each waited for (`finish`). */
+async function stepFigures(n: number): Promise<Pick<Figures, 'trainStepMs' | 'fgsmMs'>> {
+  const lbl = Uint8Array.from({ length: n }, (_, i) => (i * 7) % 10);
+  const bb = batchFromArrays(randomImages(n, 1), lbl, shape);
+  try {
+    return {
+      trainStepMs: await medianMsAsync(async () => {
+        const loss = sgdStepLoss(model, bb, velocity, DEFAULT_TRAIN_OPTIONS, step++);
+        await finish(loss);
+        loss.dispose();
+      }, reps, warmup),
+      fgsmMs: await medianMsAsync(async () => {
+        const adv = fgsm(model, bb.x, bb.y, 0.3);
+        await finish(adv);
+        adv.dispose();
+      }, reps, warmup),
+    };
+  } finally {
+    bb.x.dispose();
+    bb.y.dispose();
+  }
+}
+
 const ours: Figures = {
-  trainStepMs: medianMs(() => {
-    sgdStep(model, b, velocity, DEFAULT_TRAIN_OPTIONS, step++);
-  }, reps, warmup),
-  fgsmMs: medianMs(() => {
-    const adv = fgsm(model, b.x, b.y, 0.3);
-    adv.dataSync();
-    adv.dispose();
-  }, reps, warmup),
-  infer1000Ms: medianMs(() => {
-    tf.tidy(() => tf.argMax(model.predictLogits(big.x), 1).dataSync());
+  ...(await stepFigures(batch)),
+  infer1000Ms: await medianMsAsync(async () => {
+    const pred = tf.tidy(() => tf.argMax(model.predictLogits(big.x), 1));
+    await finish(pred);
+    pred.dispose();
   }, reps, warmup),
 };
+const oursLarge = large !== undefined ? await stepFigures(large) : undefined;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const script = path.resolve(here, '../../bench/torch_compute.py');
-const torch = runTorch<Figures & { version: string; threads: number }>(script, { reps, warmup, batch, inferCount: 1000, threads: 1 });
+type TorchFigures = Figures & { version: string; threads: number; device: string };
+// On a GPU backend the fair comparison is PyTorch on CUDA; fall back to its CPU (one thread) when it has none.
+let torch = gpu ? runTorch<TorchFigures>(script, { reps, warmup, batch, inferCount: 1000, device: 'cuda' }) : undefined;
+if (torch === undefined || !torch.ok) torch = runTorch<TorchFigures>(script, { reps, warmup, batch, inferCount: 1000, threads: 1 });
+const torchLarge = large !== undefined && torch.ok ? runTorch<TorchFigures>(script, { reps, warmup, batch: large, inferCount: 1000, device: torch.result.device, threads: 1 }) : undefined;
 const ratio = (a: number, t: number): number => Math.round((a / t) * 1000) / 1000;
 const result = {
   backend: choice.name,
+  adapter: choice.adapter ?? null,
   backendReason: choice.reason,
   model: 'cnn-mnist',
   batch,
@@ -80,21 +124,36 @@ const result = {
   warmup,
   threads: 1,
   ...ours,
-  torch: torch.ok ? { version: torch.result.version, threads: torch.result.threads, trainStepMs: torch.result.trainStepMs, fgsmMs: torch.result.fgsmMs, infer1000Ms: torch.result.infer1000Ms } : null,
+  torch: torch.ok ? { version: torch.result.version, device: torch.result.device, threads: torch.result.threads, trainStepMs: torch.result.trainStepMs, fgsmMs: torch.result.fgsmMs, infer1000Ms: torch.result.infer1000Ms } : null,
   torchUnavailable: torch.ok ? undefined : torch.reason,
   ratios: torch.ok
     ? { trainStep: ratio(ours.trainStepMs, torch.result.trainStepMs), fgsm: ratio(ours.fgsmMs, torch.result.fgsmMs), infer1000: ratio(ours.infer1000Ms, torch.result.infer1000Ms) }
     : null,
+  large:
+    oursLarge !== undefined
+      ? {
+          batch: large,
+          ...oursLarge,
+          torch: torchLarge?.ok === true ? { trainStepMs: torchLarge.result.trainStepMs, fgsmMs: torchLarge.result.fgsmMs } : null,
+          ratios: torchLarge?.ok === true ? { trainStep: ratio(oursLarge.trainStepMs, torchLarge.result.trainStepMs), fgsm: ratio(oursLarge.fgsmMs, torchLarge.result.fgsmMs) } : null,
+        }
+      : undefined,
   machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs },
   date: new Date().toISOString(),
 };
 
 const fmt = (v: number): string => v.toFixed(2).padStart(8);
 console.log(`cnn-mnist, batch ${batch}, 1 thread, median of ${reps} after ${warmup} warm-up (ms)`);
-console.log(`operation        ${choice.name.padStart(8)}  ${'pytorch'.padStart(8)}   ratio`);
+console.log(`operation        ${choice.name.padStart(8)}  ${(torch.ok ? `pytorch-${torch.result.device}` : 'pytorch').padStart(8)}   ratio`);
 for (const [k, label] of [['trainStepMs', 'train step'], ['fgsmMs', 'FGSM grad'], ['infer1000Ms', 'infer 1000']] as const) {
   const t = result.torch?.[k];
   console.log(`${label.padEnd(15)} ${fmt(ours[k])}  ${t !== undefined ? fmt(t) : '       -'}   ${t !== undefined ? (ours[k] / t).toFixed(2) + '×' : '-'}`);
+}
+if (oursLarge !== undefined) {
+  const tl = torchLarge?.ok === true ? torchLarge.result : undefined;
+  for (const [k, label] of [['trainStepMs', `train ${large}`], ['fgsmMs', `FGSM ${large}`]] as const) {
+    console.log(`${label.padEnd(15)} ${fmt(oursLarge[k])}  ${tl !== undefined ? fmt(tl[k]) : '       -'}   ${tl !== undefined ? (oursLarge[k] / tl[k]).toFixed(2) + '×' : '-'}`);
+  }
 }
 if (!torch.ok) console.log(`PyTorch: ${torch.reason}`);
 mkdirSync(path.dirname(path.resolve(values.out!)), { recursive: true });

@@ -1,5 +1,6 @@
 """PyTorch side of `npm run bench:compute`: the same model (CNNMnist), batch, operations and timing rule
-as bench/compute.ts, on one thread. Prints one JSON object on stdout.
+as bench/compute.ts, on one CPU thread or on CUDA (`device`: "cuda", synchronised after every operation).
+Prints one JSON object on stdout.
 
 CNNMnist as in junwu6/FedBVA models/networks.py (../shared/docs/decent-bva.md §8)."""
 import json, sys, time
@@ -14,6 +15,10 @@ batch = int(args.get("batch", 64))
 infer_n = int(args.get("inferCount", 1000))
 torch.set_num_threads(int(args.get("threads", 1)))
 torch.manual_seed(0)
+device = args.get("device", "cpu")
+if device == "cuda" and not torch.cuda.is_available():
+    raise SystemExit("CUDA requested but torch.cuda.is_available() is False")
+sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
 
 class CNNMnist(nn.Module):
@@ -34,11 +39,11 @@ class CNNMnist(nn.Module):
         return self.fc2(x)
 
 
-model = CNNMnist()
+model = CNNMnist().to(device)
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-x = torch.rand(batch, 1, 28, 28)
-y = torch.randint(0, 10, (batch,))
-xs = torch.rand(infer_n, 1, 28, 28)
+x = torch.rand(batch, 1, 28, 28, device=device)
+y = torch.randint(0, 10, (batch,), device=device)
+xs = torch.rand(infer_n, 1, 28, 28, device=device)
 
 
 def train_step():
@@ -64,10 +69,12 @@ def infer():
 def median_ms(f):
     for _ in range(warmup):
         f()
+    sync()
     ts = []
     for _ in range(reps):
         t = time.perf_counter()
         f()
+        sync()
         ts.append((time.perf_counter() - t) * 1000)
     ts.sort()
     n = len(ts)
@@ -77,6 +84,7 @@ def median_ms(f):
 out = {
     "version": torch.__version__,
     "threads": torch.get_num_threads(),
+    "device": device,
     "trainStepMs": median_ms(train_step),
     "fgsmMs": median_ms(fgsm_grad),
     "infer1000Ms": median_ms(infer),

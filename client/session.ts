@@ -79,6 +79,8 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     try {
       const req = parseTrainRequest(unpack(raw, 'round:train'));
       if (!(await proceed('train', req.round, ''))) return;
+      // A request the client got to late (it was slow, the coordinator moved on) must not overwrite a newer round.
+      if (req.round < trainedRound) throw Object.assign(new Error(`round ${req.round} is over: this client already trained for round ${trainedRound}`), { code: 'stale-round' });
       const out = await opts.trainer.train({
         round: req.round,
         model: req.model,
@@ -86,6 +88,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
         ...(req.sharedF32 !== undefined ? { sharedSet: { x: req.sharedF32, labels: Uint8Array.from(req.sharedSet!.labels) } } : {}),
         train: req.train,
       });
+      if (req.round < trainedRound) throw Object.assign(new Error(`round ${req.round} finished training after round ${trainedRound}; result dropped`), { code: 'stale-round' });
       trainedRound = req.round;
       baseWeights = req.weightsF32;
       lastWeights = out.weights;

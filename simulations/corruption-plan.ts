@@ -22,7 +22,8 @@ export class CorruptionPlan {
     private readonly seed: number,
     ids: readonly string[],
     /** Waits `ms` milliseconds (injectable so tests need no real delays). */
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    // unref: a straggler still sleeping when the run ends must not keep the process alive.
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms).unref()),
   ) {
     this.population = spec !== undefined && spec.selection === 'population' ? corruptedPopulation(seed, ids, spec.fraction) : undefined;
   }

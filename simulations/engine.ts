@@ -25,7 +25,8 @@ import { PooledTrainer } from './pooled-trainer.js';
 import { CorruptedTrainer } from './corrupted-trainer.js';
 import { CorruptionPlan } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
-import { needsHonestUpdates } from './behaviors/index.js';
+import { dataPoisonOf, needsHonestUpdates } from './behaviors/index.js';
+import { vulkanMissing } from '../shared/compute/webgpu.js';
 import type { Scenario } from './scenario.js';
 
 /** Options of `runSimulation`. */
@@ -49,6 +50,8 @@ export interface SimulationOptions {
   log?: (line: string) => void;
   /** Injected delay (tests): straggler sleeps. */
   sleep?: (ms: number) => Promise<void>;
+  /** Evaluate on the GPU (a WebGPU worker); default: where a Vulkan loader and GPU driver are present. */
+  gpuEval?: boolean;
 }
 
 /** One line of rounds.jsonl: the coordinator's metrics plus what the simulation knows. */
@@ -83,6 +86,9 @@ export interface SimulationResult {
   workers: number;
   /** Final evaluation: accuracy per attack on the evaluation set, and the backdoor success rate if any. */
   final: { accuracy: Record<string, number>; asr?: number; evaluated: number };
+  /** Where the evaluations ran (a GPU worker, or the CPU workers), and why the GPU was given up if it was. */
+  evalDevice: 'gpu' | 'cpu';
+  gpuFallback?: string;
   /** Mean per-round split over the rounds (ms) and client updates per second. */
   timing: { roundMs: number; trainMs: number; bvaMs: number; secaggMs: number; otherMs: number; evalMs: number; clientUpdatesPerSec: number; connectMs: number };
   wallMs: number;
@@ -110,7 +116,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const sharedIdx = sampleSharedSet(data.train.count, cfg.sharedSetSize, cfg.seed);
   const parts = partition(data.train.labels, cfg.partition, cfg.numClients, cfg.seed, sharedIdx);
   const ids = parts.map((_, k) => clientIdOf(k));
-  const pool = new SimulationPool({ train: data.train, test: data.test, parts, ...(opts.workers ?? scenario.workers ? { workers: opts.workers ?? scenario.workers } : {}), ...(opts.backend !== undefined ? { backend: opts.backend } : {}) });
+  const gpuEval = opts.gpuEval ?? vulkanMissing() === undefined;
+  const pool = new SimulationPool({ train: data.train, test: data.test, parts, gpuEval, ...(opts.workers ?? scenario.workers ? { workers: opts.workers ?? scenario.workers } : {}), ...(opts.backend !== undefined ? { backend: opts.backend } : {}) });
 
   const b = scenario.corrupted?.behavior;
   if (opts.url !== undefined && scenario.corrupted !== undefined && (scenario.corrupted.selection !== 'population' || (b !== undefined && needsHonestUpdates(b)))) {
@@ -120,7 +127,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const plan = new CorruptionPlan(scenario.corrupted, cfg.seed, ids, opts.sleep);
   const oracle = b !== undefined && needsHonestUpdates(b) ? new HonestOracle() : undefined;
   const evalCount = Math.min(cfg.evalSubset ?? data.test.count, data.test.count);
-  const backdoor = b?.kind === 'backdoor' ? { trigger: b.trigger, target: b.target } : undefined;
+  // Backdoors, and model replacement built on a backdoored update, get their success rate measured.
+  const poison = b !== undefined ? dataPoisonOf(b) : undefined;
+  const backdoor = poison?.kind === 'backdoor' ? { trigger: poison.trigger, target: poison.target } : undefined;
   const evaluate = (weights: Float32Array, names: string[], seed: number): Promise<PoolEvaluation> =>
     pool.evaluate(cfg.model, weights, evalCount, names.map((name) => ({ name, spec: STANDARD_ATTACKS[name]! })), seed, backdoor);
   const evalSeed = (round: number): number => new Rng(cfg.seed).fork('eval').fork(round).nextUint32();
@@ -241,6 +250,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const missing = cfg.finalAttacks.filter((a) => !(a in last));
   const extra = finalWeights !== undefined && (missing.length > 0 || (backdoor !== undefined && last['asr'] === undefined)) ? withAsr(await evaluate(finalWeights, missing, evalSeed(cfg.rounds + 1))) : {};
   const finalEval = { ...last, ...extra };
+  const evalDevice = pool.evalDevice;
+  const gpuFallback = pool.gpuFallbackReason;
+  if (gpuFallback !== undefined) log(`GPU evaluation worker failed (${gpuFallback}); evaluated on the CPU workers`);
   await pool.close();
   const { asr, ...accuracy } = finalEval;
   const mean = (f: (r: SimRoundRecord) => number): number => (records.length === 0 ? 0 : records.reduce((a, r) => a + f(r), 0) / records.length);
@@ -253,6 +265,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     clients: ids.length,
     workers: pool.workers,
     final: { accuracy, ...(asr !== undefined ? { asr } : {}), evaluated: evalCount },
+    evalDevice,
+    ...(gpuFallback !== undefined ? { gpuFallback } : {}),
     timing: {
       roundMs: mean((r) => r.ms.round),
       trainMs: mean((r) => r.ms.train),

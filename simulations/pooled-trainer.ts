@@ -31,7 +31,8 @@ export class PooledTrainer implements Trainer {
       train: task.train,
       ...(poison !== undefined ? { poison } : {}),
     });
-    this.trained = { round: task.round, model: task.model, weights: r.weights };
+    // A stale round finishing late must not replace a newer round's model (its BV statistics need it).
+    if (this.trained === undefined || this.trained.round <= task.round) this.trained = { round: task.round, model: task.model, weights: r.weights };
     return { numExamples: r.numExamples, loss: r.loss, weights: r.weights };
   }
 

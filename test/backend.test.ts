@@ -11,8 +11,8 @@ import { vulkanMissing } from '../shared/compute/webgpu.js';
 
 const backendModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../shared/compute/backend.js');
 
-function pickInChild(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
-  const code = `import(${JSON.stringify(backendModule)}).then(async (m) => { const c = await m.initBackend(); console.log(JSON.stringify(c)); }).catch((e) => { console.error('ERROR ' + e.message); process.exit(3); });`;
+function pickInChild(env: Record<string, string>, opts: { gpu?: boolean } = {}): { status: number | null; stdout: string; stderr: string } {
+  const code = `import(${JSON.stringify(backendModule)}).then(async (m) => { const c = await m.initBackend(${JSON.stringify(opts)}); console.log(JSON.stringify(c)); }).catch((e) => { console.error('ERROR ' + e.message); process.exit(3); });`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -55,11 +55,18 @@ describe('compute backend picker', function () {
   it('rules out webgpu without loading Dawn where Vulkan is missing, saying what is missing', function () {
     const missing = vulkanMissing();
     if (missing === undefined) this.skip();
-    const r = pickInChild({ RFL_BACKEND: '' });
+    const r = pickInChild({ RFL_BACKEND: '' }, { gpu: true });
     const c = JSON.parse(r.stdout.trim()) as { name: string; rejected: { name: string; error: string }[] };
     expect(c.rejected.find((x) => x.name === 'webgpu')?.error).to.equal(missing);
     // Dawn was never loaded, so it printed none of its warnings.
     expect(r.stderr).to.not.contain('Vulkan:');
+  });
+
+  it('offers webgpu only to callers that read tensors asynchronously', () => {
+    const r = pickInChild({ RFL_BACKEND: '' });
+    const c = JSON.parse(r.stdout.trim()) as { name: string; rejected: { name: string; error: string }[] };
+    expect(c.name).to.not.equal('webgpu');
+    expect(c.rejected.find((x) => x.name === 'webgpu')?.error).to.match(/reads tensors synchronously/);
   });
 
   it('describes a choice with its reasons', () => {

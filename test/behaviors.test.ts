@@ -530,20 +530,20 @@ describe('corrupted-client behaviours (threats-and-evaluation.md §3)', () => {
     const test = { images, labels, height: 28, width: 28, channels: 1, numClasses: 10 };
     const trigger: Trigger = { row: 23, col: 23, size: 4, value: 1 };
 
-    it('counts the non-target examples classified as the target once stamped', () => {
+    it('counts the non-target examples classified as the target once stamped', async () => {
       const model = triggerModel();
       const before = tf.memory().numTensors;
       const imagesBefore = images.slice();
       // Non-target: 10 examples (0 and 4 are target-labelled); 2 and 3 are lit, so 8 of 10 flip to the target.
       // Counting the target-labelled ones too would give 9/12.
-      expect(attackSuccessRate(model, test, trigger, 0)).to.be.closeTo(0.8, 1e-12);
-      expect(attackSuccessRate(model, test, trigger, 0, undefined, 3)).to.be.closeTo(0.8, 1e-12); // batch size does not matter
-      expect(attackSuccessRate(model, test, trigger, 0, [1, 2, 5])).to.be.closeTo(2 / 3, 1e-12);
-      expect(attackSuccessRate(model, { ...test, count: 4 }, trigger, 0)).to.be.closeTo(1 / 3, 1e-12); // rows 1, 2, 3
+      expect(await attackSuccessRate(model, test, trigger, 0)).to.be.closeTo(0.8, 1e-12);
+      expect(await attackSuccessRate(model, test, trigger, 0, undefined, 3)).to.be.closeTo(0.8, 1e-12); // batch size does not matter
+      expect(await attackSuccessRate(model, test, trigger, 0, [1, 2, 5])).to.be.closeTo(2 / 3, 1e-12);
+      expect(await attackSuccessRate(model, { ...test, count: 4 }, trigger, 0)).to.be.closeTo(1 / 3, 1e-12); // rows 1, 2, 3
       // A trigger where the model has no weights never flips anything; clean predictions are never the target.
-      expect(attackSuccessRate(model, test, { row: 0, col: 10, size: 4, value: 1 }, 0)).to.equal(0);
-      expect(attackSuccessRate(model, test, trigger, 0, [0, 4])).to.be.NaN; // no non-target example
-      expect(attackSuccessRate(model, test, trigger, 2)).to.be.closeTo(0.2, 1e-12); // target 2: of the 10 non-2 rows only the lit 3 and 4
+      expect(await attackSuccessRate(model, test, { row: 0, col: 10, size: 4, value: 1 }, 0)).to.equal(0);
+      expect(await attackSuccessRate(model, test, trigger, 0, [0, 4])).to.be.NaN; // no non-target example
+      expect(await attackSuccessRate(model, test, trigger, 2)).to.be.closeTo(0.2, 1e-12); // target 2: of the 10 non-2 rows only the lit 3 and 4
       expect(tf.memory().numTensors).to.equal(before);
       expect(arr(images)).to.deep.equal(arr(imagesBefore));
       model.dispose();

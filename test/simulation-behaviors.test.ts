@@ -297,7 +297,7 @@ describe('corrupted-client behaviours through the engine', function () {
     // The ASR the engine reports is the fraction of stamped non-target test examples classified as the target.
     const model = new Model(spec, poisoned.w);
     try {
-      expect(attackSuccessRate(model, data.test, trigger, 0)).to.equal(asr);
+      expect(await attackSuccessRate(model, data.test, trigger, 0)).to.equal(asr);
       // Without the trigger the same examples are not sent to the target: the trigger causes it.
       const x = tf.tensor4d(data.test.images, [data.test.count, data.test.height, data.test.width, data.test.channels]);
       const logits = model.predictLogits(x);

@@ -1,6 +1,6 @@
 /** Accuracy under attack over a dataset, in batches (the attack sees the true labels, white-box). */
 import type { Model } from '../models/model.js';
-import { countCorrect, predictClasses } from '../train/evaluate.js';
+import { countCorrect, predictClasses, predictClassesAsync } from '../train/evaluate.js';
 import { disposeBatch, gatherBatch, range, type ImageSource } from '../train/batches.js';
 import { fgsm, pgd, type PgdOptions } from './pgd.js';
 
@@ -23,6 +23,33 @@ export const STANDARD_ATTACKS: Record<string, AttackSpec> = {
   'pgd-20-madry': { kind: 'pgd', eps: 0.3, alpha: (2.5 * 0.3) / 20, steps: 20, randomStart: true },
   'pgd-strong': { kind: 'pgd', eps: 0.3, alpha: (2.5 * 0.3) / 40, steps: 40, randomStart: true, restarts: 5 },
 };
+
+/**
+ * `robustAccuracy` with asynchronous reads: the form a GPU backend (WebGPU in Node) needs; the same attacks,
+ * batches and seeds, so both give the same figure on the same backend.
+ */
+export async function robustAccuracyAsync(model: Model, data: ImageSource, attack: AttackSpec, indices: ArrayLike<number> = range(data.labels.length), batchSize = 500): Promise<number> {
+  if (indices.length === 0) throw new Error('robustAccuracy: empty evaluation set');
+  let correct = 0;
+  for (let s = 0, k = 0; s < indices.length; s += batchSize, k++) {
+    const b = gatherBatch(data, indices, s, Math.min(s + batchSize, indices.length));
+    try {
+      if (attack.kind === 'none') {
+        correct += countCorrect(await predictClassesAsync(model, b.x), b.labels);
+      } else {
+        const adv = attack.kind === 'fgsm' ? fgsm(model, b.x, b.y, attack.eps) : pgd(model, b.x, b.y, { ...attack, seed: (attack.seed ?? 0) * 100003 + k });
+        try {
+          correct += countCorrect(await predictClassesAsync(model, adv), b.labels);
+        } finally {
+          adv.dispose();
+        }
+      }
+    } finally {
+      disposeBatch(b);
+    }
+  }
+  return correct / indices.length;
+}
 
 /** Fraction of rows classified correctly after the attack. */
 export function robustAccuracy(model: Model, data: ImageSource, attack: AttackSpec, indices: ArrayLike<number> = range(data.labels.length), batchSize = 500): number {

@@ -38,6 +38,12 @@ export interface BackendOptions {
   backend?: BackendName;
   /** Suppress the one-line log of the choice (default false). */
   quiet?: boolean;
+  /**
+   * The caller reads tensors only asynchronously (`await t.data()`), so the automatic choice may take WebGPU:
+   * in Node, WebGPU has no synchronous read (`dataSync` needs a browser's OffscreenCanvas). Default false: the
+   * training and secure-aggregation code reads synchronously and runs on a CPU backend.
+   */
+  gpu?: boolean;
 }
 
 const require = createRequire(import.meta.url);
@@ -94,6 +100,10 @@ async function pick(opts: BackendOptions): Promise<BackendChoice> {
   }
   const rejected: BackendChoice['rejected'] = [];
   for (const name of BACKEND_NAMES) {
+    if (name === 'webgpu' && opts.gpu !== true) {
+      rejected.push({ name, error: 'not for this program (it reads tensors synchronously; WebGPU in Node reads only asynchronously)' });
+      continue;
+    }
     try {
       const tfName = await tryLoad(name);
       const reason = rejected.length === 0 ? 'first candidate, loaded' : `first that loaded after ${rejected.map((r) => r.name).join(', ')}`;

@@ -48,6 +48,12 @@ export async function loadWebGpu(): Promise<string> {
   else if (g.navigator.gpu === undefined) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('backend "webgpu" failed to initialise');
+  // Small tensors would otherwise be computed on the CPU and copied back and forth; on an H200 turning this off
+  // took a cnn-mnist training step at batch 64 from 28 to 14.5 ms and FGSM at 1,024 from 7.2 to 4.1 ms.
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
+  // tfjs-backend-webgpu flags (WEBGPU_*) as a JSON object, for tuning on a given GPU.
+  const flags = process.env['RFL_WEBGPU_FLAGS'];
+  if (flags !== undefined && flags !== '') for (const [k, v] of Object.entries(JSON.parse(flags) as Record<string, unknown>)) tf.env().set(k, v as number | boolean);
   return described;
 }
 

@@ -8,6 +8,7 @@
  * what is not on the path. Inference, which needs no gradient, uses fused ops instead.
  */
 import * as tf from '@tensorflow/tfjs';
+import { conv2dPatchGrad } from './conv-patch-grad.js';
 
 /** Activation applied after a conv or dense layer. */
 export type Activation = 'linear' | 'relu' | 'tanh';
@@ -94,10 +95,13 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
   let p = 0;
   let dropIndex = 0;
   const seedBase = opts.dropoutSeed ?? Math.floor(Math.random() * 2 ** 31);
+  // Training on WebGPU takes the patch-product filter gradient (conv-patch-grad.ts); input-only gradients
+  // (attacks, inference mode) keep tf.conv2d, whose tape computes no filter gradient at all.
+  const conv = training && tf.getBackend() === 'webgpu' ? conv2dPatchGrad : (a: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D => tf.conv2d(a, w, 1, 'valid');
   for (const l of layers) {
     switch (l.kind) {
       case 'conv':
-        h = activate(tf.add(tf.conv2d(h as tf.Tensor4D, params[p] as tf.Tensor4D, 1, 'valid'), params[p + 1]!), l.activation);
+        h = activate(tf.add(conv(h as tf.Tensor4D, params[p] as tf.Tensor4D), params[p + 1]!), l.activation);
         p += 2;
         break;
       case 'dense':

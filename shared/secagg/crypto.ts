@@ -10,7 +10,7 @@
  * `nacl.secretbox` for share boxes and Ed25519 over domain-separated messages.
  */
 
-import { createCipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createCipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
 import {
   ByteReader,
@@ -90,11 +90,16 @@ export interface RoundKeyPairs {
   s: nacl.BoxKeyPair;
 }
 
-/** Raw 32-byte private (`d`) and public (`x`) keys of a fresh OpenSSL key pair of type `type`. */
+/**
+ * Raw 32-byte private (`d`) and public (`x`) keys of a fresh key pair: 32 random bytes as the secret, the public
+ * key from OpenSSL. Not `generateKeyPairSync` + a JWK export: on Node 20.20 that pair deadlocks now and then
+ * (a garbage-collected KeyGenJob takes a mutex the export holds; seen after 20,000–220,000 keys).
+ */
 function rawKeyPair(type: 'x25519' | 'ed25519'): { d: Uint8Array; x: Uint8Array } {
-  const { privateKey } = generateKeyPairSync(type as 'x25519');
-  const jwk = privateKey.export({ format: 'jwk' }) as { d: string; x: string };
-  return { d: new Uint8Array(Buffer.from(jwk.d, 'base64url')), x: new Uint8Array(Buffer.from(jwk.x, 'base64url')) };
+  const d = new Uint8Array(randomBytes(KEY_BYTES));
+  const prefix = type === 'x25519' ? X25519_PKCS8_PREFIX : ED25519_PKCS8_PREFIX;
+  const spki = createPublicKey(createPrivateKey({ key: Buffer.concat([prefix, d]), format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' });
+  return { d, x: new Uint8Array(spki.subarray(spki.length - KEY_BYTES)) };
 }
 
 /**

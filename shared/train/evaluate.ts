@@ -8,6 +8,16 @@ export function predictClasses(model: Model, x: tf.Tensor4D): Int32Array {
   return tf.tidy(() => tf.argMax(model.predictLogits(x), 1).dataSync() as Int32Array).slice();
 }
 
+/** `predictClasses` read asynchronously (the only way to read a WebGPU tensor in Node). */
+export async function predictClassesAsync(model: Model, x: tf.Tensor4D): Promise<Int32Array> {
+  const t = tf.tidy(() => tf.argMax(model.predictLogits(x), 1));
+  try {
+    return (await t.data()) as Int32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Counts predictions equal to `labels`. */
 export function countCorrect(pred: ArrayLike<number>, labels: ArrayLike<number>): number {
   let c = 0;

@@ -97,9 +97,22 @@ function shuffled(idx: ArrayLike<number>, seed: number): Int32Array {
 
 /**
  * One SGD-with-momentum step on a batch; `velocity` holds the momentum buffers (updated in place).
- * Returns the loss value.
+ * Returns the loss value (read synchronously; `sgdStepLoss` leaves it on the device).
  */
 export function sgdStep(model: Model, batch: Batch, velocity: tf.Tensor[], o: TrainOptions, step: number): number {
+  const loss = sgdStepLoss(model, batch, velocity, o, step);
+  try {
+    return loss.dataSync()[0]!;
+  } finally {
+    loss.dispose();
+  }
+}
+
+/**
+ * `sgdStep` returning the loss as a scalar tensor the caller disposes: WebGPU in Node can only read tensors
+ * asynchronously (`await loss.data()`).
+ */
+export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o: TrainOptions, step: number): tf.Scalar {
   const dropoutSeed = (o.seed * 1000003 + step * 7919) >>> 0;
   // Crafted before the gradient scope: a constant input to the step, as EAT prescribes.
   const adv = o.adversarialEps !== undefined ? fgsm(model, batch.x, batch.y, o.adversarialEps) : undefined;
@@ -132,7 +145,7 @@ export function sgdStep(model: Model, batch: Batch, velocity: tf.Tensor[], o: Tr
         }
         p.assign(tf.sub(p, tf.mul(v, o.lr)));
       });
-      return value.dataSync()[0]!;
+      return value;
     });
   } finally {
     adv?.dispose();

@@ -15,16 +15,17 @@ export type AsrSource = ImageSource & { count?: number };
 /**
  * The ASR in [0, 1] over `indices` (default: the first `count`, or all, examples) minus the target-labelled
  * ones; NaN when no example qualifies. Batches of `batchSize` rows are gathered into one buffer, stamped, and
- * classified; every tensor is freed before returning.
+ * classified; every tensor is freed before returning. Asynchronous, so it also runs on WebGPU (which in Node
+ * has no synchronous read).
  */
-export function attackSuccessRate(
+export async function attackSuccessRate(
   model: Model,
   test: AsrSource,
   trigger: Trigger,
   target: number,
   indices?: ArrayLike<number>,
   batchSize = 500,
-): number {
+): Promise<number> {
   const total = test.labels.length;
   const count = test.count ?? total;
   if (!(Number.isInteger(count) && count >= 0 && count <= total)) throw new RangeError(`attackSuccessRate: count must be an integer in [0, ${total}], got ${count}`);
@@ -54,14 +55,16 @@ export function attackSuccessRate(
       const x = tf.tensor4d(buffer.slice(0, b * d), [b, H, W, C]);
       return model.predictLogits(x).argMax(-1).equal(tf.scalar(target, 'int32')).sum();
     });
-    hits += readScalar(hitsT);
+    hits += await readScalar(hitsT);
   }
   return hits / rows.length;
 }
 
-/** Reads a scalar tensor synchronously and frees it. */
-function readScalar(t: tf.Tensor): number {
-  const v = t.dataSync()[0]!;
-  t.dispose();
-  return v;
+/** Reads a scalar tensor and frees it. */
+async function readScalar(t: tf.Tensor): Promise<number> {
+  try {
+    return (await t.data())[0]!;
+  } finally {
+    t.dispose();
+  }
 }

@@ -20,10 +20,21 @@ export interface SimulationPoolOptions {
   workers?: number;
   /** Compute backend for the workers (default: the automatic choice). */
   backend?: string;
+  /**
+   * Run evaluations (the attacks over the test set) on the GPU: one more worker thread with the webgpu backend.
+   * If it cannot start, evaluations fall back to the CPU workers (see `evalDevice`).
+   */
+  gpuEval?: boolean;
 }
 
 /** Rows per evaluation task: fixed, so the random starts of PGD (seeded per chunk) do not depend on the worker count. */
 export const EVAL_CHUNK = 500;
+/**
+ * Rows per evaluation task on the GPU, attacked as one batch: a GPU is ten times faster on 10,000 rows at once
+ * than in batches of 500 (strong PGD on an H200: 2.3 s against 21.5 s). PGD's random starts are then drawn per
+ * 5,000 rows instead of per 500, so a GPU figure and a CPU figure differ by sampling noise, not systematically.
+ */
+export const GPU_EVAL_CHUNK = 5000;
 
 /** What an evaluation of the global model found. */
 export interface PoolEvaluation {
@@ -40,6 +51,11 @@ export class SimulationPool {
   /** Covered wall time of training, Decent_BVA statistics and evaluation tasks. */
   readonly clocks = { train: new ActivityClock(), bva: new ActivityClock(), eval: new ActivityClock() };
   private readonly piscina: Piscina;
+  private gpu: Piscina | undefined;
+  /** Where evaluations run: 'gpu' while the GPU worker works, else 'cpu'. */
+  evalDevice: 'gpu' | 'cpu' = 'cpu';
+  /** Why the GPU evaluation worker was given up, if it was. */
+  gpuFallbackReason: string | undefined;
 
   constructor(opts: SimulationPoolOptions) {
     this.workers = opts.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
@@ -69,6 +85,10 @@ export class SimulationPool {
       idleTimeout: 24 * 3600 * 1000,
       workerData,
     });
+    if (opts.gpuEval === true) {
+      this.gpu = new Piscina({ filename: new URL('./worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 24 * 3600 * 1000, workerData: { ...workerData, backend: 'webgpu' } });
+      this.evalDevice = 'gpu';
+    }
   }
 
   /** Local training of one client. */
@@ -88,11 +108,12 @@ export class SimulationPool {
   async evaluate(model: string, weights: Float32Array, count: number, attacks: { name: string; spec: AttackSpec }[], seed: number, backdoor?: EvalTask['backdoor']): Promise<PoolEvaluation> {
     const t0 = performance.now();
     const tasks: Promise<EvalResult>[] = [];
-    for (let s = 0, k = 0; s < count; s += EVAL_CHUNK, k++) {
-      const rows = new Int32Array(Math.min(EVAL_CHUNK, count - s));
+    const chunk = this.evalDevice === 'gpu' ? GPU_EVAL_CHUNK : EVAL_CHUNK;
+    for (let s = 0, k = 0; s < count; s += chunk, k++) {
+      const rows = new Int32Array(Math.min(chunk, count - s));
       for (let i = 0; i < rows.length; i++) rows[i] = s + i;
       const chunkAttacks = attacks.map((a) => ({ name: a.name, spec: a.spec.kind === 'pgd' ? { ...a.spec, seed: (seed * 7919 + k) >>> 0 } : a.spec }));
-      tasks.push(this.timed<EvalResult>(this.clocks.eval, { kind: 'eval', model, weights, indices: rows, attacks: chunkAttacks, ...(backdoor !== undefined ? { backdoor } : {}) }));
+      tasks.push(this.evalTask({ kind: 'eval', model, weights, indices: rows, attacks: chunkAttacks, batchSize: Math.min(chunk, rows.length), ...(backdoor !== undefined ? { backdoor } : {}) }));
     }
     const results = await Promise.all(tasks);
     const accuracy: Record<string, number> = {};
@@ -112,7 +133,29 @@ export class SimulationPool {
 
   /** Stops the workers. */
   async close(): Promise<void> {
-    await this.piscina.destroy();
+    await Promise.all([this.piscina.destroy(), this.gpu?.destroy()]);
+  }
+
+  /** An evaluation task on the GPU worker, or on the CPU workers once the GPU worker has failed. */
+  private async evalTask(task: EvalTask): Promise<EvalResult> {
+    const gpu = this.gpu;
+    if (gpu !== undefined) {
+      const done = this.clocks.eval.begin();
+      try {
+        return (await gpu.run(task)) as EvalResult;
+      } catch (err) {
+        // A GPU that cannot start (no adapter, driver trouble) must not lose the run: the CPU workers take over.
+        if (this.gpu === gpu) {
+          this.gpu = undefined;
+          this.evalDevice = 'cpu';
+          this.gpuFallbackReason = (err as Error).message;
+          void gpu.destroy();
+        }
+      } finally {
+        done();
+      }
+    }
+    return this.timed<EvalResult>(this.clocks.eval, { ...task, batchSize: EVAL_CHUNK });
   }
 
   private async timed<R>(clock: ActivityClock, task: TrainTask | BvaTask | EvalTask): Promise<R> {

@@ -64,6 +64,8 @@ export interface EvalTask {
   /** Test rows to evaluate (one chunk; chunks are fixed-size so results do not depend on the worker count). */
   indices: Int32Array;
   attacks: { name: string; spec: AttackSpec }[];
+  /** Rows per attack batch (500 on the CPU workers; the whole chunk on the GPU). */
+  batchSize?: number;
   /** Backdoor success: stamp `trigger` on rows whose label is not `target` and count predictions of `target`. */
   backdoor?: { trigger: { row: number; col: number; size: number; value: number }; target: number };
 }

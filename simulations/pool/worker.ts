@@ -9,13 +9,14 @@ import { datasetFromShared, type Dataset } from '../../shared/data/dataset.js';
 import { Model, modelSpec } from '../../shared/models/model.js';
 import { trainLocal } from '../../shared/train/sgd.js';
 import { batchFromArrays, disposeBatch, range, type ImageSource } from '../../shared/train/batches.js';
-import { robustAccuracy } from '../../shared/attacks/robust-accuracy.js';
+import { robustAccuracyAsync } from '../../shared/attacks/robust-accuracy.js';
 import { bvaInputs } from '../../client/bva-inputs.js';
 import { Rng } from '../../shared/util/random.js';
 import { attackSuccessRate, poisonLocalData } from '../behaviors/index.js';
 import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolData, PoolTask, TrainResult, TrainTask } from './tasks.js';
 
 const data = workerData as PoolData;
+// The GPU evaluation worker asks for webgpu; its tasks read tensors asynchronously (runEval), as WebGPU needs.
 await initBackend({ quiet: true, ...(data.backend !== undefined ? { backend: data.backend as BackendName } : {}) });
 const train: Dataset = datasetFromShared(data.train);
 const test: Dataset = datasetFromShared(data.test);
@@ -76,15 +77,16 @@ function runBva(task: BvaTask): BvaResult {
   return { values, ms: performance.now() - t0 };
 }
 
-function runEval(task: EvalTask): EvalResult {
+async function runEval(task: EvalTask): Promise<EvalResult> {
   const t0 = performance.now();
   const model = modelWith(task.model, task.weights);
   const correct: Record<string, number> = {};
-  for (const a of task.attacks) correct[a.name] = Math.round(robustAccuracy(model, test, a.spec, task.indices, 500) * task.indices.length);
+  const batch = task.batchSize ?? 500;
+  for (const a of task.attacks) correct[a.name] = Math.round((await robustAccuracyAsync(model, test, a.spec, task.indices, batch)) * task.indices.length);
   const out: EvalResult = { correct, count: task.indices.length, ms: 0 };
   if (task.backdoor !== undefined) {
     const eligible = Int32Array.from(Array.from(task.indices).filter((r) => test.labels[r] !== task.backdoor!.target));
-    const hits = eligible.length === 0 ? 0 : Math.round(attackSuccessRate(model, test, task.backdoor.trigger, task.backdoor.target, eligible) * eligible.length);
+    const hits = eligible.length === 0 ? 0 : Math.round((await attackSuccessRate(model, test, task.backdoor.trigger, task.backdoor.target, eligible)) * eligible.length);
     out.backdoor = { eligible: eligible.length, hits };
   }
   out.ms = performance.now() - t0;
@@ -92,7 +94,7 @@ function runEval(task: EvalTask): EvalResult {
 }
 
 /** The piscina handler. Results are small (a model's weights, a BV vector), so structured cloning is fine. */
-export default function handle(task: PoolTask): TrainResult | BvaResult | EvalResult {
+export default function handle(task: PoolTask): TrainResult | BvaResult | Promise<EvalResult> {
   switch (task.kind) {
     case 'train':
       return runTrain(task);

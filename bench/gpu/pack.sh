@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Packs what a GPU machine without Node.js or network needs into .gpu/ (git-ignored; carried to the machine):
+# an xz copy of this machine's node binary, the GPU scripts bundled with esbuild (ESM, one shared chunk),
+# webgpu's dawn.node with its index.js, the Debian Vulkan loader and GL dispatch debs, Fashion-MNIST's test
+# set and trained cnn-mnist weights (made here by bench:eval). Run from the repository root after `npm run build`.
+set -euo pipefail
+# CommonJS names some bundled packages still use (tfjs's wasm loader reads __dirname).
+banner="import { createRequire as __cr } from 'module'; import { fileURLToPath as __fu } from 'url'; import { dirname as __dn } from 'path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);"
+out=.gpu
+rm -rf "$out/app" "$out/sim" "$out/node_modules" && mkdir -p "$out/app" "$out/node_modules/webgpu/dist/linux-x64" "$out/node_modules/@tensorflow/tfjs-backend-wasm/dist" "$out/debs" "$out/data"
+[ -f "$out/node.xz" ] || xz -T2 -6 -c "$(command -v node)" > "$out/node.xz"
+npx esbuild dist/bench/compute.js dist/bench/eval-speed.js dist/bench/gpu/profile-kernels.js dist/bench/gpu/worker-check.js dist/test/helpers/gradient-check.js \
+  --bundle --platform=node --format=esm --splitting --outdir="$out/app" --out-extension:.js=.mjs \
+  --main-fields=module,main --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
+  --banner:js="$banner" --log-level=warning
+# The simulation check bundles without splitting, keeping dist's layout, so the pool finds ./worker.js.
+echo '{"type":"module"}' > "$out/app/package.json"
+npx esbuild dist/simulations/pool/gpu-check.js dist/simulations/pool/worker.js --bundle --platform=node --format=esm \
+  --outbase=dist --outdir="$out/sim" --main-fields=module,main --external:webgpu --external:piscina --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
+  --banner:js="$banner" --log-level=warning
+echo '{"type":"module"}' > "$out/sim/package.json"
+# Shared by both bundles (resolved upwards from .gpu/app and .gpu/sim): Dawn, the wasm backend's binaries, and
+# piscina (unbundled: it starts its own worker script from its own directory).
+cp -r node_modules/piscina "$out/node_modules/"
+cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$out/node_modules/webgpu/"
+cp node_modules/@tensorflow/tfjs-backend-wasm/package.json "$out/node_modules/@tensorflow/tfjs-backend-wasm/"
+cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$out/node_modules/@tensorflow/tfjs-backend-wasm/dist/"
+[ -f "$out/dawn.node.xz" ] || xz -T2 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node > "$out/dawn.node.xz"
+if ! ls "$out"/debs/*.deb >/dev/null 2>&1; then
+  (cd "$out/debs" && apt-get download libvulkan1 libglvnd0 libegl1 libgl1 libglx0 libopengl0 libgles2)
+fi
+cp /usr/share/datasets/fashion-mnist/t10k-* "$out/data/"
+# compute.mjs looks for ../../bench/torch_compute.py from .gpu/app/bench/.
+mkdir -p "$out/bench" && cp bench/torch_compute.py "$out/bench/"
+[ -f "$out/data/cnn-fashion.f32" ] || node dist/bench/eval-speed.js --train-epochs 2 --save-weights "$out/data/cnn-fashion.f32" --attacks clean --count 1000 --workers 1 --out /tmp/rfl-train-weights.json
+du -sh "$out"

@@ -1,0 +1,44 @@
+/**
+ * `node dist/test/helpers/gradient-check.js BACKEND`: whole-model gradients (every parameter gradient of a
+ * training step with dropout on and the same masks, and the loss's input gradient) on BACKEND against the cpu
+ * backend, for cnn-mnist (batch 64), surrogate C and the MLP; prints one JSON line. Run in its own process
+ * because a process initialises one backend (test/webgpu.test.ts, and by hand on a GPU machine).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, type BackendName } from '../../shared/compute/backend.js';
+import { initialWeights, Model, modelSpec } from '../../shared/models/model.js';
+import { lossInputGradient } from '../../shared/attacks/input-gradient.js';
+import { maxRelativeError } from './compare.js';
+
+async function gradients(name: string, batch: number): Promise<{ params: Float32Array[]; input: Float32Array }> {
+  const spec = modelSpec(name);
+  const m = new Model(spec, initialWeights(spec, 9));
+  const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 21) as tf.Tensor4D;
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => (i * 3) % 10), 'int32'), 10).toFloat()) as tf.Tensor2D;
+  const { grads, value } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, m.logits(x, { training: true, dropoutSeed: 77 })) as tf.Scalar, m.params);
+  // Asynchronous reads: WebGPU in Node has no synchronous one.
+  const params = await Promise.all(m.params.map(async (p) => (await grads[p.name]!.data()).slice() as Float32Array));
+  Object.values(grads).forEach((g) => g.dispose());
+  value.dispose();
+  const gx = lossInputGradient(m, x, y);
+  const input = (await gx.data()).slice() as Float32Array;
+  for (const t of [gx, x, y]) t.dispose();
+  m.dispose();
+  return { params, input };
+}
+
+const backend = process.argv[2] as BackendName | undefined;
+if (backend === undefined) throw new Error('usage: gradient-check.js BACKEND');
+const cases = [['cnn-mnist', 64], ['surrogate-c', 8], ['mlp', 64]] as const;
+await tf.setBackend('cpu');
+const ref: Awaited<ReturnType<typeof gradients>>[] = [];
+for (const [n, b] of cases) ref.push(await gradients(n, b));
+const choice = await initBackend({ backend, quiet: true });
+const out: { model: string; batch: number; params: { name: string; maxRel: number }[]; input: number; worst: number }[] = [];
+for (const [i, [name, batch]] of cases.entries()) {
+  const got = await gradients(name, batch);
+  const spec = modelSpec(name);
+  const params = ref[i]!.params.map((r, j) => ({ name: spec.layout[j]!.name, maxRel: maxRelativeError(got.params[j]!, r) }));
+  out.push({ model: name, batch, params, input: maxRelativeError(got.input, ref[i]!.input), worst: Math.max(maxRelativeError(got.input, ref[i]!.input), ...params.map((p) => p.maxRel)) });
+}
+console.log(JSON.stringify({ backend: choice.name, adapter: choice.adapter ?? null, cases: out, worst: Math.max(...out.map((c) => c.worst)) }));
