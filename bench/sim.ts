@@ -33,7 +33,7 @@ const { values } = parseArgs({
   },
 });
 const rounds = intFlag('rounds', values.rounds, 1);
-const maxClients = intFlag('max-clients', values['max-clients'], 3);
+const maxClients = intFlag('max-clients', values['max-clients'], 0);
 const maxRounds = intFlag('max-rounds', values['max-rounds'], 1);
 const workerCounts = values.workers!.split(',').map((w) => intFlag('workers', w, 1));
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -55,12 +55,15 @@ for (const workers of workerCounts) {
   console.log(`${String(workers).padStart(7)}  ${s(t.roundMs)}  ${s(t.trainMs)}  ${s(t.bvaMs)}  ${s(t.secaggMs)}  ${s(t.otherMs)}  ${(100 * overheadFraction).toFixed(1).padStart(7)} %  ${t.clientUpdatesPerSec.toFixed(2).padStart(9)}`);
 }
 
-console.log(`\nscale: ${maxClients} connected virtual clients, ${Math.floor(maxClients / 10)} per round, ${maxRounds} rounds (same scenario otherwise)`);
-const big = loadScenario(standard, [`numClients=${maxClients}`, `rounds=${maxRounds}`, `evalEvery=${maxRounds}`, 'evalAttacks=[clean]', 'finalAttacks=[clean]', 'dataset=mnist-embedded']);
-const bigData = loadDataset('mnist-embedded');
-const scale = await runSimulation({ scenario: big, runDir: path.join(scratch, 'scale'), data: bigData, log: () => undefined });
-console.log(`connected ${scale.clients} clients in ${(scale.timing.connectMs / 1000).toFixed(1)} s; RSS ${scale.connectedRssMb.toFixed(0)} MB once connected; ` +
-  `${scale.completedRounds}/${maxRounds} rounds completed, mean round ${(scale.timing.roundMs / 1000).toFixed(1)} s; clean accuracy ${(100 * (scale.final.accuracy['clean'] ?? NaN)).toFixed(1)} %`);
+let scale: SimulationResult | undefined;
+if (maxClients === 0) console.log('\nscale part skipped (--max-clients 0)');
+else {
+  console.log(`\nscale: ${maxClients} connected virtual clients, ${Math.floor(maxClients / 10)} per round, ${maxRounds} rounds (same scenario otherwise)`);
+  const big = loadScenario(standard, [`numClients=${maxClients}`, `rounds=${maxRounds}`, `evalEvery=${maxRounds}`, 'evalAttacks=[clean]', 'finalAttacks=[clean]', 'dataset=mnist-embedded']);
+  scale = await runSimulation({ scenario: big, runDir: path.join(scratch, 'scale'), data: loadDataset('mnist-embedded'), log: () => undefined });
+  console.log(`connected ${scale.clients} clients in ${(scale.timing.connectMs / 1000).toFixed(1)} s; RSS ${scale.connectedRssMb.toFixed(0)} MB once connected; ` +
+    `${scale.completedRounds}/${maxRounds} rounds completed, mean round ${(scale.timing.roundMs / 1000).toFixed(1)} s; clean accuracy ${(100 * (scale.final.accuracy['clean'] ?? NaN)).toFixed(1)} %`);
+}
 
 const main = perWorkers[Math.max(...workerCounts)]!;
 const result = {
@@ -77,10 +80,10 @@ const result = {
   clientUpdatesPerSec: Object.fromEntries(Object.entries(perWorkers).map(([w, t]) => [w, t.clientUpdatesPerSec])),
   workers: workerCounts,
   perWorkers,
-  maxClients: scale.clients,
-  maxClientsRounds: { asked: maxRounds, completed: scale.completedRounds, meanRoundMs: scale.timing.roundMs },
-  rssMbAtMaxClients: scale.connectedRssMb,
-  connectMsAtMaxClients: scale.timing.connectMs,
+  maxClients: scale?.clients ?? null,
+  maxClientsRounds: scale !== undefined ? { asked: maxRounds, completed: scale.completedRounds, meanRoundMs: scale.timing.roundMs } : null,
+  rssMbAtMaxClients: scale?.connectedRssMb ?? null,
+  connectMsAtMaxClients: scale?.timing.connectMs ?? null,
   machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs },
   date: new Date().toISOString(),
 };

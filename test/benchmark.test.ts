@@ -10,6 +10,7 @@ import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { expandMatrix, loadMatrix, parseMatrix, type MatrixConfig } from '../simulations/benchmark/matrix.js';
 import { runMatrix } from '../simulations/benchmark/run.js';
+import { buildReport } from '../simulations/report/build.js';
 import { ConfigError } from '../shared/federated/errors.js';
 
 const data = makeSyntheticDataset({ count: 200, testCount: 40, seed: 9 });
@@ -84,6 +85,17 @@ describe('benchmark matrices', function () {
     const third = await runMatrix(tiny(), { out, datasets, log: () => undefined });
     expect(third.ran).to.deep.equal(['fedavg+median__none__f0__s1']);
     expect(statSync(path.join(out, 'cells', 'fedavg__none__f0__s1', 'results.json')).mtimeMs).to.equal(kept);
+
+    // The report builds from the finished matrix: every cell, the charts inline, the numbers in the CSV.
+    const rep = path.join(out, 'report');
+    await buildReport([out], rep);
+    const html = readFileSync(path.join(rep, 'report.html'), 'utf8');
+    expect(html.match(/<svg/g)?.length ?? 0).to.be.greaterThan(3);
+    expect(html).to.not.match(/<script/);
+    const csv = readFileSync(path.join(rep, 'cells.csv'), 'utf8');
+    for (const id of first.ran) expect(csv).to.contain(id);
+    const res = JSON.parse(readFileSync(path.join(out, 'cells', 'fedavg__none__f0__s1', 'results.json'), 'utf8')) as { final: { accuracy: { clean: number } } };
+    expect(csv).to.contain(String(res.final.accuracy.clean));
 
     // A different matrix into the same directory is refused.
     const other = tiny();
