@@ -223,9 +223,27 @@ function x25519(sk: Uint8Array, pk: Uint8Array): Uint8Array {
     x25519Keys.set(sk, cached);
   }
   const privateKey = cached.key;
-  // The top bit of the u-coordinate is ignored by X25519; OpenSSL masks it too.
-  const publicKey = createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, pk]), format: 'der', type: 'spki' });
-  return new Uint8Array(diffieHellman({ privateKey, publicKey }));
+  return new Uint8Array(diffieHellman({ privateKey, publicKey: x25519PublicKey(pk) }));
+}
+
+/**
+ * Parsed peer public keys by their bytes. Every member agrees with each of its peers, so each public key is
+ * parsed once per round instead of once per agreement (parsing dominated key agreement in simulations). Public
+ * keys are not secret; the map is cleared when it grows past a bound.
+ */
+const x25519PublicKeys = new Map<string, KeyObject>();
+const PUBLIC_KEY_CACHE = 8192;
+
+function x25519PublicKey(pk: Uint8Array): KeyObject {
+  const id = Buffer.from(pk.buffer, pk.byteOffset, pk.byteLength).toString('hex');
+  let key = x25519PublicKeys.get(id);
+  if (key === undefined) {
+    if (x25519PublicKeys.size >= PUBLIC_KEY_CACHE) x25519PublicKeys.clear();
+    // The top bit of the u-coordinate is ignored by X25519; OpenSSL masks it too.
+    key = createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, pk]), format: 'der', type: 'spki' });
+    x25519PublicKeys.set(id, key);
+  }
+  return key;
 }
 
 /** Overwrites secrets with zeros (round secrets are wiped after use, architecture.md habit 5). */
