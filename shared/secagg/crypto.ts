@@ -98,7 +98,10 @@ export interface RoundKeyPairs {
 function rawKeyPair(type: 'x25519' | 'ed25519'): { d: Uint8Array; x: Uint8Array } {
   const d = new Uint8Array(randomBytes(KEY_BYTES));
   const prefix = type === 'x25519' ? X25519_PKCS8_PREFIX : ED25519_PKCS8_PREFIX;
-  const spki = createPublicKey(createPrivateKey({ key: Buffer.concat([prefix, d]), format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' });
+  const privateKey = createPrivateKey({ key: Buffer.concat([prefix, d]), format: 'der', type: 'pkcs8' });
+  // The round's agreements reuse this parsed key (parsing costs more than an agreement).
+  if (type === 'x25519') x25519Keys.set(d, { fingerprint: createHash('sha256').update(d).digest('hex'), key: privateKey });
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   return { d, x: new Uint8Array(spki.subarray(spki.length - KEY_BYTES)) };
 }
 
