@@ -32,8 +32,11 @@ const file = existsSync(values.config) ? values.config : path.join(presets, `${v
 try {
   const matrix = loadMatrix(file, values.set!);
   const out = values.out ?? path.join('runs', `benchmark-${matrix.name}`);
-  const total = expandMatrix(matrix).length;
-  console.log(`matrix ${matrix.name}: ${total} cells (${matrix.defenses.length} defenses × ${matrix.threats.length} threats × corruption ${matrix.corruption.join('/')} × seeds ${matrix.seeds.join(',')}); writing ${out}`);
+  const cells = expandMatrix(matrix);
+  const matching = cells.filter((c) => values.only === undefined || c.id.includes(values.only)).length;
+  if (matching === 0) throw new Error(`--only ${values.only}: no cell id contains it (ids look like ${cells[0]?.id ?? '…'})`);
+  const levels = matrix.threats.some((t) => (t as { behavior?: unknown }).behavior !== undefined) ? ` × corruption ${matrix.corruption.join('/')}` : '';
+  console.log(`matrix ${matrix.name}: ${cells.length} cells (${matrix.defenses.length} defenses × ${matrix.threats.length} threats${levels} × seeds ${matrix.seeds.join(',')})${values.only !== undefined ? `, ${matching} matching --only` : ''}; writing ${out}`);
   await initBackend();
   const t0 = performance.now();
   const summary = await runMatrix(matrix, {

@@ -65,7 +65,9 @@ function protocolSection(model: ReportModel): Block[] {
     columns: [{ title: 'directory' }, { title: 'kind' }, { title: 'name' }, { title: 'description' }, { title: 'created' }, { title: 'finished / cells', align: 'right' }],
     rows: loaded.sources.map((s) => {
       const cells = loaded.cells.filter((c) => c.source === s.dir);
-      return [code(s.dir), s.kind, s.matrix?.name ?? path.basename(s.dir), s.matrix?.description ?? '', s.matrix?.createdAt ?? '', `${cells.filter((c) => c.results !== undefined).length} / ${cells.length}`];
+      // The preset's description predates any --set override, so the overrides are shown beside it.
+      const overrides = s.matrix?.overrides !== undefined && s.matrix.overrides.length > 0 ? ` (run with overrides: ${s.matrix.overrides.join(', ')})` : '';
+      return [code(s.dir), s.kind, s.matrix?.name ?? path.basename(s.dir), (s.matrix?.description ?? '') + overrides, s.matrix?.createdAt ?? '', `${cells.filter((c) => c.results !== undefined).length} / ${cells.length}`];
     }),
   });
 

@@ -82,6 +82,8 @@ export const MatrixFileSchema = z
     description: z.string().optional(),
     config: z.unknown().optional(),
     createdAt: z.string().optional(),
+    /** `--set` overrides the matrix was run with (they may contradict the preset's description). */
+    overrides: z.array(z.string()).optional(),
     software: z.object({ node: z.string(), tfjs: z.string(), robustFl: z.string() }).partial().passthrough().optional(),
     machine: z.object({ cpu: z.string(), cores: num }).partial().passthrough().optional(),
   })
