@@ -18,6 +18,8 @@ import { SimulationPool } from '../simulations/pool/pool.js';
 import { PooledTrainer } from '../simulations/pooled-trainer.js';
 import { resolveScenario } from '../simulations/scenario.js';
 import { runSimulation, type SimRoundRecord, type SimulationResult } from '../simulations/engine.js';
+import { vulkanMissing } from '../shared/compute/webgpu.js';
+import { STANDARD_ATTACKS } from '../shared/attacks/robust-accuracy.js';
 
 const data = makeSyntheticDataset({ count: 360, testCount: 60, seed: 4 });
 const tmp = (): string => path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-sim-')), 'run');
@@ -52,6 +54,25 @@ describe('simulation engine', function () {
       expect(pooled.loss).to.equal(inProcess.loss);
     } finally {
       await pool.close();
+    }
+  });
+
+  it('evaluations asked of a GPU that cannot start fall back to the CPU workers with the same figures', async function () {
+    if (vulkanMissing() === undefined) this.skip(); // a machine with a GPU driver would really use it
+    const parts = partition(data.train.labels, { kind: 'iid' }, 2, 1);
+    const cpu = new SimulationPool({ train: data.train, test: data.test, parts, workers: 1 });
+    const gpu = new SimulationPool({ train: data.train, test: data.test, parts, workers: 1, gpuEval: true });
+    try {
+      const spec = modelSpec('cnn-mnist');
+      const weights = initialWeights(spec, 3);
+      const attacks = [{ name: 'clean', spec: STANDARD_ATTACKS['clean']! }, { name: 'fgsm', spec: STANDARD_ATTACKS['fgsm']! }];
+      const viaGpu = await gpu.evaluate('cnn-mnist', weights, data.test.count, attacks, 5);
+      expect(gpu.evalDevice).to.equal('cpu');
+      expect(gpu.gpuFallbackReason).to.match(/Vulkan/);
+      const viaCpu = await cpu.evaluate('cnn-mnist', weights, data.test.count, attacks, 5);
+      expect(viaGpu.accuracy).to.deep.equal(viaCpu.accuracy);
+    } finally {
+      await Promise.all([cpu.close(), gpu.close()]);
     }
   });
 

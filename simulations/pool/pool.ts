@@ -86,7 +86,10 @@ export class SimulationPool {
       workerData,
     });
     if (opts.gpuEval === true) {
-      this.gpu = new Piscina({ filename: new URL('./worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 24 * 3600 * 1000, workerData: { ...workerData, backend: 'webgpu' } });
+      const gpu = new Piscina({ filename: new URL('./worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 24 * 3600 * 1000, workerData: { ...workerData, backend: 'webgpu' } });
+      // A worker that fails to start is reported as an 'error' event (it would crash the process unheard).
+      gpu.on('error', (err: Error) => this.dropGpu(gpu, err));
+      this.gpu = gpu;
       this.evalDevice = 'gpu';
     }
   }
@@ -136,6 +139,15 @@ export class SimulationPool {
     await Promise.all([this.piscina.destroy(), this.gpu?.destroy()]);
   }
 
+  /** Gives up the GPU worker (once), recording why; evaluations go to the CPU workers from then on. */
+  private dropGpu(gpu: Piscina, err: Error): void {
+    if (this.gpu !== gpu) return;
+    this.gpu = undefined;
+    this.evalDevice = 'cpu';
+    this.gpuFallbackReason = err.message;
+    void gpu.destroy().catch(() => undefined);
+  }
+
   /** An evaluation task on the GPU worker, or on the CPU workers once the GPU worker has failed. */
   private async evalTask(task: EvalTask): Promise<EvalResult> {
     const gpu = this.gpu;
@@ -145,12 +157,7 @@ export class SimulationPool {
         return (await gpu.run(task)) as EvalResult;
       } catch (err) {
         // A GPU that cannot start (no adapter, driver trouble) must not lose the run: the CPU workers take over.
-        if (this.gpu === gpu) {
-          this.gpu = undefined;
-          this.evalDevice = 'cpu';
-          this.gpuFallbackReason = (err as Error).message;
-          void gpu.destroy();
-        }
+        this.dropGpu(gpu, err as Error);
       } finally {
         done();
       }
