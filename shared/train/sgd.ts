@@ -109,6 +109,21 @@ export function sgdStep(model: Model, batch: Batch, velocity: tf.Tensor[], o: Tr
 }
 
 /**
+ * Constant scalars (learning rate, momentum, loss weights) kept on the backend: a plain number in an op becomes a
+ * fresh tensor every time, which on a GPU is a buffer allocation and an upload per parameter per step.
+ */
+const constants = new Map<string, tf.Scalar>();
+function constant(v: number): tf.Scalar {
+  const key = `${tf.getBackend()}:${v}`;
+  let s = constants.get(key);
+  if (s === undefined || s.isDisposed) {
+    s = tf.keep(tf.scalar(v));
+    constants.set(key, s);
+  }
+  return s;
+}
+
+/**
  * `sgdStep` returning the loss as a scalar tensor the caller disposes: WebGPU in Node can only read tensors
  * asynchronously (`await loss.data()`).
  */
@@ -130,7 +145,7 @@ export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o
           parts.length > 1 ? (tf.slice(logits, [start, 0], [size, -1]) as tf.Tensor2D) : logits;
         let loss = tf.losses.softmaxCrossEntropy(batch.y, part(0, n)) as tf.Scalar;
         if (o.sharedSet !== undefined && o.sharedSet.weight > 0) {
-          loss = tf.add(loss, tf.mul(tf.losses.softmaxCrossEntropy(o.sharedSet.y, part(n, ns)), o.sharedSet.weight));
+          loss = tf.add(loss, tf.mul(tf.losses.softmaxCrossEntropy(o.sharedSet.y, part(n, ns)), constant(o.sharedSet.weight)));
         }
         if (adv !== undefined) loss = tf.add(loss, tf.losses.softmaxCrossEntropy(batch.y, part(n + ns, n)));
         for (const term of o.extraLoss ?? []) loss = tf.add(loss, term(model, batch, step));
@@ -138,12 +153,12 @@ export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o
       }, model.params);
       model.params.forEach((p, i) => {
         const g = grads[p.name]!;
-        const v = o.momentum > 0 ? tf.add(tf.mul(velocity[i]!, o.momentum), g) : g;
+        const v = o.momentum > 0 ? tf.add(tf.mul(velocity[i]!, constant(o.momentum)), g) : g;
         if (o.momentum > 0) {
           velocity[i]!.dispose();
           velocity[i] = tf.keep(v);
         }
-        p.assign(tf.sub(p, tf.mul(v, o.lr)));
+        p.assign(tf.sub(p, tf.mul(v, constant(o.lr))));
       });
       return value;
     });
