@@ -4,9 +4,9 @@
  * same interface (architecture.md, "Trainer").
  */
 import type { ImageSource } from '../shared/train/batches.js';
-import { batchFromArrays, disposeBatch } from '../shared/train/batches.js';
+import { batchFromArrays, disposeBatch, type Batch } from '../shared/train/batches.js';
 import { Model, modelSpec, type ModelSpec } from '../shared/models/model.js';
-import { trainLocal } from '../shared/train/sgd.js';
+import { trainLocal, type TrainOptions } from '../shared/train/sgd.js';
 import type { TrainSpec } from '../shared/protocol/events.js';
 import type { BvaProbe } from '../shared/defense/bva-vectors.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
@@ -27,6 +27,19 @@ export interface TrainOutcome {
   loss: number;
   /** The trained weights. */
   weights: Float32Array;
+}
+
+/** Local-training options from the coordinator's TrainSpec and the shared set as a batch (if any). */
+export function trainOptionsOf(train: TrainSpec, shared?: Batch): Partial<TrainOptions> {
+  return {
+    epochs: train.epochs,
+    batchSize: train.batchSize,
+    lr: train.lr,
+    momentum: train.momentum,
+    seed: train.seed,
+    ...(shared !== undefined ? { sharedSet: { x: shared.x, y: shared.y, weight: train.sharedLossWeight } } : {}),
+    ...(train.adversarialEps !== undefined ? { adversarialEps: train.adversarialEps } : {}),
+  };
 }
 
 /** What a client's compute must provide. */
@@ -66,15 +79,7 @@ export class LocalTrainer implements Trainer {
     this.round = task.round;
     const shared = task.sharedSet !== undefined ? batchFromArrays(task.sharedSet.x, task.sharedSet.labels, this.data) : undefined;
     try {
-      const r = trainLocal(this.model, this.data, this.indices, {
-        epochs: task.train.epochs,
-        batchSize: task.train.batchSize,
-        lr: task.train.lr,
-        momentum: task.train.momentum,
-        seed: task.train.seed,
-        ...(shared !== undefined ? { sharedSet: { x: shared.x, y: shared.y, weight: task.train.sharedLossWeight } } : {}),
-        ...(task.train.adversarialEps !== undefined ? { adversarialEps: task.train.adversarialEps } : {}),
-      });
+      const r = trainLocal(this.model, this.data, this.indices, trainOptionsOf(task.train, shared));
       return { numExamples: this.indices.length, loss: r.meanLoss, weights: this.model.getWeights() };
     } finally {
       if (shared !== undefined) disposeBatch(shared);

@@ -5,9 +5,9 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/compute/backend.js';
-import { ConfigError } from '../shared/federated/errors.js';
 import { Model, modelSpec } from '../shared/models/model.js';
 import { Rng } from '../shared/util/random.js';
+import { expectConfigError } from './helpers/errors.js';
 import {
   alieAutoZ,
   attackSuccessRate,
@@ -34,19 +34,6 @@ import {
   type LocalData,
   type Trigger,
 } from '../simulations/behaviors/index.js';
-
-/** Asserts that `fn` throws a ConfigError naming exactly `fields` whose message matches `pattern`. */
-function expectConfigError(fn: () => unknown, fields: string[], pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a ConfigError').to.be.instanceOf(ConfigError);
-  expect((caught as ConfigError).fields).to.deep.equal(fields);
-  expect((caught as ConfigError).message).to.match(pattern);
-}
 
 const f32 = (...xs: number[]) => Float32Array.from(xs);
 const arr = (a: ArrayLike<number>) => Array.from(a);

@@ -6,27 +6,11 @@ import {
   resolveAggregation,
   type AggregationConfig,
 } from '../shared/federated/aggregation.js';
-import { ConfigError } from '../shared/federated/errors.js';
 import { Rng } from '../shared/util/random.js';
+import { expectConfigError } from './helpers/errors.js';
 import { aggregatePlaintext, combineAcross, splitGroups } from '../server/robust-aggregators.js';
 
 const f32 = (...v: number[]): Float32Array => Float32Array.from(v);
-
-/** Asserts that `fn` throws a ConfigError naming exactly `fields` whose message matches every pattern. */
-function expectConfigError(fn: () => unknown, fields: string[], ...patterns: RegExp[]): ConfigError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a ConfigError').to.be.instanceOf(ConfigError);
-  const e = caught as ConfigError;
-  expect(e.code).to.equal('config');
-  expect(e.fields).to.deep.equal(fields);
-  for (const p of patterns) expect(e.message).to.match(p);
-  return e;
-}
 
 /** Asserts that every coordinate of `actual` is within `tol` of `expected`. */
 function expectClose(actual: Float32Array, expected: number[], tol = 1e-6): void {

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../shared/federated/errors.js';
 import { BEHAVIOR_KINDS } from '../simulations/behaviors/spec.js';
+import { thrownConfigError } from './helpers/errors.js';
 import { applyOverrides, loadScenario, resolveScenario } from '../simulations/scenario.js';
 
 /** simulations/scenarios/ of the source tree: next to the compiled tree's root (dist/test/..), else under the working directory. */
@@ -35,14 +36,7 @@ const rawOf = (f: string): Record<string, unknown> => {
 
 /** Runs `fn`, expecting a ConfigError whose fields include every one of `fields`; returns it. */
 function configError(fn: () => unknown, ...fields: string[]): ConfigError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a ConfigError').to.be.instanceOf(ConfigError);
-  const e = caught as ConfigError;
+  const e = thrownConfigError(fn);
   for (const f of fields) expect(e.fields, e.message).to.include(f);
   return e;
 }

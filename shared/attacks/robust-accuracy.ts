@@ -1,7 +1,8 @@
 /** Accuracy under attack over a dataset, in batches (the attack sees the true labels, white-box). */
 import type { Model } from '../models/model.js';
 import { countCorrect, predictClasses, predictClassesAsync } from '../train/evaluate.js';
-import { disposeBatch, gatherBatch, range, type ImageSource } from '../train/batches.js';
+import type * as tf from '@tensorflow/tfjs';
+import { disposeBatch, gatherBatch, range, type Batch, type ImageSource } from '../train/batches.js';
 import { fgsm, pgd, type PgdOptions } from './pgd.js';
 
 /** An attack to evaluate under; `none` is clean accuracy. */
@@ -24,6 +25,13 @@ export const STANDARD_ATTACKS: Record<string, AttackSpec> = {
   'pgd-strong': { kind: 'pgd', eps: 0.3, alpha: (2.5 * 0.3) / 40, steps: 40, randomStart: true, restarts: 5 },
 };
 
+/** The batch as the attack leaves it (the clean images for `none`); `owned` says whether the caller frees it. */
+function attackBatch(model: Model, b: Batch, attack: AttackSpec, k: number): { x: tf.Tensor4D; owned: boolean } {
+  if (attack.kind === 'none') return { x: b.x, owned: false };
+  const adv = attack.kind === 'fgsm' ? fgsm(model, b.x, b.y, attack.eps) : pgd(model, b.x, b.y, { ...attack, seed: (attack.seed ?? 0) * 100003 + k });
+  return { x: adv, owned: true };
+}
+
 /**
  * `robustAccuracy` with asynchronous reads: the form a GPU backend (WebGPU in Node) needs; the same attacks,
  * batches and seeds, so both give the same figure on the same backend.
@@ -33,18 +41,11 @@ export async function robustAccuracyAsync(model: Model, data: ImageSource, attac
   let correct = 0;
   for (let s = 0, k = 0; s < indices.length; s += batchSize, k++) {
     const b = gatherBatch(data, indices, s, Math.min(s + batchSize, indices.length));
+    const a = attackBatch(model, b, attack, k);
     try {
-      if (attack.kind === 'none') {
-        correct += countCorrect(await predictClassesAsync(model, b.x), b.labels);
-      } else {
-        const adv = attack.kind === 'fgsm' ? fgsm(model, b.x, b.y, attack.eps) : pgd(model, b.x, b.y, { ...attack, seed: (attack.seed ?? 0) * 100003 + k });
-        try {
-          correct += countCorrect(await predictClassesAsync(model, adv), b.labels);
-        } finally {
-          adv.dispose();
-        }
-      }
+      correct += countCorrect(await predictClassesAsync(model, a.x), b.labels);
     } finally {
+      if (a.owned) a.x.dispose();
       disposeBatch(b);
     }
   }
@@ -57,18 +58,11 @@ export function robustAccuracy(model: Model, data: ImageSource, attack: AttackSp
   let correct = 0;
   for (let s = 0, k = 0; s < indices.length; s += batchSize, k++) {
     const b = gatherBatch(data, indices, s, Math.min(s + batchSize, indices.length));
+    const a = attackBatch(model, b, attack, k);
     try {
-      if (attack.kind === 'none') {
-        correct += countCorrect(predictClasses(model, b.x), b.labels);
-      } else {
-        const adv = attack.kind === 'fgsm' ? fgsm(model, b.x, b.y, attack.eps) : pgd(model, b.x, b.y, { ...attack, seed: (attack.seed ?? 0) * 100003 + k });
-        try {
-          correct += countCorrect(predictClasses(model, adv), b.labels);
-        } finally {
-          adv.dispose();
-        }
-      }
+      correct += countCorrect(predictClasses(model, a.x), b.labels);
     } finally {
+      if (a.owned) a.x.dispose();
       disposeBatch(b);
     }
   }

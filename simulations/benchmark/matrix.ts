@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../../shared/federated/errors.js';
 import { applyOverrides, resolveScenario, type Scenario } from '../scenario.js';
+import { cellId, type CellCoords } from './cell-id.js';
 
 const Named = z.object({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+_-]*$/, 'letters, digits and . + _ - only') }).passthrough();
 
@@ -32,14 +33,8 @@ const MatrixSchema = z
 /** A parsed matrix. */
 export type MatrixConfig = z.infer<typeof MatrixSchema>;
 
-/** One cell of the matrix: its coordinates and its validated scenario. */
-export interface Cell {
-  id: string;
-  defense: string;
-  threat: string;
-  corruption: number;
-  seed: number;
-  behavior: string | null;
+/** One cell of the matrix: its coordinates (those of `cell.json`) and its validated scenario. */
+export interface Cell extends CellCoords {
   scenario: Scenario;
 }
 
@@ -75,7 +70,6 @@ export function parseMatrix(raw: unknown): MatrixConfig {
   return r.data;
 }
 
-const pct = (f: number): string => String(Math.round(f * 1000) / 10).replace('.', 'p');
 
 /** Every cell of the matrix, each scenario validated (throws ConfigError naming the cell and the field). */
 export function expandMatrix(m: MatrixConfig): Cell[] {
@@ -87,7 +81,7 @@ export function expandMatrix(m: MatrixConfig): Cell[] {
       for (const f of levels) {
         for (const seed of m.seeds) {
           const { name: dName, ...defenseOverrides } = defense as Record<string, unknown> & { name: string };
-          const id = `${dName}__${tName}__f${pct(f)}__s${seed}`;
+          const id = cellId(dName, tName, f, seed);
           const raw: Record<string, unknown> = { ...m.base, ...defenseOverrides, ...threatOverrides, seed, name: id };
           if (behavior !== undefined) raw['corrupted'] = { fraction: f, behavior, ...(selection !== undefined ? { selection } : {}), ...(poisonBva !== undefined ? { poisonBva } : {}) };
           let scenario: Scenario;

@@ -11,6 +11,7 @@ import { trainLocal } from '../../shared/train/sgd.js';
 import { batchFromArrays, disposeBatch, range, type ImageSource } from '../../shared/train/batches.js';
 import { robustAccuracyAsync } from '../../shared/attacks/robust-accuracy.js';
 import { bvaInputs } from '../../client/bva-inputs.js';
+import { trainOptionsOf } from '../../client/trainer.js';
 import { Rng } from '../../shared/util/random.js';
 import { attackSuccessRate, poisonLocalData } from '../behaviors/index.js';
 import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolData, PoolTask, TrainResult, TrainTask } from './tasks.js';
@@ -56,15 +57,7 @@ function runTrain(task: TrainTask): TrainResult {
   const model = modelWith(task.model, task.weights);
   const shared = task.sharedSet !== undefined ? batchFromArrays(task.sharedSet.x, task.sharedSet.labels, train) : undefined;
   try {
-    const r = trainLocal(model, source, local, {
-      epochs: task.train.epochs,
-      batchSize: task.train.batchSize,
-      lr: task.train.lr,
-      momentum: task.train.momentum,
-      seed: task.train.seed,
-      ...(shared !== undefined ? { sharedSet: { x: shared.x, y: shared.y, weight: task.train.sharedLossWeight } } : {}),
-      ...(task.train.adversarialEps !== undefined ? { adversarialEps: task.train.adversarialEps } : {}),
-    });
+    const r = trainLocal(model, source, local, trainOptionsOf(task.train, shared));
     return { weights: model.getWeights(), loss: r.meanLoss, numExamples: rows.length, ms: performance.now() - t0 };
   } finally {
     if (shared !== undefined) disposeBatch(shared);

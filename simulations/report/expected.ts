@@ -2,34 +2,16 @@
  * The cells a benchmark matrix should hold, from the `config` stored in its `matrix.json`, so that a cell that
  * never started (no directory yet) or was interrupted before writing `cell.json` is still listed in the report.
  *
- * This repeats only the coordinate part of `expandMatrix` (simulations/benchmark/matrix.ts) — ids, defenses,
- * threats, levels and seeds — and deliberately not its scenario validation: results written by another version
+ * This repeats only the coordinate part of `expandMatrix` (simulations/benchmark/matrix.ts: defenses, threats,
+ * levels and seeds; the id comes from the same `cellId`) and deliberately not its scenario validation: results written by another version
  * of the code must still be reportable even when their matrix would no longer validate. A test checks that both
  * give the same coordinates.
  */
+import { cellId, type CellCoords } from '../benchmark/cell-id.js';
 
-/** The coordinates of one matrix cell (the fields of `cell.json`). */
-export interface CellCoords {
-  /** Cell id, also its directory name under `cells/`. */
-  id: string;
-  /** Defense name (a method × an aggregation rule × a mode). */
-  defense: string;
-  /** Threat name (`none` for no corruption). */
-  threat: string;
-  /** Corruption level f, the fraction of corrupted clients, [0, 1]. */
-  corruption: number;
-  /** Seed of the run. */
-  seed: number;
-  /** The threat's behaviour kind, or null for no corruption. */
-  behavior: string | null;
-}
+export type { CellCoords };
 
 type Named = { name?: unknown } & Record<string, unknown>;
-
-/** The id's corruption part: percent with one decimal, `.` written as `p` (matrix.ts's `pct`). */
-function pct(f: number): string {
-  return String(Math.round(f * 1000) / 10).replace('.', 'p');
-}
 
 /** Every cell's coordinates, in the matrix's order; [] when `config` does not look like a matrix. */
 export function expectedCells(config: unknown): CellCoords[] {
@@ -51,7 +33,7 @@ export function expectedCells(config: unknown): CellCoords[] {
       for (const f of fs) {
         for (const seed of seeds) {
           out.push({
-            id: `${String(d.name)}__${String(t.name)}__f${pct(f)}__s${seed}`,
+            id: cellId(String(d.name), String(t.name), f, seed),
             defense: String(d.name),
             threat: String(t.name),
             corruption: f,

@@ -1,0 +1,25 @@
+/**
+ * A matrix cell's coordinates and id, shared by the matrix runner and the report builder (which lists cells that
+ * never started from the stored matrix configuration, without validating it).
+ */
+
+/** The coordinates of one matrix cell (the fields of `cell.json`). */
+export interface CellCoords {
+  /** Cell id, also its directory name under `cells/`. */
+  id: string;
+  /** Defense name (a method × an aggregation rule × a mode). */
+  defense: string;
+  /** Threat name (`none` for no corruption). */
+  threat: string;
+  /** Corruption level f, the fraction of corrupted clients, [0, 1]. */
+  corruption: number;
+  /** Seed of the run. */
+  seed: number;
+  /** The threat's behaviour kind, or null for no corruption. */
+  behavior: string | null;
+}
+
+/** `defense__threat__f<percent, '.' as 'p'>__s<seed>`, e.g. `fed-bva__sign-flip__f20__s1`. */
+export function cellId(defense: string, threat: string, corruption: number, seed: number): string {
+  return `${defense}__${threat}__f${String(Math.round(corruption * 1000) / 10).replace('.', 'p')}__s${seed}`;
+}
