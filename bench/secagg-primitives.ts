@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { addMaskInPlace, agree, kdf, LABELS, maskWords, randomSeed, roundKeyPairs } from '../shared/secagg/crypto.js';
 import { combineVerified, splitSecret } from '../shared/secagg/shamir.js';
 import { intFlag } from '../shared/util/flags.js';
-import { median, medianMs } from './timing.js';
+import { medianMs, medianMsAsync } from './timing.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,17 +41,6 @@ const kdfMs = medianMs(() => {
   for (let i = 0; i < 1000; i++) kdf(key, sid, LABELS.pairMask, 'model', 0, 1, i + 2);
 }, reps, 1);
 
-async function asyncMedianMs(f: () => Promise<unknown>, n: number): Promise<number> {
-  await f();
-  const ts: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await f();
-    ts.push(performance.now() - t0);
-  }
-  return median(ts);
-}
-
 const shamir: { n: number; t: number; splitMs: number; combineMs: number }[] = [];
 for (const [n, t] of [
   [100, 51],
@@ -59,8 +48,8 @@ for (const [n, t] of [
 ] as const) {
   const secret = randomSeed();
   const shares = await splitSecret(secret, n, t);
-  const splitMs = await asyncMedianMs(() => splitSecret(secret, n, t), reps);
-  const combineMs = await asyncMedianMs(() => combineVerified(shares.slice(0, t), t, () => true), reps);
+  const splitMs = await medianMsAsync(async () => void (await splitSecret(secret, n, t)), reps, 1);
+  const combineMs = await medianMsAsync(async () => void (await combineVerified(shares.slice(0, t), t, () => true)), reps, 1);
   shamir.push({ n, t, splitMs, combineMs });
 }
 
