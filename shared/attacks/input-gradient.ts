@@ -7,10 +7,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model.js';
+import { fusedCrossEntropyAvailable, segmentedCrossEntropy } from '../compute/webgpu-cross-entropy.js';
 
 /** ∇_x of the summed cross-entropy at x (same shape as x). */
 export function lossInputGradient(model: Model, x: tf.Tensor4D, yOneHot: tf.Tensor2D): tf.Tensor4D {
-  return tf.tidy(() =>
-    tf.grad((xx: tf.Tensor) => tf.losses.softmaxCrossEntropy(yOneHot, model.logits(xx as tf.Tensor4D), undefined, undefined, tf.Reduction.SUM))(x),
-  ) as tf.Tensor4D;
+  // On webgpu the loss and its gradient are two fused kernels instead of about twenty.
+  const loss = fusedCrossEntropyAvailable()
+    ? (logits: tf.Tensor2D): tf.Scalar => segmentedCrossEntropy(logits, yOneHot, [{ rows: x.shape[0], weight: 1 }])
+    : (logits: tf.Tensor2D): tf.Scalar => tf.losses.softmaxCrossEntropy(yOneHot, logits, undefined, undefined, tf.Reduction.SUM) as tf.Scalar;
+  return tf.tidy(() => tf.grad((xx: tf.Tensor) => loss(model.logits(xx as tf.Tensor4D)))(x)) as tf.Tensor4D;
 }

@@ -8,6 +8,7 @@
  * sum over the batch. The input gradient stays tfjs's Conv2DBackpropInput.
  */
 import * as tf from '@tensorflow/tfjs';
+import { sumLeadingAxis } from '../compute/webgpu-sum-leading.js';
 
 const identities = new Map<string, tf.Tensor4D>();
 
@@ -29,22 +30,33 @@ function identityFilter(kh: number, kw: number, cin: number): tf.Tensor4D {
   return f;
 }
 
+/**
+ * conv2d(x, w, stride 1, 'valid') with the patch-product filter gradient. With `inputGradient` false the input's
+ * gradient is zeros made on the CPU (never uploaded): for a layer that reads the data directly, whose input
+ * gradient a parameter update never uses but a custom gradient would otherwise compute.
+ */
+function makeConv2dPatchGrad(inputGradient: boolean): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D {
+  return tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x4, w4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([x4, w4]);
+    return {
+      value: tf.conv2d(x4, w4, 1, 'valid'),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const [kh, kw, cin, cout] = ws.shape;
+        const dy4 = dy as tf.Tensor4D;
+        const [b, oh, ow] = dy4.shape;
+        const dx = inputGradient ? tf.conv2dTranspose(dy4, ws, xs.shape, 1, 'valid') : tf.zeros(xs.shape);
+        const patches = tf.conv2d(xs, identityFilter(kh, kw, cin), 1, 'valid'); // [b, oh, ow, kh·kw·cin]
+        const perExample = tf.matMul(tf.reshape(patches, [b, oh * ow, kh * kw * cin]), tf.reshape(dy4, [b, oh * ow, cout]), true, false);
+        const dw = tf.reshape(sumLeadingAxis(tf.reshape(perExample, [b, kh * kw * cin * cout])), [kh, kw, cin, cout]);
+        return [dx, dw];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
+}
+
 /** conv2d(x, w, stride 1, 'valid') with the patch-product filter gradient. */
-export const conv2dPatchGrad = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x4, w4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
-  save([x4, w4]);
-  return {
-    value: tf.conv2d(x4, w4, 1, 'valid'),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const [kh, kw, cin, cout] = ws.shape;
-      const dy4 = dy as tf.Tensor4D;
-      const [b, oh, ow] = dy4.shape;
-      const dx = tf.conv2dTranspose(dy4, ws, xs.shape, 1, 'valid');
-      const patches = tf.conv2d(xs, identityFilter(kh, kw, cin), 1, 'valid'); // [b, oh, ow, kh·kw·cin]
-      const perExample = tf.matMul(tf.reshape(patches, [b, oh * ow, kh * kw * cin]), tf.reshape(dy4, [b, oh * ow, cout]), true, false);
-      const dw = tf.reshape(tf.sum(perExample, 0), [kh, kw, cin, cout]);
-      return [dx, dw];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
+export const conv2dPatchGrad = makeConv2dPatchGrad(true);
+/** The same without the input gradient (its gradient is zeros): only for a layer whose input is data. */
+export const conv2dPatchGradNoInputGrad = makeConv2dPatchGrad(false);

@@ -8,7 +8,7 @@
  * what is not on the path. Inference, which needs no gradient, uses fused ops instead.
  */
 import * as tf from '@tensorflow/tfjs';
-import { conv2dPatchGrad } from './conv-patch-grad.js';
+import { conv2dPatchGrad, conv2dPatchGradNoInputGrad } from './conv-patch-grad.js';
 
 /** Activation applied after a conv or dense layer. */
 export type Activation = 'linear' | 'relu' | 'tanh';
@@ -41,6 +41,11 @@ export interface ForwardOptions {
   training?: boolean;
   /** Seed of this pass's dropout masks (training only); default a fresh random draw. */
   dropoutSeed?: number;
+  /**
+   * False when no gradient with respect to the input will be taken (a parameter update): the first layer may
+   * then skip computing it. Default true.
+   */
+  inputGradient?: boolean;
 }
 
 /** Walks the layers from an input shape [H, W, C] and lists their parameters in order. */
@@ -97,11 +102,15 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
   const seedBase = opts.dropoutSeed ?? Math.floor(Math.random() * 2 ** 31);
   // Training on WebGPU takes the patch-product filter gradient (conv-patch-grad.ts); input-only gradients
   // (attacks, inference mode) keep tf.conv2d, whose tape computes no filter gradient at all.
-  const conv = training && tf.getBackend() === 'webgpu' ? conv2dPatchGrad : (a: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D => tf.conv2d(a, w, 1, 'valid');
+  const webgpu = tf.getBackend() === 'webgpu';
+  const plainConv = (a: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D => tf.conv2d(a, w, 1, 'valid');
+  const conv = training && webgpu ? conv2dPatchGrad : plainConv;
+  const firstConv = training && webgpu && opts.inputGradient === false ? conv2dPatchGradNoInputGrad : conv;
+  const drop = webgpu ? dropoutByMask : tf.dropout;
   for (const l of layers) {
     switch (l.kind) {
       case 'conv':
-        h = activate(tf.add(conv(h as tf.Tensor4D, params[p] as tf.Tensor4D), params[p + 1]!), l.activation);
+        h = activate(tf.add((h === x ? firstConv : conv)(h as tf.Tensor4D, params[p] as tf.Tensor4D), params[p + 1]!), l.activation);
         p += 2;
         break;
       case 'dense':
@@ -121,18 +130,36 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
         h = tf.reshape(h, [h.shape[0]!, -1]);
         break;
       case 'dropout':
-        if (training && l.rate > 0) h = tf.dropout(h, l.rate, undefined, seedBase + 7919 * dropIndex);
+        if (training && l.rate > 0) h = drop(h, l.rate, undefined, seedBase + 7919 * dropIndex);
         dropIndex++;
         break;
       case 'channel-dropout':
         if (training && l.rate > 0) {
-          h = tf.dropout(h, l.rate, [h.shape[0]!, 1, 1, h.shape[3]!], seedBase + 7919 * dropIndex);
+          h = drop(h, l.rate, [h.shape[0]!, 1, 1, h.shape[3]!], seedBase + 7919 * dropIndex);
         }
         dropIndex++;
         break;
     }
   }
   return h as tf.Tensor2D;
+}
+
+/**
+ * `tf.dropout` with the mask computed on the CPU from the same seeded uniforms, hence the same values: tfjs's
+ * mask is floor(u + keep) / keep in float32, i.e. 1/keep where fround(u + keep) ≥ 1, else 0. On a GPU this is one
+ * multiplication instead of four kernels (add, floor, divide, multiply) per dropout layer.
+ */
+function dropoutByMask(x: tf.Tensor, rate: number, noiseShape: number[] | undefined, seed: number): tf.Tensor {
+  const shape = noiseShape ?? x.shape;
+  const keep = Math.fround(1 - rate);
+  const scale = Math.fround(1 / keep);
+  // tf.randomUniform generates on the CPU; reading it back is a copy of CPU memory, not a GPU read.
+  const u = tf.randomUniform(shape, 0, 1, 'float32', seed);
+  const values = u.dataSync() as Float32Array;
+  u.dispose();
+  const mask = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) mask[i] = Math.fround(values[i]! + keep) >= 1 ? scale : 0;
+  return tf.mul(x, tf.tensor(mask, shape));
 }
 
 /**

@@ -9,6 +9,7 @@ import { initBackend, type BackendName } from '../../shared/compute/backend.js';
 import { initialWeights, Model, modelSpec } from '../../shared/models/model.js';
 import { lossInputGradient } from '../../shared/attacks/input-gradient.js';
 import { maxRelativeError } from './compare.js';
+import { sgdStepLoss, type TrainOptions } from '../../shared/train/sgd.js';
 
 async function gradients(name: string, batch: number): Promise<{ params: Float32Array[]; input: Float32Array }> {
   const spec = modelSpec(name);
@@ -27,12 +28,44 @@ async function gradients(name: string, batch: number): Promise<{ params: Float32
   return { params, input };
 }
 
+/**
+ * Three SGD-with-momentum steps of the full client loss (minibatch, a shared set with β = 0.7 and EAT's FGSM
+ * batch), which on webgpu take the fused cross-entropy, the in-place momentum update and the first layer without
+ * an input gradient: the weight change and the three losses.
+ */
+async function trainingSteps(batch: number): Promise<{ delta: Float32Array; losses: Float32Array }> {
+  const spec = modelSpec('cnn-mnist');
+  const w0 = initialWeights(spec, 5);
+  const m = new Model(spec, w0);
+  const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 31) as tf.Tensor4D;
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => (i * 7) % 10), 'int32'), 10).toFloat()) as tf.Tensor2D;
+  const sx = tf.randomUniform([16, 28, 28, 1], 0, 1, 'float32', 32) as tf.Tensor4D;
+  const sy = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10).toFloat()) as tf.Tensor2D;
+  const o: TrainOptions = { epochs: 1, batchSize: batch, lr: 0.05, momentum: 0.9, seed: 3, sharedSet: { x: sx, y: sy, weight: 0.7 }, adversarialEps: 0.1 };
+  const velocity = m.params.map((p) => tf.zerosLike(p));
+  const losses = new Float32Array(3);
+  for (let s = 0; s < 3; s++) {
+    const loss = sgdStepLoss(m, { x, y, labels: Uint8Array.from({ length: batch }, (_, i) => (i * 7) % 10) }, velocity, o, s);
+    losses[s] = (await loss.data())[0]!;
+    loss.dispose();
+  }
+  const delta = new Float32Array(spec.numParams);
+  for (const [i, e] of spec.layout.entries()) {
+    const v = await m.params[i]!.data();
+    for (let k = 0; k < e.size; k++) delta[e.offset + k] = v[k]! - w0[e.offset + k]!;
+  }
+  for (const t of [...velocity, x, y, sx, sy]) t.dispose();
+  m.dispose();
+  return { delta, losses };
+}
+
 const backend = process.argv[2] as BackendName | undefined;
 if (backend === undefined) throw new Error('usage: gradient-check.js BACKEND');
 const cases = [['cnn-mnist', 64], ['surrogate-c', 8], ['mlp', 64]] as const;
 await tf.setBackend('cpu');
 const ref: Awaited<ReturnType<typeof gradients>>[] = [];
 for (const [n, b] of cases) ref.push(await gradients(n, b));
+const refSteps = await trainingSteps(32);
 const choice = await initBackend({ backend, quiet: true });
 const out: { model: string; batch: number; params: { name: string; maxRel: number }[]; input: number; worst: number }[] = [];
 for (const [i, [name, batch]] of cases.entries()) {
@@ -41,4 +74,7 @@ for (const [i, [name, batch]] of cases.entries()) {
   const params = ref[i]!.params.map((r, j) => ({ name: spec.layout[j]!.name, maxRel: maxRelativeError(got.params[j]!, r) }));
   out.push({ model: name, batch, params, input: maxRelativeError(got.input, ref[i]!.input), worst: Math.max(maxRelativeError(got.input, ref[i]!.input), ...params.map((p) => p.maxRel)) });
 }
+const steps = await trainingSteps(32);
+const stepErr = { delta: maxRelativeError(steps.delta, refSteps.delta), losses: maxRelativeError(steps.losses, refSteps.losses) };
+out.push({ model: 'cnn-mnist, 3 training steps (weight change, losses)', batch: 32, params: [{ name: 'weight change', maxRel: stepErr.delta }], input: stepErr.losses, worst: Math.max(stepErr.delta, stepErr.losses) });
 console.log(JSON.stringify({ backend: choice.name, adapter: choice.adapter ?? null, cases: out, worst: Math.max(...out.map((c) => c.worst)) }));
