@@ -15,7 +15,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 describe('webgpu backend', function () {
   this.timeout(300000);
 
-  it('parameter and input gradients of cnn-mnist, surrogate C and the MLP match the cpu backend within 1e-4', function () {
+  it('parameter and input gradients of cnn-mnist, surrogate C and the MLP, and three full training steps, match the cpu backend within 1e-4', function () {
     const missing = vulkanMissing();
     if (missing !== undefined) {
       console.log(`      (skipped: ${missing}; see README "Running on a GPU")`);
@@ -27,8 +27,10 @@ describe('webgpu backend', function () {
       this.skip();
     }
     expect(r.status, r.stderr).to.equal(0);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { backend: string; worst: number; cases: { model: string; worst: number }[] };
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { backend: string; fusedKernels: boolean; worst: number; cases: { model: string; worst: number }[] };
     expect(res.backend).to.equal('webgpu');
+    // The fused kernels (cross-entropy, momentum update, pool+relu) must have run, not tfjs's fallback ops.
+    expect(res.fusedKernels, 'tfjs-backend-webgpu internals changed: the fused WebGPU kernels fell back to tfjs ops').to.equal(true);
     for (const c of res.cases) expect(c.worst, c.model).to.be.below(1e-4);
   });
 });

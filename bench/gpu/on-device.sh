@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs on a GPU machine without Node.js or network, from the repository root, after bench/gpu/pack.sh filled
 # .gpu/ here and .gpu/ was copied there. Sets up the Vulkan loader and node, then runs the GPU measurements and
-# writes their output under $OUT (default ./gpu-out): the gradient check, the training step's anatomy at batch 64
-# and 1,024 (with tfjs's default submit batching and with one submit per step), and bench:compute with PyTorch.
+# writes their output under $OUT (default ./gpu-out):
+#   gradcheck.json                 whole-model gradients and three training steps against the cpu backend
+#   step-anatomy-{64,1024}.json    dispatches per training step, host time to record it, whole step
+#   bench-compute-gpu-{1,2,3}.json bench:compute three times (with PyTorch CUDA where importable)
+#   bench-eval-gpu.json            full robustness evaluation of 10,000 Fashion-MNIST test images (strong PGD)
+#   gpu-sim-check.json             a small simulation whose evaluations run in the GPU worker
 set -euo pipefail
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
@@ -15,8 +19,7 @@ dawn=.gpu/node_modules/webgpu/dist/linux-x64/dawn.node
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/gpu.txt" || true
 "$node" .gpu/app/test/helpers/gradient-check.mjs webgpu > "$OUT/gradcheck.json"
-for b in 64 1024; do
-  "$node" .gpu/app/bench/gpu/step-anatomy.mjs --batch "$b" | tail -1 > "$OUT/step-anatomy-$b.json"
-  RFL_WEBGPU_FLAGS='{"WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE":1000}' "$node" .gpu/app/bench/gpu/step-anatomy.mjs --batch "$b" | tail -1 > "$OUT/step-anatomy-$b-one-submit.json"
-done
-"$node" .gpu/app/bench/compute.mjs --backend webgpu --out "$OUT/bench-compute-gpu.json"
+for b in 64 1024; do "$node" .gpu/app/bench/gpu/step-anatomy.mjs --batch "$b" | tail -1 > "$OUT/step-anatomy-$b.json"; done
+for r in 1 2 3; do "$node" .gpu/app/bench/compute.mjs --backend webgpu --out "$OUT/bench-compute-gpu-$r.json"; done
+"$node" .gpu/app/bench/eval-speed.mjs --data .gpu/data --weights .gpu/data/cnn-fashion.f32 --out "$OUT/bench-eval-gpu.json"
+"$node" .gpu/sim/simulations/pool/gpu-check.js > "$OUT/gpu-sim-check.json"

@@ -134,8 +134,8 @@ export function fusedCrossEntropyAvailable(): boolean {
 }
 
 /**
- * Σ_k w_k · Σ_{rows r of segment k} CE(softmax(z_r), y_r), differentiable with respect to the logits (the labels
- * get a zero gradient). Only on webgpu (see `fusedCrossEntropyAvailable`).
+ * Σ_k w_k · Σ_{rows r of segment k} CE(softmax(z_r), y_r), differentiable with respect to the logits (not the
+ * labels). Only on webgpu (see `fusedCrossEntropyAvailable`).
  */
 export function segmentedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor2D, segments: readonly LossSegment[]): tf.Scalar {
   const gpu = webgpuInternals();
@@ -149,8 +149,9 @@ export function segmentedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor2D, 
       value: tf.reshape(gpu.runProgram(new LossProgram(), [z, y], uniforms), []),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [zs, ys] = saved as [tf.Tensor, tf.Tensor];
-        // The labels' gradient is never used (they are data); zeros made on the CPU are never uploaded.
-        return [gpu.runProgram(new GradProgram([rows, classes]), [zs, ys, dy], uniforms), tf.zeros(ys.shape)];
+        // The labels are data: no gradient. A placeholder scalar stands in, whose shape tfjs's tape would refuse
+        // loudly if a caller ever differentiated with respect to the labels.
+        return [gpu.runProgram(new GradProgram([rows, classes]), [zs, ys, dy], uniforms), tf.scalar(0)];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (z: tf.Tensor, y: tf.Tensor) => tf.Scalar;

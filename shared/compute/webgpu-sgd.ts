@@ -56,6 +56,9 @@ function uniformFor(gpu: WebGpuInternals, c: Cache, lr: number, mu: number, n: n
   return u;
 }
 
+/** How often `sgdMomentumInPlace` ran and declined (a shared buffer) since the process started. */
+export const inPlaceSgdStats = { applied: 0, declined: 0 };
+
 /**
  * Applies the momentum step to every parameter in place on the GPU. Returns false, having changed nothing,
  * when the backend is not webgpu or any weight or momentum buffer is shared with another tensor (writing it in
@@ -73,7 +76,10 @@ export function sgdMomentumInPlace(params: readonly tf.Variable[], grads: readon
     const wb = gpu.exclusiveBuffer(p);
     const vb = gpu.exclusiveBuffer(v);
     const gb = gpu.buffer(g);
-    if (wb === undefined || vb === undefined || gb === undefined) return false;
+    if (wb === undefined || vb === undefined || gb === undefined) {
+      inPlaceSgdStats.declined++;
+      return false;
+    }
     buffers.push([wb, vb, gb]);
   }
   const c = pipelineFor(gpu);
@@ -87,5 +93,6 @@ export function sgdMomentumInPlace(params: readonly tf.Variable[], grads: readon
     });
     gpu.dispatchRaw(c.pipeline, group, Math.ceil(n / WORKGROUP), [params[i]!, velocity[i]!, grads[i]!]);
   }
+  inPlaceSgdStats.applied++;
   return true;
 }

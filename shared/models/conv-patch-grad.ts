@@ -32,8 +32,9 @@ function identityFilter(kh: number, kw: number, cin: number): tf.Tensor4D {
 
 /**
  * conv2d(x, w, stride 1, 'valid') with the patch-product filter gradient. With `inputGradient` false the input's
- * gradient is zeros made on the CPU (never uploaded): for a layer that reads the data directly, whose input
- * gradient a parameter update never uses but a custom gradient would otherwise compute.
+ * gradient is not computed (a placeholder scalar stands in): for a layer that reads the data directly, whose input
+ * gradient a parameter update never uses but a custom gradient would otherwise compute. Should a caller ask for
+ * that gradient anyway, tfjs's tape refuses the scalar's shape loudly rather than passing on a wrong value.
  */
 function makeConv2dPatchGrad(inputGradient: boolean): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D {
   return tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -46,7 +47,7 @@ function makeConv2dPatchGrad(inputGradient: boolean): (x: tf.Tensor4D, w: tf.Ten
         const [kh, kw, cin, cout] = ws.shape;
         const dy4 = dy as tf.Tensor4D;
         const [b, oh, ow] = dy4.shape;
-        const dx = inputGradient ? tf.conv2dTranspose(dy4, ws, xs.shape, 1, 'valid') : tf.zeros(xs.shape);
+        const dx = inputGradient ? tf.conv2dTranspose(dy4, ws, xs.shape, 1, 'valid') : tf.scalar(0);
         const patches = tf.conv2d(xs, identityFilter(kh, kw, cin), 1, 'valid'); // [b, oh, ow, kh·kw·cin]
         const perExample = tf.matMul(tf.reshape(patches, [b, oh * ow, kh * kw * cin]), tf.reshape(dy4, [b, oh * ow, cout]), true, false);
         const dw = tf.reshape(sumLeadingAxis(tf.reshape(perExample, [b, kh * kw * cin * cout])), [kh, kw, cin, cout]);

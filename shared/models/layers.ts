@@ -9,6 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2dPatchGrad, conv2dPatchGradNoInputGrad } from './conv-patch-grad.js';
+import { fusedPoolReluAvailable, maxPoolRelu } from '../compute/webgpu-pool-relu.js';
+import { biasAddMatmulGrad } from './bias-add-grad.js';
 
 /** Activation applied after a conv or dense layer. */
 export type Activation = 'linear' | 'relu' | 'tanh';
@@ -107,18 +109,27 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
   const conv = training && webgpu ? conv2dPatchGrad : plainConv;
   const firstConv = training && webgpu && opts.inputGradient === false ? conv2dPatchGradNoInputGrad : conv;
   const drop = webgpu ? dropoutByMask : tf.dropout;
-  for (const l of layers) {
+  const addBias = training && webgpu ? biasAddMatmulGrad : tf.add;
+  // On webgpu, maxpool followed by relu is one fused kernel forward and one backward.
+  const fusePoolRelu = webgpu && fusedPoolReluAvailable();
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i]!;
     switch (l.kind) {
       case 'conv':
-        h = activate(tf.add((h === x ? firstConv : conv)(h as tf.Tensor4D, params[p] as tf.Tensor4D), params[p + 1]!), l.activation);
+        h = activate(addBias((h === x ? firstConv : conv)(h as tf.Tensor4D, params[p] as tf.Tensor4D), params[p + 1]!), l.activation);
         p += 2;
         break;
       case 'dense':
-        h = activate(tf.add(tf.matMul(h as tf.Tensor2D, params[p] as tf.Tensor2D), params[p + 1]!), l.activation);
+        h = activate(addBias(tf.matMul(h as tf.Tensor2D, params[p] as tf.Tensor2D), params[p + 1]!), l.activation);
         p += 2;
         break;
       case 'maxpool':
-        h = tf.maxPool(h as tf.Tensor4D, l.size, l.size, 'valid');
+        if (fusePoolRelu && layers[i + 1]?.kind === 'relu') {
+          h = maxPoolRelu(h as tf.Tensor4D, l.size);
+          i++;
+        } else {
+          h = tf.maxPool(h as tf.Tensor4D, l.size, l.size, 'valid');
+        }
         break;
       case 'relu':
         h = tf.relu(h);

@@ -10,6 +10,8 @@ import { initialWeights, Model, modelSpec } from '../../shared/models/model.js';
 import { lossInputGradient } from '../../shared/attacks/input-gradient.js';
 import { maxRelativeError } from './compare.js';
 import { sgdStepLoss, type TrainOptions } from '../../shared/train/sgd.js';
+import { webgpuInternals } from '../../shared/compute/webgpu-internals.js';
+import { inPlaceSgdStats } from '../../shared/compute/webgpu-sgd.js';
 
 async function gradients(name: string, batch: number): Promise<{ params: Float32Array[]; input: Float32Array }> {
   const spec = modelSpec(name);
@@ -77,4 +79,6 @@ for (const [i, [name, batch]] of cases.entries()) {
 const steps = await trainingSteps(32);
 const stepErr = { delta: maxRelativeError(steps.delta, refSteps.delta), losses: maxRelativeError(steps.losses, refSteps.losses) };
 out.push({ model: 'cnn-mnist, 3 training steps (weight change, losses)', batch: 32, params: [{ name: 'weight change', maxRel: stepErr.delta }], input: stepErr.losses, worst: Math.max(stepErr.delta, stepErr.losses) });
-console.log(JSON.stringify({ backend: choice.name, adapter: choice.adapter ?? null, cases: out, worst: Math.max(...out.map((c) => c.worst)) }));
+// Whether the fused WebGPU kernels ran (they fall back to tfjs's ops if tfjs's internals ever change).
+const fusedKernels = webgpuInternals() !== undefined && inPlaceSgdStats.applied === 3 && inPlaceSgdStats.declined === 0;
+console.log(JSON.stringify({ backend: choice.name, adapter: choice.adapter ?? null, fusedKernels, cases: out, worst: Math.max(...out.map((c) => c.worst)) }));
