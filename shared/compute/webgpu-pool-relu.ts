@@ -29,53 +29,25 @@ fn windowMax(b : i32, oi : i32, oj : i32, c : i32) -> WindowMax {
   return WindowMax(best, at);
 }`;
 
-class ForwardProgram implements WebGpuProgram {
-  shaderKey = 'rfl_maxpool_relu';
+/** One thread per output element: the pooled value (forward) or an input element's gradient (backward). */
+class PoolReluProgram implements WebGpuProgram {
+  shaderKey: string;
   dispatchLayout = { x: [0, 1, 2, 3] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  variableNames = ['X'];
+  variableNames: string[];
   uniforms = UNIFORMS;
   size = true;
-  constructor(public outputShape: number[]) {
+  constructor(public outputShape: number[], private readonly backward: boolean) {
+    this.shaderKey = backward ? 'rfl_maxpool_relu_grad' : 'rfl_maxpool_relu';
+    this.variableNames = backward ? ['X', 'DY'] : ['X'];
     this.dispatch = [Math.ceil(outputShape.reduce((a, d) => a * d, 1) / THREADS), 1, 1];
   }
   getUserCode(): string {
-    return `
-      ${WINDOW}
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          let c = index % uniforms.channels;
-          let oj = (index / uniforms.channels) % uniforms.outW;
-          let oi = (index / (uniforms.channels * uniforms.outW)) % uniforms.outH;
-          let b = index / (uniforms.channels * uniforms.outW * uniforms.outH);
-          result[index] = max(windowMax(b, oi, oj, c).value, 0.0);
-        }
-      }`;
-  }
-}
-
-class BackwardProgram implements WebGpuProgram {
-  shaderKey = 'rfl_maxpool_relu_grad';
-  dispatchLayout = { x: [0, 1, 2, 3] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  variableNames = ['X', 'DY'];
-  uniforms = UNIFORMS;
-  size = true;
-  constructor(public outputShape: number[]) {
-    this.dispatch = [Math.ceil(outputShape.reduce((a, d) => a * d, 1) / THREADS), 1, 1];
-  }
-  getUserCode(): string {
-    return `
-      ${WINDOW}
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          let c = index % uniforms.channels;
-          let j = (index / uniforms.channels) % uniforms.inW;
-          let i = (index / (uniforms.channels * uniforms.inW)) % uniforms.inH;
-          let b = index / (uniforms.channels * uniforms.inW * uniforms.inH);
-          let oi = i / uniforms.window;
+    // (b, row, column, channel) of this thread's element of the output (forward) or of the input (backward).
+    const [rows, cols] = this.backward ? ['inH', 'inW'] : ['outH', 'outW'];
+    const body = this.backward
+      ? `let oi = i / uniforms.window;
           let oj = j / uniforms.window;
           var g = 0.0;
           if (oi < uniforms.outH && oj < uniforms.outW) {
@@ -84,7 +56,17 @@ class BackwardProgram implements WebGpuProgram {
               g = DY[((b * uniforms.outH + oi) * uniforms.outW + oj) * uniforms.channels + c];
             }
           }
-          result[index] = g;
+          result[index] = g;`
+      : 'result[index] = max(windowMax(b, i, j, c).value, 0.0);';
+    return `
+      ${WINDOW}
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let c = index % uniforms.channels;
+          let j = (index / uniforms.channels) % uniforms.${cols};
+          let i = (index / (uniforms.channels * uniforms.${cols})) % uniforms.${rows};
+          let b = index / (uniforms.channels * uniforms.${cols} * uniforms.${rows});
+          ${body}
         }
       }`;
   }
@@ -107,8 +89,8 @@ export function maxPoolRelu(x: tf.Tensor4D, size: number): tf.Tensor4D {
   const op = tf.customGrad(((xi: tf.Tensor, save: tf.GradSaveFunc) => {
     save([xi]);
     return {
-      value: gpu.runProgram(new ForwardProgram([b, oh, ow, c]), [xi], uniforms),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => gpu.runProgram(new BackwardProgram([b, h, w, c]), [saved[0]!, dy], uniforms),
+      value: gpu.runProgram(new PoolReluProgram([b, oh, ow, c], false), [xi], uniforms),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => gpu.runProgram(new PoolReluProgram([b, h, w, c], true), [saved[0]!, dy], uniforms),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor4D;
   return op(x);
