@@ -20,6 +20,12 @@ function onesRow(n: number): tf.Tensor2D {
   return t;
 }
 
+/** Σ over the rows of x [rows, columns], as one product with a row of ones: shape [columns]. */
+export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
+  const [rows, columns] = x.shape;
+  return tf.reshape(tf.matMul(onesRow(rows), x), [columns]);
+}
+
 /** x + bias, bias of shape [channels] = x's last dimension. */
 export const biasAddMatmulGrad = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
   save([]);
@@ -28,7 +34,7 @@ export const biasAddMatmulGrad = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor, 
     gradFunc: (dy: tf.Tensor) => {
       const channels = dy.shape[dy.shape.length - 1]!;
       const rows = dy.size / channels;
-      return [tf.reshape(dy, x.shape), tf.reshape(tf.matMul(onesRow(rows), tf.reshape(dy, [rows, channels])), [channels])];
+      return [tf.reshape(dy, x.shape), columnSums(tf.reshape(dy, [rows, channels]))];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, bias: tf.Tensor) => tf.Tensor;

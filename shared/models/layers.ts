@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2dPatchGrad, conv2dPatchGradNoInputGrad } from './conv-patch-grad.js';
 import { fusedPoolReluAvailable, maxPoolRelu } from '../compute/webgpu-pool-relu.js';
 import { biasAddMatmulGrad } from './bias-add-grad.js';
+import { convEpilogue, denseEpilogue, fusedEpiloguesAvailable } from '../compute/webgpu-epilogues.js';
 
 /** Activation applied after a conv or dense layer. */
 export type Activation = 'linear' | 'relu' | 'tanh';
@@ -110,10 +111,40 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
   const firstConv = training && webgpu && opts.inputGradient === false ? conv2dPatchGradNoInputGrad : conv;
   const drop = webgpu ? dropoutByMask : tf.dropout;
   const addBias = training && webgpu ? biasAddMatmulGrad : tf.add;
-  // On webgpu, maxpool followed by relu is one fused kernel forward and one backward.
+  // On webgpu, maxpool followed by relu is one fused kernel forward and one backward; in training, so is all
+  // that follows a convolution (bias, channel dropout, pool, relu) or a dense product (bias, relu, dropout).
   const fusePoolRelu = webgpu && fusedPoolReluAvailable();
+  const fuseEpilogues = training && webgpu && fusedEpiloguesAvailable();
+  // The multiplier of the next dropout layer (the same seed as the unfused path), undefined at rate 0.
+  const dropMask = (rate: number, shape: number[]): tf.Tensor | undefined => {
+    const seed = seedBase + 7919 * dropIndex++;
+    return rate > 0 ? dropoutMultiplier(shape, rate, seed) : undefined;
+  };
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
+    if (fuseEpilogues && l.kind === 'conv' && l.activation === undefined) {
+      // conv → [channel-dropout] → maxpool → relu
+      const dropout = layers[i + 1]?.kind === 'channel-dropout' ? (layers[i + 1] as { rate: number }) : undefined;
+      const pool = layers[i + (dropout ? 2 : 1)];
+      if (pool?.kind === 'maxpool' && layers[i + (dropout ? 3 : 2)]?.kind === 'relu') {
+        const z = (h === x ? firstConv : conv)(h as tf.Tensor4D, params[p] as tf.Tensor4D);
+        const mask = dropout !== undefined ? dropMask(dropout.rate, [z.shape[0], z.shape[3]]) : undefined;
+        h = convEpilogue(z, params[p + 1] as tf.Tensor1D, mask as tf.Tensor2D | undefined, pool.size);
+        p += 2;
+        i += dropout ? 3 : 2;
+        continue;
+      }
+    }
+    if (fuseEpilogues && l.kind === 'dense' && l.activation === 'relu') {
+      // dense(relu) → [dropout]
+      const z = tf.matMul(h as tf.Tensor2D, params[p] as tf.Tensor2D) as tf.Tensor2D;
+      const dropout = layers[i + 1]?.kind === 'dropout' ? (layers[i + 1] as { rate: number }) : undefined;
+      const mask = dropout !== undefined ? dropMask(dropout.rate, z.shape) : undefined;
+      h = denseEpilogue(z, params[p + 1] as tf.Tensor1D, mask as tf.Tensor2D | undefined);
+      p += 2;
+      if (dropout) i++;
+      continue;
+    }
     switch (l.kind) {
       case 'conv':
         h = activate(addBias((h === x ? firstConv : conv)(h as tf.Tensor4D, params[p] as tf.Tensor4D), params[p + 1]!), l.activation);
@@ -161,7 +192,11 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
  * multiplication instead of four kernels (add, floor, divide, multiply) per dropout layer.
  */
 function dropoutByMask(x: tf.Tensor, rate: number, noiseShape: number[] | undefined, seed: number): tf.Tensor {
-  const shape = noiseShape ?? x.shape;
+  return tf.mul(x, dropoutMultiplier(noiseShape ?? x.shape, rate, seed));
+}
+
+/** The multiplier tf.dropout(x, rate, shape, seed) applies (values 0 and 1/keep), computed on the CPU. */
+function dropoutMultiplier(shape: number[], rate: number, seed: number): tf.Tensor {
   const keep = Math.fround(1 - rate);
   const scale = Math.fround(1 / keep);
   // tf.randomUniform generates on the CPU; reading it back is a copy of CPU memory, not a GPU read.
@@ -170,7 +205,7 @@ function dropoutByMask(x: tf.Tensor, rate: number, noiseShape: number[] | undefi
   u.dispose();
   const mask = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) mask[i] = Math.fround(values[i]! + keep) >= 1 ? scale : 0;
-  return tf.mul(x, tf.tensor(mask, shape));
+  return tf.tensor(mask, shape);
 }
 
 /**

@@ -11,7 +11,7 @@ import { lossInputGradient } from '../../shared/attacks/input-gradient.js';
 import { maxRelativeError } from './compare.js';
 import { sgdStepLoss, type TrainOptions } from '../../shared/train/sgd.js';
 import { webgpuInternals } from '../../shared/compute/webgpu-internals.js';
-import { inPlaceSgdStats } from '../../shared/compute/webgpu-sgd.js';
+import { inPlaceSgdStats, sgdMomentumInPlace } from '../../shared/compute/webgpu-sgd.js';
 
 async function gradients(name: string, batch: number): Promise<{ params: Float32Array[]; input: Float32Array }> {
   const spec = modelSpec(name);
@@ -77,8 +77,29 @@ for (const [i, [name, batch]] of cases.entries()) {
   out.push({ model: name, batch, params, input: maxRelativeError(got.input, ref[i]!.input), worst: Math.max(maxRelativeError(got.input, ref[i]!.input), ...params.map((p) => p.maxRel)) });
 }
 const steps = await trainingSteps(32);
+// The in-place momentum update on an odd number of parameters (the last dispatch has one slot), against the
+// rule computed here in float64: w − lr·(μ·v + g).
+const sizes = [5, 1000, 17];
+const rand = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 131 + i * 7.3));
+// Made in a tidy, so that each variable alone owns its buffer (else the update would decline, as it must).
+const ws = sizes.map((n, k) => tf.tidy(() => tf.variable(tf.tensor1d(rand(n, k)), true, `sgd-check-${k}`)));
+const vs = sizes.map((n, k) => tf.tensor1d(rand(n, k + 10)));
+const gs = sizes.map((n, k) => tf.tensor1d(rand(n, k + 20)));
+const ran = sgdMomentumInPlace(ws, gs, vs, 0.05, 0.9);
+let sgdErr = ran || backend !== 'webgpu' ? 0 : Infinity;
+if (ran) {
+  for (const [k, n] of sizes.entries()) {
+    const [w, v] = [await ws[k]!.data(), await vs[k]!.data()];
+    const [w0, v0, g0] = [rand(n, k), rand(n, k + 10), rand(n, k + 20)];
+    const vRef = Float32Array.from(v0, (x, i) => 0.9 * x + g0[i]!);
+    const wRef = Float32Array.from(w0, (x, i) => x - 0.05 * vRef[i]!);
+    sgdErr = Math.max(sgdErr, maxRelativeError(v as Float32Array, vRef), maxRelativeError(w as Float32Array, wRef));
+  }
+}
+for (const t of [...ws, ...vs, ...gs]) t.dispose();
+out.push({ model: 'in-place momentum update, 3 parameters', batch: 0, params: [{ name: 'weights and momentum', maxRel: sgdErr }], input: 0, worst: sgdErr });
 const stepErr = { delta: maxRelativeError(steps.delta, refSteps.delta), losses: maxRelativeError(steps.losses, refSteps.losses) };
 out.push({ model: 'cnn-mnist, 3 training steps (weight change, losses)', batch: 32, params: [{ name: 'weight change', maxRel: stepErr.delta }], input: stepErr.losses, worst: Math.max(stepErr.delta, stepErr.losses) });
 // Whether the fused WebGPU kernels ran (they fall back to tfjs's ops if tfjs's internals ever change).
-const fusedKernels = webgpuInternals() !== undefined && inPlaceSgdStats.applied === 3 && inPlaceSgdStats.declined === 0;
+const fusedKernels = webgpuInternals() !== undefined && inPlaceSgdStats.applied === 4 && inPlaceSgdStats.declined === 0;
 console.log(JSON.stringify({ backend: choice.name, adapter: choice.adapter ?? null, fusedKernels, cases: out, worst: Math.max(...out.map((c) => c.worst)) }));
