@@ -5,6 +5,7 @@
  *   tfjs: add, multiply, pool, relu forward; relu's step and product, a pooling pass for the argmax, the scatter,
  *   the mask's product and a two-kernel bias sum backward.
  * - dense epilogue: relu(z + bias) ⊙ mask, mask an optional per-element dropout multiplier.
+ * Without bias and mask, the conv epilogue is relu(maxPool(x)), which attacks' input-gradient passes use too.
  * The forward values are the same float32 operations in the same order as tfjs's ops (add, multiply, max, relu),
  * so they agree bit for bit; gradients follow tfjs's conventions (the first maximum of a window in row-major order
  * takes the gradient, relu's gradient at 0 is 0). The bias gradient is Σ over rows of the pre-bias gradient,
@@ -38,10 +39,10 @@ class ConvEpilogueProgram extends FlatProgram {
   shaderKey: string;
   variableNames: string[];
   uniforms = CONV_UNIFORMS;
-  constructor(outputShape: number[], private readonly masked: boolean, private readonly backward: boolean) {
+  constructor(outputShape: number[], private readonly biased: boolean, private readonly masked: boolean, private readonly backward: boolean) {
     super(outputShape);
-    this.shaderKey = `rfl_conv_epilogue_${masked ? 'masked' : 'plain'}_${backward ? 'grad' : 'fwd'}`;
-    this.variableNames = ['X', 'B', ...(masked ? ['M'] : []), ...(backward ? ['DY'] : [])];
+    this.shaderKey = `rfl_conv_epilogue_${biased ? 'b' : ''}${masked ? 'm' : ''}_${backward ? 'grad' : 'fwd'}`;
+    this.variableNames = ['X', ...(biased ? ['B'] : []), ...(masked ? ['M'] : []), ...(backward ? ['DY'] : [])];
   }
   getUserCode(): string {
     const scale = this.masked ? 'M[b * uniforms.channels + c]' : '1.0';
@@ -69,7 +70,7 @@ class ConvEpilogueProgram extends FlatProgram {
         for (var di = 0; di < s; di++) {
           for (var dj = 0; dj < s; dj++) {
             let k = ((b * uniforms.inH + oi * s + di) * uniforms.inW + oj * s + dj) * uniforms.channels + c;
-            let v = (X[k] + B[c]) * ${scale};
+            let v = ${this.biased ? '(X[k] + B[c])' : 'X[k]'} * ${scale};
             if (at < 0 || v > best) { best = v; at = k; }
           }
         }
@@ -120,10 +121,12 @@ export function fusedEpiloguesAvailable(): boolean {
 type Op = (...inputs: tf.Tensor[]) => tf.Tensor;
 
 /**
- * relu(maxPool((x + bias) ⊙ mask, size, stride size, 'valid')) for x [batch, H, W, channels], bias [channels] and
- * mask [batch, channels] (or none); differentiable in x and bias. Webgpu only (`fusedEpiloguesAvailable`).
+ * relu(maxPool((x + bias) ⊙ mask, size, stride size, 'valid')) for x [batch, H, W, channels], bias [channels] (or
+ * none) and mask [batch, channels] (or none); differentiable in x and bias. Without bias and mask it is
+ * relu(maxPool(x)), for input-gradient passes (attacks), where a bias gradient would be wasted work.
+ * Webgpu only (`fusedEpiloguesAvailable`).
  */
-export function convEpilogue(x: tf.Tensor4D, bias: tf.Tensor1D, mask: tf.Tensor2D | undefined, size: number): tf.Tensor4D {
+export function convEpilogue(x: tf.Tensor4D, bias: tf.Tensor1D | undefined, mask: tf.Tensor2D | undefined, size: number): tf.Tensor4D {
   const gpu = webgpuInternals();
   if (gpu === undefined) throw new Error('convEpilogue needs the webgpu backend');
   const [b, h, w, c] = x.shape;
@@ -131,21 +134,23 @@ export function convEpilogue(x: tf.Tensor4D, bias: tf.Tensor1D, mask: tf.Tensor2
   const ow = Math.floor((w - size) / size) + 1;
   if (!(oh >= 1 && ow >= 1)) throw new Error(`convEpilogue: a ${size}×${size} window does not fit a ${h}×${w} input`);
   const uniforms: ProgramUniform[] = [h, w, c, oh, ow, size].map((v) => ({ type: 'int32', data: [v] }));
+  const biased = bias !== undefined;
   const masked = mask !== undefined;
+  const inputs = [x, ...(biased ? [bias] : []), ...(masked ? [mask] : [])];
   const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
-    const inputs = args as tf.Tensor[];
-    save(inputs);
+    const xs = args as tf.Tensor[];
+    save(xs);
     return {
-      value: gpu.runProgram(new ConvEpilogueProgram([b, oh, ow, c], masked, false), inputs, uniforms),
+      value: gpu.runProgram(new ConvEpilogueProgram([b, oh, ow, c], biased, masked, false), xs, uniforms),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const dx = gpu.runProgram(new ConvEpilogueProgram([b, h, w, c], masked, true), [...saved, dy], uniforms);
+        const dx = gpu.runProgram(new ConvEpilogueProgram([b, h, w, c], biased, masked, true), [...saved, dy], uniforms);
         // The mask is data: a placeholder scalar stands in for its gradient (tfjs's tape would refuse its shape).
-        return [dx, columnSums(tf.reshape(dx, [b * h * w, c]) as tf.Tensor2D), ...(masked ? [tf.scalar(0)] : [])];
+        return [dx, ...(biased ? [columnSums(tf.reshape(dx, [b * h * w, c]) as tf.Tensor2D)] : []), ...(masked ? [tf.scalar(0)] : [])];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Op;
-  return (masked ? op(x, bias, mask) : op(x, bias)) as tf.Tensor4D;
+  return op(...inputs) as tf.Tensor4D;
 }
 
 /**

@@ -9,7 +9,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2dPatchGrad, conv2dPatchGradNoInputGrad } from './conv-patch-grad.js';
-import { fusedPoolReluAvailable, maxPoolRelu } from '../compute/webgpu-pool-relu.js';
 import { biasAddMatmulGrad } from './bias-add-grad.js';
 import { convEpilogue, denseEpilogue, fusedEpiloguesAvailable } from '../compute/webgpu-epilogues.js';
 
@@ -113,8 +112,8 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
   const addBias = training && webgpu ? biasAddMatmulGrad : tf.add;
   // On webgpu, maxpool followed by relu is one fused kernel forward and one backward; in training, so is all
   // that follows a convolution (bias, channel dropout, pool, relu) or a dense product (bias, relu, dropout).
-  const fusePoolRelu = webgpu && fusedPoolReluAvailable();
-  const fuseEpilogues = training && webgpu && fusedEpiloguesAvailable();
+  const fusePoolRelu = webgpu && fusedEpiloguesAvailable();
+  const fuseEpilogues = training && fusePoolRelu;
   // The multiplier of the next dropout layer (the same seed as the unfused path), undefined at rate 0.
   const dropMask = (rate: number, shape: number[]): tf.Tensor | undefined => {
     const seed = seedBase + 7919 * dropIndex++;
@@ -156,7 +155,7 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
         break;
       case 'maxpool':
         if (fusePoolRelu && layers[i + 1]?.kind === 'relu') {
-          h = maxPoolRelu(h as tf.Tensor4D, l.size);
+          h = convEpilogue(h as tf.Tensor4D, undefined, undefined, l.size);
           i++;
         } else {
           h = tf.maxPool(h as tf.Tensor4D, l.size, l.size, 'valid');
