@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model.js';
 import { lossInputGradient } from './input-gradient.js';
+import { attackStep } from '../compute/webgpu-attack-step.js';
 
 /** Valid pixel range (inputs are scaled to [0, 1]). */
 export const PIXEL_MIN = 0;
@@ -34,7 +35,8 @@ export function fgsm(model: Model, x: tf.Tensor4D, yOneHot: tf.Tensor2D, eps: nu
   return tf.tidy(() => {
     if (eps === 0) return x.clone();
     const g = lossInputGradient(model, x, yOneHot);
-    return tf.clipByValue(tf.add(x, tf.mul(tf.sign(g), eps)), PIXEL_MIN, PIXEL_MAX) as tf.Tensor4D;
+    // One fused kernel on webgpu; tfjs's ops elsewhere.
+    return (attackStep(x, g, eps, PIXEL_MIN, PIXEL_MAX) ?? tf.clipByValue(tf.add(x, tf.mul(tf.sign(g), eps)), PIXEL_MIN, PIXEL_MAX)) as tf.Tensor4D;
   });
 }
 
@@ -47,8 +49,8 @@ function pgdRun(model: Model, x: tf.Tensor4D, yOneHot: tf.Tensor2D, start: tf.Te
     for (let s = 0; s < o.steps; s++) {
       const next = tf.tidy(() => {
         const g = lossInputGradient(model, adv, yOneHot);
-        // Projection onto the ε-ball ∩ [0,1] is one clamp between the precomputed bounds.
-        return tf.minimum(tf.maximum(tf.add(adv, tf.mul(tf.sign(g), o.alpha)), lo), hi) as tf.Tensor4D;
+        // Projection onto the ε-ball ∩ [0,1] is one clamp between the precomputed bounds (one fused kernel on webgpu).
+        return (attackStep(adv, g, o.alpha, lo, hi) ?? tf.minimum(tf.maximum(tf.add(adv, tf.mul(tf.sign(g), o.alpha)), lo), hi)) as tf.Tensor4D;
       });
       adv.dispose();
       adv = next;

@@ -12,6 +12,7 @@ import { maxRelativeError } from './compare.js';
 import { sgdStepLoss, type TrainOptions } from '../../shared/train/sgd.js';
 import { webgpuInternals } from '../../shared/compute/webgpu-internals.js';
 import { inPlaceSgdStats, sgdMomentumInPlace } from '../../shared/compute/webgpu-sgd.js';
+import { attackStep } from '../../shared/compute/webgpu-attack-step.js';
 
 async function gradients(name: string, batch: number): Promise<{ params: Float32Array[]; input: Float32Array }> {
   const spec = modelSpec(name);
@@ -100,6 +101,28 @@ for (const t of [...ws, ...vs, ...gs]) t.dispose();
 out.push({ model: 'in-place momentum update, 3 parameters', batch: 0, params: [{ name: 'weights and momentum', maxRel: sgdErr }], input: 0, worst: sgdErr });
 const stepErr = { delta: maxRelativeError(steps.delta, refSteps.delta), losses: maxRelativeError(steps.losses, refSteps.losses) };
 out.push({ model: 'cnn-mnist, 3 training steps (weight change, losses)', batch: 32, params: [{ name: 'weight change', maxRel: stepErr.delta }], input: stepErr.losses, worst: Math.max(stepErr.delta, stepErr.losses) });
+// The fused attack step (FGSM's scalar bounds, PGD's tensor bounds) against tfjs's ops on the same backend.
+let stepErr2 = 0;
+{
+  const x = tf.randomUniform([8, 28, 28, 1], 0, 1, 'float32', 41);
+  const g = tf.randomNormal([8, 28, 28, 1], 0, 1, 'float32', 42);
+  const lo = tf.maximum(tf.sub(x, 0.3), 0);
+  const hi = tf.minimum(tf.add(x, 0.3), 1);
+  const pairs: [tf.Tensor | undefined, tf.Tensor][] = [
+    [attackStep(x, g, 0.3, 0, 1), tf.clipByValue(tf.add(x, tf.mul(tf.sign(g), 0.3)), 0, 1)],
+    [attackStep(x, g, 0.01, lo, hi), tf.minimum(tf.maximum(tf.add(x, tf.mul(tf.sign(g), 0.01)), lo), hi)],
+  ];
+  for (const [fused, ref] of pairs) {
+    if (fused === undefined) {
+      if (backend === 'webgpu') stepErr2 = Infinity;
+      continue;
+    }
+    stepErr2 = Math.max(stepErr2, maxRelativeError((await fused.data()) as Float32Array, (await ref.data()) as Float32Array));
+    fused.dispose();
+  }
+  for (const t of [x, g, lo, hi, ...pairs.map((p) => p[1])]) t.dispose();
+}
+out.push({ model: 'fused attack step (FGSM and PGD projection) vs tfjs ops', batch: 8, params: [{ name: 'adversarial images', maxRel: stepErr2 }], input: 0, worst: stepErr2 });
 // Whether the fused WebGPU kernels ran (they fall back to tfjs's ops if tfjs's internals ever change).
 const fusedKernels = webgpuInternals() !== undefined && inPlaceSgdStats.applied === 4 && inPlaceSgdStats.declined === 0;
 console.log(JSON.stringify({ backend: choice.name, adapter: choice.adapter ?? null, fusedKernels, cases: out, worst: Math.max(...out.map((c) => c.worst)) }));
