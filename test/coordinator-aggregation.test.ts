@@ -7,11 +7,9 @@
  * stragglers (an injected sleep that never ends) are decided by the coordinator's own stage timeouts.
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../shared/compute/backend.js';
-import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { initialWeights, modelSpec } from '../shared/models/model.js';
 import { ConfigError } from '../shared/federated/errors.js';
 import { clientIdOf } from '../shared/federated/secure-model.js';
@@ -21,28 +19,12 @@ import { corruptedInRound } from '../simulations/behaviors/index.js';
 import { resolveScenario } from '../simulations/scenario.js';
 import { runSimulation, type SimRoundRecord, type SimulationResult } from '../simulations/engine.js';
 import { startFederation } from './helpers/federation.js';
+import { tinyData, tinyRunDir, tinyScenario, TINY_SEED } from './helpers/tiny-federation.js';
 
-const data = makeSyntheticDataset({ count: 360, testCount: 60, seed: 4 });
-const SEED = 11;
-const base = {
-  dataset: 'synthetic',
-  model: 'linear',
-  method: 'fedavg',
-  secure: false,
-  numClients: 6,
-  fraction: 1,
-  rounds: 1,
-  localEpochs: 1,
-  batchSize: 32,
-  lr: 0.05,
-  sharedSetSize: 8,
-  evalEvery: 1,
-  evalAttacks: ['clean'],
-  finalAttacks: ['clean'],
-  seed: SEED,
-  workers: 1,
-};
-const tmp = (): string => path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-agg-')), 'run');
+const data = tinyData;
+const SEED = TINY_SEED;
+const base = tinyScenario;
+const tmp = (): string => tinyRunDir('agg');
 const initial = (seed: number): Float32Array => initialWeights(modelSpec('linear', [data.train.height, data.train.width, data.train.channels], data.train.numClasses), seed);
 const w0 = initial(SEED);
 const never = (): Promise<void> => new Promise<void>(() => undefined);

@@ -14,12 +14,10 @@
  * No sleeps: a client that crashes is dropped at once through the disconnect path.
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/compute/backend.js';
-import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { partition, sampleSharedSet } from '../shared/data/partition.js';
 import { initialWeights, Model, modelSpec } from '../shared/models/model.js';
 import { range } from '../shared/train/batches.js';
@@ -29,31 +27,15 @@ import { clientSeed, drawCohort } from '../shared/federated/seeds.js';
 import { RunStore } from '../server/run-store.js';
 import { attackSuccessRate, corruptedPopulation, type Trigger } from '../simulations/behaviors/index.js';
 import { resolveScenario } from '../simulations/scenario.js';
+import { tinyData, tinyRunDir, tinyScenario, TINY_CLIENTS, TINY_SEED } from './helpers/tiny-federation.js';
 import { runSimulation, type SimRoundRecord, type SimulationResult } from '../simulations/engine.js';
 
-const data = makeSyntheticDataset({ count: 360, testCount: 60, seed: 4 });
-const SEED = 11;
-const N = 6;
+const data = tinyData;
+const SEED = TINY_SEED;
+const N = TINY_CLIENTS;
 const ids = Array.from({ length: N }, (_, k) => clientIdOf(k));
-const base = {
-  dataset: 'synthetic',
-  model: 'linear',
-  method: 'fedavg',
-  secure: false,
-  numClients: N,
-  fraction: 1,
-  rounds: 1,
-  localEpochs: 1,
-  batchSize: 32,
-  lr: 0.05,
-  sharedSetSize: 8,
-  evalEvery: 1,
-  evalAttacks: ['clean'],
-  finalAttacks: ['clean'],
-  seed: SEED,
-  workers: 1,
-};
-const tmp = (): string => path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-behav-')), 'run');
+const base = tinyScenario;
+const tmp = (): string => tinyRunDir('behav');
 
 interface Run {
   result: SimulationResult;

@@ -9,7 +9,7 @@ banner="import { createRequire as __cr } from 'module'; import { fileURLToPath a
 out=.gpu
 rm -rf "$out/app" "$out/sim" "$out/node_modules" && mkdir -p "$out/app" "$out/node_modules/webgpu/dist/linux-x64" "$out/node_modules/@tensorflow/tfjs-backend-wasm/dist" "$out/debs" "$out/data"
 [ -f "$out/node.xz" ] || xz -T2 -6 -c "$(command -v node)" > "$out/node.xz"
-npx esbuild dist/bench/compute.js dist/bench/eval-speed.js dist/bench/gpu/profile-kernels.js dist/bench/gpu/step-anatomy.js dist/bench/gpu/dispatch-costs.js dist/bench/gpu/worker-check.js dist/test/helpers/gradient-check.js \
+npx esbuild dist/bench/compute.js dist/bench/eval-speed.js dist/bench/gpu/profile-kernels.js dist/bench/gpu/step-anatomy.js dist/bench/gpu/dispatch-costs.js dist/bench/gpu/submit-batching.js dist/bench/gpu/worker-check.js dist/test/helpers/gradient-check.js \
   --bundle --platform=node --format=esm --splitting --outdir="$out/app" --out-extension:.js=.mjs \
   --main-fields=module,main --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
   --banner:js="$banner" --log-level=warning

@@ -33,38 +33,36 @@ function attackBatch(model: Model, b: Batch, attack: AttackSpec, k: number): { x
 }
 
 /**
- * `robustAccuracy` with asynchronous reads: the form a GPU backend (WebGPU in Node) needs; the same attacks,
- * batches and seeds, so both give the same figure on the same backend.
+ * The evaluation batches of `indices` in order, each with its attacked images; the caller classifies `x` and
+ * counts against `labels` before asking for the next batch, which frees the previous one (also on an early exit).
  */
-export async function robustAccuracyAsync(model: Model, data: ImageSource, attack: AttackSpec, indices: ArrayLike<number> = range(data.labels.length), batchSize = 500): Promise<number> {
+function* attackedBatches(model: Model, data: ImageSource, attack: AttackSpec, indices: ArrayLike<number>, batchSize: number): Generator<{ x: tf.Tensor4D; labels: Uint8Array }> {
   if (indices.length === 0) throw new Error('robustAccuracy: empty evaluation set');
-  let correct = 0;
   for (let s = 0, k = 0; s < indices.length; s += batchSize, k++) {
     const b = gatherBatch(data, indices, s, Math.min(s + batchSize, indices.length));
     const a = attackBatch(model, b, attack, k);
     try {
-      correct += countCorrect(await predictClassesAsync(model, a.x), b.labels);
+      yield { x: a.x, labels: b.labels };
     } finally {
       if (a.owned) a.x.dispose();
       disposeBatch(b);
     }
   }
+}
+
+/**
+ * `robustAccuracy` with asynchronous reads: the form a GPU backend (WebGPU in Node) needs; the same attacks,
+ * batches and seeds, so both give the same figure on the same backend.
+ */
+export async function robustAccuracyAsync(model: Model, data: ImageSource, attack: AttackSpec, indices: ArrayLike<number> = range(data.labels.length), batchSize = 500): Promise<number> {
+  let correct = 0;
+  for (const { x, labels } of attackedBatches(model, data, attack, indices, batchSize)) correct += countCorrect(await predictClassesAsync(model, x), labels);
   return correct / indices.length;
 }
 
 /** Fraction of rows classified correctly after the attack. */
 export function robustAccuracy(model: Model, data: ImageSource, attack: AttackSpec, indices: ArrayLike<number> = range(data.labels.length), batchSize = 500): number {
-  if (indices.length === 0) throw new Error('robustAccuracy: empty evaluation set');
   let correct = 0;
-  for (let s = 0, k = 0; s < indices.length; s += batchSize, k++) {
-    const b = gatherBatch(data, indices, s, Math.min(s + batchSize, indices.length));
-    const a = attackBatch(model, b, attack, k);
-    try {
-      correct += countCorrect(predictClasses(model, a.x), b.labels);
-    } finally {
-      if (a.owned) a.x.dispose();
-      disposeBatch(b);
-    }
-  }
+  for (const { x, labels } of attackedBatches(model, data, attack, indices, batchSize)) correct += countCorrect(predictClasses(model, x), labels);
   return correct / indices.length;
 }

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2dPatchGrad, conv2dPatchGradNoInputGrad } from './conv-patch-grad.js';
 import { biasAddMatmulGrad } from './bias-add-grad.js';
 import { convEpilogue, denseEpilogue, fusedEpiloguesAvailable } from '../compute/webgpu-epilogues.js';
+import { webgpuInternals } from '../compute/webgpu-internals.js';
 
 /** Activation applied after a conv or dense layer. */
 export type Activation = 'linear' | 'relu' | 'tanh';
@@ -86,6 +87,20 @@ export function paramSpecs(layers: readonly LayerSpec[], inputShape: readonly [n
   return out;
 }
 
+/** The layers without parameters or randomness, the same in training and inference. */
+function parameterless(l: LayerSpec & { kind: 'maxpool' | 'relu' | 'tanh' | 'flatten' }, h: tf.Tensor): tf.Tensor {
+  switch (l.kind) {
+    case 'maxpool':
+      return tf.maxPool(h as tf.Tensor4D, l.size, l.size, 'valid');
+    case 'relu':
+      return tf.relu(h);
+    case 'tanh':
+      return tf.tanh(h);
+    case 'flatten':
+      return tf.reshape(h, [h.shape[0]!, -1]);
+  }
+}
+
 function activate(x: tf.Tensor, a: Activation | undefined): tf.Tensor {
   if (a === 'relu') return tf.relu(x);
   if (a === 'tanh') return tf.tanh(x);
@@ -158,17 +173,13 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
           h = convEpilogue(h as tf.Tensor4D, undefined, undefined, l.size);
           i++;
         } else {
-          h = tf.maxPool(h as tf.Tensor4D, l.size, l.size, 'valid');
+          h = parameterless(l, h);
         }
         break;
       case 'relu':
-        h = tf.relu(h);
-        break;
       case 'tanh':
-        h = tf.tanh(h);
-        break;
       case 'flatten':
-        h = tf.reshape(h, [h.shape[0]!, -1]);
+        h = parameterless(l, h);
         break;
       case 'dropout':
         if (training && l.rate > 0) h = drop(h, l.rate, undefined, seedBase + 7919 * dropIndex);
@@ -204,7 +215,7 @@ function dropoutMultiplier(shape: number[], rate: number, seed: number): tf.Tens
   u.dispose();
   const mask = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) mask[i] = Math.fround(values[i]! + keep) >= 1 ? scale : 0;
-  return tf.tensor(mask, shape);
+  return webgpuInternals()?.upload(mask, shape) ?? tf.tensor(mask, shape);
 }
 
 /**
@@ -248,16 +259,10 @@ export function infer(layers: readonly LayerSpec[], params: readonly tf.Tensor[]
         break;
       }
       case 'maxpool':
-        h = tf.maxPool(h as tf.Tensor4D, l.size, l.size, 'valid');
-        break;
       case 'relu':
-        h = tf.relu(h);
-        break;
       case 'tanh':
-        h = tf.tanh(h);
-        break;
       case 'flatten':
-        h = tf.reshape(h, [h.shape[0]!, -1]);
+        h = parameterless(l, h);
         break;
       case 'dropout':
       case 'channel-dropout':
