@@ -135,9 +135,10 @@ export function fusedCrossEntropyAvailable(): boolean {
 
 /**
  * Σ_k w_k · Σ_{rows r of segment k} CE(softmax(z_r), y_r), differentiable with respect to the logits (not the
- * labels). Only on webgpu (see `fusedCrossEntropyAvailable`).
+ * labels). With `gradientOnly` the value is NaN and only the gradient is computed. Only on webgpu (see
+ * `fusedCrossEntropyAvailable`).
  */
-export function segmentedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor2D, segments: readonly LossSegment[]): tf.Scalar {
+export function segmentedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor2D, segments: readonly LossSegment[], opts: { gradientOnly?: boolean } = {}): tf.Scalar {
   const gpu = webgpuInternals();
   if (gpu === undefined) throw new Error('segmentedCrossEntropy needs the webgpu backend');
   const [rows, classes] = logits.shape;
@@ -146,7 +147,8 @@ export function segmentedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor2D, 
   const op = tf.customGrad(((z: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
     save([z, y]);
     return {
-      value: tf.reshape(gpu.runProgram(new LossProgram(), [z, y], uniforms), []),
+      // gradientOnly: the caller differentiates and never reads the value (tf.grad), so its kernel is skipped.
+      value: opts.gradientOnly === true ? tf.scalar(Number.NaN) : tf.reshape(gpu.runProgram(new LossProgram(), [z, y], uniforms), []),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [zs, ys] = saved as [tf.Tensor, tf.Tensor];
         // The labels are data: no gradient. A placeholder scalar stands in, whose shape tfjs's tape would refuse

@@ -5,7 +5,7 @@
  *   tfjs: add, multiply, pool, relu forward; relu's step and product, a pooling pass for the argmax, the scatter,
  *   the mask's product and a two-kernel bias sum backward.
  * - dense epilogue: relu(z + bias) ⊙ mask, mask an optional per-element dropout multiplier.
- * Without bias and mask, the conv epilogue is relu(maxPool(x)), which attacks' input-gradient passes use too.
+ * Input-gradient passes (attacks) use them too, without masks and without the bias gradient.
  * The forward values are the same float32 operations in the same order as tfjs's ops (add, multiply, max, relu),
  * so they agree bit for bit; gradients follow tfjs's conventions (the first maximum of a window in row-major order
  * takes the gradient, relu's gradient at 0 is 0). The bias gradient is Σ over rows of the pre-bias gradient,
@@ -122,11 +122,12 @@ type Op = (...inputs: tf.Tensor[]) => tf.Tensor;
 
 /**
  * relu(maxPool((x + bias) ⊙ mask, size, stride size, 'valid')) for x [batch, H, W, channels], bias [channels] (or
- * none) and mask [batch, channels] (or none); differentiable in x and bias. Without bias and mask it is
- * relu(maxPool(x)), for input-gradient passes (attacks), where a bias gradient would be wasted work.
+ * none) and mask [batch, channels] (or none); differentiable in x and, unless `biasGradient` is false, in bias.
+ * Input-gradient passes (attacks) set it false: a custom gradient computes every input's gradient, and theirs
+ * would be wasted work (a placeholder scalar stands in, which tfjs's tape refuses if it is ever asked for).
  * Webgpu only (`fusedEpiloguesAvailable`).
  */
-export function convEpilogue(x: tf.Tensor4D, bias: tf.Tensor1D | undefined, mask: tf.Tensor2D | undefined, size: number): tf.Tensor4D {
+export function convEpilogue(x: tf.Tensor4D, bias: tf.Tensor1D | undefined, mask: tf.Tensor2D | undefined, size: number, biasGradient = true): tf.Tensor4D {
   const gpu = webgpuInternals();
   if (gpu === undefined) throw new Error('convEpilogue needs the webgpu backend');
   const [b, h, w, c] = x.shape;
@@ -146,7 +147,8 @@ export function convEpilogue(x: tf.Tensor4D, bias: tf.Tensor1D | undefined, mask
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const dx = gpu.runProgram(new ConvEpilogueProgram([b, h, w, c], biased, masked, true), [...saved, dy], uniforms);
         // The mask is data: a placeholder scalar stands in for its gradient (tfjs's tape would refuse its shape).
-        return [dx, ...(biased ? [columnSums(tf.reshape(dx, [b * h * w, c]) as tf.Tensor2D)] : []), ...(masked ? [tf.scalar(0)] : [])];
+        const db = biasGradient ? columnSums(tf.reshape(dx, [b * h * w, c]) as tf.Tensor2D) : tf.scalar(0);
+        return [dx, ...(biased ? [db] : []), ...(masked ? [tf.scalar(0)] : [])];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Op;
@@ -155,9 +157,9 @@ export function convEpilogue(x: tf.Tensor4D, bias: tf.Tensor1D | undefined, mask
 
 /**
  * relu(z + bias) ⊙ mask for z [rows, units], bias [units] and mask [rows, units] (or none); differentiable in z
- * and bias. Webgpu only (`fusedEpiloguesAvailable`).
+ * and, unless `biasGradient` is false (as for `convEpilogue`), in bias. Webgpu only (`fusedEpiloguesAvailable`).
  */
-export function denseEpilogue(z: tf.Tensor2D, bias: tf.Tensor1D, mask: tf.Tensor2D | undefined): tf.Tensor2D {
+export function denseEpilogue(z: tf.Tensor2D, bias: tf.Tensor1D, mask: tf.Tensor2D | undefined, biasGradient = true): tf.Tensor2D {
   const gpu = webgpuInternals();
   if (gpu === undefined) throw new Error('denseEpilogue needs the webgpu backend');
   const [rows, units] = z.shape;
@@ -171,7 +173,7 @@ export function denseEpilogue(z: tf.Tensor2D, bias: tf.Tensor1D, mask: tf.Tensor
       value: gpu.runProgram(new DenseEpilogueProgram([rows, units], masked, false), inputs, uniforms),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const dz = gpu.runProgram(new DenseEpilogueProgram([rows, units], masked, true), [...saved, dy], uniforms) as tf.Tensor2D;
-        return [dz, columnSums(dz), ...(masked ? [tf.scalar(0)] : [])];
+        return [dz, biasGradient ? columnSums(dz) : tf.scalar(0), ...(masked ? [tf.scalar(0)] : [])];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Op;

@@ -125,10 +125,11 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
   const firstConv = training && webgpu && opts.inputGradient === false ? conv2dPatchGradNoInputGrad : conv;
   const drop = webgpu ? dropoutByMask : tf.dropout;
   const addBias = training && webgpu ? biasAddMatmulGrad : tf.add;
-  // On webgpu, maxpool followed by relu is one fused kernel forward and one backward; in training, so is all
-  // that follows a convolution (bias, channel dropout, pool, relu) or a dense product (bias, relu, dropout).
+  // On webgpu, all that follows a convolution (bias, channel dropout, pool, relu) or a dense product (bias, relu,
+  // dropout) is one fused kernel forward and one backward, as is a lone maxpool followed by relu.
+  // Outside training (input-gradient passes) the same kernels run without masks or bias gradients.
   const fusePoolRelu = webgpu && fusedEpiloguesAvailable();
-  const fuseEpilogues = training && fusePoolRelu;
+  const fuseEpilogues = fusePoolRelu;
   // The multiplier of the next dropout layer (the same seed as the unfused path), undefined at rate 0.
   const dropMask = (rate: number, shape: number[]): tf.Tensor | undefined => {
     const seed = seedBase + 7919 * dropIndex++;
@@ -142,8 +143,9 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
       const pool = layers[i + (dropout ? 2 : 1)];
       if (pool?.kind === 'maxpool' && layers[i + (dropout ? 3 : 2)]?.kind === 'relu') {
         const z = (h === x ? firstConv : conv)(h as tf.Tensor4D, params[p] as tf.Tensor4D);
-        const mask = dropout !== undefined ? dropMask(dropout.rate, [z.shape[0], z.shape[3]]) : undefined;
-        h = convEpilogue(z, params[p + 1] as tf.Tensor1D, mask as tf.Tensor2D | undefined, pool.size);
+        const mask = dropout !== undefined && training ? dropMask(dropout.rate, [z.shape[0], z.shape[3]]) : undefined;
+        if (dropout !== undefined && !training) dropIndex++;
+        h = convEpilogue(z, params[p + 1] as tf.Tensor1D, mask as tf.Tensor2D | undefined, pool.size, training);
         p += 2;
         i += dropout ? 3 : 2;
         continue;
@@ -153,8 +155,9 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
       // dense(relu) → [dropout]
       const z = tf.matMul(h as tf.Tensor2D, params[p] as tf.Tensor2D) as tf.Tensor2D;
       const dropout = layers[i + 1]?.kind === 'dropout' ? (layers[i + 1] as { rate: number }) : undefined;
-      const mask = dropout !== undefined ? dropMask(dropout.rate, z.shape) : undefined;
-      h = denseEpilogue(z, params[p + 1] as tf.Tensor1D, mask as tf.Tensor2D | undefined);
+      const mask = dropout !== undefined && training ? dropMask(dropout.rate, z.shape) : undefined;
+      if (dropout !== undefined && !training) dropIndex++;
+      h = denseEpilogue(z, params[p + 1] as tf.Tensor1D, mask as tf.Tensor2D | undefined, training);
       p += 2;
       if (dropout) i++;
       continue;
