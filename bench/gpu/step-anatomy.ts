@@ -11,6 +11,7 @@ import { createModel } from '../../shared/models/model.js';
 import { sgdStepLoss, DEFAULT_TRAIN_OPTIONS } from '../../shared/train/sgd.js';
 import { batchFromArrays } from '../../shared/train/batches.js';
 import { intFlag } from '../../shared/util/flags.js';
+import { bindGroupCacheStats } from '../../shared/compute/webgpu-bind-group-cache.js';
 
 const { values } = parseArgs({ options: { batch: { type: 'string', default: '64' }, steps: { type: 'string', default: '50' } } });
 const n = intFlag('batch', values.batch!, 1);
@@ -40,6 +41,7 @@ const step = async (i: number): Promise<[number, number]> => {
 for (let i = 0; i < 5; i++) await step(i);
 const tensorsBefore = tf.memory().numTensors;
 dispatches = 0;
+const cacheBefore = { ...bindGroupCacheStats };
 const record: number[] = [];
 const total: number[] = [];
 for (let i = 0; i < steps; i++) {
@@ -52,4 +54,5 @@ console.log(JSON.stringify({
   backend: choice.name, adapter: choice.adapter ?? null, batch: n, steps,
   dispatchesPerStep: dispatches / steps, recordMs: median(record), totalMs: median(total),
   usPerDispatch: (1000 * median(record)) / (dispatches / steps), tensorGrowth: tf.memory().numTensors - tensorsBefore,
+  bindGroupCache: { hits: bindGroupCacheStats.hits - cacheBefore.hits, misses: bindGroupCacheStats.misses - cacheBefore.misses },
 }));

@@ -55,20 +55,19 @@ function referenceGroup(model: ReportModel, defense: string, threat: string): Gr
 /** Renders every chart that has data, in report order. */
 export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Chart>> {
   const out = new Map<ChartId, Chart>();
+  // A chart is rendered only where it has rows.
+  const add = async (id: ChartId, rows: readonly unknown[], title: string, caption: string, spec: () => Parameters<typeof renderSvg>[0]): Promise<void> => {
+    if (rows.length > 0) out.set(id, { id, title, caption, svg: await renderSvg(spec()) });
+  };
   const rank = scenarioRank(model);
   const { defenses, attacks } = model;
 
   const roundRows: RoundRow[] = model.curves
     .filter((p) => p.metric === 'clean')
     .map((p) => ({ scenario: scenarioLabel(p.group.threat, p.group.corruption), scenarioOrder: rank(p.group), defense: p.group.defense, round: p.round, ...band(p.summary) }));
-  if (roundRows.length > 0) {
-    out.set('rounds', {
-      id: 'rounds',
-      title: 'Clean accuracy per round',
-      caption: 'Clean accuracy at the evaluation rounds, mean over seeds (band: ± std where there are several seeds); one panel per threat scenario, one line per defense. Numbers: curves.csv (metric clean).',
-      svg: await renderSvg(roundsSpec(roundRows, defenses)),
-    });
-  }
+  await add('rounds', roundRows, 'Clean accuracy per round',
+    'Clean accuracy at the evaluation rounds, mean over seeds (band: ± std where there are several seeds); one panel per threat scenario, one line per defense. Numbers: curves.csv (metric clean).',
+    () => roundsSpec(roundRows, defenses));
 
   const labels = attacks.map(attackLabel);
   const attackRows: AttackRow[] = model.groups.flatMap((g) =>
@@ -77,14 +76,9 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
       return s === undefined ? [] : [{ scenario: scenarioLabel(g.threat, g.corruption), scenarioOrder: rank(g), defense: g.defense, attack: labels[k]!, ...band(s) }];
     }),
   );
-  if (attackRows.length > 0) {
-    out.set('attacks', {
-      id: 'attacks',
-      title: 'Final accuracy under attack',
-      caption: 'Final accuracy on clean inputs and under each evasion attack, mean over seeds (bars: ± std where there are several seeds); one panel per threat scenario. Numbers: summary.csv (metrics final.accuracy.*).',
-      svg: await renderSvg(attacksSpec(attackRows, defenses, labels)),
-    });
-  }
+  await add('attacks', attackRows, 'Final accuracy under attack',
+    'Final accuracy on clean inputs and under each evasion attack, mean over seeds (bars: ± std where there are several seeds); one panel per threat scenario. Numbers: summary.csv (metrics final.accuracy.*).',
+    () => attacksSpec(attackRows, defenses, labels));
 
   const corruptionRows: CorruptionRow[] = [];
   const panels = model.threats.filter((t) => model.groups.some((g) => g.threat === t && g.corruption > 0));
@@ -100,14 +94,9 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
       }
     }
   });
-  if (corruptionRows.length > 0) {
-    out.set('corruption', {
-      id: 'corruption',
-      title: 'Clean accuracy against the corruption level',
-      caption: 'Final clean accuracy against the fraction f of corrupted clients, mean over seeds (rules: ± std where there are several seeds); one panel per threat, one line per defense; the point at f = 0 is the uncorrupted run. Numbers: summary.csv (metric final.accuracy.clean).',
-      svg: await renderSvg(corruptionSpec(corruptionRows, defenses)),
-    });
-  }
+  await add('corruption', corruptionRows, 'Clean accuracy against the corruption level',
+    'Final clean accuracy against the fraction f of corrupted clients, mean over seeds (rules: ± std where there are several seeds); one panel per threat, one line per defense; the point at f = 0 is the uncorrupted run. Numbers: summary.csv (metric final.accuracy.clean).',
+    () => corruptionSpec(corruptionRows, defenses));
 
   const worst = model.tables.find((t) => t.id === 'worst-clean');
   const heatRows: HeatRow[] = [];
@@ -119,14 +108,9 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
       }
     }
   }
-  if (heatRows.length > 0) {
-    out.set('heatmap', {
-      id: 'heatmap',
-      title: 'Worst-case clean accuracy (heatmap)',
-      caption: 'The worst-case clean accuracy table as a heatmap (percent). Numbers: worst-case.csv (table worst-clean).',
-      svg: await renderSvg(heatmapSpec(heatRows, worst!.defenses, worst!.levels.map(String))),
-    });
-  }
+  await add('heatmap', heatRows, 'Worst-case clean accuracy (heatmap)',
+    'The worst-case clean accuracy table as a heatmap (percent). Numbers: worst-case.csv (table worst-clean).',
+    () => heatmapSpec(heatRows, worst!.defenses, worst!.levels.map(String)));
 
   const timeRows: TimeRow[] = model.costs.flatMap((c) =>
     TIME_PARTS.flatMap(({ part, metric }, partOrder) => {
@@ -134,26 +118,16 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
       return s === undefined ? [] : [{ defense: c.defense, part, partOrder, ms: s.mean }];
     }),
   );
-  if (timeRows.length > 0) {
-    out.set('time', {
-      id: 'time',
-      title: 'Time per round',
-      caption: 'Mean wall time per round (evaluation excluded), split into local training, BV statistics, secure aggregation and the rest, over every finished cell of each defense. Numbers: cost.csv (metrics timing.*).',
-      svg: await renderSvg(timeSpec(timeRows, model.costs.map((c) => c.defense), TIME_PARTS.map((p) => p.part))),
-    });
-  }
+  await add('time', timeRows, 'Time per round',
+    'Mean wall time per round (evaluation excluded), split into local training, BV statistics, secure aggregation and the rest, over every finished cell of each defense. Numbers: cost.csv (metrics timing.*).',
+    () => timeSpec(timeRows, model.costs.map((c) => c.defense), TIME_PARTS.map((p) => p.part)));
 
   const bytesRows = model.costs.flatMap((c) => {
     const s = c.metrics.get(BYTES_METRIC);
     return s === undefined ? [] : [{ defense: c.defense, ...band(s) }];
   });
-  if (bytesRows.length > 0) {
-    out.set('bytes', {
-      id: 'bytes',
-      title: 'Bytes per client per round',
-      caption: `Bytes the coordinator sent per cohort client per round, mean over every finished cell of each defense (rules: ± std over those cells). Numbers: cost.csv (metric ${BYTES_METRIC}).`,
-      svg: await renderSvg(bytesSpec(bytesRows, model.costs.map((c) => c.defense))),
-    });
-  }
+  await add('bytes', bytesRows, 'Bytes per client per round',
+    `Bytes the coordinator sent per cohort client per round, mean over every finished cell of each defense (rules: ± std over those cells). Numbers: cost.csv (metric ${BYTES_METRIC}).`,
+    () => bytesSpec(bytesRows, model.costs.map((c) => c.defense)));
   return out;
 }
