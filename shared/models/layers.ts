@@ -128,8 +128,7 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
   // On webgpu, all that follows a convolution (bias, channel dropout, pool, relu) or a dense product (bias, relu,
   // dropout) is one fused kernel forward and one backward, as is a lone maxpool followed by relu.
   // Outside training (input-gradient passes) the same kernels run without masks or bias gradients.
-  const fusePoolRelu = webgpu && fusedEpiloguesAvailable();
-  const fuseEpilogues = fusePoolRelu;
+  const fuse = webgpu && fusedEpiloguesAvailable();
   // The multiplier of the next dropout layer (the same seed as the unfused path), undefined at rate 0.
   const dropMask = (rate: number, shape: number[]): tf.Tensor | undefined => {
     const seed = seedBase + 7919 * dropIndex++;
@@ -137,7 +136,7 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
   };
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
-    if (fuseEpilogues && l.kind === 'conv' && l.activation === undefined) {
+    if (fuse && l.kind === 'conv' && l.activation === undefined) {
       // conv → [channel-dropout] → maxpool → relu
       const dropout = layers[i + 1]?.kind === 'channel-dropout' ? (layers[i + 1] as { rate: number }) : undefined;
       const pool = layers[i + (dropout ? 2 : 1)];
@@ -151,7 +150,7 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
         continue;
       }
     }
-    if (fuseEpilogues && l.kind === 'dense' && l.activation === 'relu') {
+    if (fuse && l.kind === 'dense' && l.activation === 'relu') {
       // dense(relu) → [dropout]
       const z = tf.matMul(h as tf.Tensor2D, params[p] as tf.Tensor2D) as tf.Tensor2D;
       const dropout = layers[i + 1]?.kind === 'dropout' ? (layers[i + 1] as { rate: number }) : undefined;
@@ -172,7 +171,7 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
         p += 2;
         break;
       case 'maxpool':
-        if (fusePoolRelu && layers[i + 1]?.kind === 'relu') {
+        if (fuse && layers[i + 1]?.kind === 'relu') {
           h = convEpilogue(h as tf.Tensor4D, undefined, undefined, l.size);
           i++;
         } else {

@@ -171,7 +171,7 @@ export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o
         return loss;
       }, model.params);
       const gradList = model.params.map((p) => grads[p.name]!);
-      // On webgpu: one in-place dispatch per parameter instead of four tfjs kernels.
+      // On webgpu: in place, one dispatch per two parameters instead of four tfjs kernels per parameter.
       if (sgdMomentumInPlace(model.params, gradList, velocity, o.lr, o.momentum)) return value;
       model.params.forEach((p, i) => {
         const g = gradList[i]!;
