@@ -5,14 +5,20 @@
  */
 import type { Model } from '../shared/models/model.js';
 import { phase1Contribution, phase2Contribution } from '../shared/defense/bva-stats.js';
+import { clientDropoutSeed } from '../shared/defense/bva-attack.js';
 import { phase1Values, phase2Values, type BvaProbe } from '../shared/defense/bva-vectors.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
 
-/** The values (one array per segment of `spec`) this client contributes to a BV phase sum. */
-export function bvaInputs(model: Model, spec: VectorSpec, probe: BvaProbe): Float32Array[] {
+/**
+ * The values (one array per segment of `spec`) this client contributes to a BV phase sum. `clientSeed` is the
+ * client's training seed of the round: a reference-profile probe's dropout seed is mixed with it, so every
+ * client draws its own masks, as each reference model does.
+ */
+export function bvaInputs(model: Model, spec: VectorSpec, probe: BvaProbe, clientSeed: number): Float32Array[] {
+  const dropoutSeed = probe.dropoutSeed === undefined ? undefined : clientDropoutSeed(probe.dropoutSeed, clientSeed);
   if (probe.kind === 'bva/p1') {
-    const c = phase1Contribution(model, probe.X, probe.labels, { bias: probe.bias, includeP: probe.includeP, includeB: probe.includeB });
+    const c = phase1Contribution(model, probe.X, probe.labels, { bias: probe.bias, includeP: probe.includeP, includeB: probe.includeB, ...(dropoutSeed !== undefined ? { dropoutSeed } : {}) });
     return phase1Values(c, spec);
   }
-  return phase2Values(phase2Contribution(model, probe.X, probe.omega));
+  return phase2Values(phase2Contribution(model, probe.X, probe.omega, dropoutSeed));
 }

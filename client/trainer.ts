@@ -38,7 +38,7 @@ export function trainOptionsOf(train: TrainSpec, shared?: Batch): Partial<TrainO
     momentum: train.momentum,
     seed: train.seed,
     ...(shared !== undefined ? { sharedSet: { x: shared.x, y: shared.y, weight: train.sharedLossWeight } } : {}),
-    ...(train.adversarialEps !== undefined ? { adversarialEps: train.adversarialEps } : {}),
+    ...(train.adversarial !== undefined ? { adversarial: train.adversarial } : {}),
   };
 }
 
@@ -57,6 +57,8 @@ export class LocalTrainer implements Trainer {
   private model: Model | undefined;
   private spec: ModelSpec | undefined;
   private round = 0;
+  /** The round's training seed, which a reference-profile BV probe's dropout seed is mixed with. */
+  private seed = 0;
 
   constructor(
     private readonly data: ImageSource,
@@ -77,6 +79,7 @@ export class LocalTrainer implements Trainer {
     if (this.model === undefined) this.model = new Model(this.spec, task.weights);
     else this.model.setWeights(task.weights);
     this.round = task.round;
+    this.seed = task.train.seed;
     const shared = task.sharedSet !== undefined ? batchFromArrays(task.sharedSet.x, task.sharedSet.labels, this.data) : undefined;
     try {
       const r = trainLocal(this.model, this.data, this.indices, trainOptionsOf(task.train, shared));
@@ -88,7 +91,7 @@ export class LocalTrainer implements Trainer {
 
   async bvaInputs(round: number, spec: VectorSpec, probe: BvaProbe): Promise<Float32Array[]> {
     if (this.model === undefined || round !== this.round) throw new Error(`round ${round}: no trained model for the BV statistics`);
-    return bvaInputs(this.model, spec, probe);
+    return bvaInputs(this.model, spec, probe, this.seed);
   }
 
   endRound(_round: number): void {

@@ -16,10 +16,11 @@ import type { DatasetSplit } from '../shared/data/dataset.js';
 import { sampleSharedSet } from '../shared/data/partition.js';
 import { Rng } from '../shared/util/random.js';
 import { initialWeights, Model, modelSpec, type ModelSpec } from '../shared/models/model.js';
-import { gatherBatch, disposeBatch, batchFromArrays, range } from '../shared/train/batches.js';
-import { fgsm } from '../shared/attacks/pgd.js';
-import { robustAccuracy, STANDARD_ATTACKS } from '../shared/attacks/robust-accuracy.js';
-import { bvFgsm, bvPgd, plaintextEnsemble, type BvaEnsemble } from '../shared/defense/bva-attack.js';
+import { gatherBatch, disposeBatch, range } from '../shared/train/batches.js';
+import { attackAt, robustAccuracy } from '../shared/attacks/robust-accuracy.js';
+import { localAdversarial } from '../shared/federated/profile.js';
+import { bvaSharedSet, fgsmGlobalSharedSet } from '../shared/federated/shared-set.js';
+import { plaintextEnsemble, type BvaEnsemble } from '../shared/defense/bva-attack.js';
 import { methodTraits } from '../shared/federated/methods.js';
 import { resolveConfig, type FederatedConfig, type FederatedConfigInput } from '../shared/federated/config.js';
 import { SecureSumSession, type SecureSumOptions } from './secagg-session.js';
@@ -278,6 +279,7 @@ export class Coordinator {
     await hooks.onRoundStart?.(t, cohort);
 
     // 1. Local training.
+    const adversarial = localAdversarial(this.config);
     const sharedSet = this.shared !== undefined && traits.sharedSet !== 'none' ? { x: toWire(this.shared), labels: this.clean.labels } : undefined;
     const trainReplies = await timed('train', () =>
       this.broadcast<TrainReply & { weightsF32?: Float32Array }>('train', cohort, (id) => {
@@ -293,7 +295,7 @@ export class Coordinator {
             momentum: this.config.momentum,
             seed: clientSeed(this.config.seed, t, id),
             sharedLossWeight: this.config.sharedLossWeight,
-            ...(traits.localAdversarial ? { adversarialEps: this.config.eps } : {}),
+            ...(adversarial !== undefined ? { adversarial } : {}),
           },
           returnWeights: !this.secure,
         };
@@ -417,7 +419,7 @@ export class Coordinator {
       this.weights = next;
     }
     try {
-      await timed('sharedSet', () => this.nextSharedSet(this.round + 1, models.length > 0 ? plaintextEnsemble(models) : undefined, metrics));
+      await timed('sharedSet', () => this.nextSharedSet(this.round + 1, models.length > 0 ? plaintextEnsemble(models, {}, { clientSeeds: trained.map((id) => clientSeed(this.config.seed, this.round + 1, id)) }) : undefined, metrics));
     } finally {
       for (const m of models) m.dispose();
     }
@@ -436,12 +438,11 @@ export class Coordinator {
       case 'fgsm-global': {
         const model = new Model(this.spec, this.weights);
         const tr = this.opts.data.train;
-        const b = batchFromArrays(this.clean.x, this.clean.labels, { height: tr.height, width: tr.width, channels: tr.channels, numClasses: tr.numClasses });
-        const adv = fgsm(model, b.x, b.y, this.config.eps);
-        this.shared = adv.dataSync().slice() as Float32Array;
-        adv.dispose();
-        disposeBatch(b);
-        model.dispose();
+        try {
+          this.shared = fgsmGlobalSharedSet(model, this.clean, { height: tr.height, width: tr.width, channels: tr.channels, numClasses: tr.numClasses }, this.config, t);
+        } finally {
+          model.dispose();
+        }
         return;
       }
       case 'bva': {
@@ -450,13 +451,8 @@ export class Coordinator {
           metrics.bvaFallback = true;
           return;
         }
-        const base = { method: traits.bva!, bias: this.config.bva.bias, lambda: this.config.bva.lambda, eps: this.config.eps };
         try {
-          const r =
-            this.config.bva.attack === 'fgsm'
-              ? await bvFgsm(ensemble, this.clean.x, this.clean.labels, base)
-              : await bvPgd(ensemble, this.clean.x, this.clean.labels, { ...base, steps: this.config.bva.steps, ...(this.config.bva.alpha !== undefined ? { alpha: this.config.bva.alpha } : {}), seed: this.config.seed, round: t });
-          this.shared = r.xAdv;
+          this.shared = (await bvaSharedSet(ensemble, this.clean, this.config, t)).xAdv;
         } catch (err) {
           if (!(err instanceof SecAggAbortedError)) throw err;
           this.shared = this.clean.x;
@@ -474,7 +470,7 @@ export class Coordinator {
       const n = Math.min(this.config.evalSubset ?? this.opts.data.test.count, this.opts.data.test.count);
       const out: Record<string, number> = {};
       for (const name of this.config.evalAttacks) {
-        const s = STANDARD_ATTACKS[name]!;
+        const s = attackAt(name, this.config.evalEps);
         out[name] = robustAccuracy(model, this.opts.data.test, s.kind === 'pgd' ? { ...s, seed: new Rng(this.config.seed).fork('eval').fork(t).nextUint32() } : s, range(n), 1000);
       }
       return out;

@@ -36,7 +36,7 @@ export function secureEnsemble(session: SecureSumSession, shape: BvaShape, nMax:
     async phase1(X, labels, req) {
       const spec = phase1Spec(shape, req, nMax);
       const name = bvaPhaseName(req.step, 1);
-      const payload: BvaProbe = { kind: 'bva/p1', X, labels, includeP: req.includeP, includeB: req.includeB, bias: req.bias };
+      const payload: BvaProbe = { kind: 'bva/p1', X, labels, includeP: req.includeP, includeB: req.includeB, bias: req.bias, ...(req.dropoutSeed !== undefined ? { dropoutSeed: req.dropoutSeed } : {}) };
       const r = await session.sum(name, () => payload);
       const { clipped, ...sums } = decodePhase1(spec, r.sums, r.survivors.length);
       const coords = spec.filter((s) => s.kind === 'signed').reduce((a, s) => a + s.length, 0) * r.survivors.length;
@@ -46,7 +46,7 @@ export function secureEnsemble(session: SecureSumSession, shape: BvaShape, nMax:
     async phase2(X, omega, req) {
       const spec = phase2Spec(shape, nMax);
       const name = bvaPhaseName(req.step, 2);
-      const payload: BvaProbe = { kind: 'bva/p2', X, omega };
+      const payload: BvaProbe = { kind: 'bva/p2', X, omega, ...(req.dropoutSeed !== undefined ? { dropoutSeed: req.dropoutSeed } : {}) };
       const r = await session.sum(name, () => payload);
       const { clipped, ...sums } = decodePhase2(spec, r.sums, r.survivors.length);
       onSum?.({ phase: name, survivors: r.survivors.length, attempts: r.attempts, clippedFraction: clipped / (spec[0]!.length * r.survivors.length) });

@@ -5,6 +5,12 @@
  *
  * Options: --epochs N (default 10), --dataset NAME (default mnist-embedded), --data-dir DIR, --model NAME,
  * --seed N, --backend NAME, --attack-count N (test images attacked, default 1000).
+ *
+ * The centralised adversarial-training baseline of issue 14 (docs/spec/decent-bva.md, "Beyond the paper"):
+ * --adversarial pgd-at|trades|eat (local adversarial training as the federated methods of those names run it),
+ * --eps E (training ε, default 0.3), --steps N (PGD / TRADES steps, default 10), --trades-beta B (default 6),
+ * --eval-eps E (ε of the attacks, default --eps), --attacks a,b,c (default clean,fgsm,pgd-20,pgd-strong),
+ * --out FILE (writes the figures as JSON).
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -14,7 +20,9 @@ import { createModel } from '../shared/models/model.js';
 import { trainLocal } from '../shared/train/sgd.js';
 import { accuracy } from '../shared/train/evaluate.js';
 import { range } from '../shared/train/batches.js';
-import { robustAccuracy, STANDARD_ATTACKS } from '../shared/attacks/robust-accuracy.js';
+import { writeFileSync } from 'node:fs';
+import { attackAt, robustAccuracy } from '../shared/attacks/robust-accuracy.js';
+import type { LocalAdversarialSpec } from '../shared/attacks/adversarial-training.js';
 import { intFlag } from '../shared/util/flags.js';
 
 const { values } = parseArgs({
@@ -26,8 +34,38 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     backend: { type: 'string' },
     'attack-count': { type: 'string', default: '1000' },
+    adversarial: { type: 'string', default: 'none' },
+    eps: { type: 'string', default: '0.3' },
+    steps: { type: 'string', default: '10' },
+    'trades-beta': { type: 'string', default: '6' },
+    'eval-eps': { type: 'string' },
+    attacks: { type: 'string', default: 'clean,fgsm,pgd-20,pgd-20-madry' },
+    out: { type: 'string' },
   },
 });
+const num = (name: string, v: string, lo: number, hi: number): number => {
+  const x = Number(v);
+  if (!(x >= lo && x <= hi)) throw new Error(`--${name} ${v}: expected a number in [${lo}, ${hi}]`);
+  return x;
+};
+const eps = num('eps', values.eps!, 0, 1);
+const evalEps = values['eval-eps'] !== undefined ? num('eval-eps', values['eval-eps'], 0, 1) : eps;
+const adversarialKind = values.adversarial!;
+const steps = intFlag('steps', values.steps, 1);
+const tradesBeta = num('trades-beta', values['trades-beta']!, 0, 1000);
+const adversarial: LocalAdversarialSpec | undefined =
+  adversarialKind === 'none'
+    ? undefined
+    : adversarialKind === 'eat'
+      ? { attack: 'fgsm', eps, loss: 'clean+adv' }
+      : adversarialKind === 'pgd-at'
+        ? { attack: 'pgd', eps, steps, loss: 'adv' }
+        : adversarialKind === 'trades'
+          ? { attack: 'trades', eps, steps, loss: 'trades', beta: tradesBeta }
+          : (() => {
+              throw new Error(`--adversarial ${adversarialKind}: expected none, eat, pgd-at or trades`);
+            })();
+const attackNames = values.attacks!.split(',').filter((a) => a !== '');
 const epochs = intFlag('epochs', values.epochs, 1);
 const seed = intFlag('seed', values.seed, 0);
 const attackCount = intFlag('attack-count', values['attack-count'], 1);
@@ -42,23 +80,25 @@ console.log(`${values.model}: ${model.spec.numParams.toLocaleString('en')} param
 
 const all = range(train.count);
 for (let e = 1; e <= epochs; e++) {
-  const r = trainLocal(model, train, all, { epochs: 1, batchSize: 64, lr: 0.01, momentum: 0.9, seed: seed * 1000 + e });
+  const r = trainLocal(model, train, all, { epochs: 1, batchSize: 64, lr: 0.01, momentum: 0.9, seed: seed * 1000 + e, ...(adversarial !== undefined ? { adversarial } : {}) });
   console.log(`epoch ${e}/${epochs}  loss ${r.meanLoss.toFixed(4)}  test accuracy ${(100 * accuracy(model, test)).toFixed(2)} %  (${secs()})`);
 }
 
 const n = Math.min(attackCount, test.count);
 const idx = range(n);
-console.log(`robustness on the first ${n} test images (ε = 0.3):`);
-const labels: Record<string, string> = {
-  clean: 'clean',
-  fgsm: 'FGSM',
-  'pgd-20': 'PGD-20, α = 0.01 (reference protocol)',
-  'pgd-20-madry': 'PGD-20, α = 2.5·ε/20',
-};
-for (const name of Object.keys(labels)) {
-  const spec = STANDARD_ATTACKS[name]!;
+console.log(`robustness on the first ${n} test images (ε = ${evalEps}):`);
+const figures: Record<string, number> = {};
+for (const name of attackNames) {
+  const spec = attackAt(name, evalEps);
   const acc = robustAccuracy(model, test, spec.kind === 'pgd' ? { ...spec, seed } : spec, idx);
-  console.log(`  ${labels[name]!.padEnd(38)} ${(100 * acc).toFixed(2)} %`);
+  figures[name] = acc;
+  console.log(`  ${name.padEnd(14)} ${(100 * acc).toFixed(2)} %  ${JSON.stringify(spec)}`);
+}
+if (values.out !== undefined) {
+  const attacks = Object.fromEntries(attackNames.map((a) => [a, attackAt(a, evalEps)]));
+  const record = { kind: 'central-baseline', dataset: values.dataset, model: values.model, epochs, seed, adversarial: adversarial ?? null, evalEps, count: n, accuracy: figures, attacks, wallMs: performance.now() - t0, date: new Date().toISOString() };
+  writeFileSync(values.out, JSON.stringify(record, null, 2) + '\n');
+  console.log(`wrote ${values.out}`);
 }
 console.log(`done in ${secs()}; tensors alive: ${tf.memory().numTensors} (the model's ${model.params.length} weights)`);
 model.dispose();

@@ -14,7 +14,7 @@ import { initBackend, type BackendName } from '../shared/compute/backend.js';
 import { loadDataset } from '../shared/data/index.js';
 import { partition, sampleSharedSet } from '../shared/data/partition.js';
 import type { DatasetSplit } from '../shared/data/dataset.js';
-import { STANDARD_ATTACKS } from '../shared/attacks/robust-accuracy.js';
+import { attackAt } from '../shared/attacks/robust-accuracy.js';
 import { clientIdOf } from '../shared/federated/secure-model.js';
 import { identityKeyPair } from '../shared/secagg/crypto.js';
 import { Rng } from '../shared/util/random.js';
@@ -131,7 +131,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const poison = b !== undefined ? dataPoisonOf(b) : undefined;
   const backdoor = poison?.kind === 'backdoor' ? { trigger: poison.trigger, target: poison.target } : undefined;
   const evaluate = (weights: Float32Array, names: string[], seed: number): Promise<PoolEvaluation> =>
-    pool.evaluate(cfg.model, weights, evalCount, names.map((name) => ({ name, spec: STANDARD_ATTACKS[name]! })), seed, backdoor);
+    pool.evaluate(cfg.model, weights, evalCount, names.map((name) => ({ name, spec: attackAt(name, cfg.evalEps) })), seed, backdoor);
   const evalSeed = (round: number): number => new Rng(cfg.seed).fork('eval').fork(round).nextUint32();
   const withAsr = (e: PoolEvaluation): Record<string, number> => ({ ...e.accuracy, ...(e.asr !== undefined ? { asr: e.asr } : {}) });
 
@@ -284,7 +284,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   };
   const { weights: _w, ...summary } = result;
   // The attacks' parameters travel with the numbers, so a report never depends on the code that reads it.
-  const attacks = Object.fromEntries([...new Set([...cfg.evalAttacks, ...cfg.finalAttacks])].map((n) => [n, STANDARD_ATTACKS[n]]));
+  const attacks = Object.fromEntries([...new Set([...cfg.evalAttacks, ...cfg.finalAttacks])].map((n) => [n, attackAt(n, cfg.evalEps)]));
   writeFileSync(path.join(opts.runDir, 'results.json'), JSON.stringify({ ...summary, attacks, machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, date: new Date().toISOString() }, null, 2) + '\n');
   return result;
 }

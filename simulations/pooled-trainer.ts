@@ -13,7 +13,7 @@ export type PoisonFor = (round: number) => { behavior: BehaviorSpec; seed: numbe
 
 /** A virtual client's trainer over the pool; client `client` holds partition `client` of the pool's data. */
 export class PooledTrainer implements Trainer {
-  private trained: { round: number; model: string; weights: Float32Array } | undefined;
+  private trained: { round: number; model: string; weights: Float32Array; seed: number } | undefined;
 
   constructor(
     private readonly pool: SimulationPool,
@@ -32,13 +32,13 @@ export class PooledTrainer implements Trainer {
       ...(poison !== undefined ? { poison } : {}),
     });
     // A stale round finishing late must not replace a newer round's model (its BV statistics need it).
-    if (this.trained === undefined || this.trained.round <= task.round) this.trained = { round: task.round, model: task.model, weights: r.weights };
+    if (this.trained === undefined || this.trained.round <= task.round) this.trained = { round: task.round, model: task.model, weights: r.weights, seed: task.train.seed };
     return { numExamples: r.numExamples, loss: r.loss, weights: r.weights };
   }
 
   async bvaInputs(round: number, spec: VectorSpec, probe: BvaProbe): Promise<Float32Array[]> {
     if (this.trained === undefined || this.trained.round !== round) throw new Error(`round ${round}: no trained model for the BV statistics`);
-    return (await this.pool.bva({ model: this.trained.model, weights: this.trained.weights, spec, probe })).values;
+    return (await this.pool.bva({ model: this.trained.model, weights: this.trained.weights, spec, probe, clientSeed: this.trained.seed })).values;
   }
 
   endRound(_round: number): void {

@@ -50,7 +50,7 @@ describe('Decent_BVA over secure aggregation', function () {
         clientId: id,
         identity: identities[k]!,
         peerIdentity: (p) => identities[ids.indexOf(p)]?.publicKey,
-        input: (_phase, spec, payload) => bvaInputs(models[k]!, spec, payload as BvaProbe),
+        input: (_phase, spec, payload) => bvaInputs(models[k]!, spec, payload as BvaProbe, k),
         rounding: 'half-up',
       }, runId, 1),
     );

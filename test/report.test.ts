@@ -76,7 +76,7 @@ describe('robustness report', function () {
   after(() => rmSync(root, { recursive: true, force: true }));
 
   it('writes the Markdown, the HTML, the chart files and every CSV file', () => {
-    for (const f of ['report.md', 'report.html', 'cells.csv', 'rounds.csv', 'summary.csv', 'curves.csv', 'worst-case.csv', 'cost.csv']) expect(existsSync(path.join(out, f)), f).to.equal(true);
+    for (const f of ['report.md', 'report.html', 'cells.csv', 'rounds.csv', 'summary.csv', 'curves.csv', 'worst-case.csv', 'paired.csv', 'cost.csv']) expect(existsSync(path.join(out, f)), f).to.equal(true);
     for (const c of ['rounds', 'attacks', 'corruption', 'heatmap', 'time', 'bytes']) expect(existsSync(path.join(out, 'charts', `${c}.svg`)), c).to.equal(true);
     expect(built.files).to.include(path.join(out, 'report.html'));
   });
@@ -155,7 +155,7 @@ describe('robustness report', function () {
     expect(rows).to.have.length(lines);
   });
 
-  it('means and std over seeds match hand computation', () => {
+  it('means, std and 95 % confidence intervals over seeds match hand computation', () => {
     const rows = csv('summary.csv');
     const at = (group: string, metric: string): Record<string, string> => rows.find((r) => r['group'] === group && r['metric'] === metric)!;
     const a = cleanOf('fed-bva', 'none', 0, 1);
@@ -167,17 +167,25 @@ describe('robustness report', function () {
     expect(Number(r['std'])).to.be.closeTo(Math.abs(a - b) / Math.SQRT2, 1e-15);
     expect(r['n']).to.equal('2');
     expect(r['cells']).to.equal('fed-bva__none__f0__s1;fed-bva__none__f0__s2');
+    // 95 % interval with 1 degree of freedom: t = tan(π/2 · 0.95) = 12.7062…, half-width t·std/√2 = t·|a − b|/2.
+    const t1 = Math.tan((Math.PI / 2) * 0.95);
+    const half = (t1 * Math.abs(a - b)) / 2;
+    expect(Number(r['ci95HalfWidth'])).to.be.closeTo(half, 1e-12);
+    expect(Number(r['ci95Low'])).to.be.closeTo(m - half, 1e-12);
+    expect(Number(r['ci95High'])).to.be.closeTo(m + half, 1e-12);
     // A group with one finished seed has no spread, and names its missing cell.
     const one = at('fedavg / sign-flip / f=0.1', 'final.accuracy.clean');
     expect(one['n']).to.equal('1');
     expect(one['std']).to.equal('');
     expect(Number(one['mean'])).to.equal(cleanOf('fedavg', 'sign-flip', 0.1, 1));
     expect(one['missingCells']).to.equal(NOT_STARTED);
+    expect([one['ci95Low'], one['ci95High'], one['ci95HalfWidth']]).to.deep.equal(['', '', '']);
     // Curves: the mean over seeds at each evaluated round.
     const curve = csv('curves.csv').find((x) => x['group'] === 'fedavg / none / f=0' && x['round'] === '2' && x['metric'] === 'eval.clean')!;
     expect(Number(curve['mean'])).to.equal(mean2(cleanOf('fedavg', 'none', 0, 1) - 1 / 30, cleanOf('fedavg', 'none', 0, 2) - 1 / 30));
-    // The Markdown table shows the same values, rounded.
-    expect(md).to.include(`| fed-bva | none | 0 | 2 | ${(100 * m).toFixed(2)} ± ${(100 * Number(r['std'])).toFixed(2)} |`);
+    // The Markdown table shows the same values, rounded: mean ± the interval's half-width; a single seed, no ±.
+    expect(md).to.include(`| fed-bva | none | 0 | 2 | ${(100 * m).toFixed(2)} ± ${(100 * Number(r['ci95HalfWidth'])).toFixed(2)} |`);
+    expect(md).to.include(`| fedavg | sign-flip | 0.1 | 1 | ${(100 * cleanOf('fedavg', 'sign-flip', 0.1, 1)).toFixed(2)} |`);
   });
 
   it('worst-case entries equal the hand-computed minimum over threats of the mean over seeds', () => {
@@ -207,6 +215,20 @@ describe('robustness report', function () {
     // The Markdown table shows the entry with its threat and the gap in seeds.
     expect(md).to.include(`| fedavg | ${(100 * mean2(cleanOf('fedavg', 'none', 0, 1), cleanOf('fedavg', 'none', 0, 2))).toFixed(2)} ± `);
     expect(md).to.include(`${(100 * cleanOf('fedavg', 'sign-flip', 0.1, 1)).toFixed(2)} (sign-flip, n 1)`);
+  });
+
+  it('opens with the verdict of the paired comparisons: none significant with 2 seeds, fedavg-ds absent', () => {
+    const first = md.split('\n\n')[1]!;
+    expect(first).to.equal(
+      "No difference is significant at 5 % (paired t-test over seeds, Holm–Bonferroni over each baseline's table of §4): 9 comparisons against fed-bva tested on clean, PGD-20 and strong PGD-40 ×5 accuracy. " +
+        '6 comparisons were not testable (fewer than 2 seeds finished by both defenses). fedavg-ds is not in the matrix: no comparison against it.',
+    );
+    expect(html).to.match(/<\/nav>\n<p>No difference is significant at 5 %/);
+    // fedavg-ds is absent: only fed-bva's table, whose rows all compare fedavg with fed-bva.
+    const rows = csv('paired.csv');
+    expect(rows).to.have.length(15);
+    expect(new Set(rows.map((r) => `${r['table']} ${r['baseline']} ${r['defense']}`))).to.deep.equal(new Set(['fed-bva fed-bva fedavg']));
+    expect(md).to.not.include('### Against fedavg-ds');
   });
 
   it('lists the interrupted and the never-started cell as missing and keeps them out of every mean', () => {

@@ -81,12 +81,12 @@ describe('training and attacks', function () {
     // β = 0 concatenates the shared set but must not change the gradient (its rows carry zero loss).
     const zero = run({ sharedSet: { x: sharedRows.x, y: sharedRows.y, weight: 0 } });
     const withShared = run({ sharedSet: { x: sharedRows.x, y: sharedRows.y, weight: 1 } });
-    const eat = run({ adversarialEps: 0.3 });
+    const eat = run({ adversarial: { attack: 'fgsm', eps: 0.3, loss: 'clean+adv' } });
     disposeBatch(sharedRows);
     expect(maxRelativeError(zero, plain)).to.be.below(1e-5);
     expect(maxRelativeError(withShared, plain)).to.be.above(1e-4);
     expect(maxRelativeError(eat, plain)).to.be.above(1e-4);
-    expect(() => checkTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, adversarialEps: -1 })).to.throw(/adversarialEps = -1/);
+    expect(() => checkTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, adversarial: { attack: 'fgsm', eps: -1, loss: 'clean+adv' } })).to.throw(/adversarial.eps = -1/);
   });
 
   it('FGSM with ε = 0 leaves images and accuracy unchanged', () => {

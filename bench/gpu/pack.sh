@@ -18,6 +18,14 @@ echo '{"type":"module"}' > "$out/app/package.json"
 npx esbuild dist/simulations/pool/gpu-check.js dist/simulations/pool/worker.js --bundle --platform=node --format=esm \
   --outbase=dist --outdir="$out/sim" --main-fields=module,main --external:webgpu --external:piscina --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
   --banner:js="$banner" --log-level=warning
+# The matrix runner and the central baseline, likewise beside a copy of the pool's worker.
+npx esbuild dist/simulations/benchmark/cli.js dist/simulations/central-training.js --bundle --platform=node --format=esm \
+  --outbase=dist --outdir="$out/sim" --main-fields=module,main --external:webgpu --external:piscina --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
+  --banner:js="$banner" --log-level=warning
+cp "$out/sim/simulations/pool/worker.js" "$out/sim/simulations/benchmark/worker.js"
+cp "$out/sim/simulations/pool/worker.js" "$out/sim/simulations/worker.js"
+# run.ts reads the version from ../../../package.json of its own directory.
+cp package.json "$out/package.json"
 echo '{"type":"module"}' > "$out/sim/package.json"
 # Shared by both bundles (resolved upwards from .gpu/app and .gpu/sim): Dawn, the wasm backend's binaries, and
 # piscina (unbundled: it starts its own worker script from its own directory).
@@ -29,7 +37,7 @@ cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$out/node_modules/@te
 if ! ls "$out"/debs/*.deb >/dev/null 2>&1; then
   (cd "$out/debs" && apt-get download libvulkan1 libglvnd0 libegl1 libgl1 libglx0 libopengl0 libgles2)
 fi
-cp /usr/share/datasets/fashion-mnist/t10k-* "$out/data/"
+cp /usr/share/datasets/fashion-mnist/*-ubyte.gz "$out/data/"
 # compute.mjs looks for ../../bench/torch_compute.py from .gpu/app/bench/.
 mkdir -p "$out/bench" && cp bench/torch_compute.py "$out/bench/"
 [ -f "$out/data/cnn-fashion.f32" ] || node dist/bench/eval-speed.js --train-epochs 2 --save-weights "$out/data/cnn-fashion.f32" --attacks clean --count 1000 --workers 1 --out /tmp/rfl-train-weights.json

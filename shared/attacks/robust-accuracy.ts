@@ -25,6 +25,22 @@ export const STANDARD_ATTACKS: Record<string, AttackSpec> = {
   'pgd-strong': { kind: 'pgd', eps: 0.3, alpha: (2.5 * 0.3) / 40, steps: 40, randomStart: true, restarts: 5 },
 };
 
+/** The ε every preset of STANDARD_ATTACKS is written for. */
+export const STANDARD_EPS = 0.3;
+
+/**
+ * A standard attack at radius `eps`: ε and the step size scale together (α·steps/ε stays as in the preset), so
+ * `pgd-20` at ε = 0.1 has α = 0.01/3. At ε = 0.3 it is the preset itself.
+ */
+export function attackAt(name: string, eps: number = STANDARD_EPS): AttackSpec {
+  const s = STANDARD_ATTACKS[name];
+  if (s === undefined) throw new Error(`unknown attack "${name}"; expected one of ${Object.keys(STANDARD_ATTACKS).join(', ')}`);
+  if (!(eps > 0 && eps <= 1)) throw new Error(`attack ${name}: eps = ${eps}; expected a number in (0, 1]`);
+  if (eps === STANDARD_EPS || s.kind === 'none') return s;
+  const k = eps / STANDARD_EPS;
+  return s.kind === 'fgsm' ? { ...s, eps } : { ...s, eps, alpha: s.alpha * k };
+}
+
 /** The batch as the attack leaves it (the clean images for `none`); `owned` says whether the caller frees it. */
 function attackBatch(model: Model, b: Batch, attack: AttackSpec, k: number): { x: tf.Tensor4D; owned: boolean } {
   if (attack.kind === 'none') return { x: b.x, owned: false };

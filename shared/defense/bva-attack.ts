@@ -14,8 +14,10 @@
  * 2 sums (1 for 'fed-bias') and BV-PGD-L costs 2L (L for 'fed-bias').
  */
 import type { Model } from '../models/model.js';
+import { Rng } from '../util/random.js';
 import { decodePhase1, decodePhase2, phase1Spec, phase1Values, phase2Spec, phase2Values, quantizedSum, type BvaShape } from './bva-vectors.js';
 import {
+  batchRange,
   bvaDirection,
   bvFgsmStep,
   bvPgdStep,
@@ -27,6 +29,7 @@ import {
   pgdStartRng,
   phase1Request,
   type BvaMethod,
+  type PixelRange,
   type Phase1Sums,
   type Phase2Sums,
 } from './bva-combine.js';
@@ -50,6 +53,11 @@ export interface Phase1Request extends Phase1Options {
 export interface Phase2Request {
   /** The BV step l; a secure ensemble names the sum `bva/<l>/p2`. */
   step: number;
+  /**
+   * Reference profile: dropout on, with masks from this seed (mixed with each client's own seed), a draw
+   * separate from phase 1's. Absent: inference mode.
+   */
+  dropoutSeed?: number;
 }
 
 /**
@@ -75,6 +83,13 @@ export interface BvFgsmConfig {
   eps?: number;
   /** Floor of y_m before the log (> 0); default 1e-6. */
   tau?: number;
+  /** Clip to [0, 1] (`unit`, default) or to the clean shared set's own [min, max] (`batch`, the reference's). */
+  clip?: 'unit' | 'batch';
+  /**
+   * Reference profile: BV statistics with dropout on, one seed per (round, step, phase) from this base, so
+   * phase 1 (y_m, bias) and phase 2 (variance) use separate draws as in the reference. Absent: inference mode.
+   */
+  dropoutSeed?: number;
 }
 
 /** BV-PGD options; omitted fields take `BVA_ATTACK_DEFAULTS` (alpha: 2.5·eps/steps). */
@@ -121,6 +136,8 @@ export interface ResolvedBvFgsmConfig {
   lambda: number;
   eps: number;
   tau: number;
+  clip: 'unit' | 'batch';
+  dropoutSeed: number | undefined;
 }
 
 /** Validates BV-FGSM options, naming the bad field; returns them with defaults filled in. */
@@ -132,7 +149,11 @@ export function resolveBvFgsmConfig(cfg: BvFgsmConfig): ResolvedBvFgsmConfig {
     lambda: cfg.lambda ?? BVA_ATTACK_DEFAULTS.lambda,
     eps: cfg.eps ?? BVA_ATTACK_DEFAULTS.eps,
     tau: cfg.tau ?? BVA_ATTACK_DEFAULTS.tau,
+    clip: cfg.clip ?? 'unit',
+    dropoutSeed: cfg.dropoutSeed,
   };
+  if (o.clip !== 'unit' && o.clip !== 'batch') throw new Error(`BV attack: clip = "${String(o.clip)}"; expected "unit" or "batch"`);
+  if (o.dropoutSeed !== undefined && !(Number.isInteger(o.dropoutSeed) && o.dropoutSeed >= 0)) throw new Error(`BV attack: dropoutSeed = ${o.dropoutSeed}; expected an integer ≥ 0`);
   if (!BIAS_OPTIONS.includes(o.bias)) throw new Error(`BV attack: bias = "${String(o.bias)}"; expected one of ${BIAS_OPTIONS.join(', ')}`);
   if (!Number.isFinite(o.lambda)) throw new Error(`BV attack: lambda = ${o.lambda}; expected a finite number`);
   if (!(o.eps >= 0) || !Number.isFinite(o.eps)) throw new Error(`BV attack: eps = ${o.eps}; expected a finite number ≥ 0`);
@@ -187,7 +208,8 @@ type Counters = { phase1: number; phase2: number; survivors: BvaAttackResult['su
 async function bvDirectionAt(ens: BvaEnsemble, X: Float32Array, labels: Uint8Array, o: ResolvedBvFgsmConfig, step: number, c: Counters): Promise<Float32Array> {
   const n = labels.length;
   const req = phase1Request(o.method, o.bias);
-  const p1 = await ens.phase1(X, labels, { ...req, step });
+  const seeds = o.dropoutSeed === undefined ? undefined : phaseDropoutSeeds(o.dropoutSeed, step);
+  const p1 = await ens.phase1(X, labels, { ...req, step, ...(seeds !== undefined ? { dropoutSeed: seeds.p1 } : {}) });
   c.phase1++;
   if (req.includeP && p1.sumP === undefined) throw new Error(`BV ensemble: phase 1 of step ${step} returned no sumP`);
   if (req.includeB && p1.sumB === undefined) throw new Error(`BV ensemble: phase 1 of step ${step} returned no sumB`);
@@ -196,12 +218,27 @@ async function bvDirectionAt(ens: BvaEnsemble, X: Float32Array, labels: Uint8Arr
   let p2: Phase2Sums | undefined;
   if (needsPhase2(o.method)) {
     const omega = omegaFromMean(meanPrediction(p1.sumP!, p1.count), o.tau);
-    p2 = await ens.phase2(X, omega, { step });
+    p2 = await ens.phase2(X, omega, { step, ...(seeds !== undefined ? { dropoutSeed: seeds.p2 } : {}) });
     c.phase2++;
     checkSum(p2.sumV, X.length, 'sumV');
   }
   c.survivors.push(p2 === undefined ? { step, k1: p1.count } : { step, k1: p1.count, k2: p2.count });
   return bvaDirection(labels, p1, p2, o);
+}
+
+/** Separate dropout seeds of phase 1 and phase 2 of a step (reference profile), from the attack's base seed. */
+export function phaseDropoutSeeds(base: number, step: number): { p1: number; p2: number } {
+  const r = new Rng(base).fork('bva/dropout').fork(step);
+  return { p1: r.nextUint32() >>> 1, p2: r.nextUint32() >>> 1 };
+}
+
+/** A client's own dropout seed for a phase: the phase's seed mixed with the client's training seed of the round. */
+export function clientDropoutSeed(phaseSeed: number, clientSeed: number): number {
+  return new Rng(phaseSeed).fork(clientSeed >>> 0).nextUint32() >>> 1;
+}
+
+function rangeOf(X: Float32Array, o: ResolvedBvFgsmConfig): PixelRange | undefined {
+  return o.clip === 'batch' ? batchRange(X) : undefined;
 }
 
 function result(xAdv: Float32Array, direction: Float32Array, c: Counters): BvaAttackResult {
@@ -214,7 +251,7 @@ export async function bvFgsm(ensemble: BvaEnsemble, X: Float32Array, labels: Uin
   checkShared(X, labels, 'bvFgsm');
   const c: Counters = { phase1: 0, phase2: 0, survivors: [] };
   const g = await bvDirectionAt(ensemble, X, labels, o, 0, c);
-  return result(bvFgsmStep(X, g, o.eps), g, c);
+  return result(bvFgsmStep(X, g, o.eps, rangeOf(X, o)), g, c);
 }
 
 /**
@@ -227,9 +264,10 @@ export async function bvPgd(ensemble: BvaEnsemble, X: Float32Array, labels: Uint
   const c: Counters = { phase1: 0, phase2: 0, survivors: [] };
   let xHat = o.randomStart ? pgdRandomStart(X, o.eps, pgdStartRng(o.seed!, o.round)) : X.slice();
   let g: Float32Array = new Float32Array(X.length);
+  const range = rangeOf(X, o);
   for (let step = 0; step < o.steps; step++) {
     g = await bvDirectionAt(ensemble, xHat, labels, o, step, c);
-    xHat = bvPgdStep(X, xHat, g, o.eps, o.alpha);
+    xHat = bvPgdStep(X, xHat, g, o.eps, o.alpha, range);
   }
   return result(xHat, g, c);
 }
@@ -281,11 +319,20 @@ export interface PlaintextEnsembleOptions {
    * up to `nMax`) instead of in float, so the result equals a secure-mode run bit for bit.
    */
   emulateQuantization?: { nMax: number };
+  /**
+   * Each model's training seed of the round (the seed a client mixes into a reference-profile dropout seed);
+   * default the model's index. Only used when a phase asks for dropout.
+   */
+  clientSeeds?: readonly number[];
 }
 
 export function plaintextEnsemble(models: readonly Model[], survivors: PlaintextSurvivors = {}, options: PlaintextEnsembleOptions = {}): BvaEnsemble {
   if (models.length === 0) throw new Error('plaintextEnsemble: models is empty; the ensemble needs at least one client');
   const all = models.map((_, k) => k);
+  if (options.clientSeeds !== undefined && options.clientSeeds.length !== models.length) throw new Error(`plaintextEnsemble: ${options.clientSeeds.length} client seeds for ${models.length} models`);
+  const seedOf = (k: number): number => options.clientSeeds?.[k] ?? k;
+  // A phase's dropout seed becomes each client's own, as a client in secure mode derives it.
+  const own = <R extends { dropoutSeed?: number }>(req: R, k: number): R => (req.dropoutSeed === undefined ? req : { ...req, dropoutSeed: clientDropoutSeed(req.dropoutSeed, seedOf(k)) });
   // Phase 2's cohort is the phase-1 survivors of the same step.
   const phase1Survivors = new Map<number, number[]>();
   return {
@@ -295,14 +342,14 @@ export function plaintextEnsemble(models: readonly Model[], survivors: Plaintext
       const q = options.emulateQuantization;
       if (q !== undefined) {
         const spec = phase1Spec(shapeOf(models[0]!, X, labels), req, q.nMax);
-        const inputs = u1.map((k) => phase1Values(phase1Contribution(models[k]!, X, labels, req), spec));
+        const inputs = u1.map((k) => phase1Values(phase1Contribution(models[k]!, X, labels, own(req, k)), spec));
         const { clipped: _clipped, ...sums } = decodePhase1(spec, quantizedSum(spec, inputs), u1.length);
         return sums;
       }
       let sumP: Float64Array | undefined;
       let sumB: Float64Array | undefined;
       for (const k of u1) {
-        const c = phase1Contribution(models[k]!, X, labels, req);
+        const c = phase1Contribution(models[k]!, X, labels, own(req, k));
         if (c.P !== undefined) sumP = sumInto(sumP, c.P);
         if (c.B !== undefined) sumB = sumInto(sumB, c.B);
       }
@@ -319,12 +366,12 @@ export function plaintextEnsemble(models: readonly Model[], survivors: Plaintext
       const q = options.emulateQuantization;
       if (q !== undefined) {
         const spec = phase2Spec(shapeOf(models[0]!, X, new Uint8Array(omega.length / models[0]!.spec.numClasses)), q.nMax);
-        const inputs = u2.map((k) => phase2Values(phase2Contribution(models[k]!, X, omega)));
+        const inputs = u2.map((k) => phase2Values(phase2Contribution(models[k]!, X, omega, own(req, k).dropoutSeed)));
         const { clipped: _clipped, ...sums } = decodePhase2(spec, quantizedSum(spec, inputs), u2.length);
         return sums;
       }
       let sumV: Float64Array | undefined;
-      for (const k of u2) sumV = sumInto(sumV, phase2Contribution(models[k]!, X, omega));
+      for (const k of u2) sumV = sumInto(sumV, phase2Contribution(models[k]!, X, omega, own(req, k).dropoutSeed));
       return { sumV: Float32Array.from(sumV!), count: u2.length };
     },
   };

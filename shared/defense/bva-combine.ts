@@ -10,7 +10,8 @@
  *   reference's (1/64)·∇B + 0.01·∇V (mean-reduced bias over 64 examples, unreduced variance; §3.3).
  * - Dropouts between phases: y_m and ∇B are normalised by phase 1's survivor count K1, ∇V by phase 2's K2 (§4.3).
  * - BV-PGD does not exist in the reference; its start, step and projection are the project's (§3.4, §9 #7).
- * - Pixels are clipped to [0, 1], never to the batch's [min, max] (§9 #8).
+ * - Pixels are clipped to [0, 1] (§9 #8); the `reference` profile passes the clean batch's [min, max] as the
+ *   range instead, as the reference clamps (`PixelRange`).
  *
  * Everything here works on plain Float32Arrays (no tensors): it runs on the coordinator, which never holds a
  * client model. Arithmetic is in float64; every array it produces (y_m, ∇B, ∇V, g, x̂) is stored as float32.
@@ -165,13 +166,35 @@ function sign(v: number): number {
   return v > 0 ? 1 : v < 0 ? -1 : 0;
 }
 
-/** BV-FGSM (decent-bva.md §3.4): x̂ = clip_[0,1](x + ε·sign(g)), sign(0) = 0. */
-export function bvFgsmStep(x: Float32Array, g: Float32Array, eps: number): Float32Array {
+/** The range perturbed pixels are clipped to: [0, 1] by default; the clean batch's [min, max] in the reference profile. */
+export interface PixelRange {
+  min: number;
+  max: number;
+}
+
+/** The valid pixel range [0, 1]. */
+export const UNIT_RANGE: PixelRange = { min: PIXEL_MIN, max: PIXEL_MAX };
+
+/** The batch's own [min, max] (the reference's `torch.clamp(x_adv, x.min(), x.max())`). */
+export function batchRange(x: ArrayLike<number>): PixelRange {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (!(min <= max)) throw new Error('batchRange: empty batch');
+  return { min, max };
+}
+
+/** BV-FGSM (decent-bva.md §3.4): x̂ = clip_[0,1](x + ε·sign(g)), sign(0) = 0; `range` replaces [0, 1]. */
+export function bvFgsmStep(x: Float32Array, g: Float32Array, eps: number, range: PixelRange = UNIT_RANGE): Float32Array {
   checkEps(eps, 'bvFgsmStep');
   checkSameLength(x, g, 'bvFgsmStep', 'g');
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {
-    out[i] = Math.min(Math.max(x[i]! + eps * sign(g[i]!), PIXEL_MIN), PIXEL_MAX);
+    out[i] = Math.min(Math.max(x[i]! + eps * sign(g[i]!), range.min), range.max);
   }
   return out;
 }
@@ -181,15 +204,15 @@ export function bvFgsmStep(x: Float32Array, g: Float32Array, eps: number): Float
  * x̂ + α·sign(g) between max(x − ε, 0) and min(x + ε, 1), the same set since x ∈ [0, 1]; this form never
  * forms (x + δ) − x, so with x̂ = x and α = ε it rounds exactly as `bvFgsmStep` does.
  */
-export function bvPgdStep(x: Float32Array, xHat: Float32Array, g: Float32Array, eps: number, alpha: number): Float32Array {
+export function bvPgdStep(x: Float32Array, xHat: Float32Array, g: Float32Array, eps: number, alpha: number, range: PixelRange = UNIT_RANGE): Float32Array {
   checkEps(eps, 'bvPgdStep');
   if (!(alpha > 0) || !Number.isFinite(alpha)) throw new Error(`bvPgdStep: alpha = ${alpha}; expected a finite number > 0`);
   checkSameLength(x, xHat, 'bvPgdStep', 'xHat');
   checkSameLength(x, g, 'bvPgdStep', 'g');
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {
-    const lo = Math.max(x[i]! - eps, PIXEL_MIN);
-    const hi = Math.min(x[i]! + eps, PIXEL_MAX);
+    const lo = Math.max(x[i]! - eps, range.min);
+    const hi = Math.min(x[i]! + eps, range.max);
     out[i] = Math.min(Math.max(xHat[i]! + alpha * sign(g[i]!), lo), hi);
   }
   return out;

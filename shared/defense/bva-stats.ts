@@ -24,6 +24,12 @@ import { readInto, tensorFrom, type Model } from '../models/model.js';
 /** Floor applied to y_m before the log (decent-bva.md §3.2): keeps log finite, so no −∞·0 = NaN. */
 export const DEFAULT_TAU = 1e-6;
 
+/**
+ * The `reference` profile's "no floor": the smallest positive float32. Only a y_m that underflowed to exactly 0
+ * is lifted (there the reference computes log 0 = −∞ and its gradient turns NaN); every other value is as is.
+ */
+export const REFERENCE_TAU = 1.401298464324817e-45;
+
 /** Which bias gradient the ensemble uses (decent-bva.md §1 item 2). */
 export type BiasOption = 'mean-ce' | 'ensemble';
 
@@ -38,6 +44,11 @@ export interface Phase1Options {
   includeP: boolean;
   /** Include the bias contribution B_k (n_s × d). */
   includeB: boolean;
+  /**
+   * The `reference` profile only (decent-bva.md §3.5, §9 #5): compute with dropout ON, with this seed's masks
+   * for P and B alike (one draw per phase, as the reference's forward pass). Absent: inference mode.
+   */
+  dropoutSeed?: number;
 }
 
 /** One client's phase-1 segments; a segment is present exactly when it was asked for. */
@@ -92,6 +103,16 @@ function oneHot(labels: Uint8Array, numClasses: number, where: string): tf.Tenso
   return tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), numClasses).toFloat() as tf.Tensor2D;
 }
 
+/**
+ * The forward pass of the statistics: inference mode, or (reference profile) dropout on with the given seed. The
+ * model's own training mark is untouched either way: it guards against racing a training loop, not this choice.
+ */
+function forwardOptions(dropoutSeed: number | undefined): { training: boolean; dropoutSeed?: number } {
+  if (dropoutSeed === undefined) return { training: false };
+  if (!Number.isInteger(dropoutSeed) || dropoutSeed < 0) throw new Error(`BV statistics: dropoutSeed = ${dropoutSeed}; expected an integer ≥ 0`);
+  return { training: true, dropoutSeed };
+}
+
 /** Copies a tensor into a fresh Float32Array (one copy on wasm and cpu). */
 function toArray(t: tf.Tensor): Float32Array {
   const out = new Float32Array(t.size);
@@ -116,17 +137,19 @@ export function phase1Contribution(model: Model, X: Float32Array, labels: Uint8A
   tf.tidy(() => {
     const x = tensorFrom(X, [n, h, w, c]) as tf.Tensor4D;
     const y = oneHot(labels, numClasses, where);
+    // The reference profile's training-mode pass: the same seed gives P and B the same dropout masks.
+    const fwd = forwardOptions(opts.dropoutSeed);
     if (opts.includeP) {
       // The fused inference path: same function as the differentiable one (dropout is the identity in both).
-      out.P = toArray(tf.softmax(model.predictLogits(x)));
+      out.P = toArray(tf.softmax(opts.dropoutSeed === undefined ? model.predictLogits(x) : model.logits(x, fwd)));
     }
     if (opts.includeB) {
       const objective =
         opts.bias === 'mean-ce'
           ? // Σ_i CE(p_k(x_i), t_i) from the logits through log-softmax (stable; no log of a rounded softmax).
-            (xx: tf.Tensor) => tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(model.logits(xx as tf.Tensor4D, { training: false })))))
+            (xx: tf.Tensor) => tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(model.logits(xx as tf.Tensor4D, fwd)))))
           : // Σ_i p_k,t_i(x_i): the coordinator divides by K1·y_m,t_i to get ∇CE(y_m, t).
-            (xx: tf.Tensor) => tf.sum(tf.mul(y, tf.softmax(model.logits(xx as tf.Tensor4D, { training: false }))));
+            (xx: tf.Tensor) => tf.sum(tf.mul(y, tf.softmax(model.logits(xx as tf.Tensor4D, fwd))));
       out.B = toArray(tf.grad(objective)(x));
     }
   });
@@ -138,7 +161,7 @@ export function phase1Contribution(model: Model, X: Float32Array, labels: Uint8A
  * vector-Jacobian product. Row i is J_k(x_i)ᵀ Ω_i because examples do not interact in inference mode.
  * `omega` is n_s × C, normally `omegaFromMean(y_m)`.
  */
-export function phase2Contribution(model: Model, X: Float32Array, omega: Float32Array): Float32Array {
+export function phase2Contribution(model: Model, X: Float32Array, omega: Float32Array, dropoutSeed?: number): Float32Array {
   const where = 'phase2Contribution';
   assertInferenceMode(model, where);
   const numClasses = model.spec.numClasses;
@@ -153,7 +176,8 @@ export function phase2Contribution(model: Model, X: Float32Array, omega: Float32
   return tf.tidy(() => {
     const x = tensorFrom(X, [n, h, w, c]) as tf.Tensor4D;
     const om = tensorFrom(omega, [n, numClasses]);
-    const objective = (xx: tf.Tensor) => tf.sum(tf.mul(om, tf.softmax(model.logits(xx as tf.Tensor4D, { training: false }))));
+    const fwd = forwardOptions(dropoutSeed);
+    const objective = (xx: tf.Tensor) => tf.sum(tf.mul(om, tf.softmax(model.logits(xx as tf.Tensor4D, fwd))));
     return toArray(tf.grad(objective)(x));
   });
 }

@@ -9,10 +9,13 @@ import { addInto, decodeSum, encodeVector, maxLevels, type Rounding, type Vector
 import type { Phase1Sums, Phase2Sums } from './bva-combine.js';
 import type { BiasOption, Phase1Contribution, Phase1Options } from './bva-stats.js';
 
-/** The probe a client receives with a BV phase sum (the sum's collectMasked payload). */
+/**
+ * The probe a client receives with a BV phase sum (the sum's collectMasked payload). `dropoutSeed` (reference
+ * profile only) asks for the statistics with dropout on; the client mixes it with its own round seed.
+ */
 export type BvaProbe =
-  | { kind: 'bva/p1'; X: Float32Array; labels: Uint8Array; includeP: boolean; includeB: boolean; bias: BiasOption }
-  | { kind: 'bva/p2'; X: Float32Array; omega: Float32Array };
+  | { kind: 'bva/p1'; X: Float32Array; labels: Uint8Array; includeP: boolean; includeB: boolean; bias: BiasOption; dropoutSeed?: number }
+  | { kind: 'bva/p2'; X: Float32Array; omega: Float32Array; dropoutSeed?: number };
 
 /** Clipping range c of every BV segment (contributions are per-example probabilities and input gradients). */
 export const BVA_CLIP = 1;

@@ -6,7 +6,7 @@ import type { PartitionSpec } from '../data/partition.js';
 import type { BiasOption } from '../defense/bva-stats.js';
 import { STANDARD_ATTACKS } from '../attacks/robust-accuracy.js';
 import { MODEL_NAMES } from '../models/zoo.js';
-import { METHOD_NAMES, type MethodName } from './methods.js';
+import { METHOD_NAMES, METHODS, type MethodName } from './methods.js';
 
 /** Every option of a federated run; units and ranges in the comments. */
 export interface FederatedConfig {
@@ -61,6 +61,25 @@ export interface FederatedConfig {
   finalAttacks: string[];
   /** Seed of everything: initial weights, shared set, partition, cohorts, shuffles, dropout, attack starts. */
   seed: number;
+  /**
+   * `default`: the project's choices; `reference`: the reference code's behaviour at each documented deviation
+   * (docs/spec/decent-bva.md §9 and "Profiles"; shared/federated/profile.ts).
+   */
+  profile: 'default' | 'reference';
+  /** Local adversarial training of `pgd-at`, `trades` and their combinations (EAT always uses FGSM at ε). */
+  adversarialTraining: {
+    /** PGD / TRADES crafting steps (integer ≥ 1); default 10. */
+    steps: number;
+    /** Step size, pixel units (> 0); default 2.5·ε/steps. */
+    alpha?: number;
+    /** TRADES β (≥ 0), the weight of the KL term; default 6, the TRADES paper's. */
+    tradesBeta: number;
+  };
+  /**
+   * ε of the evaluation attacks (pixel units, (0, 1]); default 0.3. The standard attacks' step sizes scale with
+   * it (PGD-20's α = 0.01 at ε = 0.3 becomes 0.01·ε/0.3), so a preset keeps its steps-to-radius ratio.
+   */
+  evalEps: number;
 }
 
 const REFERENCE_ATTACKS = ['clean', 'fgsm', 'pgd-10', 'pgd-20'];
@@ -85,6 +104,9 @@ export const QUICK_PRESET: Omit<FederatedConfig, 'method'> = {
   evalAttacks: REFERENCE_ATTACKS,
   finalAttacks: [...REFERENCE_ATTACKS, 'pgd-strong'],
   seed: 1,
+  profile: 'default',
+  adversarialTraining: { steps: 10, tradesBeta: 6 },
+  evalEps: 0.3,
 };
 
 /** The `paper` preset: the reference code's defaults (whether they match the paper's setup is unverified). */
@@ -101,11 +123,20 @@ export const PAPER_PRESET: Omit<FederatedConfig, 'method'> = {
 export const PRESETS: Record<string, Omit<FederatedConfig, 'method'>> = { quick: QUICK_PRESET, paper: PAPER_PRESET };
 
 /** A partial configuration as users write it. */
-export type FederatedConfigInput = Partial<Omit<FederatedConfig, 'bva' | 'method'>> & { method: string; bva?: Partial<FederatedConfig['bva']> };
+export type FederatedConfigInput = Partial<Omit<FederatedConfig, 'bva' | 'method' | 'adversarialTraining'>> & {
+  method: string;
+  bva?: Partial<FederatedConfig['bva']>;
+  adversarialTraining?: Partial<FederatedConfig['adversarialTraining']>;
+};
 
 /** Fills defaults from `base` (default `quick`) and validates; throws naming the field and value. */
 export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedConfig, 'method'> = QUICK_PRESET): FederatedConfig {
-  const c: FederatedConfig = { ...base, ...input, bva: { ...base.bva, ...(input.bva ?? {}) } } as FederatedConfig;
+  const c: FederatedConfig = {
+    ...base,
+    ...input,
+    bva: { ...base.bva, ...(input.bva ?? {}) },
+    adversarialTraining: { ...base.adversarialTraining, ...(input.adversarialTraining ?? {}) },
+  } as FederatedConfig;
   const bad = (field: string, v: unknown, want: string): never => {
     throw new Error(`config: ${field} = ${JSON.stringify(v)} is invalid; expected ${want}`);
   };
@@ -136,5 +167,12 @@ export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedC
     for (const a of list) if (!(a in STANDARD_ATTACKS)) bad(field, a, `names from ${Object.keys(STANDARD_ATTACKS).join(', ')}`);
   }
   if (!Number.isInteger(c.seed)) bad('seed', c.seed, 'an integer');
+  if (c.profile !== 'default' && c.profile !== 'reference') bad('profile', c.profile, '"default" or "reference"');
+  int('adversarialTraining.steps', c.adversarialTraining.steps, 1);
+  if (c.adversarialTraining.alpha !== undefined && !(c.adversarialTraining.alpha > 0 && Number.isFinite(c.adversarialTraining.alpha))) bad('adversarialTraining.alpha', c.adversarialTraining.alpha, 'a finite number > 0');
+  if (!(c.adversarialTraining.tradesBeta >= 0 && Number.isFinite(c.adversarialTraining.tradesBeta))) bad('adversarialTraining.tradesBeta', c.adversarialTraining.tradesBeta, 'a finite number ≥ 0');
+  if (!(c.evalEps > 0 && c.evalEps <= 1)) bad('evalEps', c.evalEps, 'a number in (0, 1]');
+  const bvaAttack = METHODS[c.method].bvaAttack;
+  if (bvaAttack !== undefined) c.bva = { ...c.bva, attack: bvaAttack };
   return c;
 }

@@ -6,31 +6,61 @@
  */
 import type { BvaMethod } from '../defense/bva-combine.js';
 
-/** Method names, in the order tables list them. */
-export const METHOD_NAMES = ['fedavg', 'fedavg-ds', 'fedavg-at', 'fed-bias', 'fed-variance', 'fed-bva', 'eat', 'eat-fed-bva'] as const;
+/** Method names, in the order tables list them: the reference's eight, then the project's robust additions. */
+export const METHOD_NAMES = [
+  'fedavg',
+  'fedavg-ds',
+  'fedavg-at',
+  'fed-bias',
+  'fed-variance',
+  'fed-bva',
+  'eat',
+  'eat-fed-bva',
+  'fed-bva-pgd',
+  'pgd-at',
+  'trades',
+  'pgd-at-fed-bva',
+  'trades-fed-bva',
+] as const;
 /** A method name. */
 export type MethodName = (typeof METHOD_NAMES)[number];
 
-/** What a method sends as the shared set from round 2 on, and whether clients train adversarially. */
+/**
+ * Local adversarial training of a method: `eat` (CE on the clean and on FGSM examples, the reference's EAT),
+ * `pgd-at` (Madry: CE on PGD examples only), `trades` (CE on clean + β·KL to PGD-on-KL examples), or none.
+ */
+export type LocalTraining = 'none' | 'eat' | 'pgd-at' | 'trades';
+
+/** What a method sends as the shared set from round 2 on, and how clients train. */
 export interface MethodTraits {
   /** `none`; `clean` D_s; `fgsm-global`: FGSM(ε) of D_s on w_{t+1}; `bva`: BV-FGSM/PGD of D_s on the cohort. */
   sharedSet: 'none' | 'clean' | 'fgsm-global' | 'bva';
   /** The BV direction, for `bva` shared sets. */
   bva?: BvaMethod;
-  /** EAT: the client loss adds CE on local FGSM examples. */
-  localAdversarial: boolean;
+  /** The BV attack the method fixes (`fed-bva-pgd`); otherwise the configuration's `bva.attack`. */
+  bvaAttack?: 'fgsm' | 'pgd';
+  /** Local adversarial training. */
+  local: LocalTraining;
 }
 
-/** The table of decent-bva.md §2. */
+/**
+ * The table of decent-bva.md §2, then the project's methods beyond the paper (docs/spec/decent-bva.md §2):
+ * BV-PGD shared sets, local PGD-AT and TRADES, and their combinations with the BV shared set.
+ */
 export const METHODS: Record<MethodName, MethodTraits> = {
-  fedavg: { sharedSet: 'none', localAdversarial: false },
-  'fedavg-ds': { sharedSet: 'clean', localAdversarial: false },
-  'fedavg-at': { sharedSet: 'fgsm-global', localAdversarial: false },
-  'fed-bias': { sharedSet: 'bva', bva: 'fed-bias', localAdversarial: false },
-  'fed-variance': { sharedSet: 'bva', bva: 'fed-variance', localAdversarial: false },
-  'fed-bva': { sharedSet: 'bva', bva: 'fed-bva', localAdversarial: false },
-  eat: { sharedSet: 'clean', localAdversarial: true },
-  'eat-fed-bva': { sharedSet: 'bva', bva: 'fed-bva', localAdversarial: true },
+  fedavg: { sharedSet: 'none', local: 'none' },
+  'fedavg-ds': { sharedSet: 'clean', local: 'none' },
+  'fedavg-at': { sharedSet: 'fgsm-global', local: 'none' },
+  'fed-bias': { sharedSet: 'bva', bva: 'fed-bias', local: 'none' },
+  'fed-variance': { sharedSet: 'bva', bva: 'fed-variance', local: 'none' },
+  'fed-bva': { sharedSet: 'bva', bva: 'fed-bva', local: 'none' },
+  eat: { sharedSet: 'clean', local: 'eat' },
+  'eat-fed-bva': { sharedSet: 'bva', bva: 'fed-bva', local: 'eat' },
+  'fed-bva-pgd': { sharedSet: 'bva', bva: 'fed-bva', bvaAttack: 'pgd', local: 'none' },
+  'pgd-at': { sharedSet: 'none', local: 'pgd-at' },
+  trades: { sharedSet: 'none', local: 'trades' },
+  'pgd-at-fed-bva': { sharedSet: 'bva', bva: 'fed-bva', local: 'pgd-at' },
+  'trades-fed-bva': { sharedSet: 'bva', bva: 'fed-bva', local: 'trades' },
 };
 
 /** Looks up a method by name, with an error that lists the valid names. */

@@ -14,9 +14,10 @@ import { Rng } from '../util/random.js';
 import { initialWeights, Model, modelSpec, type ModelSpec } from '../models/model.js';
 import { trainLocal } from '../train/sgd.js';
 import { batchFromArrays, gatherBatch, disposeBatch, range } from '../train/batches.js';
-import { fgsm } from '../attacks/pgd.js';
-import { robustAccuracy, STANDARD_ATTACKS } from '../attacks/robust-accuracy.js';
-import { bvFgsm, bvPgd, plaintextEnsemble } from '../defense/bva-attack.js';
+import { attackAt, robustAccuracy } from '../attacks/robust-accuracy.js';
+import { localAdversarial } from './profile.js';
+import { bvaSharedSet, fgsmGlobalSharedSet } from './shared-set.js';
+import { plaintextEnsemble } from '../defense/bva-attack.js';
 import { methodTraits } from './methods.js';
 import { clientSeed, drawCohort } from './seeds.js';
 import { applyMeanUpdate, clientIdOf, modelUpdate, modelUpdateSpec } from './secure-model.js';
@@ -79,7 +80,7 @@ function evaluate(model: Model, data: DatasetSplit, cfg: FederatedConfig, attack
   const idx = range(n);
   const out: EvalRecord = {};
   for (const name of attacks) {
-    const spec = STANDARD_ATTACKS[name]!;
+    const spec = attackAt(name, cfg.evalEps);
     const attack = spec.kind === 'pgd' ? { ...spec, seed: new Rng(cfg.seed).fork('eval').fork(round).nextUint32() } : spec;
     out[name] = robustAccuracy(model, data.test, attack, idx, 1000);
   }
@@ -109,6 +110,7 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
   const m = Math.max(Math.floor(cfg.fraction * cfg.numClients), 1);
   const ids = Array.from({ length: cfg.numClients }, (_, k) => clientIdOf(k));
 
+  const adversarial = localAdversarial(cfg);
   let global = initialWeights(spec, cfg.seed);
   const globalModel = new Model(spec, global);
   // One model per cohort slot: they hold the trained client models until the round's BV phases end.
@@ -136,7 +138,7 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
             momentum: cfg.momentum,
             seed: clientSeed(cfg.seed, t, ids[k]!),
             ...(shared !== undefined ? { sharedSet: { x: shared.x, y: shared.y, weight: cfg.sharedLossWeight } } : {}),
-            ...(traits.localAdversarial ? { adversarialEps: cfg.eps } : {}),
+            ...(adversarial !== undefined ? { adversarial } : {}),
           });
           lossSum += r.meanLoss;
           sizes.push(parts[k]!.length);
@@ -173,23 +175,13 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
         case 'clean':
           next = clean.x;
           break;
-        case 'fgsm-global': {
-          const b = batchFromArrays(clean.x, clean.labels, shape);
-          const adv = fgsm(globalModel, b.x, b.y, cfg.eps);
-          next = adv.dataSync().slice() as Float32Array;
-          adv.dispose();
-          disposeBatch(b);
+        case 'fgsm-global':
+          next = fgsmGlobalSharedSet(globalModel, clean, shape, cfg, t);
           break;
-        }
         case 'bva': {
-          const ensemble = plaintextEnsemble(clients.slice(0, cohort.length), {}, options.emulateSecure === true ? { emulateQuantization: { nMax: cohort.length } } : {});
-          const base = { method: traits.bva!, bias: cfg.bva.bias, lambda: cfg.bva.lambda, eps: cfg.eps };
-          const res =
-            cfg.bva.attack === 'fgsm'
-              ? await bvFgsm(ensemble, clean.x, clean.labels, base)
-              : await bvPgd(ensemble, clean.x, clean.labels, {
-                  ...base, steps: cfg.bva.steps, ...(cfg.bva.alpha !== undefined ? { alpha: cfg.bva.alpha } : {}), seed: cfg.seed, round: t,
-                });
+          const seeds = cohort.map((k) => clientSeed(cfg.seed, t, ids[k]!));
+          const ensemble = plaintextEnsemble(clients.slice(0, cohort.length), {}, { clientSeeds: seeds, ...(options.emulateSecure === true ? { emulateQuantization: { nMax: cohort.length } } : {}) });
+          const res = await bvaSharedSet(ensemble, clean, cfg, t);
           next = res.xAdv;
           bvaSums = res.sums.total;
           break;

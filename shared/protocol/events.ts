@@ -7,9 +7,10 @@
 import type { WireError } from './errors.js';
 import type { Packed } from './wire.js';
 import type { Stage } from '../secagg/messages.js';
+import type { LocalAdversarialSpec } from '../attacks/adversarial-training.js';
 
 /** Bumped on any incompatible change; checked at the handshake. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The handshake's `auth` object a client sends. */
 export interface HelloAuth {
@@ -31,8 +32,8 @@ export interface TrainSpec {
   momentum: number;
   seed: number;
   sharedLossWeight: number;
-  /** EAT: ε of the local FGSM term, absent otherwise. */
-  adversarialEps?: number;
+  /** Local adversarial training (EAT, PGD-AT, TRADES; shared/attacks/adversarial-training.ts), absent otherwise. */
+  adversarial?: LocalAdversarialSpec;
 }
 
 /** `round:train`: the global model (and the shared set) to train from. */

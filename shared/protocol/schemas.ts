@@ -54,7 +54,22 @@ const trainSpec = z.object({
   momentum: z.number().min(0).lt(1),
   seed: int,
   sharedLossWeight: finite.nonnegative(),
-  adversarialEps: z.number().min(0).max(1).optional(),
+  adversarial: z
+    .object({
+      attack: z.enum(['fgsm', 'pgd', 'trades']),
+      eps: z.number().min(0).max(1),
+      steps: z.number().int().min(1).max(1000).optional(),
+      alpha: finite.positive().max(1).optional(),
+      loss: z.enum(['clean+adv', 'adv', 'trades']),
+      beta: finite.nonnegative().max(1000).optional(),
+      craftMode: z.enum(['eval', 'train']).optional(),
+      clip: z.enum(['unit', 'batch']).optional(),
+    })
+    .strict()
+    // The pairings checkLocalAdversarial enforces, so a bad combination is refused at the wire, not mid-training.
+    .refine((a) => a.attack === 'fgsm' || a.steps !== undefined, { message: 'pgd and trades need steps', path: ['steps'] })
+    .refine((a) => (a.attack === 'trades') === (a.loss === 'trades') && (a.loss !== 'trades' || a.beta !== undefined), { message: 'loss "trades" goes exactly with attack "trades" and needs beta', path: ['loss'] })
+    .optional(),
 });
 
 const trainRequestSchema = z.object({
@@ -113,9 +128,12 @@ const requestSchemas: Record<Stage, z.ZodType> = {
   reshare: z.object({ env: envelope, cohort: ids }),
 };
 
+/** A reference-profile dropout seed: a non-negative 31-bit integer (absent in the default profile). */
+const dropoutSeed = z.number().int().min(0).max(2 ** 31 - 1).optional();
+
 const bvaProbe = z.union([
-  z.object({ kind: z.literal('bva/p1'), X: bytes(), labels: bytes(), includeP: z.boolean(), includeB: z.boolean(), bias: z.enum(['mean-ce', 'ensemble']) }),
-  z.object({ kind: z.literal('bva/p2'), X: bytes(), omega: bytes() }),
+  z.object({ kind: z.literal('bva/p1'), X: bytes(), labels: bytes(), includeP: z.boolean(), includeB: z.boolean(), bias: z.enum(['mean-ce', 'ensemble']), dropoutSeed }),
+  z.object({ kind: z.literal('bva/p2'), X: bytes(), omega: bytes(), dropoutSeed }),
 ]);
 
 /** Client side: validates a secagg request and rebuilds its typed arrays (a BV probe's floats). */

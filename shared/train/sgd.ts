@@ -3,15 +3,17 @@
  * per call (decent-bva.md §5: a new optimiser every round), reshuffled every epoch, the last partial batch
  * kept.
  *
- * The client loss of decent-bva.md §5: L(w) = CE(f(x_b), y_b) + β·CE(f(X̂_s), t_s) [+ CE(f(x_b^adv), y_b)], each
- * term mean-reduced, X̂_s the full shared set at every step, x_b^adv = FGSM(x_b) crafted from the current
- * weights in inference mode with no gradient through the crafting. The minibatch, the shared set and the
- * adversarial batch go through ONE forward/backward pass (concatenated), which is cheaper than three and
- * gives the same gradient (examples do not interact; dropout masks are per example either way).
+ * The client loss of decent-bva.md §5: L(w) = CE(f(x_b), y_b) + β·CE(f(X̂_s), t_s) [+ the local adversarial
+ * term], each term mean-reduced, X̂_s the full shared set at every step. The local adversarial term
+ * (`adversarial`, shared/attacks/adversarial-training.ts) is EAT's CE(f(x_b^adv), y_b) with x_b^adv = FGSM(x_b),
+ * Madry's PGD-AT (the clean minibatch term is replaced by CE(f(x_b^adv), y_b)), or TRADES' β·KL(p(x_b) ‖
+ * p(x_b^adv)); the examples are crafted from the current weights with no gradient through the crafting. The
+ * minibatch, the shared set and the adversarial batch go through ONE forward/backward pass (concatenated), which
+ * is cheaper than three and gives the same gradient (examples do not interact; dropout masks are per example).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model.js';
-import { fgsm } from '../attacks/pgd.js';
+import { checkLocalAdversarial, craftLocalAdversarial, tradesKl, type LocalAdversarialSpec } from '../attacks/adversarial-training.js';
 import { fusedCrossEntropyAvailable, segmentedCrossEntropy, type LossSegment } from '../compute/webgpu-cross-entropy.js';
 import { sgdMomentumInPlace } from '../compute/webgpu-sgd.js';
 import { disposeBatch, gatherBatch, type Batch, type ImageSource } from './batches.js';
@@ -33,8 +35,8 @@ export interface TrainOptions {
   seed: number;
   /** The shared-set term: β·CE(f(x), y) on the whole set at every step; absent when undefined. */
   sharedSet?: SharedSetTerm;
-  /** EAT: add CE on FGSM examples of each minibatch crafted with this ε (pixel units); absent when undefined. */
-  adversarialEps?: number;
+  /** Local adversarial training (EAT, PGD-AT, TRADES); absent: none. */
+  adversarial?: LocalAdversarialSpec;
   /** Further loss terms (mean-reduced scalars); their sum is added to the loss. */
   extraLoss?: LossTerm[];
 }
@@ -72,9 +74,7 @@ export function checkTrainOptions(o: TrainOptions): void {
   if (o.sharedSet !== undefined && !(o.sharedSet.weight >= 0 && Number.isFinite(o.sharedSet.weight))) {
     bad('sharedSet.weight', o.sharedSet.weight, 'a finite number ≥ 0');
   }
-  if (o.adversarialEps !== undefined && !(o.adversarialEps >= 0 && Number.isFinite(o.adversarialEps))) {
-    bad('adversarialEps', o.adversarialEps, 'a finite number ≥ 0');
-  }
+  if (o.adversarial !== undefined) checkLocalAdversarial(o.adversarial, 'train options: adversarial');
 }
 
 /** Deterministic Fisher–Yates shuffle of a copy of `idx` (mulberry32 stream from `seed`). */
@@ -131,24 +131,35 @@ function constant(v: number): tf.Scalar {
  */
 export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o: TrainOptions, step: number): tf.Scalar {
   const dropoutSeed = (o.seed * 1000003 + step * 7919) >>> 0;
-  // Crafted before the gradient scope: a constant input to the step, as EAT prescribes.
-  const adv = o.adversarialEps !== undefined ? fgsm(model, batch.x, batch.y, o.adversarialEps) : undefined;
+  const a = o.adversarial;
+  // Crafted before the gradient scope: a constant input to the step, as EAT, PGD-AT and TRADES prescribe.
+  const adv = a !== undefined ? craftLocalAdversarial(model, batch.x, batch.y, a, (dropoutSeed ^ 0x5bd1e995) >>> 0) : undefined;
+  // PGD-AT (Madry) trains on the adversarial minibatch instead of the clean one.
+  const cleanTerm = a?.loss !== 'adv';
   try {
     return tf.tidy(() => {
       const n = batch.x.shape[0];
       const ns = o.sharedSet?.x.shape[0] ?? 0;
-      const parts: tf.Tensor4D[] = [batch.x];
+      // Rows of the one forward pass, in order: [clean minibatch], [shared set], [adversarial minibatch].
+      const parts: tf.Tensor4D[] = [];
+      if (cleanTerm) parts.push(batch.x);
       if (o.sharedSet !== undefined) parts.push(o.sharedSet.x);
       if (adv !== undefined) parts.push(adv);
-      const xAll = parts.length > 1 ? (tf.concat(parts, 0) as tf.Tensor4D) : batch.x;
-      // On webgpu the terms are one fused kernel (forward and backward) over the concatenated rows.
-      const fused = fusedCrossEntropyAvailable();
+      const xAll = parts.length > 1 ? (tf.concat(parts, 0) as tf.Tensor4D) : parts[0]!;
+      const nClean = cleanTerm ? n : 0;
+      // On webgpu the CE terms are one fused kernel (forward and backward) over the concatenated rows; TRADES'
+      // KL term is not a cross-entropy against labels, so it takes tfjs's ops.
+      const fused = fusedCrossEntropyAvailable() && a?.loss !== 'trades';
       const { value, grads } = tf.variableGrads(() => {
         const logits = model.logits(xAll, { training: true, dropoutSeed, inputGradient: false });
         let loss: tf.Scalar;
         if (fused) {
-          const labels = [batch.y];
-          const segments: LossSegment[] = [{ rows: n, weight: 1 / n }];
+          const labels: tf.Tensor2D[] = [];
+          const segments: LossSegment[] = [];
+          if (cleanTerm) {
+            labels.push(batch.y);
+            segments.push({ rows: n, weight: 1 / n });
+          }
           if (o.sharedSet !== undefined) {
             labels.push(o.sharedSet.y);
             segments.push({ rows: ns, weight: o.sharedSet.weight / ns });
@@ -157,15 +168,16 @@ export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o
             labels.push(batch.y);
             segments.push({ rows: n, weight: 1 / n });
           }
-          loss = segmentedCrossEntropy(logits, labels.length > 1 ? (tf.concat(labels, 0) as tf.Tensor2D) : batch.y, segments);
+          loss = segmentedCrossEntropy(logits, labels.length > 1 ? (tf.concat(labels, 0) as tf.Tensor2D) : labels[0]!, segments);
         } else {
           const part = (start: number, size: number): tf.Tensor2D =>
             parts.length > 1 ? (tf.slice(logits, [start, 0], [size, -1]) as tf.Tensor2D) : logits;
-          loss = tf.losses.softmaxCrossEntropy(batch.y, part(0, n)) as tf.Scalar;
+          loss = tf.losses.softmaxCrossEntropy(batch.y, cleanTerm ? part(0, n) : part(nClean + ns, n)) as tf.Scalar;
           if (o.sharedSet !== undefined && o.sharedSet.weight > 0) {
-            loss = tf.add(loss, tf.mul(tf.losses.softmaxCrossEntropy(o.sharedSet.y, part(n, ns)), constant(o.sharedSet.weight)));
+            loss = tf.add(loss, tf.mul(tf.losses.softmaxCrossEntropy(o.sharedSet.y, part(nClean, ns)), constant(o.sharedSet.weight)));
           }
-          if (adv !== undefined) loss = tf.add(loss, tf.losses.softmaxCrossEntropy(batch.y, part(n + ns, n)));
+          if (adv !== undefined && a!.loss === 'clean+adv') loss = tf.add(loss, tf.losses.softmaxCrossEntropy(batch.y, part(nClean + ns, n)));
+          if (adv !== undefined && a!.loss === 'trades') loss = tf.add(loss, tf.mul(tradesKl(part(0, n), part(nClean + ns, n)), constant(a!.beta!)));
         }
         for (const term of o.extraLoss ?? []) loss = tf.add(loss, term(model, batch, step));
         return loss;

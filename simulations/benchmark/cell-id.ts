@@ -17,6 +17,13 @@ export interface CellCoords {
   seed: number;
   /** The threat's behaviour kind, or null for no corruption. */
   behavior: string | null;
+  /** The profile of the cell (docs/spec/decent-bva.md, "Profiles"); `reference` cells name their defense `<name>@reference`. */
+  profile?: 'default' | 'reference';
+}
+
+/** The defense name of a cell: the matrix's defense name, with `@reference` for the reference profile. */
+export function profiledDefense(defense: string, profile: 'default' | 'reference'): string {
+  return profile === 'reference' ? `${defense}@reference` : defense;
 }
 
 /** `defense__threat__f<percent, '.' as 'p'>__s<seed>`, e.g. `fed-bva__sign-flip__f20__s1`. */

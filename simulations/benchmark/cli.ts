@@ -1,5 +1,8 @@
 /**
- * `npm run benchmark -- --config FILE|PRESET [--out DIR] [--set path=value ...] [--only SUBSTRING] [--workers N]`
+ * `npm run benchmark -- --config FILE|PRESET [--out DIR] [--set path=value ...] [--only SUBSTRING] [--shard K/N] [--workers N]`
+ *
+ * `--shard K/N` runs every N-th cell from the K-th (0-based), so N processes (or machines sharing the output
+ * directory) split one matrix between them; matrix.json must already exist or be written by the first.
  *
  * Runs a benchmark matrix (matrix.ts) with the simulation engine, resumably (run.ts). Presets live in
  * simulations/benchmark/presets/ (`--config quick` is short for the preset file). Then:
@@ -19,6 +22,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     set: { type: 'string', multiple: true, default: [] },
     only: { type: 'string' },
+    shard: { type: 'string' },
     workers: { type: 'string' },
   },
 });
@@ -33,6 +37,12 @@ try {
   const matrix = loadMatrix(file, values.set!);
   const out = values.out ?? path.join('runs', `benchmark-${matrix.name}`);
   const cells = expandMatrix(matrix);
+  let shard: { index: number; count: number } | undefined;
+  if (values.shard !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(values.shard);
+    if (m === null || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw Object.assign(new Error(`--shard ${values.shard}: expected K/N with 0 ≤ K < N, e.g. 0/4`), { fields: ['shard'] });
+    shard = { index: Number(m[1]), count: Number(m[2]) };
+  }
   const matching = cells.filter((c) => values.only === undefined || c.id.includes(values.only)).length;
   if (matching === 0) throw new Error(`--only ${values.only}: no cell id contains it (ids look like ${cells[0]?.id ?? '…'})`);
   const levels = matrix.threats.some((t) => (t as { behavior?: unknown }).behavior !== undefined) ? ` × corruption ${matrix.corruption.join('/')}` : '';
@@ -43,6 +53,7 @@ try {
     out,
     overrides: values.set!,
     ...(values.only !== undefined ? { only: values.only } : {}),
+    ...(shard !== undefined ? { shard } : {}),
     ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
     onCell: (cell, r, k, n, ms) => {
       const acc = Object.entries(r.final.accuracy).map(([a, v]) => `${a} ${(100 * v).toFixed(1)}`).join(', ');

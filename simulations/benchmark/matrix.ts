@@ -9,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../../shared/federated/errors.js';
 import { applyOverrides, resolveScenario, type Scenario } from '../scenario.js';
-import { cellId, type CellCoords } from './cell-id.js';
+import { cellId, profiledDefense, type CellCoords } from './cell-id.js';
 
 const Named = z.object({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+_-]*$/, 'letters, digits and . + _ - only') }).passthrough();
 
@@ -27,6 +27,11 @@ const MatrixSchema = z
     /** Corruption levels f applied to every threat with a behaviour (f = 0 is the `none` threat). */
     corruption: z.array(z.number().min(0).max(1)).default([0.2]),
     seeds: z.array(z.number().int()).min(1).default([1]),
+    /**
+     * Profiles crossed with every defense (docs/spec/decent-bva.md, "Profiles"); a `reference` cell's defense is
+     * named `<name>@reference`. A defense may pin its own with `profile:` (then it is not crossed).
+     */
+    profiles: z.array(z.enum(['default', 'reference'])).min(1).default(['default']),
   })
   .strict();
 
@@ -74,15 +79,22 @@ export function parseMatrix(raw: unknown): MatrixConfig {
 /** Every cell of the matrix, each scenario validated (throws ConfigError naming the cell and the field). */
 export function expandMatrix(m: MatrixConfig): Cell[] {
   const cells: Cell[] = [];
-  for (const defense of m.defenses) {
+  type Profile = 'default' | 'reference';
+  const crossed = m.defenses.flatMap((d): { defense: typeof d; profile: Profile }[] => {
+    const own = (d as { profile?: unknown }).profile;
+    if (own === 'default' || own === 'reference') return [{ defense: d, profile: own }];
+    return m.profiles.map((profile) => ({ defense: d, profile }));
+  });
+  for (const { defense, profile } of crossed) {
     for (const threat of m.threats) {
       const { name: tName, behavior, selection, poisonBva, ...threatOverrides } = threat as Record<string, unknown> & { name: string };
       const levels = behavior === undefined ? [0] : m.corruption.filter((f) => f > 0);
       for (const f of levels) {
         for (const seed of m.seeds) {
-          const { name: dName, ...defenseOverrides } = defense as Record<string, unknown> & { name: string };
+          const { name: rawName, ...defenseOverrides } = defense as Record<string, unknown> & { name: string };
+          const dName = profiledDefense(rawName, profile);
           const id = cellId(dName, tName, f, seed);
-          const raw: Record<string, unknown> = { ...m.base, ...defenseOverrides, ...threatOverrides, seed, name: id };
+          const raw: Record<string, unknown> = { ...m.base, ...defenseOverrides, ...threatOverrides, seed, name: id, profile };
           if (behavior !== undefined) raw['corrupted'] = { fraction: f, behavior, ...(selection !== undefined ? { selection } : {}), ...(poisonBva !== undefined ? { poisonBva } : {}) };
           let scenario: Scenario;
           try {
@@ -92,7 +104,7 @@ export function expandMatrix(m: MatrixConfig): Cell[] {
             throw new ConfigError(e.fields ?? 'matrix', `matrix cell ${id}: ${e.message}`);
           }
           const kind = (behavior as { kind?: string } | undefined)?.kind ?? null;
-          cells.push({ id, defense: dName, threat: tName, corruption: f, seed, behavior: kind, scenario });
+          cells.push({ id, defense: dName, threat: tName, corruption: f, seed, behavior: kind, ...(profile !== 'default' ? { profile } : {}), scenario });
         }
       }
     }

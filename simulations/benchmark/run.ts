@@ -19,6 +19,11 @@ export interface RunMatrixOptions {
   out: string;
   /** Run only cells whose id contains this. */
   only?: string;
+  /**
+   * Run only shard `index` of `count` (cells whose position in the matrix is ≡ index mod count), so several
+   * processes or machines can share one matrix directory; each writes only its own cells.
+   */
+  shard?: { index: number; count: number };
   /** Worker threads per simulation. */
   workers?: number;
   /** The overrides the matrix was loaded with (recorded in matrix.json). */
@@ -42,7 +47,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** Runs every cell of `matrix` not yet finished in `opts.out`. */
 export async function runMatrix(matrix: MatrixConfig, opts: RunMatrixOptions): Promise<RunMatrixSummary> {
-  const cells = expandMatrix(matrix).filter((c) => opts.only === undefined || c.id.includes(opts.only));
+  const shard = opts.shard;
+  const cells = expandMatrix(matrix)
+    .filter((_, k) => shard === undefined || k % shard.count === shard.index)
+    .filter((c) => opts.only === undefined || c.id.includes(opts.only));
   mkdirSync(path.join(opts.out, 'cells'), { recursive: true });
   const matrixFile = path.join(opts.out, 'matrix.json');
   if (existsSync(matrixFile)) {

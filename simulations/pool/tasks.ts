@@ -48,6 +48,8 @@ export interface BvaTask {
   weights: Float32Array;
   spec: VectorSpec;
   probe: BvaProbe;
+  /** The client's training seed of the round (mixed into a reference-profile probe's dropout seed). */
+  clientSeed: number;
 }
 
 /** The outcome of a `BvaTask`. */

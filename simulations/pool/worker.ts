@@ -66,7 +66,7 @@ function runTrain(task: TrainTask): TrainResult {
 
 function runBva(task: BvaTask): BvaResult {
   const t0 = performance.now();
-  const values = bvaInputs(modelWith(task.model, task.weights), task.spec, task.probe);
+  const values = bvaInputs(modelWith(task.model, task.weights), task.spec, task.probe, task.clientSeed);
   return { values, ms: performance.now() - t0 };
 }
 

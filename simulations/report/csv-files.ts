@@ -9,6 +9,7 @@ import { LIST_SEP, toCsv, type CsvValue } from './csv.js';
 import type { CellRecord } from './load.js';
 import { accuracyMetric, ASR_METRIC, bytesPerClientPerRound, robustAccuracy, TIMING_FIELDS } from './metrics.js';
 import type { ReportModel } from './model.js';
+import type { PairedComparison } from './paired.js';
 import type { Summary } from './stats.js';
 
 /** A CSV file's name and content. */
@@ -41,6 +42,12 @@ function cellValue(v: unknown): CsvValue {
 
 const list = (xs: readonly (string | number)[]): string => xs.join(LIST_SEP);
 const summaryCols = (s: Summary | undefined): CsvValue[] => (s === undefined ? ['', '', '', '', ''] : [s.n, s.mean, s.std, s.min, s.max]);
+/**
+ * The 95 % confidence interval of a mean over seeds (empty for n < 2). Appended after every existing column, so a
+ * reader that takes columns by position still finds them where they were.
+ */
+const CI_HEADER = ['ci95Low', 'ci95High', 'ci95HalfWidth'];
+const ciCols = (s: Summary | undefined): CsvValue[] => (s?.ci95 === undefined ? [undefined, undefined, undefined] : [s.ci95.low, s.ci95.high, s.ci95.half]);
 
 /** Columns of results.json copied into cells.csv, by path (attack columns are added per report). */
 function resultsPaths(attacks: readonly string[]): string[] {
@@ -135,23 +142,43 @@ const groupCols = (g: Group): CsvValue[] => [g.key, g.defense, g.threat, g.behav
 /** summary.csv: one row per group × metric. */
 function summaryCsv(model: ReportModel): string {
   const rows = model.groups.flatMap((g) =>
-    [...g.metrics.entries()].map(([metric, s]) => [...groupCols(g), metric, ...summaryCols(s), list(g.sources.get(metric) ?? []), list(g.missing.map((c) => c.id))]),
+    [...g.metrics.entries()].map(([metric, s]) => [...groupCols(g), metric, ...summaryCols(s), list(g.sources.get(metric) ?? []), list(g.missing.map((c) => c.id)), ...ciCols(s)]),
   );
-  return toCsv(['group', 'defense', 'threat', 'behavior', 'corruption', 'metric', 'n', 'mean', 'std', 'min', 'max', 'cells', 'missingCells'], rows);
+  return toCsv(['group', 'defense', 'threat', 'behavior', 'corruption', 'metric', 'n', 'mean', 'std', 'min', 'max', 'cells', 'missingCells', ...CI_HEADER], rows);
 }
 
 /** curves.csv: one row per group × evaluation round × `eval` key. */
 function curvesCsv(model: ReportModel): string {
-  const rows = model.curves.map((p) => [...groupCols(p.group), p.round, `eval.${p.metric}`, ...summaryCols(p.summary), list(p.cells)]);
-  return toCsv(['group', 'defense', 'threat', 'behavior', 'corruption', 'round', 'metric', 'n', 'mean', 'std', 'min', 'max', 'cells'], rows);
+  const rows = model.curves.map((p) => [...groupCols(p.group), p.round, `eval.${p.metric}`, ...summaryCols(p.summary), list(p.cells), ...ciCols(p.summary)]);
+  return toCsv(['group', 'defense', 'threat', 'behavior', 'corruption', 'round', 'metric', 'n', 'mean', 'std', 'min', 'max', 'cells', ...CI_HEADER], rows);
 }
 
 /** worst-case.csv: one row per table × defense × corruption level with a value. */
 function worstCaseCsv(model: ReportModel): string {
   const rows = model.tables.flatMap((t) =>
-    t.entries.map((e) => [t.id, t.metric, t.reduce, e.defense, e.corruption, e.group.threat, e.group.behavior, e.group.key, ...summaryCols(e.summary), list(e.considered), list(e.group.sources.get(t.metric) ?? [])]),
+    t.entries.map((e) => [t.id, t.metric, t.reduce, e.defense, e.corruption, e.group.threat, e.group.behavior, e.group.key, ...summaryCols(e.summary), list(e.considered), list(e.group.sources.get(t.metric) ?? []), ...ciCols(e.summary)]),
   );
-  return toCsv(['table', 'metric', 'reduce', 'defense', 'corruption', 'threat', 'behavior', 'group', 'n', 'mean', 'std', 'min', 'max', 'threatsConsidered', 'cells'], rows);
+  return toCsv(['table', 'metric', 'reduce', 'defense', 'corruption', 'threat', 'behavior', 'group', 'n', 'mean', 'std', 'min', 'max', 'threatsConsidered', 'cells', ...CI_HEADER], rows);
+}
+
+/** The header of paired.csv. */
+export const PAIRED_HEADER = [
+  'table', 'baseline', 'defense', 'threat', 'behavior', 'corruption', 'metric', 'status', 'n', 'df',
+  'meanDiff', 'sdDiff', 'seDiff', 'ci95Low', 'ci95High', 't', 'p', 'pHolm', 'holmFamily', 'significant',
+  'seeds', 'diffs', 'cells', 'baselineCells', 'ambiguousSeeds',
+];
+
+/** paired.csv: one row per comparison of a defense with a baseline (group × metric), testable or not. */
+function pairedCsv(model: ReportModel): string {
+  const row = (c: PairedComparison, family: number): CsvValue[] => {
+    const t = c.test;
+    return [
+      c.baseline, c.baselineDefense, c.defense, c.threat, c.behavior, c.corruption, c.metric, t === undefined ? 'not testable' : 'tested', c.pairs.length, t?.df,
+      t?.mean, t?.sd, t?.se, t?.low, t?.high, t?.t, t?.p, c.pHolm, t === undefined ? undefined : family, t === undefined ? undefined : c.significant,
+      list(c.pairs.map((p) => p.seed)), list(c.pairs.map((p) => p.diff)), list(c.pairs.map((p) => p.cell)), list(c.pairs.map((p) => p.baselineCell)), list(c.ambiguousSeeds),
+    ];
+  };
+  return toCsv(PAIRED_HEADER, model.paired.flatMap((t) => t.comparisons.map((c) => row(c, t.family))));
 }
 
 /** cost.csv: one row per defense × cost metric, over all its finished cells. */
@@ -165,9 +192,10 @@ export function csvFiles(model: ReportModel): CsvFile[] {
   return [
     { name: 'cells.csv', description: 'one row per cell (finished or missing): coordinates, every final metric of its results.json (columns named by JSON path), derived robust accuracy and bytes', content: cellsCsv(model) },
     { name: 'rounds.csv', description: 'one row per cell × recorded round: every field of its rounds.jsonl line', content: roundsCsv(model) },
-    { name: 'summary.csv', description: 'one row per group (defense × threat × corruption level) × metric: n, mean, sample std, min, max over seeds, and the source cells', content: summaryCsv(model) },
+    { name: 'summary.csv', description: 'one row per group (defense × threat × corruption level) × metric: n, mean, sample std, min, max over seeds, the source cells, and the 95 % confidence interval of the mean (Student t, n − 1 degrees of freedom; empty for n < 2)', content: summaryCsv(model) },
     { name: 'curves.csv', description: 'one row per group × evaluation round × attack: the per-round means behind the accuracy-per-round chart', content: curvesCsv(model) },
     { name: 'worst-case.csv', description: 'one row per worst-case table × defense × corruption level: the chosen threat, its summary, the threats considered and the source cells', content: worstCaseCsv(model) },
+    { name: 'paired.csv', description: 'one row per paired comparison of a defense with a baseline (fedavg-ds, fed-bva) at one threat, level and metric: the seeds both finished, the per-seed differences (defense − baseline, fractions), their mean, std, 95 % confidence interval, t, two-sided p, Holm-adjusted p over the baseline\'s table and the verdict; not testable below 2 pairs', content: pairedCsv(model) },
     { name: 'cost.csv', description: 'one row per defense × cost metric (timing.*, bytes per client per round) over all its finished cells', content: costCsv(model) },
   ];
 }

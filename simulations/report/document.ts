@@ -1,31 +1,39 @@
 /**
- * The report's content, section by section, as blocks (blocks.ts): protocol, worst-case tables, accuracy under
- * attack, accuracy against corruption, accuracy per round, cost, missing cells and the file list. Every number
- * comes from the model; every table row names the cells (or the CSV row) it summarises.
+ * The report's content, section by section, as blocks (blocks.ts): the verdict on significance, protocol,
+ * worst-case tables, accuracy under attack, paired comparisons with the baselines, accuracy against corruption,
+ * accuracy per round, cost, missing cells and the file list. Every number comes from the model; every table row
+ * names the cells (or the CSV row) it summarises.
  */
 import * as path from 'node:path';
 import type { Group } from './aggregate.js';
 import { code, heading, type Block } from './blocks.js';
 import type { Chart, ChartId } from './charts.js';
 import type { CsvFile } from './csv-files.js';
-import { bytes, level, meanStd, ms, pct } from './format.js';
+import { bytes, level, meanCi, meanStd, ms, pct, pValue } from './format.js';
 import { accuracyMetric, ASR_METRIC, attackLabel, BYTES_METRIC, robustAccuracy, ROBUST_METRIC } from './metrics.js';
 import type { ReportModel } from './model.js';
+import { ALPHA, PAIRED_METRICS, type PairedComparison, type PairedTable } from './paired.js';
 import type { Fact, FactValue } from './protocol.js';
 import { entryAt, type ExtremeTable } from './tables.js';
+import { tCritical } from './tdist.js';
+import { metricLabel, points, pointsInterval, verdictParagraph } from './verdict.js';
 
 /** Section headings, exported so tests and readers can rely on them. */
 export const SECTIONS = {
   protocol: '1. Protocol',
   worstCase: '2. Worst case over threats (ByzFL convention)',
   attacks: '3. Final accuracy under attack',
-  corruption: '4. Accuracy against the corruption level',
-  rounds: '5. Accuracy per round',
-  cost: '6. Cost: time and bytes per round',
-  missing: '7. Missing cells',
-  files: '8. Files',
-  warnings: '9. Warnings',
+  paired: '4. Paired comparisons with the baselines',
+  corruption: '5. Accuracy against the corruption level',
+  rounds: '6. Accuracy per round',
+  cost: '7. Cost: time and bytes per round',
+  missing: '8. Missing cells',
+  files: '9. Files',
+  warnings: '10. Warnings',
 } as const;
+
+/** `§n` of a section, from its heading, so cross-references follow any renumbering. */
+export const sec = (title: string): string => `§${title.split('.')[0]}`;
 
 /** `n thing(s)`. */
 const plural = (n: number, thing: string): string => `${n} ${thing}${n === 1 ? '' : 's'}`;
@@ -129,8 +137,13 @@ function protocolSection(model: ReportModel): Block[] {
     kind: 'paragraph',
     text:
       `Seeds: ${p.seeds.join(', ')}. ` +
-      'Every value is the mean over the finished seeds of a group (a defense × threat × corruption level); ± is the sample standard deviation (denominator n − 1) over those seeds; a value without ± comes from a single seed. Accuracies and success rates are in percent.' +
-      (seedSets.size > 1 ? ` Not every group has the same finished seeds${model.loaded.cells.some((c) => c.results === undefined) ? ' (see §7)' : ''}: the n of each value is in the tables and in summary.csv.` : ''),
+      'Every value is the mean over the finished seeds of a group (a defense × threat × corruption level). In the tables of ' +
+      `${sec(SECTIONS.worstCase)} and ${sec(SECTIONS.attacks)}, ± is the half-width of the 95 % confidence interval of that mean: t·s/√n, with s the sample standard deviation over the seeds (denominator n − 1) and t the two-sided 95 % quantile of Student's t with n − 1 degrees of freedom (${tCritical(1).toFixed(2)} for 2 seeds, ${tCritical(4).toFixed(2)} for 5); ` +
+      'a value without ± comes from a single seed, where no interval can be estimated. summary.csv holds the std and the interval\'s ends. ' +
+      `The charts and the cost table (${sec(SECTIONS.cost)}) show ± the std instead. ` +
+      `Defenses are compared with the baselines by paired t-tests over seeds (${sec(SECTIONS.paired)}): a seed gives every defense the same initial weights, partition, shared set and cohorts. ` +
+      'Accuracies and success rates are in percent.' +
+      (seedSets.size > 1 ? ` Not every group has the same finished seeds${model.loaded.cells.some((c) => c.results === undefined) ? ` (see ${sec(SECTIONS.missing)})` : ''}: the n of each value is in the tables and in summary.csv.` : ''),
   });
 
   out.push(heading(3, 'Software and machine'));
@@ -165,7 +178,7 @@ function extremeBlock(t: ExtremeTable, model: ReportModel, f: (x: number) => str
         const e = entryAt(t, d, l);
         if (e === undefined) return '—';
         // n is shown only when the group lacks seeds, so a gap in the matrix is visible where it matters.
-        return `${meanStd(e.summary, f)} (${e.group.threat}${e.summary.n < seeds ? `, n ${e.summary.n}` : ''})`;
+        return `${meanCi(e.summary, f)} (${e.group.threat}${e.summary.n < seeds ? `, n ${e.summary.n}` : ''})`;
       }),
     ]),
   };
@@ -175,7 +188,7 @@ function worstCaseSection(model: ReportModel, charts: Map<ChartId, Chart>, chart
   const out: Block[] = [heading(2, SECTIONS.worstCase)];
   out.push({
     kind: 'paragraph',
-    text: 'Rows are defenses, columns corruption levels f. Each entry is the mean over seeds of the worst threat at that level, ± the std over those seeds, with the threat named in brackets; f = 0 is the uncorrupted run. Each entry is a row of worst-case.csv (table, defense, corruption), which lists the threats considered and the source cells.',
+    text: 'Rows are defenses, columns corruption levels f. Each entry is the mean over seeds of the worst threat at that level, ± the half-width of the 95 % confidence interval of that mean (Student t, n − 1 degrees of freedom; no ± for a single seed), with the threat named in brackets; f = 0 is the uncorrupted run. Each entry is a row of worst-case.csv (table, defense, corruption), which lists the threats considered and the source cells.',
   });
   for (const t of model.tables) {
     out.push(heading(3, `${t.title} (%)`));
@@ -209,7 +222,7 @@ function attacksSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFi
   if (chart !== undefined) out.push({ kind: 'chart', chart, file: chartFile(chart) });
   else out.push({ kind: 'paragraph', text: 'No finished cell yet: nothing to plot.' });
   const hasAsr = model.groups.some((g) => g.metrics.has(ASR_METRIC));
-  out.push({ kind: 'paragraph', text: `Final accuracy (%) per group, mean ± std over seeds; robust = the minimum over attacks per cell, then averaged${hasAsr ? '; ASR = backdoor success rate' : ''}. summary.csv holds each value (group, metric) with min, max and n.` });
+  out.push({ kind: 'paragraph', text: `Final accuracy (%) per group, mean over seeds ± the half-width of its 95 % confidence interval (Student t, n − 1 degrees of freedom; no ± for a single seed); robust = the minimum over attacks per cell, then averaged${hasAsr ? '; ASR = backdoor success rate' : ''}. summary.csv holds each value (group, metric) with the std, the interval's ends, min, max and n.` });
   out.push({
     kind: 'table',
     columns: [
@@ -227,12 +240,89 @@ function attacksSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFi
       g.threat,
       String(g.corruption),
       String(g.cells.length),
-      ...model.attacks.map((a) => meanStd(g.metrics.get(accuracyMetric(a)), pct)),
-      meanStd(g.metrics.get(ROBUST_METRIC), pct),
-      ...(hasAsr ? [meanStd(g.metrics.get(ASR_METRIC), pct)] : []),
+      ...model.attacks.map((a) => meanCi(g.metrics.get(accuracyMetric(a)), pct)),
+      meanCi(g.metrics.get(ROBUST_METRIC), pct),
+      ...(hasAsr ? [meanCi(g.metrics.get(ASR_METRIC), pct)] : []),
       groupSources(g),
     ]),
   });
+  return out;
+}
+
+/** One comparison as a table cell: the difference in points and its interval, or why there is none. */
+function diffCell(c: PairedComparison | undefined, n: number): string {
+  if (c === undefined) return '—';
+  const t = c.test;
+  if (t === undefined) return `not testable (n ${c.pairs.length})`;
+  return `${points(t.mean)} ${pointsInterval(t.low, t.high)}${t.n !== n ? ` (n ${t.n})` : ''}`;
+}
+
+/** A comparison's p and Holm-adjusted p, starred when significant. */
+function pCell(c: PairedComparison | undefined): string {
+  if (c?.test === undefined) return '—';
+  return `${pValue(c.test.p)} / ${pValue(c.pHolm!)}${c.significant ? ' *' : ''}`;
+}
+
+/** One baseline's table: a row per defense × threat × level, two columns per compared metric. */
+function pairedBlock(t: PairedTable): Block {
+  const metrics = PAIRED_METRICS.filter((m) => t.comparisons.some((c) => c.metric === m));
+  const rows = [...new Map(t.comparisons.map((c) => [`${c.defense}\u0000${c.threat}\u0000${c.corruption}`, c])).values()];
+  // The compared baseline is named only where it is not the table's (a reference-profile defense's own baseline).
+  const showBaseline = t.comparisons.some((c) => c.baselineDefense !== t.baseline);
+  return {
+    kind: 'table',
+    columns: [
+      { title: 'defense' },
+      ...(showBaseline ? [{ title: 'against' }] : []),
+      { title: 'threat' },
+      { title: 'f', align: 'right' },
+      { title: 'n', align: 'right' },
+      ...metrics.flatMap((m) => [{ title: `${metricLabel(m)}: Δ [95 % CI]`, align: 'right' as const }, { title: `${metricLabel(m)}: p / Holm p`, align: 'right' as const }]),
+    ],
+    rows: rows.map((r) => {
+      const of = t.comparisons.filter((c) => c.defense === r.defense && c.threat === r.threat && c.corruption === r.corruption);
+      const n = Math.max(...of.map((c) => c.pairs.length));
+      return [
+        r.defense,
+        ...(showBaseline ? [r.baselineDefense] : []),
+        r.threat,
+        String(r.corruption),
+        String(n),
+        ...metrics.flatMap((m) => {
+          const c = of.find((x) => x.metric === m);
+          return [diffCell(c, n), pCell(c)];
+        }),
+      ];
+    }),
+  };
+}
+
+function pairedSection(model: ReportModel): Block[] {
+  const out: Block[] = [heading(2, SECTIONS.paired)];
+  if (model.paired.length === 0) {
+    out.push({ kind: 'paragraph', text: 'Neither baseline (fedavg-ds, fed-bva) is in the matrix: no paired comparison.' });
+    return out;
+  }
+  out.push({
+    kind: 'paragraph',
+    text:
+      'Each defense against each baseline at the same threat and corruption level, on the seeds both finished (n pairs; a seed gives both the same initial weights, partition, shared set and cohorts). ' +
+      `Δ = mean over seeds of (defense − baseline), in percentage points, with its 95 % confidence interval (paired Student t, n − 1 degrees of freedom); p = two-sided paired t-test; Holm p = p adjusted by Holm–Bonferroni over all tested comparisons of the table. * = significant: Holm p < ${ALPHA}. ` +
+      'With fewer than 2 pairs a comparison is not testable and stays out of the correction. A reference-profile defense (name@reference) is compared with the baseline of its profile when the matrix has it. Every comparison is a row of paired.csv, with its seeds, cells and per-seed differences.',
+  });
+  for (const t of model.paired) {
+    out.push(heading(3, `Against ${t.baseline}`));
+    const untested = t.comparisons.length - t.family;
+    const sig = t.comparisons.filter((c) => c.significant).length;
+    out.push({
+      kind: 'paragraph',
+      text:
+        t.comparisons.length === 0
+          ? `No other defense ran a threat and level that ${t.baseline} ran.`
+          : `${plural(t.comparisons.length, 'comparison')}: ${t.family} tested${t.family > 0 ? ` (the Holm family, m = ${t.family})` : ''}, ${untested} not testable (fewer than 2 pairs); ${sig} significant. paired.csv: table ${code(t.baseline)}.`,
+    });
+    if (t.comparisons.length > 0) out.push(pairedBlock(t));
+  }
   return out;
 }
 
@@ -250,7 +340,7 @@ function costSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFile:
     out.push({ kind: 'paragraph', text: 'No finished cell yet.' });
     return out;
   }
-  out.push({ kind: 'paragraph', text: 'Per defense, over every finished cell it ran (all threats, levels and seeds): the mean per-round time of results.json (ms, evaluation excluded from the round) and the bytes the coordinator sent per cohort client per round, mean ± std over cells. Each row is the defense\'s rows of cost.csv, which list the cells.' });
+  out.push({ kind: 'paragraph', text: 'Per defense, over every finished cell it ran (all threats, levels and seeds): the mean per-round time of results.json (ms, evaluation excluded from the round) and the bytes the coordinator sent per cohort client per round, mean ± std over cells (a spread, not a confidence interval: the cells are different threats and levels, not replicates). Each row is the defense\'s rows of cost.csv, which list the cells.' });
   const m = (c: (typeof model.costs)[number], name: string, f: (x: number) => string): string => meanStd(c.metrics.get(name), f);
   out.push({
     kind: 'table',
@@ -300,16 +390,19 @@ export function buildDocument(model: ReportModel, charts: Map<ChartId, Chart>, c
   const cells = model.loaded.cells;
   const finished = cells.filter((c) => c.results !== undefined).length;
   const out: Block[] = [heading(1, reportTitle(model))];
+  // The verdict comes first: it is what a reader or a reviewer looks for, and it must not hide behind the protocol.
+  out.push({ kind: 'paragraph', text: verdictParagraph(model.paired, sec(SECTIONS.paired)) });
   out.push({
     kind: 'paragraph',
     text:
       `Built from the results files under ${model.loaded.sources.map((s) => code(s.dir)).join(', ')}: ${finished} of ${cells.length} cells finished` +
-      `${cells.length > finished ? ` (${cells.length - finished} missing, listed in §7)` : ''}; ${plural(model.defenses.length, 'defense')}, ${plural(model.threats.length, 'threat')}, corruption levels ${model.levels.join(', ')}, seeds ${model.protocol.seeds.join(', ')}. ` +
-      'Every number is read from those files; the CSV files of §8 hold each one at full precision, and every table row names its source cells or CSV row.',
+      `${cells.length > finished ? ` (${cells.length - finished} missing, listed in ${sec(SECTIONS.missing)})` : ''}; ${plural(model.defenses.length, 'defense')}, ${plural(model.threats.length, 'threat')}, corruption levels ${model.levels.join(', ')}, seeds ${model.protocol.seeds.join(', ')}. ` +
+      `Every number is read from those files; the CSV files of ${sec(SECTIONS.files)} hold each one at full precision, and every table row names its source cells or CSV row.`,
   });
   out.push(...protocolSection(model));
   out.push(...worstCaseSection(model, charts, chartFile));
   out.push(...attacksSection(model, charts, chartFile));
+  out.push(...pairedSection(model));
   out.push(...chartSection(SECTIONS.corruption, charts.get('corruption'), chartFile, 'No threat ran at a corruption level above 0: nothing to plot.', [
     { kind: 'paragraph', text: 'The values are the clean column of the table in §3 (summary.csv, metric final.accuracy.clean).' },
   ]));

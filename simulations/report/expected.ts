@@ -7,7 +7,7 @@
  * of the code must still be reportable even when their matrix would no longer validate. A test checks that both
  * give the same coordinates.
  */
-import { cellId, type CellCoords } from '../benchmark/cell-id.js';
+import { cellId, profiledDefense, type CellCoords } from '../benchmark/cell-id.js';
 
 export type { CellCoords };
 
@@ -16,7 +16,7 @@ type Named = { name?: unknown } & Record<string, unknown>;
 /** Every cell's coordinates, in the matrix's order; [] when `config` does not look like a matrix. */
 export function expectedCells(config: unknown): CellCoords[] {
   if (typeof config !== 'object' || config === null) return [];
-  const c = config as { defenses?: unknown; threats?: unknown; corruption?: unknown; seeds?: unknown };
+  const c = config as { defenses?: unknown; threats?: unknown; corruption?: unknown; seeds?: unknown; profiles?: unknown };
   const list = (v: unknown): Named[] => (Array.isArray(v) ? v.filter((x): x is Named => typeof x === 'object' && x !== null && typeof (x as Named).name === 'string') : []);
   const nums = (v: unknown, fallback: number[]): number[] => (Array.isArray(v) ? v.filter((x): x is number => typeof x === 'number') : fallback);
   const defenses = list(c.defenses);
@@ -24,8 +24,14 @@ export function expectedCells(config: unknown): CellCoords[] {
   const threats = c.threats === undefined ? [{ name: 'none' }] : list(c.threats);
   const levels = nums(c.corruption, [0.2]);
   const seeds = nums(c.seeds, [1]);
+  type Profile = 'default' | 'reference';
+  const isProfile = (p: unknown): p is Profile => p === 'default' || p === 'reference';
+  const profiles: Profile[] = Array.isArray(c.profiles) ? c.profiles.filter(isProfile) : ['default'];
+  // A defense that pins its own profile is not crossed with the matrix's profiles (as in matrix.ts).
+  const crossed = defenses.flatMap((d) => (isProfile(d['profile']) ? [{ d, profile: d['profile'] }] : profiles.map((profile) => ({ d, profile }))));
   const out: CellCoords[] = [];
-  for (const d of defenses) {
+  for (const { d, profile } of crossed) {
+    const defense = profiledDefense(String(d.name), profile);
     for (const t of threats) {
       const behavior = t['behavior'] as { kind?: unknown } | undefined;
       // A threat without a behaviour is the uncorrupted run, so it has one level, f = 0; others skip f = 0.
@@ -33,12 +39,13 @@ export function expectedCells(config: unknown): CellCoords[] {
       for (const f of fs) {
         for (const seed of seeds) {
           out.push({
-            id: cellId(String(d.name), String(t.name), f, seed),
-            defense: String(d.name),
+            id: cellId(defense, String(t.name), f, seed),
+            defense,
             threat: String(t.name),
             corruption: f,
             seed,
             behavior: typeof behavior?.kind === 'string' ? behavior.kind : null,
+            ...(profile !== 'default' ? { profile } : {}),
           });
         }
       }
@@ -52,5 +59,8 @@ export function configOrder(config: unknown): { defenses: string[]; threats: str
   const names = (v: unknown): string[] => (Array.isArray(v) ? v.map((x) => (x as Named | null)?.name).filter((n): n is string => typeof n === 'string') : []);
   if (typeof config !== 'object' || config === null) return { defenses: [], threats: [] };
   const c = config as { defenses?: unknown; threats?: unknown };
-  return { defenses: names(c.defenses), threats: names(c.threats) };
+  // Defense names as cells carry them: each matrix name, crossed with the profiles as expectedCells does.
+  const defenses: string[] = [];
+  for (const e of expectedCells(config)) if (!defenses.includes(e.defense)) defenses.push(e.defense);
+  return { defenses: defenses.length > 0 ? defenses : names(c.defenses), threats: names(c.threats) };
 }

@@ -19,6 +19,8 @@ export const CellFileSchema = z
     corruption: num,
     seed: num,
     behavior: z.string().nullable(),
+    /** Training profile; absent means `default`. A non-default profile's defense is named `<defense>@<profile>`. */
+    profile: z.string().optional(),
   })
   .passthrough();
 

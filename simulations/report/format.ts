@@ -12,6 +12,23 @@ export function meanStd(s: Summary | undefined, f: (x: number) => string): strin
   return s.std === undefined ? f(s.mean) : `${f(s.mean)} ± ${f(s.std)}`;
 }
 
+/**
+ * `mean ± h` with `f`, h the half-width of the 95 % confidence interval of the mean over seeds, or just the mean
+ * when there is no interval (one seed).
+ */
+export function meanCi(s: Summary | undefined, f: (x: number) => string): string {
+  if (s === undefined) return '—';
+  return s.ci95 === undefined ? f(s.mean) : `${f(s.mean)} ± ${f(s.ci95.half)}`;
+}
+
+/**
+ * A p-value with four decimals, `< 0.0001` below: three would print a Holm p of 0.0497 as 0.050, which reads as
+ * not significant next to its star.
+ */
+export function pValue(p: number): string {
+  return p < 0.0001 ? '< 0.0001' : p.toFixed(4);
+}
+
 /** Milliseconds, whole. */
 export function ms(x: number): string {
   return x.toFixed(0);

@@ -1,11 +1,12 @@
 /**
  * Everything a report shows, computed once from the loaded runs: the groups over seeds, the per-round curves,
- * the per-defense costs, the worst-case tables and the protocol. The Markdown, the HTML, the charts and the CSV
+ * the per-defense costs, the worst-case tables, the paired comparisons and the protocol. The Markdown, the HTML, the charts and the CSV
  * files all read this one model, which is what keeps them consistent with each other.
  */
 import { curvePoints, defenseCosts, groupCells, type CurvePoint, type DefenseCost, type Group } from './aggregate.js';
 import type { LoadedRuns } from './load.js';
 import { attacksOf } from './metrics.js';
+import { pairedTables, type PairedTable } from './paired.js';
 import { protocolOf, type Protocol } from './protocol.js';
 import { worstCaseTables, type ExtremeTable } from './tables.js';
 
@@ -23,6 +24,8 @@ export interface ReportModel {
   curves: CurvePoint[];
   costs: DefenseCost[];
   tables: ExtremeTable[];
+  /** Paired comparisons against each baseline present (fedavg-ds, fed-bva). */
+  paired: PairedTable[];
   protocol: Protocol;
 }
 
@@ -41,6 +44,7 @@ export function buildModel(loaded: LoadedRuns): ReportModel {
     curves: curvePoints(groups),
     costs: defenseCosts(groups, defenses),
     tables: worstCaseTables(groups, defenses),
+    paired: pairedTables(groups, defenses),
     protocol: protocolOf(loaded),
   };
 }

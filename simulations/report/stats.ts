@@ -1,4 +1,12 @@
-/** Mean, spread and grouping of per-seed values: the only arithmetic the report does on results. */
+/** Mean, spread, confidence interval and grouping of per-seed values: the report's arithmetic on results. */
+import { CONFIDENCE, tCritical } from './tdist.js';
+
+/** A confidence interval of a mean: its ends and its half-width (the ± of the report's tables). */
+export interface Interval {
+  low: number;
+  high: number;
+  half: number;
+}
 
 /** Summary of the values of one metric over a group (usually the seeds of one cell). */
 export interface Summary {
@@ -12,6 +20,18 @@ export interface Summary {
   std: number | undefined;
   min: number;
   max: number;
+  /**
+   * 95 % confidence interval of the mean, treating the values as independent draws (seeds): mean ± t·std/√n with
+   * t the Student quantile at n − 1 degrees of freedom. Undefined for n < 2, like std.
+   */
+  ci95: Interval | undefined;
+}
+
+/** mean ± t(n − 1)·std/√n at the report's confidence level; undefined without a std (n < 2). */
+export function meanInterval(mean: number, std: number | undefined, n: number): Interval | undefined {
+  if (std === undefined || n < 2) return undefined;
+  const half = (tCritical(n - 1, CONFIDENCE) * std) / Math.sqrt(n);
+  return { low: mean - half, high: mean + half, half };
 }
 
 /** Summarises a non-empty list; undefined for an empty one. */
@@ -34,7 +54,7 @@ export function summarize(values: readonly number[]): Summary | undefined {
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  return { n, mean, std, min, max };
+  return { n, mean, std, min, max, ci95: meanInterval(mean, std, n) };
 }
 
 /** Groups items by a string key, keeping the first-seen order of keys and of items within a key. */

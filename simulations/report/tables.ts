@@ -5,7 +5,8 @@
  *
  * Resolutions §6 leaves open:
  * - Seeds are averaged first, then the worst threat is taken (ByzFL's order): the entry is the mean over seeds
- *   of one threat, so its ± std and n are that threat's, and the threat is named next to the value.
+ *   of one threat, so its 95 % confidence interval (and std) and n are that threat's, and the threat is named next
+ *   to the value.
  * - f = 0 holds only the uncorrupted threat (`none`), so its entry is the no-attack reference §9 asks for.
  * - "Over behaviours" is over threats: two threats may share a behaviour kind with different parameters, and
  *   the worst case must cover both.

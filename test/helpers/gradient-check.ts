@@ -44,7 +44,7 @@ async function trainingSteps(batch: number): Promise<{ delta: Float32Array; loss
   const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => (i * 7) % 10), 'int32'), 10).toFloat()) as tf.Tensor2D;
   const sx = tf.randomUniform([16, 28, 28, 1], 0, 1, 'float32', 32) as tf.Tensor4D;
   const sy = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10).toFloat()) as tf.Tensor2D;
-  const o: TrainOptions = { epochs: 1, batchSize: batch, lr: 0.05, momentum: 0.9, seed: 3, sharedSet: { x: sx, y: sy, weight: 0.7 }, adversarialEps: 0.1 };
+  const o: TrainOptions = { epochs: 1, batchSize: batch, lr: 0.05, momentum: 0.9, seed: 3, sharedSet: { x: sx, y: sy, weight: 0.7 }, adversarial: { attack: 'fgsm', eps: 0.1, loss: 'clean+adv' } };
   const velocity = m.params.map((p) => tf.zerosLike(p));
   const losses = new Float32Array(3);
   for (let s = 0; s < 3; s++) {

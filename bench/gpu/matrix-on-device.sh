@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs a benchmark matrix on a GPU machine without Node.js or network (the device machine: 16 CPU cores and a GPU),
+# from the repository root, after bench/gpu/pack.sh and bench/gpu/pack-matrix.sh filled .gpu-matrix/ here and it was
+# carried there.
+#   bash bench/gpu/matrix-on-device.sh PRESET_OR_FILE MATRIX_DIR [--set path=value ...]
+# SHARDS processes (default 4) each run every SHARDS-th cell with WORKERS worker threads (default 4), so the
+# cohort's 10 clients of several cells keep the cores busy; evaluations go to the GPU worker. Each process stops
+# after BUDGET_S seconds (default 480): a cell it had not finished is started over by the next run (matrices
+# resume). Finished cells (results, not checkpoints, keys or logs) come back as $OUT/cells.tar.xz, the logs as
+# $OUT/shard-K.log; unpack with `tar xJf cells.tar.xz -C MATRIX_DIR` and commit.
+set -euo pipefail
+OUT=${OUT:-gpu-out}
+matrix=$1 dir=$2
+shift 2
+mkdir -p "$OUT" "$dir"
+mkdir -p .gpu && tar xJf .gpu-matrix/app.tar.xz -C .gpu
+cp .gpu-matrix/node.xz .gpu/node.xz
+for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
+ldconfig
+node=/tmp/rfl-node
+[ -x "$node" ] || { xz -dc .gpu/node.xz > "$node"; chmod +x "$node"; }
+dawn=.gpu/node_modules/webgpu/dist/linux-x64/dawn.node
+[ -f "$dawn" ] || xz -dc .gpu/dawn.node.xz > "$dawn"
+export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+# The default Fashion-MNIST directory, as Debian's dataset-fashion-mnist lays it out.
+mkdir -p /usr/share/datasets/fashion-mnist
+for f in .gpu-matrix/data/*.xz; do xz -dc "$f" > "/usr/share/datasets/fashion-mnist/$(basename "$f" .xz)"; done
+shards=${SHARDS:-4} workers=${WORKERS:-4} budget=${BUDGET_S:-480}
+pids=()
+for ((k = 0; k < shards; k++)); do
+  timeout --signal=TERM "$budget" "$node" .gpu/sim/simulations/benchmark/cli.js --config "$matrix" --out "$dir" --shard "$k/$shards" --workers "$workers" "$@" > "$OUT/shard-$k.log" 2>&1 &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || true; done
+# Only finished cells travel back (an interrupted one has no results.json).
+(cd "$dir" && find cells -name results.json -printf '%h\n' | sort > /tmp/finished.txt && tar cJf "$OUT/cells.tar.xz" matrix.json $(sed 's|$|/cell.json|' /tmp/finished.txt) $(sed 's|$|/results.json|' /tmp/finished.txt) $(sed 's|$|/rounds.jsonl|' /tmp/finished.txt) $(sed 's|$|/metrics.jsonl|' /tmp/finished.txt) $(sed 's|$|/scenario.json|' /tmp/finished.txt))
+echo "finished cells: $(wc -l < /tmp/finished.txt)"
