@@ -109,4 +109,21 @@ describe('Decent_BVA over secure aggregation', function () {
     const wrong = await bvFgsm(plaintextEnsemble(models, { phase1: [0, 1, 2, 3], phase2: [0, 1, 2, 3] }, { emulateQuantization: { nMax: K } }), X, labels, { method: 'fed-bva' });
     expect(identical(s.xAdv, wrong.xAdv)).to.be.below(1);
   });
+
+  it('reference profile (dropout on, own masks per client and phase): secure = emulated plaintext bit for bit, and it moves the set', async () => {
+    // Each client mixes the phase's seed with its own round seed (here its index, as bvaInputs is given k).
+    const cfg = { method: 'fed-bva' as const, dropoutSeed: 12345, clip: 'batch' as const, lambda: 0.01 * ns };
+    const { ens } = await secure('fed-bva', 1);
+    const s = await bvFgsm(ens, X, labels, cfg);
+    const q = await bvFgsm(plaintextEnsemble(models, {}, { emulateQuantization: { nMax: K }, clientSeeds: [0, 1, 2, 3] }), X, labels, cfg);
+    expect(identical(s.xAdv, q.xAdv)).to.equal(1);
+    // Dropout changes the statistics: the inference-mode set differs, and so does another seed's.
+    const evalMode = await bvFgsm(plaintextEnsemble(models), X, labels, { method: 'fed-bva', clip: 'batch', lambda: 0.01 * ns });
+    const otherSeed = await bvFgsm(plaintextEnsemble(models, {}, { clientSeeds: [0, 1, 2, 3] }), X, labels, { ...cfg, dropoutSeed: 999 });
+    expect(identical(q.xAdv, evalMode.xAdv)).to.be.below(0.999);
+    expect(identical(q.xAdv, otherSeed.xAdv)).to.be.below(0.999);
+    // The same seeds give the same set (the masks are seeded, not drawn from Math.random).
+    const again = await bvFgsm(plaintextEnsemble(models, {}, { emulateQuantization: { nMax: K }, clientSeeds: [0, 1, 2, 3] }), X, labels, cfg);
+    expect(identical(q.xAdv, again.xAdv)).to.equal(1);
+  });
 });
