@@ -48,8 +48,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     const cells = r.model.loaded.cells;
     const done = cells.filter((c) => c.results !== undefined).length;
     for (const w of r.warnings) console.warn(`warning: ${w}`);
-    console.log(`report: ${done} of ${cells.length} cells finished; wrote ${r.files.length} files to ${path.resolve(args.out)}`);
-    console.log(`  ${path.join(path.resolve(args.out), 'report.html')}`);
+    console.log(`report: ${done} of ${cells.length} cells finished; wrote ${r.files.length} files to ${args.out}`);
+    console.log(`  ${path.join(args.out, 'report.html')}`);
     return 0;
   } catch (err) {
     console.error(`report: ${(err as Error).message}`);

@@ -228,7 +228,8 @@ export function loadRuns(dirs: readonly string[]): LoadedRuns {
     return false;
   };
   for (const given of dirs) {
-    const dir = path.resolve(given);
+    // Relative to the working directory: reports name their sources without the machine's absolute paths.
+    const dir = path.relative(process.cwd(), path.resolve(given)) || '.';
     if (!isDir(dir)) throw new Error(`${given}: no such directory`);
     if (add(dir)) continue;
     // A folder of runs (e.g. runs/): take the runs and matrices one level down.

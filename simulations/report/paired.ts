@@ -190,27 +190,46 @@ export function pairedTables(groups: readonly Group[], defenses: readonly string
   const tables: PairedTable[] = [];
   for (const baseline of BASELINES) {
     if (!defenses.some((d) => d === baseline || d.startsWith(`${baseline}@`))) continue;
-    const comparisons: PairedComparison[] = [];
-    for (const defense of defenses) {
-      const baselineDefense = resolveBaseline(defense, baseline, defenses);
-      if (baselineDefense === undefined || baselineDefense === defense) continue;
-      for (const g of groups.filter((x) => x.defense === defense)) {
-        const base = groups.find((x) => x.defense === baselineDefense && x.threat === g.threat && x.corruption === g.corruption);
-        if (base === undefined) continue;
-        for (const metric of PAIRED_METRICS) {
-          if (!g.metrics.has(metric) && !base.metrics.has(metric)) continue;
-          const { pairs, ambiguousSeeds } = pairCells(g, base, metric);
-          const test = pairedTTest(pairs.map((p) => p.diff));
-          comparisons.push({ baseline, baselineDefense, defense, threat: g.threat, behavior: g.behavior, corruption: g.corruption, metric, pairs, ambiguousSeeds, test, pHolm: undefined, significant: false });
-        }
+    tables.push(table(baseline, groups, defenses, (defense) => resolveBaseline(defense, baseline, defenses)));
+  }
+  // The profile's effect: every `X@reference` against its own default `X`, seed by seed (docs/spec/decent-bva.md,
+  // "Profiles": the measured effect of each deviation).
+  const twin = (defense: string): string | undefined => {
+    const suffix = profileSuffix(defense);
+    const plain = defense.slice(0, defense.length - suffix.length);
+    return suffix === REFERENCE_SUFFIX && defenses.includes(plain) ? plain : undefined;
+  };
+  if (defenses.some((d) => twin(d) !== undefined)) tables.push(table(PROFILE_BASELINE, groups, defenses, twin));
+  return tables;
+}
+
+/** The suffix of reference-profile defenses. */
+const REFERENCE_SUFFIX = '@reference';
+
+/** The baseline name of the profile table: each reference-profile defense against its own default profile. */
+export const PROFILE_BASELINE = 'the same method in the default profile';
+
+/** One Holm family: every defense that `baselineOf` maps to another defense, at each shared threat and level. */
+function table(baseline: string, groups: readonly Group[], defenses: readonly string[], baselineOf: (defense: string) => string | undefined): PairedTable {
+  const comparisons: PairedComparison[] = [];
+  for (const defense of defenses) {
+    const baselineDefense = baselineOf(defense);
+    if (baselineDefense === undefined || baselineDefense === defense) continue;
+    for (const g of groups.filter((x) => x.defense === defense)) {
+      const base = groups.find((x) => x.defense === baselineDefense && x.threat === g.threat && x.corruption === g.corruption);
+      if (base === undefined) continue;
+      for (const metric of PAIRED_METRICS) {
+        if (!g.metrics.has(metric) && !base.metrics.has(metric)) continue;
+        const { pairs, ambiguousSeeds } = pairCells(g, base, metric);
+        const test = pairedTTest(pairs.map((p) => p.diff));
+        comparisons.push({ baseline, baselineDefense, defense, threat: g.threat, behavior: g.behavior, corruption: g.corruption, metric, pairs, ambiguousSeeds, test, pHolm: undefined, significant: false });
       }
     }
-    const tested = comparisons.filter((c) => c.test !== undefined);
-    holm(tested.map((c) => c.test!.p)).forEach((q, k) => {
-      tested[k]!.pHolm = q;
-      tested[k]!.significant = q < ALPHA;
-    });
-    tables.push({ baseline, comparisons, family: tested.length });
   }
-  return tables;
+  const tested = comparisons.filter((c) => c.test !== undefined);
+  holm(tested.map((c) => c.test!.p)).forEach((q, k) => {
+    tested[k]!.pHolm = q;
+    tested[k]!.significant = q < ALPHA;
+  });
+  return { baseline, comparisons, family: tested.length };
 }

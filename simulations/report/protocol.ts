@@ -127,6 +127,10 @@ export function protocolOf(loaded: LoadedRuns): Protocol {
     f('shared-loss weight β', (c) => fed(c)['sharedLossWeight']),
     f('method ε', (c) => fed(c)['eps']),
     f('Decent_BVA options', (c) => fed(c)['bva']),
+    // Results written before profiles existed ran the default profile's rules.
+    f('profile (docs/spec/decent-bva.md, "Profiles")', (c) => fed(c)['profile'] ?? 'default'),
+    f('local adversarial training (PGD / TRADES)', (c) => fed(c)['adversarialTraining']),
+    f('evaluation ε', (c) => fed(c)['evalEps'] ?? 0.3),
     f('aggregation weights', (c) => fed(c)['weighting']),
     f('evaluate every (rounds)', (c) => fed(c)['evalEvery']),
     f('attacks at evaluation rounds', (c) => fed(c)['evalAttacks']),
