@@ -161,6 +161,8 @@ describe('report: paired comparisons on a 5-seed matrix', function () {
       ['fedavg-ds: fedavg@reference vs fedavg-ds', 6],
       ['fed-bva: fedavg-ds vs fed-bva', 6],
       ['fed-bva: fedavg@reference vs fed-bva@reference', 6],
+      // The profile's effect: each @reference defense against its own default (fedavg has no default twin here).
+      ['the same method in the default profile: fed-bva@reference vs fed-bva', 6],
     ]);
     // fedavg@reference ran one seed at sign-flip: 3 comparisons per table are not testable, outside the family.
     expect(rows.filter((r) => r['status'] === 'not testable').map((r) => `${r['table']} ${r['threat']} n=${r['n']}`)).to.deep.equal([
@@ -243,7 +245,7 @@ describe('report: paired comparisons on a 5-seed matrix', function () {
       `fed-bva@reference > fedavg-ds on PGD-20 (threat none, f = 0) by +8.00 points ${fwd}; ` +
       'fed-bva@reference < fedavg-ds on clean (threat sign-flip, f = 0.2) by -8.00 points [-10.78, -5.22], n = 5; ' +
       `fed-bva@reference > fedavg-ds on PGD-20 (threat sign-flip, f = 0.2) by +8.00 points ${fwd}; ` +
-      'no other difference is significant (24 comparisons tested). 6 comparisons were not testable (fewer than 2 seeds finished by both defenses).';
+      'no other difference is significant (30 comparisons tested). 6 comparisons were not testable (fewer than 2 seeds finished by both defenses).';
     const model = buildModel(loadRuns([path.join(root, 'matrix')]));
     expect(verdictParagraph(model.paired, '§4')).to.equal(expected);
     // First in both renderings: right after the title (and the HTML's contents list).
@@ -300,7 +302,7 @@ describe('report: paired comparisons on a 5-seed matrix', function () {
     const built = await buildReport([one], path.join(root, 'out-one'));
     expect(built.model.paired.flatMap((t) => t.comparisons).every((c) => c.test === undefined && c.pairs.length <= 1)).to.equal(true);
     const first = readFileSync(path.join(root, 'out-one', 'report.md'), 'utf8').split('\n\n')[1];
-    expect(first).to.equal('Too few seeds for a significance test: no comparison against fedavg-ds or fed-bva has 2 seeds that both defenses finished (30 comparisons, §4), so no difference is called significant.');
+    expect(first).to.equal('Too few seeds for a significance test: no comparison against fedavg-ds or fed-bva or the same method in the default profile has 2 seeds that both defenses finished (36 comparisons, §4), so no difference is called significant.');
   });
 
   it('a seed with two finished cells on one side (two copies read together) is ambiguous, not paired', () => {
