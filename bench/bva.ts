@@ -3,7 +3,7 @@
  *  [--naive-budget-s S] [--per-client N] [--epochs N] [--lr X] [--seed N] [--backend NAME]`
  *
  * Time to build the BV-FGSM perturbed shared set for `fed-bva` (bias 'mean-ce', λ = 0.64, ε = 0.3) from K
- * briefly trained `cnn-mnist` clients on embedded MNIST, two ways (../shared/docs/decent-bva.md §3.2, §9 item 4):
+ * briefly trained `cnn-mnist` clients on embedded MNIST, two ways (docs/spec/decent-bva.md §3.2, §9 item 4):
  *
  * - fast: the project's path, `bvFgsm(plaintextEnsemble(models), …)`: per client one forward pass for P, one
  *   backward pass of the sum-reduced CE for B, and ONE vector-Jacobian product for V (median of `--reps` runs

@@ -1,5 +1,5 @@
 /**
- * Plaintext path, coordinator holds the models, as the reference does (../shared/docs/decent-bva.md §3.2, §4.1–§4.3):
+ * Plaintext path, coordinator holds the models, as the reference does (docs/spec/decent-bva.md §3.2, §4.1–§4.3):
  * the BV direction g computed from the phase SUMS (`plaintextEnsemble` + `bvaDirection`) equals g obtained by
  * automatic differentiation of the ensemble functions, written with all K client models in one tf function of X:
  *

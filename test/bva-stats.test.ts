@@ -1,5 +1,5 @@
 /**
- * Decent_BVA statistics core, transport-free (../shared/docs/decent-bva.md §11 items 1–4, 6, 7): gradients
+ * Decent_BVA statistics core, transport-free (docs/spec/decent-bva.md §11 items 1–4, 6, 7): gradients
  * against finite differences, the one-VJP variance contribution against a per-(sample, class) loop, the λ = 0.64
  * equivalence with the reference's scaling, inference-mode determinism and refusal, BV-FGSM / BV-PGD geometry,
  * and the number of phase sums per method, with survivors dropping between the phases.

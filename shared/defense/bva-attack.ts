@@ -4,7 +4,7 @@
  * models in memory (comparison mode, tests).
  *
  * Paper: Zhou, Wu, Wang and He, arXiv 2009.09026 (v1 Decent_BVA, v3 Fed_BVA), as re-derived from
- * junwu6/FedBVA `models/BVDAttack.py` in ../docs/decent-bva.md §3.4 (step rules), §4.1 (plaintext mode) and
+ * junwu6/FedBVA `models/BVDAttack.py` in docs/spec/decent-bva.md §3.4 (step rules), §4.1 (plaintext mode) and
  * §4.2 (two phases per step). The reference computes everything on the coordinator from uploaded models and has
  * no BV-PGD; here the driver sees only sums, so a secure-aggregation ensemble can replace the plaintext one
  * unchanged, and BV-PGD is the project's definition (§3.4, §9 #7).

@@ -3,7 +3,7 @@
  *
  * Paper: Zhou, Wu, Wang and He, arXiv 2009.09026 (v1 "Robust Decentralized Learning for Neural Networks",
  * Decent_BVA; v3 CIKM 2022, Fed_BVA), as re-derived from junwu6/FedBVA `models/BVDAttack.py` in
- * ../docs/decent-bva.md §3.2–§3.4 and §4.2–§4.3.
+ * docs/spec/decent-bva.md §3.2–§3.4 and §4.2–§4.3.
  *
  * Ambiguities resolved here:
  * - Scaling: both terms are per example and g = ∇B + λ·∇V with λ = 0.64 by default, which has the sign of the

@@ -3,7 +3,7 @@
  *
  * Paper: Zhou, Wu, Wang and He, "Adversarial Robustness through Bias Variance Decomposition: A New Perspective
  * for Federated Learning" (arXiv 2009.09026; v1 "Robust Decentralized Learning for Neural Networks", Decent_BVA),
- * as re-derived from the reference code junwu6/FedBVA `models/BVDAttack.py` in ../docs/decent-bva.md §3.2, §4.2.
+ * as re-derived from the reference code junwu6/FedBVA `models/BVDAttack.py` in docs/spec/decent-bva.md §3.2, §4.2.
  *
  * Ambiguities of the paper/reference resolved here (decent-bva.md §1, §9):
  * - Per-example gradients come from SUM-reduced objectives (the reference mean-reduces the bias over n_s, §9 #2).

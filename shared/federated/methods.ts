@@ -1,5 +1,5 @@
 /**
- * The eight methods of ../shared/docs/decent-bva.md §2 (Zhou, Wu, Wang, He, arXiv 2009.09026; reference code
+ * The eight methods of docs/spec/decent-bva.md §2 (Zhou, Wu, Wang, He, arXiv 2009.09026; reference code
  * junwu6/FedBVA), by name. The reference switches between them with c2 = ±1e5 / 0.01 and a "FedAvg" that
  * already trains on the clean shared set; the project names each (§9 item 10): `fedavg` is the vanilla
  * baseline the reference cannot express, `fedavg-ds` is the reference's "FedAvg".

@@ -1,6 +1,6 @@
 /**
  * The model zoo. `cnn-mnist` is CNNMnist of junwu6/FedBVA `models/networks.py` as
- * ../shared/docs/decent-bva.md §8 lists it (21,840 parameters); A–D are the black-box surrogates of the
+ * docs/spec/decent-bva.md §8 lists it (21,840 parameters); A–D are the black-box surrogates of the
  * reference's `blackbox_models.py`, with the parameter counts of the same table; `mlp` is the 2NN of
  * McMahan et al. (arXiv 1602.05629, §3), 784-200-200-10; `linear` is softmax regression, the tiny model
  * that gradient tests check against finite differences.
