@@ -196,7 +196,14 @@ export class Coordinator {
 
   private checkResumable(c: Checkpoint): void {
     if (c.weights.length !== this.spec.numParams) throw new Error(`resume: checkpoint has ${c.weights.length} weights, model ${this.config.model} has ${this.spec.numParams}`);
-    if (JSON.stringify(c.config) !== JSON.stringify(this.config)) {
+    // Re-resolved, so a checkpoint written before a configuration field existed compares with its default.
+    let stored: unknown = c.config;
+    try {
+      stored = resolveConfig(c.config as unknown as FederatedConfigInput);
+    } catch {
+      // An invalid stored configuration simply differs.
+    }
+    if (JSON.stringify(stored) !== JSON.stringify(this.config)) {
       throw new Error('resume: the configuration differs from the checkpoint\'s; resume with the same configuration');
     }
   }

@@ -9,7 +9,7 @@
  * The centralised adversarial-training baseline of issue 14 (docs/spec/decent-bva.md §2.1, "Beyond the paper"):
  * --adversarial pgd-at|trades|eat (local adversarial training as the federated methods of those names run it),
  * --eps E (training ε, default 0.3), --steps N (PGD / TRADES steps, default 10), --trades-beta B (default 6),
- * --eval-eps E (ε of the attacks, default --eps), --attacks a,b,c (default clean,fgsm,pgd-20,pgd-strong),
+ * --eval-eps E (ε of the attacks, default --eps), --attacks a,b,c (default clean,fgsm,pgd-20,pgd-20-madry),
  * --out FILE (writes the figures as JSON).
  */
 import { parseArgs } from 'node:util';
@@ -66,6 +66,9 @@ const adversarial: LocalAdversarialSpec | undefined =
               throw new Error(`--adversarial ${adversarialKind}: expected none, eat, pgd-at or trades`);
             })();
 const attackNames = values.attacks!.split(',').filter((a) => a !== '');
+// Checked before training, which can take hours: a typo must not cost them.
+if (!(evalEps > 0)) throw new Error(`--eval-eps ${evalEps}: expected a number in (0, 1]`);
+for (const name of attackNames) attackAt(name, evalEps);
 const epochs = intFlag('epochs', values.epochs, 1);
 const seed = intFlag('seed', values.seed, 0);
 const attackCount = intFlag('attack-count', values['attack-count'], 1);

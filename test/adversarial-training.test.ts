@@ -158,11 +158,16 @@ describe('local adversarial training and profiles', function () {
     expect(localAdversarial(resolveConfig({ method: 'trades', adversarialTraining: { steps: 5, tradesBeta: 3 } }))).to.deep.equal({ attack: 'trades', eps: 0.3, steps: 5, loss: 'trades', beta: 3 });
     expect(localAdversarial(resolveConfig({ method: 'fed-bva' }))).to.equal(undefined);
     const at = resolveConfig({ method: 'fedavg-at', profile: 'reference' });
-    expect(fgsmGlobalProfile(at, 9)).to.include({ craftMode: 'train', clip: 'batch' });
-    expect(fgsmGlobalProfile(at, 10)).to.include({ craftMode: 'eval', clip: 'batch' });
+    expect(fgsmGlobalProfile(at, 10)).to.include({ craftMode: 'train', clip: 'batch' });
+    expect(fgsmGlobalProfile(at, 11)).to.include({ craftMode: 'eval', clip: 'batch' });
     expect(fgsmGlobalProfile(resolveConfig({ method: 'fedavg-at' }), 3)).to.include({ craftMode: 'eval', clip: 'unit' });
     expect(resolveConfig({ method: 'fed-bva-pgd' }).bva.attack).to.equal('pgd');
     expect(() => resolveConfig({ method: 'fed-bva', profile: 'paper' as never })).to.throw(/profile/);
     expect(() => resolveConfig({ method: 'trades', adversarialTraining: { tradesBeta: -1 } })).to.throw(/tradesBeta/);
+    // The wire's bounds hold in the configuration too, so clients never refuse a validated run mid-way.
+    expect(() => resolveConfig({ method: 'pgd-at', adversarialTraining: { steps: 1001 } })).to.throw(/adversarialTraining.steps/);
+    expect(() => resolveConfig({ method: 'pgd-at', eps: 0 })).to.throw(/eps = 0/);
+    expect(() => resolveConfig({ method: 'fed-bva-pgd', bva: { attack: 'fgsm' } })).to.throw(/bva.attack/);
+    expect(() => checkLocalAdversarial({ attack: 'trades', eps: 0.1, steps: 2, loss: 'trades', beta: 1, craftMode: 'train' })).to.throw(/craftMode/);
   });
 });

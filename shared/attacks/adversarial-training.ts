@@ -49,6 +49,10 @@ export function checkLocalAdversarial(a: LocalAdversarialSpec, where = 'adversar
   if (a.attack !== 'fgsm') {
     if (!Number.isInteger(a.steps) || a.steps! < 1) bad('steps', a.steps, 'an integer ≥ 1');
     if (a.alpha !== undefined && !(a.alpha > 0 && Number.isFinite(a.alpha))) bad('alpha', a.alpha, 'a finite number > 0');
+    // The default step 2.5·ε/steps would be 0: PGD could not move.
+    if (a.alpha === undefined && !(a.eps > 0)) bad('eps', a.eps, `a number in (0, 1] for ${a.attack} without an explicit alpha`);
+    // TRADES' adversary always runs in inference mode (as the TRADES code crafts with model.eval()).
+    if (a.attack === 'trades' && a.craftMode === 'train') bad('craftMode', a.craftMode, '"eval" (or nothing) for trades');
   }
   if (!['clean+adv', 'adv', 'trades'].includes(a.loss)) bad('loss', a.loss, '"clean+adv", "adv" or "trades"');
   if ((a.loss === 'trades') !== (a.attack === 'trades')) bad('loss', a.loss, 'loss "trades" exactly with attack "trades"');

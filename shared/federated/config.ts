@@ -168,9 +168,17 @@ export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedC
   }
   if (!Number.isInteger(c.seed)) bad('seed', c.seed, 'an integer');
   if (c.profile !== 'default' && c.profile !== 'reference') bad('profile', c.profile, '"default" or "reference"');
+  // The same bounds as the wire's (shared/protocol/schemas.ts), so a configuration that validates here is never
+  // refused by the clients in the middle of a run.
   int('adversarialTraining.steps', c.adversarialTraining.steps, 1);
-  if (c.adversarialTraining.alpha !== undefined && !(c.adversarialTraining.alpha > 0 && Number.isFinite(c.adversarialTraining.alpha))) bad('adversarialTraining.alpha', c.adversarialTraining.alpha, 'a finite number > 0');
-  if (!(c.adversarialTraining.tradesBeta >= 0 && Number.isFinite(c.adversarialTraining.tradesBeta))) bad('adversarialTraining.tradesBeta', c.adversarialTraining.tradesBeta, 'a finite number ≥ 0');
+  if (c.adversarialTraining.steps > 1000) bad('adversarialTraining.steps', c.adversarialTraining.steps, 'an integer in [1, 1000]');
+  if (c.adversarialTraining.alpha !== undefined && !(c.adversarialTraining.alpha > 0 && c.adversarialTraining.alpha <= 1)) bad('adversarialTraining.alpha', c.adversarialTraining.alpha, 'a number in (0, 1]');
+  if (!(c.adversarialTraining.tradesBeta >= 0 && c.adversarialTraining.tradesBeta <= 1000)) bad('adversarialTraining.tradesBeta', c.adversarialTraining.tradesBeta, 'a number in [0, 1000]');
+  const local = METHODS[c.method].local;
+  if ((local === 'pgd-at' || local === 'trades') && !(c.eps > 0)) bad('eps', c.eps, `a number in (0, 1] for ${c.method} (its PGD step is 2.5·ε/steps)`);
+  if (METHODS[c.method].bvaAttack !== undefined && input.bva?.attack !== undefined && input.bva.attack !== METHODS[c.method].bvaAttack) {
+    bad('bva.attack', input.bva.attack, `"${METHODS[c.method].bvaAttack}" or nothing for ${c.method}, which fixes it`);
+  }
   if (!(c.evalEps > 0 && c.evalEps <= 1)) bad('evalEps', c.evalEps, 'a number in (0, 1]');
   const bvaAttack = METHODS[c.method].bvaAttack;
   if (bvaAttack !== undefined) c.bva = { ...c.bva, attack: bvaAttack };

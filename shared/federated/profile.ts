@@ -14,9 +14,10 @@
  *   other n_s, where the default keeps λ as configured).
  * - EAT's "training-mode copy": a deep copy of the model in training mode draws its own dropout masks, so the
  *   crafting pass uses a dropout seed distinct from the training step's.
- * - FedAvg_AT's "training mode until round 10": the reference's black-box evaluation at round 10 switches the
- *   live global model to eval mode for good (§9 #11); the profile crafts with dropout on for rounds t < 10 and
- *   off from round 10.
+ * - FedAvg_AT's "training mode until round 10": the reference (0-based `iter`) makes the shared set before its
+ *   first black-box evaluation at `(iter + 1) % 10 == 0`, and only that evaluation switches the live global model
+ *   to eval mode for good (§9 #11). So the sets made at the end of rounds 1–10 are crafted with dropout on, and
+ *   from round 11 on with dropout off.
  * - The methods beyond the paper (PGD-AT, TRADES, BV-PGD) have no reference behaviour; their crafting is the
  *   same in both profiles, and their BV shared sets follow the profile like every BV set.
  */
@@ -30,8 +31,8 @@ import { methodTraits } from './methods.js';
 /** The reference's c2 for Fed_BVA (`utils/params.py`). */
 export const REFERENCE_C2 = 0.01;
 
-/** The round from which the reference's FedAvg_AT crafts in eval mode (its first black-box evaluation). */
-export const REFERENCE_EVAL_MODE_FROM_ROUND = 10;
+/** The first round whose FedAvg_AT set the reference crafts in eval mode (after its first black-box evaluation). */
+export const REFERENCE_EVAL_MODE_FROM_ROUND = 11;
 
 /** The BV attack settings a profile fixes: λ, the floor τ, the clip range and the statistics' dropout. */
 export function bvaProfile(cfg: FederatedConfig, round: number): Pick<BvFgsmConfig, 'lambda' | 'tau' | 'clip' | 'dropoutSeed'> {
@@ -65,8 +66,8 @@ export function localAdversarial(cfg: FederatedConfig): LocalAdversarialSpec | u
 
 /**
  * How the coordinator crafts FedAvg_AT's FGSM shared set for round `round`: inference mode and [0, 1] by
- * default; in the reference profile, dropout on before round 10 (with a seed of the run and round) and the
- * batch's [min, max].
+ * default; in the reference profile, dropout on for the sets made in rounds 1–10 (with a seed of the run and
+ * round), off from round 11, and the batch's [min, max].
  */
 export function fgsmGlobalProfile(cfg: FederatedConfig, round: number): { craftMode: 'eval' | 'train'; clip: 'unit' | 'batch'; seed: number } {
   const seed = new Rng(cfg.seed).fork('profile/fgsm-global').fork(round).nextUint32() >>> 1;

@@ -69,6 +69,8 @@ const trainSpec = z.object({
     // The pairings checkLocalAdversarial enforces, so a bad combination is refused at the wire, not mid-training.
     .refine((a) => a.attack === 'fgsm' || a.steps !== undefined, { message: 'pgd and trades need steps', path: ['steps'] })
     .refine((a) => (a.attack === 'trades') === (a.loss === 'trades') && (a.loss !== 'trades' || a.beta !== undefined), { message: 'loss "trades" goes exactly with attack "trades" and needs beta', path: ['loss'] })
+    .refine((a) => a.attack === 'fgsm' || a.alpha !== undefined || a.eps > 0, { message: 'pgd and trades need eps > 0 or an explicit alpha', path: ['eps'] })
+    .refine((a) => a.attack !== 'trades' || a.craftMode !== 'train', { message: 'trades crafts in eval mode only', path: ['craftMode'] })
     .optional(),
 });
 

@@ -12,6 +12,10 @@ import { applyOverrides, resolveScenario, type Scenario } from '../scenario.js';
 import { cellId, profiledDefense, type CellCoords } from './cell-id.js';
 
 const Named = z.object({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+_-]*$/, 'letters, digits and . + _ - only') }).passthrough();
+/** A defense may pin its profile (then the matrix's `profiles` do not cross it). */
+const Defense = Named.extend({ profile: z.enum(['default', 'reference']).optional() });
+/** Threats may not set a profile: it is an axis of the matrix (or pinned by a defense). */
+const Threat = Named.refine((t) => !('profile' in t), { message: 'a threat cannot set profile; use the matrix field profiles (or profile: on a defense)', path: ['profile'] });
 
 /** A matrix file. */
 const MatrixSchema = z
@@ -21,9 +25,9 @@ const MatrixSchema = z
     /** Scenario fields every cell shares. */
     base: z.record(z.string(), z.unknown()),
     /** Scenario overrides per defense (method, secure, aggregation, …). */
-    defenses: z.array(Named).min(1),
+    defenses: z.array(Defense).min(1),
     /** Threats: `behavior` (a behaviour spec) plus optional `selection`, `poisonBva`; `name: none` for no corruption. */
-    threats: z.array(Named).min(1).default([{ name: 'none' }]),
+    threats: z.array(Threat).min(1).default([{ name: 'none' }]),
     /** Corruption levels f applied to every threat with a behaviour (f = 0 is the `none` threat). */
     corruption: z.array(z.number().min(0).max(1)).default([0.2]),
     seeds: z.array(z.number().int()).min(1).default([1]),
@@ -31,7 +35,11 @@ const MatrixSchema = z
      * Profiles crossed with every defense (docs/spec/decent-bva.md, "Profiles"); a `reference` cell's defense is
      * named `<name>@reference`. A defense may pin its own with `profile:` (then it is not crossed).
      */
-    profiles: z.array(z.enum(['default', 'reference'])).min(1).default(['default']),
+    profiles: z
+      .array(z.enum(['default', 'reference']))
+      .min(1)
+      .refine((p) => new Set(p).size === p.length, 'each profile once')
+      .default(['default']),
   })
   .strict();
 
@@ -71,6 +79,7 @@ export function parseMatrix(raw: unknown): MatrixConfig {
     }
   };
   names(r.data.defenses, 'defenses');
+  if ('profile' in r.data.base) throw new ConfigError('base.profile', 'matrix: base.profile: the profile is an axis of the matrix; use profiles: [reference] (or profile: on a defense)');
   names(r.data.threats, 'threats');
   return r.data;
 }

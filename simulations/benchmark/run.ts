@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadDataset } from '../../shared/data/index.js';
 import type { DatasetSplit } from '../../shared/data/dataset.js';
 import { runSimulation, type SimulationResult } from '../engine.js';
-import { expandMatrix, type Cell, type MatrixConfig } from './matrix.js';
+import { expandMatrix, parseMatrix, type Cell, type MatrixConfig } from './matrix.js';
 
 /** Options of `runMatrix`. */
 export interface RunMatrixOptions {
@@ -55,7 +55,14 @@ export async function runMatrix(matrix: MatrixConfig, opts: RunMatrixOptions): P
   const matrixFile = path.join(opts.out, 'matrix.json');
   if (existsSync(matrixFile)) {
     const before = JSON.parse(readFileSync(matrixFile, 'utf8')) as { config: unknown };
-    if (JSON.stringify(before.config) !== JSON.stringify(matrix)) throw new Error(`${opts.out} holds a different matrix (${matrixFile}); resume with the same configuration and overrides, or choose another output directory`);
+    // Re-parsed, so a matrix written before a field existed compares with that field's default.
+    let stored: unknown = before.config;
+    try {
+      stored = parseMatrix(before.config);
+    } catch {
+      // An unparseable stored matrix simply differs.
+    }
+    if (JSON.stringify(stored) !== JSON.stringify(matrix)) throw new Error(`${opts.out} holds a different matrix (${matrixFile}); resume with the same configuration and overrides, or choose another output directory`);
   } else {
     const pkg = JSON.parse(readFileSync(path.resolve(here, '../../../package.json'), 'utf8')) as { version: string };
     const meta = { name: matrix.name, description: matrix.description, config: matrix, overrides: opts.overrides ?? [], createdAt: new Date().toISOString(), software: { node: process.version, tfjs: tf.version.tfjs, robustFl: pkg.version }, machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length } };

@@ -94,7 +94,7 @@ function protocolSection(model: ReportModel): Block[] {
   out.push(heading(3, 'Attacks'));
   out.push({
     kind: 'paragraph',
-    text: 'White-box, untargeted cross-entropy on the logits of the global model (inference mode), L∞ ball, inputs and adversarial examples in [0, 1] pixel space. PGD starts at a uniform random point of the ε-ball clipped to [0, 1]; with restarts an example counts as robust only if every restart fails. Parameters: STANDARD_ATTACKS of shared/attacks/robust-accuracy.ts in the build that wrote this report (results files name the attacks, not their parameters).',
+    text: 'White-box, untargeted cross-entropy on the logits of the global model (inference mode), L∞ ball, inputs and adversarial examples in [0, 1] pixel space. PGD starts at a uniform random point of the ε-ball clipped to [0, 1]; with restarts an example counts as robust only if every restart fails. Parameters: as each run recorded them in its results.json (ε follows the run\'s evalEps); for results written before runs recorded them, STANDARD_ATTACKS of shared/attacks/robust-accuracy.ts in the build that wrote this report. An attack whose parameters differ between cells is listed as unknown.',
   });
   const num = (x: number | undefined): string => (x === undefined ? '—' : String(x));
   out.push({

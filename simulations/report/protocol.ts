@@ -3,10 +3,11 @@
  * restarts, start and range"), read from the results files: each field lists every distinct value the cells
  * used, with the cells that used it, so a matrix whose cells disagree shows it instead of hiding it.
  *
- * Attack parameters are the one exception: results files name attacks only, so ε, α, steps and restarts come
- * from STANDARD_ATTACKS of the build that makes the report, and the report says so.
+ * Attack parameters come from the results files, which record each attack as the run used it (its ε follows the
+ * run's `evalEps`); only for results written before they did are they taken from STANDARD_ATTACKS of the build
+ * that makes the report, and the report says so.
  */
-import { STANDARD_ATTACKS } from '../../shared/attacks/robust-accuracy.js';
+import { STANDARD_ATTACKS, type AttackSpec } from '../../shared/attacks/robust-accuracy.js';
 import type { CellRecord, LoadedRuns } from './load.js';
 import { attackLabel, sortAttacks } from './metrics.js';
 
@@ -143,7 +144,9 @@ export function protocolOf(loaded: LoadedRuns): Protocol {
   const evalAt = new Set(withScenario.flatMap((c) => (fed(c)['evalAttacks'] as string[] | undefined) ?? []));
   const finalAt = new Set([...withScenario.flatMap((c) => (fed(c)['finalAttacks'] as string[] | undefined) ?? []), ...finished.flatMap((c) => Object.keys(c.results!.final.accuracy))]);
   const attacks: AttackRow[] = sortAttacks([...evalAt, ...finalAt]).map((name) => {
-    const s = STANDARD_ATTACKS[name];
+    // The recorded parameters; several distinct ones (cells at different ε) are shown as unknown rather than one.
+    const recorded = [...new Set(finished.flatMap((c) => (c.results!.attacks?.[name] !== undefined ? [JSON.stringify(c.results!.attacks[name])] : [])))];
+    const s = recorded.length === 1 ? (JSON.parse(recorded[0]!) as AttackSpec) : recorded.length > 1 ? undefined : STANDARD_ATTACKS[name];
     const usedAt = [evalAt.has(name) ? 'evaluation rounds' : '', finalAt.has(name) ? 'final' : ''].filter(Boolean).join(', ');
     if (s === undefined) return { name, label: name, kind: 'unknown', eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined, known: false, usedAt };
     if (s.kind === 'none') return { name, label: attackLabel(name), kind: 'none', eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined, known: true, usedAt };
