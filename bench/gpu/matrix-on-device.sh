@@ -15,13 +15,7 @@ shift 2
 mkdir -p "$OUT" "$dir"
 mkdir -p .gpu && tar xJf .gpu-matrix/app.tar.xz -C .gpu
 cp .gpu-matrix/node.xz .gpu/node.xz
-for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
-ldconfig
-node=/tmp/rfl-node
-[ -x "$node" ] || { xz -dc .gpu/node.xz > "$node"; chmod +x "$node"; }
-dawn=.gpu/node_modules/webgpu/dist/linux-x64/dawn.node
-[ -f "$dawn" ] || xz -dc .gpu/dawn.node.xz > "$dawn"
-export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+. bench/gpu/device-setup.sh
 # The default Fashion-MNIST directory, as Debian's dataset-fashion-mnist lays it out.
 mkdir -p /usr/share/datasets/fashion-mnist
 for f in .gpu-matrix/data/*.xz; do xz -dc "$f" > "/usr/share/datasets/fashion-mnist/$(basename "$f" .xz)"; done

@@ -11,13 +11,7 @@
 set -euo pipefail
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
-for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
-ldconfig
-node=/tmp/rfl-node
-[ -x "$node" ] || { xz -dc .gpu/node.xz > "$node"; chmod +x "$node"; }
-dawn=.gpu/node_modules/webgpu/dist/linux-x64/dawn.node
-[ -f "$dawn" ] || xz -dc .gpu/dawn.node.xz > "$dawn"
-export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+. bench/gpu/device-setup.sh
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/gpu.txt" || true
 "$node" .gpu/app/test/helpers/gradient-check.mjs webgpu > "$OUT/gradcheck.json"
 for b in 64 1024; do "$node" .gpu/app/bench/gpu/step-anatomy.mjs --batch "$b" | tail -1 > "$OUT/step-anatomy-$b.json"; done
