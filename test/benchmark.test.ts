@@ -86,6 +86,21 @@ describe('benchmark matrices', function () {
     expect(third.ran).to.deep.equal(['fedavg+median__none__f0__s1']);
     expect(statSync(path.join(out, 'cells', 'fedavg__none__f0__s1', 'results.json')).mtimeMs).to.equal(kept);
 
+    // A priority list runs exactly the listed cells, in its order, and --shard splits the list, not the matrix.
+    rmSync(path.join(out, 'cells', 'fedavg__sign-flip__f25__s1', 'results.json'));
+    rmSync(path.join(out, 'cells', 'fedavg+median__sign-flip__f25__s1', 'results.json'));
+    const listed = await runMatrix(tiny(), { out, datasets, log: () => undefined, cells: ['fedavg+median__sign-flip__f25__s1', 'fedavg__sign-flip__f25__s1'], shard: { index: 0, count: 2 } });
+    expect(listed.ran).to.deep.equal(['fedavg+median__sign-flip__f25__s1']);
+    const rest = await runMatrix(tiny(), { out, datasets, log: () => undefined, cells: ['fedavg+median__sign-flip__f25__s1', 'fedavg__sign-flip__f25__s1'] });
+    expect(rest.ran).to.deep.equal(['fedavg__sign-flip__f25__s1']);
+    let unknown: Error | undefined;
+    try {
+      await runMatrix(tiny(), { out, datasets, log: () => undefined, cells: ['fedavg__none__f0__s9'] });
+    } catch (err) {
+      unknown = err as Error;
+    }
+    expect(unknown?.message).to.match(/cell fedavg__none__f0__s9: the matrix has no such cell/);
+
     // The report builds from the finished matrix: every cell, the charts inline, the numbers in the CSV.
     const rep = path.join(out, 'report');
     await buildReport([out], rep);

@@ -1,5 +1,7 @@
 /**
- * `npm run benchmark -- --config FILE|PRESET [--out DIR] [--set path=value ...] [--only SUBSTRING] [--shard K/N] [--workers N]`
+ * `npm run benchmark -- --config FILE|PRESET [--out DIR] [--set path=value ...] [--only SUBSTRING] [--cells ID,ID,...] [--shard K/N] [--workers N]`
+ *
+ * `--cells` runs exactly the listed cells in the listed order (a priority list); `--shard` then splits that list.
  *
  * `--shard K/N` runs every N-th cell from the K-th (0-based), so N processes (or machines sharing the output
  * directory) split one matrix between them; matrix.json must already exist or be written by the first.
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     set: { type: 'string', multiple: true, default: [] },
     only: { type: 'string' },
+    cells: { type: 'string' },
     shard: { type: 'string' },
     workers: { type: 'string' },
   },
@@ -53,6 +56,7 @@ try {
     out,
     overrides: values.set!,
     ...(values.only !== undefined ? { only: values.only } : {}),
+    ...(values.cells !== undefined ? { cells: values.cells.split(',').map((s) => s.trim()).filter((s) => s !== '') } : {}),
     ...(shard !== undefined ? { shard } : {}),
     ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
     onCell: (cell, r, k, n, ms) => {
