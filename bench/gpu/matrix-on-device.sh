@@ -8,6 +8,8 @@
 # after BUDGET_S seconds (default 480): a cell it had not finished is started over by the next run (matrices
 # resume). Finished cells (results, not checkpoints, keys or logs) come back as $OUT/cells.tar.xz, the logs as
 # $OUT/shard-K.log; unpack with `tar xJf cells.tar.xz -C MATRIX_DIR` and commit.
+# CELLS_FILE (optional): a priority list of cell ids, one per line (# comments), run in that order and split
+# between the shards (benchmark --cells), e.g. bench/gpu/evidence-r30e5-cells.txt.
 set -euo pipefail
 OUT=${OUT:-gpu-out}
 matrix=$1 dir=$2
@@ -20,6 +22,7 @@ cp .gpu-matrix/node.xz .gpu/node.xz
 mkdir -p /usr/share/datasets/fashion-mnist
 for f in .gpu-matrix/data/*.xz; do xz -dc "$f" > "/usr/share/datasets/fashion-mnist/$(basename "$f" .xz)"; done
 shards=${SHARDS:-4} workers=${WORKERS:-4} budget=${BUDGET_S:-480}
+if [ -n "${CELLS_FILE:-}" ]; then set -- "$@" --cells "$(grep -v '^#' "$CELLS_FILE" | grep -v '^$' | paste -sd, -)"; fi
 pids=()
 for ((k = 0; k < shards; k++)); do
   timeout --signal=TERM "$budget" "$node" .gpu/sim/simulations/benchmark/cli.js --config "$matrix" --out "$dir" --shard "$k/$shards" --workers "$workers" "$@" > "$OUT/shard-$k.log" 2>&1 &
