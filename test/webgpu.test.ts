@@ -18,7 +18,7 @@ describe('webgpu backend', function () {
   it('parameter and input gradients of cnn-mnist, surrogate C and the MLP, and three full training steps, match the cpu backend within 1e-4', function () {
     const missing = vulkanMissing();
     if (missing !== undefined) {
-      console.log(`      (skipped: ${missing}; see README "Running on a GPU")`);
+      console.log(`      (skipped: ${missing}; see docs/gpu.md)`);
       this.skip();
     }
     const r = spawnSync(process.execPath, [path.join(here, 'helpers/gradient-check.js'), 'webgpu'], { encoding: 'utf8' });
