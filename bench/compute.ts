@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../shared/compute/backend.js';
 import { createModel } from '../shared/models/model.js';
@@ -30,132 +30,136 @@ interface Figures {
   infer1000Ms: number;
 }
 
-const { values } = parseArgs({
-  options: {
-    out: { type: 'string', default: 'runs/bench-compute.json' },
-    reps: { type: 'string', default: '30' },
-    warmup: { type: 'string', default: '5' },
-    batch: { type: 'string', default: '64' },
-    backend: { type: 'string' },
-    large: { type: 'string' },
-  },
-});
-const reps = intFlag('reps', values.reps, 20);
-const warmup = intFlag('warmup', values.warmup, 0);
-const batch = intFlag('batch', values.batch, 1);
+/** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
+export const OPTIONS = {
+  out: { type: 'string', default: 'runs/bench-compute.json' },
+  reps: { type: 'string', default: '30' },
+  warmup: { type: 'string', default: '5' },
+  batch: { type: 'string', default: '64' },
+  backend: { type: 'string' },
+  large: { type: 'string' },
+} satisfies ParseArgsOptionsConfig;
 
-const choice = await initBackend({ gpu: true, ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}) });
-const gpu = choice.name === 'webgpu' || choice.name === 'tfjs-node-gpu';
-const large = values.large !== undefined ? intFlag('large', values.large, 1) : gpu ? 1024 : undefined;
+/** Runs the command; `argv` is its arguments (without node and the script). */
+export async function main(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: OPTIONS });
+  const reps = intFlag('reps', values.reps, 20);
+  const warmup = intFlag('warmup', values.warmup, 0);
+  const batch = intFlag('batch', values.batch, 1);
 
-function randomImages(n: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  return Float32Array.from({ length: n * 784 }, () => rng.float());
-}
-const shape = { height: 28, width: 28, channels: 1, numClasses: 10 };
-const big = batchFromArrays(randomImages(1000, 2), Uint8Array.from({ length: 1000 }, (_, i) => i % 10), shape);
-const model = createModel('cnn-mnist', 1);
-const velocity = model.params.map((p) => tf.zerosLike(p));
-let step = 0;
+  const choice = await initBackend({ gpu: true, ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}) });
+  const gpu = choice.name === 'webgpu' || choice.name === 'tfjs-node-gpu';
+  const large = values.large !== undefined ? intFlag('large', values.large, 1) : gpu ? 1024 : undefined;
 
-/**
- * Waits for `t`: on a CPU backend by reading it; on a GPU by reading back one number that depends on all of it
- * (a sum), which finishes the work without timing a 3 MB copy to the host — PyTorch's side only calls
- * torch.cuda.synchronize(). Reads are asynchronous: WebGPU in Node has no synchronous read.
- */
-async function finish(t: tf.Tensor): Promise<void> {
-  if (!gpu) {
-    await t.data();
-    return;
+  function randomImages(n: number, seed: number): Float32Array {
+    const rng = new Rng(seed);
+    return Float32Array.from({ length: n * 784 }, () => rng.float());
   }
-  const s = tf.sum(t);
-  await s.data();
-  s.dispose();
-}
+  const shape = { height: 28, width: 28, channels: 1, numClasses: 10 };
+  const big = batchFromArrays(randomImages(1000, 2), Uint8Array.from({ length: 1000 }, (_, i) => i % 10), shape);
+  const model = createModel('cnn-mnist', 1);
+  const velocity = model.params.map((p) => tf.zerosLike(p));
+  let step = 0;
 
-/** Training step and FGSM at batch `n`, each waited for (`finish`). */
-async function stepFigures(n: number): Promise<Pick<Figures, 'trainStepMs' | 'fgsmMs'>> {
-  const lbl = Uint8Array.from({ length: n }, (_, i) => (i * 7) % 10);
-  const bb = batchFromArrays(randomImages(n, 1), lbl, shape);
-  try {
-    return {
-      trainStepMs: await medianMsAsync(async () => {
-        const loss = sgdStepLoss(model, bb, velocity, DEFAULT_TRAIN_OPTIONS, step++);
-        await finish(loss);
-        loss.dispose();
-      }, reps, warmup),
-      fgsmMs: await medianMsAsync(async () => {
-        const adv = fgsm(model, bb.x, bb.y, 0.3);
-        await finish(adv);
-        adv.dispose();
-      }, reps, warmup),
-    };
-  } finally {
-    bb.x.dispose();
-    bb.y.dispose();
+  /**
+   * Waits for `t`: on a CPU backend by reading it; on a GPU by reading back one number that depends on all of it
+   * (a sum), which finishes the work without timing a 3 MB copy to the host — PyTorch's side only calls
+   * torch.cuda.synchronize(). Reads are asynchronous: WebGPU in Node has no synchronous read.
+   */
+  async function finish(t: tf.Tensor): Promise<void> {
+    if (!gpu) {
+      await t.data();
+      return;
+    }
+    const s = tf.sum(t);
+    await s.data();
+    s.dispose();
   }
-}
 
-const ours: Figures = {
-  ...(await stepFigures(batch)),
-  infer1000Ms: await medianMsAsync(async () => {
-    const pred = tf.tidy(() => tf.argMax(model.predictLogits(big.x), 1));
-    await finish(pred);
-    pred.dispose();
-  }, reps, warmup),
-};
-const oursLarge = large !== undefined ? await stepFigures(large) : undefined;
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const script = path.resolve(here, '../../bench/torch_compute.py');
-type TorchFigures = Figures & { version: string; threads: number; device: string };
-// On a GPU backend the fair comparison is PyTorch on CUDA; fall back to its CPU (one thread) when it has none.
-let torch = gpu ? runTorch<TorchFigures>(script, { reps, warmup, batch, inferCount: 1000, device: 'cuda' }) : undefined;
-if (torch === undefined || !torch.ok) torch = runTorch<TorchFigures>(script, { reps, warmup, batch, inferCount: 1000, threads: 1 });
-const torchLarge = large !== undefined && torch.ok ? runTorch<TorchFigures>(script, { reps, warmup, batch: large, inferCount: 1000, device: torch.result.device, threads: 1 }) : undefined;
-const ratio = (a: number, t: number): number => Math.round((a / t) * 1000) / 1000;
-const result = {
-  backend: choice.name,
-  adapter: choice.adapter ?? null,
-  backendReason: choice.reason,
-  model: 'cnn-mnist',
-  batch,
-  reps,
-  warmup,
-  threads: 1,
-  ...ours,
-  torch: torch.ok ? { version: torch.result.version, device: torch.result.device, threads: torch.result.threads, trainStepMs: torch.result.trainStepMs, fgsmMs: torch.result.fgsmMs, infer1000Ms: torch.result.infer1000Ms } : null,
-  torchUnavailable: torch.ok ? undefined : torch.reason,
-  ratios: torch.ok
-    ? { trainStep: ratio(ours.trainStepMs, torch.result.trainStepMs), fgsm: ratio(ours.fgsmMs, torch.result.fgsmMs), infer1000: ratio(ours.infer1000Ms, torch.result.infer1000Ms) }
-    : null,
-  large:
-    oursLarge !== undefined
-      ? {
-          batch: large,
-          ...oursLarge,
-          torch: torchLarge?.ok === true ? { trainStepMs: torchLarge.result.trainStepMs, fgsmMs: torchLarge.result.fgsmMs } : null,
-          ratios: torchLarge?.ok === true ? { trainStep: ratio(oursLarge.trainStepMs, torchLarge.result.trainStepMs), fgsm: ratio(oursLarge.fgsmMs, torchLarge.result.fgsmMs) } : null,
-        }
-      : undefined,
-  machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs },
-  date: new Date().toISOString(),
-};
-
-const fmt = (v: number): string => v.toFixed(2).padStart(8);
-console.log(`cnn-mnist, batch ${batch}, 1 thread, median of ${reps} after ${warmup} warm-up (ms)`);
-console.log(`operation        ${choice.name.padStart(8)}  ${(torch.ok ? `pytorch-${torch.result.device}` : 'pytorch').padStart(8)}   ratio`);
-for (const [k, label] of [['trainStepMs', 'train step'], ['fgsmMs', 'FGSM grad'], ['infer1000Ms', 'infer 1000']] as const) {
-  const t = result.torch?.[k];
-  console.log(`${label.padEnd(15)} ${fmt(ours[k])}  ${t !== undefined ? fmt(t) : '       -'}   ${t !== undefined ? (ours[k] / t).toFixed(2) + '×' : '-'}`);
-}
-if (oursLarge !== undefined) {
-  const tl = torchLarge?.ok === true ? torchLarge.result : undefined;
-  for (const [k, label] of [['trainStepMs', `train ${large}`], ['fgsmMs', `FGSM ${large}`]] as const) {
-    console.log(`${label.padEnd(15)} ${fmt(oursLarge[k])}  ${tl !== undefined ? fmt(tl[k]) : '       -'}   ${tl !== undefined ? (oursLarge[k] / tl[k]).toFixed(2) + '×' : '-'}`);
+  /** Training step and FGSM at batch `n`, each waited for (`finish`). */
+  async function stepFigures(n: number): Promise<Pick<Figures, 'trainStepMs' | 'fgsmMs'>> {
+    const lbl = Uint8Array.from({ length: n }, (_, i) => (i * 7) % 10);
+    const bb = batchFromArrays(randomImages(n, 1), lbl, shape);
+    try {
+      return {
+        trainStepMs: await medianMsAsync(async () => {
+          const loss = sgdStepLoss(model, bb, velocity, DEFAULT_TRAIN_OPTIONS, step++);
+          await finish(loss);
+          loss.dispose();
+        }, reps, warmup),
+        fgsmMs: await medianMsAsync(async () => {
+          const adv = fgsm(model, bb.x, bb.y, 0.3);
+          await finish(adv);
+          adv.dispose();
+        }, reps, warmup),
+      };
+    } finally {
+      bb.x.dispose();
+      bb.y.dispose();
+    }
   }
+
+  const ours: Figures = {
+    ...(await stepFigures(batch)),
+    infer1000Ms: await medianMsAsync(async () => {
+      const pred = tf.tidy(() => tf.argMax(model.predictLogits(big.x), 1));
+      await finish(pred);
+      pred.dispose();
+    }, reps, warmup),
+  };
+  const oursLarge = large !== undefined ? await stepFigures(large) : undefined;
+
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const script = path.resolve(here, '../../bench/torch_compute.py');
+  type TorchFigures = Figures & { version: string; threads: number; device: string };
+  // On a GPU backend the fair comparison is PyTorch on CUDA; fall back to its CPU (one thread) when it has none.
+  let torch = gpu ? runTorch<TorchFigures>(script, { reps, warmup, batch, inferCount: 1000, device: 'cuda' }) : undefined;
+  if (torch === undefined || !torch.ok) torch = runTorch<TorchFigures>(script, { reps, warmup, batch, inferCount: 1000, threads: 1 });
+  const torchLarge = large !== undefined && torch.ok ? runTorch<TorchFigures>(script, { reps, warmup, batch: large, inferCount: 1000, device: torch.result.device, threads: 1 }) : undefined;
+  const ratio = (a: number, t: number): number => Math.round((a / t) * 1000) / 1000;
+  const result = {
+    backend: choice.name,
+    adapter: choice.adapter ?? null,
+    backendReason: choice.reason,
+    model: 'cnn-mnist',
+    batch,
+    reps,
+    warmup,
+    threads: 1,
+    ...ours,
+    torch: torch.ok ? { version: torch.result.version, device: torch.result.device, threads: torch.result.threads, trainStepMs: torch.result.trainStepMs, fgsmMs: torch.result.fgsmMs, infer1000Ms: torch.result.infer1000Ms } : null,
+    torchUnavailable: torch.ok ? undefined : torch.reason,
+    ratios: torch.ok
+      ? { trainStep: ratio(ours.trainStepMs, torch.result.trainStepMs), fgsm: ratio(ours.fgsmMs, torch.result.fgsmMs), infer1000: ratio(ours.infer1000Ms, torch.result.infer1000Ms) }
+      : null,
+    large:
+      oursLarge !== undefined
+        ? {
+            batch: large,
+            ...oursLarge,
+            torch: torchLarge?.ok === true ? { trainStepMs: torchLarge.result.trainStepMs, fgsmMs: torchLarge.result.fgsmMs } : null,
+            ratios: torchLarge?.ok === true ? { trainStep: ratio(oursLarge.trainStepMs, torchLarge.result.trainStepMs), fgsm: ratio(oursLarge.fgsmMs, torchLarge.result.fgsmMs) } : null,
+          }
+        : undefined,
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs },
+    date: new Date().toISOString(),
+  };
+
+  const fmt = (v: number): string => v.toFixed(2).padStart(8);
+  console.log(`cnn-mnist, batch ${batch}, 1 thread, median of ${reps} after ${warmup} warm-up (ms)`);
+  console.log(`operation        ${choice.name.padStart(8)}  ${(torch.ok ? `pytorch-${torch.result.device}` : 'pytorch').padStart(8)}   ratio`);
+  for (const [k, label] of [['trainStepMs', 'train step'], ['fgsmMs', 'FGSM grad'], ['infer1000Ms', 'infer 1000']] as const) {
+    const t = result.torch?.[k];
+    console.log(`${label.padEnd(15)} ${fmt(ours[k])}  ${t !== undefined ? fmt(t) : '       -'}   ${t !== undefined ? (ours[k] / t).toFixed(2) + '×' : '-'}`);
+  }
+  if (oursLarge !== undefined) {
+    const tl = torchLarge?.ok === true ? torchLarge.result : undefined;
+    for (const [k, label] of [['trainStepMs', `train ${large}`], ['fgsmMs', `FGSM ${large}`]] as const) {
+      console.log(`${label.padEnd(15)} ${fmt(oursLarge[k])}  ${tl !== undefined ? fmt(tl[k]) : '       -'}   ${tl !== undefined ? (oursLarge[k] / tl[k]).toFixed(2) + '×' : '-'}`);
+    }
+  }
+  if (!torch.ok) console.log(`PyTorch: ${torch.reason}`);
+  mkdirSync(path.dirname(path.resolve(values.out!)), { recursive: true });
+  writeFileSync(values.out!, JSON.stringify(result, null, 2) + '\n');
+  console.log(`wrote ${values.out}`);
 }
-if (!torch.ok) console.log(`PyTorch: ${torch.reason}`);
-mkdirSync(path.dirname(path.resolve(values.out!)), { recursive: true });
-writeFileSync(values.out!, JSON.stringify(result, null, 2) + '\n');
-console.log(`wrote ${values.out}`);

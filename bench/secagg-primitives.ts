@@ -10,75 +10,79 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { addMaskInPlace, agree, kdf, LABELS, maskWords, randomSeed, roundKeyPairs } from '../shared/secagg/crypto.js';
 import { combineVerified, splitSecret } from '../shared/secagg/shamir.js';
 import { intFlag } from '../shared/util/flags.js';
 import { medianMs, medianMsAsync } from './timing.js';
 
-const { values } = parseArgs({
-  options: {
-    out: { type: 'string' },
-    reps: { type: 'string', default: '7' },
-    words: { type: 'string', default: String(1 << 22) },
-  },
-});
-const reps = intFlag('reps', values.reps, 1);
-const words = intFlag('words', values.words, 1);
+/** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
+export const OPTIONS = {
+  out: { type: 'string' },
+  reps: { type: 'string', default: '7' },
+  words: { type: 'string', default: String(1 << 22) },
+} satisfies ParseArgsOptionsConfig;
 
-const key = randomSeed();
-const bytes = 4 * words;
-const expandMs = medianMs(() => void maskWords(key, words), reps, 2);
-const target = new Uint32Array(words);
-const addMs = medianMs(() => addMaskInPlace(target, key, 1), reps, 2);
+/** Runs the command; `argv` is its arguments (without node and the script). */
+export async function main(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: OPTIONS });
+  const reps = intFlag('reps', values.reps, 1);
+  const words = intFlag('words', values.words, 1);
 
-const a = roundKeyPairs().s;
-const peers = Array.from({ length: 200 }, () => roundKeyPairs().s.publicKey);
-const agreeMs = medianMs(() => peers.forEach((pk) => agree(a.secretKey, pk)), Math.min(reps, 5), 1);
+  const key = randomSeed();
+  const bytes = 4 * words;
+  const expandMs = medianMs(() => void maskWords(key, words), reps, 2);
+  const target = new Uint32Array(words);
+  const addMs = medianMs(() => addMaskInPlace(target, key, 1), reps, 2);
 
-const sid = randomSeed();
-const kdfMs = medianMs(() => {
-  for (let i = 0; i < 1000; i++) kdf(key, sid, LABELS.pairMask, 'model', 0, 1, i + 2);
-}, reps, 1);
+  const a = roundKeyPairs().s;
+  const peers = Array.from({ length: 200 }, () => roundKeyPairs().s.publicKey);
+  const agreeMs = medianMs(() => peers.forEach((pk) => agree(a.secretKey, pk)), Math.min(reps, 5), 1);
 
-const shamir: { n: number; t: number; splitMs: number; combineMs: number }[] = [];
-for (const [n, t] of [
-  [100, 51],
-  [255, 128],
-] as const) {
-  const secret = randomSeed();
-  const shares = await splitSecret(secret, n, t);
-  const splitMs = await medianMsAsync(async () => void (await splitSecret(secret, n, t)), reps, 1);
-  const combineMs = await medianMsAsync(async () => void (await combineVerified(shares.slice(0, t), t, () => true)), reps, 1);
-  shamir.push({ n, t, splitMs, combineMs });
-}
+  const sid = randomSeed();
+  const kdfMs = medianMs(() => {
+    for (let i = 0; i < 1000; i++) kdf(key, sid, LABELS.pairMask, 'model', 0, 1, i + 2);
+  }, reps, 1);
 
-const result = {
-  node: process.version,
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  reps,
-  aesCtr: {
-    words,
-    expandGBps: bytes / (expandMs / 1e3) / 1e9,
-    addMaskInPlaceGBps: bytes / (addMs / 1e3) / 1e9,
-    expandMs,
-    addMaskInPlaceMs: addMs,
-  },
-  x25519OpsPerS: 200 / (agreeMs / 1e3),
-  hkdfOpsPerS: 1000 / (kdfMs / 1e3),
-  shamir,
-};
+  const shamir: { n: number; t: number; splitMs: number; combineMs: number }[] = [];
+  for (const [n, t] of [
+    [100, 51],
+    [255, 128],
+  ] as const) {
+    const secret = randomSeed();
+    const shares = await splitSecret(secret, n, t);
+    const splitMs = await medianMsAsync(async () => void (await splitSecret(secret, n, t)), reps, 1);
+    const combineMs = await medianMsAsync(async () => void (await combineVerified(shares.slice(0, t), t, () => true)), reps, 1);
+    shamir.push({ n, t, splitMs, combineMs });
+  }
 
-console.log(`node ${result.node} on ${result.cpu}`);
-console.log(`AES-256-CTR maskWords       ${result.aesCtr.expandGBps.toFixed(3)} GB/s   (${words} words, ${expandMs.toFixed(1)} ms)`);
-console.log(`AES-256-CTR addMaskInPlace  ${result.aesCtr.addMaskInPlaceGBps.toFixed(3)} GB/s   (${addMs.toFixed(1)} ms)`);
-console.log(`X25519 agree                ${result.x25519OpsPerS.toFixed(0)} ops/s`);
-console.log(`HKDF-SHA256 kdf             ${result.hkdfOpsPerS.toFixed(0)} ops/s`);
-for (const s of shamir) {
-  console.log(`Shamir n=${s.n} t=${s.t}`.padEnd(28) + `split ${s.splitMs.toFixed(2)} ms, combine ${s.combineMs.toFixed(2)} ms`);
-}
-if (values.out !== undefined) {
-  mkdirSync(path.dirname(path.resolve(values.out)), { recursive: true });
-  writeFileSync(values.out, JSON.stringify(result, null, 2) + '\n');
-  console.log(`wrote ${values.out}`);
+  const result = {
+    node: process.version,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    reps,
+    aesCtr: {
+      words,
+      expandGBps: bytes / (expandMs / 1e3) / 1e9,
+      addMaskInPlaceGBps: bytes / (addMs / 1e3) / 1e9,
+      expandMs,
+      addMaskInPlaceMs: addMs,
+    },
+    x25519OpsPerS: 200 / (agreeMs / 1e3),
+    hkdfOpsPerS: 1000 / (kdfMs / 1e3),
+    shamir,
+  };
+
+  console.log(`node ${result.node} on ${result.cpu}`);
+  console.log(`AES-256-CTR maskWords       ${result.aesCtr.expandGBps.toFixed(3)} GB/s   (${words} words, ${expandMs.toFixed(1)} ms)`);
+  console.log(`AES-256-CTR addMaskInPlace  ${result.aesCtr.addMaskInPlaceGBps.toFixed(3)} GB/s   (${addMs.toFixed(1)} ms)`);
+  console.log(`X25519 agree                ${result.x25519OpsPerS.toFixed(0)} ops/s`);
+  console.log(`HKDF-SHA256 kdf             ${result.hkdfOpsPerS.toFixed(0)} ops/s`);
+  for (const s of shamir) {
+    console.log(`Shamir n=${s.n} t=${s.t}`.padEnd(28) + `split ${s.splitMs.toFixed(2)} ms, combine ${s.combineMs.toFixed(2)} ms`);
+  }
+  if (values.out !== undefined) {
+    mkdirSync(path.dirname(path.resolve(values.out)), { recursive: true });
+    writeFileSync(values.out, JSON.stringify(result, null, 2) + '\n');
+    console.log(`wrote ${values.out}`);
+  }
 }

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/compute/backend.js';
 import { loadDataset } from '../shared/data/index.js';
@@ -22,71 +22,75 @@ import { loadScenario } from '../simulations/scenario.js';
 import { runSimulation, type SimulationResult } from '../simulations/engine.js';
 import { intFlag } from '../shared/util/flags.js';
 
-const { values } = parseArgs({
-  options: {
-    out: { type: 'string', default: 'runs/bench-sim.json' },
-    rounds: { type: 'string', default: '5' },
-    dataset: { type: 'string', default: 'mnist-embedded' },
-    'max-clients': { type: 'string', default: '1000' },
-    'max-rounds': { type: 'string', default: '3' },
-    workers: { type: 'string', default: '1,2' },
-  },
-});
-const rounds = intFlag('rounds', values.rounds, 1);
-const maxClients = intFlag('max-clients', values['max-clients'], 0);
-const maxRounds = intFlag('max-rounds', values['max-rounds'], 1);
-const workerCounts = values.workers!.split(',').map((w) => intFlag('workers', w, 1));
-const here = path.dirname(fileURLToPath(import.meta.url));
-const standard = path.resolve(here, '../../simulations/scenarios/standard.yaml');
-const choice = await initBackend({ quiet: true });
-const data = loadDataset(values.dataset!);
-const scratch = mkdtempSync(path.join(os.tmpdir(), 'rfl-bench-sim-'));
-const s = (x: number): string => (x / 1000).toFixed(2).padStart(7);
+/** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
+export const OPTIONS = {
+  out: { type: 'string', default: 'runs/bench-sim.json' },
+  rounds: { type: 'string', default: '5' },
+  dataset: { type: 'string', default: 'mnist-embedded' },
+  'max-clients': { type: 'string', default: '1000' },
+  'max-rounds': { type: 'string', default: '3' },
+  workers: { type: 'string', default: '1,2' },
+} satisfies ParseArgsOptionsConfig;
 
-console.log(`standard scenario on ${values.dataset} (${data.train.count} training images): 100 clients, fraction 0.1, 1 local epoch, cnn-mnist, fed-bva, secure aggregation; ${rounds} rounds, evaluation excluded`);
-console.log('workers   round s   train s     BV s  secagg s   other s  overhead  updates/s');
-const perWorkers: Record<string, SimulationResult['timing'] & { overheadFraction: number }> = {};
-for (const workers of workerCounts) {
-  const scenario = loadScenario(standard, [`rounds=${rounds}`, `evalEvery=${rounds}`, `dataset=${values.dataset}`, 'evalAttacks=[clean]', 'finalAttacks=[clean]']);
-  const r = await runSimulation({ scenario, runDir: path.join(scratch, `standard-w${workers}`), data, workers, log: () => undefined });
-  const t = r.timing;
-  const overheadFraction = (t.secaggMs + t.otherMs) / t.roundMs;
-  perWorkers[workers] = { ...t, overheadFraction };
-  console.log(`${String(workers).padStart(7)}  ${s(t.roundMs)}  ${s(t.trainMs)}  ${s(t.bvaMs)}  ${s(t.secaggMs)}  ${s(t.otherMs)}  ${(100 * overheadFraction).toFixed(1).padStart(7)} %  ${t.clientUpdatesPerSec.toFixed(2).padStart(9)}`);
+/** Runs the command; `argv` is its arguments (without node and the script). */
+export async function main(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: OPTIONS });
+  const rounds = intFlag('rounds', values.rounds, 1);
+  const maxClients = intFlag('max-clients', values['max-clients'], 0);
+  const maxRounds = intFlag('max-rounds', values['max-rounds'], 1);
+  const workerCounts = values.workers!.split(',').map((w) => intFlag('workers', w, 1));
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const standard = path.resolve(here, '../../simulations/scenarios/standard.yaml');
+  const choice = await initBackend({ quiet: true });
+  const data = loadDataset(values.dataset!);
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'rfl-bench-sim-'));
+  const s = (x: number): string => (x / 1000).toFixed(2).padStart(7);
+
+  console.log(`standard scenario on ${values.dataset} (${data.train.count} training images): 100 clients, fraction 0.1, 1 local epoch, cnn-mnist, fed-bva, secure aggregation; ${rounds} rounds, evaluation excluded`);
+  console.log('workers   round s   train s     BV s  secagg s   other s  overhead  updates/s');
+  const perWorkers: Record<string, SimulationResult['timing'] & { overheadFraction: number }> = {};
+  for (const workers of workerCounts) {
+    const scenario = loadScenario(standard, [`rounds=${rounds}`, `evalEvery=${rounds}`, `dataset=${values.dataset}`, 'evalAttacks=[clean]', 'finalAttacks=[clean]']);
+    const r = await runSimulation({ scenario, runDir: path.join(scratch, `standard-w${workers}`), data, workers, log: () => undefined });
+    const t = r.timing;
+    const overheadFraction = (t.secaggMs + t.otherMs) / t.roundMs;
+    perWorkers[workers] = { ...t, overheadFraction };
+    console.log(`${String(workers).padStart(7)}  ${s(t.roundMs)}  ${s(t.trainMs)}  ${s(t.bvaMs)}  ${s(t.secaggMs)}  ${s(t.otherMs)}  ${(100 * overheadFraction).toFixed(1).padStart(7)} %  ${t.clientUpdatesPerSec.toFixed(2).padStart(9)}`);
+  }
+
+  let scale: SimulationResult | undefined;
+  if (maxClients === 0) console.log('\nscale part skipped (--max-clients 0)');
+  else {
+    console.log(`\nscale: ${maxClients} connected virtual clients, ${Math.floor(maxClients / 10)} per round, ${maxRounds} rounds (same scenario otherwise)`);
+    const big = loadScenario(standard, [`numClients=${maxClients}`, `rounds=${maxRounds}`, `evalEvery=${maxRounds}`, 'evalAttacks=[clean]', 'finalAttacks=[clean]', 'dataset=mnist-embedded']);
+    scale = await runSimulation({ scenario: big, runDir: path.join(scratch, 'scale'), data: loadDataset('mnist-embedded'), log: () => undefined });
+    console.log(`connected ${scale.clients} clients in ${(scale.timing.connectMs / 1000).toFixed(1)} s; RSS ${scale.connectedRssMb.toFixed(0)} MB once connected; ` +
+      `${scale.completedRounds}/${maxRounds} rounds completed, mean round ${(scale.timing.roundMs / 1000).toFixed(1)} s; clean accuracy ${(100 * (scale.final.accuracy['clean'] ?? NaN)).toFixed(1)} %`);
+  }
+
+  const main = perWorkers[Math.max(...workerCounts)]!;
+  const result = {
+    scenario: 'standard',
+    dataset: values.dataset,
+    rounds,
+    backend: choice.name,
+    roundMs: main.roundMs,
+    trainMs: main.trainMs,
+    bvaMs: main.bvaMs,
+    secaggMs: main.secaggMs,
+    otherMs: main.otherMs,
+    overheadFraction: main.overheadFraction,
+    clientUpdatesPerSec: Object.fromEntries(Object.entries(perWorkers).map(([w, t]) => [w, t.clientUpdatesPerSec])),
+    workers: workerCounts,
+    perWorkers,
+    maxClients: scale?.clients ?? null,
+    maxClientsRounds: scale !== undefined ? { asked: maxRounds, completed: scale.completedRounds, meanRoundMs: scale.timing.roundMs } : null,
+    rssMbAtMaxClients: scale?.connectedRssMb ?? null,
+    connectMsAtMaxClients: scale?.timing.connectMs ?? null,
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs },
+    date: new Date().toISOString(),
+  };
+  mkdirSync(path.dirname(path.resolve(values.out!)), { recursive: true });
+  writeFileSync(values.out!, JSON.stringify(result, null, 2) + '\n');
+  console.log(`wrote ${values.out}`);
 }
-
-let scale: SimulationResult | undefined;
-if (maxClients === 0) console.log('\nscale part skipped (--max-clients 0)');
-else {
-  console.log(`\nscale: ${maxClients} connected virtual clients, ${Math.floor(maxClients / 10)} per round, ${maxRounds} rounds (same scenario otherwise)`);
-  const big = loadScenario(standard, [`numClients=${maxClients}`, `rounds=${maxRounds}`, `evalEvery=${maxRounds}`, 'evalAttacks=[clean]', 'finalAttacks=[clean]', 'dataset=mnist-embedded']);
-  scale = await runSimulation({ scenario: big, runDir: path.join(scratch, 'scale'), data: loadDataset('mnist-embedded'), log: () => undefined });
-  console.log(`connected ${scale.clients} clients in ${(scale.timing.connectMs / 1000).toFixed(1)} s; RSS ${scale.connectedRssMb.toFixed(0)} MB once connected; ` +
-    `${scale.completedRounds}/${maxRounds} rounds completed, mean round ${(scale.timing.roundMs / 1000).toFixed(1)} s; clean accuracy ${(100 * (scale.final.accuracy['clean'] ?? NaN)).toFixed(1)} %`);
-}
-
-const main = perWorkers[Math.max(...workerCounts)]!;
-const result = {
-  scenario: 'standard',
-  dataset: values.dataset,
-  rounds,
-  backend: choice.name,
-  roundMs: main.roundMs,
-  trainMs: main.trainMs,
-  bvaMs: main.bvaMs,
-  secaggMs: main.secaggMs,
-  otherMs: main.otherMs,
-  overheadFraction: main.overheadFraction,
-  clientUpdatesPerSec: Object.fromEntries(Object.entries(perWorkers).map(([w, t]) => [w, t.clientUpdatesPerSec])),
-  workers: workerCounts,
-  perWorkers,
-  maxClients: scale?.clients ?? null,
-  maxClientsRounds: scale !== undefined ? { asked: maxRounds, completed: scale.completedRounds, meanRoundMs: scale.timing.roundMs } : null,
-  rssMbAtMaxClients: scale?.connectedRssMb ?? null,
-  connectMsAtMaxClients: scale?.timing.connectMs ?? null,
-  machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs },
-  date: new Date().toISOString(),
-};
-mkdirSync(path.dirname(path.resolve(values.out!)), { recursive: true });
-writeFileSync(values.out!, JSON.stringify(result, null, 2) + '\n');
-console.log(`wrote ${values.out}`);

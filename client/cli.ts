@@ -14,88 +14,94 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import nacl from 'tweetnacl';
 import { initBackend } from '../shared/compute/backend.js';
 import { loadDataset, loadIdxTrainOnly, partition, sampleSharedSet } from '../shared/data/index.js';
 import { range } from '../shared/train/batches.js';
 import { intFlag } from '../shared/util/flags.js';
 import { connect } from './session.js';
+import { describeConnectError } from './connect-error.js';
+import { UsageError } from '../shared/util/usage-error.js';
 import { LocalTrainer } from './trainer.js';
 
-const { values } = parseArgs({
-  options: {
-    server: { type: 'string' },
-    token: { type: 'string' },
-    id: { type: 'string' },
-    'identity-file': { type: 'string' },
-    data: { type: 'string' },
-    embedded: { type: 'boolean' },
-    partition: { type: 'string' },
-    clients: { type: 'string', default: '3' },
-    seed: { type: 'string', default: '1' },
-    'shared-set-size': { type: 'string', default: '64' },
-  },
-});
-if (values.server === undefined) throw new Error('--server URL is required (e.g. --server http://localhost:8080)');
-if (values.token === undefined) throw new Error('--token T is required');
-if ((values.data === undefined) === (values.embedded !== true)) throw new Error('give exactly one of --data DIR or --embedded --partition K');
+/** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
+export const OPTIONS = {
+  server: { type: 'string' },
+  token: { type: 'string' },
+  id: { type: 'string' },
+  'identity-file': { type: 'string' },
+  data: { type: 'string' },
+  embedded: { type: 'boolean' },
+  partition: { type: 'string' },
+  clients: { type: 'string', default: '3' },
+  seed: { type: 'string', default: '1' },
+  'shared-set-size': { type: 'string', default: '64' },
+} satisfies ParseArgsOptionsConfig;
 
-const id = values.id ?? (values['identity-file'] !== undefined ? path.basename(values['identity-file']).replace(/\.key$/, '') : `client-${values.partition ?? '0'}`);
-const keyFile = values['identity-file'] ?? path.join(os.homedir(), '.robust-fl', `${id}.key`);
-const identity = loadOrCreateIdentity(keyFile);
+/** Runs the command; `argv` is its arguments (without node and the script). */
+export async function main(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: OPTIONS });
+  if (values.server === undefined) throw new UsageError('--server URL is required (e.g. --server http://localhost:8080)', ['server']);
+  if (values.token === undefined) throw new UsageError('--token T is required: a token the coordinator accepts (its --tokens)', ['token']);
+  if ((values.data === undefined) === (values.embedded !== true)) throw new UsageError('give exactly one of --data DIR or --embedded --partition K', ['data', 'embedded']);
 
-await initBackend();
-let trainer: LocalTrainer;
-if (values.data !== undefined) {
-  // A client holds training data only: the train-images/train-labels pair of an IDX directory.
-  const train = loadIdxTrainOnly(values.data);
-  trainer = new LocalTrainer(train, range(train.count));
-  console.error(`client ${id}: ${train.count} local examples from ${values.data}`);
-} else {
-  const k = intFlag('partition', values.partition, 0);
-  const n = intFlag('clients', values.clients, 1);
-  if (k >= n) throw new Error(`--partition ${k}: must be below --clients ${n}`);
-  const seed = intFlag('seed', values.seed, 0);
-  const { train } = loadDataset('mnist-embedded');
-  const shared = sampleSharedSet(train.count, intFlag('shared-set-size', values['shared-set-size'], 1), seed);
-  const parts = partition(train.labels, { kind: 'iid' }, n, seed, shared);
-  trainer = new LocalTrainer(train, parts[k]!);
-  console.error(`client ${id}: embedded MNIST part ${k} of ${n} (${parts[k]!.length} examples)`);
-}
+  const id = values.id ?? (values['identity-file'] !== undefined ? path.basename(values['identity-file']).replace(/\.key$/, '') : `client-${values.partition ?? '0'}`);
+  const keyFile = values['identity-file'] ?? path.join(os.homedir(), '.robust-fl', `${id}.key`);
+  const identity = loadOrCreateIdentity(keyFile);
 
-const session = connect(values.server, { clientId: id, token: values.token, identity, trainer, log: (l) => console.error(`client ${id}: ${l}`) });
-session.socket.on('connect', () => console.error(`client ${id}: connected to ${values.server}`));
-session.socket.on('disconnect', (reason) => {
-  // 'io client disconnect' is this client leaving on purpose; anything else is retried with backoff.
-  console.error(`client ${id}: disconnected (${reason})${reason === 'io client disconnect' ? '' : '; reconnecting'}`);
-});
-session.socket.on('connect_error', (err: Error) => console.error(`client ${id}: cannot connect: ${err.message}`));
-session.socket.on('run:end', (msg) => {
-  console.error(`client ${id}: the coordinator finished the run (${msg.rounds} rounds); leaving`);
-  // Let the acknowledgement (sent by the session) go out before the connection closes.
-  setImmediate(() => {
+  await initBackend();
+  let trainer: LocalTrainer;
+  if (values.data !== undefined) {
+    // A client holds training data only: the train-images/train-labels pair of an IDX directory.
+    const train = loadIdxTrainOnly(values.data);
+    trainer = new LocalTrainer(train, range(train.count));
+    console.error(`client ${id}: ${train.count} local examples from ${values.data}`);
+  } else {
+    const k = intFlag('partition', values.partition, 0);
+    const n = intFlag('clients', values.clients, 1);
+    if (k >= n) throw new UsageError(`--partition ${k}: must be below --clients ${n}`, ['partition']);
+    const seed = intFlag('seed', values.seed, 0);
+    const { train } = loadDataset('mnist-embedded');
+    const shared = sampleSharedSet(train.count, intFlag('shared-set-size', values['shared-set-size'], 1), seed);
+    const parts = partition(train.labels, { kind: 'iid' }, n, seed, shared);
+    trainer = new LocalTrainer(train, parts[k]!);
+    console.error(`client ${id}: embedded MNIST part ${k} of ${n} (${parts[k]!.length} examples)`);
+  }
+
+  const session = connect(values.server, { clientId: id, token: values.token, identity, trainer, log: (l) => console.error(`client ${id}: ${l}`) });
+  session.socket.on('connect', () => console.error(`client ${id}: connected to ${values.server}`));
+  session.socket.on('disconnect', (reason) => {
+    // 'io client disconnect' is this client leaving on purpose; anything else is retried with backoff.
+    console.error(`client ${id}: disconnected (${reason})${reason === 'io client disconnect' ? '' : '; reconnecting'}`);
+  });
+  session.socket.on('connect_error', (err: Error) => console.error(`client ${id}: ${describeConnectError(values.server!, err)}; retrying`));
+  session.socket.on('run:end', (msg) => {
+    console.error(`client ${id}: the coordinator finished the run (${msg.rounds} rounds); leaving`);
+    // Let the acknowledgement (sent by the session) go out before the connection closes.
+    setImmediate(() => {
+      session.close();
+      trainer.dispose();
+      process.exit(0);
+    });
+  });
+  process.on('SIGINT', () => {
     session.close();
     trainer.dispose();
-    process.exit(0);
+    process.exit(130);
   });
-});
-process.on('SIGINT', () => {
-  session.close();
-  trainer.dispose();
-  process.exit(130);
-});
 
-/** The identity key pair in `file` (hex JSON), created with mode 0600 if absent. */
-function loadOrCreateIdentity(file: string): nacl.SignKeyPair {
-  if (existsSync(file)) {
-    const raw = JSON.parse(readFileSync(file, 'utf8')) as { secretKey: string };
-    return nacl.sign.keyPair.fromSecretKey(Uint8Array.from(Buffer.from(raw.secretKey, 'hex')));
+  /** The identity key pair in `file` (hex JSON), created with mode 0600 if absent. */
+  function loadOrCreateIdentity(file: string): nacl.SignKeyPair {
+    if (existsSync(file)) {
+      const raw = JSON.parse(readFileSync(file, 'utf8')) as { secretKey: string };
+      return nacl.sign.keyPair.fromSecretKey(Uint8Array.from(Buffer.from(raw.secretKey, 'hex')));
+    }
+    mkdirSync(path.dirname(file), { recursive: true });
+    const kp = nacl.sign.keyPair();
+    writeFileSync(file, JSON.stringify({ publicKey: Buffer.from(kp.publicKey).toString('hex'), secretKey: Buffer.from(kp.secretKey).toString('hex') }) + '\n', { mode: 0o600 });
+    chmodSync(file, 0o600);
+    console.error(`created identity ${file}`);
+    return kp;
   }
-  mkdirSync(path.dirname(file), { recursive: true });
-  const kp = nacl.sign.keyPair();
-  writeFileSync(file, JSON.stringify({ publicKey: Buffer.from(kp.publicKey).toString('hex'), secretKey: Buffer.from(kp.secretKey).toString('hex') }) + '\n', { mode: 0o600 });
-  chmodSync(file, 0o600);
-  console.error(`created identity ${file}`);
-  return kp;
 }

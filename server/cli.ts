@@ -15,92 +15,115 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { initBackend } from '../shared/compute/backend.js';
 import { loadDataset } from '../shared/data/index.js';
 import { intFlag, numberFlag } from '../shared/util/flags.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import { UsageError } from '../shared/util/usage-error.js';
 
-const { values } = parseArgs({
-  options: {
-    config: { type: 'string' },
-    port: { type: 'string' },
-    host: { type: 'string' },
-    tokens: { type: 'string' },
-    'tokens-file': { type: 'string' },
-    'run-dir': { type: 'string' },
-    resume: { type: 'string' },
-    method: { type: 'string' },
-    rounds: { type: 'string' },
-    clients: { type: 'string' },
-    fraction: { type: 'string' },
-    'local-epochs': { type: 'string' },
-    seed: { type: 'string' },
-    'min-clients': { type: 'string' },
-    'eval-every': { type: 'string' },
-    plaintext: { type: 'boolean' },
-    aggregation: { type: 'string' },
-    dataset: { type: 'string' },
-    'data-dir': { type: 'string' },
-  },
-});
+/** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
+export const OPTIONS = {
+  config: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  tokens: { type: 'string' },
+  'tokens-file': { type: 'string' },
+  'run-dir': { type: 'string' },
+  resume: { type: 'string' },
+  method: { type: 'string' },
+  rounds: { type: 'string' },
+  clients: { type: 'string' },
+  fraction: { type: 'string' },
+  'local-epochs': { type: 'string' },
+  seed: { type: 'string' },
+  'min-clients': { type: 'string' },
+  'eval-every': { type: 'string' },
+  plaintext: { type: 'boolean' },
+  aggregation: { type: 'string' },
+  dataset: { type: 'string' },
+  'data-dir': { type: 'string' },
+} satisfies ParseArgsOptionsConfig;
 
-interface FileConfig {
-  federated?: Record<string, unknown>;
-  secure?: boolean;
-  secagg?: CoordinatorOptions['secagg'];
-  aggregation?: unknown;
-  tokens?: string[];
-  port?: number;
-  host?: string;
-  runDir?: string;
-  dataset?: string;
-  dataDir?: string;
-  minClients?: number;
+/** Runs the command; `argv` is its arguments (without node and the script). */
+export async function main(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: OPTIONS });
+
+  interface FileConfig {
+    federated?: Record<string, unknown>;
+    secure?: boolean;
+    secagg?: CoordinatorOptions['secagg'];
+    aggregation?: unknown;
+    tokens?: string[];
+    port?: number;
+    host?: string;
+    runDir?: string;
+    dataset?: string;
+    dataDir?: string;
+    minClients?: number;
+  }
+  const file: FileConfig = values.config !== undefined ? (jsonFlag('config', readConfig(values.config), 'a JSON object, see rfl coordinator --help') as FileConfig) : {};
+  const federated: Record<string, unknown> = { method: 'fed-bva', numClients: 3, fraction: 1, rounds: 5, ...(file.federated ?? {}) };
+  if (values.method !== undefined) federated['method'] = values.method;
+  if (values.rounds !== undefined) federated['rounds'] = intFlag('rounds', values.rounds, 1);
+  if (values.clients !== undefined) federated['numClients'] = intFlag('clients', values.clients, 1);
+  if (values.fraction !== undefined) federated['fraction'] = numberFlag('fraction', values.fraction, 0, 1);
+  if (values['local-epochs'] !== undefined) federated['localEpochs'] = intFlag('local-epochs', values['local-epochs'], 1);
+  if (values.seed !== undefined) federated['seed'] = intFlag('seed', values.seed, 0);
+  if (values['eval-every'] !== undefined) federated['evalEvery'] = intFlag('eval-every', values['eval-every'], 1);
+
+  const tokens = new Set<string>(file.tokens ?? []);
+  for (const t of (values.tokens ?? '').split(',')) if (t.trim() !== '') tokens.add(t.trim());
+  if (values['tokens-file'] !== undefined) {
+    for (const line of readFileSync(values['tokens-file'], 'utf8').split('\n')) if (line.trim() !== '') tokens.add(line.trim());
+  }
+  if (tokens.size === 0) throw new UsageError('no client tokens: pass --tokens A,B or --tokens-file FILE (or "tokens" in --config)', ['tokens']);
+
+  const runDir = values.resume ?? values['run-dir'] ?? file.runDir ?? 'runs/coordinator';
+  if (values.resume !== undefined && !existsSync(values.resume)) throw new UsageError(`--resume ${values.resume}: no such run directory`, ['resume']);
+  if (values.resume === undefined && existsSync(path.join(runDir, 'checkpoint.bin'))) {
+    throw new UsageError(`run directory ${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --run-dir`, ['run-dir']);
+  }
+  await initBackend();
+  const datasetName = values.dataset ?? file.dataset ?? 'mnist-embedded';
+  const dataDir = values['data-dir'] ?? file.dataDir;
+  const data = loadDataset(datasetName, dataDir !== undefined ? { dir: dataDir } : {});
+  const minClients = values['min-clients'] !== undefined ? intFlag('min-clients', values['min-clients'], 1) : file.minClients;
+  const coordinator = new Coordinator({
+    federated: federated as CoordinatorOptions['federated'],
+    data,
+    secure: values.plaintext === true ? false : (file.secure ?? true),
+    ...(file.secagg !== undefined ? { secagg: file.secagg } : {}),
+    ...(values.aggregation !== undefined ? { aggregation: jsonFlag('aggregation', values.aggregation, `e.g. '{"rule":"median"}'`) } : file.aggregation !== undefined ? { aggregation: file.aggregation } : {}),
+    tokens,
+    runDir,
+    resume: values.resume !== undefined,
+    ...(minClients !== undefined ? { minClients } : {}),
+  });
+  const port = await coordinator.listen(values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080), values.host ?? file.host ?? '0.0.0.0');
+  const c = coordinator.config;
+  console.error(`coordinator listening on port ${port}: ${c.method}, ${c.rounds} rounds, ${c.numClients} clients × fraction ${c.fraction}, ` +
+    `${values.plaintext === true ? 'plaintext' : 'secure aggregation'} (${coordinator.aggregation.rule}), data ${datasetName}, run directory ${runDir}`);
+  process.on('SIGINT', () => void coordinator.close().then(() => process.exit(130)));
+  await coordinator.run();
+  console.error(`done: ${coordinator.completedRounds} rounds; checkpoint and metrics.jsonl in ${runDir}`);
+  await coordinator.close();
 }
-const file: FileConfig = values.config !== undefined ? (JSON.parse(readFileSync(values.config, 'utf8')) as FileConfig) : {};
-const federated: Record<string, unknown> = { method: 'fed-bva', numClients: 3, fraction: 1, rounds: 5, ...(file.federated ?? {}) };
-if (values.method !== undefined) federated['method'] = values.method;
-if (values.rounds !== undefined) federated['rounds'] = intFlag('rounds', values.rounds, 1);
-if (values.clients !== undefined) federated['numClients'] = intFlag('clients', values.clients, 1);
-if (values.fraction !== undefined) federated['fraction'] = numberFlag('fraction', values.fraction, 0, 1);
-if (values['local-epochs'] !== undefined) federated['localEpochs'] = intFlag('local-epochs', values['local-epochs'], 1);
-if (values.seed !== undefined) federated['seed'] = intFlag('seed', values.seed, 0);
-if (values['eval-every'] !== undefined) federated['evalEvery'] = intFlag('eval-every', values['eval-every'], 1);
 
-const tokens = new Set<string>(file.tokens ?? []);
-for (const t of (values.tokens ?? '').split(',')) if (t.trim() !== '') tokens.add(t.trim());
-if (values['tokens-file'] !== undefined) {
-  for (const line of readFileSync(values['tokens-file'], 'utf8').split('\n')) if (line.trim() !== '') tokens.add(line.trim());
+/** The text of the --config file; a UsageError naming the flag when it cannot be read. */
+function readConfig(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--config ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, ['config']);
+  }
 }
-if (tokens.size === 0) throw new Error('no client tokens: pass --tokens A,B or --tokens-file FILE (or "tokens" in --config)');
 
-const runDir = values.resume ?? values['run-dir'] ?? file.runDir ?? 'runs/coordinator';
-if (values.resume !== undefined && !existsSync(values.resume)) throw new Error(`--resume ${values.resume}: no such run directory`);
-if (values.resume === undefined && existsSync(path.join(runDir, 'checkpoint.bin'))) {
-  throw new Error(`run directory ${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --run-dir`);
+/** A flag's JSON value; a UsageError naming the flag and showing the expected form otherwise. */
+function jsonFlag(name: string, text: string, expected: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new UsageError(`--${name}: not valid JSON (${(err as Error).message}); expected ${expected}`, [name]);
+  }
 }
-await initBackend();
-const datasetName = values.dataset ?? file.dataset ?? 'mnist-embedded';
-const dataDir = values['data-dir'] ?? file.dataDir;
-const data = loadDataset(datasetName, dataDir !== undefined ? { dir: dataDir } : {});
-const minClients = values['min-clients'] !== undefined ? intFlag('min-clients', values['min-clients'], 1) : file.minClients;
-const coordinator = new Coordinator({
-  federated: federated as CoordinatorOptions['federated'],
-  data,
-  secure: values.plaintext === true ? false : (file.secure ?? true),
-  ...(file.secagg !== undefined ? { secagg: file.secagg } : {}),
-  ...(values.aggregation !== undefined ? { aggregation: JSON.parse(values.aggregation) as unknown } : file.aggregation !== undefined ? { aggregation: file.aggregation } : {}),
-  tokens,
-  runDir,
-  resume: values.resume !== undefined,
-  ...(minClients !== undefined ? { minClients } : {}),
-});
-const port = await coordinator.listen(values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080), values.host ?? file.host ?? '0.0.0.0');
-const c = coordinator.config;
-console.error(`coordinator listening on port ${port}: ${c.method}, ${c.rounds} rounds, ${c.numClients} clients × fraction ${c.fraction}, ` +
-  `${values.plaintext === true ? 'plaintext' : 'secure aggregation'} (${coordinator.aggregation.rule}), data ${datasetName}, run directory ${runDir}`);
-process.on('SIGINT', () => void coordinator.close().then(() => process.exit(130)));
-await coordinator.run();
-console.error(`done: ${coordinator.completedRounds} rounds; checkpoint and metrics.jsonl in ${runDir}`);
-await coordinator.close();

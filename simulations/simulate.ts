@@ -1,65 +1,75 @@
 /**
- * `npm run simulate -- --config FILE [overrides]`: runs a simulated federation from a scenario file.
- *
- *   --config FILE       scenario (JSON or YAML; see simulations/scenarios/)
- *   --set PATH=VALUE    override any scenario field, e.g. --set rounds=5 --set corrupted.fraction=0.3 (repeatable)
- *   --rounds N --clients N --method M --seed N --workers N    shorthands for --set
- *   --out DIR           run directory (default runs/<scenario>-<time>)
- *   --url URL --token T join an external coordinator instead of starting one
- *   --backend NAME      compute backend (wasm, cpu, …)
- *   --no-progress       one line per round instead of the progress bar
+ * `rfl simulate [--config FILE] [options]` (alias `npm run simulate --`): runs a simulated federation from a
+ * scenario file (default: the quick start's). `rfl simulate --help` lists the options with units and ranges;
+ * `--model`, `--data` and `--extension` bring your own model, dataset and behaviours (docs/own-model.md).
  */
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import type { BackendName } from '../shared/compute/backend.js';
 import { loadScenario } from './scenario.js';
 import { runSimulation } from './engine.js';
 import { createProgress } from './progress.js';
 import { summaryLines } from './summary.js';
 
-const { values } = parseArgs({
-  options: {
-    config: { type: 'string' },
-    set: { type: 'string', multiple: true, default: [] },
-    rounds: { type: 'string' },
-    clients: { type: 'string' },
-    method: { type: 'string' },
-    seed: { type: 'string' },
-    workers: { type: 'string' },
-    out: { type: 'string' },
-    url: { type: 'string' },
-    token: { type: 'string' },
-    backend: { type: 'string' },
-    'no-progress': { type: 'boolean', default: false },
-  },
-});
-if (values.config === undefined) {
-  console.error('usage: npm run simulate -- --config FILE [--set path=value ...] [--out DIR]; scenarios ship in simulations/scenarios/');
-  process.exit(2);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The scenario `rfl simulate` runs when no --config is given: the quick start's. */
+export const DEFAULT_SCENARIO = 'simulations/scenarios/quickstart.yaml';
+
+/** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
+export const OPTIONS = {
+  config: { type: 'string' },
+  set: { type: 'string', multiple: true, default: [] },
+  rounds: { type: 'string' },
+  clients: { type: 'string' },
+  method: { type: 'string' },
+  seed: { type: 'string' },
+  workers: { type: 'string' },
+  model: { type: 'string' },
+  data: { type: 'string' },
+  extension: { type: 'string', multiple: true, default: [] },
+  out: { type: 'string' },
+  url: { type: 'string' },
+  token: { type: 'string' },
+  backend: { type: 'string' },
+  'no-progress': { type: 'boolean', default: false },
+} satisfies ParseArgsOptionsConfig;
+
+/** The scenario overrides the shorthand flags stand for, after the explicit --set ones (so shorthands win). */
+export function shorthandOverrides(values: { set?: string[]; rounds?: string; clients?: string; method?: string; seed?: string; workers?: string; model?: string; data?: string; extension?: string[] }): string[] {
+  const overrides = [...(values.set ?? [])];
+  for (const [flag, field] of [['rounds', 'rounds'], ['clients', 'numClients'], ['method', 'method'], ['seed', 'seed'], ['workers', 'workers'], ['model', 'model'], ['data', 'dataset']] as const) {
+    if (values[flag] !== undefined) overrides.push(`${field}=${values[flag]}`);
+  }
+  // A list value travels as a JSON array (the --set values are parsed as YAML, of which JSON is a part).
+  if (values.extension !== undefined && values.extension.length > 0) overrides.push(`extensions=${JSON.stringify(values.extension)}`);
+  return overrides;
 }
-const overrides = [...values.set!];
-for (const [flag, field] of [['rounds', 'rounds'], ['clients', 'numClients'], ['method', 'method'], ['seed', 'seed'], ['workers', 'workers']] as const) {
-  if (values[flag] !== undefined) overrides.push(`${field}=${values[flag]}`);
-}
-try {
-  const scenario = loadScenario(values.config, overrides);
+
+/** Runs the command; `argv` is its arguments (without node and the script). Errors propagate to rfl. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: OPTIONS });
+  const config = values.config ?? path.resolve(here, '../..', DEFAULT_SCENARIO);
+  const scenario = loadScenario(config, shorthandOverrides(values));
   const runDir = values.out ?? path.join('runs', `${scenario.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   console.error(`scenario ${scenario.name}: ${scenario.federated.method}, ${scenario.federated.numClients} clients, ${scenario.federated.fraction} per round, ${scenario.federated.rounds} rounds, ` +
     `${scenario.secure ? 'secure aggregation' : 'plaintext'} (${scenario.aggregation.rule})${scenario.corrupted !== undefined ? `, ${scenario.corrupted.fraction * 100} % ${scenario.corrupted.behavior.kind}` : ''}; writing ${runDir}`);
   const progress = createProgress(scenario.federated.rounds, values['no-progress'] ? false : undefined);
-  const result = await runSimulation({
-    scenario,
-    runDir,
-    ...(values.url !== undefined ? { url: values.url } : {}),
-    ...(values.token !== undefined ? { token: values.token } : {}),
-    ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}),
-    onPhase: progress.onPhase,
-    onRound: progress.onRound,
-  });
-  progress.stop();
-  for (const line of summaryLines(result)) console.log(line);
-} catch (err) {
-  const e = err as Error & { fields?: string[] };
-  console.error(`simulate: ${e.message}`);
-  process.exit(e.fields !== undefined ? 2 : 1);
+  try {
+    const result = await runSimulation({
+      scenario,
+      runDir,
+      ...(values.url !== undefined ? { url: values.url } : {}),
+      ...(values.token !== undefined ? { token: values.token } : {}),
+      ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}),
+      onPhase: progress.onPhase,
+      onRound: progress.onRound,
+    });
+    progress.stop();
+    for (const line of summaryLines(result)) console.log(line);
+  } finally {
+    // Idempotent: also clears the progress bar when the run fails, so the error line stands alone.
+    progress.stop();
+  }
 }

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeBackend, initBackend } from '../shared/compute/backend.js';
+import { describeBackend, initBackend, summarizeBackend } from '../shared/compute/backend.js';
 import { vulkanMissing } from '../shared/compute/webgpu.js';
 
 const backendModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../shared/compute/backend.js');
@@ -46,7 +46,7 @@ describe('compute backend picker', function () {
     const ok = pickInChild({ RFL_BACKEND: 'cpu' });
     expect(ok.status, ok.stderr).to.equal(0);
     expect(JSON.parse(ok.stdout.trim()).name).to.equal('cpu');
-    expect(ok.stderr).to.contain('compute backend: cpu — chosen by RFL_BACKEND');
+    expect(ok.stderr).to.contain('compute backend: cpu (chosen by RFL_BACKEND)');
     const bad = pickInChild({ RFL_BACKEND: 'cuda' });
     expect(bad.status).to.equal(3);
     expect(bad.stderr).to.contain('RFL_BACKEND: unknown backend "cuda"; expected one of tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu');
@@ -73,5 +73,19 @@ describe('compute backend picker', function () {
     expect(describeBackend({ name: 'webgpu', tfName: 'webgpu', adapter: 'nvidia hopper', reason: 'chosen by option', rejected: [] })).to.equal('compute backend: webgpu on nvidia hopper — chosen by option');
     expect(describeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after tfjs-node', rejected: [{ name: 'tfjs-node', error: 'no binding' }] }))
       .to.equal('compute backend: wasm — first that loaded after tfjs-node (tfjs-node: no binding)');
+  });
+
+  it('says in a few words why the better backends were not taken, leaving the errors to --verbose', () => {
+    const rejected = [
+      { name: 'tfjs-node-gpu' as const, error: "Cannot find package '@tensorflow/tfjs-node-gpu' imported from /x/backend.js" },
+      { name: 'webgpu' as const, error: 'not for this program (it reads tensors synchronously; WebGPU in Node reads only asynchronously)' },
+      { name: 'tfjs-node' as const, error: "Cannot find package '@tensorflow/tfjs-node' imported from /x/backend.js" },
+    ];
+    expect(summarizeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after tfjs-node-gpu, webgpu, tfjs-node', rejected }))
+      .to.equal('compute backend: wasm (tfjs-node-gpu, tfjs-node not installed)');
+    const noGpu = [{ name: 'webgpu' as const, error: 'no Vulkan loader (libvulkan.so.1)' }, { name: 'tfjs-node' as const, error: 'libtensorflow.so: cannot open shared object file' }];
+    expect(summarizeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after webgpu, tfjs-node', rejected: noGpu }))
+      .to.equal('compute backend: wasm (no GPU; tfjs-node failed to load)');
+    expect(summarizeBackend({ name: 'cpu', tfName: 'cpu', reason: 'chosen by RFL_BACKEND', rejected: [] })).to.equal('compute backend: cpu (chosen by RFL_BACKEND)');
   });
 });

@@ -5,7 +5,7 @@
  * tfjs-node-gpu, webgpu (Dawn over Vulkan, where a GPU driver is present), tfjs-node, wasm, cpu that actually
  * loads. Presence of a package proves nothing here: npm may
  * skip a dependency's install script, leaving tfjs-node without its native library, so each candidate is
- * imported and initialised for real (../shared/docs/compute-backend.md).
+ * imported and initialised for real (docs/spec/compute-backend.md).
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -38,6 +38,8 @@ export interface BackendOptions {
   backend?: BackendName;
   /** Suppress the one-line log of the choice (default false). */
   quiet?: boolean;
+  /** Log the long form of the choice, with every rejection's error (default: RFL_VERBOSE=1, as `rfl --verbose` sets). */
+  verbose?: boolean;
   /**
    * The caller reads tensors only asynchronously (`await t.data()`), so the automatic choice may take WebGPU:
    * in Node, WebGPU has no synchronous read (`dataSync` needs a browser's OffscreenCanvas). Default false: the
@@ -120,7 +122,24 @@ function firstLine(err: unknown): string {
   return msg.split('\n')[0] ?? msg;
 }
 
-/** Describes a choice in one line, for logs. */
+/**
+ * The short form of a choice, for the log line everyone sees: the backend, and why the better ones were not
+ * taken in a few words (`compute backend: wasm (tfjs-node-gpu, tfjs-node not installed; no GPU)`). A rejection
+ * by design (webgpu offered only to asynchronous readers) is left out; `describeBackend` has every error.
+ */
+export function summarizeBackend(c: BackendChoice): string {
+  const notInstalled = c.rejected.filter((r) => /Cannot find (package|module)|not installed/i.test(r.error)).map((r) => r.name);
+  const notes: string[] = [];
+  if (notInstalled.length > 0) notes.push(`${notInstalled.join(', ')} not installed`);
+  for (const r of c.rejected) {
+    if (notInstalled.includes(r.name) || /reads tensors synchronously/.test(r.error)) continue;
+    notes.push(r.name === 'webgpu' ? 'no GPU' : `${r.name} failed to load`);
+  }
+  if (c.reason.startsWith('chosen by')) notes.unshift(c.reason);
+  return `compute backend: ${c.name}${c.adapter !== undefined ? ` on ${c.adapter}` : ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
+}
+
+/** Describes a choice in one line with every rejection's error, for `--verbose` and logs. */
 export function describeBackend(c: BackendChoice): string {
   const why = c.rejected.length > 0 ? ` (${c.rejected.map((r) => `${r.name}: ${r.error}`).join('; ')})` : '';
   return `compute backend: ${c.name}${c.adapter !== undefined ? ` on ${c.adapter}` : ''} — ${c.reason}${why}`;
@@ -133,7 +152,7 @@ export function describeBackend(c: BackendChoice): string {
 export async function initBackend(opts: BackendOptions = {}): Promise<BackendChoice> {
   if (current === undefined) {
     current = pick(opts).then((c) => {
-      if (opts.quiet !== true) console.error(describeBackend(c));
+      if (opts.quiet !== true) console.error((opts.verbose ?? process.env['RFL_VERBOSE'] === '1') ? describeBackend(c) : summarizeBackend(c));
       return c;
     });
     current.catch(() => (current = undefined));

@@ -1,5 +1,5 @@
 /**
- * `npm run benchmark -- --config FILE|PRESET [--out DIR] [--set path=value ...] [--only SUBSTRING] [--cells ID,ID,...] [--shard K/N] [--workers N]`
+ * `rfl benchmark --config FILE|PRESET [--out DIR] [--set path=value ...] [--only SUBSTRING] [--cells ID,ID,...] [--shard K/N] [--workers N]`
  *
  * `--cells` runs exactly the listed cells in the listed order (a priority list); `--shard` then splits that list.
  *
@@ -8,42 +8,48 @@
  *
  * Runs a benchmark matrix (matrix.ts) with the simulation engine, resumably (run.ts). Presets live in
  * simulations/benchmark/presets/ (`--config quick` is short for the preset file). Then:
- * `npm run report -- DIR --out DIR/report`.
+ * `rfl report DIR`. `npm run benchmark --` is an alias.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { initBackend } from '../../shared/compute/backend.js';
 import { expandMatrix, loadMatrix } from './matrix.js';
 import { runMatrix } from './run.js';
+import { UsageError } from '../../shared/util/usage-error.js';
 
-const { values } = parseArgs({
-  options: {
-    config: { type: 'string' },
-    out: { type: 'string' },
-    set: { type: 'string', multiple: true, default: [] },
-    only: { type: 'string' },
-    cells: { type: 'string' },
-    shard: { type: 'string' },
-    workers: { type: 'string' },
-  },
-});
-const here = path.dirname(fileURLToPath(import.meta.url));
-const presets = path.resolve(here, '../../../simulations/benchmark/presets');
-if (values.config === undefined) {
-  console.error(`usage: npm run benchmark -- --config FILE|PRESET [--out DIR] [--set base.rounds=20 ...]; presets in ${path.relative(process.cwd(), presets)}`);
-  process.exit(2);
+/** The preset names in `dir` (its .yaml files). */
+export function presetNames(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort() : [];
 }
-const file = existsSync(values.config) ? values.config : path.join(presets, `${values.config}.yaml`);
-try {
+
+/** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
+export const OPTIONS = {
+  config: { type: 'string' },
+  out: { type: 'string' },
+  set: { type: 'string', multiple: true, default: [] },
+  only: { type: 'string' },
+  cells: { type: 'string' },
+  shard: { type: 'string' },
+  workers: { type: 'string' },
+} satisfies ParseArgsOptionsConfig;
+
+/** Runs the command; `argv` is its arguments (without node and the script). */
+export async function main(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: OPTIONS });
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const presets = path.resolve(here, '../../../simulations/benchmark/presets');
+  if (values.config === undefined) throw new UsageError(`--config: give a matrix file or a preset name (${presetNames(presets).join(', ')})`, ['config']);
+  const file = existsSync(values.config) ? values.config : path.join(presets, `${values.config}.yaml`);
+  if (!existsSync(file)) throw new UsageError(`--config ${values.config}: no such file, and no preset of that name (presets: ${presetNames(presets).join(', ')})`, ['config']);
   const matrix = loadMatrix(file, values.set!);
   const out = values.out ?? path.join('runs', `benchmark-${matrix.name}`);
   const cells = expandMatrix(matrix);
   let shard: { index: number; count: number } | undefined;
   if (values.shard !== undefined) {
     const m = /^(\d+)\/(\d+)$/.exec(values.shard);
-    if (m === null || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw Object.assign(new Error(`--shard ${values.shard}: expected K/N with 0 ≤ K < N, e.g. 0/4`), { fields: ['shard'] });
+    if (m === null || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new UsageError(`--shard ${values.shard}: expected K/N with 0 ≤ K < N, e.g. 0/4`, ['shard']);
     shard = { index: Number(m[1]), count: Number(m[2]) };
   }
   const matching = cells.filter((c) => values.only === undefined || c.id.includes(values.only)).length;
@@ -64,9 +70,5 @@ try {
       console.log(`[${k}/${n}] ${cell.id}: ${acc}${r.final.asr !== undefined ? `, asr ${(100 * r.final.asr).toFixed(1)}` : ''} (${(ms / 1000).toFixed(0)} s)`);
     },
   });
-  console.log(`ran ${summary.ran.length} cells, ${summary.skipped.length} already done, in ${((performance.now() - t0) / 1000).toFixed(0)} s; report: npm run report -- ${out} --out ${path.join(out, 'report')}`);
-} catch (err) {
-  const e = err as Error & { fields?: string[] };
-  console.error(`benchmark: ${e.message}`);
-  process.exit(e.fields !== undefined ? 2 : 1);
+  console.log(`ran ${summary.ran.length} cells, ${summary.skipped.length} already done, in ${((performance.now() - t0) / 1000).toFixed(0)} s; report: rfl report ${out}`);
 }

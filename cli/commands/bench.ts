@@ -1,0 +1,117 @@
+/**
+ * `rfl bench <name>`: the performance benchmarks (bench/). Each prints its figures beside the peer measured in
+ * the same run where one is installed (PyTorch, the reference code) and writes them as JSON.
+ */
+import { BACKEND_OPTION, type CommandSpec } from '../spec.js';
+
+const out = (def?: string) => ({ help: 'write the figures as JSON to this file', arg: 'FILE', ...(def !== undefined ? { default: def } : {}) });
+
+export const benches: readonly CommandSpec[] = [
+  {
+    name: 'compute',
+    summary: 'one training step, one FGSM gradient and inference of cnn-mnist, beside PyTorch when installed',
+    description: 'Median milliseconds after warm-up, on one thread; on a GPU backend also at a large batch, beside PyTorch on CUDA where it sees a GPU.',
+    options: {
+      out: out('runs/bench-compute.json'),
+      reps: { help: 'timed repetitions', arg: 'N', kind: 'int', min: 1, max: 100000, default: '30' },
+      warmup: { help: 'untimed repetitions first', arg: 'N', kind: 'int', min: 0, max: 100000, default: '5' },
+      batch: { help: 'batch of the training step and the FGSM gradient', arg: 'N', kind: 'int', min: 1, max: 65536, unit: 'images', default: '64' },
+      backend: BACKEND_OPTION,
+      large: { help: 'the large batch of a GPU backend', arg: 'N', kind: 'int', min: 1, max: 1048576, unit: 'images', defaultNote: '1024' },
+    },
+    load: () => import('../../bench/compute.js'),
+  },
+  {
+    name: 'bva',
+    summary: 'time to build the BV-FGSM shared set: the project\'s single-VJP path against the reference\'s per-class loop',
+    options: {
+      out: out('runs/bench-bva.json'),
+      clients: { help: 'client models K', arg: 'N', kind: 'int', min: 1, max: 1000, default: '10' },
+      ns: { help: 'shared-set size n_s', arg: 'N', kind: 'int', min: 1, max: 10000, unit: 'images', default: '64' },
+      reps: { help: 'timed repetitions of the fast path', arg: 'N', kind: 'int', min: 1, max: 10000, default: '10' },
+      warmup: { help: 'untimed repetitions first', arg: 'N', kind: 'int', min: 0, max: 10000, default: '2' },
+      'naive-models': { help: 'run the naive path on this many clients and scale linearly', arg: 'N', kind: 'int', min: 1, max: 1000, defaultNote: 'all K when the probe predicts at most --naive-budget-s' },
+      'naive-budget-s': { help: 'time the naive path may take on all clients', arg: 'S', kind: 'number', min: 0, max: 86400, unit: 's', default: '180' },
+      'per-client': { help: 'training examples per client', arg: 'N', kind: 'int', min: 1, max: 100000, unit: 'images', default: '700' },
+      epochs: { help: 'training epochs of each client model', arg: 'N', kind: 'int', min: 0, max: 1000, default: '5' },
+      lr: { help: 'learning rate of the client models', arg: 'X', kind: 'number', min: 0, max: 10, default: '0.05' },
+      seed: { help: 'seed', arg: 'N', kind: 'int', min: 0, max: 4294967295, default: '2020' },
+      backend: BACKEND_OPTION,
+    },
+    load: () => import('../../bench/bva.js'),
+  },
+  {
+    name: 'secagg',
+    summary: 'end-to-end cost of one secure-aggregation round over n, d, dropout and graph (full, SecAgg+)',
+    options: {
+      out: out(),
+      quick: { help: 'n ∈ {10, 100}, d = 10^4 only' },
+      'max-s': { help: 'skip a configuration whose estimated time exceeds this', arg: 'S', kind: 'number', min: 0, max: 86400, unit: 's', default: '180' },
+      seed: { help: 'seed', arg: 'N', kind: 'int', min: 0, max: 4294967295, default: '1' },
+      modes: { help: 'subset of the modes, comma-separated (full, secagg+)', arg: 'LIST', defaultNote: 'both' },
+      ns: { help: 'subset of the client counts n, comma-separated', arg: 'LIST', defaultNote: '10,100,500' },
+      ds: { help: 'subset of the vector lengths d, comma-separated', arg: 'LIST', defaultNote: '10000,100000' },
+      dropouts: { help: 'subset of the dropout fractions, comma-separated', arg: 'LIST', defaultNote: '0,0.1,0.3' },
+    },
+    load: () => import('../../bench/secagg.js'),
+  },
+  {
+    name: 'secagg-primitives',
+    summary: 'AES-CTR mask expansion, X25519, HKDF and Shamir split/combine throughput',
+    options: {
+      out: out(),
+      reps: { help: 'timed repetitions (the median is reported)', arg: 'N', kind: 'int', min: 1, max: 10000, default: '7' },
+      words: { help: 'mask length for the expansion rate', arg: 'N', kind: 'int', min: 1, max: 1073741824, unit: '32-bit words', default: String(1 << 22) },
+    },
+    load: () => import('../../bench/secagg-primitives.js'),
+  },
+  {
+    name: 'sim',
+    summary: 'the simulation engine\'s round split (training, Decent_BVA, secure aggregation) and its scale in clients',
+    options: {
+      out: out('runs/bench-sim.json'),
+      rounds: { help: 'rounds timed per worker count', arg: 'N', kind: 'int', min: 1, max: 10000, default: '5' },
+      dataset: { help: 'dataset name', arg: 'NAME', default: 'mnist-embedded' },
+      'max-clients': { help: 'connected virtual clients of the scale run', arg: 'N', kind: 'int', min: 1, max: 1000000, default: '1000' },
+      'max-rounds': { help: 'rounds of the scale run', arg: 'N', kind: 'int', min: 1, max: 10000, default: '3' },
+      workers: { help: 'worker counts to time, comma-separated', arg: 'LIST', default: '1,2' },
+    },
+    load: () => import('../../bench/sim.js'),
+  },
+  {
+    name: 'eval',
+    summary: 'wall time of a full robustness evaluation (clean and strong PGD over 10,000 images)',
+    options: {
+      weights: { help: 'raw float32 weights of cnn-mnist', arg: 'FILE', defaultNote: 'the seeded initial weights, trained for --train-epochs' },
+      'save-weights': { help: 'write the weights used to this file', arg: 'FILE' },
+      data: { help: 'directory of Fashion-MNIST\'s IDX files', arg: 'DIR', default: '/usr/share/datasets/fashion-mnist' },
+      count: { help: 'test images evaluated', arg: 'N', kind: 'int', min: 1, max: 1000000, unit: 'images', default: '10000' },
+      attacks: { help: 'attacks, comma-separated', arg: 'LIST', default: 'clean,pgd-strong' },
+      batch: { help: 'batch on a GPU backend', arg: 'N', kind: 'int', min: 1, max: 1000000, unit: 'images', defaultNote: '10000' },
+      workers: { help: 'worker threads on the CPU', arg: 'N', kind: 'int', min: 1, max: 1024, defaultNote: 'one per core' },
+      'train-epochs': { help: 'training epochs when no --weights are given', arg: 'N', kind: 'int', min: 0, max: 1000, default: '2' },
+      backend: BACKEND_OPTION,
+      out: out('runs/bench-eval.json'),
+    },
+    load: () => import('../../bench/eval-speed.js'),
+  },
+  {
+    name: 'bva-compare',
+    summary: 'every method of docs/spec/decent-bva.md §2 on the same data, cohorts and seed: one accuracy table',
+    options: {
+      dataset: { help: 'dataset name', arg: 'NAME', default: 'mnist-embedded' },
+      'data-dir': { help: 'directory of the dataset\'s IDX files', arg: 'DIR' },
+      methods: { help: 'methods, comma-separated', arg: 'LIST', defaultNote: 'every method' },
+      clients: { help: 'clients N', arg: 'N', kind: 'int', min: 1, max: 100000, default: '10' },
+      fraction: { help: 'fraction per round', arg: 'F', kind: 'number', min: 0, max: 1, default: '0.5' },
+      rounds: { help: 'rounds', arg: 'N', kind: 'int', min: 1, max: 100000, default: '15' },
+      'local-epochs': { help: 'local epochs per round', arg: 'N', kind: 'int', min: 1, max: 10000, default: '2' },
+      'bva-attack': { help: 'the shared set\'s perturbation', arg: 'KIND', choices: ['fgsm', 'pgd'], default: 'fgsm' },
+      'eval-subset': { help: 'test images evaluated', arg: 'N', kind: 'int', min: 1, max: 1000000, unit: 'images', default: '1000' },
+      seed: { help: 'seed', arg: 'N', kind: 'int', min: 0, max: 4294967295, default: '1' },
+      backend: BACKEND_OPTION,
+      out: out('runs/bva-compare.json'),
+    },
+    load: () => import('../../simulations/bva-compare.js'),
+  },
+];

@@ -1,0 +1,32 @@
+/** `rfl coordinator`: a real coordinator that edge clients join over socket.io (server/cli.ts). */
+import type { CommandSpec } from '../spec.js';
+
+export const coordinator: CommandSpec = {
+  name: 'coordinator',
+  summary: 'start a coordinator that real clients join (rounds, secure aggregation, Decent_BVA, checkpoints)',
+  description: 'Command-line values override the --config file\'s. The run directory receives a checkpoint after every round; ' +
+    'a killed coordinator continues with --resume DIR and loses at most the round in progress.',
+  options: {
+    config: { help: 'JSON file: { federated, secure, secagg, aggregation, tokens, port, host, runDir, dataset, dataDir, minClients }', arg: 'FILE' },
+    port: { help: 'listen port (0 picks a free one)', arg: 'N', kind: 'int', min: 0, max: 65535, defaultNote: "the config's, else 8080" },
+    host: { help: 'listen address', arg: 'HOST', defaultNote: "the config's, else 0.0.0.0" },
+    tokens: { help: 'accepted client tokens, comma-separated', arg: 'A,B,…' },
+    'tokens-file': { help: 'accepted client tokens, one per line', arg: 'FILE' },
+    'run-dir': { help: 'directory for checkpoints, metrics.jsonl and identities.json', arg: 'DIR', defaultNote: "the config's, else runs/coordinator" },
+    resume: { help: 'continue the run in DIR from its last completed round', arg: 'DIR' },
+    method: { help: 'training method (docs/spec/decent-bva.md §2)', arg: 'NAME', defaultNote: "the config's, else fed-bva" },
+    rounds: { help: 'rounds of federated training', arg: 'N', kind: 'int', min: 1, max: 100000, defaultNote: "the config's, else 5" },
+    clients: { help: 'number of clients N the run expects', arg: 'N', kind: 'int', min: 1, max: 100000, defaultNote: "the config's, else 3" },
+    fraction: { help: 'fraction of the clients in each round\'s cohort', arg: 'F', kind: 'number', min: 0, max: 1, defaultNote: "the config's, else 1" },
+    'local-epochs': { help: 'local epochs per round', arg: 'N', kind: 'int', min: 1, max: 10000, defaultNote: "the config's, else the method's" },
+    seed: { help: 'seed of initial weights, shared set and cohorts', arg: 'N', kind: 'int', min: 0, max: 4294967295, defaultNote: "the config's" },
+    'min-clients': { help: 'clients that must be connected before a round starts', arg: 'N', kind: 'int', min: 1, max: 100000, defaultNote: 'the cohort size' },
+    'eval-every': { help: 'evaluate the global model every N rounds', arg: 'N', kind: 'int', min: 1, max: 100000, defaultNote: "the config's" },
+    plaintext: { help: 'no secure aggregation: clients upload their weights (comparison mode)' },
+    aggregation: { help: 'aggregation rule as JSON, e.g. \'{"rule":"median"}\' (plaintext) or \'{"rule":"grouped","groups":3,"across":"median"}\'', arg: 'JSON', defaultNote: 'mean' },
+    dataset: { help: 'the coordinator\'s data (shared set D_s and test set): a dataset name', arg: 'NAME', defaultNote: "the config's, else mnist-embedded" },
+    'data-dir': { help: 'directory of the dataset\'s IDX files', arg: 'DIR' },
+  },
+  examples: ['rfl coordinator --tokens alpha,beta,gamma --clients 3 --rounds 5 --port 8080', 'rfl coordinator --resume runs/coordinator --tokens alpha,beta,gamma'],
+  load: () => import('../../server/cli.js'),
+};

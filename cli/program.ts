@@ -1,0 +1,99 @@
+/**
+ * The `rfl` program (cli/rfl.ts is its entry point): the one command of robust-fl. Subcommands run the quick start, simulations, a coordinator, an edge
+ * client, benchmark matrices, reports, centralised training and the performance benchmarks; `--help` on each
+ * lists its options with unit, range and default (cli/commands/). The npm scripts are aliases of these.
+ *
+ * Parsing is commander's; each subcommand's module is imported only when it runs, so `--help` and a mistyped
+ * flag answer at once. Every failure is one line (cli/errors.ts); `--debug` adds the stack trace.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { checkValue, describeOption, type CommandSpec } from './spec.js';
+import { errorLine, exitCodeOf, isHelpShown } from './errors.js';
+import { start } from './commands/start.js';
+import { simulate } from './commands/simulate.js';
+import { coordinator } from './commands/coordinator.js';
+import { client } from './commands/client.js';
+import { benchmark } from './commands/benchmark.js';
+import { report } from './commands/report.js';
+import { train } from './commands/train.js';
+import { benches } from './commands/bench.js';
+
+/** The top-level subcommands, in the order `rfl --help` lists them (`bench` groups `benches`). */
+export const COMMANDS: readonly CommandSpec[] = [start, simulate, coordinator, client, benchmark, report, train];
+export { benches as BENCHES };
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** The program: every subcommand with its options; parsing errors are thrown (CommanderError), not printed. */
+export function buildProgram(): Command {
+  const program = new Command('rfl')
+    .description('Robust federated learning for TypeScript: secure aggregation, Decent_BVA, corrupted-client simulations, robustness reports.')
+    .version(pkg.version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .option('--debug', 'on an error, also print its stack trace')
+    .option('--verbose', 'say more: the compute backend\'s full selection with every rejected candidate\'s error')
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined })
+    .showSuggestionAfterError(true)
+    .addHelpCommand(false)
+    .addHelpText('after', '\nRun `rfl <command> --help` for its options. Start with `rfl start`; the README walks through the rest.');
+  for (const spec of COMMANDS) addCommand(program, spec);
+  const bench = program.command('bench').summary('performance benchmarks: rfl bench <name> (compute, bva, secagg, …)')
+    .description('Performance benchmarks. Each prints its figures, beside the peer measured in the same run where one is installed, and writes JSON.');
+  for (const spec of benches) addCommand(bench, spec);
+  bench.action(() => bench.help({ error: true }));
+  return program;
+}
+
+/** Adds one documented subcommand whose action re-creates the argv its module parses, then runs the module. */
+function addCommand(parent: Command, spec: CommandSpec): void {
+  const cmd = parent.command(spec.name).summary(spec.summary).description(spec.description !== undefined ? `${spec.summary}.\n\n${spec.description}` : `${spec.summary}.`);
+  if (spec.args !== undefined) cmd.argument(spec.args.syntax, spec.args.help);
+  const attributes: [string, string][] = [];
+  for (const [name, doc] of Object.entries(spec.options)) {
+    const option = new Option(doc.arg !== undefined ? `--${name} <${doc.arg}>` : `--${name}`, describeOption(doc));
+    if (doc.arg !== undefined) {
+      option.argParser((value: string, previous: unknown) => {
+        const problem = checkValue(doc, value);
+        if (problem !== undefined) throw new InvalidArgumentError(problem);
+        return doc.repeatable === true ? [...((previous as string[] | undefined) ?? []), value] : value;
+      });
+    }
+    cmd.addOption(option);
+    attributes.push([name, option.attributeName()]);
+  }
+  if (spec.examples !== undefined) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}`);
+  cmd.action(async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const opts = command.opts();
+    const argv: string[] = [];
+    for (const [name, attribute] of attributes) {
+      const value = opts[attribute] as unknown;
+      // A `--no-x` flag is stored by commander as x = false.
+      if (name.startsWith('no-') ? value === false : value === true) argv.push(`--${name}`);
+      else if (typeof value === 'string') argv.push(`--${name}`, value);
+      else if (Array.isArray(value)) for (const v of value as string[]) argv.push(`--${name}`, v);
+    }
+    // Operands after `--` so one that starts with a dash is not taken for an option.
+    if (command.args.length > 0) argv.push('--', ...command.args);
+    const mod = await spec.load();
+    await mod.main(argv);
+  });
+}
+
+/** Runs rfl with `argv` (after node and the script); resolves to the exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  if (argv.includes('--verbose')) process.env['RFL_VERBOSE'] = '1';
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    // --help and --version exit 0; help shown for a missing subcommand (`rfl bench`) exits 2.
+    if (isHelpShown(err)) return (err as CommanderError).exitCode === 0 ? 0 : 2;
+    console.error(errorLine(err));
+    if (debug && err instanceof Error && err.stack !== undefined) console.error(err.stack);
+    return exitCodeOf(err);
+  }
+}

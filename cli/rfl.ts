@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+/**
+ * `rfl`, the one command of robust-fl (`npx rfl --help`; the package's bin). The program is cli/program.ts;
+ * this file only runs it and turns what escapes a command (a socket handler's throw, say) into one line too.
+ */
+import { errorLine, exitCodeOf } from './errors.js';
+import { run } from './program.js';
+
+const fatal = (err: unknown): void => {
+  console.error(errorLine(err));
+  if (process.argv.includes('--debug') && err instanceof Error && err.stack !== undefined) console.error(err.stack);
+  process.exit(exitCodeOf(err));
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+process.exitCode = await run(process.argv.slice(2));
