@@ -2,7 +2,7 @@
 as bench/compute.ts, on one CPU thread or on CUDA (`device`: "cuda", synchronised after every operation).
 Prints one JSON object on stdout.
 
-CNNMnist as in junwu6/FedBVA models/networks.py (../shared/docs/decent-bva.md §8)."""
+CNNMnist as in junwu6/FedBVA models/networks.py (docs/spec/decent-bva.md §8)."""
 import json, sys, time
 import torch
 import torch.nn as nn

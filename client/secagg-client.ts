@@ -1,6 +1,6 @@
 /**
  * The client side of secure aggregation for one round: an explicit stage machine that answers the
- * coordinator's requests (../shared/docs/secure-aggregation.md §4–§6).
+ * coordinator's requests (docs/spec/secure-aggregation.md §4–§6).
  *
  * Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017 (arXiv
  * 1611.04482), §4: AdvertiseKeys (`setup`), ShareKeys, MaskedInputCollection (`collectMasked`),

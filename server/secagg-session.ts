@@ -1,7 +1,7 @@
 /**
  * The coordinator side of secure aggregation for one round: runs the stages over a transport, keeps the
  * survivor sets, reconstructs dropped clients' masks from Shamir shares and returns each sum over its survivors
- * (../shared/docs/secure-aggregation.md §4–§6), or a typed abort.
+ * (docs/spec/secure-aggregation.md §4–§6), or a typed abort.
  *
  * Bonawitz et al., CCS 2017 (arXiv 1611.04482), §4, with the multi-sum rules of §5 of the spec: the round's
  * keys are agreed once (`start`), then each `sum` is collectMasked → [consistency] → unmask over the clients

@@ -34,7 +34,7 @@ const BIASES: BiasOption[] = ['mean-ce', 'ensemble'];
 const EPS = 0.3;
 const LAMBDA = DEFAULT_LAMBDA;
 const TAU = DEFAULT_TAU;
-/** Normwise ‖g_sum − g_direct‖∞ / ‖g_direct‖∞ bar (the brief's 1e-4). */
+/** Normwise ‖g_sum − g_direct‖∞ / ‖g_direct‖∞ bar of this test: 1e-4. */
 const REL_TOL = 1e-4;
 /** Fraction of x̂ coordinates that must be identical. */
 const XHAT_AGREE = 0.999;

@@ -3,7 +3,7 @@
 
 A PyTorch port, written for this project, of the formulas of the Decent_BVA / Fed_BVA reference code
 (junwu6/FedBVA, models/BVDAttack.py: get_BIAS, get_VARIANCE, get_BVD_adv_examples; models/Attacks.py:
-fgsm_attack; models/networks.py: CNNMnist), as ../../shared/docs/decent-bva.md §3 and §9 restate them. No
+fgsm_attack; models/networks.py: CNNMnist), as docs/spec/decent-bva.md §3 and §9 restate them. No
 reference code is copied; only the formulas are re-implemented:
 
 - bias gradient: for each client model, the input gradient of the MEAN-reduced cross-entropy over the batch;

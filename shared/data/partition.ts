@@ -1,6 +1,6 @@
 /**
  * Partitioners: pure, seeded functions from training labels to per-client lists of training-set indices.
- * Normative spec: shared/docs/decent-bva.md §7 (Data). Reference: GitHub junwu6/FedBVA `utils/sampling.py`
+ * Normative spec: docs/spec/decent-bva.md §7 (Data). Reference: GitHub junwu6/FedBVA `utils/sampling.py`
  * (Zhou, Wu, Wang and He, arXiv 2009.09026).
  *
  * Resolutions of the reference's ambiguities (decent-bva.md §9, item 14):

@@ -4,7 +4,7 @@
  * Paper: Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", ACM CCS 2017
  * (arXiv 1611.04482), §4 (double masking: pairwise masks from key agreement, a self mask from a seed b_u, both
  * expanded by a PRG) and §6 (signatures against an active server). The paper leaves the PRG, the KDF and the
- * binding of keys to a session abstract; docs/secure-aggregation.md §3 fixes them, and this file implements
+ * binding of keys to a session abstract; docs/spec/secure-aggregation.md §3 fixes them, and this file implements
  * exactly that: X25519 from tweetnacl with an explicit all-zero check, HKDF-SHA256 bound to the session id, the
  * sum (phase), the attempt and the pair, AES-256-CTR with a fresh key per keystream as the mask PRG,
  * `nacl.secretbox` for share boxes and Ed25519 over domain-separated messages.
@@ -249,7 +249,7 @@ function x25519PublicKey(pk: Uint8Array): KeyObject {
   return key;
 }
 
-/** Overwrites secrets with zeros (round secrets are wiped after use, architecture.md habit 5). */
+/** Overwrites secrets with zeros (round secrets are wiped after use, docs/spec/architecture.md, habit 5). */
 export function wipe(...secrets: readonly (Uint8Array | null | undefined)[]): void {
   for (const s of secrets) s?.fill(0);
 }

@@ -1,5 +1,5 @@
 /**
- * Byte encodings for secure aggregation (docs/secure-aggregation.md §3.2): u32 (4 bytes, big-endian),
+ * Byte encodings for secure aggregation (docs/spec/secure-aggregation.md §3.2): u32 (4 bytes, big-endian),
  * str (u32 byte length ‖ UTF-8), bin (u32 length ‖ bytes). Every hashed or signed message is a concatenation
  * of these, so each field is length-prefixed and no two different field lists encode to the same bytes.
  */

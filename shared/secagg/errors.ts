@@ -1,5 +1,6 @@
 /**
- * The secure-aggregation error catalogue (docs/secure-aggregation.md §4, §6; architecture.md "Config and errors").
+ * The secure-aggregation error catalogue (docs/spec/secure-aggregation.md §4, §6; docs/spec/architecture.md,
+ * "Config and errors").
  *
  * Every error carries a machine-readable `code` and a message that names the offending field and value, so the
  * client can reply with a typed error and the coordinator can log which check failed without parsing text.

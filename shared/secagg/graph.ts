@@ -1,5 +1,5 @@
 /**
- * The sparse neighbour graph of SecAgg+ and the threshold rules (docs/secure-aggregation.md §6, §8).
+ * The sparse neighbour graph of SecAgg+ and the threshold rules (docs/spec/secure-aggregation.md §6, §8).
  *
  * Paper: Bell, Bonawitz, Gascón, Lepoint, Raykova, "Secure Single-Server Aggregation with (Poly)Logarithmic
  * Overhead", ACM CCS 2020, §3 (masks and shares only along a random k-regular graph). The paper draws the graph

@@ -1,6 +1,6 @@
 /**
  * The secure-aggregation messages as plain objects, one request and one reply type per stage
- * (../shared/docs/secure-aggregation.md §4), and the stage transition table that both sides check.
+ * (docs/spec/secure-aggregation.md §4), and the stage transition table that both sides check.
  *
  * Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017
  * (arXiv 1611.04482), §4 (the four rounds of the protocol; `consistency` is their round 3 in the active model).

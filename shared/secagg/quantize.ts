@@ -1,6 +1,6 @@
 /**
  * Quantisation of real vectors into the integers mod 2^32 that secure aggregation sums
- * (docs/secure-aggregation.md §7).
+ * (docs/spec/secure-aggregation.md §7).
  *
  * Paper: Bonawitz et al., CCS 2017 (arXiv 1611.04482), §3 assumes inputs are already integers in Z_R; the way
  * reals get there is left open. We follow Flower's SecAgg+ quantisation (clip to [−c, c], stochastic rounding to

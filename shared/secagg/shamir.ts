@@ -1,5 +1,5 @@
 /**
- * Shamir secret sharing for secure aggregation (docs/secure-aggregation.md §3.4), over the audited
+ * Shamir secret sharing for secure aggregation (docs/spec/secure-aggregation.md §3.4), over the audited
  * `shamir-secret-sharing` package (GF(256), at most 255 shares, a share = secret bytes ‖ one x-coordinate byte).
  *
  * Paper: Bonawitz et al., CCS 2017 (arXiv 1611.04482), §3 and §4: t-out-of-n sharing of s_u^SK and b_u. The paper

@@ -8,7 +8,7 @@
  *   filter D' = dy transposed to [OH, OW, B, Cout]
  *   output     = conv(X', D', dilation = forward stride, valid) : [Cin, KH, KW, Cout]
  * then a transpose to [KH, KW, Cin, Cout]. The convolution runs on XNNPACK; the three layout passes are
- * single JS loops over the heap. (../shared/docs/compute-backend.md, "The plan", item 2.)
+ * single JS loops over the heap. (docs/spec/compute-backend.md §3, "The plan, as built", item 2.)
  *
  * With very few input channels (Cin ≤ 2, e.g. the first layer on grey images) a plain GEMM is faster and
  * needs no transpose of dy: dW[KH·KW·Cin, Cout] = colsᵀ[KH·KW·Cin, B·OH·OW] × dy[B·OH·OW, Cout], where colsᵀ is
