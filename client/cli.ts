@@ -70,12 +70,24 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 
   const session = connect(values.server, { clientId: id, token: values.token, identity, trainer, log: (l) => console.error(`client ${id}: ${l}`) });
-  session.socket.on('connect', () => console.error(`client ${id}: connected to ${values.server}`));
+  session.socket.on('auth:accepted', () => console.error(`client ${id}: connected to ${values.server}; identity proven`));
   session.socket.on('disconnect', (reason) => {
     // 'io client disconnect' is this client leaving on purpose; anything else is retried with backoff.
     console.error(`client ${id}: disconnected (${reason})${reason === 'io client disconnect' ? '' : '; reconnecting'}`);
   });
-  session.socket.on('connect_error', (err: Error) => console.error(`client ${id}: ${describeConnectError(values.server!, err)}; retrying`));
+  session.socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
+    // A refusal (wrong token, another protocol version, an id bound to another key) will not change on retry.
+    const code = err.data?.code;
+    if (code !== undefined) {
+      session.close();
+      throw new RefusedError(`the coordinator at ${values.server} refused client ${id}: ${err.message}${code === 'auth' && /token/.test(err.message) ? ' (fix: --token must be one of the coordinator\'s --tokens)' : ''}`, code);
+    }
+    console.error(`client ${id}: ${describeConnectError(values.server!, err)}; retrying`);
+  });
+  session.socket.on('auth:refused', (msg) => {
+    session.close();
+    throw new RefusedError(`the coordinator at ${values.server} refused client ${id}'s identity proof: ${msg.message}`, msg.code);
+  });
   session.socket.on('run:end', (msg) => {
     console.error(`client ${id}: the coordinator finished the run (${msg.rounds} rounds); leaving`);
     // Let the acknowledgement (sent by the session) go out before the connection closes.
@@ -103,5 +115,17 @@ export async function main(argv: readonly string[]): Promise<void> {
     chmodSync(file, 0o600);
     console.error(`created identity ${file}`);
     return kp;
+  }
+}
+
+/** The coordinator refused this client for a reason a retry cannot fix; rfl prints it as one line, exit code 2. */
+class RefusedError extends Error {
+  override readonly name = 'RefusedError';
+  readonly fields = ['token'];
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
   }
 }

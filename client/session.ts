@@ -1,6 +1,6 @@
 /**
  * The client library: `connect(url, options)` opens a socket.io connection to a coordinator, authenticates
- * (protocol version, token, Ed25519 identity), reconnects with backoff, and answers every request: local
+ * (protocol version, token, and a signed proof that it holds its Ed25519 identity key), reconnects with backoff, and answers every request: local
  * training (through a `Trainer`) and every secure-aggregation stage (through a per-round `SecAggClientRound`).
  * The same code serves a real device and a virtual client in a simulation; only the trainer differs.
  */
@@ -10,7 +10,8 @@ import { SecAggClientRound } from './secagg-client.js';
 import type { Trainer } from './trainer.js';
 import { PROTOCOL_VERSION, type Ack, type ClientToServerEvents, type RoundEnd, type ServerToClientEvents, type TrainReply } from '../shared/protocol/events.js';
 import { toWireError } from '../shared/protocol/errors.js';
-import { encodeSecAggReply, parseSecAggRequest, parseTrainRequest } from '../shared/protocol/schemas.js';
+import { encodeSecAggReply, parseIdentityChallenge, parseSecAggRequest, parseTrainRequest } from '../shared/protocol/schemas.js';
+import { signProof } from '../shared/protocol/identity-proof.js';
 import { pack, toWire, unpack, type Packed } from '../shared/protocol/wire.js';
 import type { BvaProbe } from '../shared/defense/bva-vectors.js';
 import type { SetupRequest, Stage } from '../shared/secagg/messages.js';
@@ -145,6 +146,16 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     return opts.trainer.bvaInputs(round, spec, payload as BvaProbe);
   }
 
+  // Every connection starts with the coordinator's identity challenge: sign its nonce with the identity key.
+  socket.on('auth:challenge', (msg, ack) => {
+    try {
+      const nonce = parseIdentityChallenge(msg);
+      if (typeof ack === 'function') ack({ signature: Buffer.from(signProof(nonce, opts.clientId, opts.identity)).toString('hex') });
+    } catch (err) {
+      log(`identity challenge refused: ${(err as Error).message}`);
+    }
+  });
+
   socket.on('run:end', (_msg, ack) => {
     if (typeof ack === 'function') ack();
   });
@@ -161,13 +172,20 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     log(`round ${msg.round} ${msg.status}`);
   });
 
+  // Ready once the coordinator accepted the identity proof (not at the transport's 'connect').
   const ready = new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
+    socket.once('auth:accepted', () => resolve());
+    socket.once('auth:refused', (msg) => {
+      const m = typeof msg === 'object' && msg !== null ? msg : { code: 'auth', message: 'refused' };
+      reject(Object.assign(new Error(`coordinator refused the identity proof: ${String(m.message)}`), { code: String(m.code) }));
+    });
     socket.once('connect_error', (err: Error & { data?: { code?: string } }) => {
       if (socket.active) return; // transient: socket.io retries with backoff
       reject(Object.assign(new Error(`coordinator refused the connection: ${err.message}`), { code: err.data?.code ?? 'auth' }));
     });
   });
+  // A rejection nobody awaits must not end the process: the session's owner may only watch the socket.
+  ready.catch(() => undefined);
   return {
     socket,
     ready,

@@ -32,13 +32,17 @@ import { clientSeed, drawCohort } from '../shared/federated/seeds.js';
 import type { PlannedSum, Stage } from '../shared/secagg/messages.js';
 import { DEFAULT_TIMEOUTS_MS, maxMessageBytes, type Ack, type ClientToServerEvents, type ServerToClientEvents, type SocketData, type TrainReply, type TrainRequest } from '../shared/protocol/events.js';
 import { ProtocolError } from '../shared/protocol/errors.js';
-import { encodeSecAggRequest, parseHello, parseSecAggReply, parseTrainReply } from '../shared/protocol/schemas.js';
+import { encodeSecAggRequest, parseHello, parseIdentityProof, parseSecAggReply, parseTrainReply } from '../shared/protocol/schemas.js';
+import { proofNonce, verifyProof } from '../shared/protocol/identity-proof.js';
 import { pack, toWire, unpack, type Packed } from '../shared/protocol/wire.js';
 import { ClientRegistry } from './registry.js';
 import { ConfigError } from '../shared/federated/errors.js';
 import { DEFAULT_AGGREGATION, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { aggregatePlaintext, combineAcross, splitGroups } from './robust-aggregators.js';
 import { RunStore, type Checkpoint } from './run-store.js';
+
+/** A client connection as the coordinator types it. */
+type ServerSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 /** Options of a coordinator. */
 export interface CoordinatorOptions {
@@ -117,7 +121,7 @@ export class Coordinator {
   private readonly spec: ModelSpec;
   private readonly io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
   private readonly http: HttpServer;
-  private readonly sockets = new Map<string, Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>>();
+  private readonly sockets = new Map<string, ServerSocket>();
   private readonly registry: ClientRegistry;
   private readonly store: RunStore;
   private readonly timeouts: typeof DEFAULT_TIMEOUTS_MS;
@@ -170,9 +174,10 @@ export class Coordinator {
       try {
         const hello = parseHello(socket.handshake.auth);
         if (!opts.tokens.has(hello.token)) throw new ProtocolError('auth', 'invalid token');
-        this.registry.bind(hello.clientId, hello.identityPk);
-        if (this.sockets.has(hello.clientId)) throw new ProtocolError('duplicate-identity', `client ${hello.clientId} is already connected`);
+        // Only a check here: the id is bound to the key once the client has proved it holds the key.
+        this.registry.check(hello.clientId, hello.identityPk);
         socket.data.clientId = hello.clientId;
+        socket.data.identityPk = hello.identityPk;
         next();
       } catch (err) {
         const e = err instanceof ProtocolError ? err : new ProtocolError('auth', (err as Error).message);
@@ -182,16 +187,51 @@ export class Coordinator {
     });
     this.io.on('connection', (socket) => {
       const id = socket.data.clientId;
-      this.sockets.set(id, socket);
-      this.log(`client ${id} connected (${this.sockets.size} connected)`);
       // Clients send nothing but acknowledgements: any event from them is logged and ignored.
-      socket.onAny((event: string) => this.log(`client ${id} sent unexpected event '${event}'; ignored`));
+      socket.onAny((event: string) => this.log(`client ${id} sent unexpected event '${printable(event)}'; ignored`));
       socket.on('disconnect', (reason) => {
-        if (this.sockets.get(id) === socket) this.sockets.delete(id);
-        this.log(`client ${id} disconnected (${reason})`);
+        if (this.sockets.get(id) === socket) {
+          this.sockets.delete(id);
+          this.log(`client ${id} disconnected (${reason})`);
+        }
       });
-      for (const w of this.waiters.splice(0)) w();
+      void this.proveIdentity(socket);
     });
+  }
+
+  /**
+   * The identity challenge (shared/protocol/identity-proof.ts): a connection joins `sockets` (and so can be
+   * drawn into a cohort) only once it has signed a fresh nonce with the key it claimed. A proven connection
+   * replaces an older one of the same identity (a client that reconnected before its old socket timed out).
+   */
+  private async proveIdentity(socket: ServerSocket): Promise<void> {
+    const id = socket.data.clientId;
+    const pk = socket.data.identityPk;
+    const nonce = proofNonce();
+    try {
+      const res = await ackOrTimeout(socket, 'auth:challenge', { nonce: Buffer.from(nonce).toString('hex') }, this.timeouts.auth);
+      const signature = parseIdentityProof(res);
+      if (!verifyProof(nonce, id, pk, signature)) throw new ProtocolError('auth', `client ${id}: the identity proof does not verify against the claimed key`);
+      this.registry.bind(id, pk);
+    } catch (err) {
+      const e = err instanceof ProtocolError ? err : new ProtocolError('auth', (err as Error).message);
+      this.log(`refused client ${id}: ${e.code}: ${e.message}`);
+      if (socket.connected) {
+        socket.emit('auth:refused', { code: e.code, message: e.message });
+        socket.disconnect(true);
+      }
+      return;
+    }
+    if (!socket.connected) return;
+    const stale = this.sockets.get(id);
+    this.sockets.set(id, socket);
+    if (stale !== undefined && stale !== socket) {
+      this.log(`client ${id} proved its identity on a new connection; closing its older one`);
+      stale.disconnect(true);
+    }
+    this.log(`client ${id} connected (${this.sockets.size} connected)`);
+    socket.emit('auth:accepted');
+    for (const w of this.waiters.splice(0)) w();
   }
 
   private checkResumable(c: Checkpoint): void {
@@ -553,7 +593,7 @@ function minUpdates(a: AggregationConfig): number {
  * stalling the round, and its timer would keep the process alive after the coordinator closes; this one clears
  * its timer either way.
  */
-function ackOrDisconnect(socket: Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>, event: 'secagg' | 'round:train', packed: Packed, timeoutMs: number): Promise<unknown> {
+function ackOrDisconnect(socket: ServerSocket, event: 'secagg' | 'round:train', packed: Packed, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     if (!socket.connected) {
       reject(new ProtocolError('dropped', `${socket.data.clientId} is not connected`));
@@ -577,4 +617,33 @@ function ackOrDisconnect(socket: Socket<ClientToServerEvents, ServerToClientEven
       resolve(res);
     }) as never);
   });
+}
+
+/** Sends `event` with `payload` and resolves to the acknowledgement, or rejects on timeout or disconnect. */
+function ackOrTimeout(socket: ServerSocket, event: 'auth:challenge', payload: { nonce: string }, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('disconnect', onDisconnect);
+    };
+    const onDisconnect = (): void => {
+      cleanup();
+      reject(new ProtocolError('dropped', `${socket.data.clientId} disconnected before proving its identity`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new ProtocolError('timeout', `${socket.data.clientId} did not prove its identity within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('disconnect', onDisconnect);
+    socket.emit(event, payload, ((res: unknown) => {
+      cleanup();
+      resolve(res);
+    }) as never);
+  });
+}
+
+/** An event name fit for a log line: control characters shown as \\xNN, at most 64 characters. */
+function printable(event: string): string {
+  const shown = event.slice(0, 64).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return event.length > 64 ? `${shown}…` : shown;
 }

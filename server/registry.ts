@@ -17,15 +17,21 @@ export class ClientRegistry {
     }
   }
 
-  /** Binds `clientId` to `pk` at first join; throws ProtocolError('auth') when it is bound to another key. */
-  bind(clientId: string, pk: Uint8Array): void {
+  /** Throws ProtocolError('auth') when `clientId` is bound to a key other than `pk`. */
+  check(clientId: string, pk: Uint8Array): void {
     const known = this.keys.get(clientId);
-    if (known !== undefined) {
-      if (Buffer.compare(Buffer.from(known), Buffer.from(pk)) !== 0) {
-        throw new ProtocolError('auth', `client ${clientId} is bound to another identity key`);
-      }
-      return;
+    if (known !== undefined && Buffer.compare(Buffer.from(known), Buffer.from(pk)) !== 0) {
+      throw new ProtocolError('auth', `client ${clientId} is bound to another identity key`);
     }
+  }
+
+  /**
+   * Binds `clientId` to `pk` at first join; throws ProtocolError('auth') when it is bound to another key. Call it
+   * only for a client that proved it holds `pk` (identity-proof.ts), or an impostor could take an unbound id.
+   */
+  bind(clientId: string, pk: Uint8Array): void {
+    this.check(clientId, pk);
+    if (this.keys.has(clientId)) return;
     this.keys.set(clientId, Uint8Array.from(pk));
     const tmp = `${this.path}.tmp`;
     writeFileSync(tmp, JSON.stringify(Object.fromEntries([...this.keys].map(([id, k]) => [id, Buffer.from(k).toString('hex')])), null, 2));

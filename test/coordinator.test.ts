@@ -18,6 +18,7 @@ import { PROTOCOL_VERSION } from '../shared/protocol/events.js';
 import { connect, type ClientSession } from '../client/session.js';
 import { LocalTrainer } from '../client/trainer.js';
 import { startFederation, type Federation } from './helpers/federation.js';
+import { rawClient } from './helpers/raw-client.js';
 import type { RoundMetrics } from '../server/coordinator.js';
 
 const data = makeSyntheticDataset({ count: 300, testCount: 40, seed: 3 });
@@ -132,10 +133,10 @@ describe('coordinator and clients over socket.io', function () {
     expect(await refused({ hello: 1 })).to.match(/^bad-payload: handshake/);
     // A rogue but authenticated client that answers training with garbage and emits unknown events.
     const rogueKeys = identityKeyPair();
-    const rogue = io(url, { auth: { protocolVersion: PROTOCOL_VERSION, clientId: 'rogue', token: 'secret', identityPk: Buffer.from(rogueKeys.publicKey).toString('hex') }, reconnection: false, transports: ['websocket'] });
+    const { socket: rogue, outcome: rogueIn } = rawClient(url, 'rogue', rogueKeys.publicKey, { kind: 'sign', with: rogueKeys });
     rogue.on('round:train', (_req: unknown, ack: (r: unknown) => void) => ack({ meta: { ok: true, reply: { numExamples: -1, loss: NaN } }, blob: new Uint8Array(0) }));
     rogue.on('secagg', (_req: unknown, ack: (r: unknown) => void) => ack({ meta: { ok: true, reply: { y: { $b: [0, 999] } } }, blob: new Uint8Array(4) }));
-    await new Promise<void>((r) => rogue.once('connect', () => r()));
+    expect(await rogueIn).to.equal('accepted');
     rogue.emit('made-up-event' as never, { x: 1 } as never);
     let rounds: RoundMetrics[];
     try {
@@ -154,15 +155,16 @@ describe('coordinator and clients over socket.io', function () {
   it('drops a client whose plaintext weights contain NaN, or whose message exceeds the size limit; the round completes', async () => {
     const f = await startFederation(data, { ...base, numClients: 4, rounds: 1, method: 'fedavg' }, { secure: false });
     const badKeys = identityKeyPair();
-    const bad = io(f.url, { auth: { protocolVersion: PROTOCOL_VERSION, clientId: 'nan', token: 'secret', identityPk: Buffer.from(badKeys.publicKey).toString('hex') }, reconnection: false, transports: ['websocket'] });
+    const { socket: bad, outcome: badIn } = rawClient(f.url, 'nan', badKeys.publicKey, { kind: 'sign', with: badKeys });
     bad.on('round:train', (_req: unknown, ack: (r: unknown) => void) => {
       const w = new Float32Array(21_840).fill(0.1);
       w[17] = NaN;
       ack(pack({ ok: true, reply: { numExamples: 10, loss: 1, weights: w } }));
     });
-    const huge = io(f.url, { auth: { protocolVersion: PROTOCOL_VERSION, clientId: 'huge', token: 'secret', identityPk: Buffer.from(identityKeyPair().publicKey).toString('hex') }, reconnection: false, transports: ['websocket'] });
+    const hugeKeys = identityKeyPair();
+    const { socket: huge, outcome: hugeIn } = rawClient(f.url, 'huge', hugeKeys.publicKey, { kind: 'sign', with: hugeKeys });
     huge.on('round:train', (_req: unknown, ack: (r: unknown) => void) => ack(pack({ ok: true, reply: { numExamples: 10, loss: 1, weights: new Float32Array(2_000_000) } })));
-    await Promise.all([bad, huge].map((s) => new Promise<void>((r) => s.once('connect', () => r()))));
+    expect(await Promise.all([badIn, hugeIn])).to.deep.equal(['accepted', 'accepted']);
     let rounds: RoundMetrics[];
     try {
       rounds = await run(f);
@@ -177,15 +179,19 @@ describe('coordinator and clients over socket.io', function () {
     expect(Array.from(f.coordinator.globalWeights()).every(Number.isFinite)).to.equal(true);
   });
 
-  it('refuses a second connection claiming a connected identity', async () => {
+  it('a second connection that proves a connected identity replaces the older one', async () => {
     const f = await startFederation(data, { ...base, rounds: 1, method: 'fedavg' }, {}, false);
     const keys = identityKeyPair();
     const t = new LocalTrainer(data.train, [0, 1, 2]);
     const a = connect(f.url, { clientId: 'dev', token: 'secret', identity: keys, trainer: t, reconnection: false });
     await a.ready;
+    const aClosed = new Promise<string>((r) => a.socket.once('disconnect', (reason) => r(reason)));
     const b = connect(f.url, { clientId: 'dev', token: 'secret', identity: keys, trainer: t, reconnection: false });
     try {
-      await b.ready.then(() => expect.fail('second connection accepted'), (e: Error & { code?: string }) => expect(e.code).to.equal('duplicate-identity'));
+      await b.ready;
+      expect(await aClosed).to.equal('io server disconnect');
+      expect(f.coordinator.connected()).to.include('dev');
+      expect(b.socket.connected).to.equal(true);
     } finally {
       a.close();
       b.close();

@@ -10,7 +10,7 @@ import type { Stage } from '../secagg/messages.js';
 import type { LocalAdversarialSpec } from '../attacks/adversarial-training.js';
 
 /** Bumped on any incompatible change; checked at the handshake. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The handshake's `auth` object a client sends. */
 export interface HelloAuth {
@@ -76,6 +76,15 @@ export interface RoundEnd {
  * carries a SecAggWireRequest and is answered with an Ack of the stage's reply.
  */
 export interface ServerToClientEvents {
+  /**
+   * Sent on every connection before anything else: the client proves its identity key by signing the nonce
+   * (identity-proof.ts). Until the proof checks out the connection is in no cohort; a wrong or late proof ends it.
+   */
+  'auth:challenge': (msg: { nonce: string }, ack: (res: { signature: string }) => void) => void;
+  /** The proof checked out: the connection is bound to its identity (and replaced any older one of it). */
+  'auth:accepted': () => void;
+  /** The connection is refused (bad proof, no proof in time, key bound to another identity); it is then closed. */
+  'auth:refused': (msg: { code: string; message: string }) => void;
   'round:train': (req: Packed, ack: (res: Packed) => void) => void;
   secagg: (req: Packed, ack: (res: Packed) => void) => void;
   'round:end': (msg: RoundEnd) => void;
@@ -89,10 +98,14 @@ export type ClientToServerEvents = Record<string, never>;
 /** Per-connection data the coordinator keeps. */
 export interface SocketData {
   clientId: string;
+  /** The identity key the handshake claimed; bound to the id once the client proved it (identity-proof.ts). */
+  identityPk: Uint8Array;
 }
 
 /** Default per-stage timeouts in milliseconds (secure-aggregation.md §6; training gets its own). */
-export const DEFAULT_TIMEOUTS_MS: Record<'train' | Stage, number> = {
+export const DEFAULT_TIMEOUTS_MS: Record<'auth' | 'train' | Stage, number> = {
+  /** Answering the identity challenge: one signature. */
+  auth: 10_000,
   train: 600_000,
   setup: 30_000,
   shareKeys: 30_000,

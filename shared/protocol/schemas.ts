@@ -38,6 +38,21 @@ export const helloSchema = z.object({
   identityPk: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (a 32-byte Ed25519 key)'),
 });
 
+/** The coordinator's identity challenge (hex: the handshake layer is JSON). */
+export const identityChallengeSchema = z.object({ nonce: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (a 32-byte nonce)') }).strict();
+/** A client's answer to the identity challenge. */
+export const identityProofSchema = z.object({ signature: z.string().regex(/^[0-9a-f]{128}$/, 'expected 128 lowercase hex digits (a 64-byte Ed25519 signature)') }).strict();
+
+/** Validates a client's answer to the identity challenge; returns the signature bytes. */
+export function parseIdentityProof(v: unknown): Uint8Array {
+  return Uint8Array.from(Buffer.from(parse(identityProofSchema, v, 'identity proof').signature, 'hex'));
+}
+
+/** Validates the coordinator's identity challenge; returns the nonce bytes. */
+export function parseIdentityChallenge(v: unknown): Uint8Array {
+  return Uint8Array.from(Buffer.from(parse(identityChallengeSchema, v, 'identity challenge').nonce, 'hex'));
+}
+
 /** Validates the handshake; throws ProtocolError('version' | 'bad-payload'). */
 export function parseHello(v: unknown): HelloAuth {
   const h = parse(helloSchema, v, 'handshake');
