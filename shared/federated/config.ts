@@ -5,14 +5,17 @@
 import type { PartitionSpec } from '../data/partition.js';
 import type { BiasOption } from '../defense/bva-stats.js';
 import { STANDARD_ATTACKS } from '../attacks/robust-accuracy.js';
-import { MODEL_NAMES } from '../models/zoo.js';
+import { isKnownModel, MODEL_FIX } from '../models/registry.js';
 import { METHOD_NAMES, METHODS, type MethodName } from './methods.js';
 
 /** Every option of a federated run; units and ranges in the comments. */
 export interface FederatedConfig {
   /** Method by name (decent-bva.md §2). */
   method: MethodName;
-  /** Model by name; default `cnn-mnist`. */
+  /**
+   * Model: a zoo name (default `cnn-mnist`), a name registered with `registerModel`, or the path of a JavaScript
+   * module whose default export is a model definition (shared/models/registry.ts, docs/own-model.md).
+   */
   model: string;
   /** Clients N (≥ 1). */
   numClients: number;
@@ -144,7 +147,7 @@ export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedC
     if (!Number.isInteger(v) || v < min) bad(field, v, `an integer ≥ ${min}`);
   };
   if (!(METHOD_NAMES as readonly string[]).includes(c.method)) bad('method', c.method, `one of ${METHOD_NAMES.join(', ')}`);
-  if (!(MODEL_NAMES as readonly string[]).includes(c.model)) bad('model', c.model, `one of ${MODEL_NAMES.join(', ')}`);
+  if (typeof c.model !== 'string' || c.model.length === 0 || c.model.length > 256 || !isKnownModel(c.model)) bad('model', c.model, `a known model: ${MODEL_FIX.replace(/^give model /, '')}`);
   int('numClients', c.numClients, 1);
   if (!(c.fraction > 0 && c.fraction <= 1)) bad('fraction', c.fraction, 'a number in (0, 1]');
   int('rounds', c.rounds, 1);
