@@ -1,6 +1,7 @@
 /** Datasets, loaders and partitioners (decent-bva.md §7); see each module for details. */
 export * from './dataset.js';
 export * from './idx.js';
+export * from './images.js';
 export * from './mnist-embedded.js';
 export * from './synthetic.js';
 export * from './registry.js';
