@@ -8,7 +8,7 @@ import type { Trainer, TrainOutcome, TrainTask } from '../client/trainer.js';
 import type { BvaProbe } from '../shared/defense/bva-vectors.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
 import { modelUpdate } from '../shared/federated/secure-model.js';
-import { needsHonestUpdates, transformBvaContribution, transformUpdate, transformsUpdate } from './behaviors/index.js';
+import { isBuiltinBehavior, needsHonestUpdates, transformBvaContribution, transformUpdate, transformsUpdate } from './behaviors/index.js';
 import type { CorruptionPlan } from './corruption-plan.js';
 import type { HonestOracle } from './honest-oracle.js';
 
@@ -41,7 +41,7 @@ export class CorruptedTrainer implements Trainer {
     const delta = transformUpdate(b, own, { m, f, ...(honest !== undefined ? { honest } : {}), rng: this.plan.rngFor(this.id, task.round, 'update') });
     const weights = new Float32Array(task.weights.length);
     for (let i = 0; i < weights.length; i++) weights[i] = task.weights[i]! + delta[i]!;
-    const numExamples = b.kind === 'free-rider' ? (b.claimedExamples ?? out.numExamples) : out.numExamples;
+    const numExamples = isBuiltinBehavior(b) && b.kind === 'free-rider' ? (b.claimedExamples ?? out.numExamples) : out.numExamples;
     return { numExamples, loss: out.loss, weights };
   }
 

@@ -7,7 +7,7 @@
 import type { ReplyDecision } from '../client/session.js';
 import type { Stage } from '../shared/secagg/messages.js';
 import { Rng } from '../shared/util/random.js';
-import { PER_SUM_STAGES, corruptedInRound, corruptedPopulation, crashPlan, dataPoisonOf, stragglerDelayMs, type BehaviorSpec, type CorruptionSpec } from './behaviors/index.js';
+import { PER_SUM_STAGES, corruptedInRound, corruptedPopulation, crashPlan, dataPoisonOf, isBuiltinBehavior, poisonsData, stragglerDelayMs, type AnyBehaviorSpec, type CorruptionSpec } from './behaviors/index.js';
 
 
 /** The corrupted-client plan of a run. */
@@ -57,10 +57,12 @@ export class CorruptionPlan {
   }
 
   /** The data poisoning of `id` in `round`, if any. */
-  poisonFor(id: string, round: number): { behavior: BehaviorSpec; seed: number } | undefined {
+  poisonFor(id: string, round: number): { behavior: AnyBehaviorSpec; seed: number } | undefined {
     if (this.spec === undefined || !this.isCorrupted(round, id)) return undefined;
-    // Label flipping and backdoors poison data; model replacement scales an update trained on such data.
-    const behavior = dataPoisonOf(this.spec.behavior);
+    // Label flipping and backdoors poison data; model replacement scales an update trained on such data; a
+    // registered behaviour with poisonData poisons in the worker that trains the client.
+    const b = this.spec.behavior;
+    const behavior = isBuiltinBehavior(b) ? dataPoisonOf(b) : poisonsData(b) ? b : undefined;
     return behavior === undefined ? undefined : { behavior, seed: new Rng(this.seed).fork('poison').fork(round).fork(id).nextUint32() };
   }
 
@@ -73,7 +75,7 @@ export class CorruptionPlan {
   beforeReply(id: string): (at: { stage: 'train' | Stage; round: number; phase: string }) => Promise<ReplyDecision> {
     return async ({ stage, round, phase }) => {
       const b = this.spec?.behavior;
-      if (b === undefined || !this.isCorrupted(round, id)) return 'answer';
+      if (b === undefined || !isBuiltinBehavior(b) || !this.isCorrupted(round, id)) return 'answer';
       if (b.kind === 'crash') {
         const plan = crashPlan(b, this.seed, id, round);
         if (plan === undefined || plan.stage !== stage) return 'answer';

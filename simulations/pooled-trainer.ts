@@ -5,11 +5,11 @@
 import type { Trainer, TrainOutcome, TrainTask } from '../client/trainer.js';
 import type { BvaProbe } from '../shared/defense/bva-vectors.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
-import type { BehaviorSpec } from './behaviors/index.js';
+import type { AnyBehaviorSpec } from './behaviors/index.js';
 import type { SimulationPool } from './pool/pool.js';
 
 /** A data-poisoning decision for a round (the simulation's behaviour layer supplies it). */
-export type PoisonFor = (round: number) => { behavior: BehaviorSpec; seed: number } | undefined;
+export type PoisonFor = (round: number) => { behavior: AnyBehaviorSpec; seed: number } | undefined;
 
 /** A virtual client's trainer over the pool; client `client` holds partition `client` of the pool's data. */
 export class PooledTrainer implements Trainer {

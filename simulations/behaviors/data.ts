@@ -12,7 +12,7 @@
  */
 import type { Rng } from '../../shared/util/random.js';
 import type { ImageSource } from '../../shared/train/batches.js';
-import { dataPoisonOf, type BackdoorSpec, type BehaviorSpec, type LabelFlipSpec, type Trigger } from './spec.js';
+import { behaviorOptions, dataPoisonOf, implementationOf, isBuiltinBehavior, type AnyBehaviorSpec, type BackdoorSpec, type LabelFlipSpec, type Trigger } from './spec.js';
 
 /** A client's local examples: NHWC images in [0, 1] and integer labels. */
 export type LocalData = ImageSource;
@@ -31,10 +31,10 @@ export interface PoisonedData {
 export type ImageShape = Pick<ImageSource, 'height' | 'width' | 'channels'>;
 
 /**
- * Applies the behaviour's data poisoning (`dataPoisonOf`: label flip, backdoor, or a scale's base) to copies of
- * the local examples; behaviours that do not poison data get plain copies.
+ * Applies the behaviour's data poisoning (`dataPoisonOf`: label flip, backdoor, or a scale's base; a registered
+ * behaviour's `poisonData`) to copies of the local examples; behaviours that do not poison data get plain copies.
  */
-export function poisonLocalData(spec: BehaviorSpec, local: LocalData, rng: Rng): PoisonedData {
+export function poisonLocalData(spec: AnyBehaviorSpec, local: LocalData, rng: Rng): PoisonedData {
   const n = local.labels.length;
   const d = local.height * local.width * local.channels;
   if (local.images.length !== n * d) {
@@ -42,6 +42,19 @@ export function poisonLocalData(spec: BehaviorSpec, local: LocalData, rng: Rng):
   }
   const images = local.images.slice();
   const labels = local.labels.slice();
+  if (!isBuiltinBehavior(spec)) {
+    const impl = implementationOf(spec);
+    if (impl.poisonData === undefined) return { images, labels, poisoned: new Int32Array(0) };
+    const shape = { height: local.height, width: local.width, channels: local.channels, numClasses: local.numClasses };
+    const out = impl.poisonData({ images, labels, ...shape }, behaviorOptions(spec), rng);
+    const what = `behaviour ${spec.kind}: poisonData`;
+    if (out === null || typeof out !== 'object') throw new Error(`${what} must return { images, labels }, got ${out === null ? 'null' : typeof out}`);
+    if (!(out.images instanceof Float32Array) || out.images.length !== n * d) throw new Error(`${what} must return images as a Float32Array of ${n * d} values (${n} examples of ${local.height}×${local.width}×${local.channels})`);
+    if (!(out.labels instanceof Uint8Array) || out.labels.length !== n) throw new Error(`${what} must return labels as a Uint8Array of ${n} values`);
+    const bad = out.labels.findIndex((y) => y >= local.numClasses);
+    if (bad >= 0) throw new Error(`${what} returned label ${out.labels[bad]} at ${bad}; labels must be in [0, ${local.numClasses})`);
+    return { images: out.images, labels: out.labels, poisoned: out.poisoned instanceof Int32Array ? out.poisoned : new Int32Array(0) };
+  }
   const poison = dataPoisonOf(spec);
   if (poison === undefined) return { images, labels, poisoned: new Int32Array(0) };
   if (poison.kind === 'label-flip') {

@@ -10,7 +10,14 @@ export {
   FAULT_STAGES,
   PER_SUM_STAGES,
   behaviorKindOf,
+  behaviorOptions,
   behaviorSchema,
+  checkPoisonBva,
+  implementationOf,
+  isBuiltinBehavior,
+  isDeferredBehavior,
+  parseAnyBehavior,
+  resolveDeferredBehavior,
   corruptionSchema,
   dataPoisonOf,
   needsHonestUpdates,
@@ -20,6 +27,9 @@ export {
   poisonsData,
   transformsUpdate,
   type AlieSpec,
+  type AnyBehaviorSpec,
+  type ParseOptions,
+  type RegisteredBehaviorSpec,
   type BackdoorSpec,
   type BehaviorContext,
   type BehaviorInput,
@@ -40,6 +50,14 @@ export {
   type StragglerSpec,
   type Trigger,
 } from './spec.js';
+export {
+  behaviorImplementation,
+  registerBehavior,
+  registeredBehaviorKinds,
+  type BehaviorImplementation,
+  type BehaviorOptions,
+  type PoisonResult,
+} from './registry.js';
 export { corruptedCount, corruptedInRound, corruptedPopulation } from './selection.js';
 export { labelMap, poisonLocalData, stampTrigger, triggerOffsets, type ImageShape, type LocalData, type PoisonedData } from './data.js';
 export {

@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../../shared/federated/errors.js';
+import { behaviorImplementation, registeredBehaviorKinds, type BehaviorImplementation } from './registry.js';
 
 /** The ten behaviours of §3, by `kind`. */
 export const BEHAVIOR_KINDS = [
@@ -167,14 +168,26 @@ export type BehaviorSpec =
   | CrashSpec
   | StragglerSpec;
 
+/**
+ * A behaviour registered with `registerBehavior` (registry.ts): its kind and its options as the
+ * implementation's `parse` returned them (plain data).
+ */
+export interface RegisteredBehaviorSpec {
+  kind: string;
+  [option: string]: unknown;
+}
+
+/** A built-in or a registered behaviour. */
+export type AnyBehaviorSpec = BehaviorSpec | RegisteredBehaviorSpec;
+
 /** Which clients are corrupted, how, and whether they also poison Decent_BVA's statistics. */
 export interface CorruptionSpec {
   /** Fraction f of corrupted clients, [0, 1]. */
   fraction: number;
   /** `per-round`: exactly round(f·m) of each cohort; `population`: round(f·N) clients fixed for the run; default `per-round`. */
   selection: 'per-round' | 'population';
-  /** What the corrupted clients do. */
-  behavior: BehaviorSpec;
+  /** What the corrupted clients do: a built-in behaviour, or a kind registered with `registerBehavior`. */
+  behavior: AnyBehaviorSpec;
   /** Apply an update-poisoning behaviour to the P, B and V contributions too (§2); default false. */
   poisonBva: boolean;
 }
@@ -353,6 +366,9 @@ const corruptionObject = z.strictObject({
   poisonBva: z.boolean({ error: 'poisonBva must be true or false' }).default(CORRUPTION_DEFAULTS.poisonBva),
 });
 
+/** The corruption fields around a registered behaviour, which `parseAnyBehavior` validates. */
+const corruptionRegistered = corruptionObject.extend({ behavior: z.looseObject({ kind: z.string() }) });
+
 /** The corruption schema (without the cross-field check of `poisonBva`, which `parseCorruption` adds). */
 export const corruptionSchema: z.ZodType<CorruptionSpec, z.input<typeof corruptionObject>> = corruptionObject;
 
@@ -367,28 +383,117 @@ export interface BehaviorContext {
   numClasses?: number;
 }
 
-/** Validates a behaviour and fills its defaults; throws a ConfigError naming `path.field` and the bad value. */
+/** Validates a built-in behaviour and fills its defaults; throws a ConfigError naming `path.field` and the bad value. */
 export function parseBehavior(input: unknown, path = 'corrupted.behavior', context: BehaviorContext = {}): BehaviorSpec {
+  if (isRegisteredInput(input)) throw unknownKind(input, path);
   const spec = runSchema(behaviorUnion, input, path) as BehaviorSpec;
   checkAgainstDataset(spec, path, context);
   return spec;
+}
+
+/** Options of `parseAnyBehavior` and `parseCorruption`. */
+export interface ParseOptions {
+  /**
+   * Accept a kind that is neither built in nor registered yet, unvalidated (extension modules that register it
+   * are still to be loaded); `isDeferredBehavior` then answers true and `resolveDeferredBehavior` validates it.
+   */
+  deferUnknownKinds?: boolean;
+}
+
+const deferred = new WeakSet<object>();
+
+/** True for a behaviour accepted by `deferUnknownKinds` and not validated yet. */
+export function isDeferredBehavior(spec: AnyBehaviorSpec): boolean {
+  return deferred.has(spec);
+}
+
+/** Validates a built-in or registered behaviour (see `parseBehavior`); registered kinds go through their `parse`. */
+export function parseAnyBehavior(input: unknown, path = 'corrupted.behavior', context: BehaviorContext = {}, opts: ParseOptions = {}): AnyBehaviorSpec {
+  if (!isRegisteredInput(input)) return parseBehavior(input, path, context);
+  const impl = behaviorImplementation(input.kind);
+  if (impl === undefined) {
+    if (opts.deferUnknownKinds !== true) throw unknownKind(input, path);
+    const spec = { ...input };
+    deferred.add(spec);
+    return spec;
+  }
+  const { kind, ...options } = input;
+  let parsed: unknown = options;
+  if (impl.parse !== undefined) {
+    try {
+      parsed = impl.parse(structuredClone(options), context);
+    } catch (err) {
+      const field = (err as { field?: unknown }).field;
+      throw new ConfigError(typeof field === 'string' ? `${path}.${field}` : path, `${path} (kind ${JSON.stringify(kind)}) is invalid: ${(err as Error).message}`);
+    }
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(path, `${path}: the parse of behaviour ${JSON.stringify(kind)} must return an object of options, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`);
+  }
+  try {
+    // Options travel to the worker threads: they must survive structured cloning.
+    parsed = structuredClone(parsed);
+  } catch (err) {
+    throw new ConfigError(path, `${path}: the options of behaviour ${JSON.stringify(kind)} must be plain data (${(err as Error).message})`);
+  }
+  return { ...(parsed as Record<string, unknown>), kind };
+}
+
+/** Validates a behaviour that `deferUnknownKinds` let through, now that its kind should be registered. */
+export function resolveDeferredBehavior(spec: AnyBehaviorSpec, path = 'corrupted.behavior', context: BehaviorContext = {}): AnyBehaviorSpec {
+  return isDeferredBehavior(spec) ? parseAnyBehavior({ ...spec }, path, context) : spec;
 }
 
 /**
  * Validates a corruption spec and fills its defaults. `poisonBva: true` with a behaviour that needs the honest
  * updates (ALIE, IPM, omniscient sign flip) is refused here: the BV statistics have no honest oracle.
  */
-export function parseCorruption(input: unknown, path = 'corrupted', context: BehaviorContext = {}): CorruptionSpec {
-  const spec = runSchema(corruptionObject, input, path) as CorruptionSpec;
-  checkAgainstDataset(spec.behavior, `${path}.behavior`, context);
-  if (spec.poisonBva && !poisonBvaSupported(spec.behavior)) {
+export function parseCorruption(input: unknown, path = 'corrupted', context: BehaviorContext = {}, opts: ParseOptions = {}): CorruptionSpec {
+  const rawBehavior = (input as { behavior?: unknown } | null | undefined)?.behavior;
+  let spec: CorruptionSpec;
+  if (input !== null && typeof input === 'object' && isRegisteredInput(rawBehavior)) {
+    const rest = runSchema(corruptionRegistered, input, path) as Omit<CorruptionSpec, 'behavior'>;
+    spec = { ...rest, behavior: parseAnyBehavior(rawBehavior, `${path}.behavior`, context, opts) };
+  } else {
+    spec = runSchema(corruptionObject, input, path) as CorruptionSpec;
+    checkAgainstDataset(spec.behavior as BehaviorSpec, `${path}.behavior`, context);
+  }
+  if (spec.poisonBva && !isDeferredBehavior(spec.behavior)) checkPoisonBva(spec, path);
+  return spec;
+}
+
+/** Refuses `poisonBva: true` with a behaviour that cannot poison the BV statistics. */
+export function checkPoisonBva(spec: CorruptionSpec, path = 'corrupted'): void {
+  if (!spec.poisonBva || poisonBvaSupported(spec.behavior)) return;
+  const b = spec.behavior;
+  if (!isBuiltinBehavior(b)) {
     throw new ConfigError(
       [`${path}.poisonBva`, `${path}.behavior.kind`],
-      `${path}.poisonBva = true cannot be combined with ${path}.behavior.kind = ${JSON.stringify(spec.behavior.kind)}` +
-        `${spec.behavior.kind === 'sign-flip' ? ' (omniscient)' : ''}: it needs the round's honest updates, which the BV statistics do not have`,
+      `${path}.poisonBva = true cannot be combined with ${path}.behavior.kind = ${JSON.stringify(b.kind)}: ` +
+        (implementationOf(b).needsHonestUpdates === true ? "it needs the round's honest updates, which the BV statistics do not have" : 'its implementation has no transformBva'),
     );
   }
-  return spec;
+  throw new ConfigError(
+    [`${path}.poisonBva`, `${path}.behavior.kind`],
+    `${path}.poisonBva = true cannot be combined with ${path}.behavior.kind = ${JSON.stringify(b.kind)}` +
+      `${b.kind === 'sign-flip' ? ' (omniscient)' : ''}: it needs the round's honest updates, which the BV statistics do not have`,
+  );
+}
+
+/** True when `input` is an object whose `kind` is a string that is not a built-in kind. */
+function isRegisteredInput(input: unknown): input is RegisteredBehaviorSpec {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return false;
+  const kind = (input as { kind?: unknown }).kind;
+  return typeof kind === 'string' && !(BEHAVIOR_KINDS as readonly string[]).includes(kind);
+}
+
+function unknownKind(input: RegisteredBehaviorSpec, path: string): ConfigError {
+  const registered = registeredBehaviorKinds();
+  return new ConfigError(
+    `${path}.kind`,
+    `${path}.kind = ${JSON.stringify(input.kind)} is invalid: kind must be one of ${BEHAVIOR_KINDS.join(', ')}, ` +
+      `or a kind registered with registerBehavior from a module listed in the scenario's extensions (${registered.length > 0 ? `registered: ${registered.join(', ')}` : 'none registered'}; see docs/own-model.md)`,
+  );
 }
 
 function runSchema(schema: z.ZodType, input: unknown, path: string): unknown {
@@ -449,12 +554,37 @@ function checkAgainstDataset(spec: BehaviorSpec, path: string, { numClasses }: B
 
 // --- classification -------------------------------------------------------------------------------------------
 
+/** True for the ten built-in behaviours (false for a registered kind). */
+export function isBuiltinBehavior(spec: AnyBehaviorSpec): spec is BehaviorSpec {
+  return (BEHAVIOR_KINDS as readonly string[]).includes(spec.kind);
+}
+
+/** The implementation of a registered behaviour; throws when its kind is not registered in this thread. */
+export function implementationOf(spec: RegisteredBehaviorSpec): BehaviorImplementation {
+  const impl = behaviorImplementation(spec.kind);
+  if (impl === undefined) {
+    throw new ConfigError(
+      'corrupted.behavior.kind',
+      `behaviour kind ${JSON.stringify(spec.kind)} is not registered in this thread: load the module that registers it (the scenario's extensions) before running`,
+    );
+  }
+  return impl;
+}
+
+/** A registered behaviour's options: the spec without its kind. */
+export function behaviorOptions(spec: RegisteredBehaviorSpec): Record<string, unknown> {
+  const { kind: _kind, ...options } = spec;
+  return options;
+}
+
 /**
  * What a behaviour corrupts: its training data (label flip, backdoor), its update (gaussian, sign flip, scale,
  * ALIE, IPM, free rider), or its availability (crash, straggler). A backdoor with γ ≠ 1 and a scale with a
- * poisoned base do both; use `poisonsData` and `transformsUpdate` to wire them.
+ * poisoned base do both; use `poisonsData` and `transformsUpdate` to wire them. A registered behaviour is
+ * `update` when it transforms updates, else `data`.
  */
-export function behaviorKindOf(spec: BehaviorSpec): 'data' | 'update' | 'fault' {
+export function behaviorKindOf(spec: AnyBehaviorSpec): 'data' | 'update' | 'fault' {
+  if (!isBuiltinBehavior(spec)) return implementationOf(spec).transformUpdate !== undefined ? 'update' : 'data';
   switch (spec.kind) {
     case 'label-flip':
     case 'backdoor':
@@ -473,29 +603,37 @@ export function behaviorKindOf(spec: BehaviorSpec): 'data' | 'update' | 'fault' 
 }
 
 /** True when the behaviour needs the round's honest updates from the simulation-only oracle (§2, "Collusion"). */
-export function needsHonestUpdates(spec: BehaviorSpec): boolean {
+export function needsHonestUpdates(spec: AnyBehaviorSpec): boolean {
+  if (!isBuiltinBehavior(spec)) return implementationOf(spec).needsHonestUpdates === true;
   return spec.kind === 'alie' || spec.kind === 'ipm' || (spec.kind === 'sign-flip' && spec.omniscient);
 }
 
-/** True when the behaviour may also poison the BV statistics (`poisonBva: true`): all but the oracle ones. */
-export function poisonBvaSupported(spec: BehaviorSpec): boolean {
+/**
+ * True when the behaviour may also poison the BV statistics (`poisonBva: true`): all built-in ones but the oracle
+ * ones, and registered ones with a `transformBva` that need no honest updates.
+ */
+export function poisonBvaSupported(spec: AnyBehaviorSpec): boolean {
+  if (!isBuiltinBehavior(spec)) return implementationOf(spec).transformBva !== undefined && !needsHonestUpdates(spec);
   return !needsHonestUpdates(spec);
 }
 
-/** The data poisoning a client applies before training, if any (label flip, backdoor, or a scale's base). */
-export function dataPoisonOf(spec: BehaviorSpec): LabelFlipSpec | BackdoorSpec | undefined {
+/** The built-in data poisoning a client applies before training, if any (label flip, backdoor, or a scale's base). */
+export function dataPoisonOf(spec: AnyBehaviorSpec): LabelFlipSpec | BackdoorSpec | undefined {
+  if (!isBuiltinBehavior(spec)) return undefined;
   if (spec.kind === 'label-flip' || spec.kind === 'backdoor') return spec;
   if (spec.kind === 'scale' && spec.base === 'label-flip') return parseBehavior({ kind: 'label-flip' }) as LabelFlipSpec;
   if (spec.kind === 'scale' && spec.base === 'backdoor') return parseBehavior({ kind: 'backdoor' }) as BackdoorSpec;
   return undefined;
 }
 
-/** True when the behaviour poisons the local data before training (`dataPoisonOf` is defined). */
-export function poisonsData(spec: BehaviorSpec): boolean {
+/** True when the behaviour poisons the local data before training (built in: `dataPoisonOf`; registered: `poisonData`). */
+export function poisonsData(spec: AnyBehaviorSpec): boolean {
+  if (!isBuiltinBehavior(spec)) return implementationOf(spec).poisonData !== undefined;
   return dataPoisonOf(spec) !== undefined;
 }
 
 /** True when `transformUpdate` is not the identity for this behaviour. */
-export function transformsUpdate(spec: BehaviorSpec): boolean {
+export function transformsUpdate(spec: AnyBehaviorSpec): boolean {
+  if (!isBuiltinBehavior(spec)) return implementationOf(spec).transformUpdate !== undefined;
   return behaviorKindOf(spec) === 'update' || (spec.kind === 'backdoor' && spec.gamma !== 1);
 }

@@ -21,7 +21,7 @@
  * clients' own honest updates is the caller's choice (the usual one: the m − f honest clients only).
  */
 import type { Rng } from '../../shared/util/random.js';
-import { needsHonestUpdates, type BehaviorSpec, type ScaleSpec } from './spec.js';
+import { behaviorOptions, implementationOf, isBuiltinBehavior, needsHonestUpdates, type AnyBehaviorSpec, type RegisteredBehaviorSpec, type ScaleSpec } from './spec.js';
 
 /** What an update transform may use besides the client's own update. */
 export interface UpdateContext {
@@ -35,11 +35,15 @@ export interface UpdateContext {
   rng: Rng;
 }
 
-/** The update a corrupted client sends in place of its own update `own` (a new array; identity kinds copy). */
-export function transformUpdate(spec: BehaviorSpec, own: Float32Array, ctx: UpdateContext): Float32Array {
+/**
+ * The update a corrupted client sends in place of its own update `own` (a new array; identity kinds copy). A
+ * registered behaviour runs its `transformUpdate` (identity when it has none).
+ */
+export function transformUpdate(spec: AnyBehaviorSpec, own: Float32Array, ctx: UpdateContext): Float32Array {
   const { m, f } = ctx;
   if (!Number.isInteger(m) || m < 1) throw new RangeError(`transformUpdate: m must be an integer ≥ 1, got ${m}`);
   if (!Number.isInteger(f) || f < 0 || f > m) throw new RangeError(`transformUpdate: f must be an integer in [0, m = ${m}], got ${f}`);
+  if (!isBuiltinBehavior(spec)) return registeredUpdate(spec, own, ctx);
   const honest = needsHonestUpdates(spec) ? checkHonest(spec, ctx.honest, own.length) : [];
   switch (spec.kind) {
     case 'gaussian':
@@ -129,7 +133,8 @@ export function normalQuantile(p: number): number {
  * `poisonBvaSupported`). Pass the P, B and V arrays only: a segment of kind `count` (the clipped count of
  * `phase1Values`/`phase2Values`) must stay a non-negative integer, which noise or a sign flip would break.
  */
-export function transformBvaContribution(spec: BehaviorSpec, values: readonly Float32Array[], rng: Rng, m?: number): Float32Array[] {
+export function transformBvaContribution(spec: AnyBehaviorSpec, values: readonly Float32Array[], rng: Rng, m?: number): Float32Array[] {
+  if (!isBuiltinBehavior(spec)) return registeredBva(spec, values, rng, m);
   if (needsHonestUpdates(spec)) {
     throw new Error(`poisonBva: behaviour ${spec.kind}${spec.kind === 'sign-flip' ? ' (omniscient)' : ''} needs the honest updates and cannot poison the BV statistics`);
   }
@@ -158,7 +163,33 @@ export function transformBvaContribution(spec: BehaviorSpec, values: readonly Fl
   }
 }
 
-function checkHonest(spec: BehaviorSpec, honest: readonly Float32Array[] | undefined, d: number): readonly Float32Array[] {
+function registeredUpdate(spec: RegisteredBehaviorSpec, own: Float32Array, ctx: UpdateContext): Float32Array {
+  const impl = implementationOf(spec);
+  if (impl.transformUpdate === undefined) return own.slice();
+  if (impl.needsHonestUpdates === true) checkHonest(spec, ctx.honest, own.length);
+  // The client's own update is handed over as a copy, so an implementation that writes into it changes nothing.
+  const out = impl.transformUpdate(own.slice(), behaviorOptions(spec), ctx);
+  return checkVector(out, own.length, `behaviour ${spec.kind}: transformUpdate`);
+}
+
+function registeredBva(spec: RegisteredBehaviorSpec, values: readonly Float32Array[], rng: Rng, m: number | undefined): Float32Array[] {
+  const impl = implementationOf(spec);
+  if (impl.transformBva === undefined || impl.needsHonestUpdates === true) {
+    throw new Error(`poisonBva: behaviour ${spec.kind} ${impl.needsHonestUpdates === true ? 'needs the honest updates' : 'has no transformBva'} and cannot poison the BV statistics`);
+  }
+  const out = impl.transformBva(values.map((v) => v.slice()), behaviorOptions(spec), { m: m ?? 1, rng });
+  if (!Array.isArray(out) || out.length !== values.length) throw new Error(`behaviour ${spec.kind}: transformBva must return ${values.length} arrays, got ${Array.isArray(out) ? out.length : typeof out}`);
+  return out.map((v, i) => checkVector(v, values[i]!.length, `behaviour ${spec.kind}: transformBva array ${i}`));
+}
+
+function checkVector(v: unknown, length: number, what: string): Float32Array {
+  if (!(v instanceof Float32Array)) throw new Error(`${what} must return a Float32Array, got ${v === null ? 'null' : typeof v === 'object' ? (v as object).constructor?.name ?? 'an object' : typeof v}`);
+  if (v.length !== length) throw new Error(`${what} returned ${v.length} values; expected ${length}`);
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) throw new Error(`${what} returned a non-finite value ${v[i]} at ${i}`);
+  return v;
+}
+
+function checkHonest(spec: AnyBehaviorSpec, honest: readonly Float32Array[] | undefined, d: number): readonly Float32Array[] {
   if (honest === undefined || honest.length === 0) {
     throw new Error(
       `behaviour ${spec.kind}${spec.kind === 'sign-flip' ? ' (omniscient)' : ''} needs the round's honest updates (ctx.honest, from the simulation-only oracle), got ${honest === undefined ? 'none' : 'an empty list'}`,
