@@ -11,7 +11,9 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../shared/compute/backend.js';
-import { loadDataset } from '../shared/data/index.js';
+import { loadDatasetAsync } from '../shared/data/index.js';
+import { modelModuleOf } from '../shared/models/registry.js';
+import { modelSpec, probeModel } from '../shared/models/model.js';
 import { partition, sampleSharedSet } from '../shared/data/partition.js';
 import type { DatasetSplit } from '../shared/data/dataset.js';
 import { attackAt } from '../shared/attacks/robust-accuracy.js';
@@ -27,7 +29,7 @@ import { CorruptionPlan } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
 import { dataPoisonOf, needsHonestUpdates } from './behaviors/index.js';
 import { vulkanMissing } from '../shared/compute/webgpu.js';
-import type { Scenario } from './scenario.js';
+import { prepareScenario, type Scenario } from './scenario.js';
 
 /** Options of `runSimulation`. */
 export interface SimulationOptions {
@@ -99,10 +101,13 @@ export interface SimulationResult {
   weights: Float32Array | undefined;
 }
 
-/** Runs a scenario to the end and writes the run directory. */
+/**
+ * Runs a scenario to the end and writes the run directory. The scenario's extension modules and model module
+ * are loaded first (`prepareScenario`), here and in every worker.
+ */
 export async function runSimulation(opts: SimulationOptions): Promise<SimulationResult> {
   const t0 = performance.now();
-  const { scenario } = opts;
+  const scenario = await prepareScenario(opts.scenario);
   const cfg = scenario.federated;
   if (existsSync(opts.runDir) && readdirSync(opts.runDir).length > 0) throw new Error(`run directory ${opts.runDir} is not empty; choose another --out`);
   mkdirSync(opts.runDir, { recursive: true });
@@ -111,13 +116,25 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   writeFileSync(path.join(opts.runDir, 'scenario.json'), JSON.stringify(scenario, null, 2) + '\n');
 
   await initBackend({ quiet: true, ...(opts.backend !== undefined ? { backend: opts.backend } : {}) });
-  const data = opts.data ?? loadDataset(scenario.dataset, scenario.dataDir !== undefined ? { dir: scenario.dataDir } : {});
+  const data = opts.data ?? (await loadDatasetAsync(scenario.dataset, scenario.dataDir !== undefined ? { dir: scenario.dataDir } : {}));
+  // A user's model must fit the data: one clear error now, before any worker starts.
+  probeModel(modelSpec(cfg.model, [data.train.height, data.train.width, data.train.channels], data.train.numClasses));
   // The coordinator draws D_s from the training set with the run seed; clients hold the rest, partitioned.
   const sharedIdx = sampleSharedSet(data.train.count, cfg.sharedSetSize, cfg.seed);
   const parts = partition(data.train.labels, cfg.partition, cfg.numClients, cfg.seed, sharedIdx);
   const ids = parts.map((_, k) => clientIdOf(k));
   const gpuEval = opts.gpuEval ?? vulkanMissing() === undefined;
-  const pool = new SimulationPool({ train: data.train, test: data.test, parts, gpuEval, ...(opts.workers ?? scenario.workers ? { workers: opts.workers ?? scenario.workers } : {}), ...(opts.backend !== undefined ? { backend: opts.backend } : {}) });
+  const modelModule = modelModuleOf(cfg.model);
+  const pool = new SimulationPool({
+    train: data.train,
+    test: data.test,
+    parts,
+    gpuEval,
+    ...(opts.workers ?? scenario.workers ? { workers: opts.workers ?? scenario.workers } : {}),
+    ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+    ...(scenario.extensions !== undefined ? { extensions: scenario.extensions } : {}),
+    ...(modelModule !== undefined ? { modelModules: [modelModule] } : {}),
+  });
 
   const b = scenario.corrupted?.behavior;
   if (opts.url !== undefined && scenario.corrupted !== undefined && (scenario.corrupted.selection !== 'population' || (b !== undefined && needsHonestUpdates(b)))) {

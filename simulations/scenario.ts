@@ -3,8 +3,14 @@
  * field. A scenario is the federated configuration (shared/federated/config.ts, fields at the top level, with a
  * `preset` as the base), the data, the mode (secure aggregation on or off), the aggregation rule, the corrupted
  * clients and the timeouts. Overrides (`--set path=value`) apply before validation.
+ *
+ * Users bring their own model, data and behaviour (docs/own-model.md): `model` may be a module path
+ * (`./my-model.js`), `dataset` a directory or a registered name, `corrupted.behavior.kind` a registered kind, and
+ * `extensions` lists modules that register them. Importing modules is asynchronous, so `resolveScenario` (sync)
+ * accepts names that modules not yet loaded may register, and `prepareScenario` (async; `runSimulation` calls it
+ * first) loads the modules and validates those names; `loadScenarioAsync` does both.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -12,7 +18,11 @@ import { ConfigError } from '../shared/federated/errors.js';
 import { PRESETS, resolveConfig, type FederatedConfig } from '../shared/federated/config.js';
 import { resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { DEFAULT_TIMEOUTS_MS } from '../shared/protocol/events.js';
-import { parseCorruption, poisonBvaSupported, type CorruptionSpec } from './behaviors/index.js';
+import { isKnownModel, isModulePath, loadModelModule, MODEL_FIX, modulePath, registeredModel } from '../shared/models/registry.js';
+import { MODEL_NAMES } from '../shared/models/zoo.js';
+import { DATASET_FIX, datasetSource, isDatasetPath, registeredDatasetNames } from '../shared/data/registry.js';
+import { checkPoisonBva, isBuiltinBehavior, isDeferredBehavior, parseCorruption, poisonBvaSupported, resolveDeferredBehavior, type CorruptionSpec } from './behaviors/index.js';
+import { isExtensionLoaded, loadExtensions } from './extensions.js';
 
 const STAGE_NAMES = Object.keys(DEFAULT_TIMEOUTS_MS) as (keyof typeof DEFAULT_TIMEOUTS_MS)[];
 
@@ -38,6 +48,7 @@ const ScenarioSchema = z
     corrupted: z.unknown().optional(),
     timeoutsMs: z.object(Object.fromEntries(STAGE_NAMES.map((s) => [s, z.number().int().positive().optional()]))).strict().default({}),
     workers: z.number().int().positive().optional(),
+    extensions: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
   })
   .passthrough();
 
@@ -54,9 +65,14 @@ export interface Scenario {
   corrupted?: CorruptionSpec;
   timeoutsMs: Partial<typeof DEFAULT_TIMEOUTS_MS>;
   workers?: number;
+  /**
+   * JavaScript modules (paths relative to the current directory) imported before the run, in the main thread
+   * and in every worker, to register models, datasets and behaviours (simulations/extensions.ts).
+   */
+  extensions?: string[];
 }
 
-const OWN_FIELDS = new Set(['name', 'description', 'preset', 'dataset', 'dataDir', 'secure', 'secagg', 'aggregation', 'corrupted', 'timeoutsMs', 'workers']);
+const OWN_FIELDS = new Set(['name', 'description', 'preset', 'dataset', 'dataDir', 'secure', 'secagg', 'aggregation', 'corrupted', 'timeoutsMs', 'workers', 'extensions']);
 
 /** Reads a scenario file (`.json`, `.yaml` or `.yml`) and validates it after applying `overrides`. */
 export function loadScenario(file: string, overrides: readonly string[] = []): Scenario {
@@ -75,6 +91,45 @@ export function loadScenario(file: string, overrides: readonly string[] = []): S
   const s = resolveScenario(applyOverrides(raw, overrides));
   if (s.name === 'scenario') s.name = path.basename(file).replace(/\.(json|ya?ml)$/i, '');
   return s;
+}
+
+/** `loadScenario`, then `prepareScenario`: every error, those of extension modules included, before the run. */
+export async function loadScenarioAsync(file: string, overrides: readonly string[] = []): Promise<Scenario> {
+  return prepareScenario(loadScenario(file, overrides));
+}
+
+/**
+ * Imports the scenario's extension modules and its model module (when `model` is a path), then validates what
+ * `resolveScenario` had to accept unchecked: a model, dataset or behaviour kind that those modules register.
+ * Returns the scenario (a new object when a behaviour had to be validated). Idempotent; throws ConfigError
+ * naming the field.
+ */
+export async function prepareScenario(s: Scenario): Promise<Scenario> {
+  await loadExtensions(s.extensions ?? []);
+  const model = s.federated.model;
+  if (registeredModel(model) === undefined && isModulePath(model)) await loadModelModule(model);
+  if (!(MODEL_NAMES as readonly string[]).includes(model) && registeredModel(model) === undefined) {
+    throw new ConfigError('model', `scenario: model = ${JSON.stringify(model)} is unknown even after loading the extensions; ${MODEL_FIX}`);
+  }
+  checkDataset(s.dataset, s.dataDir, false);
+  const c = s.corrupted;
+  if (c === undefined || !isDeferredBehavior(c.behavior)) return s;
+  const corrupted = { ...c, behavior: resolveDeferredBehavior(c.behavior, 'corrupted.behavior') };
+  checkPoisonBva(corrupted, 'corrupted');
+  return { ...s, corrupted };
+}
+
+/** Checks that `dataset` names data (built in, registered, a directory, or any name with `dataDir`). */
+function checkDataset(dataset: string, dataDir: string | undefined, pending: boolean): void {
+  if (dataDir !== undefined) return;
+  const source = datasetSource(dataset);
+  if (source !== 'unknown') return;
+  if (isDatasetPath(dataset)) {
+    throw new ConfigError('dataset', `scenario: dataset = ${JSON.stringify(dataset)}: no such directory (resolved to ${path.resolve(dataset)}); ${DATASET_FIX}`);
+  }
+  if (pending) return;
+  const registered = registeredDatasetNames();
+  throw new ConfigError('dataset', `scenario: dataset = ${JSON.stringify(dataset)} is unknown${registered.length > 0 ? ` (registered: ${registered.join(', ')})` : ''}; ${DATASET_FIX}, or give dataDir for an IDX directory under that name`);
 }
 
 /** `path.to.field=value` overrides; the value is parsed as YAML (numbers, booleans, lists, objects). */
@@ -114,6 +169,24 @@ export function resolveScenario(raw: unknown): Scenario {
     if (!known.has(k)) throw new ConfigError(k, `scenario: unknown field "${k}"; expected one of ${[...OWN_FIELDS, ...known].join(', ')}`);
   }
   if (federatedInput['method'] === undefined) throw new ConfigError('method', 'scenario: method is required (e.g. fed-bva, fedavg)');
+  const extensions = p.extensions === undefined ? [] : typeof p.extensions === 'string' ? [p.extensions] : p.extensions;
+  extensions.forEach((e, i) => {
+    const abs = path.resolve(e);
+    if (!existsSync(abs) || !statSync(abs).isFile()) {
+      throw new ConfigError('extensions', `scenario: extensions[${i}] = ${JSON.stringify(e)}: no such file (resolved to ${abs}); list JavaScript modules (.js or .mjs) that register models, datasets or behaviours`);
+    }
+  });
+  // Names that extension modules not loaded yet may register are accepted here and checked by prepareScenario.
+  const pending = extensions.some((e) => !isExtensionLoaded(e));
+  const model = federatedInput['model'];
+  let deferredModel: string | undefined;
+  if (typeof model === 'string' && isModulePath(model) && registeredModel(model) === undefined) {
+    const abs = modulePath(model);
+    if (!existsSync(abs) || !statSync(abs).isFile()) throw new ConfigError('model', `scenario: model = ${JSON.stringify(model)}: no such file (resolved to ${abs}); ${MODEL_FIX}`);
+  } else if (typeof model === 'string' && pending && !isKnownModel(model)) {
+    deferredModel = model;
+    delete federatedInput['model'];
+  }
   let federated: FederatedConfig;
   try {
     federated = resolveConfig(federatedInput as Parameters<typeof resolveConfig>[0], base);
@@ -121,10 +194,12 @@ export function resolveScenario(raw: unknown): Scenario {
     const m = /^config: (\S+) = /.exec((err as Error).message);
     throw new ConfigError(m?.[1] ?? 'config', `scenario: ${(err as Error).message.replace(/^config: /, '')}`);
   }
+  if (deferredModel !== undefined) federated.model = deferredModel;
+  checkDataset(p.dataset, p.dataDir, pending);
   const cohort = Math.max(Math.floor(federated.fraction * federated.numClients), 1);
   const aggregation = resolveAggregation(p.aggregation, { secure: p.secure, cohortSize: cohort });
-  const corrupted = p.corrupted === undefined ? undefined : parseCorruption(p.corrupted, 'corrupted');
-  if (corrupted !== undefined) {
+  const corrupted = p.corrupted === undefined ? undefined : parseCorruption(p.corrupted, 'corrupted', {}, { deferUnknownKinds: pending });
+  if (corrupted !== undefined && isBuiltinBehavior(corrupted.behavior)) {
     const b = corrupted.behavior;
     if (corrupted.poisonBva && !poisonBvaSupported(b)) {
       throw new ConfigError(['corrupted.poisonBva', 'corrupted.behavior.kind'], `scenario: poisonBva is not available for ${b.kind}: its transform needs the honest clients' statistics, which the simulation's oracle does not compute for BV phases`);
@@ -148,5 +223,6 @@ export function resolveScenario(raw: unknown): Scenario {
     ...(corrupted !== undefined ? { corrupted } : {}),
     timeoutsMs: p.timeoutsMs as Scenario['timeoutsMs'],
     ...(p.workers !== undefined ? { workers: p.workers } : {}),
+    ...(extensions.length > 0 ? { extensions } : {}),
   };
 }

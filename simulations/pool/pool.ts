@@ -4,6 +4,7 @@
  * weights and options; workers keep the compute backend and the models warm between tasks.
  */
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { Piscina } from 'piscina';
 import { sharedHandle, type Dataset } from '../../shared/data/dataset.js';
 import type { AttackSpec } from '../../shared/attacks/robust-accuracy.js';
@@ -25,6 +26,10 @@ export interface SimulationPoolOptions {
    * If it cannot start, evaluations fall back to the CPU workers (see `evalDevice`).
    */
   gpuEval?: boolean;
+  /** Extension modules every worker imports at start (simulations/extensions.ts); paths from the current directory. */
+  extensions?: readonly string[];
+  /** Model modules every worker registers at start (`loadModelModule`); paths from the current directory. */
+  modelModules?: readonly string[];
 }
 
 /** Rows per evaluation task: fixed, so the random starts of PGD (seeded per chunk) do not depend on the worker count. */
@@ -76,6 +81,8 @@ export class SimulationPool {
       offsets: offsets.buffer as SharedArrayBuffer,
       indices: indices.buffer as SharedArrayBuffer,
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+      ...(opts.extensions !== undefined && opts.extensions.length > 0 ? { extensions: opts.extensions.map((e) => path.resolve(e)) } : {}),
+      ...(opts.modelModules !== undefined && opts.modelModules.length > 0 ? { modelModules: opts.modelModules.map((m) => path.resolve(m)) } : {}),
     };
     this.piscina = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,

@@ -8,7 +8,7 @@ import type { TrainSpec } from '../../shared/protocol/events.js';
 import type { BvaProbe } from '../../shared/defense/bva-vectors.js';
 import type { VectorSpec } from '../../shared/secagg/quantize.js';
 import type { AttackSpec } from '../../shared/attacks/robust-accuracy.js';
-import type { BehaviorSpec } from '../behaviors/index.js';
+import type { AnyBehaviorSpec } from '../behaviors/index.js';
 
 /** What every worker receives once, as `workerData`. */
 export interface PoolData {
@@ -19,6 +19,10 @@ export interface PoolData {
   indices: SharedArrayBuffer;
   /** Compute backend to load (default: the automatic choice). */
   backend?: string;
+  /** Extension modules (absolute paths) to import before any task (simulations/extensions.ts). */
+  extensions?: string[];
+  /** Model modules (absolute paths) to register before any task (shared/models/registry.ts). */
+  modelModules?: string[];
 }
 
 /** Local training of one client for one round. */
@@ -30,7 +34,7 @@ export interface TrainTask {
   sharedSet?: { x: Float32Array; labels: Uint8Array };
   train: TrainSpec;
   /** A data-poisoning behaviour (label flipping, backdoor) applied to a copy of the client's examples. */
-  poison?: { behavior: BehaviorSpec; seed: number };
+  poison?: { behavior: AnyBehaviorSpec; seed: number };
 }
 
 /** The outcome of a `TrainTask`. */

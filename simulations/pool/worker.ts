@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../shared/compute/backend.js';
 import { datasetFromShared, type Dataset } from '../../shared/data/dataset.js';
 import { Model, modelSpec } from '../../shared/models/model.js';
+import { loadModelModule } from '../../shared/models/registry.js';
+import { loadExtensions } from '../extensions.js';
 import { trainLocal } from '../../shared/train/sgd.js';
 import { batchFromArrays, disposeBatch, range, type ImageSource } from '../../shared/train/batches.js';
 import { robustAccuracyAsync } from '../../shared/attacks/robust-accuracy.js';
@@ -19,6 +21,9 @@ import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolData, PoolTask, Trai
 const data = workerData as PoolData;
 // The GPU evaluation worker asks for webgpu; its tasks read tensors asynchronously (runEval), as WebGPU needs.
 await initBackend({ quiet: true, ...(data.backend !== undefined ? { backend: data.backend as BackendName } : {}) });
+// The user's modules register their models and behaviours in this thread too (registrations are per thread).
+await loadExtensions(data.extensions ?? []);
+for (const m of data.modelModules ?? []) await loadModelModule(m);
 const train: Dataset = datasetFromShared(data.train);
 const test: Dataset = datasetFromShared(data.test);
 const offsets = new Int32Array(data.offsets);
