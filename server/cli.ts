@@ -1,10 +1,11 @@
 /**
- * `npm run coordinator -- [--config FILE] [options]`: starts a coordinator and runs the configured rounds.
+ * `rfl coordinator [--config FILE] [options]` (alias `npm run coordinator --`): starts a coordinator and runs the configured rounds.
  *
  * Options (command-line values override the config file's):
- *   --config FILE        JSON: { "federated": {…FederatedConfig}, "secure": true, "secagg": {…}, "aggregation": {…}, "tokens": […],
- *                        "port": 8080, "runDir": "runs/coordinator", "dataset": "mnist-embedded", "dataDir": "…" }
- *   --port N             listen port (default 8080; 0 picks a free one)    --host H (default 0.0.0.0)
+ *   --config FILE        JSON, checked by server/file-config.ts: { "federated": {…FederatedConfig}, "secure": true, "secagg": {…},
+ *                        "aggregation": {…}, "tokens": […], "port": 8080, "host": "127.0.0.1", "runDir": "runs/coordinator",
+ *                        "dataset": "mnist-embedded", "dataDir": "…", "minClients": 3, "timeoutsMs": { "train": 600000, … } }
+ *   --port N             listen port (default 8080; 0 picks a free one)    --host H (default 127.0.0.1; 0.0.0.0 for every interface)
  *   --tokens A,B         accepted client tokens       --tokens-file F (one token per line)
  *   --run-dir DIR        checkpoints, metrics.jsonl, identities.json (default runs/coordinator)
  *   --resume DIR         continue the run in DIR from its last completed round
@@ -20,6 +21,7 @@ import { initBackend } from '../shared/compute/backend.js';
 import { loadDataset } from '../shared/data/index.js';
 import { intFlag, numberFlag } from '../shared/util/flags.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import { readFileConfig, type FileConfig } from './file-config.js';
 import { UsageError } from '../shared/util/usage-error.js';
 
 /** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
@@ -49,20 +51,7 @@ export const OPTIONS = {
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS });
 
-  interface FileConfig {
-    federated?: Record<string, unknown>;
-    secure?: boolean;
-    secagg?: CoordinatorOptions['secagg'];
-    aggregation?: unknown;
-    tokens?: string[];
-    port?: number;
-    host?: string;
-    runDir?: string;
-    dataset?: string;
-    dataDir?: string;
-    minClients?: number;
-  }
-  const file: FileConfig = values.config !== undefined ? (jsonFlag('config', readConfig(values.config), 'a JSON object, see rfl coordinator --help') as FileConfig) : {};
+  const file: FileConfig = values.config !== undefined ? readFileConfig(values.config) : {};
   const federated: Record<string, unknown> = { method: 'fed-bva', numClients: 3, fraction: 1, rounds: 5, ...(file.federated ?? {}) };
   if (values.method !== undefined) federated['method'] = values.method;
   if (values.rounds !== undefined) federated['rounds'] = intFlag('rounds', values.rounds, 1);
@@ -93,14 +82,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     federated: federated as CoordinatorOptions['federated'],
     data,
     secure: values.plaintext === true ? false : (file.secure ?? true),
-    ...(file.secagg !== undefined ? { secagg: file.secagg } : {}),
+    ...(file.secagg !== undefined ? { secagg: file.secagg as CoordinatorOptions['secagg'] } : {}),
     ...(values.aggregation !== undefined ? { aggregation: jsonFlag('aggregation', values.aggregation, `e.g. '{"rule":"median"}'`) } : file.aggregation !== undefined ? { aggregation: file.aggregation } : {}),
     tokens,
     runDir,
     resume: values.resume !== undefined,
     ...(minClients !== undefined ? { minClients } : {}),
+    ...(file.timeoutsMs !== undefined ? { timeoutsMs: file.timeoutsMs } : {}),
   });
-  const port = await coordinator.listen(values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080), values.host ?? file.host ?? '0.0.0.0');
+  const port = await coordinator.listen(values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080), values.host ?? file.host ?? '127.0.0.1');
   const c = coordinator.config;
   console.error(`coordinator listening on port ${port}: ${c.method}, ${c.rounds} rounds, ${c.numClients} clients × fraction ${c.fraction}, ` +
     `${values.plaintext === true ? 'plaintext' : 'secure aggregation'} (${coordinator.aggregation.rule}), data ${datasetName}, run directory ${runDir}`);
@@ -108,15 +98,6 @@ export async function main(argv: readonly string[]): Promise<void> {
   await coordinator.run();
   console.error(`done: ${coordinator.completedRounds} rounds; checkpoint and metrics.jsonl in ${runDir}`);
   await coordinator.close();
-}
-
-/** The text of the --config file; a UsageError naming the flag when it cannot be read. */
-function readConfig(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--config ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, ['config']);
-  }
 }
 
 /** A flag's JSON value; a UsageError naming the flag and showing the expected form otherwise. */

@@ -168,7 +168,11 @@ export class Coordinator {
     }
     const perImage = train.height * train.width * train.channels;
     const cap = maxMessageBytes(this.spec.numParams, this.config.sharedSetSize * perImage, this.config.sharedSetSize * (train.numClasses + perImage));
-    this.http = createServer();
+    // socket.io answers its own path; anything else gets a 404 rather than a request left hanging.
+    this.http = createServer((req, res) => {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`not found: ${printable(req.url ?? '')} (this is a robust-fl coordinator; clients connect over socket.io)\n`);
+    });
     this.io = new Server(this.http, { maxHttpBufferSize: cap, serveClient: false });
     this.io.use((socket, next) => {
       try {
@@ -248,9 +252,22 @@ export class Coordinator {
     }
   }
 
-  /** Starts listening; resolves with the port. */
+  /** Starts listening; resolves with the port, or rejects with a ListenError that names the port and the fix. */
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
-    await new Promise<void>((resolve) => this.http.listen(port, host, resolve));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const why = err.code === 'EADDRINUSE' ? `port ${port} is in use: choose another --port, or 0 for a free one`
+          : err.code === 'EACCES' ? `port ${port} needs privileges: choose a port above 1023`
+          : err.code === 'EADDRNOTAVAIL' ? `address ${host} is not on this machine: choose another --host`
+          : err.message;
+        reject(Object.assign(new Error(`cannot listen on ${host}:${port}: ${why} [${err.code ?? 'error'}]`), { name: 'ListenError', fields: ['port'] }));
+      };
+      this.http.once('error', onError);
+      this.http.listen(port, host, () => {
+        this.http.off('error', onError);
+        resolve();
+      });
+    });
     const addr = this.http.address();
     return typeof addr === 'object' && addr !== null ? addr.port : port;
   }

@@ -7,9 +7,9 @@ export const coordinator: CommandSpec = {
   description: 'Command-line values override the --config file\'s. The run directory receives a checkpoint after every round; ' +
     'a killed coordinator continues with --resume DIR and loses at most the round in progress.',
   options: {
-    config: { help: 'JSON file: { federated, secure, secagg, aggregation, tokens, port, host, runDir, dataset, dataDir, minClients }', arg: 'FILE' },
+    config: { help: 'JSON file, every key checked: { federated, secure, secagg, aggregation, tokens, port, host, runDir, dataset, dataDir, minClients, timeoutsMs }', arg: 'FILE' },
     port: { help: 'listen port (0 picks a free one)', arg: 'N', kind: 'int', min: 0, max: 65535, defaultNote: "the config's, else 8080" },
-    host: { help: 'listen address', arg: 'HOST', defaultNote: "the config's, else 0.0.0.0" },
+    host: { help: 'listen address (0.0.0.0 accepts other machines)', arg: 'HOST', defaultNote: "the config's, else 127.0.0.1" },
     tokens: { help: 'accepted client tokens, comma-separated', arg: 'A,B,…' },
     'tokens-file': { help: 'accepted client tokens, one per line', arg: 'FILE' },
     'run-dir': { help: 'directory for checkpoints, metrics.jsonl and identities.json', arg: 'DIR', defaultNote: "the config's, else runs/coordinator" },
