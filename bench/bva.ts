@@ -1,5 +1,5 @@
 /**
- * `npm run bench:bva -- --out FILE [--clients 10] [--ns 64] [--reps N] [--warmup N] [--naive-models N]
+ * `rfl bench bva --out FILE [--clients 10] [--ns 64] [--reps N] [--warmup N] [--naive-models N]
  *  [--naive-budget-s S] [--per-client N] [--epochs N] [--lr X] [--seed N] [--backend NAME]`
  *
  * Time to build the BV-FGSM perturbed shared set for `fed-bva` (bias 'mean-ce', λ = 0.64, ε = 0.3) from K

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:compute -- [--out FILE] [--reps N] [--warmup N] [--backend NAME] [--batch N]`
+ * `rfl bench compute [--out FILE] [--reps N] [--warmup N] [--backend NAME] [--batch N]`
  *
  * Median milliseconds (after warm-up) of the three operations everything else is built on, for `cnn-mnist`
  * on one thread: one SGD-with-momentum training step at batch 64, one FGSM input gradient of 64 images, and

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:eval -- [--weights FILE] [--data DIR] [--count N] [--attacks LIST] [--batch N] [--workers N] [--out FILE]`
+ * `rfl bench eval [--weights FILE] [--data DIR] [--count N] [--attacks LIST] [--batch N] [--workers N] [--out FILE]`
  *
  * Wall time of a full robustness evaluation of `cnn-mnist`: clean accuracy and each attack (default the strong
  * protocol, PGD-40 × 5 restarts, α = 2.5·ε/40, ε = 0.3) over the first `--count` test images (default 10,000:

@@ -1,9 +1,9 @@
 /**
- * Costs of the secure-aggregation primitives (docs/secure-aggregation.md §3.1, §9 "Measured primitive costs"):
+ * Costs of the secure-aggregation primitives (docs/spec/secure-aggregation.md §3.1, §9 "Measured primitive costs"):
  * AES-256-CTR mask expansion (GB/s of keystream), X25519 agreements per second, HKDF derivations per second,
  * and `shamir-secret-sharing` split / combine of a 32-byte secret at (n, t) = (100, 51) and (255, 128).
  *
- * `node dist/bench/secagg-primitives.js [--out FILE] [--reps N] [--words N]` prints a table and, with --out,
+ * `rfl bench secagg-primitives [--out FILE] [--reps N] [--words N]` prints a table and, with --out,
  * writes the numbers as JSON. One thread; medians after a warm-up.
  */
 

@@ -1,5 +1,5 @@
 /**
- * End-to-end cost of one secure-aggregation round (docs/secure-aggregation.md §9 "Benchmark"): real client stage
+ * End-to-end cost of one secure-aggregation round (docs/spec/secure-aggregation.md §9 "Benchmark"): real client stage
  * machines and the real coordinator, connected in memory, one sum per round.
  *
  * Grid: n ∈ {10, 100, 500}, d ∈ {10^4, 10^5}, dropout ∈ {0, 10 %, 30 %} and two modes, `full` (complete graph,
@@ -29,7 +29,7 @@
  * reason and the estimate: mask-expansion words at the calibrated PRG rate, plus the fixed cost measured at
  * d = 10^4 for the same (mode, n, dropout) (or, before that, at the next smaller n, scaled as n²).
  *
- * `node dist/bench/secagg.js --out FILE [--quick] [--max-s S] [--seed N] [--modes full,secagg+] [--ns 10,100,500]
+ * `rfl bench secagg --out FILE [--quick] [--max-s S] [--seed N] [--modes full,secagg+] [--ns 10,100,500]
  * [--ds 10000,100000] [--dropouts 0,0.1,0.3]` (`--quick`: n ∈ {10, 100}, d = 10^4; the other flags pick subsets).
  */
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:sim -- [--out FILE] [--rounds N] [--dataset NAME] [--max-clients N] [--max-rounds N]`
+ * `rfl bench sim [--out FILE] [--rounds N] [--dataset NAME] [--max-clients N] [--max-rounds N]`
  *
  * The simulation engine's costs on the standard scenario (simulations/scenarios/standard.yaml: 100 clients,
  * fraction 0.1, 1 local epoch, cnn-mnist, fed-bva, secure aggregation on):

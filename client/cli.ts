@@ -1,5 +1,5 @@
 /**
- * `npm run client -- --server URL --token T (--data DIR | --embedded --partition K) [options]`: a real edge
+ * `rfl client --server URL --token T (--data DIR | --embedded --partition K) [options]`: a real edge
  * client. It trains on its own data, keeps its Ed25519 identity in a file, reconnects with backoff, and
  * answers every stage of every round until the coordinator finishes (Ctrl-C to leave).
  *

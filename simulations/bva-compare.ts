@@ -1,5 +1,5 @@
 /**
- * `npm run bva:compare -- [options]`: every method of decent-bva.md §2 on the same data, cohorts, initial
+ * `rfl bench bva-compare [options]`: every method of decent-bva.md §2 on the same data, cohorts, initial
  * model and seed, with the in-process runner, then one table: method × (clean, FGSM, PGD-10, PGD-20, strong
  * PGD), accuracy in % on the first `--eval-subset` test images, with each method's wall time.
  *

@@ -1,5 +1,5 @@
 /**
- * `npm run train:central`: trains `cnn-mnist` centrally on the embedded MNIST digits for a few epochs, printing
+ * `rfl train`: trains `cnn-mnist` centrally on the embedded MNIST digits for a few epochs, printing
  * test accuracy after each, then clean / FGSM / PGD-20 accuracy of the result (ε = 0.3, the reference's
  * threat model). The baseline a federation is compared against (it was `npm start` before simulations).
  *

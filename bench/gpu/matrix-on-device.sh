@@ -25,7 +25,7 @@ shards=${SHARDS:-4} workers=${WORKERS:-4} budget=${BUDGET_S:-480}
 if [ -n "${CELLS_FILE:-}" ]; then set -- "$@" --cells "$(grep -v '^#' "$CELLS_FILE" | grep -v '^$' | paste -sd, -)"; fi
 pids=()
 for ((k = 0; k < shards; k++)); do
-  timeout --signal=TERM "$budget" "$node" .gpu/sim/simulations/benchmark/cli.js --config "$matrix" --out "$dir" --shard "$k/$shards" --workers "$workers" "$@" > "$OUT/shard-$k.log" 2>&1 &
+  timeout --signal=TERM "$budget" "$node" .gpu/sim/cli/rfl.js benchmark --config "$matrix" --out "$dir" --shard "$k/$shards" --workers "$workers" "$@" > "$OUT/shard-$k.log" 2>&1 &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || true; done

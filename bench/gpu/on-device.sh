@@ -15,7 +15,7 @@ mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/gpu.txt" || true
 "$node" .gpu/app/test/helpers/gradient-check.mjs webgpu > "$OUT/gradcheck.json"
 for b in 64 1024; do "$node" .gpu/app/bench/gpu/step-anatomy.mjs --batch "$b" | tail -1 > "$OUT/step-anatomy-$b.json"; done
-for r in 1 2 3; do "$node" .gpu/app/bench/compute.mjs --backend webgpu --out "$OUT/bench-compute-gpu-$r.json"; done
+for r in 1 2 3; do "$node" .gpu/sim/cli/rfl.js bench compute --backend webgpu --out "$OUT/bench-compute-gpu-$r.json"; done
 [ "${RFL_GPU_QUICK:-}" = 1 ] && exit 0
-"$node" .gpu/app/bench/eval-speed.mjs --data .gpu/data --weights .gpu/data/cnn-fashion.f32 --out "$OUT/bench-eval-gpu.json"
+"$node" .gpu/sim/cli/rfl.js bench eval --data .gpu/data --weights .gpu/data/cnn-fashion.f32 --out "$OUT/bench-eval-gpu.json"
 "$node" .gpu/sim/simulations/pool/gpu-check.js | tail -1 > "$OUT/gpu-sim-check.json"

@@ -9,7 +9,7 @@ banner="import { createRequire as __cr } from 'module'; import { fileURLToPath a
 out=.gpu
 rm -rf "$out/app" "$out/sim" "$out/node_modules" && mkdir -p "$out/app" "$out/node_modules/webgpu/dist/linux-x64" "$out/node_modules/@tensorflow/tfjs-backend-wasm/dist" "$out/debs" "$out/data"
 [ -f "$out/node.xz" ] || xz -T2 -6 -c "$(command -v node)" > "$out/node.xz"
-npx esbuild dist/bench/compute.js dist/bench/eval-speed.js dist/bench/gpu/profile-kernels.js dist/bench/gpu/step-anatomy.js dist/bench/gpu/dispatch-costs.js dist/bench/gpu/submit-batching.js dist/bench/gpu/worker-check.js dist/test/helpers/gradient-check.js \
+npx esbuild dist/bench/gpu/profile-kernels.js dist/bench/gpu/step-anatomy.js dist/bench/gpu/dispatch-costs.js dist/bench/gpu/submit-batching.js dist/bench/gpu/worker-check.js dist/test/helpers/gradient-check.js \
   --bundle --platform=node --format=esm --splitting --outdir="$out/app" --out-extension:.js=.mjs \
   --main-fields=module,main --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
   --banner:js="$banner" --log-level=warning
@@ -18,12 +18,12 @@ echo '{"type":"module"}' > "$out/app/package.json"
 npx esbuild dist/simulations/pool/gpu-check.js dist/simulations/pool/worker.js --bundle --platform=node --format=esm \
   --outbase=dist --outdir="$out/sim" --main-fields=module,main --external:webgpu --external:piscina --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
   --banner:js="$banner" --log-level=warning
-# The matrix runner and the central baseline, likewise beside a copy of the pool's worker.
-npx esbuild dist/simulations/benchmark/cli.js dist/simulations/central-training.js --bundle --platform=node --format=esm \
+# rfl, every subcommand in one file (the matrix runner, the central baseline, bench compute and eval), beside a
+# copy of the pool's worker. Run there as `$node .gpu/sim/cli/rfl.js <command> …`.
+npx esbuild dist/cli/rfl.js --bundle --platform=node --format=esm \
   --outbase=dist --outdir="$out/sim" --main-fields=module,main --external:webgpu --external:piscina --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
   --banner:js="$banner" --log-level=warning
-cp "$out/sim/simulations/pool/worker.js" "$out/sim/simulations/benchmark/worker.js"
-cp "$out/sim/simulations/pool/worker.js" "$out/sim/simulations/worker.js"
+cp "$out/sim/simulations/pool/worker.js" "$out/sim/cli/worker.js"
 # run.ts reads the version from ../../../package.json of its own directory.
 cp package.json "$out/package.json"
 echo '{"type":"module"}' > "$out/sim/package.json"
@@ -38,7 +38,7 @@ if ! ls "$out"/debs/*.deb >/dev/null 2>&1; then
   (cd "$out/debs" && apt-get download libvulkan1 libglvnd0 libegl1 libgl1 libglx0 libopengl0 libgles2)
 fi
 cp /usr/share/datasets/fashion-mnist/*-ubyte.gz "$out/data/"
-# compute.mjs looks for ../../bench/torch_compute.py from .gpu/app/bench/.
+# bench compute looks for ../../bench/torch_compute.py from .gpu/sim/cli/.
 mkdir -p "$out/bench" && cp bench/torch_compute.py "$out/bench/"
-[ -f "$out/data/cnn-fashion.f32" ] || node dist/bench/eval-speed.js --train-epochs 2 --save-weights "$out/data/cnn-fashion.f32" --attacks clean --count 1000 --workers 1 --out /tmp/rfl-train-weights.json
+[ -f "$out/data/cnn-fashion.f32" ] || node dist/cli/rfl.js bench eval --train-epochs 2 --save-weights "$out/data/cnn-fashion.f32" --attacks clean --count 1000 --workers 1 --out /tmp/rfl-train-weights.json
 du -sh "$out"
