@@ -239,12 +239,12 @@ describe('report: paired comparisons on a 5-seed matrix', function () {
     const fwd = '[5.22, 10.78], n = 5';
     const expected =
       "Significant at 5 % (paired t-test over seeds, Holm–Bonferroni over each baseline's table of §4): " +
-      `fed-bva > fedavg-ds on PGD-20 (threat none, f = 0) by +8.00 points ${fwd}; ` +
-      'fed-bva < fedavg-ds on clean (threat sign-flip, f = 0.2) by -8.00 points [-10.78, -5.22], n = 5; ' +
-      `fed-bva > fedavg-ds on PGD-20 (threat sign-flip, f = 0.2) by +8.00 points ${fwd}; ` +
-      `fed-bva@reference > fedavg-ds on PGD-20 (threat none, f = 0) by +8.00 points ${fwd}; ` +
-      'fed-bva@reference < fedavg-ds on clean (threat sign-flip, f = 0.2) by -8.00 points [-10.78, -5.22], n = 5; ' +
-      `fed-bva@reference > fedavg-ds on PGD-20 (threat sign-flip, f = 0.2) by +8.00 points ${fwd}; ` +
+      `fed-bva > fedavg-ds on PGD-20 (threat none, f = 0 %) by +8.00 points ${fwd}; ` +
+      'fed-bva < fedavg-ds on clean (threat sign-flip, f = 20 %) by -8.00 points [-10.78, -5.22], n = 5; ' +
+      `fed-bva > fedavg-ds on PGD-20 (threat sign-flip, f = 20 %) by +8.00 points ${fwd}; ` +
+      `fed-bva@reference > fedavg-ds on PGD-20 (threat none, f = 0 %) by +8.00 points ${fwd}; ` +
+      'fed-bva@reference < fedavg-ds on clean (threat sign-flip, f = 20 %) by -8.00 points [-10.78, -5.22], n = 5; ' +
+      `fed-bva@reference > fedavg-ds on PGD-20 (threat sign-flip, f = 20 %) by +8.00 points ${fwd}; ` +
       'no other difference is significant (30 comparisons tested). 6 comparisons were not testable (fewer than 2 seeds finished by both defenses).';
     const model = buildModel(loadRuns([path.join(root, 'matrix')]));
     expect(verdictParagraph(model.paired, '§4')).to.equal(expected);
@@ -256,21 +256,21 @@ describe('report: paired comparisons on a 5-seed matrix', function () {
   it('the comparison table of §4 and the 95 % intervals of the main table', () => {
     expect(md).to.include('### Against fedavg-ds');
     // fed-bva's table names the baseline compared with: fed-bva@reference for the reference-profile defense.
-    expect(md).to.include('| defense | against | threat | f | n | clean: Δ');
-    expect(md).to.include('| fedavg-ds | fed-bva | none | 0 | 5 | 0.00 \\[-2.78, 2.78\\] | 1.0000 / 1.0000 | -8.00 \\[-10.78, -5.22\\] | 0.0013 / 0.0119 \\* |');
-    expect(md).to.include('| fedavg@reference | fed-bva@reference | none | 0 | 4 | ');
-    expect(md).to.include('| defense | threat | f | n | clean: Δ \\[95 % CI\\] | clean: p / Holm p | PGD-20: Δ \\[95 % CI\\] | PGD-20: p / Holm p | strong PGD-40 ×5: Δ \\[95 % CI\\] | strong PGD-40 ×5: p / Holm p |');
-    expect(md).to.include('| fed-bva | none | 0 | 5 | 0.00 \\[-2.78, 2.78\\] | 1.0000 / 1.0000 | +8.00 \\[5.22, 10.78\\] | 0.0013 / 0.0199 \\* | +3.00 \\[0.22, 5.78\\] | 0.0399 / 0.3195 |');
-    expect(md).to.include('| fedavg@reference | sign-flip | 0.2 | 1 | not testable (n 1) | — |');
+    expect(md).to.include('| defense | against | threat | f | n (seed pairs) | clean: Δ');
+    expect(md).to.include('| fedavg-ds | fed-bva | none | 0 % | 5 | 0.00 \\[-2.78, 2.78\\] | 1.0000 / 1.0000 | -8.00 \\[-10.78, -5.22\\] | 0.0013 / 0.0119 \\* |');
+    expect(md).to.include('| fedavg@reference | fed-bva@reference | none | 0 % | 4 | ');
+    expect(md).to.include('| defense | threat | f | n (seed pairs) | clean: Δ \\[95 % CI over seed pairs\\] | clean: p / Holm p | PGD-20: Δ \\[95 % CI over seed pairs\\] | PGD-20: p / Holm p | strong PGD-40 ×5: Δ \\[95 % CI over seed pairs\\] | strong PGD-40 ×5: p / Holm p |');
+    expect(md).to.include('| fed-bva | none | 0 % | 5 | 0.00 \\[-2.78, 2.78\\] | 1.0000 / 1.0000 | +8.00 \\[5.22, 10.78\\] | 0.0013 / 0.0199 \\* | +3.00 \\[0.22, 5.78\\] | 0.0399 / 0.3195 |');
+    expect(md).to.include('| fedavg@reference | sign-flip | 20 % | 1 | not testable (n 1) | — |');
     // fedavg-ds's clean accuracy at none: 80 + NOISE, mean 80.4, Σ dev² = 89.2, s = √22.3, ± t(4)·s/√5 = 5.86.
     const half = (T4 * Math.sqrt(22.3)) / Math.sqrt(5);
     expect(half.toFixed(2)).to.equal('5.86');
-    expect(md).to.include(`| fedavg-ds | none | 0 | 5 | 80.40 ± ${half.toFixed(2)} | 30.40 ± ${half.toFixed(2)} |`);
+    expect(md).to.include(`| fedavg-ds | none | 0 % | 5 | 80.40 ± ${half.toFixed(2)} | 30.40 ± ${half.toFixed(2)} |`);
     const s = readCsv(path.join(out, 'summary.csv')).find((r) => r['group'] === 'fedavg-ds / none / f=0' && r['metric'] === 'final.accuracy.clean')!;
     expect(Number(s['ci95HalfWidth'])).to.be.closeTo(half / 100, 1e-14);
     expect(Number(s['ci95Low'])).to.be.closeTo(0.804 - half / 100, 1e-14);
     // One seed: no interval, no ± (fedavg@reference at sign-flip, seed 1: 80 + 4 − 10 − 8 − 3 − 3 = 60).
-    expect(md).to.include('| fedavg@reference | sign-flip | 0.2 | 1 | 60.00 | ');
+    expect(md).to.include('| fedavg@reference | sign-flip | 20 % | 1 | 60.00 | ');
   });
 
   it('a missing baseline skips its table; with neither, the report says so', async () => {

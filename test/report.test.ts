@@ -98,9 +98,13 @@ describe('robustness report', function () {
 
   it('the Markdown has every section, the tables and links to the chart files', () => {
     for (const title of Object.values(SECTIONS)) expect(md, title).to.include(`## ${title.replace(/[\\*_[\]<>|]/g, (c) => `\\${c}`)}`);
-    expect(md).to.include('| defense | f = 0 | f = 0.1 | f = 0.3 |');
-    expect(md.match(/\| defense \| f = 0 \| f = 0\.1 \| f = 0\.3 \|/g)?.length, 'worst clean, worst robust and max ASR').to.equal(3);
-    expect(md).to.include('| defense | threat | f | n | clean | FGSM | PGD-10 | PGD-20 | strong PGD-40 ×5 | robust | ASR | cells |');
+    // Corruption levels in percent, and every ± column names what it spreads over.
+    const ci = ' (± 95 % CI over seeds)';
+    expect(md).to.include(`| defense | f = 0 %${ci} | f = 10 %${ci} | f = 30 %${ci} |`);
+    expect(md.split(`| defense | f = 0 %${ci} | f = 10 %${ci} | f = 30 %${ci} |`).length - 1, 'worst clean and worst robust').to.equal(2);
+    // No backdoor ASR at f = 0 %: a column without any ± does not name a spread.
+    expect(md).to.include(`| defense | f = 0 % | f = 10 %${ci} | f = 30 %${ci} |`);
+    expect(md).to.include(`| defense | threat | f | n (seeds) | clean${ci} | FGSM${ci} | PGD-10${ci} | PGD-20${ci} | strong PGD-40 ×5${ci} | robust${ci} | ASR${ci} | cells |`);
     expect(md).to.include('| strong PGD-40 ×5 | `pgd-strong` | pgd | 0.3 | 0.01875 | 40 | 5 | yes | final |');
     for (const c of ['rounds', 'attacks', 'corruption', 'heatmap', 'time', 'bytes']) expect(md).to.include(`(charts/${c}.svg)`);
     // The protocol comes from the files, software versions included.
@@ -184,8 +188,8 @@ describe('robustness report', function () {
     const curve = csv('curves.csv').find((x) => x['group'] === 'fedavg / none / f=0' && x['round'] === '2' && x['metric'] === 'eval.clean')!;
     expect(Number(curve['mean'])).to.equal(mean2(cleanOf('fedavg', 'none', 0, 1) - 1 / 30, cleanOf('fedavg', 'none', 0, 2) - 1 / 30));
     // The Markdown table shows the same values, rounded: mean ± the interval's half-width; a single seed, no ±.
-    expect(md).to.include(`| fed-bva | none | 0 | 2 | ${(100 * m).toFixed(2)} ± ${(100 * Number(r['ci95HalfWidth'])).toFixed(2)} |`);
-    expect(md).to.include(`| fedavg | sign-flip | 0.1 | 1 | ${(100 * cleanOf('fedavg', 'sign-flip', 0.1, 1)).toFixed(2)} |`);
+    expect(md).to.include(`| fed-bva | none | 0 % | 2 | ${(100 * m).toFixed(2)} ± ${(100 * Number(r['ci95HalfWidth'])).toFixed(2)} |`);
+    expect(md).to.include(`| fedavg | sign-flip | 10 % | 1 | ${(100 * cleanOf('fedavg', 'sign-flip', 0.1, 1)).toFixed(2)} |`);
   });
 
   it('worst-case entries equal the hand-computed minimum over threats of the mean over seeds', () => {

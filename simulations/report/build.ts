@@ -24,7 +24,9 @@ export interface BuiltReport {
 
 /** Reads `dirs`, writes the report into `outDir` (created if needed; existing report files are replaced). */
 export async function buildReport(dirs: readonly string[], outDir: string): Promise<BuiltReport> {
-  const loaded = loadRuns(dirs);
+  const out = path.resolve(outDir);
+  // Paths are written relative to the report's folder (sources) and to each source (cells): never absolute.
+  const loaded = loadRuns(dirs, { relativeTo: out });
   if (loaded.cells.length === 0) throw new Error(`no cells found in ${dirs.join(', ')}`);
   const model = buildModel(loaded);
   const charts = await renderCharts(model);
@@ -32,7 +34,6 @@ export async function buildReport(dirs: readonly string[], outDir: string): Prom
   const chartFile = (c: Chart): string => `charts/${c.id}.svg`;
   const blocks = buildDocument(model, charts, csv, chartFile);
 
-  const out = path.resolve(outDir);
   mkdirSync(path.join(out, 'charts'), { recursive: true });
   const files: string[] = [];
   const write = (name: string, content: string): void => {

@@ -1,27 +1,40 @@
 /**
  * The report's charts: turns the model into the rows each spec plots and renders them to SVG. A chart with no
  * data (say, no evaluation rounds recorded yet) is left out rather than drawn empty; the report then says so.
+ * Charts are numbered as figures in the order the report shows them (FIGURE_ORDER), only those drawn counting.
  */
+import type { TopLevelSpec } from 'vega-lite';
 import type { Group } from './aggregate.js';
 import { accuracyMetric, attackLabel, BYTES_METRIC } from './metrics.js';
 import type { ReportModel } from './model.js';
-import { pct, scenarioLabel } from './format.js';
+import { pct, percent, scenarioLabel } from './format.js';
 import type { Summary } from './stats.js';
 import { entryAt } from './tables.js';
-import { attacksSpec, bytesSpec, corruptionSpec, heatmapSpec, roundsSpec, timeSpec, type AttackRow, type CorruptionRow, type HeatRow, type RoundRow, type TimeRow } from './specs.js';
+import { attacksSpec, bytesSpec, corruptionSpec, heatmapSpec, MAX_LINES, roundsSpec, timeSpec, type AttackRow, type CorruptionRow, type HeatRow, type RoundRow, type TimeRow } from './specs.js';
 import { renderSvg } from './svg.js';
 
 /** Which chart. */
 export type ChartId = 'rounds' | 'attacks' | 'corruption' | 'heatmap' | 'time' | 'bytes';
 
+/** The charts in the order the report shows them (§2 heatmap, §3 attacks, §5 corruption, §6 rounds, §7 cost). */
+export const FIGURE_ORDER: readonly ChartId[] = ['heatmap', 'attacks', 'corruption', 'rounds', 'time', 'bytes'];
+
 /** A rendered chart. */
 export interface Chart {
   id: ChartId;
+  /** Its figure number in the report (1, 2, …). */
+  figure: number;
+  /** What it shows, without the figure number. */
   title: string;
   /** What is plotted and which CSV file holds the numbers. */
   caption: string;
+  /** The Vega-Lite specification it was rendered from (its title is `Figure n. title`). */
+  spec: TopLevelSpec;
   svg: string;
 }
+
+/** `Figure n. title`, as the chart, the Markdown image and the caption write it. */
+export const figureTitle = (c: Pick<Chart, 'figure' | 'title'>): string => `Figure ${c.figure}. ${c.title}`;
 
 /** The parts of a round in the stacked time chart, and the `timing.*` field of each. */
 export const TIME_PARTS: readonly { part: string; metric: string }[] = [
@@ -52,12 +65,20 @@ function referenceGroup(model: ReportModel, defense: string, threat: string): Gr
   return at0.find((g) => g.threat === threat) ?? at0.find((g) => g.behavior === null);
 }
 
-/** Renders every chart that has data, in report order. */
+/** A chart with data, before it has a figure number. */
+interface Pending {
+  id: ChartId;
+  title: string;
+  caption: string;
+  spec: (title: string) => TopLevelSpec;
+}
+
+/** Renders every chart that has data, numbered in report order. */
 export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Chart>> {
-  const out = new Map<ChartId, Chart>();
-  // A chart is rendered only where it has rows.
-  const add = async (id: ChartId, rows: readonly unknown[], title: string, caption: string, spec: () => Parameters<typeof renderSvg>[0]): Promise<void> => {
-    if (rows.length > 0) out.set(id, { id, title, caption, svg: await renderSvg(spec()) });
+  const pending: Pending[] = [];
+  // A chart is drawn only where it has rows.
+  const add = (id: ChartId, rows: readonly unknown[], title: string, caption: string, spec: (title: string) => TopLevelSpec): void => {
+    if (rows.length > 0) pending.push({ id, title, caption, spec });
   };
   const rank = scenarioRank(model);
   const { defenses, attacks } = model;
@@ -65,9 +86,12 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
   const roundRows: RoundRow[] = model.curves
     .filter((p) => p.metric === 'clean')
     .map((p) => ({ scenario: scenarioLabel(p.group.threat, p.group.corruption), scenarioOrder: rank(p.group), defense: p.group.defense, round: p.round, ...band(p.summary) }));
-  await add('rounds', roundRows, 'Clean accuracy per round',
-    'Clean accuracy at the evaluation rounds, mean over seeds (band: ± std where there are several seeds); one panel per threat scenario, one line per defense. Numbers: curves.csv (metric clean).',
-    () => roundsSpec(roundRows, defenses));
+  const roundDefenses = defenses.filter((d) => roundRows.some((r) => r.defense === d));
+  add('rounds', roundRows, 'Clean accuracy per round',
+    roundDefenses.length > MAX_LINES
+      ? 'Clean accuracy at the evaluation rounds, mean over seeds (band: ± std over seeds where there are several); one panel per defense (and threat scenario), its line in colour, the other defenses of the same scenario in grey for comparison. Numbers: curves.csv (metric eval.clean).'
+      : 'Clean accuracy at the evaluation rounds, mean over seeds (band: ± std over seeds where there are several); one panel per threat scenario, one line per defense. Numbers: curves.csv (metric eval.clean).',
+    (title) => roundsSpec(roundRows, defenses, title));
 
   const labels = attacks.map(attackLabel);
   const attackRows: AttackRow[] = model.groups.flatMap((g) =>
@@ -76,9 +100,9 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
       return s === undefined ? [] : [{ scenario: scenarioLabel(g.threat, g.corruption), scenarioOrder: rank(g), defense: g.defense, attack: labels[k]!, ...band(s) }];
     }),
   );
-  await add('attacks', attackRows, 'Final accuracy under attack',
-    'Final accuracy on clean inputs and under each evasion attack, mean over seeds (bars: ± std where there are several seeds); one panel per threat scenario. Numbers: summary.csv (metrics final.accuracy.*).',
-    () => attacksSpec(attackRows, defenses, labels));
+  add('attacks', attackRows, 'Final accuracy under attack',
+    'Final accuracy on clean inputs and under each evasion attack, mean over seeds (bars: ± std over seeds where there are several); one panel per threat scenario. Numbers: summary.csv (metrics final.accuracy.*).',
+    (title) => attacksSpec(attackRows, defenses, labels, title));
 
   const corruptionRows: CorruptionRow[] = [];
   const panels = model.threats.filter((t) => model.groups.some((g) => g.threat === t && g.corruption > 0));
@@ -94,9 +118,9 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
       }
     }
   });
-  await add('corruption', corruptionRows, 'Clean accuracy against the corruption level',
-    'Final clean accuracy against the fraction f of corrupted clients, mean over seeds (rules: ± std where there are several seeds); one panel per threat, one line per defense; the point at f = 0 is the uncorrupted run. Numbers: summary.csv (metric final.accuracy.clean).',
-    () => corruptionSpec(corruptionRows, defenses));
+  add('corruption', corruptionRows, 'Clean accuracy against the corruption level',
+    'Final clean accuracy against the percentage f of corrupted clients, mean over seeds (rules: ± std over seeds where there are several); one panel per threat, one line per defense; the point at f = 0 % is the uncorrupted run. Numbers: summary.csv (metric final.accuracy.clean; its corruption column is the fraction f).',
+    (title) => corruptionSpec(corruptionRows, defenses, title));
 
   const worst = model.tables.find((t) => t.id === 'worst-clean');
   const heatRows: HeatRow[] = [];
@@ -104,30 +128,38 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
     for (const d of worst.defenses) {
       for (const f of worst.levels) {
         const e = entryAt(worst, d, f);
-        if (e !== undefined) heatRows.push({ defense: d, level: String(f), value: e.summary.mean, label: pct(e.summary.mean) });
+        if (e !== undefined) heatRows.push({ defense: d, level: percent(f), value: e.summary.mean, label: pct(e.summary.mean) });
       }
     }
   }
-  await add('heatmap', heatRows, 'Worst-case clean accuracy (heatmap)',
-    'The worst-case clean accuracy table as a heatmap (percent). Numbers: worst-case.csv (table worst-clean).',
-    () => heatmapSpec(heatRows, worst!.defenses, worst!.levels.map(String)));
+  add('heatmap', heatRows, 'Worst-case clean accuracy',
+    'The worst-case clean accuracy table as a heatmap: defenses × the percentage f of corrupted clients, each cell the mean over seeds of the worst threat, in percent. Numbers: worst-case.csv (table worst-clean).',
+    (title) => heatmapSpec(heatRows, worst!.defenses, worst!.levels.map(percent), title));
 
   const timeRows: TimeRow[] = model.costs.flatMap((c) =>
     TIME_PARTS.flatMap(({ part, metric }, partOrder) => {
       const s = c.metrics.get(metric);
-      return s === undefined ? [] : [{ defense: c.defense, part, partOrder, ms: s.mean }];
+      return s === undefined ? [] : [{ defense: c.defense, part, partOrder, s: s.mean / 1000 }];
     }),
   );
-  await add('time', timeRows, 'Time per round',
-    'Mean wall time per round (evaluation excluded), split into local training, BV statistics, secure aggregation and the rest, over every finished cell of each defense. Numbers: cost.csv (metrics timing.*).',
-    () => timeSpec(timeRows, model.costs.map((c) => c.defense), TIME_PARTS.map((p) => p.part)));
+  add('time', timeRows, 'Time per round',
+    'Mean wall time per round in seconds (evaluation excluded), split into local training, BV statistics, secure aggregation and the rest, over every finished cell of each defense. Numbers: cost.csv (metrics timing.*, in milliseconds as results.json records them).',
+    (title) => timeSpec(timeRows, model.costs.map((c) => c.defense), TIME_PARTS.map((p) => p.part), title));
 
   const bytesRows = model.costs.flatMap((c) => {
     const s = c.metrics.get(BYTES_METRIC);
     return s === undefined ? [] : [{ defense: c.defense, ...band(s) }];
   });
-  await add('bytes', bytesRows, 'Bytes per client per round',
+  add('bytes', bytesRows, 'Bytes per client per round',
     `Bytes the coordinator sent per cohort client per round, mean over every finished cell of each defense (rules: ± std over those cells). Numbers: cost.csv (metric ${BYTES_METRIC}).`,
-    () => bytesSpec(bytesRows, model.costs.map((c) => c.defense)));
+    (title) => bytesSpec(bytesRows, model.costs.map((c) => c.defense), title));
+
+  const out = new Map<ChartId, Chart>();
+  const ordered = FIGURE_ORDER.flatMap((id) => pending.filter((p) => p.id === id));
+  for (const [k, p] of ordered.entries()) {
+    const figure = k + 1;
+    const spec = p.spec(figureTitle({ figure, title: p.title }));
+    out.set(p.id, { id: p.id, figure, title: p.title, caption: p.caption, spec, svg: await renderSvg(spec) });
+  }
   return out;
 }

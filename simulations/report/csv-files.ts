@@ -72,14 +72,18 @@ function resultsPaths(attacks: readonly string[]): string[] {
   ];
 }
 
-/** The header of cells.csv: coordinates, then results.json paths, then derived columns. */
+/**
+ * The header of cells.csv: coordinates, then results.json paths, then derived columns, then the source. Paths are
+ * relative: `dir` to the cell's source (`cells/<id>`), `source` to the report's folder; never absolute.
+ */
 export function cellsHeader(attacks: readonly string[]): string[] {
-  return ['id', 'status', 'missing', 'defense', 'threat', 'behavior', 'corruption', 'seed', 'matrix', 'dir', 'coordsFrom', 'derived.roundsRecorded', ...resultsPaths(attacks), 'derived.robustAccuracy', 'derived.robustAttack', 'derived.robustOver', 'derived.bytesPerClientPerRound'];
+  return ['id', 'status', 'missing', 'defense', 'threat', 'behavior', 'corruption', 'seed', 'matrix', 'dir', 'coordsFrom', 'derived.roundsRecorded', ...resultsPaths(attacks), 'derived.robustAccuracy', 'derived.robustAttack', 'derived.robustOver', 'derived.bytesPerClientPerRound', 'source'];
 }
 
 /** cells.csv: one row per cell, finished or not, with every final metric. */
 function cellsCsv(model: ReportModel): string {
   const paths = resultsPaths(model.attacks);
+  const sources = new Map(model.loaded.sources.map((s) => [s.dir, s.label]));
   const rows = model.loaded.cells.map((c: CellRecord) => {
     const robust = robustAccuracy(c);
     return [
@@ -92,7 +96,7 @@ function cellsCsv(model: ReportModel): string {
       c.corruption,
       c.seed,
       c.matrix,
-      c.dir,
+      c.relDir,
       c.coordsFrom,
       c.rounds.length,
       ...paths.map((p) => cellValue(valueAt(c.results, p))),
@@ -100,6 +104,7 @@ function cellsCsv(model: ReportModel): string {
       robust?.attack,
       robust !== undefined ? list(robust.over) : undefined,
       c.results !== undefined ? bytesPerClientPerRound(c) : undefined,
+      sources.get(c.source),
     ];
   });
   return toCsv(cellsHeader(model.attacks), rows);
@@ -190,7 +195,7 @@ function costCsv(model: ReportModel): string {
 /** Every CSV file of the report. */
 export function csvFiles(model: ReportModel): CsvFile[] {
   return [
-    { name: 'cells.csv', description: 'one row per cell (finished or missing): coordinates, every final metric of its results.json (columns named by JSON path), derived robust accuracy and bytes', content: cellsCsv(model) },
+    { name: 'cells.csv', description: 'one row per cell (finished or missing): coordinates, every final metric of its results.json (columns named by JSON path), derived robust accuracy and bytes, and where the cell lies (dir, relative to its source; source, relative to this report)', content: cellsCsv(model) },
     { name: 'rounds.csv', description: 'one row per cell × recorded round: every field of its rounds.jsonl line', content: roundsCsv(model) },
     { name: 'summary.csv', description: 'one row per group (defense × threat × corruption level) × metric: n, mean, sample std, min, max over seeds, the source cells, and the 95 % confidence interval of the mean (Student t, n − 1 degrees of freedom; empty for n < 2)', content: summaryCsv(model) },
     { name: 'curves.csv', description: 'one row per group × evaluation round × attack: the per-round means behind the accuracy-per-round chart', content: curvesCsv(model) },

@@ -9,7 +9,8 @@ import type { Group } from './aggregate.js';
 import { code, heading, type Block } from './blocks.js';
 import type { Chart, ChartId } from './charts.js';
 import type { CsvFile } from './csv-files.js';
-import { bytes, level, meanCi, meanStd, ms, pct, pValue } from './format.js';
+import { bytes, CI_OVER_SEEDS, level, meanCi, meanStd, pct, percent, pValue, SD_OVER_CELLS, seconds } from './format.js';
+import type { Summary } from './stats.js';
 import { accuracyMetric, ASR_METRIC, attackLabel, BYTES_METRIC, robustAccuracy, ROBUST_METRIC } from './metrics.js';
 import type { ReportModel } from './model.js';
 import { ALPHA, PAIRED_METRICS, type PairedComparison, type PairedTable } from './paired.js';
@@ -41,6 +42,15 @@ const plural = (n: number, thing: string): string => `${n} ${thing}${n === 1 ? '
 /** Cell ids as code spans, comma-separated. */
 const ids = (xs: readonly string[]): string => xs.map(code).join(', ');
 
+/** A column title with what its ± spreads over, named only when some value of the column shows a ±. */
+const spread = (title: string, over: string, shown: boolean): string => (shown ? `${title} (${over})` : title);
+
+/** Whether `meanCi` shows a ± for a summary (an interval needs two seeds). */
+const hasCi = (s: Summary | undefined): boolean => s?.ci95 !== undefined;
+
+/** A source as the report names it: its path relative to the report's folder. */
+const sourceLabel = (s: { label: string }): string => code(s.label);
+
 /** The title of the report: the matrices' names, or the number of runs. */
 export function reportTitle(model: ReportModel): string {
   const names = model.loaded.sources.filter((s) => s.kind === 'matrix').map((s) => s.matrix?.name ?? path.basename(s.dir));
@@ -70,12 +80,12 @@ function protocolSection(model: ReportModel): Block[] {
   out.push(heading(3, 'Sources'));
   out.push({
     kind: 'table',
-    columns: [{ title: 'directory' }, { title: 'kind' }, { title: 'name' }, { title: 'description' }, { title: 'created' }, { title: 'finished / cells', align: 'right' }],
+    columns: [{ title: 'directory (relative to this report)' }, { title: 'kind' }, { title: 'name' }, { title: 'description' }, { title: 'created' }, { title: 'finished / cells', align: 'right' }],
     rows: loaded.sources.map((s) => {
       const cells = loaded.cells.filter((c) => c.source === s.dir);
       // The preset's description predates any --set override, so the overrides are shown beside it.
       const overrides = s.matrix?.overrides !== undefined && s.matrix.overrides.length > 0 ? ` (run with overrides: ${s.matrix.overrides.join(', ')})` : '';
-      return [code(s.dir), s.kind, s.matrix?.name ?? path.basename(s.dir), (s.matrix?.description ?? '') + overrides, s.matrix?.createdAt ?? '', `${cells.filter((c) => c.results !== undefined).length} / ${cells.length}`];
+      return [sourceLabel(s), s.kind, s.matrix?.name ?? path.basename(s.dir), (s.matrix?.description ?? '') + overrides, s.matrix?.createdAt ?? '', `${cells.filter((c) => c.results !== undefined).length} / ${cells.length}`];
     }),
   });
 
@@ -124,7 +134,7 @@ function protocolSection(model: ReportModel): Block[] {
   });
 
   out.push(heading(3, 'Threats'));
-  out.push({ kind: 'paragraph', text: 'Corrupted-client behaviours with every parameter as the run resolved it; a threat runs at each corruption level f (the fraction of corrupted clients), the uncorrupted threat at f = 0 only.' });
+  out.push({ kind: 'paragraph', text: 'Corrupted-client behaviours with every parameter as the run resolved it; a threat runs at each corruption level f (the percentage of corrupted clients), the uncorrupted threat at f = 0 % only.' });
   out.push({
     kind: 'table',
     columns: [{ title: 'threat' }, { title: 'behaviour' }, { title: 'selection' }, { title: 'poisons BV statistics' }, { title: 'corruption levels f' }, { title: 'cells', align: 'right' }],
@@ -140,9 +150,9 @@ function protocolSection(model: ReportModel): Block[] {
       'Every value is the mean over the finished seeds of a group (a defense × threat × corruption level). In the tables of ' +
       `${sec(SECTIONS.worstCase)} and ${sec(SECTIONS.attacks)}, ± is the half-width of the 95 % confidence interval of that mean: t·s/√n, with s the sample standard deviation over the seeds (denominator n − 1) and t the two-sided 95 % quantile of Student's t with n − 1 degrees of freedom (${tCritical(1).toFixed(2)} for 2 seeds, ${tCritical(4).toFixed(2)} for 5); ` +
       'a value without ± comes from a single seed, where no interval can be estimated. summary.csv holds the std and the interval\'s ends. ' +
-      `The charts and the cost table (${sec(SECTIONS.cost)}) show ± the std instead. ` +
+      `The charts show ± the std over seeds instead, and the cost table (${sec(SECTIONS.cost)}) the std over a defense's cells. A column with a ± names what it spreads over: "${CI_OVER_SEEDS}" or "${SD_OVER_CELLS}". ` +
       `Defenses are compared with the baselines by paired t-tests over seeds (${sec(SECTIONS.paired)}): a seed gives every defense the same initial weights, partition, shared set and cohorts. ` +
-      'Accuracies and success rates are in percent.' +
+      'Accuracies and success rates are in percent; corruption levels f are percentages of the clients (0 % is the uncorrupted run); times are in seconds. The CSV files keep the values as the results files hold them: fractions, and milliseconds in the columns whose names end in `Ms` or start with `ms.`.' +
       (seedSets.size > 1 ? ` Not every group has the same finished seeds${model.loaded.cells.some((c) => c.results === undefined) ? ` (see ${sec(SECTIONS.missing)})` : ''}: the n of each value is in the tables and in summary.csv.` : ''),
   });
 
@@ -169,9 +179,10 @@ function protocolSection(model: ReportModel): Block[] {
 /** A worst-case table as rows: one per defense, one column per level. */
 function extremeBlock(t: ExtremeTable, model: ReportModel, f: (x: number) => string): Block {
   const seeds = model.protocol.seeds.length;
+  const shown = (l: number): boolean => t.entries.some((e) => e.corruption === l && hasCi(e.summary));
   return {
     kind: 'table',
-    columns: [{ title: 'defense' }, ...t.levels.map((l) => ({ title: level(l), align: 'right' as const }))],
+    columns: [{ title: 'defense' }, ...t.levels.map((l) => ({ title: spread(level(l), CI_OVER_SEEDS, shown(l)), align: 'right' as const }))],
     rows: t.defenses.map((d) => [
       d,
       ...t.levels.map((l) => {
@@ -188,7 +199,7 @@ function worstCaseSection(model: ReportModel, charts: Map<ChartId, Chart>, chart
   const out: Block[] = [heading(2, SECTIONS.worstCase)];
   out.push({
     kind: 'paragraph',
-    text: 'Rows are defenses, columns corruption levels f. Each entry is the mean over seeds of the worst threat at that level, ± the half-width of the 95 % confidence interval of that mean (Student t, n − 1 degrees of freedom; no ± for a single seed), with the threat named in brackets; f = 0 is the uncorrupted run. Each entry is a row of worst-case.csv (table, defense, corruption), which lists the threats considered and the source cells.',
+    text: 'Rows are defenses, columns corruption levels f. Each entry is the mean over seeds of the worst threat at that level, ± the half-width of the 95 % confidence interval of that mean (Student t, n − 1 degrees of freedom; no ± for a single seed), with the threat named in brackets (and n, the number of seeds, where the group lacks some); f is the percentage of corrupted clients, f = 0 % the uncorrupted run. Each entry is a row of worst-case.csv (table, defense, corruption), which lists the threats considered and the source cells.',
   });
   for (const t of model.tables) {
     out.push(heading(3, `${t.title} (%)`));
@@ -222,6 +233,7 @@ function attacksSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFi
   if (chart !== undefined) out.push({ kind: 'chart', chart, file: chartFile(chart) });
   else out.push({ kind: 'paragraph', text: 'No finished cell yet: nothing to plot.' });
   const hasAsr = model.groups.some((g) => g.metrics.has(ASR_METRIC));
+  const ciIn = (metric: string): boolean => model.groups.some((g) => hasCi(g.metrics.get(metric)));
   out.push({ kind: 'paragraph', text: `Final accuracy (%) per group, mean over seeds ± the half-width of its 95 % confidence interval (Student t, n − 1 degrees of freedom; no ± for a single seed); robust = the minimum over attacks per cell, then averaged${hasAsr ? '; ASR = backdoor success rate' : ''}. summary.csv holds each value (group, metric) with the std, the interval's ends, min, max and n.` });
   out.push({
     kind: 'table',
@@ -229,16 +241,16 @@ function attacksSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFi
       { title: 'defense' },
       { title: 'threat' },
       { title: 'f', align: 'right' },
-      { title: 'n', align: 'right' },
-      ...model.attacks.map((a) => ({ title: attackLabel(a), align: 'right' as const })),
-      { title: 'robust', align: 'right' },
-      ...(hasAsr ? [{ title: 'ASR', align: 'right' as const }] : []),
+      { title: 'n (seeds)', align: 'right' },
+      ...model.attacks.map((a) => ({ title: spread(attackLabel(a), CI_OVER_SEEDS, ciIn(accuracyMetric(a))), align: 'right' as const })),
+      { title: spread('robust', CI_OVER_SEEDS, ciIn(ROBUST_METRIC)), align: 'right' },
+      ...(hasAsr ? [{ title: spread('ASR', CI_OVER_SEEDS, ciIn(ASR_METRIC)), align: 'right' as const }] : []),
       { title: 'cells' },
     ],
     rows: model.groups.map((g) => [
       g.defense,
       g.threat,
-      String(g.corruption),
+      percent(g.corruption),
       String(g.cells.length),
       ...model.attacks.map((a) => meanCi(g.metrics.get(accuracyMetric(a)), pct)),
       meanCi(g.metrics.get(ROBUST_METRIC), pct),
@@ -276,8 +288,8 @@ function pairedBlock(t: PairedTable): Block {
       ...(showBaseline ? [{ title: 'against' }] : []),
       { title: 'threat' },
       { title: 'f', align: 'right' },
-      { title: 'n', align: 'right' },
-      ...metrics.flatMap((m) => [{ title: `${metricLabel(m)}: Δ [95 % CI]`, align: 'right' as const }, { title: `${metricLabel(m)}: p / Holm p`, align: 'right' as const }]),
+      { title: 'n (seed pairs)', align: 'right' },
+      ...metrics.flatMap((m) => [{ title: `${metricLabel(m)}: Δ [95 % CI over seed pairs]`, align: 'right' as const }, { title: `${metricLabel(m)}: p / Holm p`, align: 'right' as const }]),
     ],
     rows: rows.map((r) => {
       const of = t.comparisons.filter((c) => c.defense === r.defense && c.threat === r.threat && c.corruption === r.corruption);
@@ -286,7 +298,7 @@ function pairedBlock(t: PairedTable): Block {
         r.defense,
         ...(showBaseline ? [r.baselineDefense] : []),
         r.threat,
-        String(r.corruption),
+        percent(r.corruption),
         String(n),
         ...metrics.flatMap((m) => {
           const c = of.find((x) => x.metric === m);
@@ -340,31 +352,26 @@ function costSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFile:
     out.push({ kind: 'paragraph', text: 'No finished cell yet.' });
     return out;
   }
-  out.push({ kind: 'paragraph', text: 'Per defense, over every finished cell it ran (all threats, levels and seeds): the mean per-round time of results.json (ms, evaluation excluded from the round) and the bytes the coordinator sent per cohort client per round, mean ± std over cells (a spread, not a confidence interval: the cells are different threats and levels, not replicates). Each row is the defense\'s rows of cost.csv, which list the cells.' });
+  out.push({ kind: 'paragraph', text: 'Per defense, over every finished cell it ran (all threats, levels and seeds): the mean per-round time of results.json in seconds (evaluation excluded from the round) and the bytes the coordinator sent per cohort client per round, mean ± std over cells (a spread, not a confidence interval: the cells are different threats and levels, not replicates). Each row is the defense\'s rows of cost.csv, which list the cells.' });
   const m = (c: (typeof model.costs)[number], name: string, f: (x: number) => string): string => meanStd(c.metrics.get(name), f);
   out.push({
     kind: 'table',
     columns: [
       { title: 'defense' },
       { title: 'cells', align: 'right' },
-      { title: 'round (ms)', align: 'right' },
-      { title: 'training', align: 'right' },
-      { title: 'BV statistics', align: 'right' },
-      { title: 'secure aggregation', align: 'right' },
-      { title: 'other', align: 'right' },
-      { title: 'evaluation', align: 'right' },
-      { title: 'client updates/s', align: 'right' },
-      { title: 'bytes per client per round', align: 'right' },
+      ...['round', 'training', 'BV statistics', 'secure aggregation', 'other', 'evaluation'].map((t) => ({ title: `${t}, s (${SD_OVER_CELLS})`, align: 'right' as const })),
+      { title: `client updates per s (${SD_OVER_CELLS})`, align: 'right' },
+      { title: `bytes per client per round (${SD_OVER_CELLS})`, align: 'right' },
     ],
     rows: model.costs.map((c) => [
       c.defense,
       String(c.cells.length),
-      m(c, 'timing.roundMs', ms),
-      m(c, 'timing.trainMs', ms),
-      m(c, 'timing.bvaMs', ms),
-      m(c, 'timing.secaggMs', ms),
-      m(c, 'timing.otherMs', ms),
-      m(c, 'timing.evalMs', ms),
+      m(c, 'timing.roundMs', seconds),
+      m(c, 'timing.trainMs', seconds),
+      m(c, 'timing.bvaMs', seconds),
+      m(c, 'timing.secaggMs', seconds),
+      m(c, 'timing.otherMs', seconds),
+      m(c, 'timing.evalMs', seconds),
       m(c, 'timing.clientUpdatesPerSec', (x) => x.toFixed(2)),
       m(c, BYTES_METRIC, bytes),
     ]),
@@ -380,7 +387,7 @@ function missingSection(model: ReportModel): Block[] {
   out.push({
     kind: 'table',
     columns: [{ title: 'cell' }, { title: 'defense' }, { title: 'threat' }, { title: 'f', align: 'right' }, { title: 'seed', align: 'right' }, { title: 'reason' }],
-    rows: missing.map((c) => [code(c.id), c.defense, c.threat, String(c.corruption), String(c.seed), c.missing ?? '']),
+    rows: missing.map((c) => [code(c.id), c.defense, c.threat, percent(c.corruption), String(c.seed), c.missing ?? '']),
   });
   return out;
 }
@@ -395,15 +402,15 @@ export function buildDocument(model: ReportModel, charts: Map<ChartId, Chart>, c
   out.push({
     kind: 'paragraph',
     text:
-      `Built from the results files under ${model.loaded.sources.map((s) => code(s.dir)).join(', ')}: ${finished} of ${cells.length} cells finished` +
-      `${cells.length > finished ? ` (${cells.length - finished} missing, listed in ${sec(SECTIONS.missing)})` : ''}; ${plural(model.defenses.length, 'defense')}, ${plural(model.threats.length, 'threat')}, corruption levels ${model.levels.join(', ')}, seeds ${model.protocol.seeds.join(', ')}. ` +
+      `Built from the results files under ${model.loaded.sources.map(sourceLabel).join(', ')} (relative to this report's folder): ${finished} of ${cells.length} cells finished` +
+      `${cells.length > finished ? ` (${cells.length - finished} missing, listed in ${sec(SECTIONS.missing)})` : ''}; ${plural(model.defenses.length, 'defense')}, ${plural(model.threats.length, 'threat')}, corruption levels ${model.levels.map(percent).join(', ')}, seeds ${model.protocol.seeds.join(', ')}. ` +
       `Every number is read from those files; the CSV files of ${sec(SECTIONS.files)} hold each one at full precision, and every table row names its source cells or CSV row.`,
   });
   out.push(...protocolSection(model));
   out.push(...worstCaseSection(model, charts, chartFile));
   out.push(...attacksSection(model, charts, chartFile));
   out.push(...pairedSection(model));
-  out.push(...chartSection(SECTIONS.corruption, charts.get('corruption'), chartFile, 'No threat ran at a corruption level above 0: nothing to plot.', [
+  out.push(...chartSection(SECTIONS.corruption, charts.get('corruption'), chartFile, 'No threat ran at a corruption level above 0 %: nothing to plot.', [
     { kind: 'paragraph', text: 'The values are the clean column of the table in §3 (summary.csv, metric final.accuracy.clean).' },
   ]));
   out.push(...chartSection(SECTIONS.rounds, charts.get('rounds'), chartFile, 'No evaluation round recorded yet: nothing to plot.'));
@@ -415,7 +422,8 @@ export function buildDocument(model: ReportModel, charts: Map<ChartId, Chart>, c
     items: [
       `${code('report.md')}: this report in Markdown (charts as ${code('charts/*.svg')}); ${code('report.html')}: the same as one self-contained page with the charts inline.`,
       ...csv.map((f) => `${code(f.name)}: ${f.description}.`),
-      'CSV files follow RFC 4180; numbers are written in full precision (JavaScript\'s shortest round-trip form), so each equals its source value exactly; lists inside a field are separated by semicolons.',
+      'CSV files follow RFC 4180; numbers are written in full precision (JavaScript\'s shortest round-trip form), so each equals its source value exactly: corruption levels as fractions, times in milliseconds in the columns whose names end in `Ms` or start with `ms.` (as results.json and rounds.jsonl record them); lists inside a field are separated by semicolons.',
+      `Paths are relative, never this machine's: a source directory (the ${code('source')} column of ${code('cells.csv')}) to this report's folder, a cell's directory (its ${code('dir')} column) to its source.`,
     ],
   });
   if (model.loaded.warnings.length > 0) {

@@ -29,9 +29,12 @@ export function pValue(p: number): string {
   return p < 0.0001 ? '< 0.0001' : p.toFixed(4);
 }
 
-/** Milliseconds, whole. */
-export function ms(x: number): string {
-  return x.toFixed(0);
+/**
+ * A duration recorded in milliseconds (results files keep ms), shown in seconds with two decimals: the report
+ * states every time in seconds.
+ */
+export function seconds(ms: number): string {
+  return (ms / 1000).toFixed(2);
 }
 
 /** Bytes in decimal units (kB = 1000 B), three significant digits. */
@@ -46,12 +49,25 @@ export function bytes(x: number): string {
   return `${k === 0 ? v.toFixed(0) : v.toPrecision(3)} ${units[k]}`;
 }
 
-/** A corruption level as written in ids and headings (JS's shortest round-trip form, e.g. 0.2). */
+/**
+ * A corruption level (a fraction of the clients in results files, cell ids and CSV files) as readers see it: a
+ * percentage, `20 %`, `12.5 %`, without the binary noise of 100·f (0.07 · 100 = 7.000000000000001).
+ */
+export function percent(f: number): string {
+  return `${Number((100 * f).toFixed(6))} %`;
+}
+
+/** A corruption level in headings and labels: `f = 20 %`. */
 export function level(f: number): string {
-  return `f = ${f}`;
+  return `f = ${percent(f)}`;
 }
 
 /** The name of a threat scenario (a threat at one level); the uncorrupted run is just its threat name. */
 export function scenarioLabel(threat: string, corruption: number): string {
-  return corruption === 0 ? threat : `${threat} · f = ${corruption}`;
+  return corruption === 0 ? threat : `${threat} · ${level(corruption)}`;
 }
+
+/** What the ± of a mean over seeds spreads over: the half-width of the 95 % confidence interval. */
+export const CI_OVER_SEEDS = '± 95 % CI over seeds';
+/** What the ± of a cost (pooled over a defense's cells) spreads over: the sample std over those cells. */
+export const SD_OVER_CELLS = '± sd over cells';

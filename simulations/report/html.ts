@@ -4,6 +4,7 @@
  * offline, from an e-mail attachment or an archive, and shows every chart.
  */
 import { spans, type Block } from './blocks.js';
+import { figureTitle } from './charts.js';
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(t: string): string {
@@ -80,7 +81,7 @@ export function renderHtml(blocks: readonly Block[], title: string): string {
         break;
       }
       case 'chart':
-        body.push(`<figure id="chart-${escapeHtml(b.chart.id)}">\n${labelSvg(scopeSvgIds(b.chart.svg, `chart-${b.chart.id}`), b.chart.title)}\n<figcaption>${inline(b.chart.caption)}</figcaption>\n</figure>`);
+        body.push(`<figure id="chart-${escapeHtml(b.chart.id)}">\n${labelSvg(scopeSvgIds(b.chart.svg, `chart-${b.chart.id}`), figureTitle(b.chart))}\n<figcaption><strong>${escapeHtml(figureTitle(b.chart))}</strong> ${inline(b.chart.caption)}</figcaption>\n</figure>`);
         break;
     }
   }

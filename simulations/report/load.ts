@@ -7,6 +7,10 @@
  * missing, and a matrix cell that never started (no directory) is listed from the matrix's own configuration.
  * A damaged line in `rounds.jsonl` (typically the last one of a run that is still writing) is skipped with a
  * warning, so a report can be built while a benchmark is running.
+ *
+ * Paths: every directory is held absolute for reading, and written only relative: a source directory (and a
+ * file named in a warning) relative to the report's folder, a cell's directory relative to its source (the
+ * matrix directory: `cells/<id>`), so no report names a path of the machine that built it.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
@@ -26,8 +30,10 @@ import {
 
 /** One cell: its coordinates and whatever its run directory holds. */
 export interface CellRecord extends CellCoords {
-  /** The cell's run directory (absolute); undefined for a matrix cell that never started. */
+  /** The cell's run directory (absolute, for reading only); undefined for a matrix cell that never started. */
   dir: string | undefined;
+  /** The cell's run directory relative to its source (`cells/<id>`, `.` for a run source), as reports write it. */
+  relDir: string | undefined;
   /** The matrix or run directory it belongs to (a SourceInfo's `dir`). */
   source: string;
   /** The matrix's name, for a matrix cell. */
@@ -45,8 +51,10 @@ export interface CellRecord extends CellCoords {
 
 /** One RUN_DIR (or a run or matrix found one level below it). */
 export interface SourceInfo {
-  /** Absolute directory. */
+  /** Absolute directory (for reading only; reports write `label`). */
   dir: string;
+  /** The directory relative to the folder the paths are shown from (the report's folder), `/`-separated. */
+  label: string;
   kind: 'matrix' | 'run';
   /** The parsed `matrix.json` of a matrix directory (undefined if absent or unreadable). */
   matrix: MatrixFile | undefined;
@@ -61,6 +69,20 @@ export interface LoadedRuns {
   /** Problems that did not stop the report (skipped lines, unreadable files, renamed duplicate ids). */
   warnings: string[];
 }
+
+/** Options of `loadRuns`. */
+export interface LoadOptions {
+  /** The folder written paths are relative to (the report's output folder); default: the working directory. */
+  relativeTo?: string;
+}
+
+/** `to` relative to `from`, with `/` separators on every platform; `.` for the same directory. */
+export function relativePath(from: string, to: string): string {
+  return path.relative(from, to).split(path.sep).join('/') || '.';
+}
+
+/** Turns a path into the form warnings write (relative to the report's folder). */
+type Show = (p: string) => string;
 
 const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
 const isMatrixDir = (p: string): boolean => existsSync(path.join(p, 'matrix.json')) || isDir(path.join(p, 'cells'));
@@ -77,14 +99,14 @@ function readJson(file: string): { ok: true; value: unknown } | { ok: false; rea
 }
 
 /** The files of one run directory. */
-function readRunFiles(dir: string, warn: (w: string) => void): Pick<CellRecord, 'scenario' | 'rounds' | 'results' | 'missing'> {
+function readRunFiles(dir: string, warn: (w: string) => void, show: Show): Pick<CellRecord, 'scenario' | 'rounds' | 'results' | 'missing'> {
   let scenario: ScenarioFile | undefined;
   const sFile = path.join(dir, 'scenario.json');
   if (existsSync(sFile)) {
     const j = readJson(sFile);
     const parsed = j.ok ? ScenarioFileSchema.safeParse(j.value) : undefined;
     if (parsed?.success) scenario = parsed.data as unknown as ScenarioFile;
-    else warn(`${sFile}: ignored (${j.ok ? describeIssue(parsed!.error) : j.reason})`);
+    else warn(`${show(sFile)}: ignored (${j.ok ? describeIssue(parsed!.error) : j.reason})`);
   }
 
   const rounds: RoundRecord[] = [];
@@ -98,12 +120,12 @@ function readRunFiles(dir: string, warn: (w: string) => void): Pick<CellRecord, 
         value = JSON.parse(line);
       } catch {
         // The engine appends one line per round, so a run being written can end in a partial line.
-        warn(`${rFile}:${k + 1}: skipped an unparseable line${k >= lines.length - 2 ? ' (the run may still be writing)' : ''}`);
+        warn(`${show(rFile)}:${k + 1}: skipped an unparseable line${k >= lines.length - 2 ? ' (the run may still be writing)' : ''}`);
         return;
       }
       const parsed = RoundLineSchema.safeParse(value);
       if (parsed.success) rounds.push(parsed.data as unknown as RoundRecord);
-      else warn(`${rFile}:${k + 1}: skipped (${describeIssue(parsed.error)})`);
+      else warn(`${show(rFile)}:${k + 1}: skipped (${describeIssue(parsed.error)})`);
     });
   }
 
@@ -132,7 +154,7 @@ function deriveCoords(dir: string, s: ScenarioFile): CellCoords {
 }
 
 /** `cell.json` if present and valid. */
-function readCellFile(dir: string, warn: (w: string) => void): CellCoords | undefined {
+function readCellFile(dir: string, warn: (w: string) => void, show: Show): CellCoords | undefined {
   const file = path.join(dir, 'cell.json');
   if (!existsSync(file)) return undefined;
   const j = readJson(file);
@@ -146,35 +168,35 @@ function readCellFile(dir: string, warn: (w: string) => void): CellCoords | unde
     const named = suffix !== '' && !defense.endsWith(suffix) ? defense + suffix : defense;
     return { id, defense: named, threat, corruption, seed, behavior, ...(profile === 'reference' ? { profile } : {}) };
   }
-  warn(`${file}: ignored (${j.ok ? describeIssue(parsed!.error) : j.reason})`);
+  warn(`${show(file)}: ignored (${j.ok ? describeIssue(parsed!.error) : j.reason})`);
   return undefined;
 }
 
 /** One run directory as a cell, or undefined (with a warning) when nothing identifies it. */
-function loadRun(dir: string, source: string, matrix: string | undefined, expected: Map<string, CellCoords>, warn: (w: string) => void): CellRecord | undefined {
-  const files = readRunFiles(dir, warn);
-  const fromCell = readCellFile(dir, warn);
+function loadRun(dir: string, source: string, matrix: string | undefined, expected: Map<string, CellCoords>, warn: (w: string) => void, show: Show): CellRecord | undefined {
+  const files = readRunFiles(dir, warn, show);
+  const fromCell = readCellFile(dir, warn, show);
   // The benchmark writes cell.json only after a cell finishes, so a running cell is matched by its directory name.
   const fromMatrix = expected.get(path.basename(dir));
   const coords = fromCell ?? fromMatrix ?? (files.scenario !== undefined ? deriveCoords(dir, files.scenario) : undefined);
   if (coords === undefined) {
-    warn(`${dir}: skipped: neither cell.json nor a readable scenario.json says which cell it is`);
+    warn(`${show(dir)}: skipped: neither cell.json nor a readable scenario.json says which cell it is`);
     return undefined;
   }
   const coordsFrom = fromCell !== undefined ? 'cell.json' : fromMatrix !== undefined ? 'matrix.json' : 'scenario.json';
-  return { ...coords, dir, source, matrix, coordsFrom, ...files };
+  return { ...coords, dir, relDir: relativePath(source, dir), source, matrix, coordsFrom, ...files };
 }
 
 /** A matrix directory: its cells in matrix order, then any extra cell directories by name. */
-function loadMatrix(dir: string, warn: (w: string) => void): { info: SourceInfo; cells: CellRecord[] } {
+function loadMatrix(dir: string, warn: (w: string) => void, show: Show): { info: SourceInfo; cells: CellRecord[] } {
   let matrix: MatrixFile | undefined;
   const mFile = path.join(dir, 'matrix.json');
   if (existsSync(mFile)) {
     const j = readJson(mFile);
     const parsed = j.ok ? MatrixFileSchema.safeParse(j.value) : undefined;
     if (parsed?.success) matrix = parsed.data;
-    else warn(`${mFile}: ignored (${j.ok ? describeIssue(parsed!.error) : j.reason})`);
-  } else warn(`${dir}: no matrix.json; cells that never started cannot be listed`);
+    else warn(`${show(mFile)}: ignored (${j.ok ? describeIssue(parsed!.error) : j.reason})`);
+  } else warn(`${show(dir)}: no matrix.json; cells that never started cannot be listed`);
   const name = matrix?.name ?? path.basename(dir);
   const expectedList = expectedCells(matrix?.config);
   const expected = new Map(expectedList.map((c) => [c.id, c]));
@@ -182,7 +204,7 @@ function loadMatrix(dir: string, warn: (w: string) => void): { info: SourceInfo;
   const dirs = isDir(cellsDir) ? readdirSync(cellsDir).filter((n) => isDir(path.join(cellsDir, n))).sort() : [];
   const found = new Map<string, CellRecord>();
   for (const n of dirs) {
-    const cell = loadRun(path.join(cellsDir, n), dir, name, expected, warn);
+    const cell = loadRun(path.join(cellsDir, n), dir, name, expected, warn, show);
     if (cell !== undefined) found.set(n, cell);
   }
   const cells: CellRecord[] = [];
@@ -192,15 +214,17 @@ function loadMatrix(dir: string, warn: (w: string) => void): { info: SourceInfo;
       cells.push(cell);
       found.delete(e.id);
     } else {
-      cells.push({ ...e, dir: undefined, source: dir, matrix: name, coordsFrom: 'matrix.json', scenario: undefined, rounds: [], results: undefined, missing: 'not started: no cell directory' });
+      cells.push({ ...e, dir: undefined, relDir: undefined, source: dir, matrix: name, coordsFrom: 'matrix.json', scenario: undefined, rounds: [], results: undefined, missing: 'not started: no cell directory' });
     }
   }
   cells.push(...found.values());
-  return { info: { dir, kind: 'matrix', matrix }, cells };
+  return { info: { dir, label: show(dir), kind: 'matrix', matrix }, cells };
 }
 
 /** Loads every RUN_DIR; throws only for a directory that does not exist or holds no run at all. */
-export function loadRuns(dirs: readonly string[]): LoadedRuns {
+export function loadRuns(dirs: readonly string[], opts: LoadOptions = {}): LoadedRuns {
+  const base = path.resolve(opts.relativeTo ?? process.cwd());
+  const show: Show = (p) => relativePath(base, p);
   const warnings: string[] = [];
   const warn = (w: string): void => void warnings.push(w);
   const sources: SourceInfo[] = [];
@@ -209,27 +233,27 @@ export function loadRuns(dirs: readonly string[]): LoadedRuns {
   const add = (dir: string): boolean => {
     // The same directory given twice (or also found inside a folder given) would count its seeds twice.
     if (seenDirs.has(dir)) {
-      warn(`${dir}: given more than once; read once`);
+      warn(`${show(dir)}: given more than once; read once`);
       return true;
     }
     seenDirs.add(dir);
     if (isMatrixDir(dir)) {
-      const m = loadMatrix(dir, warn);
+      const m = loadMatrix(dir, warn, show);
       sources.push(m.info);
       cells.push(...m.cells);
       return true;
     }
     if (isRunDir(dir)) {
-      const cell = loadRun(dir, dir, undefined, new Map(), warn);
-      sources.push({ dir, kind: 'run', matrix: undefined });
+      const cell = loadRun(dir, dir, undefined, new Map(), warn, show);
+      sources.push({ dir, label: show(dir), kind: 'run', matrix: undefined });
       if (cell !== undefined) cells.push(cell);
       return true;
     }
     return false;
   };
   for (const given of dirs) {
-    // Relative to the working directory: reports name their sources without the machine's absolute paths.
-    const dir = path.relative(process.cwd(), path.resolve(given)) || '.';
+    // Absolute for reading; reports write it relative (`label`, `relDir`), never as this machine names it.
+    const dir = path.resolve(given);
     if (!isDir(dir)) throw new Error(`${given}: no such directory`);
     if (add(dir)) continue;
     // A folder of runs (e.g. runs/): take the runs and matrices one level down.
@@ -247,7 +271,7 @@ export function loadRuns(dirs: readonly string[]): LoadedRuns {
     const base = `${path.basename(c.source)}/${c.id}`;
     let id = base;
     for (let k = 2; seen.has(id); k++) id = `${base}#${k}`;
-    warnings.push(`duplicate cell id ${c.id} (${c.dir ?? c.source}) renamed ${id}`);
+    warnings.push(`duplicate cell id ${c.id} (${show(c.dir ?? c.source)}) renamed ${id}`);
     c.id = id;
     seen.add(id);
   }

@@ -1,5 +1,6 @@
 /** Renders report blocks to GitHub-flavoured Markdown; charts become image links to their SVG files. */
 import { spans, type Block } from './blocks.js';
+import { figureTitle } from './charts.js';
 
 /** Escapes the characters that Markdown would read as markup in plain text. */
 function escapeText(t: string): string {
@@ -37,7 +38,7 @@ export function renderMarkdown(blocks: readonly Block[]): string {
         break;
       }
       case 'chart':
-        out.push(`![${escapeText(b.chart.title)}](${b.file})\n\n${inline(b.chart.caption, false)}`);
+        out.push(`![${escapeText(figureTitle(b.chart))}](${b.file})\n\n${inline(`${figureTitle(b.chart)} ${b.chart.caption}`, false)}`);
         break;
     }
   }

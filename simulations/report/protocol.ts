@@ -9,6 +9,7 @@
  */
 import { STANDARD_ATTACKS, type AttackSpec } from '../../shared/attacks/robust-accuracy.js';
 import type { CellRecord, LoadedRuns } from './load.js';
+import { percent } from './format.js';
 import { attackLabel, sortAttacks } from './metrics.js';
 
 /** One distinct value of a field and where it was read. */
@@ -174,7 +175,7 @@ export function protocolOf(loaded: LoadedRuns): Protocol {
   // Levels come from every cell's coordinates (a cell that never started has no scenario but has its level).
   for (const t of threats) {
     const levels = [...new Set(loaded.cells.filter((c) => c.threat === t.name).map((c) => c.corruption))].sort((a, b) => a - b);
-    t.facts.push({ field: 'corruption levels f', values: [{ value: levels.join(', '), from: t.cells }] });
+    t.facts.push({ field: 'corruption levels f', values: [{ value: levels.map(percent).join(', '), from: t.cells }] });
   }
 
   const seeds = [...new Set(loaded.cells.map((c) => c.seed))].sort((a, b) => a - b);

@@ -3,6 +3,7 @@
  * that a reader who stops there knows what the evidence supports. It only restates the paired comparisons
  * (paired.ts); every number in it is a row of paired.csv.
  */
+import { level } from './format.js';
 import { attackLabel } from './metrics.js';
 import { ALPHA, BASELINES, PAIRED_ATTACKS, type PairedComparison, type PairedTable } from './paired.js';
 
@@ -28,11 +29,11 @@ export function metricLabel(metric: string): string {
   return attackLabel(metric.replace(/^final\.accuracy\./, ''));
 }
 
-/** `A > B on PGD-20 (threat none, f = 0) by +8.00 points [5.22, 10.78], n = 5`. */
+/** `A > B on PGD-20 (threat none, f = 0 %) by +8.00 points [5.22, 10.78], n = 5`. */
 export function describeComparison(c: PairedComparison): string {
   const t = c.test!;
   const rel = t.mean > 0 ? '>' : t.mean < 0 ? '<' : '=';
-  return `${c.defense} ${rel} ${c.baselineDefense} on ${metricLabel(c.metric)} (threat ${c.threat}, f = ${c.corruption}) by ${points(t.mean)} points ${pointsInterval(t.low, t.high)}, n = ${t.n}`;
+  return `${c.defense} ${rel} ${c.baselineDefense} on ${metricLabel(c.metric)} (threat ${c.threat}, ${level(c.corruption)}) by ${points(t.mean)} points ${pointsInterval(t.low, t.high)}, n = ${t.n}`;
 }
 
 /**
