@@ -217,6 +217,17 @@ describe('own model, data and behaviour (examples/own-model)', function () {
       expect(() => loadDataset('tiny-synthetic')).to.throw(DataError, /asynchronous; load it with loadDatasetAsync/);
     });
 
+    it('a registered data-poisoning behaviour runs in the pool worker (its extension loaded there)', async () => {
+      const ext = path.join(tmpDir(), 'to-zero.mjs');
+      // Every corrupted example is relabelled to class 0; the worker must have imported this module to do it.
+      writeFileSync(ext, `export default ({ registerBehavior }) => registerBehavior('to-zero', { poisonData: (d) => ({ images: d.images, labels: d.labels.fill(0) }) });\n`);
+      const data = makeSyntheticDataset({ count: 240, testCount: 60, seed: 7 });
+      const scenario = resolveScenario({ method: 'fedavg', model: 'linear', dataset: 'synthetic', secure: false, extensions: [ext], numClients: 3, fraction: 1, rounds: 1, localEpochs: 3, batchSize: 16, lr: 0.5, sharedSetSize: 8, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 1, workers: 1, corrupted: { fraction: 1, behavior: { kind: 'to-zero' } } });
+      const result = await runSimulation({ scenario, runDir: path.join(tmpDir(), 'run'), data, gpuEval: false, log: () => undefined });
+      // Trained on label 0 only, the model answers 0 everywhere: its accuracy is the share of class 0.
+      expect(result.final.accuracy['clean']).to.equal(data.test.labels.filter((y) => y === 0).length / data.test.count);
+    });
+
     it('a single labels.csv with a split column, grey images', () => {
       const dir = tmpDir();
       writePng(path.join(dir, 'a.png'), 4, 3, false, 255);
