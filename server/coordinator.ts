@@ -96,7 +96,8 @@ export interface RoundHooks {
 export interface RoundMetrics {
   round: number;
   status: 'completed' | 'aborted';
-  abort?: { stage: string; phase: string; needed: number; got: number };
+  /** Why the round was discarded: the stage, the sum, how many were needed and got, and the error's message. */
+  abort?: { stage: string; phase: string; needed: number; got: number; reason: string };
   cohort: string[];
   trained: number;
   survivors?: number;
@@ -308,7 +309,7 @@ export class Coordinator {
       this.round++;
       this.store.saveCheckpoint({ round: this.round, weights: this.weights, shared: this.shared, config: this.config, runId: this.runId });
       this.store.appendMetrics(metrics);
-      this.log(`round ${metrics.round}: ${metrics.status}${metrics.abort !== undefined ? ` at ${metrics.abort.stage} (${metrics.abort.got}/${metrics.abort.needed})` : ''}, ` +
+      this.log(`round ${metrics.round}: ${metrics.status}${metrics.abort !== undefined ? ` at ${metrics.abort.stage} (${metrics.abort.got}/${metrics.abort.needed}): ${metrics.abort.reason}` : ''}, ` +
         `${metrics.trained}/${metrics.cohort.length} trained${metrics.eval !== undefined ? `, accuracy ${JSON.stringify(metrics.eval)}` : ''}`);
       await hooks.onRound?.(metrics);
     }
@@ -378,9 +379,10 @@ export class Coordinator {
     } catch (err) {
       if (!(err instanceof SecAggAbortedError)) throw err;
       metrics.status = 'aborted';
-      metrics.abort = { stage: err.stage, phase: err.phase, needed: err.needed, got: err.got };
+      metrics.abort = { stage: err.stage, phase: err.phase, needed: err.needed, got: err.got, reason: err.message };
     }
-    for (const id of cohort) this.sockets.get(id)?.emit('round:end', { round: t, status: metrics.status, ...(metrics.abort !== undefined ? { reason: `${metrics.abort.stage} below threshold` } : {}) });
+    const endReason = metrics.abort === undefined ? undefined : metrics.abort.stage === 'range-check' ? 'sum out of range (a corrupt masked input)' : `${metrics.abort.stage} below threshold`;
+    for (const id of cohort) this.sockets.get(id)?.emit('round:end', { round: t, status: metrics.status, ...(endReason !== undefined ? { reason: endReason } : {}) });
     if (metrics.status === 'completed' && (t % this.config.evalEvery === 0 || t === this.config.rounds)) {
       metrics.eval = await timed('eval', async () => (this.opts.evaluator !== undefined ? this.opts.evaluator(t, this.weights.slice()) : this.evaluate(t)));
     }

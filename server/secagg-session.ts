@@ -46,7 +46,7 @@ import type {
   ThreatModel,
   UnmaskReply,
 } from '../shared/secagg/messages.js';
-import { addInto, checkHeadroom, decodeSum, vectorLength, type VectorSpec } from '../shared/secagg/quantize.js';
+import { addInto, checkHeadroom, decodeSum, sumOutOfRange, vectorLength, type VectorSpec } from '../shared/secagg/quantize.js';
 import { combineVerified, MAX_SHARES } from '../shared/secagg/shamir.js';
 import { buildTopology, neighbourIds, type Topology } from '../shared/secagg/topology.js';
 
@@ -353,6 +353,16 @@ export class SecureSumSession {
       } catch (err) {
         if (err instanceof SecAggReconstructionError) this.abort('unmask', phase, attempt, err.got);
         throw err;
+      }
+      // A corrupt masked input (zero, replayed, garbage) leaves a mask that does not cancel: refuse the sum
+      // rather than let it move the model (quantize.ts sumOutOfRange).
+      const bad = sumOutOfRange(spec, total, u3.length);
+      if (bad !== undefined) {
+        throw new SecAggAbortedError(
+          { stage: 'range-check', phase, attempt, needed: len, got: len - bad.count },
+          `secure aggregation discarded sum '${phase}': ${bad.count} of ${len} coordinates lie outside what ${u3.length} honest inputs can reach ` +
+            `(first: ${bad.segment}[${bad.index}] = ${bad.value} > ${bad.max}); a masked input was corrupt (zero, replayed or forged)`,
+        );
       }
       const sums = decodeSum(spec, total, u3.length);
       this.doneSums.add(phase);

@@ -184,7 +184,7 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
       expect(r.corrupted).to.have.length(2);
       expect(r.trained).to.equal(4);
       expect(r.status).to.equal('aborted');
-      expect(r.abort).to.deep.equal({ stage: 'aggregate', phase: 'krum', needed: 5, got: 4 });
+      expect(r.abort).to.deep.include({ stage: 'aggregate', phase: 'krum', needed: 5, got: 4 });
       expect(r.robust).to.equal(undefined);
       expect(run.result.completedRounds).to.equal(0);
       // An aborted round leaves the model as it stood.
@@ -231,7 +231,7 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
       const run = await simulate({ numClients: 12, secure: true, aggregation: { rule: 'grouped', groups: 4 }, timeoutsMs: { train: 3000 }, corrupted: { fraction: 0.75, behavior: { kind: 'straggler', delayMs: 60000 } } }, never);
       expect(run.rounds[0]!.trained).to.equal(3);
       expect(run.rounds[0]!.status).to.equal('aborted');
-      expect(run.rounds[0]!.abort).to.deep.equal({ stage: 'aggregate', phase: 'groups', needed: 2, got: 1 });
+      expect(run.rounds[0]!.abort).to.deep.include({ stage: 'aggregate', phase: 'groups', needed: 2, got: 1 });
     });
 
     describe('a group whose members crash silently at setup', () => {

@@ -319,6 +319,46 @@ export function encodeVector(spec: VectorSpec, values: readonly ArrayLike<number
   return { vector, clipped };
 }
 
+/** Where an unmasked sum left the range honest inputs can reach (see `sumOutOfRange`). */
+export interface SumRangeViolation {
+  /** The first offending coordinate: its segment, index within the segment, value and the bound n·R. */
+  segment: string;
+  index: number;
+  value: number;
+  max: number;
+  /** How many coordinates of the whole vector exceed their bound. */
+  count: number;
+}
+
+/**
+ * Checks an unmasked sum of n inputs against what n honest inputs can reach: each client's quantised value lies in
+ * [0, R] of its segment, so every coordinate of the sum lies in [0, n·R] (the headroom rule keeps n·R < 2^32, so
+ * an honest sum never wraps). A corrupt masked input (all zeros, a replay of an earlier round's, garbage) leaves a
+ * mask that does not cancel, and the coordinate is then uniform in [0, 2^32): it lands inside [0, n·R] with
+ * probability n·R/2^32 < 1/2, so a d-coordinate vector escapes the check with probability below 2^−d. The check
+ * is necessary, not sufficient: a client that masks correctly can still send any in-range input (robust
+ * aggregation and the grouped mode address that). Returns undefined when every coordinate is in range.
+ */
+export function sumOutOfRange(spec: VectorSpec, sum: Uint32Array, n: number): SumRangeViolation | undefined {
+  validateSpec(spec);
+  checkCount(n);
+  let first: Omit<SumRangeViolation, 'count'> | undefined;
+  let count = 0;
+  let at = 0;
+  for (const seg of spec) {
+    const max = n * seg.R;
+    for (let i = 0; i < seg.length; i++) {
+      const v = sum[at + i]!;
+      if (v > max) {
+        count++;
+        first ??= { segment: seg.name, index: i, value: v, max };
+      }
+    }
+    at += seg.length;
+  }
+  return first === undefined ? undefined : { ...first, count };
+}
+
 /** Decodes an unmasked sum of n inputs into one Float64Array per segment (in spec order). */
 export function decodeSum(spec: VectorSpec, sum: Uint32Array, n: number): Float64Array[] {
   validateSpec(spec);
