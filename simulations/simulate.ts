@@ -39,8 +39,12 @@ export const OPTIONS = {
 /** The scenario overrides the shorthand flags stand for, after the explicit --set ones (so shorthands win). */
 export function shorthandOverrides(values: { set?: string[]; rounds?: string; clients?: string; method?: string; seed?: string; workers?: string; model?: string; data?: string; extension?: string[] }): string[] {
   const overrides = [...(values.set ?? [])];
-  for (const [flag, field] of [['rounds', 'rounds'], ['clients', 'numClients'], ['method', 'method'], ['seed', 'seed'], ['workers', 'workers'], ['model', 'model'], ['data', 'dataset']] as const) {
+  for (const [flag, field] of [['rounds', 'rounds'], ['clients', 'numClients'], ['method', 'method'], ['seed', 'seed'], ['workers', 'workers']] as const) {
     if (values[flag] !== undefined) overrides.push(`${field}=${values[flag]}`);
+  }
+  // Names and paths stay strings whatever they look like (the values are parsed as YAML: `yes`, `123`).
+  for (const [flag, field] of [['model', 'model'], ['data', 'dataset']] as const) {
+    if (values[flag] !== undefined) overrides.push(`${field}=${JSON.stringify(values[flag])}`);
   }
   // A list value travels as a JSON array (the --set values are parsed as YAML, of which JSON is a part).
   if (values.extension !== undefined && values.extension.length > 0) overrides.push(`extensions=${JSON.stringify(values.extension)}`);

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,8 +17,13 @@ import { describeConnectError } from '../client/connect-error.js';
 
 const RFL = path.resolve('dist/cli/rfl.js');
 
+/** Runs the rfl binary; the cpu backend loads fastest, for commands that fail before any compute. */
 function rfl(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [RFL, ...args], { encoding: 'utf8', timeout: 60000, env: { ...process.env, RFL_BACKEND: 'cpu' } });
+  return rflWith('cpu', ...args);
+}
+
+function rflWith(backend: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [RFL, ...args], { encoding: 'utf8', timeout: 120000, env: { ...process.env, RFL_BACKEND: backend } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -127,6 +132,23 @@ describe('rfl command line', function () {
     expect(describeConnectError(url, err)).to.equal(`cannot connect to ${url}: connection refused: nothing listens there (is the coordinator running, on this host and port?) [ECONNREFUSED]`);
     const refused = Object.assign(new Error('unknown token'), { data: {} });
     expect(describeConnectError(url, refused)).to.equal(`the coordinator at ${url} refused the connection: unknown token`);
+  });
+
+  it('runs your own model, data and behaviour: rfl simulate --model --data --extension', () => {
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-own-')), 'run');
+    const r = rflWith('wasm', 'simulate', '--model', './examples/own-model/my-model.js', '--data', './examples/own-model/my-data', '--extension', './examples/own-model/my-behavior.js',
+      '--set', 'corrupted={fraction: 0.25, behavior: {kind: noisy-scale, factor: 5, sigma: 0.01}}', '--method', 'fedavg', '--clients', '4', '--rounds', '2',
+      '--set', 'fraction=1', '--set', 'localEpochs=1', '--set', 'evalSubset=100', '--set', 'finalAttacks=[clean]', '--set', 'evalAttacks=[clean]', '--workers', '1', '--no-progress', '--out', out);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/scenario quickstart: fedavg, 4 clients, 1 per round, 2 rounds, secure aggregation \(mean\), 25 % noisy-scale/);
+    const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { completedRounds: number; final: { accuracy: { clean: number } } };
+    expect(results.completedRounds).to.equal(2);
+    expect(results.final.accuracy.clean).to.be.within(0, 1);
+    // A model path that does not exist is one named line, exit code 2.
+    const bad = rfl('simulate', '--model', './examples/own-model/no-such-model.js', '--rounds', '1', '--no-progress', '--out', `${out}-bad`);
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr.trim().split('\n').filter((l) => !l.startsWith('compute backend:'))).to.have.length(1);
+    expect(bad.stderr).to.match(/^ConfigError: .*model.*no-such-model\.js/m);
   });
 
   it('rebuilds dist only when a source changed (scripts/ensure-built.mjs)', () => {
