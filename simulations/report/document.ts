@@ -354,24 +354,29 @@ function costSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFile:
   }
   out.push({ kind: 'paragraph', text: 'Per defense, over every finished cell it ran (all threats, levels and seeds): the mean per-round time of results.json in seconds (evaluation excluded from the round) and the bytes the coordinator sent per cohort client per round, mean ± std over cells (a spread, not a confidence interval: the cells are different threats and levels, not replicates). Each row is the defense\'s rows of cost.csv, which list the cells.' });
   const m = (c: (typeof model.costs)[number], name: string, f: (x: number) => string): string => meanStd(c.metrics.get(name), f);
+  // A column names its spread only where some defense has one (a std needs two cells).
+  const sdIn = (name: string): boolean => model.costs.some((c) => c.metrics.get(name)?.std !== undefined);
+  const TIMES = [
+    ['round', 'timing.roundMs'],
+    ['training', 'timing.trainMs'],
+    ['BV statistics', 'timing.bvaMs'],
+    ['secure aggregation', 'timing.secaggMs'],
+    ['other', 'timing.otherMs'],
+    ['evaluation', 'timing.evalMs'],
+  ] as const;
   out.push({
     kind: 'table',
     columns: [
       { title: 'defense' },
       { title: 'cells', align: 'right' },
-      ...['round', 'training', 'BV statistics', 'secure aggregation', 'other', 'evaluation'].map((t) => ({ title: `${t}, s (${SD_OVER_CELLS})`, align: 'right' as const })),
-      { title: `client updates per s (${SD_OVER_CELLS})`, align: 'right' },
-      { title: `bytes per client per round (${SD_OVER_CELLS})`, align: 'right' },
+      ...TIMES.map(([t, metric]) => ({ title: spread(`${t}, s`, SD_OVER_CELLS, sdIn(metric)), align: 'right' as const })),
+      { title: spread('client updates per s', SD_OVER_CELLS, sdIn('timing.clientUpdatesPerSec')), align: 'right' },
+      { title: spread('bytes per client per round', SD_OVER_CELLS, sdIn(BYTES_METRIC)), align: 'right' },
     ],
     rows: model.costs.map((c) => [
       c.defense,
       String(c.cells.length),
-      m(c, 'timing.roundMs', seconds),
-      m(c, 'timing.trainMs', seconds),
-      m(c, 'timing.bvaMs', seconds),
-      m(c, 'timing.secaggMs', seconds),
-      m(c, 'timing.otherMs', seconds),
-      m(c, 'timing.evalMs', seconds),
+      ...TIMES.map(([, metric]) => m(c, metric, seconds)),
       m(c, 'timing.clientUpdatesPerSec', (x) => x.toFixed(2)),
       m(c, BYTES_METRIC, bytes),
     ]),
