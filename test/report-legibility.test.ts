@@ -108,8 +108,8 @@ describe('report legibility', function () {
       // In the chart itself, under the image in the Markdown, and in the HTML's caption, in figure order.
       expect((c.spec as { title?: { text?: string } }).title?.text, c.id).to.equal(t);
       expect(c.svg, c.id).to.include(`>${t}</text>`);
-      expect(md).to.include(`![${t}](charts/${c.id}.svg)\n\n${t} `);
-      const k = html.indexOf(`<figcaption><strong>${t}</strong>`);
+      expect(md).to.include(`![${t}](charts/${c.id}.svg)\n\n${t}. `);
+      const k = html.indexOf(`<figcaption><strong>${t}.</strong>`);
       expect(k, c.id).to.be.greaterThan(at);
       at = k;
     }

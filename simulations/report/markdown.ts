@@ -38,7 +38,7 @@ export function renderMarkdown(blocks: readonly Block[]): string {
         break;
       }
       case 'chart':
-        out.push(`![${escapeText(figureTitle(b.chart))}](${b.file})\n\n${inline(`${figureTitle(b.chart)} ${b.chart.caption}`, false)}`);
+        out.push(`![${escapeText(figureTitle(b.chart))}](${b.file})\n\n${inline(`${figureTitle(b.chart)}. ${b.chart.caption}`, false)}`);
         break;
     }
   }
