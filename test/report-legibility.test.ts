@@ -5,7 +5,7 @@
  * defenses become small multiples; and no generated file names a path of the machine that built it.
  */
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vl from 'vega-lite';
@@ -197,6 +197,20 @@ describe('report legibility', function () {
     expect(row[header.indexOf('source')]).to.equal('..');
     // Warnings name files the same way (the interrupted cell's torn last line).
     expect(built.warnings.some((w) => w.startsWith('../cells/') && w.includes('rounds.jsonl'))).to.equal(true);
+  });
+
+  it('committed reports (docs/benchmarks/*/report) name no absolute path either', () => {
+    const docs = path.resolve('docs/benchmarks');
+    let files = 0;
+    for (const d of readdirSync(docs)) {
+      const dir = path.join(docs, d, 'report');
+      if (!existsSync(dir)) continue;
+      for (const f of filesUnder(dir)) {
+        files++;
+        expect(readFileSync(f, 'utf8'), path.relative(docs, f)).to.not.match(/(^|[\s"'`(,])\/(work|home|tmp|root|Users)\//m);
+      }
+    }
+    expect(files).to.be.greaterThan(10);
   });
 
   it('is the same whichever way the directories are given (absolute, relative) and wherever the report goes', async () => {
