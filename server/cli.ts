@@ -22,6 +22,7 @@ import { loadDataset } from '../shared/data/index.js';
 import { intFlag, numberFlag } from '../shared/util/flags.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { readFileConfig, type FileConfig } from './file-config.js';
+import { readCheckpoint, RunStore } from './run-store.js';
 import { UsageError } from '../shared/util/usage-error.js';
 
 /** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
@@ -52,15 +53,33 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS });
 
   const file: FileConfig = values.config !== undefined ? readFileConfig(values.config) : {};
-  const federated: Record<string, unknown> = { method: 'fed-bva', numClients: 3, fraction: 1, rounds: 5, ...(file.federated ?? {}) };
-  if (values.method !== undefined) federated['method'] = values.method;
-  if (values.rounds !== undefined) federated['rounds'] = intFlag('rounds', values.rounds, 1);
-  if (values.clients !== undefined) federated['numClients'] = intFlag('clients', values.clients, 1);
-  if (values.fraction !== undefined) federated['fraction'] = numberFlag('fraction', values.fraction, 0, 1);
-  if (values['local-epochs'] !== undefined) federated['localEpochs'] = intFlag('local-epochs', values['local-epochs'], 1);
-  if (values.seed !== undefined) federated['seed'] = intFlag('seed', values.seed, 0);
-  if (values['eval-every'] !== undefined) federated['evalEvery'] = intFlag('eval-every', values['eval-every'], 1);
+  // Flag → configuration field, each with its check.
+  const flagged: [flag: string, field: string, value: unknown][] = [];
+  if (values.method !== undefined) flagged.push(['method', 'method', values.method]);
+  if (values.rounds !== undefined) flagged.push(['rounds', 'rounds', intFlag('rounds', values.rounds, 1)]);
+  if (values.clients !== undefined) flagged.push(['clients', 'numClients', intFlag('clients', values.clients, 1)]);
+  if (values.fraction !== undefined) flagged.push(['fraction', 'fraction', numberFlag('fraction', values.fraction, 0, 1)]);
+  if (values['local-epochs'] !== undefined) flagged.push(['local-epochs', 'localEpochs', intFlag('local-epochs', values['local-epochs'], 1)]);
+  if (values.seed !== undefined) flagged.push(['seed', 'seed', intFlag('seed', values.seed, 0)]);
+  if (values['eval-every'] !== undefined) flagged.push(['eval-every', 'evalEvery', intFlag('eval-every', values['eval-every'], 1)]);
 
+  let federated: Record<string, unknown>;
+  if (values.resume !== undefined) {
+    // A resumed run keeps the configuration it started with: the checkpoint's. A flag or config-file field that
+    // says otherwise is a mistake, named, rather than silently ignored or silently applied.
+    const store = existsSync(values.resume) ? new RunStore(values.resume) : undefined;
+    if (store === undefined || !store.hasCheckpoint()) throw new UsageError(`--resume ${values.resume}: no checkpoint.bin there, so nothing to resume; start a run with --run-dir ${values.resume}`, ['resume']);
+    federated = { ...(readCheckpoint(store.checkpointPath()).config as unknown as Record<string, unknown>) };
+    for (const [flag, field, value] of flagged) {
+      if (JSON.stringify(federated[field]) !== JSON.stringify(value)) throw new UsageError(`--${flag} ${String(value)} conflicts with the checkpoint's ${field} = ${JSON.stringify(federated[field])}: a resumed run keeps its configuration (drop --${flag})`, [flag]);
+    }
+    for (const [field, value] of Object.entries(file.federated ?? {})) {
+      if (JSON.stringify(federated[field]) !== JSON.stringify(value)) throw new UsageError(`--config federated.${field} = ${JSON.stringify(value)} conflicts with the checkpoint's ${JSON.stringify(federated[field])}: a resumed run keeps its configuration`, ['config']);
+    }
+  } else {
+    federated = { method: 'fed-bva', numClients: 3, fraction: 1, rounds: 5, ...(file.federated ?? {}) };
+    for (const [, field, value] of flagged) federated[field] = value;
+  }
   const tokens = new Set<string>(file.tokens ?? []);
   for (const t of (values.tokens ?? '').split(',')) if (t.trim() !== '') tokens.add(t.trim());
   if (values['tokens-file'] !== undefined) {
@@ -69,7 +88,6 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (tokens.size === 0) throw new UsageError('no client tokens: pass --tokens A,B or --tokens-file FILE (or "tokens" in --config)', ['tokens']);
 
   const runDir = values.resume ?? values['run-dir'] ?? file.runDir ?? 'runs/coordinator';
-  if (values.resume !== undefined && !existsSync(values.resume)) throw new UsageError(`--resume ${values.resume}: no such run directory`, ['resume']);
   if (values.resume === undefined && existsSync(path.join(runDir, 'checkpoint.bin'))) {
     throw new UsageError(`run directory ${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --run-dir`, ['run-dir']);
   }

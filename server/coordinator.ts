@@ -39,7 +39,7 @@ import { ClientRegistry } from './registry.js';
 import { ConfigError } from '../shared/federated/errors.js';
 import { DEFAULT_AGGREGATION, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { aggregatePlaintext, combineAcross, splitGroups } from './robust-aggregators.js';
-import { RunStore, type Checkpoint } from './run-store.js';
+import { CheckpointError, RunStore, type Checkpoint } from './run-store.js';
 
 /** A client connection as the coordinator types it. */
 type ServerSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -156,6 +156,7 @@ export class Coordinator {
     this.store = new RunStore(opts.runDir);
     this.registry = new ClientRegistry(this.store.identitiesPath());
     const resumed = opts.resume === true ? this.store.loadCheckpoint() : undefined;
+    if (opts.resume === true && resumed === undefined) throw new CheckpointError(this.store.checkpointPath(), 'no checkpoint to resume from (start a new run instead)');
     if (resumed !== undefined) {
       this.checkResumable(resumed);
       this.weights = resumed.weights;
@@ -248,8 +249,10 @@ export class Coordinator {
     } catch {
       // An invalid stored configuration simply differs.
     }
-    if (JSON.stringify(stored) !== JSON.stringify(this.config)) {
-      throw new Error('resume: the configuration differs from the checkpoint\'s; resume with the same configuration');
+    const differ = differingFields(stored, this.config);
+    if (differ.length > 0) {
+      const shown = differ.slice(0, 5).map((f) => `${f} (checkpoint ${JSON.stringify(fieldAt(stored, f))}, now ${JSON.stringify(fieldAt(this.config, f))})`).join(', ');
+      throw new ConfigError(differ, `resume: the configuration differs from the checkpoint's in ${shown}${differ.length > 5 ? ` and ${differ.length - 5} more` : ''}; resume with the checkpoint's configuration`);
     }
   }
 
@@ -665,4 +668,19 @@ function ackOrTimeout(socket: ServerSocket, event: 'auth:challenge', payload: { 
 function printable(event: string): string {
   const shown = event.slice(0, 64).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return event.length > 64 ? `${shown}…` : shown;
+}
+
+/** Dotted paths where two JSON values differ (leaves only; arrays compared whole). */
+function differingFields(a: unknown, b: unknown, at = ''): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => differingFields(a[k], b[k], at === '' ? k : `${at}.${k}`));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [at === '' ? '(root)' : at];
+}
+
+/** The value at a dotted path of a JSON value. */
+function fieldAt(v: unknown, dotted: string): unknown {
+  return dotted.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[k] : undefined), v);
 }

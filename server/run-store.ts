@@ -1,10 +1,24 @@
 /**
- * The run directory: the checkpoint after every completed round (written to a temporary file, then renamed, so
- * a coordinator killed at any moment leaves the previous checkpoint intact and loses at most the round in
- * progress), the per-round metrics as JSON lines, and the identity registry.
+ * The run directory: the checkpoint after every completed round, the per-round metrics as JSON lines, and the
+ * identity registry.
+ *
+ * A checkpoint is one file, `checkpoint.bin`:
+ *
+ *   robust-fl-checkpoint/2 <sha256 of everything after this line, hex>\n
+ *   <header JSON: round, sizes, run id, configuration>\n
+ *   <weights, then the perturbed shared set, as little-endian float32>
+ *
+ * It is written to a temporary file, fsync'ed, then renamed over the last one, which is first kept as
+ * `checkpoint.prev.bin`; the directory is fsync'ed after the renames. A coordinator killed at any moment, or a
+ * machine losing power, leaves a whole checkpoint of the last or the one before. Loading checks the checksum,
+ * the header's schema (zod) and that every value is finite and within ±1e10; any failure is a CheckpointError that names the file
+ * and what is wrong, never a silently accepted model. Format 1 files (no checksum) still load, checked the same
+ * way otherwise.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import type { FederatedConfig } from '../shared/federated/config.js';
 
 /** Everything needed to continue a run after the last completed round. */
@@ -18,6 +32,35 @@ export interface Checkpoint {
   runId: Uint8Array;
 }
 
+/** A checkpoint that cannot be trusted: unreadable, corrupt, tampered with, or holding non-finite weights. */
+export class CheckpointError extends Error {
+  override readonly name = 'CheckpointError';
+  readonly fields = ['resume'];
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
+    super(`${file}: ${problem}`);
+  }
+}
+
+/** The largest magnitude a stored weight or shared-set value may have. */
+export const MAX_ABS_VALUE = 1e10;
+
+const MAGIC_V2 = 'robust-fl-checkpoint/2';
+const MAGIC_V1 = 'robust-fl-checkpoint/1';
+
+const headerSchema = z.object({
+  format: z.enum([MAGIC_V1, MAGIC_V2]),
+  round: z.number().int().min(1),
+  weights: z.number().int().min(1),
+  shared: z.number().int().min(0),
+  runId: z.string().regex(/^[0-9a-f]{32}$/, 'expected 32 lowercase hex digits (a 16-byte run id)'),
+  config: z.record(z.string(), z.unknown()),
+  randomState: z.object({ seed: z.number(), nextRound: z.number().int() }).optional(),
+  savedAt: z.string().optional(),
+});
+
 /** Reads and writes one run directory. */
 export class RunStore {
   constructor(readonly dir: string) {
@@ -29,10 +72,25 @@ export class RunStore {
     return path.join(this.dir, 'identities.json');
   }
 
-  /** Writes the checkpoint atomically (one file: JSON header line, then the raw float32 arrays). */
+  /** Path of the current checkpoint. */
+  checkpointPath(): string {
+    return path.join(this.dir, 'checkpoint.bin');
+  }
+
+  /** Path of the checkpoint before it. */
+  previousCheckpointPath(): string {
+    return path.join(this.dir, 'checkpoint.prev.bin');
+  }
+
+  /** Whether the directory holds a checkpoint. */
+  hasCheckpoint(): boolean {
+    return existsSync(this.checkpointPath());
+  }
+
+  /** Writes the checkpoint atomically and durably, keeping the previous one as checkpoint.prev.bin. */
   saveCheckpoint(c: Checkpoint): void {
     const header = {
-      format: 'robust-fl-checkpoint/1',
+      format: MAGIC_V2,
       round: c.round,
       weights: c.weights.length,
       shared: c.shared?.length ?? 0,
@@ -43,37 +101,102 @@ export class RunStore {
       randomState: { seed: c.config.seed, nextRound: c.round + 1 },
       savedAt: new Date().toISOString(),
     };
-    const head = Buffer.from(JSON.stringify(header) + '\n');
-    const body = Buffer.concat([Buffer.from(c.weights.buffer, c.weights.byteOffset, c.weights.byteLength), ...(c.shared !== undefined ? [Buffer.from(c.shared.buffer, c.shared.byteOffset, c.shared.byteLength)] : [])]);
-    const file = path.join(this.dir, 'checkpoint.bin');
+    const content = Buffer.concat([
+      Buffer.from(JSON.stringify(header) + '\n'),
+      Buffer.from(c.weights.buffer, c.weights.byteOffset, c.weights.byteLength),
+      ...(c.shared !== undefined ? [Buffer.from(c.shared.buffer, c.shared.byteOffset, c.shared.byteLength)] : []),
+    ]);
+    const digest = createHash('sha256').update(content).digest('hex');
+    const file = this.checkpointPath();
     const tmp = `${file}.tmp`;
-    writeFileSync(tmp, Buffer.concat([head, body]));
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, Buffer.from(`${MAGIC_V2} ${digest}\n`));
+      writeSync(fd, content);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (existsSync(file)) renameSync(file, this.previousCheckpointPath());
     renameSync(tmp, file);
+    syncDirectory(this.dir);
   }
 
-  /** The last checkpoint, or undefined when the directory has none. */
+  /** The last checkpoint, or undefined when the directory has none; a CheckpointError when it cannot be trusted. */
   loadCheckpoint(): Checkpoint | undefined {
-    const file = path.join(this.dir, 'checkpoint.bin');
+    const file = this.checkpointPath();
     if (!existsSync(file)) return undefined;
-    const buf = readFileSync(file);
-    const nl = buf.indexOf(0x0a);
-    const header = JSON.parse(buf.subarray(0, nl).toString('utf8')) as { format: string; round: number; weights: number; shared: number; runId: string; config: FederatedConfig };
-    if (header.format !== 'robust-fl-checkpoint/1') throw new Error(`${file}: unknown checkpoint format ${header.format}`);
-    const body = buf.subarray(nl + 1);
-    if (body.byteLength !== 4 * (header.weights + header.shared)) throw new Error(`${file}: truncated (${body.byteLength} bytes of data)`);
-    const floats = new Float32Array(header.weights + header.shared);
-    new Uint8Array(floats.buffer).set(body);
-    return {
-      round: header.round,
-      weights: floats.slice(0, header.weights),
-      shared: header.shared > 0 ? floats.slice(header.weights) : undefined,
-      config: header.config,
-      runId: Uint8Array.from(Buffer.from(header.runId, 'hex')),
-    };
+    return readCheckpoint(file);
   }
 
   /** Appends one JSON line to metrics.jsonl. */
   appendMetrics(record: object): void {
     appendFileSync(path.join(this.dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+  }
+}
+
+/** Reads and checks one checkpoint file (see the module comment). */
+export function readCheckpoint(file: string): Checkpoint {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (err) {
+    throw new CheckpointError(file, `cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let content = buf;
+  const first = buf.indexOf(0x0a);
+  if (first < 0) throw new CheckpointError(file, 'not a checkpoint (no header line)');
+  const line = buf.subarray(0, first).toString('utf8');
+  if (line.startsWith(`${MAGIC_V2} `)) {
+    content = buf.subarray(first + 1);
+    const digest = createHash('sha256').update(content).digest('hex');
+    if (line.slice(MAGIC_V2.length + 1) !== digest) throw new CheckpointError(file, 'checksum mismatch: the file is corrupt or was changed after it was written (checkpoint.prev.bin beside it holds the round before)');
+  } else if (!line.startsWith(`{"format":"${MAGIC_V1}"`)) {
+    throw new CheckpointError(file, `not a checkpoint (it starts ${JSON.stringify(line.slice(0, 40))})`);
+  }
+  const nl = content.indexOf(0x0a);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(content.subarray(0, nl).toString('utf8'));
+  } catch (err) {
+    throw new CheckpointError(file, `header is not JSON (${(err as Error).message})`);
+  }
+  const parsed = headerSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new CheckpointError(file, `header field "${issue.path.join('.')}": ${issue.message}`);
+  }
+  const header = parsed.data;
+  const rounds = (header.config as { rounds?: unknown }).rounds;
+  if (typeof rounds === 'number' && header.round > rounds) throw new CheckpointError(file, `header field "round": ${header.round} is past the configured ${rounds} rounds`);
+  const body = content.subarray(nl + 1);
+  if (body.byteLength !== 4 * (header.weights + header.shared)) throw new CheckpointError(file, `truncated: ${body.byteLength} bytes of data for ${header.weights} weights and ${header.shared} shared-set values`);
+  const floats = new Float32Array(header.weights + header.shared);
+  new Uint8Array(floats.buffer).set(body);
+  // Finite, and within a bound no trained model reaches (a diverged run or a forged file otherwise).
+  const bad = floats.findIndex((v) => !Number.isFinite(v) || Math.abs(v) > MAX_ABS_VALUE);
+  if (bad >= 0) {
+    const what = bad < header.weights ? `weight ${bad}` : `shared-set value ${bad - header.weights}`;
+    throw new CheckpointError(file, Number.isFinite(floats[bad]!) ? `${what} is ${floats[bad]}, beyond ±${MAX_ABS_VALUE}: not a trained model's (diverged, or forged)` : `${what} is ${floats[bad]}: a checkpoint holds finite values only`);
+  }
+  return {
+    round: header.round,
+    weights: floats.slice(0, header.weights),
+    shared: header.shared > 0 ? floats.slice(header.weights) : undefined,
+    config: header.config as unknown as FederatedConfig,
+    runId: Uint8Array.from(Buffer.from(header.runId, 'hex')),
+  };
+}
+
+/** fsync of a directory, so renames in it survive a power loss (a no-op where the platform refuses it). */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some platforms cannot open or fsync a directory; the file itself was synced.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
