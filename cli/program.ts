@@ -64,6 +64,7 @@ function addCommand(parent: Command, spec: CommandSpec): void {
     attributes.push([name, option.attributeName()]);
   }
   if (spec.examples !== undefined) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}`);
+  for (const sub of spec.subcommands ?? []) addCommand(cmd, sub);
   cmd.action(async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
     const opts = command.opts();

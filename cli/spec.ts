@@ -42,6 +42,8 @@ export interface CommandSpec {
   options: Readonly<Record<string, OptionDoc>>;
   /** Example invocations shown at the end of its --help. */
   examples?: readonly string[];
+  /** Subcommands of this command (`rfl coordinator enrol`). */
+  subcommands?: readonly CommandSpec[];
   /** The module: its parseArgs table and its entry point (argv after the subcommand's name). */
   load: () => Promise<{ OPTIONS?: object; main(argv: readonly string[]): Promise<void> }>;
 }

@@ -4,24 +4,23 @@
  * answers every stage of every round until the coordinator finishes (Ctrl-C to leave).
  *
  *   --server URL          coordinator URL, e.g. http://localhost:8080
- *   --token T             a token the coordinator accepts
+ *   --token T             a token the coordinator accepts (not needed by one that admits enrolled clients)
  *   --id NAME             client id (default: the identity file's base name)
  *   --identity-file F     Ed25519 identity (created on first use, mode 0600; default ~/.robust-fl/<id>.key)
  *   --data DIR            local training data: a directory of MNIST-format IDX files (train-images…)
  *   --embedded            demo data: the embedded MNIST digits, IID part K of N (D_s excluded, as the coordinator)
  *   --partition K --clients N --seed S --shared-set-size M   (for --embedded; must match the coordinator's)
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import nacl from 'tweetnacl';
 import { initBackend } from '../shared/compute/backend.js';
 import { loadDataset, loadIdxTrainOnly, partition, sampleSharedSet } from '../shared/data/index.js';
 import { range } from '../shared/train/batches.js';
 import { intFlag } from '../shared/util/flags.js';
 import { connect } from './session.js';
 import { describeConnectError } from './connect-error.js';
+import { loadOrCreateIdentity } from './identity-file.js';
 import { UsageError } from '../shared/util/usage-error.js';
 import { LocalTrainer } from './trainer.js';
 
@@ -43,12 +42,11 @@ export const OPTIONS = {
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS });
   if (values.server === undefined) throw new UsageError('--server URL is required (e.g. --server http://localhost:8080)', ['server']);
-  if (values.token === undefined) throw new UsageError('--token T is required: a token the coordinator accepts (its --tokens)', ['token']);
   if ((values.data === undefined) === (values.embedded !== true)) throw new UsageError('give exactly one of --data DIR or --embedded --partition K', ['data', 'embedded']);
 
   const id = values.id ?? (values['identity-file'] !== undefined ? path.basename(values['identity-file']).replace(/\.key$/, '') : `client-${values.partition ?? '0'}`);
   const keyFile = values['identity-file'] ?? path.join(os.homedir(), '.robust-fl', `${id}.key`);
-  const identity = loadOrCreateIdentity(keyFile);
+  const identity = loadOrCreateIdentity(keyFile, (f) => console.error(`created identity ${f}`));
 
   await initBackend();
   let trainer: LocalTrainer;
@@ -69,7 +67,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     console.error(`client ${id}: embedded MNIST part ${k} of ${n} (${parts[k]!.length} examples)`);
   }
 
-  const session = connect(values.server, { clientId: id, token: values.token, identity, trainer, log: (l) => console.error(`client ${id}: ${l}`) });
+  const session = connect(values.server, { clientId: id, token: values.token ?? 'none', identity, trainer, log: (l) => console.error(`client ${id}: ${l}`) });
   session.socket.on('auth:accepted', () => console.error(`client ${id}: connected to ${values.server}; identity proven`));
   session.socket.on('disconnect', (reason) => {
     // 'io client disconnect' is this client leaving on purpose; anything else is retried with backoff.
@@ -102,20 +100,6 @@ export async function main(argv: readonly string[]): Promise<void> {
     trainer.dispose();
     process.exit(130);
   });
-
-  /** The identity key pair in `file` (hex JSON), created with mode 0600 if absent. */
-  function loadOrCreateIdentity(file: string): nacl.SignKeyPair {
-    if (existsSync(file)) {
-      const raw = JSON.parse(readFileSync(file, 'utf8')) as { secretKey: string };
-      return nacl.sign.keyPair.fromSecretKey(Uint8Array.from(Buffer.from(raw.secretKey, 'hex')));
-    }
-    mkdirSync(path.dirname(file), { recursive: true });
-    const kp = nacl.sign.keyPair();
-    writeFileSync(file, JSON.stringify({ publicKey: Buffer.from(kp.publicKey).toString('hex'), secretKey: Buffer.from(kp.secretKey).toString('hex') }) + '\n', { mode: 0o600 });
-    chmodSync(file, 0o600);
-    console.error(`created identity ${file}`);
-    return kp;
-  }
 }
 
 /** The coordinator refused this client for a reason a retry cannot fix; rfl prints it as one line, exit code 2. */

@@ -13,6 +13,8 @@
  *   --plaintext          no secure aggregation (comparison mode; clients upload weights)
  *   --aggregation JSON   e.g. '{"rule":"median"}' (plaintext) or '{"rule":"grouped","groups":3,"across":"median"}'
  *   --dataset NAME --data-dir DIR   the coordinator's data: D_s and the test set (default mnist-embedded)
+ *   --enrolment FILE     admit only the enrolled clients (rfl coordinator enrol); else open enrolment by token, at
+ *                        most --max-identities-per-token identities per token (default 1)   --max-connections N
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -23,6 +25,7 @@ import { intFlag, numberFlag } from '../shared/util/flags.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { readFileConfig, type FileConfig } from './file-config.js';
 import { readCheckpoint, RunStore } from './run-store.js';
+import { readEnrolment } from './enrolment.js';
 import { UsageError } from '../shared/util/usage-error.js';
 
 /** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
@@ -46,6 +49,9 @@ export const OPTIONS = {
   aggregation: { type: 'string' },
   dataset: { type: 'string' },
   'data-dir': { type: 'string' },
+  enrolment: { type: 'string' },
+  'max-identities-per-token': { type: 'string', default: '1' },
+  'max-connections': { type: 'string', default: '10000' },
 } satisfies ParseArgsOptionsConfig;
 
 /** Runs the command; `argv` is its arguments (without node and the script). */
@@ -85,7 +91,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (values['tokens-file'] !== undefined) {
     for (const line of readFileSync(values['tokens-file'], 'utf8').split('\n')) if (line.trim() !== '') tokens.add(line.trim());
   }
-  if (tokens.size === 0) throw new UsageError('no client tokens: pass --tokens A,B or --tokens-file FILE (or "tokens" in --config)', ['tokens']);
+  const enrolment = values.enrolment !== undefined ? readEnrolment(values.enrolment) : undefined;
+  if (tokens.size === 0 && enrolment === undefined) throw new UsageError('no client tokens: pass --tokens A,B or --tokens-file FILE (or "tokens" in --config), or admit enrolled clients with --enrolment FILE (rfl coordinator enrol)', ['tokens']);
 
   const runDir = values.resume ?? values['run-dir'] ?? file.runDir ?? 'runs/coordinator';
   if (values.resume === undefined && existsSync(path.join(runDir, 'checkpoint.bin'))) {
@@ -106,6 +113,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     runDir,
     resume: values.resume !== undefined,
     ...(minClients !== undefined ? { minClients } : {}),
+    ...(enrolment !== undefined ? { enrolment } : {}),
+    maxIdentitiesPerToken: intFlag('max-identities-per-token', values['max-identities-per-token'], 1),
+    maxConnections: intFlag('max-connections', values['max-connections'], 1),
     ...(file.timeoutsMs !== undefined ? { timeoutsMs: file.timeoutsMs } : {}),
   });
   const port = await coordinator.listen(values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080), values.host ?? file.host ?? '127.0.0.1');

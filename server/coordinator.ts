@@ -35,7 +35,8 @@ import { ProtocolError } from '../shared/protocol/errors.js';
 import { encodeSecAggRequest, parseHello, parseIdentityProof, parseSecAggReply, parseTrainReply } from '../shared/protocol/schemas.js';
 import { proofNonce, verifyProof } from '../shared/protocol/identity-proof.js';
 import { pack, toWire, unpack, type Packed } from '../shared/protocol/wire.js';
-import { ClientRegistry } from './registry.js';
+import { ClientRegistry, tokenDigest } from './registry.js';
+import { resolveThreshold } from '../shared/secagg/graph.js';
 import { ConfigError } from '../shared/federated/errors.js';
 import { DEFAULT_AGGREGATION, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { aggregatePlaintext, combineAcross, splitGroups } from './robust-aggregators.js';
@@ -63,8 +64,19 @@ export interface CoordinatorOptions {
   aggregation?: unknown;
   /** Secure-aggregation options (threshold, threat model, graph, restarts). */
   secagg?: Pick<SecureSumOptions, 'threshold' | 'threatModel' | 'graph' | 'maxRestarts'>;
-  /** Accepted tokens; a client must present one. */
+  /** Accepted tokens; a client must present one (any token, when an enrolment list admits clients by key). */
   tokens: ReadonlySet<string>;
+  /**
+   * The enrolment list (server/enrolment.ts): client id → identity key. When given, only listed clients with their
+   * listed key are admitted, and each counts as its own principal in the privacy check. Without it, enrolment is
+   * open: any token holder may bind new identities, up to `maxIdentitiesPerToken`, and a token's identities
+   * count as one principal.
+   */
+  enrolment?: ReadonlyMap<string, Uint8Array>;
+  /** Open enrolment: the most identities one token may bind (default unlimited; `rfl coordinator` sets 1). */
+  maxIdentitiesPerToken?: number;
+  /** The most connections at once, proven or not (default 10,000). */
+  maxConnections?: number;
   /** Directory for checkpoints, metrics and the identity registry. */
   runDir: string;
   /** Continue from the run directory's last completed round. */
@@ -123,6 +135,9 @@ export class Coordinator {
   private readonly io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
   private readonly http: HttpServer;
   private readonly sockets = new Map<string, ServerSocket>();
+  private readonly enrolment: Map<string, Uint8Array> | undefined;
+  private readonly maxIdentitiesPerToken: number;
+  private readonly maxConnections: number;
   private readonly registry: ClientRegistry;
   private readonly store: RunStore;
   private readonly timeouts: typeof DEFAULT_TIMEOUTS_MS;
@@ -147,6 +162,11 @@ export class Coordinator {
     this.aggregation = resolveAggregation(opts.aggregation ?? DEFAULT_AGGREGATION, { secure: this.secure, cohortSize: this.cohortSize() });
     this.log = opts.log ?? ((l) => console.error(l));
     this.timeouts = { ...DEFAULT_TIMEOUTS_MS, ...(opts.timeoutsMs ?? {}) };
+    this.enrolment = opts.enrolment !== undefined ? new Map(opts.enrolment) : undefined;
+    this.maxIdentitiesPerToken = opts.maxIdentitiesPerToken ?? Infinity;
+    this.maxConnections = opts.maxConnections ?? 10_000;
+    if (!(this.maxIdentitiesPerToken >= 1)) throw new ConfigError('maxIdentitiesPerToken', `maxIdentitiesPerToken must be ≥ 1, got ${this.maxIdentitiesPerToken}`);
+    if (!(this.maxConnections >= 1)) throw new ConfigError('maxConnections', `maxConnections must be ≥ 1, got ${this.maxConnections}`);
     const { train } = opts.data;
     this.spec = modelSpec(this.config.model, [train.height, train.width, train.channels], train.numClasses);
     this.sharedIdx = sampleSharedSet(train.count, this.config.sharedSetSize, this.config.seed);
@@ -179,11 +199,24 @@ export class Coordinator {
     this.io.use((socket, next) => {
       try {
         const hello = parseHello(socket.handshake.auth);
-        if (!opts.tokens.has(hello.token)) throw new ProtocolError('auth', 'invalid token');
+        if (this.io.engine.clientsCount > this.maxConnections) throw new ProtocolError('busy', `the coordinator holds its maximum of ${this.maxConnections} connections`);
+        // With an enrolment list the enrolled key is the credential and tokens are optional.
+        if ((this.enrolment === undefined || opts.tokens.size > 0) && !opts.tokens.has(hello.token)) throw new ProtocolError('auth', 'invalid token');
+        if (this.enrolment !== undefined) {
+          const enrolled = this.enrolment.get(hello.clientId);
+          if (enrolled === undefined) throw new ProtocolError('not-enrolled', `client ${hello.clientId} is not enrolled (rfl coordinator enrol)`);
+          if (Buffer.compare(Buffer.from(enrolled), Buffer.from(hello.identityPk)) !== 0) throw new ProtocolError('not-enrolled', `client ${hello.clientId} is enrolled with another identity key`);
+        } else {
+          // Open enrolment: a token binds at most maxIdentitiesPerToken identities (Sybils cost tokens).
+          if (!this.registry.has(hello.clientId) && this.registry.identitiesOfToken(tokenDigest(hello.token)) >= this.maxIdentitiesPerToken) {
+            throw new ProtocolError('sybil-cap', `this token has bound its maximum of ${this.maxIdentitiesPerToken} client identities; enrol clients (rfl coordinator enrol) or use one token per client`);
+          }
+        }
         // Only a check here: the id is bound to the key once the client has proved it holds the key.
         this.registry.check(hello.clientId, hello.identityPk);
         socket.data.clientId = hello.clientId;
         socket.data.identityPk = hello.identityPk;
+        socket.data.tokenDigest = tokenDigest(hello.token);
         next();
       } catch (err) {
         const e = err instanceof ProtocolError ? err : new ProtocolError('auth', (err as Error).message);
@@ -218,7 +251,7 @@ export class Coordinator {
       const res = await ackOrTimeout(socket, 'auth:challenge', { nonce: Buffer.from(nonce).toString('hex') }, this.timeouts.auth);
       const signature = parseIdentityProof(res);
       if (!verifyProof(nonce, id, pk, signature)) throw new ProtocolError('auth', `client ${id}: the identity proof does not verify against the claimed key`);
-      this.registry.bind(id, pk);
+      this.registry.bind(id, pk, this.enrolment !== undefined ? '' : socket.data.tokenDigest);
     } catch (err) {
       const e = err instanceof ProtocolError ? err : new ProtocolError('auth', (err as Error).message);
       this.log(`refused client ${id}: ${e.code}: ${e.message}`);
@@ -274,6 +307,38 @@ export class Coordinator {
     });
     const addr = this.http.address();
     return typeof addr === 'object' && addr !== null ? addr.port : port;
+  }
+
+  /** Adds a client to the enrolment list (enrolled mode only): it may then join with this key. */
+  enrol(clientId: string, identityPk: Uint8Array): void {
+    if (this.enrolment === undefined) throw new ConfigError('enrolment', 'this coordinator has open enrolment (no enrolment list): clients join by token');
+    this.enrolment.set(clientId, Uint8Array.from(identityPk));
+  }
+
+  /**
+   * Whether secure aggregation can keep this cohort's updates private, and if not why (docs/spec/secure-aggregation.md
+   * §2.2). A sum reveals one member's update to whoever controls all the others, so every principal (an enrolled
+   * identity; under open enrolment, a token, since one token may hold many identities) must leave at least two
+   * members outside its control, and must hold fewer than t members (t shares reconstruct a secret).
+   */
+  privacyProblem(cohort: readonly string[], threshold: number): string | undefined {
+    if (this.enrolment !== undefined) return undefined;
+    const byToken = new Map<string, number>();
+    for (const id of cohort) {
+      const t = this.sockets.get(id)?.data.tokenDigest ?? this.registry.tokenOf(id);
+      byToken.set(t, (byToken.get(t) ?? 0) + 1);
+    }
+    const [, most] = [...byToken].reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0]);
+    if (cohort.length - most < 2 || most >= threshold) {
+      return `${most} of the ${cohort.length} cohort members joined with one token, so its holder could learn another member's update ` +
+        `(needs at least 2 members outside any one token's control and fewer than t = ${threshold} inside it); enrol clients (rfl coordinator enrol) or give each its own token`;
+    }
+    return undefined;
+  }
+
+  /** The secure-aggregation threshold t of a cohort of n (the configured one, else the threat model's default). */
+  private cohortThreshold(n: number): number {
+    return resolveThreshold(this.opts.secagg?.threshold, n, this.opts.secagg?.threatModel ?? 'honest-but-curious');
   }
 
   /** The current global weights (a copy). */
@@ -345,6 +410,14 @@ export class Coordinator {
     const cohort = drawCohort(this.config.seed, t, pool, m);
     const metrics: RoundMetrics = { round: t, status: 'completed', cohort, trained: 0, dropouts: 0, ms, bytesSent: 0 };
     await hooks.onRoundStart?.(t, cohort);
+    // Secure mode refuses a cohort it cannot call private, before anyone trains (privacyProblem).
+    const exposed = this.secure && this.aggregation.rule !== 'grouped' && cohort.length >= 3 ? this.privacyProblem(cohort, this.cohortThreshold(cohort.length)) : undefined;
+    if (exposed !== undefined) {
+      metrics.status = 'aborted';
+      metrics.abort = { stage: 'privacy', phase: '', needed: 2, got: 0, reason: `the cohort is not private: ${exposed}` };
+      for (const id of cohort) this.sockets.get(id)?.emit('round:end', { round: t, status: 'aborted', reason: 'cohort not private' });
+      return metrics;
+    }
 
     // 1. Local training.
     const adversarial = localAdversarial(this.config);

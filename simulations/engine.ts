@@ -153,6 +153,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const withAsr = (e: PoolEvaluation): Record<string, number> => ({ ...e.accuracy, ...(e.asr !== undefined ? { asr: e.asr } : {}) });
 
   const token = opts.token ?? randomBytes(16).toString('hex');
+  // Every virtual client's identity, enrolled with the in-process coordinator: each counts as its own principal in
+  // secure aggregation's privacy check, although all share the run's token.
+  const identities = new Map(ids.map((id) => [id, identityKeyPair()]));
   let coordinator: Coordinator | undefined;
   let url = opts.url;
   if (url === undefined) {
@@ -163,6 +166,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       aggregation: scenario.aggregation,
       secagg: scenario.secagg,
       tokens: new Set([token]),
+      enrolment: new Map([...identities].map(([id, kp]) => [id, kp.publicKey])),
       runDir: opts.runDir,
       timeoutsMs: scenario.timeoutsMs,
       // Every virtual client connects before run(); clients that leave for good must not stall later rounds.
@@ -180,7 +184,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const CONNECT_BATCH = 100;
   for (let s = 0; s < ids.length; s += CONNECT_BATCH) {
     const batch = ids.slice(s, s + CONNECT_BATCH).map((id, j) => {
-      const session = connect(url!, { clientId: id, token, identity: identityKeyPair(), trainer: trainers[s + j]!, rounding: 'half-up', reconnection: false, beforeReply: plan.beforeReply(id), log: (l) => log(`${id}: ${l}`) });
+      const session = connect(url!, { clientId: id, token, identity: identities.get(id)!, trainer: trainers[s + j]!, rounding: 'half-up', reconnection: false, beforeReply: plan.beforeReply(id), log: (l) => log(`${id}: ${l}`) });
       sessions.set(id, session);
       return session.ready;
     });
@@ -310,7 +314,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
 function rejoin(s: ClientSession): Promise<void> {
   if (s.socket.connected) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
-    s.socket.once('connect', () => resolve());
+    // The coordinator has it again once the identity proof is accepted, not at the transport's 'connect'.
+    s.socket.once('auth:accepted', () => resolve());
+    s.socket.once('auth:refused', (msg) => reject(new Error(`rejoin refused: ${msg.code}: ${msg.message}`)));
     s.socket.once('connect_error', (err) => reject(err));
     s.socket.connect();
   });

@@ -27,7 +27,10 @@ function rflWith(backend: string, ...args: string[]): { status: number | null; s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const all: [string[], CommandSpec][] = [...COMMANDS.map((c) => [[c.name], c] as [string[], CommandSpec]), ...BENCHES.map((c) => [['bench', c.name], c] as [string[], CommandSpec])];
+const all: [string[], CommandSpec][] = [
+  ...COMMANDS.flatMap((c) => [[[c.name], c] as [string[], CommandSpec], ...(c.subcommands ?? []).map((s) => [[c.name, s.name], s] as [string[], CommandSpec])]),
+  ...BENCHES.map((c) => [['bench', c.name], c] as [string[], CommandSpec]),
+];
 
 describe('rfl command line', function () {
   this.timeout(120000);

@@ -128,11 +128,13 @@ describe('coordinator and clients over socket.io', function () {
     const pk = Buffer.from(identityKeyPair().publicKey).toString('hex');
     expect(await refused({ protocolVersion: PROTOCOL_VERSION, clientId: 'intruder', token: 'wrong', identityPk: pk })).to.match(/^auth: invalid token/);
     expect(await refused({ protocolVersion: 99, clientId: 'old', token: 'secret', identityPk: pk })).to.match(/^version: protocol version 99/);
-    expect(await refused({ protocolVersion: PROTOCOL_VERSION, clientId: 'client-000', token: 'secret', identityPk: pk })).to.match(/^auth: client client-000 is bound to another identity key/);
+    expect(await refused({ protocolVersion: PROTOCOL_VERSION, clientId: 'client-000', token: 'secret', identityPk: pk })).to.match(/^not-enrolled: client client-000 is enrolled with another identity key/);
+    expect(await refused({ protocolVersion: PROTOCOL_VERSION, clientId: 'stranger', token: 'secret', identityPk: pk })).to.match(/^not-enrolled: client stranger is not enrolled/);
     expect(await refused({ protocolVersion: PROTOCOL_VERSION, clientId: 'x', token: 'secret', identityPk: 'zz' })).to.match(/^bad-payload: handshake.identityPk/);
     expect(await refused({ hello: 1 })).to.match(/^bad-payload: handshake/);
     // A rogue but authenticated client that answers training with garbage and emits unknown events.
     const rogueKeys = identityKeyPair();
+    f.coordinator.enrol('rogue', rogueKeys.publicKey);
     const { socket: rogue, outcome: rogueIn } = rawClient(url, 'rogue', rogueKeys.publicKey, { kind: 'sign', with: rogueKeys });
     rogue.on('round:train', (_req: unknown, ack: (r: unknown) => void) => ack({ meta: { ok: true, reply: { numExamples: -1, loss: NaN } }, blob: new Uint8Array(0) }));
     rogue.on('secagg', (_req: unknown, ack: (r: unknown) => void) => ack({ meta: { ok: true, reply: { y: { $b: [0, 999] } } }, blob: new Uint8Array(4) }));
@@ -155,6 +157,7 @@ describe('coordinator and clients over socket.io', function () {
   it('drops a client whose plaintext weights contain NaN, or whose message exceeds the size limit; the round completes', async () => {
     const f = await startFederation(data, { ...base, numClients: 4, rounds: 1, method: 'fedavg' }, { secure: false });
     const badKeys = identityKeyPair();
+    f.coordinator.enrol('nan', badKeys.publicKey);
     const { socket: bad, outcome: badIn } = rawClient(f.url, 'nan', badKeys.publicKey, { kind: 'sign', with: badKeys });
     bad.on('round:train', (_req: unknown, ack: (r: unknown) => void) => {
       const w = new Float32Array(21_840).fill(0.1);
@@ -162,6 +165,7 @@ describe('coordinator and clients over socket.io', function () {
       ack(pack({ ok: true, reply: { numExamples: 10, loss: 1, weights: w } }));
     });
     const hugeKeys = identityKeyPair();
+    f.coordinator.enrol('huge', hugeKeys.publicKey);
     const { socket: huge, outcome: hugeIn } = rawClient(f.url, 'huge', hugeKeys.publicKey, { kind: 'sign', with: hugeKeys });
     huge.on('round:train', (_req: unknown, ack: (r: unknown) => void) => ack(pack({ ok: true, reply: { numExamples: 10, loss: 1, weights: new Float32Array(2_000_000) } })));
     expect(await Promise.all([badIn, hugeIn])).to.deep.equal(['accepted', 'accepted']);
@@ -182,6 +186,7 @@ describe('coordinator and clients over socket.io', function () {
   it('a second connection that proves a connected identity replaces the older one', async () => {
     const f = await startFederation(data, { ...base, rounds: 1, method: 'fedavg' }, {}, false);
     const keys = identityKeyPair();
+    f.coordinator.enrol('dev', keys.publicKey);
     const t = new LocalTrainer(data.train, [0, 1, 2]);
     const a = connect(f.url, { clientId: 'dev', token: 'secret', identity: keys, trainer: t, reconnection: false });
     await a.ready;

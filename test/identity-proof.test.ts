@@ -62,6 +62,7 @@ describe('identity proof at every connection', function () {
   it('refuses an impostor claiming an offline client; the real client then joins', async () => {
     const f = await startFederation(data, base, {}, false);
     const keys = identityKeyPair();
+    f.coordinator.enrol('dev', keys.publicKey);
     const t = new LocalTrainer(data.train, [0, 1, 2, 3]);
     try {
       // The real client joins once (binding its key), then leaves.
@@ -85,6 +86,7 @@ describe('identity proof at every connection', function () {
   it('refuses a replayed proof: each connection gets a fresh nonce', async () => {
     const f = await startFederation(data, base, {}, false);
     const keys = identityKeyPair();
+    f.coordinator.enrol('dev', keys.publicKey);
     try {
       const honest = rawClient(f.url, 'dev', keys.publicKey, { kind: 'sign', with: keys });
       expect(await honest.outcome).to.equal('accepted');
@@ -99,7 +101,8 @@ describe('identity proof at every connection', function () {
   });
 
   it('refuses a malformed proof and drops a client that never proves itself, without binding its id', async () => {
-    const f = await startFederation(data, base, { timeoutsMs: { auth: 300 } }, false);
+    // Open enrolment (no list), where a first proven join binds an id.
+    const f = await startFederation(data, base, { timeoutsMs: { auth: 300 }, enrolment: undefined }, false);
     const keys = identityKeyPair();
     try {
       const malformed = rawClient(f.url, 'short', keys.publicKey, { kind: 'fixed', signature: new Uint8Array(10) });

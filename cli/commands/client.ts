@@ -8,9 +8,9 @@ export const client: CommandSpec = {
     'Give exactly one of --data DIR or --embedded --partition K.',
   options: {
     server: { help: 'coordinator URL, e.g. http://localhost:8080', arg: 'URL' },
-    token: { help: 'a token the coordinator accepts', arg: 'TOKEN' },
+    token: { help: 'a token the coordinator accepts (not needed by one started with --enrolment)', arg: 'TOKEN', defaultNote: 'none' },
     id: { help: 'client id', arg: 'NAME', defaultNote: "the identity file's base name, else client-<partition>" },
-    'identity-file': { help: 'Ed25519 identity, created on first use with mode 0600', arg: 'FILE', defaultNote: '~/.robust-fl/<id>.key' },
+    'identity-file': { help: 'Ed25519 identity: from rfl coordinator enrol, or created on first use with mode 0600', arg: 'FILE', defaultNote: '~/.robust-fl/<id>.key' },
     data: { help: 'local training data: a directory of IDX files (train-images…, train-labels…)', arg: 'DIR' },
     embedded: { help: 'demo data: the embedded MNIST digits, IID part --partition of --clients (shared set excluded, as the coordinator does)' },
     partition: { help: 'with --embedded: this client\'s part K', arg: 'K', kind: 'int', min: 0, max: 99999 },

@@ -1,7 +1,22 @@
 /** `rfl coordinator`: a real coordinator that edge clients join over socket.io (server/cli.ts). */
 import type { CommandSpec } from '../spec.js';
 
+/** `rfl coordinator enrol`: identity files and the enrolment list (server/enrol-cli.ts). */
+export const coordinatorEnrol: CommandSpec = {
+  name: 'enrol',
+  summary: 'enrol clients: one identity file per client and the enrolment list the coordinator admits',
+  description: 'Against Sybils: with --enrolment, the coordinator admits only listed clients, each proving its key at every connection, and every enrolled identity counts as its own principal in secure aggregation\'s privacy check.',
+  options: {
+    ids: { help: 'client ids to enrol, comma-separated', arg: 'A,B,…' },
+    'keys-dir': { help: 'where to write <id>.key (mode 0600; never overwritten)', arg: 'DIR', default: 'keys' },
+    out: { help: 'the enrolment file to create or extend', arg: 'FILE', default: 'enrolment.json' },
+  },
+  examples: ['rfl coordinator enrol --ids alice,bob,carol', 'rfl client --server http://coordinator:8080 --id alice --identity-file keys/alice.key --token any --data ./alice-data'],
+  load: () => import('../../server/enrol-cli.js'),
+};
+
 export const coordinator: CommandSpec = {
+  subcommands: [coordinatorEnrol],
   name: 'coordinator',
   summary: 'start a coordinator that real clients join (rounds, secure aggregation, Decent_BVA, checkpoints)',
   description: 'Command-line values override the --config file\'s. The run directory receives a checkpoint after every round; ' +
@@ -26,7 +41,15 @@ export const coordinator: CommandSpec = {
     aggregation: { help: 'aggregation rule as JSON, e.g. \'{"rule":"median"}\' (plaintext) or \'{"rule":"grouped","groups":3,"across":"median"}\'', arg: 'JSON', defaultNote: 'mean' },
     dataset: { help: 'the coordinator\'s data (shared set D_s and test set): a dataset name', arg: 'NAME', defaultNote: "the config's, else mnist-embedded" },
     'data-dir': { help: 'directory of the dataset\'s IDX files', arg: 'DIR' },
+    enrolment: { help: 'admit only the clients in this enrolment file, each with its key (rfl coordinator enrol); tokens then optional', arg: 'FILE' },
+    'max-identities-per-token': { help: 'without --enrolment: the most client identities one token may bind (Sybils cost tokens)', arg: 'N', kind: 'int', min: 1, max: 1000000, default: '1' },
+    'max-connections': { help: 'the most connections at once, proven or not', arg: 'N', kind: 'int', min: 1, max: 1000000, default: '10000' },
   },
-  examples: ['rfl coordinator --tokens alpha,beta,gamma --clients 3 --rounds 5 --port 8080', 'rfl coordinator --resume runs/coordinator --tokens alpha,beta,gamma'],
+  examples: [
+    'rfl coordinator enrol --ids alice,bob,carol --keys-dir keys --out enrolment.json',
+    'rfl coordinator --enrolment enrolment.json --clients 3 --rounds 5 --port 8080',
+    'rfl coordinator --tokens alpha,beta,gamma --clients 3 --rounds 5 --port 8080',
+    'rfl coordinator --resume runs/coordinator --enrolment enrolment.json',
+  ],
   load: () => import('../../server/cli.js'),
 };

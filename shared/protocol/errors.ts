@@ -7,6 +7,12 @@
 export type ProtocolErrorCode =
   | 'version'
   | 'auth'
+  /** The client id or key is not on the enrolment list (server/enrolment.ts). */
+  | 'not-enrolled'
+  /** Open enrolment: the token has bound its maximum number of identities. */
+  | 'sybil-cap'
+  /** The coordinator holds its maximum number of connections. */
+  | 'busy'
   | 'duplicate-identity'
   | 'bad-payload'
   | 'bad-shape'

@@ -100,6 +100,8 @@ export interface SocketData {
   clientId: string;
   /** The identity key the handshake claimed; bound to the id once the client proved it (identity-proof.ts). */
   identityPk: Uint8Array;
+  /** SHA-256 of the token the connection presented (server/registry.ts), for open enrolment's accounting. */
+  tokenDigest: string;
 }
 
 /** Default per-stage timeouts in milliseconds (secure-aggregation.md §6; training gets its own). */

@@ -30,15 +30,19 @@ export interface Federation {
 /** Starts a coordinator and `n` clients holding the IID parts of `data.train` (D_s excluded, as the runner). */
 export async function startFederation(data: DatasetSplit, federated: FederatedConfigInput & { numClients: number; seed: number }, extra: Partial<CoordinatorOptions> = {}, connectClients = true, identities?: nacl.SignKeyPair[]): Promise<Federation> {
   const runDir = extra.runDir ?? mkdtempSync(path.join(os.tmpdir(), 'rfl-run-'));
-  const coordinator = new Coordinator({ federated, data, tokens: new Set(['secret']), runDir, log: () => undefined, ...extra });
-  const port = await coordinator.listen(0);
-  const url = `http://127.0.0.1:${port}`;
   const shared = sampleSharedSet(data.train.count, federated.sharedSetSize ?? 64, federated.seed);
   const parts = partition(data.train.labels, { kind: 'iid' }, federated.numClients, federated.seed, shared);
   const ids = parts.map((_, k) => clientIdOf(k));
+  const keys = identities ?? ids.map(() => identityKeyPair());
+  // The clients are enrolled (server/enrolment.ts), so they count as distinct principals although they share the
+  // token; a test adds its hand-driven clients with coordinator.enrol, or passes `enrolment: undefined` for open
+  // enrolment.
+  const enrolment = new Map(ids.map((id, k) => [id, keys[k]!.publicKey]));
+  const coordinator = new Coordinator({ federated, data, tokens: new Set(['secret']), runDir, log: () => undefined, enrolment, ...extra });
+  const port = await coordinator.listen(0);
+  const url = `http://127.0.0.1:${port}`;
   const trainers = parts.map((p) => new LocalTrainer(data.train, p));
   const clients: ClientSession[] = [];
-  const keys = identities ?? ids.map(() => identityKeyPair());
   if (connectClients) {
     for (let k = 0; k < ids.length; k++) {
       const c = connect(url, { clientId: ids[k]!, token: 'secret', identity: keys[k]!, trainer: trainers[k]!, rounding: 'half-up', reconnection: false });

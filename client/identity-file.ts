@@ -1,0 +1,32 @@
+/**
+ * A client's Ed25519 identity on disk: JSON `{ publicKey, secretKey }` in hex, mode 0600. `rfl client` creates
+ * one on first use; `rfl coordinator enrol` creates them in advance and lists their public keys for the
+ * coordinator (server/enrolment.ts).
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import nacl from 'tweetnacl';
+
+/** Reads an identity file; a named error when it is not one. */
+export function readIdentity(file: string): nacl.SignKeyPair {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { secretKey?: unknown };
+  if (typeof raw.secretKey !== 'string' || !/^[0-9a-f]{128}$/.test(raw.secretKey)) throw Object.assign(new Error(`${file}: not an identity file (expected "secretKey": 128 hex digits)`), { name: 'IdentityError' });
+  return nacl.sign.keyPair.fromSecretKey(Uint8Array.from(Buffer.from(raw.secretKey, 'hex')));
+}
+
+/** Writes a new identity file with mode 0600; refuses to overwrite one. */
+export function writeIdentity(file: string, kp: nacl.SignKeyPair): void {
+  if (existsSync(file)) throw Object.assign(new Error(`${file} exists: an identity is never overwritten (delete it first if you mean to replace it)`), { name: 'IdentityError' });
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ publicKey: Buffer.from(kp.publicKey).toString('hex'), secretKey: Buffer.from(kp.secretKey).toString('hex') }) + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+}
+
+/** The identity in `file`, created (mode 0600) if absent; `onCreate` is told when it was. */
+export function loadOrCreateIdentity(file: string, onCreate?: (file: string) => void): nacl.SignKeyPair {
+  if (existsSync(file)) return readIdentity(file);
+  const kp = nacl.sign.keyPair();
+  writeIdentity(file, kp);
+  onCreate?.(file);
+  return kp;
+}
