@@ -109,7 +109,11 @@ export function parseTrainRequest(v: unknown): TrainRequest & { weightsF32: Floa
   return { ...r, weightsF32, ...(sharedF32 !== undefined ? { sharedF32 } : {}) } as TrainRequest & { weightsF32: Float32Array; sharedF32?: Float32Array };
 }
 
-const trainReplySchema = z.object({ numExamples: int, loss: finite, weights: bytes().optional() });
+/** The most examples one client may claim (weighting caps at maxWeight anyway; beyond this a claim is a lie). */
+export const MAX_CLAIMED_EXAMPLES = 100_000_000;
+/** The largest training loss a reply may report (cross-entropy of a diverged model stays far below). */
+export const MAX_REPORTED_LOSS = 1e6;
+const trainReplySchema = z.object({ numExamples: int.max(MAX_CLAIMED_EXAMPLES), loss: finite.min(0).max(MAX_REPORTED_LOSS), weights: bytes().optional() });
 
 /** Coordinator side: a `round:train` reply, with weights checked against the model size when present. */
 export function parseTrainReply(v: unknown, numParams: number, needWeights: boolean): TrainReply & { weightsF32?: Float32Array } {
