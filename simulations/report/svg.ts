@@ -3,8 +3,6 @@
  * `none`: no DOM and no canvas needed), serialise the scenegraph. Text is measured by Vega's estimate when no
  * canvas package is installed, which is close enough for labels and titles.
  */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 
 /**
@@ -32,6 +30,9 @@ export function renumberSvgIds(svg: string): string {
 
 /** The chart as SVG markup (one `<svg>` element, with its xmlns attributes and nothing external). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // Loaded on first use: programs that bundle the report code but never draw (the benchmark runner packed for a
+  // GPU machine, bench/gpu/pack.sh) then need neither package.
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();
