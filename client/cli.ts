@@ -36,6 +36,7 @@ export const OPTIONS = {
   clients: { type: 'string', default: '3' },
   seed: { type: 'string', default: '1' },
   'shared-set-size': { type: 'string', default: '64' },
+  'max-retries': { type: 'string', default: '20' },
 } satisfies ParseArgsOptionsConfig;
 
 /** Runs the command; `argv` is its arguments (without node and the script). */
@@ -67,7 +68,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     console.error(`client ${id}: embedded MNIST part ${k} of ${n} (${parts[k]!.length} examples)`);
   }
 
-  const session = connect(values.server, { clientId: id, token: values.token ?? 'none', identity, trainer, log: (l) => console.error(`client ${id}: ${l}`) });
+  const maxRetries = intFlag('max-retries', values['max-retries'], 0);
+  const session = connect(values.server, { clientId: id, token: values.token ?? 'none', identity, trainer, maxReconnectAttempts: maxRetries, log: (l) => console.error(`client ${id}: ${l}`) });
   session.socket.on('auth:accepted', () => console.error(`client ${id}: connected to ${values.server}; identity proven`));
   session.socket.on('disconnect', (reason) => {
     // 'io client disconnect' is this client leaving on purpose; anything else is retried with backoff.
@@ -81,6 +83,13 @@ export async function main(argv: readonly string[]): Promise<void> {
       throw new RefusedError(`the coordinator at ${values.server} refused client ${id}: ${err.message}${code === 'auth' && /token/.test(err.message) ? ' (fix: --token must be one of the coordinator\'s --tokens)' : ''}`, code);
     }
     console.error(`client ${id}: ${describeConnectError(values.server!, err)}; retrying`);
+  });
+  let lastCause = '';
+  session.socket.on('connect_error', (err: Error) => (lastCause = describeConnectError(values.server!, err)));
+  // The coordinator is gone for good (its run ended while this client was away, or it is down): stop, named.
+  session.socket.io.on('reconnect_failed', () => {
+    session.close();
+    throw Object.assign(new Error(`the coordinator at ${values.server} did not come back after ${maxRetries} reconnection attempts (last: ${lastCause || 'no answer'}); start it, or check --server`), { name: 'CoordinatorGoneError' });
   });
   session.socket.on('auth:refused', (msg) => {
     session.close();

@@ -26,6 +26,8 @@ export interface ClientOptions {
   pinnedIdentities?: ReadonlyMap<string, Uint8Array>;
   /** Reconnection with exponential backoff (default on: 0.5 s doubling to 10 s). */
   reconnection?: boolean;
+  /** Consecutive failed reconnection attempts before giving up ('reconnect_failed' on `socket.io`); default unlimited. */
+  maxReconnectAttempts?: number;
   /** Stochastic (default) or half-up rounding of secure-aggregation inputs (half-up for reproducible tests). */
   rounding?: 'stochastic' | 'half-up';
   log?: (line: string) => void;
@@ -57,6 +59,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
     auth: { protocolVersion: PROTOCOL_VERSION, clientId: opts.clientId, token: opts.token, identityPk: Buffer.from(opts.identity.publicKey).toString('hex') },
     reconnection: opts.reconnection ?? true,
+    ...(opts.maxReconnectAttempts !== undefined ? { reconnectionAttempts: opts.maxReconnectAttempts } : {}),
     reconnectionDelay: 500,
     reconnectionDelayMax: 10_000,
     transports: ['websocket'],

@@ -135,6 +135,8 @@ export class Coordinator {
   private readonly io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
   private readonly http: HttpServer;
   private readonly sockets = new Map<string, ServerSocket>();
+  /** Every round is done: a client that connects now gets run:end straight away. */
+  private finished = false;
   private readonly enrolment: Map<string, Uint8Array> | undefined;
   private readonly maxIdentitiesPerToken: number;
   private readonly maxConnections: number;
@@ -270,6 +272,7 @@ export class Coordinator {
     }
     this.log(`client ${id} connected (${this.sockets.size} connected)`);
     socket.emit('auth:accepted');
+    if (this.finished) socket.emit('run:end', { rounds: this.round }, () => undefined);
     for (const w of this.waiters.splice(0)) w();
   }
 
@@ -357,6 +360,8 @@ export class Coordinator {
   }
 
   private async waitForClients(n: number): Promise<void> {
+    // Said once per wait, so a run that stalls for want of clients says why rather than sitting silent.
+    if (this.sockets.size < n && !this.closed) this.log(`waiting for clients: round ${this.round + 1} needs ${n} connected, ${this.sockets.size} are`);
     while (this.sockets.size < n && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
   }
 
@@ -382,6 +387,8 @@ export class Coordinator {
       await hooks.onRound?.(metrics);
     }
     if (this.round >= this.config.rounds) {
+      // From now on a client that (re)connects is told at once that the run is over (proveIdentity).
+      this.finished = true;
       // Acknowledged, so the notice reaches clients before the server closes.
       await Promise.allSettled([...this.sockets.values()].map((s) => new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 2000);

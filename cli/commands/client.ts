@@ -17,6 +17,7 @@ export const client: CommandSpec = {
     clients: { help: 'with --embedded: number of parts N (must match the coordinator\'s)', arg: 'N', kind: 'int', min: 1, max: 100000, default: '3' },
     seed: { help: 'with --embedded: partition seed (must match the coordinator\'s)', arg: 'N', kind: 'int', min: 0, max: 4294967295, default: '1' },
     'shared-set-size': { help: 'with --embedded: the shared set\'s size (must match the coordinator\'s)', arg: 'M', kind: 'int', min: 1, max: 100000, unit: 'images', default: '64' },
+    'max-retries': { help: 'consecutive failed reconnection attempts (backoff 0.5 s doubling to 10 s) before the client stops with exit code 1', arg: 'N', kind: 'int', min: 0, max: 1000000, default: '20' },
   },
   examples: ['rfl client --server http://localhost:8080 --token alpha --embedded --partition 0'],
   load: () => import('../../client/cli.js'),
