@@ -6,7 +6,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { io } from 'socket.io-client';
@@ -14,6 +13,7 @@ import { BENCHES, COMMANDS } from '../cli/program.js';
 import { BACKENDS, describeOption, type CommandSpec } from '../cli/spec.js';
 import { BACKEND_NAMES } from '../shared/compute/backend.js';
 import { describeConnectError } from '../client/connect-error.js';
+import { closedPort } from './helpers/closed-port.js';
 
 const RFL = path.resolve('dist/cli/rfl.js');
 
@@ -116,14 +116,7 @@ describe('rfl command line', function () {
   });
 
   it('names the address and the cause when a client cannot connect', async () => {
-    // A port that was just free: nothing listens there.
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await closedPort();
     const url = `http://127.0.0.1:${port}`;
     const err = await new Promise<Error>((resolve) => {
       const socket = io(url, { reconnection: false, transports: ['websocket'] });

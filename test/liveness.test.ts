@@ -6,7 +6,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../shared/compute/backend.js';
@@ -15,6 +14,7 @@ import { identityKeyPair } from '../shared/secagg/crypto.js';
 import { connect } from '../client/session.js';
 import { LocalTrainer } from '../client/trainer.js';
 import { startFederation } from './helpers/federation.js';
+import { closedPort } from './helpers/closed-port.js';
 
 const data = makeSyntheticDataset({ count: 200, testCount: 40, seed: 5 });
 const base = { numClients: 3, fraction: 1, rounds: 1, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 1, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 4, method: 'fedavg' };
@@ -43,13 +43,7 @@ describe('liveness', function () {
   });
 
   it('rfl client stops with a named line and exit code 1 when the coordinator does not come back', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const srv = createServer();
-      srv.listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(p));
-      });
-    });
+    const port = await closedPort();
     const r = spawnSync(process.execPath, [path.resolve('dist/cli/rfl.js'), 'client', '--server', `http://127.0.0.1:${port}`, '--embedded', '--partition', '0', '--max-retries', '1', '--identity-file', path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-live-')), 'c.key')],
       { encoding: 'utf8', timeout: 60000, env: { ...process.env, RFL_BACKEND: 'cpu' } });
     expect(r.status, r.stderr).to.equal(1);
