@@ -113,7 +113,10 @@ export interface RoundMetrics {
   cohort: string[];
   trained: number;
   survivors?: number;
+  /** Cohort members that did not train (failed, timed out or left before replying to round:train). */
   dropouts: number;
+  /** Secure mode: trained clients missing from the model sum's survivors (dropped during secure aggregation). */
+  secaggDropouts?: string[];
   bvaFallback?: boolean;
   bvaSums?: BvaSumInfo[];
   /** Plaintext robust rules: which updates were kept (Krum), the clipped fraction (norm clipping). */
@@ -494,6 +497,9 @@ export class Coordinator {
     if (!grouped) {
       const model = await timed('modelSum', () => session!.sum(MODEL_PHASE));
       metrics.survivors = model.survivors.length;
+      const kept = new Set(model.survivors);
+      metrics.secaggDropouts = trained.filter((id) => !kept.has(id));
+      if (metrics.secaggDropouts.length > 0) this.log(`round ${t}: ${metrics.secaggDropouts.length} trained client(s) dropped during secure aggregation: ${metrics.secaggDropouts.join(', ')}`);
       // w_{t+1} = w_t + mean of the survivors' updates (uniform weighting, as the reference).
       this.weights = applyMeanUpdate(this.weights, model.sums[0]!, model.survivors.length);
     }

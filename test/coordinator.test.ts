@@ -89,6 +89,9 @@ describe('coordinator and clients over socket.io', function () {
       }
       expect(rounds[0]!.status).to.equal('completed');
       expect(rounds[0]!.survivors).to.equal(inModel.length);
+      // A drop during secure aggregation is counted apart from training failures, by id.
+      expect(rounds[0]!.secaggDropouts).to.deep.equal(inModel.length === 5 ? [] : [f.ids[2]]);
+      expect(rounds[0]!.dropouts).to.equal(0);
       expect(maxDiff(f.coordinator.globalWeights(), expected)).to.be.below((2 * 8) / 2 ** 22 + 1e-6);
       if (phase === 'bva/0/p2') expect(rounds[0]!.bvaSums!.map((s) => s.survivors)).to.deep.equal([5, 4]);
     });
