@@ -25,7 +25,10 @@ import { methodTraits } from '../shared/federated/methods.js';
 import { resolveConfig, type FederatedConfig, type FederatedConfigInput } from '../shared/federated/config.js';
 import { SecureSumSession, type SecureSumOptions } from './secagg-session.js';
 import { plannedBvaSums, secureEnsemble, type BvaSumInfo } from './secure-bva-ensemble.js';
-import { SecAggAbortedError } from '../shared/secagg/errors.js';
+import { SecAggAbortedError, SecAggDisputeError } from '../shared/secagg/errors.js';
+
+/** Fresh starts of a round's secure aggregation after share-box complaints (each leaves at least one client out). */
+const MAX_DISPUTE_RESTARTS = 2;
 import type { VectorSpec } from '../shared/secagg/quantize.js';
 import { applyMeanUpdate, MODEL_PHASE, modelUpdate, modelUpdateSpec } from '../shared/federated/secure-model.js';
 import { clientSeed, drawCohort } from '../shared/federated/seeds.js';
@@ -117,6 +120,8 @@ export interface RoundMetrics {
   dropouts: number;
   /** Secure mode: trained clients missing from the model sum's survivors (dropped during secure aggregation). */
   secaggDropouts?: string[];
+  /** Secure mode: clients left out after share-box complaints (the sender of garbage, or the false accuser). */
+  excluded?: string[];
   bvaFallback?: boolean;
   bvaSums?: BvaSumInfo[];
   /** Plaintext robust rules: which updates were kept (Krum), the clipped fraction (norm clipping). */
@@ -481,21 +486,41 @@ export class Coordinator {
     return { ns: this.config.sharedSetSize, classes: tr.numClasses, inputSize: tr.height * tr.width * tr.channels };
   }
 
-  private async secureRound(t: number, trained: string[], metrics: RoundMetrics, timed: <T>(n: string, f: () => Promise<T>) => Promise<T>): Promise<void> {
+  private async secureRound(t: number, cohortTrained: string[], metrics: RoundMetrics, timed: <T>(n: string, f: () => Promise<T>) => Promise<T>): Promise<void> {
     const traits = methodTraits(this.config.method);
-    const n = trained.length;
+    let trained = cohortTrained;
+    let n = trained.length;
     const steps = this.config.bva.attack === 'pgd' ? this.config.bva.steps : 1;
     const grouped = this.aggregation.rule === 'grouped';
-    const planned: PlannedSum[] = grouped ? [] : [{ phase: MODEL_PHASE, spec: modelUpdateSpec(this.spec.numParams) }];
+    let planned: PlannedSum[] = grouped ? [] : [{ phase: MODEL_PHASE, spec: modelUpdateSpec(this.spec.numParams) }];
     const bva = traits.sharedSet === 'bva' && n >= 3;
     if (bva) planned.push(...plannedBvaSums(traits.bva!, this.config.bva.bias, steps, this.bvaShape(), n));
     if (n < 3) throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: 0, needed: 3, got: n });
     if (grouped) await timed('modelSum', () => this.groupedModelUpdate(t, trained, metrics));
     // With groups, the cohort-wide session carries only the BV phases (threats-and-evaluation.md §5).
-    const session = planned.length > 0 ? this.newSession(t, trained, planned) : undefined;
-    if (session !== undefined) await timed('keyAgreement', () => session.start());
+    let session = planned.length > 0 ? this.newSession(t, trained, planned) : undefined;
+    if (session !== undefined) await timed('keyAgreement', () => session!.start());
     if (!grouped) {
-      const model = await timed('modelSum', () => session!.sum(MODEL_PHASE));
+      let model: Awaited<ReturnType<SecureSumSession['sum']>> | undefined;
+      // Share boxes that fail to open before any release: leave out whom the complaints point at (the sender of
+      // garbage or the false accuser) and start again with fresh keys, at most MAX_DISPUTE_RESTARTS times.
+      for (let restart = 0; model === undefined; restart++) {
+        try {
+          model = await timed('modelSum', () => session!.sum(MODEL_PHASE));
+        } catch (err) {
+          if (!(err instanceof SecAggDisputeError)) throw err;
+          const excluded = new Set(err.excluded);
+          (metrics.excluded ??= []).push(...err.excluded);
+          this.log(`round ${t}: ${err.message} (complaints: ${err.disputes.map(([a, b]) => `${a}→${b}`).join(', ')})`);
+          if (restart >= MAX_DISPUTE_RESTARTS) throw new SecAggAbortedError({ stage: 'collectMasked', phase: MODEL_PHASE, attempt: restart, needed: 1, got: 0 }, `secure aggregation aborted: share-box complaints remained after ${restart + 1} attempts`);
+          trained = trained.filter((id) => !excluded.has(id));
+          n = trained.length;
+          if (n < 3) throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: restart + 1, needed: 3, got: n });
+          planned = [{ phase: MODEL_PHASE, spec: modelUpdateSpec(this.spec.numParams) }, ...(bva ? plannedBvaSums(traits.bva!, this.config.bva.bias, steps, this.bvaShape(), n) : [])];
+          session = this.newSession(t, trained, planned);
+          await timed('keyAgreement', () => session!.start());
+        }
+      }
       metrics.survivors = model.survivors.length;
       const kept = new Set(model.survivors);
       metrics.secaggDropouts = trained.filter((id) => !kept.has(id));

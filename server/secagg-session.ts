@@ -12,7 +12,9 @@
  *
  * The session never holds any client's input in the clear: it sums masked vectors and removes only aggregate
  * masks. A reply that fails a check is a failure record that shrinks the survivor set, never an exception; the
- * session throws only `SecAggAbortedError` (a survivor set fell below t) or `SecAggConfigError`.
+ * session throws only `SecAggAbortedError` (a survivor set fell below t), `SecAggDisputeError` (share boxes
+ * failed to open before anything was released: the caller starts again without the clients it names) or
+ * `SecAggConfigError`.
  */
 import {
   addMaskInPlace,
@@ -30,7 +32,8 @@ import {
   type MemberKeys,
 } from '../shared/secagg/crypto.js';
 import { bytesEqual } from '../shared/secagg/encoding.js';
-import { SecAggAbortedError, SecAggConfigError, SecAggReconstructionError } from '../shared/secagg/errors.js';
+import { SecAggAbortedError, SecAggConfigError, SecAggDisputeError, SecAggReconstructionError } from '../shared/secagg/errors.js';
+import { resolveDisputes } from '../shared/secagg/disputes.js';
 import { chooseGraphParams, neighboursBelowThreshold, resolveThreshold } from '../shared/secagg/graph.js';
 import type {
   CollectMaskedReply,
@@ -279,6 +282,15 @@ export class SecureSumSession {
         }
       }
       u3.sort();
+      // Complaints before anything was released (no sum done, no self mask requested): leave out the clients the
+      // complaints point at and start the round's aggregation again, rather than carry an unrecoverable sender or
+      // trust an accuser (disputes.ts). Nothing of this attempt is ever unmasked.
+      if (this.doneSums.size === 0 && this.selfRevealed.size === 0) {
+        const complaints: [string, string][] = [];
+        for (const [id, r] of masked) if (r.ok && Array.isArray(r.reply.failedBoxes)) for (const sender of r.reply.failedBoxes) complaints.push([id, String(sender)]);
+        const excluded = resolveDisputes(complaints, cohort);
+        if (excluded.length > 0) throw new SecAggDisputeError(excluded, complaints, phase);
+      }
       const dropped = cohort.filter((id) => !ys.has(id));
       // Rule 2/3: a client whose self mask was already requested cannot have its mask key reconstructed, so its
       // drop makes this attempt unrecoverable: abandon it and reshare among those who delivered.

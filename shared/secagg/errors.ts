@@ -7,7 +7,7 @@
  */
 
 /** Machine-readable kinds of secure-aggregation failure. */
-export type SecAggErrorCode = 'protocol' | 'stage-order' | 'secagg-aborted' | 'config' | 'reconstruction';
+export type SecAggErrorCode = 'protocol' | 'stage-order' | 'secagg-aborted' | 'config' | 'reconstruction' | 'dispute';
 
 /** Common base: `instanceof SecAggError` catches every secure-aggregation failure. */
 export class SecAggError extends Error {
@@ -131,5 +131,24 @@ export class SecAggReconstructionError extends SecAggError {
     this.needed = info.needed;
     this.got = info.got;
     this.subsetsTried = info.subsetsTried;
+  }
+}
+
+/**
+ * Share boxes failed to open before any sum was released (docs/spec/secure-aggregation.md §6.1): the attempt is
+ * abandoned with nothing revealed, and the coordinator starts the round's secure aggregation again without the
+ * clients `excluded` (disputes.ts chooses them: the sender of garbage, or the false accuser).
+ */
+export class SecAggDisputeError extends SecAggError {
+  constructor(
+    /** The clients to leave out, sorted. */
+    readonly excluded: string[],
+    /** Every complaint of the attempt: [accuser, accused]. */
+    readonly disputes: [string, string][],
+    /** The sum whose collectMasked carried the complaints. */
+    readonly phase: string,
+  ) {
+    super('dispute', `secure aggregation of '${phase}': ${disputes.length} share box(es) reported unopenable; leaving out ${excluded.join(', ')} and starting again`);
+    this.name = 'SecAggDisputeError';
   }
 }
