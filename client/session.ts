@@ -64,7 +64,35 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     reconnectionDelayMax: 10_000,
     transports: ['websocket'],
   });
-  let secagg: { round: number; machine: SecAggClientRound } | undefined;
+  let secagg: { round: number; serial: number; machine: SecAggClientRound } | undefined;
+  // Which key agreement (setup) of this connection's life each sum's input was masked in, and whether that one
+  // reached unmask: an update enters at most one released sum (guardRemask).
+  let setups = 0;
+  const masked = new Map<string, { serial: number; unmasked: boolean }>();
+  const sumKey = (env: { runId: Uint8Array; round: number; phase?: string }): string => `${Buffer.from(env.runId).toString('hex')}:${env.round}:${env.phase ?? ''}`;
+
+  /**
+   * Refuses to mask an input again for a sum (run, round, phase) whose input this client already masked under an
+   * earlier key agreement that reached unmask (docs/spec/secure-aggregation.md §6.2): that earlier sum may have
+   * been released, and two sums of one update over different survivor sets give the update away. A key agreement
+   * abandoned before unmask (share-box complaints, a coordinator stopped before unmask) released nothing, so
+   * masking again under fresh keys is safe and allowed.
+   */
+  function guardRemask(env: { runId: Uint8Array; round: number; phase?: string }, serial: number): void {
+    const key = sumKey(env);
+    const before = masked.get(key);
+    if (before !== undefined && before.serial !== serial && before.unmasked) {
+      throw Object.assign(new Error(`round ${env.round} sum '${env.phase ?? ''}': this client's input was already in a sum that reached unmask; it is never masked again`), { code: 'remask-refused' });
+    }
+    if (before === undefined || before.serial !== serial) masked.set(key, { serial, unmasked: false });
+    // Forget sums of rounds long past (a resumed run repeats at most the round in progress).
+    for (const [k, v] of masked) if (Number(k.split(':')[1]) < env.round - 2 && v.serial !== serial) masked.delete(k);
+  }
+
+  function markUnmasked(env: { runId: Uint8Array; round: number; phase?: string }, serial: number): void {
+    const entry = masked.get(sumKey(env));
+    if (entry !== undefined && entry.serial === serial) entry.unmasked = true;
+  }
   let trainedRound = 0;
   let lastWeights: Float32Array | undefined;
   let baseWeights: Float32Array | undefined;
@@ -116,6 +144,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
         const enrolled = new Map((setup.identities ?? []).map((e) => [e.clientId, Uint8Array.from(e.identityPk)]));
         secagg = {
           round: env.round,
+          serial: ++setups,
           machine: new SecAggClientRound(
             {
               clientId: opts.clientId,
@@ -130,6 +159,8 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
         };
       }
       if (secagg === undefined || secagg.round !== env.round) throw Object.assign(new Error(`no secure-aggregation state for round ${env.round}`), { code: 'stage-order' });
+      if (stage === 'collectMasked') guardRemask(env, secagg.serial);
+      if (stage === 'unmask') markUnmasked(env, secagg.serial);
       const reply = await (secagg.machine.handle as (s: Stage, r: unknown) => Promise<unknown>)(stage, request);
       ack({ ok: true, reply: encodeSecAggReply(stage, reply as Record<string, unknown>) });
     } catch (err) {
