@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { checkValue, describeOption, type CommandSpec } from './spec.js';
 import { errorLine, exitCodeOf, isHelpShown } from './errors.js';
+import { UsageError } from '../shared/util/usage-error.js';
 import { start } from './commands/start.js';
 import { simulate } from './commands/simulate.js';
 import { coordinator } from './commands/coordinator.js';
@@ -42,7 +43,10 @@ export function buildProgram(): Command {
   const bench = program.command('bench').summary('performance benchmarks: rfl bench <name> (compute, bva, secagg, …)')
     .description('Performance benchmarks. Each prints its figures, beside the peer measured in the same run where one is installed, and writes JSON.');
   for (const spec of benches) addCommand(bench, spec);
-  bench.action(() => bench.help({ error: true }));
+  bench.argument('[name]', 'the benchmark').action((name: string | undefined) => {
+    const names = benches.map((b) => b.name).join(', ');
+    throw new UsageError(name === undefined ? `rfl bench needs a benchmark name: one of ${names} (rfl bench <name> --help)` : `unknown benchmark '${name}': one of ${names}`, ['name']);
+  });
   return program;
 }
 

@@ -1,4 +1,5 @@
 /** `rfl report DIR... [--out DIR]`: builds the report and says where it is. */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { buildReport } from '../simulations/report/build.js';
@@ -13,6 +14,9 @@ export const OPTIONS = {
 export async function main(argv: readonly string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true });
   if (positionals.length === 0) throw new UsageError('give at least one matrix or run directory, e.g. rfl report runs/smoke', ['dir']);
+  for (const dir of positionals) {
+    if (!existsSync(dir)) throw new UsageError(`${dir}: no such directory; give a benchmark matrix directory (matrix.json, cells/) or a simulation run directory, e.g. rfl report runs/smoke`, ['dir']);
+  }
   const out = values.out ?? path.join(positionals[0]!, 'report');
   const r = await buildReport(positionals, out);
   const cells = r.model.loaded.cells;

@@ -44,6 +44,13 @@ export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS });
   if (values.server === undefined) throw new UsageError('--server URL is required (e.g. --server http://localhost:8080)', ['server']);
   if ((values.data === undefined) === (values.embedded !== true)) throw new UsageError('give exactly one of --data DIR or --embedded --partition K', ['data', 'embedded']);
+  // Every check of the flags before anything is written (the identity file) or loaded (the backend).
+  if (values.embedded === true) {
+    if (values.partition === undefined) throw new UsageError('--embedded needs --partition K: this client\'s part, 0 ≤ K < --clients', ['partition']);
+    const k = intFlag('partition', values.partition, 0);
+    const n = intFlag('clients', values.clients, 1);
+    if (k >= n) throw new UsageError(`--partition ${k}: must be below --clients ${n}`, ['partition']);
+  }
 
   const id = values.id ?? (values['identity-file'] !== undefined ? path.basename(values['identity-file']).replace(/\.key$/, '') : `client-${values.partition ?? '0'}`);
   const keyFile = values['identity-file'] ?? path.join(os.homedir(), '.robust-fl', `${id}.key`);

@@ -6,11 +6,11 @@
 // of a deleted source survives.
 //   node scripts/ensure-built.mjs            build if stale (quiet when current)
 //   node scripts/ensure-built.mjs --check    exit 0 when current, 1 when stale; build nothing
-//   node scripts/ensure-built.mjs --stamp    record the current sources as built (after `tsc` ran)
+//   node scripts/ensure-built.mjs --stamp    record the current sources as built (after `tsc` ran), mark the bin executable
 //   --root DIR                               the project root (default: this script's parent folder)
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -50,6 +50,9 @@ const current = () => existsSync(stampFile) && readFileSync(stampFile, 'utf8').t
 const stamp = () => {
   mkdirSync(path.dirname(stampFile), { recursive: true });
   writeFileSync(stampFile, `${fingerprint(root)}\n`);
+  // The package's bin: tsc writes it without the execute bit, and `npx rfl` runs it directly.
+  const bin = path.join(root, 'dist', 'cli', 'rfl.js');
+  if (existsSync(bin)) chmodSync(bin, 0o755);
 };
 
 if (args.includes('--check')) {

@@ -22,7 +22,7 @@ export const fileConfigSchema = z
       .object({
         threshold: z.number().positive().optional(),
         threatModel: z.enum(['honest-but-curious', 'active']).optional(),
-        graph: z.union([z.object({ kind: z.literal('complete') }).strict(), z.object({ kind: z.literal('harary'), degree: z.number().int().min(2) }).strict(), z.object({ kind: z.literal('auto') }).strict()]).optional(),
+        graph: z.union([z.object({ kind: z.literal('complete') }).strict(), z.object({ kind: z.literal('harary'), degree: z.number().int().min(2) }).strict(), z.object({ kind: z.literal('auto'), dropout: z.number().min(0).lt(1).optional(), corrupted: z.number().min(0).lt(1).optional() }).strict()]).optional(),
         maxRestarts: z.number().int().min(0).max(10).optional(),
       })
       .strict()

@@ -34,7 +34,8 @@ import {
 import { bytesEqual } from '../shared/secagg/encoding.js';
 import { SecAggAbortedError, SecAggConfigError, SecAggDisputeError, SecAggReconstructionError } from '../shared/secagg/errors.js';
 import { resolveDisputes } from '../shared/secagg/disputes.js';
-import { chooseGraphParams, neighboursBelowThreshold, resolveThreshold } from '../shared/secagg/graph.js';
+import { neighboursBelowThreshold, resolveThreshold } from '../shared/secagg/graph.js';
+import { sizeSecAggPlus } from '../shared/secagg/sizing.js';
 import type {
   CollectMaskedReply,
   Commitment,
@@ -69,11 +70,12 @@ export interface SecureSumOptions {
   threatModel?: ThreatModel;
   /**
    * The masking graph: complete (default), SecAgg+ Harary of a given degree, or `auto`: the Harary graph with
-   * (k, t) from the parameter table of secure-aggregation.md §8 (statistical security 2^−40, failure 2^−20 at 5 %
-   * corrupted and 5 % dropped; semi-honest for `honest-but-curious`, semi-malicious for `active`) whenever the
-   * table's k + 1 is below n, else the complete graph. Above 255 clients only a Harary graph works.
+   * (k, t) sized by shared/secagg/sizing.ts for the declared `dropout` and `corrupted` rates (default 5 % each):
+   * abort ≤ 2^−20, privacy breach ≤ 2^−40, semi-honest for `honest-but-curious`, semi-malicious for `active`
+   * (secure-aggregation.md §8), whenever its k + 1 is below n, else the complete graph. Above 255 clients only a
+   * Harary graph works, and rates no graph can carry are refused.
    */
-  graph?: GraphSpec | { kind: 'auto' };
+  graph?: GraphSpec | { kind: 'auto'; dropout?: number; corrupted?: number };
   /** The round's sums, in order, with their vector layouts. */
   plannedSums: PlannedSum[];
   /** Restarts allowed per sum after a later-sum drop (default 1). */
@@ -432,16 +434,20 @@ export class SecureSumSession {
   }
 }
 
-/** Resolves the graph option; `auto` also yields the table's threshold. */
-export function resolveGraph(option: GraphSpec | { kind: 'auto' }, n: number, threatModel: ThreatModel): { graph: GraphSpec; tableThreshold?: number } {
+/**
+ * Resolves the graph option; `auto` sizes the Harary graph (sizing.ts) for the declared dropout rate and corrupted
+ * fraction (default 5 % each) and also yields its threshold. Where no Harary graph fits below n (small cohorts) the
+ * complete graph is the secure choice; above 255 clients, a rate no graph can carry is refused, naming it.
+ */
+export function resolveGraph(option: GraphSpec | { kind: 'auto'; dropout?: number; corrupted?: number }, n: number, threatModel: ThreatModel): { graph: GraphSpec; tableThreshold?: number } {
   if (option.kind !== 'auto') return { graph: option };
   const adversary = threatModel === 'active' ? 'semi-malicious' : 'semi-honest';
   try {
-    const p = chooseGraphParams(n, adversary);
+    const p = sizeSecAggPlus({ n, dropout: option.dropout ?? 0.05, corrupted: option.corrupted ?? 0.05, adversary });
+    if (p.k + 1 >= n && n <= MAX_SHARES) return { graph: { kind: 'complete' } };
     return { graph: { kind: 'harary', degree: p.k }, tableThreshold: p.t };
   } catch (err) {
-    // The table's degree does not fit below n (small cohorts): the complete graph is the secure choice.
-    if (err instanceof SecAggConfigError && err.field === 'n' && n <= MAX_SHARES) return { graph: { kind: 'complete' } };
+    if (err instanceof SecAggConfigError && n <= MAX_SHARES) return { graph: { kind: 'complete' } };
     throw err;
   }
 }

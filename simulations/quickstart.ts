@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { loadScenario } from './scenario.js';
+import { initBackend } from '../shared/compute/backend.js';
 import { runSimulation } from './engine.js';
 import { createProgress } from './progress.js';
 import { summaryLines } from './summary.js';
@@ -30,6 +31,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const scenario = loadScenario(file, values.set);
   const runDir = values.out ?? path.join('runs', `quickstart-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const f = scenario.federated;
+  await initBackend();
   console.log(`Quick start: ${f.numClients} virtual clients on ${scenario.dataset}, ${f.method} with secure aggregation, ` +
     `${Math.max(Math.floor(f.fraction * f.numClients), 1)} clients per round, ${f.rounds} rounds of ${f.localEpochs} local epochs (scenario ${path.relative(process.cwd(), file)})`);
   const progress = createProgress(f.rounds, values['no-progress'] ? false : undefined);

@@ -39,7 +39,7 @@ const ScenarioSchema = z
       .object({
         threshold: z.number().positive().optional(),
         threatModel: z.enum(['honest-but-curious', 'active']).optional(),
-        graph: z.union([z.object({ kind: z.literal('complete') }), z.object({ kind: z.literal('harary'), degree: z.number().int().positive() }), z.object({ kind: z.literal('auto') })]).optional(),
+        graph: z.union([z.object({ kind: z.literal('complete') }), z.object({ kind: z.literal('harary'), degree: z.number().int().positive() }), z.object({ kind: z.literal('auto'), dropout: z.number().min(0).lt(1).optional(), corrupted: z.number().min(0).lt(1).optional() })]).optional(),
         maxRestarts: z.number().int().nonnegative().optional(),
       })
       .strict()
@@ -60,7 +60,7 @@ export interface Scenario {
   dataDir?: string;
   federated: FederatedConfig;
   secure: boolean;
-  secagg: { threshold?: number; threatModel?: 'honest-but-curious' | 'active'; graph?: { kind: 'complete' } | { kind: 'harary'; degree: number } | { kind: 'auto' }; maxRestarts?: number };
+  secagg: { threshold?: number; threatModel?: 'honest-but-curious' | 'active'; graph?: { kind: 'complete' } | { kind: 'harary'; degree: number } | { kind: 'auto'; dropout?: number; corrupted?: number }; maxRestarts?: number };
   aggregation: AggregationConfig;
   corrupted?: CorruptionSpec;
   timeoutsMs: Partial<typeof DEFAULT_TIMEOUTS_MS>;
@@ -80,7 +80,7 @@ export function loadScenario(file: string, overrides: readonly string[] = []): S
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError('config', `cannot read scenario file ${file}: ${(err as Error).message}`);
+    throw new ConfigError('config', `cannot read scenario file ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ready scenarios are in simulations/scenarios/`);
   }
   let raw: unknown;
   try {

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import type { BackendName } from '../shared/compute/backend.js';
+import { initBackend, type BackendName } from '../shared/compute/backend.js';
 import { loadScenario } from './scenario.js';
 import { runSimulation } from './engine.js';
 import { createProgress } from './progress.js';
@@ -57,7 +57,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   const config = values.config ?? path.resolve(here, '../..', DEFAULT_SCENARIO);
   const scenario = loadScenario(config, shorthandOverrides(values));
   const runDir = values.out ?? path.join('runs', `${scenario.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  console.error(`scenario ${scenario.name}: ${scenario.federated.method}, ${scenario.federated.numClients} clients, ${scenario.federated.fraction} per round, ${scenario.federated.rounds} rounds, ` +
+  // The backend line (short; --verbose for the long form) before the run, as the other commands print it.
+  await initBackend(values.backend !== undefined ? { backend: values.backend as BackendName } : {});
+  const f = scenario.federated;
+  console.error(`scenario ${scenario.name}: ${f.method} on ${f.model} with ${scenario.dataset}, ${f.numClients} clients, ${f.fraction} per round, ${f.rounds} round${f.rounds === 1 ? '' : 's'}, ` +
     `${scenario.secure ? 'secure aggregation' : 'plaintext'} (${scenario.aggregation.rule})${scenario.corrupted !== undefined ? `, ${scenario.corrupted.fraction * 100} % ${scenario.corrupted.behavior.kind}` : ''}; writing ${runDir}`);
   const progress = createProgress(scenario.federated.rounds, values['no-progress'] ? false : undefined);
   try {

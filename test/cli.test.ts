@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { io } from 'socket.io-client';
@@ -93,7 +93,7 @@ describe('rfl command line', function () {
   it('shows the stack trace of an error only with --debug', () => {
     const plain = rfl('simulate', '--config', 'no/such/scenario.yaml');
     expect(plain.status).to.equal(2);
-    expect(plain.stderr.trim()).to.match(/^ConfigError: cannot read scenario file no\/such\/scenario\.yaml: ENOENT/);
+    expect(plain.stderr.trim()).to.match(/^ConfigError: cannot read scenario file no\/such\/scenario\.yaml \(ENOENT\); ready scenarios are in simulations\/scenarios\/$/);
     const debug = rfl('simulate', '--config', 'no/such/scenario.yaml', '--debug');
     expect(debug.stderr).to.match(/^\s+at .*loadScenario/m);
   });
@@ -136,7 +136,8 @@ describe('rfl command line', function () {
       '--set', 'corrupted={fraction: 0.25, behavior: {kind: noisy-scale, factor: 5, sigma: 0.01}}', '--method', 'fedavg', '--clients', '4', '--rounds', '2',
       '--set', 'fraction=1', '--set', 'localEpochs=1', '--set', 'evalSubset=100', '--set', 'finalAttacks=[clean]', '--set', 'evalAttacks=[clean]', '--workers', '1', '--no-progress', '--out', out);
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/scenario quickstart: fedavg, 4 clients, 1 per round, 2 rounds, secure aggregation \(mean\), 25 % noisy-scale/);
+    expect(r.stderr).to.match(/scenario quickstart: fedavg on \.\/examples\/own-model\/my-model\.js with \.\/examples\/own-model\/my-data, 4 clients, 1 per round, 2 rounds, secure aggregation \(mean\), 25 % noisy-scale/);
+    expect(r.stderr).to.match(/^compute backend: wasm/m);
     const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { completedRounds: number; final: { accuracy: { clean: number } } };
     expect(results.completedRounds).to.equal(2);
     expect(results.final.accuracy.clean).to.be.within(0, 1);
@@ -145,6 +146,11 @@ describe('rfl command line', function () {
     expect(bad.status).to.equal(2);
     expect(bad.stderr.trim().split('\n').filter((l) => !l.startsWith('compute backend:'))).to.have.length(1);
     expect(bad.stderr).to.match(/^ConfigError: .*model.*no-such-model\.js/m);
+  });
+
+  it('leaves the bin executable after a build, for npx rfl', () => {
+    // `npm test` builds first (pretest), through the same stamp step as `npm run build`.
+    expect(statSync(RFL).mode & 0o111).to.equal(0o111);
   });
 
   it('rebuilds dist only when a source changed (scripts/ensure-built.mjs)', () => {

@@ -294,10 +294,13 @@ describe('secure aggregation protocol (in memory)', function () {
     expect(maxDiff(r.sums, c.plainSum('model', r.survivors))).to.be.below(bound(299));
   });
 
-  it('graph auto: complete for small cohorts, the table\'s Harary (k, t) for large ones', () => {
+  it('graph auto: complete for small cohorts, the Harary (k, t) sized for the declared rates for large ones', () => {
     expect(resolveGraph({ kind: 'auto' }, 10, 'honest-but-curious')).to.deep.equal({ graph: { kind: 'complete' } });
-    expect(resolveGraph({ kind: 'auto' }, 100, 'honest-but-curious')).to.deep.equal({ graph: { kind: 'harary', degree: 12 }, tableThreshold: 6 });
-    expect(resolveGraph({ kind: 'auto' }, 500, 'active')).to.deep.equal({ graph: { kind: 'harary', degree: 62 }, tableThreshold: 44 });
+    // δ = γ = 5 % by default (shared/secagg/sizing.ts; test/secagg-sizing.test.ts checks the sizing itself).
+    expect(resolveGraph({ kind: 'auto' }, 100, 'honest-but-curious')).to.deep.equal({ graph: { kind: 'harary', degree: 18 }, tableThreshold: 14 });
+    expect(resolveGraph({ kind: 'auto' }, 500, 'active')).to.deep.equal({ graph: { kind: 'harary', degree: 46 }, tableThreshold: 33 });
+    expect(resolveGraph({ kind: 'auto', dropout: 0.3 }, 500, 'honest-but-curious')).to.deep.equal({ graph: { kind: 'harary', degree: 58 }, tableThreshold: 20 });
+    expect(() => resolveGraph({ kind: 'auto', dropout: 0.6, corrupted: 0.2 }, 300, 'active')).to.throw(/no SecAgg\+ graph of n = 300 meets/);
     expect(() => makeCohort({ n: 256, sums: [{ phase: 'model', spec }] })).to.throw(/SecAgg\+ graph/);
   });
 

@@ -56,6 +56,19 @@ export const benches: readonly CommandSpec[] = [
     load: () => import('../../bench/secagg.js'),
   },
   {
+    name: 'secagg-sizing',
+    summary: 'SecAgg+ (k, t) sized for n, dropout and corruption: bounds, and the abort rate measured over random drop sets',
+    options: {
+      samples: { help: 'random drop sets per row (each with a fresh graph labelling)', arg: 'N', kind: 'int', min: 1, max: 10000000, default: '10000' },
+      ns: { help: 'cohort sizes n, comma-separated', arg: 'LIST', default: '100,500,1000' },
+      dropouts: { help: 'declared dropout rates, comma-separated', arg: 'LIST', default: '0.1,0.3' },
+      corrupted: { help: 'declared corrupted fraction', arg: 'F', kind: 'number', min: 0, max: 0.99, default: '0.05' },
+      seed: { help: 'seed of the labellings and drop sets', arg: 'N', kind: 'int', min: 0, max: 4294967295, default: '1' },
+      out: out('runs/bench-secagg-sizing.json'),
+    },
+    load: () => import('../../bench/secagg-sizing.js'),
+  },
+  {
     name: 'secagg-primitives',
     summary: 'AES-CTR mask expansion, X25519, HKDF and Shamir split/combine throughput',
     options: {

@@ -11,7 +11,7 @@ export const coordinatorEnrol: CommandSpec = {
     'keys-dir': { help: 'where to write <id>.key (mode 0600; never overwritten)', arg: 'DIR', default: 'keys' },
     out: { help: 'the enrolment file to create or extend', arg: 'FILE', default: 'enrolment.json' },
   },
-  examples: ['rfl coordinator enrol --ids alice,bob,carol', 'rfl client --server http://coordinator:8080 --id alice --identity-file keys/alice.key --token any --data ./alice-data'],
+  examples: ['rfl coordinator enrol --ids alice,bob,carol', 'rfl client --server http://coordinator:8080 --id alice --identity-file keys/alice.key --data ./alice-data'],
   load: () => import('../../server/enrol-cli.js'),
 };
 
@@ -25,7 +25,7 @@ export const coordinator: CommandSpec = {
     config: { help: 'JSON file, every key checked: { federated, secure, secagg, aggregation, tokens, port, host, runDir, dataset, dataDir, minClients, timeoutsMs }', arg: 'FILE' },
     port: { help: 'listen port (0 picks a free one)', arg: 'N', kind: 'int', min: 0, max: 65535, defaultNote: "the config's, else 8080" },
     host: { help: 'listen address (0.0.0.0 accepts other machines)', arg: 'HOST', defaultNote: "the config's, else 127.0.0.1" },
-    tokens: { help: 'accepted client tokens, comma-separated', arg: 'A,B,…' },
+    tokens: { help: 'accepted client tokens, comma-separated (required without --enrolment)', arg: 'A,B,…' },
     'tokens-file': { help: 'accepted client tokens, one per line', arg: 'FILE' },
     'run-dir': { help: 'directory for checkpoints, metrics.jsonl and identities.json', arg: 'DIR', defaultNote: "the config's, else runs/coordinator" },
     resume: { help: 'continue the run in DIR from its last completed round', arg: 'DIR' },

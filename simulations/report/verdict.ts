@@ -6,6 +6,7 @@
 import { level } from './format.js';
 import { attackLabel } from './metrics.js';
 import { ALPHA, BASELINES, PAIRED_ATTACKS, type PairedComparison, type PairedTable } from './paired.js';
+import { accuracyMetric } from './metrics.js';
 
 /** A fraction as percentage points with two decimals (the tables' precision); never `-0.00`. */
 function fixed(x: number): string {
@@ -75,7 +76,9 @@ export function verdictParagraph(tables: readonly PairedTable[], section: string
   }
   const pct = `${Math.round(ALPHA * 100)} %`;
   if (significant.length === 0) {
-    return `No difference is significant at ${pct} (${method}): ${plural(tested.length, 'comparison')} ${against} tested on ${and(PAIRED_ATTACKS.map(attackLabel))} accuracy.${notTestable}${absent}`;
+    // Only the attacks the cells measured (a matrix without strong PGD has no strong-PGD comparison to claim).
+    const measured = PAIRED_ATTACKS.filter((a) => tested.some((c) => c.metric === accuracyMetric(a)));
+    return `No difference is significant at ${pct} (${method}): ${plural(tested.length, 'comparison')} ${against} tested on ${and(measured.map(attackLabel))} accuracy.${notTestable}${absent}`;
   }
   return `Significant at ${pct} (${method}): ${significant.map(describeComparison).join('; ')}; no other difference is significant (${plural(tested.length, 'comparison')} tested).${notTestable}${absent}`;
 }
