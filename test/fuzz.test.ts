@@ -1,0 +1,157 @@
+/**
+ * A fuzzer against a live coordinator process (issue 16, deliverable 9): three enrolled hostile clients send more
+ * than 10,000 messages (unsolicited events with random names and payloads, and random replies to every request,
+ * some shaped well enough to pass training and reach secure aggregation) while four honest clients train. The
+ * coordinator must not crash, its resident memory must grow by at most 10 % while the fuzzers run, and the
+ * honest aggregate must equal that of a run without the fuzzers, bit for bit (half-up rounding, the same seeds).
+ * Payloads come from fast-check with a fixed seed. The memory window opens after round 1 (warm), when the flood
+ * starts; the clean run's growth over the same window is printed beside it with RFL_FUZZ_LOG=1.
+ */
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import fc from 'fast-check';
+import { io, type Socket } from 'socket.io-client';
+import { initBackend } from '../shared/compute/backend.js';
+import { loadDataset } from '../shared/data/index.js';
+import { partition, sampleSharedSet } from '../shared/data/partition.js';
+import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { clientIdOf } from '../shared/federated/secure-model.js';
+import { PROTOCOL_VERSION } from '../shared/protocol/events.js';
+import { signProof } from '../shared/protocol/identity-proof.js';
+import { pack } from '../shared/protocol/wire.js';
+import { readCheckpoint } from '../server/run-store.js';
+import { writeEnrolment } from '../server/enrolment.js';
+import { connect, type ClientSession } from '../client/session.js';
+import { LocalTrainer } from '../client/trainer.js';
+import { closedPort } from './helpers/closed-port.js';
+
+const HONEST = 4;
+const FUZZERS = 3;
+const EVENTS_PER_FUZZER = 3400;
+const federated = { method: 'fedavg', model: 'linear', numClients: HONEST, fraction: 1, rounds: 3, localEpochs: 1, batchSize: 32, lr: 0.1, sharedSetSize: 8, seed: 17, evalEvery: 3, evalAttacks: ['clean'], finalAttacks: ['clean'] };
+
+/** Resident memory of a process in kB (Linux /proc). */
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m === null ? 0 : Number(m[1]);
+}
+
+const junk = fc.oneof(
+  fc.jsonValue({ maxDepth: 3 }),
+  fc.uint8Array({ maxLength: 512 }),
+  fc.record({ meta: fc.jsonValue({ maxDepth: 2 }), blob: fc.uint8Array({ maxLength: 64 }) }),
+  fc.constantFrom(null, undefined, NaN, -1, 1e308, '', '\u0000', [], {}),
+);
+// socket.io-client refuses to emit its reserved names; everything else goes.
+const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
+const eventName = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('round:train', 'secagg', 'run:end', 'auth:challenge', 'auth:accepted', '\u0000\u0001', 'x'.repeat(300))).filter((n) => !RESERVED.has(n));
+
+/** A hostile client: proves its identity, then answers every request at random and floods random events. */
+function fuzzer(url: string, id: string, seed: number, sent: { n: number }): Socket {
+  const keys = identityKeyPair();
+  const socket = io(url, { auth: { protocolVersion: PROTOCOL_VERSION, clientId: id, token: 'none', identityPk: Buffer.from(keys.publicKey).toString('hex') }, reconnection: true, transports: ['websocket'] });
+  (socket as Socket & { keys?: typeof keys }).keys = keys;
+  const rnd = fc.sample(junk, { seed, numRuns: 400 });
+  let k = 0;
+  const next = (): unknown => rnd[k++ % rnd.length];
+  socket.on('auth:challenge', (msg: { nonce: string }, ack: (r: unknown) => void) => ack({ signature: Buffer.from(signProof(Uint8Array.from(Buffer.from(msg.nonce, 'hex')), id, keys)).toString('hex') }));
+  socket.on('round:train', (_req: unknown, ack: (r: unknown) => void) => {
+    sent.n++;
+    // Half the time a reply good enough to pass training, so the fuzzer reaches secure aggregation.
+    ack(k++ % 2 === 0 ? pack({ ok: true, reply: { numExamples: 50, loss: 1 } }) : next());
+  });
+  socket.on('secagg', (_req: unknown, ack: (r: unknown) => void) => {
+    sent.n++;
+    ack(k++ % 3 === 0 ? pack({ ok: true, reply: next() }) : next());
+  });
+  // The flood starts once round 1 is over, so it falls inside the memory window (after the warm-up round).
+  socket.once('round:end', () => {
+    const names = fc.sample(eventName, { seed: seed + 1, numRuns: EVENTS_PER_FUZZER });
+    let i = 0;
+    const burst = (): void => {
+      for (let j = 0; j < 200 && i < names.length; j++, i++) {
+        socket.emit(names[i]! as never, next() as never);
+        sent.n++;
+      }
+      if (i < names.length && socket.connected) setTimeout(burst, 5);
+    };
+    burst();
+  });
+  return socket;
+}
+
+async function run(withFuzzers: boolean): Promise<{ weights: Float32Array; code: number | null; rssGrowth: number; sent: number; statuses: string[] }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-fuzz-'));
+  const runDir = path.join(dir, 'run');
+  const data = loadDataset('synthetic');
+  const shared = sampleSharedSet(data.train.count, federated.sharedSetSize, federated.seed);
+  const parts = partition(data.train.labels, { kind: 'iid' }, HONEST, federated.seed, shared);
+  const ids = parts.map((_, k) => clientIdOf(k));
+  const keys = ids.map(() => identityKeyPair());
+  const fuzzIds = Array.from({ length: FUZZERS }, (_, k) => `fuzz-${k}`);
+  const port = await closedPort();
+  const url = `http://127.0.0.1:${port}`;
+  const sent = { n: 0 };
+  // The fuzzers are enrolled too (their keys are made by them; the list is written after they exist).
+  const fuzzSockets = withFuzzers ? fuzzIds.map((id, k) => fuzzer(url, id, 1000 + k, sent)) : [];
+  const enrolled = new Map(ids.map((id, k) => [id, keys[k]!.publicKey]));
+  for (const [k, s] of fuzzSockets.entries()) enrolled.set(fuzzIds[k]!, (s as Socket & { keys: { publicKey: Uint8Array } }).keys.publicKey);
+  const enrolment = path.join(dir, 'enrolment.json');
+  writeEnrolment(enrolment, enrolled);
+  const config = path.join(dir, 'coordinator.json');
+  // Everyone connected is in every cohort (fraction 1 of all clients), so the honest four always are.
+  const everyone = HONEST + (withFuzzers ? FUZZERS : 0);
+  writeFileSync(config, JSON.stringify({ federated: { ...federated, numClients: everyone }, dataset: 'synthetic', secure: true, minClients: everyone, timeoutsMs: { train: 20000, setup: 5000, shareKeys: 5000, collectMasked: 5000, consistency: 5000, unmask: 5000, reshare: 5000 } }));
+  const child: ChildProcess = spawn(process.execPath, [path.resolve('dist/cli/rfl.js'), 'coordinator', '--config', config, '--enrolment', enrolment, '--port', String(port), '--run-dir', runDir], { env: { ...process.env, RFL_BACKEND: 'wasm' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  const trainers = parts.map((p) => new LocalTrainer(data.train, p));
+  const sessions: ClientSession[] = ids.map((id, k) => connect(url, { clientId: id, token: 'none', identity: keys[k]!, trainer: trainers[k]!, rounding: 'half-up' }));
+  // Resident memory: after round 1 (warm, before any flood: the baseline), then the largest seen until the run
+  // ends, so the flood, rounds 2 and 3 and the final evaluation are inside the window.
+  let base = 0;
+  let peak = 0;
+  const sampler = setInterval(() => {
+    if (child.pid === undefined || child.exitCode !== null) return;
+    try {
+      const r = rssKb(child.pid);
+      if (base === 0 && log.includes('round 1:')) base = r;
+      if (base > 0) peak = Math.max(peak, r);
+    } catch {
+      // The process is gone.
+    }
+  }, 20);
+  try {
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const lines = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { status: string; abort?: unknown });
+    const statuses = lines.map((l) => (l.abort !== undefined ? `${l.status} ${JSON.stringify(l.abort)}` : l.status));
+    expect(code, log).to.equal(0);
+    return { weights: readCheckpoint(path.join(runDir, 'checkpoint.bin')).weights, code, rssGrowth: base > 0 ? peak / base - 1 : 0, sent: sent.n, statuses };
+  } finally {
+    clearInterval(sampler);
+    for (const s of sessions) s.close();
+    for (const s of fuzzSockets) s.close();
+    for (const t of trainers) t.dispose();
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+describe('fuzzing a live coordinator', function () {
+  this.timeout(240000);
+  before(async () => {
+    await initBackend({ backend: 'wasm', quiet: true });
+  });
+
+  it('takes over 10,000 hostile messages without a crash, memory growth or a change to the honest aggregate', async () => {
+    const clean = await run(false);
+    const fuzzed = await run(true);
+    expect(fuzzed.sent).to.be.greaterThan(10_000);
+    expect(fuzzed.statuses).to.deep.equal(['completed', 'completed', 'completed']);
+    if (process.env['RFL_FUZZ_LOG'] === '1') console.log(`rss growth: clean ${(100 * clean.rssGrowth).toFixed(1)} %, fuzzed ${(100 * fuzzed.rssGrowth).toFixed(1)} %, messages ${fuzzed.sent}`);
+    expect(fuzzed.rssGrowth).to.be.at.most(0.1);
+    expect(Buffer.from(fuzzed.weights.buffer).equals(Buffer.from(clean.weights.buffer))).to.equal(true);
+  });
+});
