@@ -633,7 +633,7 @@ const ED25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30
 const signKeys = new WeakMap<Uint8Array, KeyObject>();
 
 /** Ed25519 signature (deterministic, RFC 8032) through OpenSSL; a nacl secret key is seed ‖ public key. */
-function signBytes(identitySk: Uint8Array, msg: Uint8Array): Uint8Array {
+export function signBytes(identitySk: Uint8Array, msg: Uint8Array): Uint8Array {
   checkKeyBytes('identity secret key', identitySk, nacl.sign.secretKeyLength);
   let key = signKeys.get(identitySk);
   if (key === undefined) {
@@ -663,7 +663,8 @@ function ed25519Verify(pk: Uint8Array, msg: Uint8Array, signature: Uint8Array): 
   return nodeVerify(null, msg, key, signature);
 }
 
-function verifyBytes(identityPk: Uint8Array, msg: () => Uint8Array, signature: Uint8Array): boolean {
+/** Ed25519 verification through OpenSSL of `msg()` (built only when the key and signature have their sizes). */
+export function verifyBytes(identityPk: Uint8Array, msg: () => Uint8Array, signature: Uint8Array): boolean {
   if (!(identityPk instanceof Uint8Array) || identityPk.length !== nacl.sign.publicKeyLength) return false;
   if (!(signature instanceof Uint8Array) || signature.length !== nacl.sign.signatureLength) return false;
   try {
