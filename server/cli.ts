@@ -115,6 +115,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     ...(minClients !== undefined ? { minClients } : {}),
     ...(enrolment !== undefined ? { enrolment } : {}),
     maxIdentitiesPerToken: intFlag('max-identities-per-token', values['max-identities-per-token'], 1),
+    // A long evaluation must not stall the sockets (socket.io's ping window is about 45 s).
+    evaluateInWorker: true,
     maxConnections: intFlag('max-connections', values['max-connections'], 1),
     ...(file.timeoutsMs !== undefined ? { timeoutsMs: file.timeoutsMs } : {}),
   });

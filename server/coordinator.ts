@@ -14,10 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { Server, type Socket } from 'socket.io';
 import type { DatasetSplit } from '../shared/data/dataset.js';
 import { sampleSharedSet } from '../shared/data/partition.js';
-import { Rng } from '../shared/util/random.js';
 import { initialWeights, Model, modelSpec, type ModelSpec } from '../shared/models/model.js';
-import { gatherBatch, disposeBatch, range } from '../shared/train/batches.js';
-import { attackAt, robustAccuracy } from '../shared/attacks/robust-accuracy.js';
+import { gatherBatch, disposeBatch } from '../shared/train/batches.js';
 import { localAdversarial } from '../shared/federated/profile.js';
 import { bvaSharedSet, fgsmGlobalSharedSet } from '../shared/federated/shared-set.js';
 import { plaintextEnsemble, type BvaEnsemble } from '../shared/defense/bva-attack.js';
@@ -44,6 +42,8 @@ import { ConfigError } from '../shared/federated/errors.js';
 import { DEFAULT_AGGREGATION, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { aggregatePlaintext, combineAcross, splitGroups } from './robust-aggregators.js';
 import { CheckpointError, RunStore, type Checkpoint } from './run-store.js';
+import { evaluateWeights, type EvaluationSetup } from './evaluation.js';
+import { WorkerEvaluator } from './worker-evaluator.js';
 
 /** A client connection as the coordinator types it. */
 type ServerSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -95,6 +95,11 @@ export interface CoordinatorOptions {
    * thread): a simulation spreads it over its worker pool and adds its own measures (e.g. backdoor success).
    */
   evaluator?: (round: number, weights: Float32Array) => Promise<Record<string, number>>;
+  /**
+   * Run the built-in evaluation in a worker thread (server/worker-evaluator.ts), so the event loop keeps answering
+   * clients through a long evaluation; `rfl coordinator` sets it. Default false (in this thread).
+   */
+  evaluateInWorker?: boolean;
 }
 
 /** Round hooks of `Coordinator.run` (awaited, so a simulation can act between rounds). */
@@ -381,6 +386,8 @@ export class Coordinator {
   /** Runs rounds until `config.rounds` are completed (aborted rounds count as rounds, as the model stands). */
   async run(hooks: RoundHooks = {}): Promise<void> {
     const m = this.cohortSize();
+    // The evaluation worker starts with the run, so a failure to start is known before any round.
+    if (this.opts.evaluateInWorker === true && this.opts.evaluator === undefined) await this.workerEvaluator().ready();
     while (this.round < this.config.rounds && !this.closed) {
       await this.waitForClients(this.opts.minClients ?? m);
       if (this.closed) break;
@@ -475,7 +482,10 @@ export class Coordinator {
     const endReason = metrics.abort === undefined ? undefined : metrics.abort.stage === 'range-check' ? 'sum out of range (a corrupt masked input)' : `${metrics.abort.stage} below threshold`;
     for (const id of cohort) this.sockets.get(id)?.emit('round:end', { round: t, status: metrics.status, ...(endReason !== undefined ? { reason: endReason } : {}) });
     if (metrics.status === 'completed' && (t % this.config.evalEvery === 0 || t === this.config.rounds)) {
-      metrics.eval = await timed('eval', async () => (this.opts.evaluator !== undefined ? this.opts.evaluator(t, this.weights.slice()) : this.evaluate(t)));
+      metrics.eval = await timed('eval', async () =>
+        this.opts.evaluator !== undefined ? this.opts.evaluator(t, this.weights.slice())
+          : this.opts.evaluateInWorker === true ? this.workerEvaluator().evaluate(t, this.weights.slice())
+          : this.evaluate(t));
     }
     metrics.bytesSent = this.bytesSent - bytes0;
     return metrics;
@@ -645,18 +655,12 @@ export class Coordinator {
   }
 
   private evaluate(t: number): Record<string, number> {
-    const model = new Model(this.spec, this.weights);
-    try {
-      const n = Math.min(this.config.evalSubset ?? this.opts.data.test.count, this.opts.data.test.count);
-      const out: Record<string, number> = {};
-      for (const name of this.config.evalAttacks) {
-        const s = attackAt(name, this.config.evalEps);
-        out[name] = robustAccuracy(model, this.opts.data.test, s.kind === 'pgd' ? { ...s, seed: new Rng(this.config.seed).fork('eval').fork(t).nextUint32() } : s, range(n), 1000);
-      }
-      return out;
-    } finally {
-      model.dispose();
-    }
+    return evaluateWeights(this.evaluationSetup(), t, this.weights);
+  }
+
+  /** The built-in evaluation's setup (also what `rfl coordinator` hands its evaluation worker). */
+  evaluationSetup(): EvaluationSetup {
+    return { spec: this.spec, test: this.opts.data.test, attacks: this.config.evalAttacks, eps: this.config.evalEps, seed: this.config.seed, ...(this.config.evalSubset !== undefined ? { subset: this.config.evalSubset } : {}) };
   }
 
   /** One secure-aggregation stage to one client, encoded and validated. */
@@ -696,12 +700,19 @@ export class Coordinator {
   }
 
   private closing: Promise<void> | undefined;
+  private evalWorker: WorkerEvaluator | undefined;
+
+  /** The evaluation worker, started at the first evaluation. */
+  private workerEvaluator(): WorkerEvaluator {
+    this.evalWorker ??= new WorkerEvaluator(this.evaluationSetup());
+    return this.evalWorker;
+  }
 
   /** Stops serving: disconnects clients and closes the server (idempotent). */
   close(): Promise<void> {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w();
-    this.closing ??= new Promise<void>((resolve) => this.io.close(() => resolve()));
+    this.closing ??= Promise.all([new Promise<void>((resolve) => this.io.close(() => resolve())), this.evalWorker?.close()]).then(() => undefined);
     return this.closing;
   }
 }
