@@ -3,8 +3,8 @@
  * machines and the real coordinator, connected in memory, one sum per round.
  *
  * Grid: n ∈ {10, 100, 500}, d ∈ {10^4, 10^5}, dropout ∈ {0, 10 %, 30 %} and two modes, `full` (complete graph,
- * t = ⌊n/2⌋ + 1) and `secagg+` (Harary graph with (k, t) from `chooseGraphParams(n, 'semi-honest')`; when the
- * table has no row with k + 1 < n the row falls back to the complete graph and says so). Dropped clients stop
+ * t = ⌊n/2⌋ + 1) and `secagg+` (Harary graph with (k, t) from `sizeSecAggPlus` for the row's dropout, at least 5 %,
+ * and 5 % corrupted, semi-honest; where the sized k + 1 reaches n the row uses the complete graph and says so). Dropped clients stop
  * after `shareKeys`, before their first masked input: the coordinator's worst case, as in Bonawitz et al.
  * Inputs are uniform in [−1, 1], c = 1, R = 2^16, half-up rounding; every decoded sum is checked against the
  * plaintext sum over the survivors.
@@ -41,7 +41,8 @@ import { SecAggClientRound } from '../client/secagg-client.js';
 import { SecureSumSession } from '../server/secagg-session.js';
 import { addMaskInPlace, identityKeyPair, randomSeed } from '../shared/secagg/crypto.js';
 import { SecAggAbortedError, SecAggConfigError } from '../shared/secagg/errors.js';
-import { chooseGraphParams, completeNeighbours, hararyNeighbours } from '../shared/secagg/graph.js';
+import { completeNeighbours, hararyNeighbours } from '../shared/secagg/graph.js';
+import { sizeSecAggPlus } from '../shared/secagg/sizing.js';
 import type { GraphSpec, Stage } from '../shared/secagg/messages.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
 import { MAX_SHARES } from '../shared/secagg/shamir.js';
@@ -158,13 +159,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     return words / median(ts);
   }
 
-  /** Graph and threshold of a mode at cohort size n. */
-  function graphFor(mode: Mode, n: number): { graph: GraphSpec; k: number | null; t: number; note?: string } {
+  /** Graph and threshold of a mode at cohort size n, SecAgg+ sized for the row's dropout (at least 5 %) and 5 % corrupted. */
+  function graphFor(mode: Mode, n: number, dropout: number): { graph: GraphSpec; k: number | null; t: number; note?: string } {
     const tFull = Math.floor(n / 2) + 1;
     if (mode === 'full') return { graph: { kind: 'complete' }, k: null, t: tFull };
+    const declared = Math.max(dropout, 0.05);
     try {
-      const p = chooseGraphParams(n, 'semi-honest');
-      return { graph: { kind: 'harary', degree: p.k }, k: p.k, t: p.t, note: `semi-honest table row n=${p.tableN}` };
+      const p = sizeSecAggPlus({ n, dropout: declared, corrupted: 0.05, adversary: 'semi-honest' });
+      if (p.k + 1 >= n) return { graph: { kind: 'complete' }, k: null, t: tFull, note: `complete graph: the sized degree ${p.k} reaches n` };
+      return { graph: { kind: 'harary', degree: p.k }, k: p.k, t: p.t, note: `sized for ${declared * 100} % dropout, 5 % corrupted (abort bound ${p.pAbort.toExponential(1)})` };
     } catch (err) {
       if (!(err instanceof SecAggConfigError)) throw err;
       return { graph: { kind: 'complete' }, k: null, t: tFull, note: `complete graph: ${err.message}` };
@@ -181,7 +184,7 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   /** Runs one configuration. */
   async function runOne(mode: Mode, n: number, d: number, dropout: number, rng: Rng): Promise<Row> {
-    const g = graphFor(mode, n);
+    const g = graphFor(mode, n, dropout);
     const dropCount = Math.round(dropout * n);
     const base: Row = { mode, graph: g.graph.kind, ...(g.note !== undefined ? { note: g.note } : {}), n, d, dropout, dropped: dropCount, k: g.k, t: g.t, status: 'ok' };
 
@@ -399,7 +402,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       for (const n of NS) {
         for (const dropout of DROPOUTS) {
           for (const d of DS) {
-            const g = graphFor(mode, n);
+            const g = graphFor(mode, n, dropout);
             const deg = g.k ?? n - 1;
             const dropCount = Math.round(dropout * n);
             const words = maskWords(n, dropCount, deg, d);
