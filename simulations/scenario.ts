@@ -18,6 +18,7 @@ import { ConfigError } from '../shared/federated/errors.js';
 import { PRESETS, resolveConfig, type FederatedConfig } from '../shared/federated/config.js';
 import { resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { DEFAULT_TIMEOUTS_MS } from '../shared/protocol/events.js';
+import { closest } from '../shared/util/closest.js';
 import { isKnownModel, isModulePath, loadModelModule, MODEL_FIX, modulePath, registeredModel } from '../shared/models/registry.js';
 import { MODEL_NAMES } from '../shared/models/zoo.js';
 import { DATASET_FIX, datasetSource, isDatasetPath, registeredDatasetNames } from '../shared/data/registry.js';
@@ -166,7 +167,11 @@ export function resolveScenario(raw: unknown): Scenario {
   const base = PRESETS[p.preset]!;
   const known = new Set([...Object.keys(base), 'method', 'evalSubset']);
   for (const k of Object.keys(federatedInput)) {
-    if (!known.has(k)) throw new ConfigError(k, `scenario: unknown field "${k}"; expected one of ${[...OWN_FIELDS, ...known].join(', ')}`);
+    if (!known.has(k)) {
+      const all = [...OWN_FIELDS, ...known];
+      const guess = closest(k, all);
+      throw new ConfigError(k, `scenario: unknown field "${k}"${guess !== undefined ? ` (did you mean ${guess}?)` : ''}; expected one of ${all.join(', ')}`);
+    }
   }
   if (federatedInput['method'] === undefined) throw new ConfigError('method', 'scenario: method is required (e.g. fed-bva, fedavg)');
   const extensions = p.extensions === undefined ? [] : typeof p.extensions === 'string' ? [p.extensions] : p.extensions;

@@ -65,6 +65,10 @@ describe('rfl command line', function () {
     const c = rfl('coordinator', '--tokenz', 'a');
     expect(c.status).to.equal(2);
     expect(c.stderr.trim()).to.equal("UsageError: unknown option '--tokenz' (did you mean --tokens?)");
+    // A misspelt scenario field in --set gets the same kind of suggestion.
+    const f = rfl('simulate', '--set', 'roundz=3', '--no-progress');
+    expect(f.status).to.equal(2);
+    expect(f.stderr.trim().split('\n').filter((l) => !l.startsWith('compute backend:'))[0]).to.match(/^ConfigError: scenario: unknown field "roundz" \(did you mean rounds\?\); expected one of /);
     const u = rfl('simulat');
     expect(u.status).to.equal(2);
     expect(u.stderr.trim()).to.equal("UsageError: unknown command 'simulat' (did you mean simulate?)");
