@@ -4,7 +4,7 @@
  * forever. Real coordinator and sessions on port 0; the client CLI as a real child process.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +14,7 @@ import { identityKeyPair } from '../shared/secagg/crypto.js';
 import { connect } from '../client/session.js';
 import { LocalTrainer } from '../client/trainer.js';
 import { startFederation } from './helpers/federation.js';
+import { rawClient } from './helpers/raw-client.js';
 import { closedPort } from './helpers/closed-port.js';
 
 const data = makeSyntheticDataset({ count: 200, testCount: 40, seed: 5 });
@@ -49,5 +50,52 @@ describe('liveness', function () {
     expect(r.status, r.stderr).to.equal(1);
     const last = r.stderr.trim().split('\n').at(-1)!;
     expect(last).to.equal(`CoordinatorGoneError: the coordinator at http://127.0.0.1:${port} did not come back after 1 reconnection attempts (last: cannot connect to http://127.0.0.1:${port}: connection refused: nothing listens there (is the coordinator running, on this host and port?) [ECONNREFUSED]); start it, or check --server`);
+  });
+});
+
+describe('named endings and printable logs', function () {
+  this.timeout(120000);
+
+  it('rfl client with a wrong token stops with one named line and exit code 2, instead of retrying', async () => {
+    const port = await closedPort();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-token-'));
+    const coordinator = spawn(process.execPath, [path.resolve('dist/cli/rfl.js'), 'coordinator', '--tokens', 'good', '--port', String(port), '--run-dir', path.join(dir, 'run')], { env: { ...process.env, RFL_BACKEND: 'wasm' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      // Wait until it listens.
+      await new Promise<void>((resolve) => {
+        let text = '';
+        coordinator.stderr!.on('data', (d: Buffer) => {
+          text += d.toString();
+          if (text.includes('listening on port')) resolve();
+        });
+      });
+      const r = spawnSync(process.execPath, [path.resolve('dist/cli/rfl.js'), 'client', '--server', `http://127.0.0.1:${port}`, '--token', 'wrong', '--embedded', '--partition', '0', '--identity-file', path.join(dir, 'c.key')],
+        { encoding: 'utf8', timeout: 60000, env: { ...process.env, RFL_BACKEND: 'wasm' } });
+      expect(r.status, r.stderr).to.equal(2);
+      expect(r.stderr.trim().split('\n').at(-1)).to.equal(`RefusedError: the coordinator at http://127.0.0.1:${port} refused client c: invalid token (fix: --token must be one of the coordinator's --tokens)`);
+    } finally {
+      coordinator.kill('SIGKILL');
+    }
+  });
+
+  it('logs an unexpected event name with its control characters escaped', async () => {
+    const lines: string[] = [];
+    const f = await startFederation(data, base, { log: (l) => lines.push(l) }, false);
+    const keys = identityKeyPair();
+    f.coordinator.enrol('odd', keys.publicKey);
+    try {
+      const c = rawClient(f.url, 'odd', keys.publicKey, { kind: 'sign', with: keys });
+      expect(await c.outcome).to.equal('accepted');
+      c.socket.emit('evil\u0000name\u001b[31m' as never);
+      await new Promise<void>((resolve) => {
+        const poll = (): void => (lines.some((l) => l.includes('unexpected event')) ? resolve() : void setTimeout(poll, 10));
+        poll();
+      });
+      c.socket.close();
+      const line = lines.find((l) => l.includes('unexpected event'))!;
+      expect(line).to.equal("client odd sent unexpected event 'evil\\x00name\\x1b[31m'; ignored");
+    } finally {
+      await f.close();
+    }
   });
 });
