@@ -85,6 +85,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   session.socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
     // A refusal (wrong token, another protocol version, an id bound to another key) will not change on retry.
     const code = err.data?.code;
+    if (code === 'busy') {
+      // A full coordinator is a passing state: try again later (socket.io does not retry a refused handshake).
+      console.error(`client ${id}: ${err.message}; retrying in 5 s`);
+      setTimeout(() => session.socket.connect(), 5000);
+      return;
+    }
     if (code !== undefined) {
       session.close();
       throw new RefusedError(`the coordinator at ${values.server} refused client ${id}: ${err.message}${code === 'auth' && /token/.test(err.message) ? ' (fix: --token must be one of the coordinator\'s --tokens)' : ''}`, code);

@@ -23,7 +23,7 @@ import { methodTraits } from '../shared/federated/methods.js';
 import { resolveConfig, type FederatedConfig, type FederatedConfigInput } from '../shared/federated/config.js';
 import { SecureSumSession, type SecureSumOptions } from './secagg-session.js';
 import { plannedBvaSums, secureEnsemble, type BvaSumInfo } from './secure-bva-ensemble.js';
-import { SecAggAbortedError, SecAggDisputeError } from '../shared/secagg/errors.js';
+import { SecAggAbortedError, SecAggConfigError, SecAggDisputeError } from '../shared/secagg/errors.js';
 
 /** Fresh starts of a round's secure aggregation after share-box complaints (each leaves at least one client out). */
 const MAX_DISPUTE_RESTARTS = 2;
@@ -150,6 +150,8 @@ export class Coordinator {
   private readonly sockets = new Map<string, ServerSocket>();
   /** Every round is done: a client that connects now gets run:end straight away. */
   private finished = false;
+  /** Open enrolment: connections still proving a new identity, by socket id (counted against the token's cap). */
+  private readonly pendingClaims = new Map<string, { token: string; clientId: string }>();
   private readonly enrolment: Map<string, Uint8Array> | undefined;
   private readonly maxIdentitiesPerToken: number;
   private readonly maxConnections: number;
@@ -214,16 +216,18 @@ export class Coordinator {
     this.io.use((socket, next) => {
       try {
         const hello = parseHello(socket.handshake.auth);
-        if (this.io.engine.clientsCount > this.maxConnections) throw new ProtocolError('busy', `the coordinator holds its maximum of ${this.maxConnections} connections`);
         // With an enrolment list the enrolled key is the credential and tokens are optional.
         if ((this.enrolment === undefined || opts.tokens.size > 0) && !opts.tokens.has(hello.token)) throw new ProtocolError('auth', 'invalid token');
+        // Counted after the token check, over authenticated connections only, so strangers cannot fill it.
+        if (this.io.of('/').sockets.size >= this.maxConnections) throw new ProtocolError('busy', `the coordinator holds its maximum of ${this.maxConnections} connections; try again later`);
         if (this.enrolment !== undefined) {
           const enrolled = this.enrolment.get(hello.clientId);
           if (enrolled === undefined) throw new ProtocolError('not-enrolled', `client ${hello.clientId} is not enrolled (rfl coordinator enrol)`);
           if (Buffer.compare(Buffer.from(enrolled), Buffer.from(hello.identityPk)) !== 0) throw new ProtocolError('not-enrolled', `client ${hello.clientId} is enrolled with another identity key`);
         } else {
-          // Open enrolment: a token binds at most maxIdentitiesPerToken identities (Sybils cost tokens).
-          if (!this.registry.has(hello.clientId) && this.registry.identitiesOfToken(tokenDigest(hello.token)) >= this.maxIdentitiesPerToken) {
+          // Open enrolment: a token binds at most maxIdentitiesPerToken identities (Sybils cost tokens), counting the
+          // claims still proving themselves, so many connections at once cannot slip past the cap.
+          if (!this.registry.has(hello.clientId) && this.claimsOfToken(tokenDigest(hello.token), hello.clientId) >= this.maxIdentitiesPerToken) {
             throw new ProtocolError('sybil-cap', `this token has bound its maximum of ${this.maxIdentitiesPerToken} client identities; enrol clients (rfl coordinator enrol) or use one token per client`);
           }
         }
@@ -232,6 +236,7 @@ export class Coordinator {
         socket.data.clientId = hello.clientId;
         socket.data.identityPk = hello.identityPk;
         socket.data.tokenDigest = tokenDigest(hello.token);
+        if (this.enrolment === undefined && !this.registry.has(hello.clientId)) this.pendingClaims.set(socket.id, { token: socket.data.tokenDigest, clientId: hello.clientId });
         next();
       } catch (err) {
         const e = err instanceof ProtocolError ? err : new ProtocolError('auth', (err as Error).message);
@@ -259,6 +264,14 @@ export class Coordinator {
    * replaces an older one of the same identity (a client that reconnected before its old socket timed out).
    */
   private async proveIdentity(socket: ServerSocket): Promise<void> {
+    try {
+      await this.proveIdentityOnce(socket);
+    } finally {
+      this.pendingClaims.delete(socket.id);
+    }
+  }
+
+  private async proveIdentityOnce(socket: ServerSocket): Promise<void> {
     const id = socket.data.clientId;
     const pk = socket.data.identityPk;
     const nonce = proofNonce();
@@ -266,6 +279,9 @@ export class Coordinator {
       const res = await ackOrTimeout(socket, 'auth:challenge', { nonce: Buffer.from(nonce).toString('hex') }, this.timeouts.auth);
       const signature = parseIdentityProof(res);
       if (!verifyProof(nonce, id, pk, signature)) throw new ProtocolError('auth', `client ${id}: the identity proof does not verify against the claimed key`);
+      if (this.enrolment === undefined && !this.registry.has(id) && this.registry.identitiesOfToken(socket.data.tokenDigest) >= this.maxIdentitiesPerToken) {
+        throw new ProtocolError('sybil-cap', `this token has bound its maximum of ${this.maxIdentitiesPerToken} client identities`);
+      }
       this.registry.bind(id, pk, this.enrolment !== undefined ? '' : socket.data.tokenDigest);
     } catch (err) {
       const e = err instanceof ProtocolError ? err : new ProtocolError('auth', (err as Error).message);
@@ -325,6 +341,12 @@ export class Coordinator {
     return typeof addr === 'object' && addr !== null ? addr.port : port;
   }
 
+  /** Identities a token holds or is claiming: those bound to it plus distinct new ids still proving themselves. */
+  private claimsOfToken(token: string, except: string): number {
+    const pending = new Set([...this.pendingClaims.values()].filter((c) => c.token === token && c.clientId !== except).map((c) => c.clientId));
+    return this.registry.identitiesOfToken(token) + pending.size;
+  }
+
   /** Adds a client to the enrolment list (enrolled mode only): it may then join with this key. */
   enrol(clientId: string, identityPk: Uint8Array): void {
     if (this.enrolment === undefined) throw new ConfigError('enrolment', 'this coordinator has open enrolment (no enrolment list): clients join by token');
@@ -341,7 +363,8 @@ export class Coordinator {
     if (this.enrolment !== undefined) return undefined;
     const byToken = new Map<string, number>();
     for (const id of cohort) {
-      const t = this.sockets.get(id)?.data.tokenDigest ?? this.registry.tokenOf(id);
+      // The token the identity was bound with, not the one its current connection shows.
+      const t = this.registry.tokenOf(id) || (this.sockets.get(id)?.data.tokenDigest ?? '');
       byToken.set(t, (byToken.get(t) ?? 0) + 1);
     }
     const [, most] = [...byToken].reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0]);
@@ -508,8 +531,15 @@ export class Coordinator {
     if (n < 3) throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: 0, needed: 3, got: n });
     if (grouped) await timed('modelSum', () => this.groupedModelUpdate(t, trained, metrics));
     // With groups, the cohort-wide session carries only the BV phases (threats-and-evaluation.md §5).
-    let session = planned.length > 0 ? this.newSession(t, trained, planned) : undefined;
+    // Only the cohort-wide session that carries the model sum can start again after complaints (§6.1).
+    let session = planned.length > 0 ? this.newSession(t, trained, planned, !grouped) : undefined;
+    // The privacy check again, on the clients that trained and the session's own threshold (dropouts in training
+    // shrink the cohort, and a Harary graph has its own t).
+    const exposedNow = session !== undefined && !grouped ? this.privacyProblem(trained, session.threshold) : undefined;
+    if (exposedNow !== undefined) throw new SecAggAbortedError({ stage: 'privacy', phase: '', attempt: 0, needed: 2, got: 0 }, `the cohort is not private: ${exposedNow}`);
     if (session !== undefined) await timed('keyAgreement', () => session!.start());
+    // The first session's threshold: a restart never lowers it, and must keep t + 1 members (see below).
+    const t0 = session?.threshold ?? 0;
     if (!grouped) {
       let model: Awaited<ReturnType<SecureSumSession['sum']>> | undefined;
       // Share boxes that fail to open before any release: leave out whom the complaints point at (the sender of
@@ -525,9 +555,20 @@ export class Coordinator {
           if (restart >= MAX_DISPUTE_RESTARTS) throw new SecAggAbortedError({ stage: 'collectMasked', phase: MODEL_PHASE, attempt: restart, needed: 1, got: 0 }, `secure aggregation aborted: share-box complaints remained after ${restart + 1} attempts`);
           trained = trained.filter((id) => !excluded.has(id));
           n = trained.length;
-          if (n < 3) throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: restart + 1, needed: 3, got: n });
+          // Complaints cannot be checked without a secret, so colluding accusers could have honest clients left
+          // out. With fewer than t colluders, keeping at least t + 1 members (t of the first session) leaves at least
+          // two honest inputs in any sum released, so none is isolated; and the restart keeps that t.
+          if (n < t0 + 1) throw new SecAggAbortedError({ stage: 'collectMasked', phase: MODEL_PHASE, attempt: restart + 1, needed: t0 + 1, got: n }, `secure aggregation aborted: leaving out the clients the share-box complaints name would leave ${n} of the cohort, fewer than t + 1 = ${t0 + 1}`);
+          const exposed = this.privacyProblem(trained, t0);
+          if (exposed !== undefined) throw new SecAggAbortedError({ stage: 'privacy', phase: MODEL_PHASE, attempt: restart + 1, needed: 2, got: 0 }, `the restarted cohort is not private: ${exposed}`);
           planned = [{ phase: MODEL_PHASE, spec: modelUpdateSpec(this.spec.numParams) }, ...(bva ? plannedBvaSums(traits.bva!, this.config.bva.bias, steps, this.bvaShape(), n) : [])];
-          session = this.newSession(t, trained, planned);
+          try {
+            session = this.newSession(t, trained, planned, true, t0);
+          } catch (e) {
+            // The first session's t does not fit the smaller cohort's graph: no restart that keeps privacy.
+            if (!(e instanceof SecAggConfigError)) throw e;
+            throw new SecAggAbortedError({ stage: 'setup', phase: MODEL_PHASE, attempt: restart + 1, needed: t0, got: n }, `secure aggregation aborted: no restart keeps t = ${t0} for the ${n} clients left after the complaints (${e.message})`);
+          }
           await timed('keyAgreement', () => session!.start());
         }
       }
@@ -541,8 +582,11 @@ export class Coordinator {
     await timed('sharedSet', () => this.nextSharedSet(t, bva && session !== undefined ? secureEnsemble(session, this.bvaShape(), n, (i) => (metrics.bvaSums ??= []).push(i)) : undefined, metrics));
   }
 
-  private newSession(t: number, cohort: string[], plannedSums: PlannedSum[]): SecureSumSession {
-    return new SecureSumSession({ runId: this.runId, round: t, cohort, identity: (id) => this.registry.identity(id), plannedSums, ...(this.opts.secagg ?? {}) }, (stage, id, req) => this.sendStage(stage, id, req));
+  private newSession(t: number, cohort: string[], plannedSums: PlannedSum[], restartOnComplaints = false, threshold?: number): SecureSumSession {
+    return new SecureSumSession(
+      { runId: this.runId, round: t, cohort, identity: (id) => this.registry.identity(id), plannedSums, ...(this.opts.secagg ?? {}), restartOnComplaints, ...(threshold !== undefined ? { threshold } : {}) },
+      (stage, id, req) => this.sendStage(stage, id, req),
+    );
   }
 
   /**

@@ -16,7 +16,7 @@
  * way otherwise.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { FederatedConfig } from '../shared/federated/config.js';
@@ -117,7 +117,12 @@ export class RunStore {
     } finally {
       closeSync(fd);
     }
-    if (existsSync(file)) renameSync(file, this.previousCheckpointPath());
+    // The current file stays in place until the rename replaces it (a crash between the steps leaves a
+    // checkpoint.bin): the previous one is kept by a second link, not by moving it away.
+    if (existsSync(file)) {
+      rmSync(this.previousCheckpointPath(), { force: true });
+      linkSync(file, this.previousCheckpointPath());
+    }
     renameSync(tmp, file);
     syncDirectory(this.dir);
   }

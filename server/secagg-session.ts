@@ -80,6 +80,12 @@ export interface SecureSumOptions {
   plannedSums: PlannedSum[];
   /** Restarts allowed per sum after a later-sum drop (default 1). */
   maxRestarts?: number;
+  /**
+   * Complaints about share boxes before any release end the attempt with SecAggDisputeError, for the caller to
+   * start again without the clients it names (§6.1). Default false: complaints only keep the complained-of
+   * senders' shares out and leave them out of later sums (the caller cannot restart, e.g. a group's session).
+   */
+  restartOnComplaints?: boolean;
   /** Every reply the coordinator receives, for audits and tests (stage, client, reply). */
   onReply?: (stage: Stage, clientId: string, reply: unknown) => void;
 }
@@ -270,6 +276,9 @@ export class SecureSumSession {
         spec,
         ...(payload !== undefined ? { payload: payload(id) } : {}),
       }));
+      // A complaint counts only about a sender whose box this request delivered to the complainer: a client cannot
+      // accuse peers it got nothing from (e.g. in a later sum, which delivers no boxes).
+      const delivered = new Map([...this.inbox].map(([id, boxes]) => [id, new Set(boxes.map((b) => b.peer))]));
       this.inbox.clear();
       const u3: string[] = [];
       const ys = new Map<string, Uint32Array>();
@@ -278,6 +287,7 @@ export class SecureSumSession {
         u3.push(id);
         ys.set(id, r.reply.y);
         for (const sender of r.reply.failedBoxes) {
+          if (delivered.get(id)?.has(String(sender)) !== true) continue;
           const set = this.badBoxes.get(id) ?? new Set<string>();
           set.add(String(sender));
           this.badBoxes.set(id, set);
@@ -287,9 +297,12 @@ export class SecureSumSession {
       // Complaints before anything was released (no sum done, no self mask requested): leave out the clients the
       // complaints point at and start the round's aggregation again, rather than carry an unrecoverable sender or
       // trust an accuser (disputes.ts). Nothing of this attempt is ever unmasked.
-      if (this.doneSums.size === 0 && this.selfRevealed.size === 0) {
+      if (this.opts.restartOnComplaints === true && this.doneSums.size === 0 && this.selfRevealed.size === 0) {
         const complaints: [string, string][] = [];
-        for (const [id, r] of masked) if (r.ok && Array.isArray(r.reply.failedBoxes)) for (const sender of r.reply.failedBoxes) complaints.push([id, String(sender)]);
+        for (const [id, r] of masked) {
+          if (!r.ok || !Array.isArray(r.reply.failedBoxes)) continue;
+          for (const sender of r.reply.failedBoxes) if (delivered.get(id)?.has(String(sender)) === true) complaints.push([id, String(sender)]);
+        }
         const excluded = resolveDisputes(complaints, cohort);
         if (excluded.length > 0) throw new SecAggDisputeError(excluded, complaints, phase);
       }

@@ -152,6 +152,7 @@ describe('secure aggregation protocol (in memory)', function () {
     const c = makeCohort({
       n: 6,
       sums: threeSums,
+      session: { restartOnComplaints: true },
       tamper: (stage, id, reply) => {
         if (stage === 'shareKeys' && id === 'client-001') {
           const r = reply as ShareKeysReply;
@@ -178,6 +179,28 @@ describe('secure aggregation protocol (in memory)', function () {
     expect(report.failedBoxes).to.deep.equal(['client-001']);
     // Nothing of the attempt was unmasked.
     expect(c.received.some(([s]) => s === 'unmask')).to.equal(false);
+  });
+
+  it('without restarts (a group\'s session), a tampered box keeps its sender\'s shares out and the sum completes', async () => {
+    const c = makeCohort({
+      n: 6,
+      sums: threeSums,
+      tamper: (stage, id, reply) => {
+        if (stage === 'shareKeys' && id === 'client-001') {
+          const r = reply as ShareKeysReply;
+          const box = r.boxes.find((b) => b.peer === 'client-002')!;
+          box.box = box.box.slice();
+          box.box[5]! ^= 1;
+        }
+        return reply;
+      },
+    });
+    await c.session.start();
+    const r = await c.session.sum('model');
+    expect(r.survivors).to.deep.equal(c.ids);
+    expect(maxDiff(r.sums, c.plainSum('model', c.ids))).to.be.below(bound(6));
+    const next = await c.session.sum('bva/0/p1');
+    expect(next.survivors).to.not.include('client-001');
   });
 
   it('excludes a client whose advertisement signature is forged, or whose key is low-order or duplicated', async () => {

@@ -58,6 +58,15 @@ describe('Sybils and enrolment', function () {
     expect(await rawClient(url, 's0', keys[0]!.publicKey, { kind: 'sign', with: keys[0]! }, 'evil').outcome).to.equal('accepted');
   });
 
+  it('counts claims still proving themselves against the cap, so many connections at once cannot slip past it', async () => {
+    const url = await start({ maxIdentitiesPerToken: 1 }, ['evil']);
+    // Six new identities on one token, all connecting before any has proved itself.
+    const keys = Array.from({ length: 6 }, () => identityKeyPair());
+    const outcomes = await Promise.all(keys.map((k, i) => rawClient(url, `race-${i}`, k.publicKey, { kind: 'sign', with: k }, 'evil').outcome));
+    expect(outcomes.filter((o) => o === 'accepted')).to.have.length(1);
+    expect(outcomes.filter((o) => /sybil-cap/.test(o))).to.have.length(5);
+  });
+
   it('caps the connections at once', async () => {
     const url = await start({ maxConnections: 2 }, ['t']);
     const outcomes: string[] = [];
