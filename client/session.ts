@@ -113,6 +113,11 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
       if (!(await proceed('train', req.round, ''))) return;
       // A request the client got to late (it was slow, the coordinator moved on) must not overwrite a newer round.
       if (req.round < trainedRound) throw Object.assign(new Error(`round ${req.round} is over: this client already trained for round ${trainedRound}`), { code: 'stale-round' });
+      // A round whose update this client already masked is never sent in the clear (a coordinator resumed in
+      // plaintext mode would otherwise get the interrupted secure round's update as is).
+      if (req.returnWeights && [...masked.keys()].some((k) => k.split(':')[1] === String(req.round))) {
+        throw Object.assign(new Error(`round ${req.round}: this client's update was already masked for a secure sum; it is not sent in plaintext`), { code: 'remask-refused' });
+      }
       const out = await opts.trainer.train({
         round: req.round,
         model: req.model,

@@ -335,7 +335,8 @@ export interface SumRangeViolation {
  * [0, R] of its segment, so every coordinate of the sum lies in [0, n·R] (the headroom rule keeps n·R < 2^32, so
  * an honest sum never wraps). A corrupt masked input (all zeros, a replay of an earlier round's, garbage) leaves a
  * mask that does not cancel, and the coordinate is then uniform in [0, 2^32): it lands inside [0, n·R] with
- * probability n·R/2^32 < 1/2, so a d-coordinate vector escapes the check with probability below 2^−d. The check
+ * probability n·R/2^32 (below 1/2 while n·R < 2^31, near 1 for the model segment at n = 1,000), so a d-coordinate
+ * vector escapes the check with probability (n·R/2^32)^d. The check
  * is necessary, not sufficient: a client that masks correctly can still send any in-range input (robust
  * aggregation and the grouped mode address that). Returns undefined when every coordinate is in range.
  */
