@@ -22,20 +22,20 @@ import { LocalTrainer } from '../client/trainer.js';
 const data = makeSyntheticDataset({ count: 300, testCount: 40, seed: 21 });
 const cfg = { method: 'fedavg', numClients: 5, fraction: 1, rounds: 3, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 3, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 13 };
 
-async function restartAt(stage: 'shareKeys' | 'unmask'): Promise<{ second: RoundMetrics[]; refused: number }> {
+async function restartAt(stage: 'shareKeys' | 'unmask', resumeSecure = true): Promise<{ second: RoundMetrics[]; refused: number }> {
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'rfl-remask-'));
   const shared = sampleSharedSet(data.train.count, cfg.sharedSetSize, cfg.seed);
   const parts = partition(data.train.labels, { kind: 'iid' }, cfg.numClients, cfg.seed, shared);
   const ids = parts.map((_, k) => clientIdOf(k));
   const keys = ids.map(() => identityKeyPair());
   const enrolment = new Map(ids.map((id, k) => [id, keys[k]!.publicKey]));
-  const make = (resume: boolean): Coordinator => new Coordinator({ federated: cfg, data, tokens: new Set(['secret']), enrolment, runDir, resume, log: () => undefined });
+  const make = (resume: boolean, secure = true): Coordinator => new Coordinator({ federated: cfg, data, tokens: new Set(['secret']), enrolment, runDir, resume, secure, log: () => undefined });
   const first = make(false);
   const port = await first.listen(0);
   const trainers = parts.map((p) => new LocalTrainer(data.train, p));
   let refused = 0;
   const sessions: ClientSession[] = ids.map((id, k) =>
-    connect(`http://127.0.0.1:${port}`, { clientId: id, token: 'secret', identity: keys[k]!, trainer: trainers[k]!, rounding: 'half-up', log: (l) => void (/remask|already in a sum that reached unmask/.test(l) && refused++) }),
+    connect(`http://127.0.0.1:${port}`, { clientId: id, token: 'secret', identity: keys[k]!, trainer: trainers[k]!, rounding: 'half-up', log: (l) => void (/remask|already in a sum that reached unmask|not sent in plaintext/.test(l) && refused++) }),
   );
   try {
     await Promise.all(sessions.map((s) => s.ready));
@@ -49,7 +49,7 @@ async function restartAt(stage: 'shareKeys' | 'unmask'): Promise<{ second: Round
     expect(first.completedRounds).to.equal(1);
     await first.close();
     // A new coordinator resumes on the same port; the same client sessions reconnect to it.
-    const second = make(true);
+    const second = make(true, resumeSecure);
     await second.listen(port);
     const rounds: RoundMetrics[] = [];
     try {
@@ -84,5 +84,15 @@ describe('an update enters at most one released sum', function () {
     expect(second.map((r) => [r.round, r.status])).to.deep.equal([[2, 'completed'], [3, 'completed']]);
     expect(second[0]!.survivors).to.equal(5);
     expect(refused).to.equal(0);
+  });
+
+  it('a coordinator resumed in plaintext does not get the masked round\'s updates in the clear', async () => {
+    const { second, refused } = await restartAt('unmask', false);
+    expect(second.map((r) => r.round)).to.deep.equal([2, 3]);
+    // Round 2's updates were masked for a sum that reached unmask: no client sends them as plain weights.
+    expect(second[0]!.status).to.equal('aborted');
+    expect(second[0]!.trained).to.equal(0);
+    expect(refused).to.be.greaterThan(2);
+    expect(second[1]!.status).to.equal('completed');
   });
 });
