@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { chooseGraphParams, hararyNeighbours } from '../shared/secagg/graph.js';
+import { chooseGraphParams, dropSetAborts, hararyNeighbours } from '../shared/secagg/graph.js';
 import { sizeSecAggPlus } from '../shared/secagg/sizing.js';
 import { Rng } from '../shared/util/random.js';
 import { intFlag } from '../shared/util/flags.js';
@@ -26,23 +26,13 @@ export const OPTIONS = {
   out: { type: 'string', default: 'runs/bench-secagg-sizing.json' },
 } satisfies ParseArgsOptionsConfig;
 
-/** Whether dropping `dropped` aborts (see the module comment). */
-function aborts(neighbours: number[][], dropped: Set<number>, t: number): boolean {
-  for (let u = 1; u <= neighbours.length; u++) {
-    let live = 0;
-    for (const v of neighbours[u - 1]!) if (v !== u && !dropped.has(v)) live++;
-    if (dropped.has(u) ? live < t : live + 1 < t) return true;
-  }
-  return false;
-}
-
 /** Measured abort count of (k, t) on n members over `samples` random drop sets of `drop` members. */
 function measure(n: number, k: number, t: number, drop: number, samples: number, rng: Rng): number {
   let failures = 0;
   for (let s = 0; s < samples; s++) {
     const neighbours = hararyNeighbours(n, k, Uint8Array.from({ length: 32 }, () => rng.int(256)));
     const dropped = new Set(Array.from(rng.sampleWithoutReplacement(n, drop), (i) => i + 1));
-    if (aborts(neighbours, dropped, t)) failures++;
+    if (dropSetAborts(neighbours, dropped, t)) failures++;
   }
   return failures;
 }

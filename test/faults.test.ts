@@ -13,16 +13,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../shared/compute/backend.js';
-import { loadDataset } from '../shared/data/index.js';
-import { partition, sampleSharedSet } from '../shared/data/partition.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
-import { clientIdOf } from '../shared/federated/secure-model.js';
 import { unpack } from '../shared/protocol/wire.js';
 import { readCheckpoint } from '../server/run-store.js';
 import { writeEnrolment } from '../server/enrolment.js';
-import { connect, type ClientSession } from '../client/session.js';
-import { LocalTrainer } from '../client/trainer.js';
 import { closedPort } from './helpers/closed-port.js';
+import { syntheticClients } from './helpers/synthetic-clients.js';
 
 const N = 4;
 const federated = { method: 'fedavg', model: 'linear', numClients: N, fraction: 1, rounds: 3, localEpochs: 1, batchSize: 32, lr: 0.1, sharedSetSize: 8, seed: 7, evalEvery: 3, evalAttacks: ['clean'], finalAttacks: ['clean'] };
@@ -39,13 +34,9 @@ interface Outcome {
 async function runOnce(secure: boolean, kill: KillPoint | undefined): Promise<Outcome> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-faults-'));
   const runDir = path.join(dir, 'run');
-  const data = loadDataset('synthetic');
-  const shared = sampleSharedSet(data.train.count, federated.sharedSetSize, federated.seed);
-  const parts = partition(data.train.labels, { kind: 'iid' }, N, federated.seed, shared);
-  const ids = parts.map((_, k) => clientIdOf(k));
-  const keys = ids.map(() => identityKeyPair());
+  const clients = syntheticClients(N, federated);
   const enrolment = path.join(dir, 'enrolment.json');
-  writeEnrolment(enrolment, new Map(ids.map((id, k) => [id, keys[k]!.publicKey])));
+  writeEnrolment(enrolment, clients.enrolment);
   const config = path.join(dir, 'coordinator.json');
   writeFileSync(config, JSON.stringify({ federated, dataset: 'synthetic', secure, minClients: N }));
   const port = await closedPort();
@@ -56,10 +47,7 @@ async function runOnce(secure: boolean, kill: KillPoint | undefined): Promise<Ou
   let child = start(false);
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const trainers = parts.map((p) => new LocalTrainer(data.train, p));
-  const sessions: ClientSession[] = ids.map((id, k) =>
-    connect(`http://127.0.0.1:${port}`, { clientId: id, token: 'none', identity: keys[k]!, trainer: trainers[k]!, rounding: 'half-up' }),
-  );
+  const sessions = clients.connect(`http://127.0.0.1:${port}`);
   let killed = false;
   try {
     if (kill !== undefined) {
@@ -86,8 +74,7 @@ async function runOnce(secure: boolean, kill: KillPoint | undefined): Promise<Ou
     const metrics = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Outcome['metrics'][number]);
     return { weights: readCheckpoint(path.join(runDir, 'checkpoint.bin')).weights, metrics, killed };
   } finally {
-    for (const s of sessions) s.close();
-    for (const t of trainers) t.dispose();
+    clients.close();
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }

@@ -15,18 +15,14 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
 import { initBackend } from '../shared/compute/backend.js';
-import { loadDataset } from '../shared/data/index.js';
-import { partition, sampleSharedSet } from '../shared/data/partition.js';
 import { identityKeyPair } from '../shared/secagg/crypto.js';
-import { clientIdOf } from '../shared/federated/secure-model.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/events.js';
 import { signProof } from '../shared/protocol/identity-proof.js';
 import { pack } from '../shared/protocol/wire.js';
 import { readCheckpoint } from '../server/run-store.js';
 import { writeEnrolment } from '../server/enrolment.js';
-import { connect, type ClientSession } from '../client/session.js';
-import { LocalTrainer } from '../client/trainer.js';
 import { closedPort } from './helpers/closed-port.js';
+import { syntheticClients } from './helpers/synthetic-clients.js';
 
 const HONEST = 4;
 const FUZZERS = 3;
@@ -87,18 +83,14 @@ function fuzzer(url: string, id: string, seed: number, sent: { n: number }): Soc
 async function run(withFuzzers: boolean): Promise<{ weights: Float32Array; code: number | null; rssGrowth: number; sent: number; statuses: string[] }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-fuzz-'));
   const runDir = path.join(dir, 'run');
-  const data = loadDataset('synthetic');
-  const shared = sampleSharedSet(data.train.count, federated.sharedSetSize, federated.seed);
-  const parts = partition(data.train.labels, { kind: 'iid' }, HONEST, federated.seed, shared);
-  const ids = parts.map((_, k) => clientIdOf(k));
-  const keys = ids.map(() => identityKeyPair());
+  const clients = syntheticClients(HONEST, federated);
   const fuzzIds = Array.from({ length: FUZZERS }, (_, k) => `fuzz-${k}`);
   const port = await closedPort();
   const url = `http://127.0.0.1:${port}`;
   const sent = { n: 0 };
   // The fuzzers are enrolled too (their keys are made by them; the list is written after they exist).
   const fuzzSockets = withFuzzers ? fuzzIds.map((id, k) => fuzzer(url, id, 1000 + k, sent)) : [];
-  const enrolled = new Map(ids.map((id, k) => [id, keys[k]!.publicKey]));
+  const enrolled = new Map(clients.enrolment);
   for (const [k, s] of fuzzSockets.entries()) enrolled.set(fuzzIds[k]!, (s as Socket & { keys: { publicKey: Uint8Array } }).keys.publicKey);
   const enrolment = path.join(dir, 'enrolment.json');
   writeEnrolment(enrolment, enrolled);
@@ -109,8 +101,7 @@ async function run(withFuzzers: boolean): Promise<{ weights: Float32Array; code:
   const child: ChildProcess = spawn(process.execPath, [path.resolve('dist/cli/rfl.js'), 'coordinator', '--config', config, '--enrolment', enrolment, '--port', String(port), '--run-dir', runDir], { env: { ...process.env, RFL_BACKEND: 'wasm' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-  const trainers = parts.map((p) => new LocalTrainer(data.train, p));
-  const sessions: ClientSession[] = ids.map((id, k) => connect(url, { clientId: id, token: 'none', identity: keys[k]!, trainer: trainers[k]!, rounding: 'half-up' }));
+  clients.connect(url);
   // Resident memory: after round 1 (warm, before any flood: the baseline), then the largest seen until the run
   // ends, so the flood, rounds 2 and 3 and the final evaluation are inside the window.
   let base = 0;
@@ -133,9 +124,8 @@ async function run(withFuzzers: boolean): Promise<{ weights: Float32Array; code:
     return { weights: readCheckpoint(path.join(runDir, 'checkpoint.bin')).weights, code, rssGrowth: base > 0 ? peak / base - 1 : 0, sent: sent.n, statuses };
   } finally {
     clearInterval(sampler);
-    for (const s of sessions) s.close();
+    clients.close();
     for (const s of fuzzSockets) s.close();
-    for (const t of trainers) t.dispose();
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 }

@@ -43,6 +43,17 @@ async function expectAbort(p: Promise<unknown>, stage: string): Promise<SecAggAb
   throw new Error('expected a SecAggAbortedError');
 }
 
+/** Flips one bit of the share box client-001 sends client-002. */
+const tamperBox001To002 = (stage: string, id: string, reply: unknown): unknown => {
+  if (stage === 'shareKeys' && id === 'client-001') {
+    const r = reply as ShareKeysReply;
+    const box = r.boxes.find((b) => b.peer === 'client-002')!;
+    box.box = box.box.slice();
+    box.box[5]! ^= 1;
+  }
+  return reply;
+};
+
 describe('secure aggregation protocol (in memory)', function () {
   it('sums exactly (within quantisation) with full participation, over several sums with one key agreement', async () => {
     const c = makeCohort({ n: 6, sums: threeSums });
@@ -153,15 +164,7 @@ describe('secure aggregation protocol (in memory)', function () {
       n: 6,
       sums: threeSums,
       session: { restartOnComplaints: true },
-      tamper: (stage, id, reply) => {
-        if (stage === 'shareKeys' && id === 'client-001') {
-          const r = reply as ShareKeysReply;
-          const box = r.boxes.find((b) => b.peer === 'client-002')!;
-          box.box = box.box.slice();
-          box.box[5]! ^= 1;
-        }
-        return reply;
-      },
+      tamper: tamperBox001To002,
     });
     await c.session.start();
     let dispute: SecAggDisputeError | undefined;
@@ -185,15 +188,7 @@ describe('secure aggregation protocol (in memory)', function () {
     const c = makeCohort({
       n: 6,
       sums: threeSums,
-      tamper: (stage, id, reply) => {
-        if (stage === 'shareKeys' && id === 'client-001') {
-          const r = reply as ShareKeysReply;
-          const box = r.boxes.find((b) => b.peer === 'client-002')!;
-          box.box = box.box.slice();
-          box.box[5]! ^= 1;
-        }
-        return reply;
-      },
+      tamper: tamperBox001To002,
     });
     await c.session.start();
     const r = await c.session.sum('model');

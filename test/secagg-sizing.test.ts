@@ -5,20 +5,10 @@
  * random drop sets on the real Harary graph: the abort rate measured must sit within what the bound allows.
  */
 import { expect } from 'chai';
-import { chooseGraphParams, hararyNeighbours } from '../shared/secagg/graph.js';
+import { chooseGraphParams, dropSetAborts, hararyNeighbours } from '../shared/secagg/graph.js';
 import { hyperTailAbove, sizeSecAggPlus } from '../shared/secagg/sizing.js';
 import { SecAggConfigError } from '../shared/secagg/errors.js';
 import { Rng } from '../shared/util/random.js';
-
-/** Whether dropping `dropped` (member indices) aborts: a dropped member with < t live neighbours, or a live one with < t live holders. */
-function aborts(neighbours: number[][], dropped: Set<number>, t: number): boolean {
-  for (let u = 1; u <= neighbours.length; u++) {
-    let live = 0;
-    for (const v of neighbours[u - 1]!) if (!dropped.has(v) && v !== u) live++;
-    if (dropped.has(u) ? live < t : live + 1 < t) return true;
-  }
-  return false;
-}
 
 /** A seeded 32-byte session id (it fixes the graph's random labelling). */
 const sessionId = (rng: Rng): Uint8Array => Uint8Array.from({ length: 32 }, () => rng.int(256));
@@ -26,6 +16,13 @@ const sessionId = (rng: Rng): Uint8Array => Uint8Array.from({ length: 32 }, () =
 const dropSet = (rng: Rng): Set<number> => new Set(Array.from(rng.sampleWithoutReplacement(500, 150), (i) => i + 1));
 
 describe('SecAgg+ sizing', () => {
+  it('tells an aborting drop set from a survivable one', () => {
+    // A ring of 5 with k = 2 (each member linked to its two neighbours), t = 2.
+    const ring = [[1, 2, 5], [1, 2, 3], [2, 3, 4], [3, 4, 5], [1, 4, 5]];
+    expect(dropSetAborts(ring, new Set([1]), 2)).to.equal(false); // 1's key: 2 and 5 alive
+    expect(dropSetAborts(ring, new Set([1, 2]), 2)).to.equal(true); // 1 keeps only 5 alive
+  });
+
   it('computes hypergeometric tails exactly on small cases', () => {
     // N = 10, K = 4, k = 3: P[X > 1] = (C(4,2)C(6,1) + C(4,3)C(6,0)) / C(10,3) = (36 + 4) / 120.
     expect(hyperTailAbove(10, 4, 3, 1)).to.be.closeTo(40 / 120, 1e-12);
@@ -63,12 +60,12 @@ describe('SecAgg+ sizing', () => {
     const { k, t } = sizeSecAggPlus({ n: 500, dropout: 0.3, corrupted: 0.05, adversary: 'semi-honest' });
     const rng = new Rng(2020);
     let failures = 0;
-    for (let s = 0; s < 2000; s++) if (aborts(hararyNeighbours(500, k, sessionId(rng)), dropSet(rng), t)) failures++;
+    for (let s = 0; s < 2000; s++) if (dropSetAborts(hararyNeighbours(500, k, sessionId(rng)), dropSet(rng), t)) failures++;
     expect(failures).to.equal(0);
     // Whereas Google's table (k = 30, t = 17 for n = 1,000, here at n = 500) does abort at 30 %: the sizing matters.
     const old = chooseGraphParams(500, 'semi-honest');
     let oldFailures = 0;
-    for (let s = 0; s < 200; s++) if (aborts(hararyNeighbours(500, old.k, sessionId(rng)), dropSet(rng), old.t)) oldFailures++;
+    for (let s = 0; s < 200; s++) if (dropSetAborts(hararyNeighbours(500, old.k, sessionId(rng)), dropSet(rng), old.t)) oldFailures++;
     expect(oldFailures).to.be.greaterThan(100);
   });
 });

@@ -197,3 +197,17 @@ export function resolveThreshold(value: number | undefined, n: number, threatMod
   }
   return t;
 }
+
+/**
+ * Whether dropping the members `dropped` (1-based) makes a sum abort on this graph: a dropped member keeps fewer than
+ * t live neighbours (its mask key cannot be rebuilt), or a live one fewer than t live holders, itself included.
+ * The event SecAgg+ sizing bounds (sizing.ts), measured by sampling.
+ */
+export function dropSetAborts(neighbours: readonly (readonly number[])[], dropped: ReadonlySet<number>, t: number): boolean {
+  for (let u = 1; u <= neighbours.length; u++) {
+    let live = 0;
+    for (const v of neighbours[u - 1]!) if (v !== u && !dropped.has(v)) live++;
+    if (dropped.has(u) ? live < t : live + 1 < t) return true;
+  }
+  return false;
+}
