@@ -22,7 +22,13 @@ cp .gpu-matrix/node.xz .gpu/node.xz
 mkdir -p /usr/share/datasets/fashion-mnist
 for f in .gpu-matrix/data/*.xz; do xz -dc "$f" > "/usr/share/datasets/fashion-mnist/$(basename "$f" .xz)"; done
 shards=${SHARDS:-4} workers=${WORKERS:-4} budget=${BUDGET_S:-480}
-if [ -n "${CELLS_FILE:-}" ]; then set -- "$@" --cells "$(grep -v '^#' "$CELLS_FILE" | grep -v '^$' | paste -sd, -)"; fi
+# Only the listed cells not finished yet are split between the shards, so each call's shards get equal shares of
+# what is left (all shards start together and see the same finished set, so no cell runs twice).
+if [ -n "${CELLS_FILE:-}" ]; then
+  pending=$(grep -v '^#' "$CELLS_FILE" | grep -v '^$' | while read -r id; do [ -f "$dir/cells/$id/results.json" ] || echo "$id"; done | paste -sd, -)
+  [ -n "$pending" ] || { echo "every listed cell is finished"; exit 0; }
+  set -- "$@" --cells "$pending"
+fi
 pids=()
 for ((k = 0; k < shards; k++)); do
   timeout --signal=TERM "$budget" "$node" .gpu/sim/cli/rfl.js benchmark --config "$matrix" --out "$dir" --shard "$k/$shards" --workers "$workers" "$@" > "$OUT/shard-$k.log" 2>&1 &
