@@ -22,6 +22,7 @@ import { plaintextEnsemble, type BvaEnsemble } from '../shared/defense/bva-attac
 import { methodTraits } from '../shared/federated/methods.js';
 import { resolveConfig, type FederatedConfig, type FederatedConfigInput } from '../shared/federated/config.js';
 import { SecureSumSession, type SecureSumOptions } from './secagg-session.js';
+import { MaskExpander } from './mask-expansion.js';
 import { plannedBvaSums, secureEnsemble, type BvaSumInfo } from './secure-bva-ensemble.js';
 import { SecAggAbortedError, SecAggConfigError, SecAggDisputeError } from '../shared/secagg/errors.js';
 
@@ -156,6 +157,8 @@ export class Coordinator {
   private readonly maxIdentitiesPerToken: number;
   private readonly maxConnections: number;
   private readonly registry: ClientRegistry;
+  /** Mask expansion of every secure sum, on worker threads when a sum's batch is large. */
+  private readonly expander = new MaskExpander();
   private readonly store: RunStore;
   private readonly timeouts: typeof DEFAULT_TIMEOUTS_MS;
   private readonly log: (line: string) => void;
@@ -584,7 +587,7 @@ export class Coordinator {
 
   private newSession(t: number, cohort: string[], plannedSums: PlannedSum[], restartOnComplaints = false, threshold?: number): SecureSumSession {
     return new SecureSumSession(
-      { runId: this.runId, round: t, cohort, identity: (id) => this.registry.identity(id), plannedSums, ...(this.opts.secagg ?? {}), restartOnComplaints, ...(threshold !== undefined ? { threshold } : {}) },
+      { runId: this.runId, round: t, cohort, identity: (id) => this.registry.identity(id), plannedSums, ...(this.opts.secagg ?? {}), expander: this.expander, restartOnComplaints, ...(threshold !== undefined ? { threshold } : {}) },
       (stage, id, req) => this.sendStage(stage, id, req),
     );
   }
@@ -606,7 +609,7 @@ export class Coordinator {
     // A client belongs to one group, so the groups' sessions run side by side without sharing any client.
     const results = await Promise.all(groups.map(async (members) => {
       if (members.length < 3) return { size: members.length, survivors: 0 };
-      const session = new SecureSumSession({ runId: this.runId, round: t, cohort: members, identity: (id) => this.registry.identity(id), plannedSums: [{ phase: MODEL_PHASE, spec }], ...(this.opts.secagg ?? {}), threshold: Math.floor(members.length / 2) + 1 }, (stage, id, req) => this.sendStage(stage, id, req));
+      const session = new SecureSumSession({ runId: this.runId, round: t, cohort: members, identity: (id) => this.registry.identity(id), plannedSums: [{ phase: MODEL_PHASE, spec }], ...(this.opts.secagg ?? {}), expander: this.expander, threshold: Math.floor(members.length / 2) + 1 }, (stage, id, req) => this.sendStage(stage, id, req));
       try {
         await session.start();
         const r = await session.sum(MODEL_PHASE);
@@ -756,7 +759,7 @@ export class Coordinator {
   close(): Promise<void> {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w();
-    this.closing ??= Promise.all([new Promise<void>((resolve) => this.io.close(() => resolve())), this.evalWorker?.close()]).then(() => undefined);
+    this.closing ??= Promise.all([new Promise<void>((resolve) => this.io.close(() => resolve())), this.evalWorker?.close(), this.expander.close()]).then(() => undefined);
     return this.closing;
   }
 }

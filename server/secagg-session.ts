@@ -17,7 +17,6 @@
  * `SecAggConfigError`.
  */
 import {
-  addMaskInPlace,
   agree,
   isLowOrderPublicKey,
   maskSign,
@@ -53,6 +52,7 @@ import type {
 import { addInto, checkHeadroom, decodeSum, sumOutOfRange, vectorLength, type VectorSpec } from '../shared/secagg/quantize.js';
 import { combineVerified, MAX_SHARES } from '../shared/secagg/shamir.js';
 import { buildTopology, neighbourIds, type Topology } from '../shared/secagg/topology.js';
+import { MaskExpander, type MaskJob } from './mask-expansion.js';
 
 /** Sends one stage request to one client; rejects on timeout, disconnect or a typed client error. */
 export type StageSender = (stage: Stage, clientId: string, request: unknown) => Promise<unknown>;
@@ -88,6 +88,11 @@ export interface SecureSumOptions {
   restartOnComplaints?: boolean;
   /** Every reply the coordinator receives, for audits and tests (stage, client, reply). */
   onReply?: (stage: Stage, clientId: string, reply: unknown) => void;
+  /**
+   * Expands the masks the coordinator removes, on worker threads when a sum's batch is large (mask-expansion.ts).
+   * Default: on the calling thread. The caller owns it (one per coordinator, closed with it).
+   */
+  expander?: MaskExpander;
 }
 
 /** One secure sum's outcome. */
@@ -103,6 +108,9 @@ export interface SecureSumResult {
   attempts: number;
 }
 
+/** The default expander: every mask on the calling thread. */
+const IN_THREAD = new MaskExpander({ threads: 0 });
+
 /** Per-sum key of commitments. */
 const sumKey = (phase: string, attempt: number): string => `${phase}#${attempt}`;
 
@@ -115,6 +123,7 @@ export class SecureSumSession {
   private readonly threatModel: ThreatModel;
   private readonly graph: GraphSpec;
   private readonly maxRestarts: number;
+  private readonly expander: MaskExpander;
   private topo: Topology | undefined;
   /** Clients eligible for the next sum. */
   private alive: string[] = [];
@@ -145,6 +154,7 @@ export class SecureSumSession {
     const holders = graph.kind === 'complete' ? n : graph.degree + 1;
     this.threshold = resolveThreshold(opts.threshold ?? tableThreshold, holders, this.threatModel);
     this.maxRestarts = opts.maxRestarts ?? 1;
+    this.expander = opts.expander ?? IN_THREAD;
     if (!Number.isInteger(this.maxRestarts) || this.maxRestarts < 0) throw new SecAggConfigError('maxRestarts', `maxRestarts must be an integer ≥ 0, got ${this.maxRestarts}`);
     for (const s of opts.plannedSums) checkHeadroom(s.spec, n);
   }
@@ -416,33 +426,43 @@ export class SecureSumSession {
 
   private async removeSelfMasks(total: Uint32Array, u3: string[], replies: Map<string, Outcome<UnmaskReply>>, phase: string, attempt: number): Promise<void> {
     const topo = this.topo!;
-    for (const u of u3) {
-      const hash = this.commitments.get(u)?.get(sumKey(phase, attempt));
-      if (hash === undefined) throw new SecAggReconstructionError('no-verified-subset', { needed: this.threshold, got: 0, subsetsTried: 0 }, `no commitment for ${u}`);
-      const b = await combineVerified(this.sharesOf(u, 'selfShares', replies), this.threshold, (s) => bytesEqual(sha256(s), hash));
-      const key = selfMaskKey(b, topo.sessionId, phase, attempt, topo.index.get(u)!);
-      addMaskInPlace(total, key, -1);
-      wipe(b, key);
+    const jobs: MaskJob[] = [];
+    try {
+      for (const u of u3) {
+        const hash = this.commitments.get(u)?.get(sumKey(phase, attempt));
+        if (hash === undefined) throw new SecAggReconstructionError('no-verified-subset', { needed: this.threshold, got: 0, subsetsTried: 0 }, `no commitment for ${u}`);
+        const b = await combineVerified(this.sharesOf(u, 'selfShares', replies), this.threshold, (s) => bytesEqual(sha256(s), hash));
+        jobs.push({ key: selfMaskKey(b, topo.sessionId, phase, attempt, topo.index.get(u)!), sign: -1 });
+        wipe(b);
+      }
+      await this.expander.apply(total, jobs);
+    } finally {
+      wipe(...jobs.map((j) => j.key));
     }
   }
 
   private async removeDroppedPairMasks(total: Uint32Array, u3: string[], dropped: string[], replies: Map<string, Outcome<UnmaskReply>>, phase: string, attempt: number): Promise<void> {
     const topo = this.topo!;
     const alive = new Set(u3);
-    for (const v of dropped) {
-      const sPk = topo.keys.get(v)!.sPk;
-      const sk = await combineVerified(this.sharesOf(v, 'skShares', replies), this.threshold, (s) => publicKeyMatches(s, sPk));
-      const vIdx = topo.index.get(v)!;
-      for (const u of neighbourIds(topo, v)) {
-        if (!alive.has(u)) continue;
-        const uIdx = topo.index.get(u)!;
-        const shared = agree(sk, topo.keys.get(u)!.sPk);
-        const key = pairMaskKey(shared, topo.sessionId, phase, attempt, uIdx, vIdx);
-        // u added σ_uv·PRG(K_uv); remove it.
-        addMaskInPlace(total, key, maskSign(uIdx, vIdx) === 1 ? -1 : 1);
-        wipe(shared, key);
+    const jobs: MaskJob[] = [];
+    try {
+      for (const v of dropped) {
+        const sPk = topo.keys.get(v)!.sPk;
+        const sk = await combineVerified(this.sharesOf(v, 'skShares', replies), this.threshold, (s) => publicKeyMatches(s, sPk));
+        const vIdx = topo.index.get(v)!;
+        for (const u of neighbourIds(topo, v)) {
+          if (!alive.has(u)) continue;
+          const uIdx = topo.index.get(u)!;
+          const shared = agree(sk, topo.keys.get(u)!.sPk);
+          // u added σ_uv·PRG(K_uv); remove it.
+          jobs.push({ key: pairMaskKey(shared, topo.sessionId, phase, attempt, uIdx, vIdx), sign: maskSign(uIdx, vIdx) === 1 ? -1 : 1 });
+          wipe(shared);
+        }
+        wipe(sk);
       }
-      wipe(sk);
+      await this.expander.apply(total, jobs);
+    } finally {
+      wipe(...jobs.map((j) => j.key));
     }
   }
 }

@@ -418,16 +418,24 @@ function swapWords(words: Uint32Array): void {
 
 /**
  * Streams the AES-256-CTR keystream of `key` (IV 0^16) as mask words, one chunk at a time: `visit(words, offset)`
- * sees words[offset .. offset + words.length). `scratch` is reused, so `visit` must not keep it.
+ * sees words[offset .. offset + words.length). `visit` must not keep `words`: it views a chunk that is dropped next.
  */
 function streamMaskWords(key: Uint8Array, length: number, visit: (words: Uint32Array, offset: number) => void): void {
   const cipher = createCipheriv('aes-256-ctr', key, ZERO_IV);
-  const scratch = new Uint32Array(Math.min(length, CHUNK_BYTES / 4));
-  const scratchBytes = new Uint8Array(scratch.buffer);
-  for (let offset = 0; offset < length; offset += scratch.length) {
-    const n = Math.min(scratch.length, length - offset);
-    scratchBytes.set(cipher.update(ZERO_CHUNK.subarray(0, 4 * n)));
-    const words = n === scratch.length ? scratch : scratch.subarray(0, n);
+  const chunkWords = CHUNK_BYTES / 4;
+  let scratch: Uint32Array | undefined;
+  for (let offset = 0; offset < length; offset += chunkWords) {
+    const n = Math.min(chunkWords, length - offset);
+    const bytes = cipher.update(ZERO_CHUNK.subarray(0, 4 * n));
+    // The keystream buffer is viewed in place, not copied: that copy was half the cost of a mask (the cipher's
+    // output of this size is its own allocation, so 4-byte aligned; the copy stays only for an unaligned one).
+    let words: Uint32Array;
+    if (bytes.byteOffset % 4 === 0 && bytes.length === 4 * n) words = new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+    else {
+      scratch ??= new Uint32Array(chunkWords);
+      words = scratch.subarray(0, n);
+      new Uint8Array(words.buffer, words.byteOffset, 4 * n).set(bytes);
+    }
     if (!LITTLE_ENDIAN) swapWords(words);
     visit(words, offset);
   }

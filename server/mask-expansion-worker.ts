@@ -1,0 +1,23 @@
+/**
+ * Worker of `MaskExpander` (mask-expansion.ts): expands a slice of the coordinator's mask jobs into one partial
+ * sum, Σ sign·PRG(key) mod 2^32, returned by transfer. The keys are secrets: this copy is wiped once used.
+ */
+import { Piscina } from 'piscina';
+import { addMaskInPlace, wipe } from '../shared/secagg/crypto.js';
+
+/** One slice: `keys` holds 32-byte mask keys back to back, `signs` one ±1 per key. */
+export interface MaskSlice {
+  length: number;
+  keys: Uint8Array;
+  signs: Int8Array;
+}
+
+export default function expandSlice(slice: MaskSlice): unknown {
+  const out = new Uint32Array(slice.length);
+  for (let j = 0; j < slice.signs.length; j++) {
+    const key = slice.keys.subarray(32 * j, 32 * j + 32);
+    addMaskInPlace(out, key, slice.signs[j] === 1 ? 1 : -1);
+  }
+  wipe(slice.keys);
+  return Piscina.move(out);
+}
