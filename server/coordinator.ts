@@ -132,8 +132,8 @@ export interface RoundMetrics {
   bvaSums?: BvaSumInfo[];
   /** Plaintext robust rules: which updates were kept (Krum), the clipped fraction (norm clipping). */
   robust?: { selected?: string[]; clippedFraction?: number };
-  /** Grouped secure aggregation: each group's size and survivors (0 when its sum aborted). */
-  groups?: { size: number; survivors: number }[];
+  /** Grouped secure aggregation: each group's size and survivors (0 when its sum aborted or the group was refused as not private). */
+  groups?: { size: number; survivors: number; refused?: 'privacy' }[];
   trainLoss?: number;
   ms: Record<string, number>;
   bytesSent: number;
@@ -362,7 +362,7 @@ export class Coordinator {
    * identity; under open enrolment, a token, since one token may hold many identities) must leave at least two
    * members outside its control, and must hold fewer than t members (t shares reconstruct a secret).
    */
-  privacyProblem(cohort: readonly string[], threshold: number): string | undefined {
+  privacyProblem(cohort: readonly string[], threshold: number, what: 'cohort' | 'group' = 'cohort'): string | undefined {
     if (this.enrolment !== undefined) return undefined;
     const byToken = new Map<string, number>();
     for (const id of cohort) {
@@ -372,7 +372,7 @@ export class Coordinator {
     }
     const [, most] = [...byToken].reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0]);
     if (cohort.length - most < 2 || most >= threshold) {
-      return `${most} of the ${cohort.length} cohort members joined with one token, so its holder could learn another member's update ` +
+      return `${most} of the ${cohort.length} ${what} members joined with one token, so its holder could learn another member's update ` +
         `(needs at least 2 members outside any one token's control and fewer than t = ${threshold} inside it); enrol clients (rfl coordinator enrol) or give each its own token`;
     }
     return undefined;
@@ -609,6 +609,13 @@ export class Coordinator {
     // A client belongs to one group, so the groups' sessions run side by side without sharing any client.
     const results = await Promise.all(groups.map(async (members) => {
       if (members.length < 3) return { size: members.length, survivors: 0 };
+      // A group's sum reveals a member's update to whoever controls the group's other members: the privacy check of
+      // the cohort (privacyProblem) holds per group. A group that fails it is left out before any key is exchanged.
+      const exposed = this.privacyProblem(members, Math.floor(members.length / 2) + 1, 'group');
+      if (exposed !== undefined) {
+        this.log(`round ${t}: a group of ${members.length} is not private; left out: ${exposed}`);
+        return { size: members.length, survivors: 0, refused: 'privacy' as const };
+      }
       const session = new SecureSumSession({ runId: this.runId, round: t, cohort: members, identity: (id) => this.registry.identity(id), plannedSums: [{ phase: MODEL_PHASE, spec }], ...(this.opts.secagg ?? {}), expander: this.expander, threshold: Math.floor(members.length / 2) + 1 }, (stage, id, req) => this.sendStage(stage, id, req));
       try {
         await session.start();
@@ -620,7 +627,7 @@ export class Coordinator {
         return { size: members.length, survivors: 0 };
       }
     }));
-    metrics.groups = results.map(({ size, survivors }) => ({ size, survivors }));
+    metrics.groups = results.map((r) => ({ size: r.size, survivors: r.survivors, ...('refused' in r ? { refused: r.refused } : {}) }));
     const means = results.flatMap((r) => ('mean' in r && r.mean !== undefined ? [r.mean] : []));
     if (means.length < minGroups) throw new SecAggAbortedError({ stage: 'aggregate', phase: 'groups', attempt: 0, needed: minGroups, got: means.length });
     metrics.survivors = results.reduce((a, r) => a + r.survivors, 0);

@@ -18,6 +18,7 @@ import { readIdentity } from '../client/identity-file.js';
 import { connect, type ClientSession } from '../client/session.js';
 import { LocalTrainer } from '../client/trainer.js';
 import { rawClient } from './helpers/raw-client.js';
+import { unpack } from '../shared/protocol/wire.js';
 
 const data = makeSyntheticDataset({ count: 400, testCount: 40, seed: 11 });
 const federated = { method: 'fedavg', model: 'linear', numClients: 8, fraction: 1, rounds: 1, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 1, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 3 };
@@ -89,6 +90,31 @@ describe('Sybils and enrolment', function () {
     expect(rounds[0]!.trained).to.equal(0);
     expect(rounds[0]!.abort).to.deep.include({ stage: 'privacy' });
     expect(rounds[0]!.abort!.reason).to.match(/^the cohort is not private: 7 of the 8 cohort members joined with one token/);
+  });
+
+  it('grouped aggregation: a group in which one token holds all but one member is left out before any key is exchanged', async () => {
+    // 3 honest clients, each its own token, and 6 Sybils on one token, split into 3 groups of 3: a group holding an
+    // honest client and two Sybils would hand that client's update to the token's holder.
+    const url = await start({ federated: { ...federated, numClients: 9 }, secure: true, aggregation: { rule: 'grouped', groups: 3, across: 'median', minGroups: 1 } }, ['h0', 'h1', 'h2', 'evil']);
+    const honest: ClientSession[] = [];
+    for (let k = 0; k < 3; k++) honest.push(await join(url, `honest-${k}`, `h${k}`));
+    for (let k = 0; k < 6; k++) await join(url, `sybil-${k}`, 'evil');
+    // Every secure-sum cohort an honest client is asked to join, as it sees it.
+    const seen: string[][] = [];
+    for (const s of honest) {
+      s.socket.prependAny((event: string, packed: unknown) => {
+        if (event !== 'secagg') return;
+        const msg = unpack(packed, 'test') as { stage: string; request: { cohort?: string[] } };
+        if (msg.stage === 'setup' && msg.request.cohort !== undefined) seen.push(msg.request.cohort);
+      });
+    }
+    const rounds: RoundMetrics[] = [];
+    await open.c!.run({ onRound: (m) => rounds.push(m) });
+    expect(rounds[0]!.groups!.filter((g) => g.refused === 'privacy').length, 'the seed puts an honest client among Sybils').to.be.greaterThan(0);
+    for (const cohort of seen) {
+      const sybils = cohort.filter((id) => id.startsWith('sybil-')).length;
+      expect(cohort.length - sybils, `cohort ${cohort.join(',')}`).to.be.at.least(2);
+    }
   });
 
   it('runs the same cohort when its members are enrolled, each its own principal, and refuses strangers', async () => {
