@@ -94,7 +94,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const DS = subset('ds', values.ds, values.quick ? [10_000] : [10_000, 100_000], [10_000, 100_000, 1_000_000]);
   const DROPOUTS = subset('dropouts', values.dropouts, [0, 0.1, 0.3]);
   const MODES = subset<Mode>('modes', values.modes, ALL_MODES);
-  const STAGE_ORDER: Stage[] = ['setup', 'shareKeys', 'collectMasked', 'consistency', 'unmask', 'reshare'];
+  const STAGE_ORDER: Stage[] = ['setup', 'shareKeys', 'checkBoxes', 'collectMasked', 'consistency', 'unmask', 'reshare'];
 
   /** Bytes of a message as counted here: typed arrays' byteLength + strings' UTF-8 length, recursively. */
   function messageBytes(x: unknown): number {

@@ -3,7 +3,8 @@
  * coordinator's requests (docs/spec/secure-aggregation.md §4–§6).
  *
  * Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017 (arXiv
- * 1611.04482), §4: AdvertiseKeys (`setup`), ShareKeys, MaskedInputCollection (`collectMasked`),
+ * 1611.04482), §4: AdvertiseKeys (`setup`), ShareKeys, then this project's box check (`checkBoxes`, §6.1: the
+ * share boxes are opened, and a complaint proved, before anything is masked), MaskedInputCollection (`collectMasked`),
  * ConsistencyCheck (active model) and Unmasking, with double masking and Shamir sharing of the self-mask seed b
  * and of the mask key s^SK. Several sums per round reuse the round's keys with per-(sum, attempt) derived keys
  * and fresh self masks (§5), which needs the client-side share discipline implemented in `unmask`: for each
@@ -19,7 +20,6 @@ import {
   agree,
   commitSeed,
   encodeSharePayload,
-  openSharePayload,
   pairMaskKey,
   randomSeed,
   roundKeyPairs,
@@ -27,9 +27,11 @@ import {
   selfMaskKey,
   shareBoxKey,
   signAdvertise,
+  signBoxCheck,
   signCommit,
   signConsistency,
   verifyAdvertise,
+  verifyBoxCheck,
   verifyConsistency,
   wipe,
   maskInput,
@@ -40,7 +42,8 @@ import {
 } from '../shared/secagg/crypto.js';
 import { bytesEqual } from '../shared/secagg/encoding.js';
 import { SecAggProtocolError, SecAggStageOrderError } from '../shared/secagg/errors.js';
-import { NEXT_STAGES, type CollectMaskedReply, type CollectMaskedRequest, type ConsistencyReply, type ConsistencyRequest, type Envelope, type PlannedSum, type SetupReply, type SetupRequest, type ShareBox, type ShareKeysReply, type ShareKeysRequest, type Stage, type ThreatModel, type UnmaskReply, type UnmaskRequest, type ReshareRequest, type GraphSpec } from '../shared/secagg/messages.js';
+import { openBoxFrom } from '../shared/secagg/disputes.js';
+import { NEXT_STAGES, type CheckBoxesReply, type CheckBoxesRequest, type CollectMaskedReply, type CollectMaskedRequest, type ConsistencyReply, type ConsistencyRequest, type Envelope, type PlannedSum, type SetupReply, type SetupRequest, type ShareBox, type ShareKeysReply, type ShareKeysRequest, type Stage, type ThreatModel, type UnmaskReply, type UnmaskRequest, type ReshareRequest, type GraphSpec } from '../shared/secagg/messages.js';
 import { checkHeadroom, encodeVector, validateSpec, vectorLength, type Rounding, type VectorSpec } from '../shared/secagg/quantize.js';
 import { splitSecret } from '../shared/secagg/shamir.js';
 import { buildTopology, neighbourIds, type Topology } from '../shared/secagg/topology.js';
@@ -99,6 +102,8 @@ export class SecAggClientRound {
   private readonly answered = new Set<string>();
   /** (phase, attempt) of share boxes expected in the next inbox: the round's shareKeys, or a reshare. */
   private pendingInbox: { phase: string; attempt: number } | undefined;
+  /** Senders of the boxes opened at checkBoxes; in the active model, whose clean box checks the first sum needs. */
+  private boxSenders: string[] | undefined;
 
   constructor(
     private readonly opts: SecAggClientOptions,
@@ -114,6 +119,7 @@ export class SecAggClientRound {
   /** Answers one request; throws a typed error (state unchanged) when the request must be refused. */
   async handle(stage: 'setup', req: SetupRequest): Promise<SetupReply>;
   async handle(stage: 'shareKeys', req: ShareKeysRequest): Promise<ShareKeysReply>;
+  async handle(stage: 'checkBoxes', req: CheckBoxesRequest): Promise<CheckBoxesReply>;
   async handle(stage: 'collectMasked', req: CollectMaskedRequest): Promise<CollectMaskedReply>;
   async handle(stage: 'consistency', req: ConsistencyRequest): Promise<ConsistencyReply>;
   async handle(stage: 'unmask', req: UnmaskRequest): Promise<UnmaskReply>;
@@ -127,6 +133,8 @@ export class SecAggClientRound {
           return this.setup(req as SetupRequest);
         case 'shareKeys':
           return await this.shareKeys(req as ShareKeysRequest);
+        case 'checkBoxes':
+          return this.checkBoxes(req as CheckBoxesRequest);
         case 'collectMasked':
           return await this.collectMasked(req as CollectMaskedRequest);
         case 'consistency':
@@ -299,6 +307,42 @@ export class SecAggClientRound {
     return { boxes, commitments, commitSignature: signCommit(this.opts.identity.secretKey, topo.sessionId, commitments) };
   }
 
+  /**
+   * Opens the share boxes of the key agreement (§6.1). All open: a signed clean check. Some do not: the senders,
+   * signed, with this client's round secret key c as the proof; the client then leaves the key agreement (its
+   * secrets wiped), since the coordinator can now open its inbox and nothing may be masked under it.
+   */
+  private checkBoxes(req: CheckBoxesRequest): CheckBoxesReply {
+    const topo = this.topo!;
+    const me = this.opts.clientId;
+    if (this.pendingInbox === undefined || this.pendingInbox.phase !== SHARE_KEYS_PHASE) this.protocol('no share boxes are pending', 'inbox');
+    const expected = new Set(neighbourIds(topo, me).filter((id) => id !== me));
+    const seen = new Set<string>();
+    const failed: string[] = [];
+    const opened: { sender: string; sk: Uint8Array | null; self: { phase: string; attempt: number; share: Uint8Array }[] }[] = [];
+    for (const box of req.inbox) {
+      if (seen.has(box.peer)) this.protocol(`two boxes from ${box.peer}`, 'inbox');
+      seen.add(box.peer);
+      if (!expected.has(box.peer)) this.protocol(`a box from ${box.peer}, who is not a neighbour`, 'inbox');
+      const payload = openBoxFrom(topo, this.keys!.c.secretKey, box.peer, me, box, { phase: SHARE_KEYS_PHASE, attempt: 0, planned: new Set(this.planned.keys()) });
+      if (payload === null) failed.push(box.peer);
+      else opened.push({ sender: box.peer, sk: payload.skShare, self: payload.selfShares });
+    }
+    failed.sort();
+    const signature = signBoxCheck(this.opts.identity.secretKey, topo.sessionId, failed);
+    if (failed.length > 0) {
+      const cSk = Uint8Array.from(this.keys!.c.secretKey);
+      for (const o of opened) wipe(o.sk, ...o.self.map((x) => x.share));
+      this.dispose();
+      return { failed, cSk, signature };
+    }
+    for (const o of opened) this.hold(o.sender, o.sk, o.self);
+    this.boxSenders = [...seen].sort();
+    this.pendingInbox = undefined;
+    this.last = 'checkBoxes';
+    return { failed, signature };
+  }
+
   private hold(owner: string, sk: Uint8Array | null, self: readonly { phase: string; attempt: number; share: Uint8Array }[]): void {
     const h = this.held.get(owner) ?? { sk: null, self: new Map<string, Uint8Array>() };
     if (sk !== null) h.sk = sk;
@@ -327,7 +371,19 @@ export class SecAggClientRound {
     const seed = this.seeds.get(sumKey(phase, attempt));
     if (seed === undefined) this.protocol(`no self-mask seed for sum '${phase}' attempt ${attempt}`, 'attempt');
 
-    // The inbox must come exactly when boxes are pending (after shareKeys or a reshare), and only then.
+    // Active model, the round's first sum: every neighbour that sent this client a box must have signed a clean
+    // box check. A complaint reveals the accuser's inbox (one share of each of its neighbours' secrets), so a key
+    // agreement with one is never used; a coordinator that goes on regardless loses this client.
+    if (this.boxSenders !== undefined && this.setupReq!.threatModel === 'active') {
+      const clean = new Set<string>();
+      for (const c of req.boxChecks ?? []) {
+        const pk = this.opts.peerIdentity(c.clientId);
+        if (pk !== undefined && c.signature instanceof Uint8Array && verifyBoxCheck(pk, topo.sessionId, [], c.signature)) clean.add(c.clientId);
+      }
+      const missing = this.boxSenders.filter((id) => !clean.has(id));
+      if (missing.length > 0) this.protocol(`no signed clean box check from ${missing.join(', ')}: the key agreement may have been revealed`, 'boxChecks');
+    }
+    // The inbox comes exactly when a reshare's boxes are pending, and only then.
     const failedBoxes: string[] = [];
     if (this.pendingInbox !== undefined) {
       if (req.inbox === undefined) this.protocol('the share boxes were not delivered', 'inbox');
@@ -335,28 +391,12 @@ export class SecAggClientRound {
       for (const box of req.inbox) {
         if (seen.has(box.peer)) this.protocol(`two boxes from ${box.peer}`, 'inbox');
         seen.add(box.peer);
-        const sender = topo.index.get(box.peer);
-        const senderKeys = topo.keys.get(box.peer);
-        if (sender === undefined || senderKeys === undefined) this.protocol(`a box from ${box.peer}, who is not a member`, 'inbox');
-        let payload = null;
-        try {
-          const shared = agree(this.keys!.c.secretKey, senderKeys.cPk);
-          const key = shareBoxKey(shared, topo.sessionId, this.pendingInbox.phase, this.pendingInbox.attempt, sender, this.myIndex);
-          payload = openSharePayload(key, box.nonce, box.box, { sessionId: topo.sessionId, sender, recipient: this.myIndex });
-          wipe(shared, key);
-        } catch {
-          payload = null;
-        }
-        // A box that does not open, or names the wrong session, sender or recipient, is discarded and its
-        // sender reported; the sum goes on (§4).
-        const expectSk = this.pendingInbox.phase === SHARE_KEYS_PHASE;
-        const okShape = payload !== null && (expectSk ? payload.skShare !== null : payload.skShare === null) &&
-          payload.selfShares.every((s) => (expectSk ? s.attempt === 0 && this.planned.has(s.phase) : s.phase === phase && s.attempt === attempt));
-        if (payload === null || !okShape) {
-          failedBoxes.push(box.peer);
-          continue;
-        }
-        this.hold(box.peer, payload.skShare, payload.selfShares);
+        if (!topo.index.has(box.peer)) this.protocol(`a box from ${box.peer}, who is not a member`, 'inbox');
+        // A box that does not open, or names the wrong session, sender or recipient, is discarded and its sender
+        // reported; after a release a complaint cannot be proved (§6.1), so the sender's shares are only not used.
+        const payload = openBoxFrom(topo, this.keys!.c.secretKey, box.peer, this.opts.clientId, box, { ...this.pendingInbox, planned: new Set(this.planned.keys()) });
+        if (payload === null) failedBoxes.push(box.peer);
+        else this.hold(box.peer, payload.skShare, payload.selfShares);
       }
     } else if (req.inbox !== undefined) {
       this.protocol('share boxes delivered twice', 'inbox');
@@ -380,6 +420,7 @@ export class SecAggClientRound {
     if (y.length !== vectorLength(req.spec)) this.protocol('internal: masked vector has the wrong length', 'spec');
 
     this.pendingInbox = undefined;
+    this.boxSenders = undefined;
     this.answered.add(sumKey(phase, attempt));
     this.current = { phase, attempt, cohort: [...req.cohort], done: false };
     this.last = 'collectMasked';

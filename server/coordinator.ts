@@ -27,7 +27,6 @@ import { plannedBvaSums, secureEnsemble, type BvaSumInfo } from './secure-bva-en
 import { SecAggAbortedError, SecAggConfigError, SecAggDisputeError } from '../shared/secagg/errors.js';
 
 /** Fresh starts of a round's secure aggregation after share-box complaints (each leaves at least one client out). */
-const MAX_DISPUTE_RESTARTS = 2;
 import type { VectorSpec } from '../shared/secagg/quantize.js';
 import { applyMeanUpdate, MODEL_PHASE, modelUpdate, modelUpdateSpec } from '../shared/federated/secure-model.js';
 import { clientSeed, drawCohort } from '../shared/federated/seeds.js';
@@ -534,47 +533,35 @@ export class Coordinator {
     if (n < 3) throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: 0, needed: 3, got: n });
     if (grouped) await timed('modelSum', () => this.groupedModelUpdate(t, trained, metrics));
     // With groups, the cohort-wide session carries only the BV phases (threats-and-evaluation.md §5).
-    // Only the cohort-wide session that carries the model sum can start again after complaints (§6.1).
-    let session = planned.length > 0 ? this.newSession(t, trained, planned, !grouped) : undefined;
-    // The privacy check again, on the clients that trained and the session's own threshold (dropouts in training
-    // shrink the cohort, and a Harary graph has its own t).
-    const exposedNow = session !== undefined && !grouped ? this.privacyProblem(trained, session.threshold) : undefined;
-    if (exposedNow !== undefined) throw new SecAggAbortedError({ stage: 'privacy', phase: '', attempt: 0, needed: 2, got: 0 }, `the cohort is not private: ${exposedNow}`);
-    if (session !== undefined) await timed('keyAgreement', () => session!.start());
-    // The first session's threshold: a restart never lowers it, and must keep t + 1 members (see below).
-    const t0 = session?.threshold ?? 0;
-    if (!grouped) {
-      let model: Awaited<ReturnType<SecureSumSession['sum']>> | undefined;
-      // Share boxes that fail to open before any release: leave out whom the complaints point at (the sender of
-      // garbage or the false accuser) and start again with fresh keys, at most MAX_DISPUTE_RESTARTS times.
-      for (let restart = 0; model === undefined; restart++) {
-        try {
-          model = await timed('modelSum', () => session!.sum(MODEL_PHASE));
-        } catch (err) {
-          if (!(err instanceof SecAggDisputeError)) throw err;
-          const excluded = new Set(err.excluded);
-          (metrics.excluded ??= []).push(...err.excluded);
-          this.log(`round ${t}: ${err.message} (complaints: ${err.disputes.map(([a, b]) => `${a}→${b}`).join(', ')})`);
-          if (restart >= MAX_DISPUTE_RESTARTS) throw new SecAggAbortedError({ stage: 'collectMasked', phase: MODEL_PHASE, attempt: restart, needed: 1, got: 0 }, `secure aggregation aborted: share-box complaints remained after ${restart + 1} attempts`);
-          trained = trained.filter((id) => !excluded.has(id));
-          n = trained.length;
-          // Complaints cannot be checked without a secret, so colluding accusers could have honest clients left
-          // out. With fewer than t colluders, keeping at least t + 1 members (t of the first session) leaves at least
-          // two honest inputs in any sum released, so none is isolated; and the restart keeps that t.
-          if (n < t0 + 1) throw new SecAggAbortedError({ stage: 'collectMasked', phase: MODEL_PHASE, attempt: restart + 1, needed: t0 + 1, got: n }, `secure aggregation aborted: leaving out the clients the share-box complaints name would leave ${n} of the cohort, fewer than t + 1 = ${t0 + 1}`);
-          const exposed = this.privacyProblem(trained, t0);
-          if (exposed !== undefined) throw new SecAggAbortedError({ stage: 'privacy', phase: MODEL_PHASE, attempt: restart + 1, needed: 2, got: 0 }, `the restarted cohort is not private: ${exposed}`);
-          planned = [{ phase: MODEL_PHASE, spec: modelUpdateSpec(this.spec.numParams) }, ...(bva ? plannedBvaSums(traits.bva!, this.config.bva.bias, steps, this.bvaShape(), n) : [])];
+    let session: SecureSumSession | undefined;
+    if (planned.length > 0) {
+      // The first session's threshold: a restart after complaints never lowers it.
+      let t0: number | undefined;
+      const agreed = await timed('keyAgreement', () =>
+        this.agreeKeys(t, trained, metrics, (members, restart) => {
+          if (restart > 0) planned = [...(grouped ? [] : [{ phase: MODEL_PHASE, spec: modelUpdateSpec(this.spec.numParams) }]), ...(bva ? plannedBvaSums(traits.bva!, this.config.bva.bias, steps, this.bvaShape(), members.length) : [])];
+          let s: SecureSumSession;
           try {
-            session = this.newSession(t, trained, planned, true, t0);
+            s = this.newSession(t, members, planned, t0);
           } catch (e) {
-            // The first session's t does not fit the smaller cohort's graph: no restart that keeps privacy.
-            if (!(e instanceof SecAggConfigError)) throw e;
-            throw new SecAggAbortedError({ stage: 'setup', phase: MODEL_PHASE, attempt: restart + 1, needed: t0, got: n }, `secure aggregation aborted: no restart keeps t = ${t0} for the ${n} clients left after the complaints (${e.message})`);
+            // The first session's t does not fit the smaller cohort's graph: no restart keeps privacy.
+            if (restart === 0 || !(e instanceof SecAggConfigError)) throw e;
+            throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: restart, needed: t0 ?? 0, got: members.length }, `secure aggregation aborted: no restart keeps t = ${t0} for the ${members.length} clients left after the share-box complaints (${e.message})`);
           }
-          await timed('keyAgreement', () => session!.start());
-        }
-      }
+          t0 ??= s.threshold;
+          // The privacy check again, on the clients that trained and the session's own threshold (dropouts in
+          // training and clients left out after complaints shrink the cohort, and a Harary graph has its own t).
+          const exposed = grouped ? undefined : this.privacyProblem(members, s.threshold);
+          if (exposed !== undefined) throw new SecAggAbortedError({ stage: 'privacy', phase: '', attempt: restart, needed: 2, got: 0 }, `the ${restart === 0 ? '' : 'restarted '}cohort is not private: ${exposed}`);
+          return s;
+        }, 'the cohort'),
+      );
+      session = agreed.session;
+      trained = agreed.members;
+      n = trained.length;
+    }
+    if (!grouped) {
+      const model = await timed('modelSum', () => session!.sum(MODEL_PHASE));
       metrics.survivors = model.survivors.length;
       const kept = new Set(model.survivors);
       metrics.secaggDropouts = trained.filter((id) => !kept.has(id));
@@ -585,11 +572,33 @@ export class Coordinator {
     await timed('sharedSet', () => this.nextSharedSet(t, bva && session !== undefined ? secureEnsemble(session, this.bvaShape(), n, (i) => (metrics.bvaSums ??= []).push(i)) : undefined, metrics));
   }
 
-  private newSession(t: number, cohort: string[], plannedSums: PlannedSum[], restartOnComplaints = false, threshold?: number): SecureSumSession {
+  private newSession(t: number, cohort: string[], plannedSums: PlannedSum[], threshold?: number): SecureSumSession {
     return new SecureSumSession(
-      { runId: this.runId, round: t, cohort, identity: (id) => this.registry.identity(id), plannedSums, ...(this.opts.secagg ?? {}), expander: this.expander, restartOnComplaints, ...(threshold !== undefined ? { threshold } : {}) },
+      { runId: this.runId, round: t, cohort, identity: (id) => this.registry.identity(id), plannedSums, ...(this.opts.secagg ?? {}), expander: this.expander, ...(threshold !== undefined ? { threshold } : {}) },
       (stage, id, req) => this.sendStage(stage, id, req),
     );
+  }
+
+  /**
+   * Key agreement with share-box complaints settled (secure-aggregation.md §6.1): `make(members, restart)` builds a
+   * session, which is started; complaints, each judged by its proof, leave out the guilty, and the key agreement
+   * starts again with fresh keys over the rest. Every restart leaves out at least one client, so this ends: with a
+   * session that had no complaint, or an abort below t. The left-out clients go to `metrics.excluded`.
+   */
+  private async agreeKeys(t: number, members: string[], metrics: RoundMetrics, make: (members: string[], restart: number) => SecureSumSession, what: string): Promise<{ session: SecureSumSession; members: string[] }> {
+    for (let restart = 0; ; restart++) {
+      const session = make(members, restart);
+      try {
+        await session.start();
+        return { session, members };
+      } catch (err) {
+        if (!(err instanceof SecAggDisputeError)) throw err;
+        const out = new Set(err.excluded);
+        (metrics.excluded ??= []).push(...err.excluded);
+        this.log(`round ${t}: ${what}: ${err.message}`);
+        members = members.filter((id) => !out.has(id));
+      }
+    }
   }
 
   /**
@@ -616,9 +625,18 @@ export class Coordinator {
         this.log(`round ${t}: a group of ${members.length} is not private; left out: ${exposed}`);
         return { size: members.length, survivors: 0, refused: 'privacy' as const };
       }
-      const session = new SecureSumSession({ runId: this.runId, round: t, cohort: members, identity: (id) => this.registry.identity(id), plannedSums: [{ phase: MODEL_PHASE, spec }], ...(this.opts.secagg ?? {}), expander: this.expander, threshold: Math.floor(members.length / 2) + 1 }, (stage, id, req) => this.sendStage(stage, id, req));
+      // The group's t stays that of its full size when complaints leave clients out (§6.1).
+      const tg = Math.floor(members.length / 2) + 1;
       try {
-        await session.start();
+        const { session } = await this.agreeKeys(t, members, metrics, (m, restart) => {
+          if (restart > 0) {
+            // Fewer than 3 would let one member read the other's update from the group sum.
+            if (m.length < Math.max(3, tg)) throw new SecAggAbortedError({ stage: 'checkBoxes', phase: MODEL_PHASE, attempt: restart, needed: Math.max(3, tg), got: m.length });
+            const exposed = this.privacyProblem(m, tg, 'group');
+            if (exposed !== undefined) throw new SecAggAbortedError({ stage: 'privacy', phase: MODEL_PHASE, attempt: restart, needed: 2, got: 0 }, `the restarted group is not private: ${exposed}`);
+          }
+          return this.newSession(t, m, [{ phase: MODEL_PHASE, spec }], tg);
+        }, `a group of ${members.length}`);
         const r = await session.sum(MODEL_PHASE);
         return { size: members.length, survivors: r.survivors.length, mean: applyMeanUpdate(new Float32Array(spec[0]!.length), r.sums[0]!, r.survivors.length) };
       } catch (err) {

@@ -10,10 +10,13 @@
  * abandons the attempt and reshares fresh self-mask seeds over the clients that delivered (rule 3), at most
  * `maxRestarts` times.
  *
+ * Between shareKeys and the first masked input, `checkBoxes` has every client open its share boxes; complaints
+ * are proved with the accuser's round box key and judged here (shared/secagg/disputes.ts, spec §6.1).
+ *
  * The session never holds any client's input in the clear: it sums masked vectors and removes only aggregate
  * masks. A reply that fails a check is a failure record that shrinks the survivor set, never an exception; the
- * session throws only `SecAggAbortedError` (a survivor set fell below t), `SecAggDisputeError` (share boxes
- * failed to open before anything was released: the caller starts again without the clients it names) or
+ * session throws only `SecAggAbortedError` (a survivor set fell below t), `SecAggDisputeError` (from `start`:
+ * share-box complaints were judged; the caller starts again with fresh keys without the guilty it names) or
  * `SecAggConfigError`.
  */
 import {
@@ -24,7 +27,9 @@ import {
   publicKeyMatches,
   selfMaskKey,
   sha256,
+  SHARE_KEYS_PHASE,
   verifyAdvertise,
+  verifyBoxCheck,
   verifyCommit,
   verifyConsistency,
   wipe,
@@ -32,10 +37,12 @@ import {
 } from '../shared/secagg/crypto.js';
 import { bytesEqual } from '../shared/secagg/encoding.js';
 import { SecAggAbortedError, SecAggConfigError, SecAggDisputeError, SecAggReconstructionError } from '../shared/secagg/errors.js';
-import { resolveDisputes } from '../shared/secagg/disputes.js';
+import { judgeComplaints, type Verdict } from '../shared/secagg/disputes.js';
 import { neighboursBelowThreshold, resolveThreshold } from '../shared/secagg/graph.js';
 import { sizeSecAggPlus } from '../shared/secagg/sizing.js';
 import type {
+  BoxCheck,
+  CheckBoxesReply,
   CollectMaskedReply,
   Commitment,
   ConsistencyReply,
@@ -80,12 +87,6 @@ export interface SecureSumOptions {
   plannedSums: PlannedSum[];
   /** Restarts allowed per sum after a later-sum drop (default 1). */
   maxRestarts?: number;
-  /**
-   * Complaints about share boxes before any release end the attempt with SecAggDisputeError, for the caller to
-   * start again without the clients it names (§6.1). Default false: complaints only keep the complained-of
-   * senders' shares out and leave them out of later sums (the caller cannot restart, e.g. a group's session).
-   */
-  restartOnComplaints?: boolean;
   /** Every reply the coordinator receives, for audits and tests (stage, client, reply). */
   onReply?: (stage: Stage, clientId: string, reply: unknown) => void;
   /**
@@ -136,6 +137,8 @@ export class SecureSumSession {
   /** Holder → senders whose boxes it could not open (they do not count towards those senders' shares). */
   private readonly badBoxes = new Map<string, Set<string>>();
   private readonly doneSums = new Set<string>();
+  /** Active model: the signed clean box checks, forwarded with the round's first sum (then cleared). */
+  private boxChecks: BoxCheck[] | undefined;
   private started = false;
 
   constructor(
@@ -245,8 +248,44 @@ export class SecureSumSession {
       boxesBySender.set(id, boxes);
     }
     if (u2.length < this.threshold) this.abort('shareKeys', '', 0, u2.length);
-    this.inbox = routeBoxes(boxesBySender, new Set(u2));
-    this.alive = u2.sort();
+    const inbox = routeBoxes(boxesBySender, new Set(u2));
+    u2.sort();
+
+    // Every client opens its boxes before anything is masked; a complaint comes with its proof and is judged here.
+    const checks = await this.broadcast<CheckBoxesReply>('checkBoxes', u2, (id) => ({ env: this.env('checkBoxes', '', 0), inbox: inbox.get(id) ?? [] }));
+    const verdicts: Verdict[] = [];
+    const clean: BoxCheck[] = [];
+    const silent: string[] = [];
+    const expect = { phase: SHARE_KEYS_PHASE, attempt: 0, planned: new Set(this.opts.plannedSums.map((p) => p.phase)) };
+    for (const id of u2) {
+      const r = checks.get(id)!;
+      const idPk = this.opts.identity(id);
+      if (!r.ok || idPk === undefined || !Array.isArray(r.reply.failed) || !(r.reply.signature instanceof Uint8Array)) {
+        silent.push(id);
+        continue;
+      }
+      const failed = r.reply.failed.map(String);
+      if (!verifyBoxCheck(idPk, this.topo.sessionId, failed, r.reply.signature)) {
+        silent.push(id);
+        continue;
+      }
+      if (failed.length === 0) {
+        clean.push({ clientId: id, signature: r.reply.signature });
+        continue;
+      }
+      const delivered = new Map((inbox.get(id) ?? []).map((b) => [b.peer, b]));
+      verdicts.push(...judgeComplaints(this.topo, id, failed, r.reply.cSk instanceof Uint8Array ? r.reply.cSk : undefined, delivered, expect));
+    }
+    // Active model: a client masks only with every box sender's signed clean check in hand, so a silent member
+    // (who may have complained unseen) also means new keys; it is left out like a dropout, not blamed.
+    if (this.threatModel === 'active' && verdicts.length === 0 && silent.length > 0) {
+      throw new SecAggDisputeError(silent, silent.map((id) => ({ accuser: id, accused: '', guilty: id, reason: 'no-box-check' })));
+    }
+    if (verdicts.length > 0) throw new SecAggDisputeError([...new Set(verdicts.map((v) => v.guilty))].sort(), verdicts);
+    const u2c = clean.map((c) => c.clientId);
+    if (u2c.length < this.threshold) this.abort('checkBoxes', '', 0, u2c.length);
+    if (this.threatModel === 'active') this.boxChecks = clean;
+    this.alive = u2c;
   }
 
   /** Verifies and records a client's signed self-mask seed commitments for the expected (phase, attempt)s. */
@@ -283,9 +322,11 @@ export class SecureSumSession {
         env: this.env('collectMasked', phase, attempt),
         cohort,
         ...(this.inbox.has(id) ? { inbox: this.inbox.get(id) } : {}),
+        ...(this.boxChecks !== undefined ? { boxChecks: this.boxChecks } : {}),
         spec,
         ...(payload !== undefined ? { payload: payload(id) } : {}),
       }));
+      this.boxChecks = undefined;
       // A complaint counts only about a sender whose box this request delivered to the complainer: a client cannot
       // accuse peers it got nothing from (e.g. in a later sum, which delivers no boxes).
       const delivered = new Map([...this.inbox].map(([id, boxes]) => [id, new Set(boxes.map((b) => b.peer))]));
@@ -304,18 +345,6 @@ export class SecureSumSession {
         }
       }
       u3.sort();
-      // Complaints before anything was released (no sum done, no self mask requested): leave out the clients the
-      // complaints point at and start the round's aggregation again, rather than carry an unrecoverable sender or
-      // trust an accuser (disputes.ts). Nothing of this attempt is ever unmasked.
-      if (this.opts.restartOnComplaints === true && this.doneSums.size === 0 && this.selfRevealed.size === 0) {
-        const complaints: [string, string][] = [];
-        for (const [id, r] of masked) {
-          if (!r.ok || !Array.isArray(r.reply.failedBoxes)) continue;
-          for (const sender of r.reply.failedBoxes) if (delivered.get(id)?.has(String(sender)) === true) complaints.push([id, String(sender)]);
-        }
-        const excluded = resolveDisputes(complaints, cohort);
-        if (excluded.length > 0) throw new SecAggDisputeError(excluded, complaints, phase);
-      }
       const dropped = cohort.filter((id) => !ys.has(id));
       // Rule 2/3: a client whose self mask was already requested cannot have its mask key reconstructed, so its
       // drop makes this attempt unrecoverable: abandon it and reshare among those who delivered.

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { makeCohort, clientIds } from './helpers/secagg-cohort.js';
 import { resolveGraph } from '../server/secagg-session.js';
 import { SecAggAbortedError, SecAggDisputeError, SecAggProtocolError, SecAggStageOrderError } from '../shared/secagg/errors.js';
+import type { CheckBoxesReply } from '../shared/secagg/messages.js';
 import { encodeVector, type VectorSpec } from '../shared/secagg/quantize.js';
 import type { CollectMaskedReply, ShareKeysReply, UnmaskRequest } from '../shared/secagg/messages.js';
 
@@ -159,43 +160,87 @@ describe('secure aggregation protocol (in memory)', function () {
     expect(Math.max(...q0)).to.be.at.most(2 ** 20);
   });
 
-  it('on a tampered share box before any release, names both parties of the lone complaint and releases nothing', async () => {
-    const c = makeCohort({
-      n: 6,
-      sums: threeSums,
-      session: { restartOnComplaints: true },
-      tamper: tamperBox001To002,
-    });
-    await c.session.start();
+  it('a garbage share box is attributed to its sender at checkBoxes, with the accuser\'s proof, before anything is masked', async () => {
+    const c = makeCohort({ n: 6, sums: threeSums, tamper: tamperBox001To002 });
     let dispute: SecAggDisputeError | undefined;
     try {
-      await c.session.sum('model');
+      await c.session.start();
     } catch (err) {
       dispute = err as SecAggDisputeError;
     }
     expect(dispute).to.be.instanceOf(SecAggDisputeError);
-    // One complaint: the coordinator cannot tell the garbage sender from a liar without a secret, so both go
-    // (the coordinator then starts the round's aggregation again without them: test/secagg-disputes.test.ts).
-    expect(dispute!.disputes).to.deep.equal([['client-002', 'client-001']]);
-    expect(dispute!.excluded).to.deep.equal(['client-001', 'client-002']);
-    const report = c.received.find(([s, id]) => s === 'collectMasked' && id === 'client-002')![2] as CollectMaskedReply;
-    expect(report.failedBoxes).to.deep.equal(['client-001']);
-    // Nothing of the attempt was unmasked.
-    expect(c.received.some(([s]) => s === 'unmask')).to.equal(false);
+    expect(dispute!.verdicts).to.deep.equal([{ accuser: 'client-002', accused: 'client-001', guilty: 'client-001', reason: 'garbage-box' }]);
+    expect(dispute!.excluded).to.deep.equal(['client-001']);
+    const report = c.received.find(([s, id]) => s === 'checkBoxes' && id === 'client-002')![2] as CheckBoxesReply;
+    expect(report.failed).to.deep.equal(['client-001']);
+    expect(report.cSk).to.be.instanceOf(Uint8Array);
+    // The accuser left the key agreement, and nothing was masked under it.
+    expect(c.clients.get('client-002')!.isClosed).to.equal(true);
+    expect(c.sent.get('collectMasked')).to.equal(undefined);
   });
 
-  it('without restarts (a group\'s session), a tampered box keeps its sender\'s shares out and the sum completes', async () => {
+  it('a false complaint (the box opens with the accuser\'s own key) is attributed to the accuser', async () => {
+    // The box reaches client-002 corrupted in transit, so it complains honestly; the coordinator opens the box it
+    // delivered with 002's revealed key, finds it sound, and blames 002: exactly what a lying client gets.
     const c = makeCohort({
       n: 6,
       sums: threeSums,
-      tamper: tamperBox001To002,
+      tamperRequest: (stage, id, request) => {
+        if (stage !== 'checkBoxes' || id !== 'client-002') return request;
+        const r = request as { inbox: { peer: string; box: Uint8Array }[] };
+        return { ...r, inbox: r.inbox.map((b) => (b.peer === 'client-001' ? { ...b, box: b.box.map((x, i) => (i === 5 ? x ^ 1 : x)) } : b)) };
+      },
     });
+    const err = await c.session.start().then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(SecAggDisputeError);
+    expect((err as SecAggDisputeError).verdicts).to.deep.equal([{ accuser: 'client-002', accused: 'client-001', guilty: 'client-002', reason: 'box-opens' }]);
+  });
+
+  it('a complaint without a valid proof is the accuser\'s fault', async () => {
+    const c = makeCohort({
+      n: 6,
+      sums: threeSums,
+      tamper: (stage, id, reply) => {
+        if (stage === 'checkBoxes' && id === 'client-002') {
+          const r = reply as CheckBoxesReply;
+          // A complaint with a signature, as a liar would send, but a made-up key.
+          return r.failed.length > 0 ? { ...r, cSk: new Uint8Array(32).fill(7) } : r;
+        }
+        return tamperBox001To002(stage, id, reply);
+      },
+    });
+    const err = await c.session.start().then(() => undefined, (e: unknown) => e);
+    expect((err as SecAggDisputeError).verdicts).to.deep.equal([{ accuser: 'client-002', accused: '', guilty: 'client-002', reason: 'bad-proof' }]);
+  });
+
+  it('honest-but-curious: a client silent at checkBoxes is a dropout; the sum is exact over the rest', async () => {
+    const c = makeCohort({ n: 6, sums: threeSums, drops: { 'client-003': { stage: 'checkBoxes' } } });
     await c.session.start();
     const r = await c.session.sum('model');
-    expect(r.survivors).to.deep.equal(c.ids);
-    expect(maxDiff(r.sums, c.plainSum('model', c.ids))).to.be.below(bound(6));
-    const next = await c.session.sum('bva/0/p1');
-    expect(next.survivors).to.not.include('client-001');
+    const rest = c.ids.filter((id) => id !== 'client-003');
+    expect(r.survivors).to.deep.equal(rest);
+    expect(maxDiff(r.sums, c.plainSum('model', rest))).to.be.below(bound(5));
+  });
+
+  it('active model: a client silent at checkBoxes means new keys (it may have complained unseen); clients refuse a first sum without every box sender\'s clean check', async () => {
+    const silent = makeCohort({ n: 6, sums: threeSums, session: { threatModel: 'active' }, drops: { 'client-003': { stage: 'checkBoxes' } } });
+    const err = await silent.session.start().then(() => undefined, (e: unknown) => e);
+    expect((err as SecAggDisputeError).verdicts).to.deep.equal([{ accuser: 'client-003', accused: '', guilty: 'client-003', reason: 'no-box-check' }]);
+    // A coordinator that withholds the clean checks (as one going on after a complaint must) loses every client.
+    const c = makeCohort({
+      n: 6,
+      sums: threeSums,
+      session: { threatModel: 'active' },
+      tamperRequest: (stage, _id, request) => {
+        if (stage !== 'collectMasked') return request;
+        const { boxChecks: _dropped, ...rest } = request as { boxChecks?: unknown };
+        return rest;
+      },
+    });
+    await c.session.start();
+    const abort = await c.session.sum('model').then(() => undefined, (e: unknown) => e);
+    expect(abort).to.be.instanceOf(SecAggAbortedError);
+    expect([...c.clients.values()].every((x) => x.isClosed)).to.equal(true);
   });
 
   it('excludes a client whose advertisement signature is forged, or whose key is low-order or duplicated', async () => {

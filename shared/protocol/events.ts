@@ -10,7 +10,7 @@ import type { Stage } from '../secagg/messages.js';
 import type { LocalAdversarialSpec } from '../attacks/adversarial-training.js';
 
 /** Bumped on any incompatible change; checked at the handshake. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The handshake's `auth` object a client sends. */
 export interface HelloAuth {
@@ -111,6 +111,8 @@ export const DEFAULT_TIMEOUTS_MS: Record<'auth' | 'train' | Stage, number> = {
   train: 600_000,
   setup: 30_000,
   shareKeys: 30_000,
+  /** Opening the share boxes (one X25519 and one AEAD open per neighbour). */
+  checkBoxes: 30_000,
   collectMasked: 60_000,
   consistency: 30_000,
   unmask: 30_000,

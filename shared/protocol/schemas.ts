@@ -143,7 +143,8 @@ const ids = z.array(id).max(100_000);
 const requestSchemas: Record<Stage, z.ZodType> = {
   setup: z.object({ env: envelope, cohort: ids, threshold: z.number().int(), threatModel: z.enum(['honest-but-curious', 'active']), graph, plannedSums: z.array(z.object({ phase: z.string().min(1).max(64), spec })).max(1000), identities: z.array(z.object({ clientId: id, identityPk: bytes(32) })).max(100_000).optional() }),
   shareKeys: z.object({ env: envelope, advertisements: z.array(z.object({ clientId: id, cPk: bytes(32), sPk: bytes(32), signature: bytes(64) })).max(100_000) }),
-  collectMasked: z.object({ env: envelope, cohort: ids, inbox: z.array(box).optional(), spec, payload: z.unknown().optional() }),
+  checkBoxes: z.object({ env: envelope, inbox: z.array(box).max(100_000) }),
+  collectMasked: z.object({ env: envelope, cohort: ids, inbox: z.array(box).optional(), boxChecks: z.array(z.object({ clientId: id, signature: bytes(64) })).max(100_000).optional(), spec, payload: z.unknown().optional() }),
   consistency: z.object({ env: envelope, u3: ids }),
   unmask: z.object({ env: envelope, alive: ids, dropped: ids, signatures: z.array(z.object({ clientId: id, signature: bytes(64) })).optional() }),
   reshare: z.object({ env: envelope, cohort: ids }),
@@ -187,6 +188,7 @@ const replySchemas: Record<Stage, z.ZodType> = {
   setup: z.object({ cPk: bytes(32), sPk: bytes(32), signature: bytes(64) }),
   shareKeys: z.object({ boxes: z.array(box).max(100_000), commitments: z.array(commitment).max(10_000), commitSignature: bytes(64) }),
   reshare: z.object({ boxes: z.array(box).max(100_000), commitments: z.array(commitment).max(10_000), commitSignature: bytes(64) }),
+  checkBoxes: z.object({ failed: ids, cSk: bytes(32).optional(), signature: bytes(64) }),
   collectMasked: z.object({ y: bytes(), failedBoxes: ids }),
   consistency: z.object({ signature: bytes(64) }),
   unmask: z.object({ selfShares: z.array(z.object({ clientId: id, share: bytes(33) })), skShares: z.array(z.object({ clientId: id, share: bytes(33) })) }),

@@ -43,6 +43,8 @@ export const LABELS = {
   commit: 'fl-secagg/v1/commit',
   /** Signed survivor set U3 (active threat model). */
   consistency: 'fl-secagg/v1/consistency',
+  /** Signed box check: the senders whose share boxes did not open (§6.1). */
+  checkBoxes: 'fl-secagg/v1/check-boxes',
   /** Plaintext of a share box. */
   sharePayload: 'fl-secagg/v1/share-payload',
 } as const;
@@ -748,6 +750,25 @@ export function verifyCommit(
   signature: Uint8Array,
 ): boolean {
   return verifyBytes(identityPk, () => commitMessage(sessionId, commitments), signature);
+}
+
+/**
+ * str("fl-secagg/v1/check-boxes") ‖ bin(sessionId) ‖ u32(|failed|) ‖ str(id) per id of `failed` in UTF-8 byte
+ * order: a client's box check (§6.1). Ids are sorted here; duplicates throw.
+ */
+export function boxCheckMessage(sessionId: Uint8Array, failed: readonly string[]): Uint8Array {
+  const sorted = sortClientIds(failed);
+  return concatBytes(str(LABELS.checkBoxes), bin(sessionId), u32(sorted.length), ...sorted.map((id) => str(id)));
+}
+
+/** Signs a client's box check: the senders whose boxes it could not open (empty: all opened). */
+export function signBoxCheck(identitySk: Uint8Array, sessionId: Uint8Array, failed: readonly string[]): Uint8Array {
+  return signBytes(identitySk, boxCheckMessage(sessionId, failed));
+}
+
+/** True when `signature` signs this box check for this session; never throws. */
+export function verifyBoxCheck(identityPk: Uint8Array, sessionId: Uint8Array, failed: readonly string[], signature: Uint8Array): boolean {
+  return verifyBytes(identityPk, () => boxCheckMessage(sessionId, failed), signature);
 }
 
 /**

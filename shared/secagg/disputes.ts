@@ -1,35 +1,99 @@
 /**
- * Who to leave out when share boxes fail to open (docs/spec/secure-aggregation.md §6.1). A complaint "v could not
- * open u's box" is either true (u sent garbage) or false (v lies); the coordinator cannot tell which without a
- * masking secret, and asks for none. It reads the complaints as a graph between clients and leaves out a vertex
- * cover of it, greedily: the client in the most complaints first (as accuser or accused), until no complaint is
- * left; where the remaining complaints are all disjoint pairs, both ends of each. One hostile client then costs
- * at most itself: a sender of garbage to k peers is the centre of k complaints and goes alone; an accuser of k
- * peers likewise; a single complaint costs both its parties, so a liar trades itself for one honest client.
+ * Share boxes and who is to blame when one does not open (docs/spec/secure-aggregation.md §6.1).
  *
- * Ambiguities resolved: a client accusing itself is ignored; complaints naming clients outside the cohort are
- * ignored; ties in the count go to the smaller client id, so the choice is deterministic.
+ * After shareKeys every client opens the boxes addressed to it in a stage of their own, `checkBoxes`, before
+ * anything is masked. A complaint "I could not open u's box" is either true (u sent garbage) or false (the
+ * accuser lies to have u left out). The accuser proves it by revealing its round secret key c, whose public half
+ * it advertised and signed at setup: with it the coordinator derives the box key itself, opens the very box it
+ * delivered, and knows. The box opens and holds a well-formed payload: the accuser lied. It does not: the sender
+ * sent garbage. The revealed key decrypts only shares of this key agreement's secrets, and a key agreement with a
+ * complaint is abandoned before any input is masked under it (the accuser leaves it, and the coordinator starts
+ * again with fresh keys without the guilty), so no masking secret in use is ever revealed.
+ *
+ * Both sides open a box with the same function (`openBoxFrom`), so the coordinator's verdict is the client's
+ * experience, not a second opinion.
+ *
+ * Ambiguities resolved:
+ * - a complaint about a sender whose box was not delivered to the accuser is the accuser's fault (an honest client
+ *   only complains about boxes it holds);
+ * - a complaint without a key, or with a key that does not match the advertised public key, is the accuser's fault;
+ * - a client that both lies and tells the truth in one reply gets both verdicts: it and the garbage sender go;
+ * - the same sender named twice counts once.
  */
+import { agree, openSharePayload, publicKeyOf, SHARE_KEYS_PHASE, shareBoxKey, wipe, type SharePayload } from './crypto.js';
+import { bytesEqual } from './encoding.js';
+import type { ShareBox } from './messages.js';
+import type { Topology } from './topology.js';
 
-/** The clients to leave out for these complaints ([accuser, accused] pairs), sorted. */
-export function resolveDisputes(complaints: readonly (readonly [string, string])[], cohort: readonly string[]): string[] {
-  const members = new Set(cohort);
-  const key = (a: string, b: string): string => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
-  const edges = new Map<string, [string, string]>();
-  for (const [a, b] of complaints) if (a !== b && members.has(a) && members.has(b)) edges.set(key(a, b), [a, b]);
-  const out = new Set<string>();
-  while (edges.size > 0) {
-    const degree = new Map<string, number>();
-    for (const [a, b] of edges.values()) {
-      degree.set(a, (degree.get(a) ?? 0) + 1);
-      degree.set(b, (degree.get(b) ?? 0) + 1);
-    }
-    const [top, most] = [...degree].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]!;
-    const drop = most > 1 ? [top] : [...new Set([...edges.values()].flat())];
-    for (const id of drop) {
-      out.add(id);
-      for (const [k, [a, b]] of edges) if (a === id || b === id) edges.delete(k);
-    }
+/** What a box must hold: the s^SK share and one self-mask share per planned sum (attempt 0). */
+export interface BoxExpectation {
+  /** The box's (phase, attempt): the round's shareKeys (SHARE_KEYS_PHASE, 0) or a reshare's. */
+  phase: string;
+  attempt: number;
+  /** Phases planned at setup (shareKeys boxes carry a share for each). */
+  planned: ReadonlySet<string>;
+}
+
+/**
+ * Opens the box `box` sent by `sender` to `recipient` with the recipient's round secret key c, and checks that the
+ * payload names this session, sender and recipient and has the shares the stage calls for. Null when it does not.
+ */
+export function openBoxFrom(topo: Topology, cSk: Uint8Array, sender: string, recipient: string, box: ShareBox, expect: BoxExpectation): SharePayload | null {
+  const s = topo.index.get(sender);
+  const r = topo.index.get(recipient);
+  const keys = topo.keys.get(sender);
+  if (s === undefined || r === undefined || keys === undefined) return null;
+  let payload: SharePayload | null = null;
+  try {
+    const shared = agree(cSk, keys.cPk);
+    const key = shareBoxKey(shared, topo.sessionId, expect.phase, expect.attempt, s, r);
+    payload = openSharePayload(key, box.nonce, box.box, { sessionId: topo.sessionId, sender: s, recipient: r });
+    wipe(shared, key);
+  } catch {
+    return null;
   }
-  return [...out].sort();
+  if (payload === null) return null;
+  const atShareKeys = expect.phase === SHARE_KEYS_PHASE;
+  const ok =
+    (atShareKeys ? payload.skShare !== null : payload.skShare === null) &&
+    payload.selfShares.every((x) => (atShareKeys ? x.attempt === 0 && expect.planned.has(x.phase) : x.phase === expect.phase && x.attempt === expect.attempt));
+  if (!ok) {
+    wipe(payload.skShare, ...payload.selfShares.map((x) => x.share));
+    return null;
+  }
+  return payload;
+}
+
+/** One verdict: who is to blame for a complaint, and why. */
+export interface Verdict {
+  accuser: string;
+  /** The accused sender ('' when the complaint's proof itself is bad). */
+  accused: string;
+  guilty: string;
+  reason: 'garbage-box' | 'box-opens' | 'not-delivered' | 'bad-proof';
+}
+
+/**
+ * Judges one client's complaints: `failed` (the senders it names), its revealed key `cSk`, and the boxes the
+ * coordinator delivered to it (sender → box). Returns one verdict per named sender (or one for a bad proof).
+ */
+export function judgeComplaints(topo: Topology, accuser: string, failed: readonly string[], cSk: Uint8Array | undefined, delivered: ReadonlyMap<string, ShareBox>, expect: BoxExpectation): Verdict[] {
+  const named = [...new Set(failed)];
+  if (named.length === 0) return [];
+  const advertised = topo.keys.get(accuser)?.cPk;
+  let proofOk = false;
+  try {
+    proofOk = cSk !== undefined && cSk.length === 32 && advertised !== undefined && bytesEqual(publicKeyOf(cSk), advertised);
+  } catch {
+    proofOk = false;
+  }
+  if (!proofOk) return [{ accuser, accused: '', guilty: accuser, reason: 'bad-proof' }];
+  return named.map((sender): Verdict => {
+    const box = delivered.get(sender);
+    if (box === undefined) return { accuser, accused: sender, guilty: accuser, reason: 'not-delivered' };
+    const payload = openBoxFrom(topo, cSk!, sender, accuser, box, expect);
+    if (payload === null) return { accuser, accused: sender, guilty: sender, reason: 'garbage-box' };
+    wipe(payload.skShare, ...payload.selfShares.map((x) => x.share));
+    return { accuser, accused: sender, guilty: accuser, reason: 'box-opens' };
+  });
 }

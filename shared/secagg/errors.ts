@@ -135,20 +135,20 @@ export class SecAggReconstructionError extends SecAggError {
 }
 
 /**
- * Share boxes failed to open before any sum was released (docs/spec/secure-aggregation.md §6.1): the attempt is
- * abandoned with nothing revealed, and the coordinator starts the round's secure aggregation again without the
- * clients `excluded` (disputes.ts chooses them: the sender of garbage, or the false accuser).
+ * Complaints about share boxes at `checkBoxes` (docs/spec/secure-aggregation.md §6.1): each was judged with the
+ * accuser's revealed box key (disputes.ts), the key agreement is abandoned before anything was masked under it, and
+ * the coordinator starts the round's secure aggregation again without the clients `excluded`: the senders of
+ * garbage and the false accusers, each by its verdict.
  */
 export class SecAggDisputeError extends SecAggError {
   constructor(
-    /** The clients to leave out, sorted. */
+    /** The guilty clients, sorted. */
     readonly excluded: string[],
-    /** Every complaint of the attempt: [accuser, accused]. */
-    readonly disputes: [string, string][],
-    /** The sum whose collectMasked carried the complaints. */
-    readonly phase: string,
+    /** Every verdict of the key agreement. */
+    readonly verdicts: { accuser: string; accused: string; guilty: string; reason: string }[],
   ) {
-    super('dispute', `secure aggregation of '${phase}': ${disputes.length} share box(es) reported unopenable; leaving out ${excluded.join(', ')} and starting again`);
+    super('dispute', `secure aggregation: ${verdicts.length} share-box complaint(s) judged; leaving out ${excluded.join(', ')} (${verdicts.map((v) => `${v.guilty}: ${v.reason}`).join('; ')}) and starting again with fresh keys`);
     this.name = 'SecAggDisputeError';
   }
 }
+

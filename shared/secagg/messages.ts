@@ -12,7 +12,7 @@ import type { ThreatModel } from './graph.js';
 export type { ThreatModel };
 
 /** The stages, in protocol order. */
-export const STAGES = ['setup', 'shareKeys', 'collectMasked', 'consistency', 'unmask', 'reshare'] as const;
+export const STAGES = ['setup', 'shareKeys', 'checkBoxes', 'collectMasked', 'consistency', 'unmask', 'reshare'] as const;
 /** A stage name. */
 export type Stage = (typeof STAGES)[number];
 
@@ -20,7 +20,9 @@ export type Stage = (typeof STAGES)[number];
 export const NEXT_STAGES: Record<Stage | 'start', readonly Stage[]> = {
   start: ['setup'],
   setup: ['shareKeys'],
-  shareKeys: ['collectMasked'],
+  // The share boxes are opened and any complaint settled before anything is masked (§6.1).
+  shareKeys: ['checkBoxes'],
+  checkBoxes: ['collectMasked'],
   // collectMasked of a sum is followed by its consistency check (active model) or its unmasking; an abandoned
   // attempt (a later-sum drop) is followed by reshare.
   collectMasked: ['consistency', 'unmask', 'reshare'],
@@ -106,13 +108,41 @@ export interface ShareKeysReply {
   commitSignature: Uint8Array;
 }
 
+/** `checkBoxes` request: the share boxes addressed to this client (peer = sender), from shareKeys. */
+export interface CheckBoxesRequest {
+  env: Envelope;
+  inbox: ShareBox[];
+}
+/**
+ * `checkBoxes` reply: the senders whose boxes did not open. A complaint carries its proof, the client's round
+ * secret key c (its public half was advertised), with which the coordinator opens the boxes itself and finds who
+ * lied; the client then leaves the key agreement, which is never used to mask anything (§6.1). The signature
+ * covers (sessionId, sorted `failed`); in the active model the coordinator forwards the clean ones (`boxChecks`).
+ */
+export interface CheckBoxesReply {
+  failed: string[];
+  cSk?: Uint8Array;
+  signature: Uint8Array;
+}
+/** A client's signed clean box check (no complaint), forwarded in the active model. */
+export interface BoxCheck {
+  clientId: string;
+  signature: Uint8Array;
+}
+
 /** `collectMasked` request. */
 export interface CollectMaskedRequest {
   env: Envelope;
   /** The sum's cohort C. */
   cohort: string[];
-  /** Boxes addressed to this client (peer = sender); sent with the round's first sum and after a reshare. */
+  /** Boxes addressed to this client (peer = sender) after a reshare. */
   inbox?: ShareBox[];
+  /**
+   * Active model, the round's first sum: the signed clean box checks of the key agreement's members. A client
+   * masks only if every neighbour that sent it a box signed one: a complaint reveals that neighbour's inbox, one
+   * share of each of its neighbours' secrets, so a key agreement with a complaint must never be used.
+   */
+  boxChecks?: BoxCheck[];
   spec: VectorSpec;
   /** Sum-specific data for the client's computation (e.g. a Decent_BVA probe); opaque to the protocol. */
   payload?: unknown;
