@@ -4,8 +4,15 @@
  * does their compute. Corrupted clients follow the scenario's behaviour (corruption-plan.ts). The run directory
  * receives the scenario, the coordinator's checkpoint and metrics, a per-round record (`rounds.jsonl`) and the
  * final results (`results.json`).
+ *
+ * A run stopped between rounds (a killed process, a device call's time limit) continues from its last completed
+ * round with `resume` (`resumableRun` says whether a directory can): the coordinator resumes from its checkpoint,
+ * and everything a round does derives from the scenario seed and the round (cohorts, training seeds, corrupted
+ * clients, evaluation seeds), the virtual clients' identities included, so the resumed run ends with the results
+ * of an uninterrupted one (tested bit for bit on the final weights).
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +25,8 @@ import { partition, sampleSharedSet } from '../shared/data/partition.js';
 import type { DatasetSplit } from '../shared/data/dataset.js';
 import { attackAt } from '../shared/attacks/robust-accuracy.js';
 import { clientIdOf } from '../shared/federated/secure-model.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import nacl from 'tweetnacl';
+import { readCheckpoint } from '../server/run-store.js';
 import { Rng } from '../shared/util/random.js';
 import { Coordinator, type RoundMetrics } from '../server/coordinator.js';
 import { connect, type ClientSession } from '../client/session.js';
@@ -54,6 +62,45 @@ export interface SimulationOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Evaluate on the GPU (a WebGPU worker); default: where a Vulkan loader and GPU driver are present. */
   gpuEval?: boolean;
+  /**
+   * Continue the run in `runDir` from its last completed round (see `resumableRun`); the directory must hold the
+   * same scenario. Without it, `runDir` must be empty or absent.
+   */
+  resume?: boolean;
+}
+
+/** Wall time of a run's earlier parts, kept beside its checkpoint so a resumed run reports its whole time. */
+const PROGRESS_FILE = 'progress.json';
+
+/**
+ * Whether `runDir` holds a run stopped between rounds that `runSimulation({ resume: true })` can continue: a
+ * checkpoint, the scenario, and one rounds.jsonl line per checkpointed round (a process killed in the instant
+ * between the checkpoint and its record is started over instead).
+ */
+export function resumableRun(runDir: string): boolean {
+  const file = path.join(runDir, 'checkpoint.bin');
+  if (!existsSync(file) || !existsSync(path.join(runDir, 'scenario.json')) || existsSync(path.join(runDir, 'results.json'))) return false;
+  try {
+    const round = readCheckpoint(file).round;
+    return readRecords(runDir).length === round;
+  } catch {
+    return false;
+  }
+}
+
+function readRecords(runDir: string): SimRoundRecord[] {
+  const file = path.join(runDir, 'rounds.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as SimRoundRecord);
+}
+
+/**
+ * A virtual client's identity key pair, derived from the run seed and its id rather than drawn at random, so a
+ * resumed run's clients prove the same keys the coordinator's registry bound. (They are simulated clients in one
+ * process; an edge client's key is its own, from `rfl coordinator enrol`.)
+ */
+function virtualIdentity(seed: number, id: string): nacl.SignKeyPair {
+  return nacl.sign.keyPair.fromSeed(createHash('sha256').update(`robust-fl/virtual-client-identity/v1/${seed}/${id}`).digest());
 }
 
 /** One line of rounds.jsonl: the coordinator's metrics plus what the simulation knows. */
@@ -91,6 +138,8 @@ export interface SimulationResult {
   /** Where the evaluations ran (a GPU worker, or the CPU workers), and why the GPU was given up if it was. */
   evalDevice: 'gpu' | 'cpu';
   gpuFallback?: string;
+  /** Processes the run took when it was stopped and resumed (absent: one). `wallMs` sums their time. */
+  parts?: number;
   /** Mean per-round split over the rounds (ms) and client updates per second. */
   timing: { roundMs: number; trainMs: number; bvaMs: number; secaggMs: number; otherMs: number; evalMs: number; clientUpdatesPerSec: number; connectMs: number };
   wallMs: number;
@@ -109,11 +158,19 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const t0 = performance.now();
   const scenario = await prepareScenario(opts.scenario);
   const cfg = scenario.federated;
-  if (existsSync(opts.runDir) && readdirSync(opts.runDir).length > 0) throw new Error(`run directory ${opts.runDir} is not empty; choose another --out`);
+  const scenarioText = JSON.stringify(scenario, null, 2) + '\n';
+  const resuming = opts.resume === true;
+  if (resuming) {
+    if (!resumableRun(opts.runDir)) throw new Error(`run directory ${opts.runDir} holds no run stopped between rounds to resume (resumableRun)`);
+    if (readFileSync(path.join(opts.runDir, 'scenario.json'), 'utf8') !== scenarioText) throw new Error(`run directory ${opts.runDir} holds another scenario; resume with the same one`);
+  } else if (existsSync(opts.runDir) && readdirSync(opts.runDir).length > 0) throw new Error(`run directory ${opts.runDir} is not empty; choose another --out`);
   mkdirSync(opts.runDir, { recursive: true });
   const logFile = path.join(opts.runDir, 'simulation.log');
   const log = opts.log ?? ((line: string) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`));
-  writeFileSync(path.join(opts.runDir, 'scenario.json'), JSON.stringify(scenario, null, 2) + '\n');
+  writeFileSync(path.join(opts.runDir, 'scenario.json'), scenarioText);
+  const progressFile = path.join(opts.runDir, PROGRESS_FILE);
+  const earlier = resuming && existsSync(progressFile) ? (JSON.parse(readFileSync(progressFile, 'utf8')) as { wallMs: number; parts: number }) : { wallMs: 0, parts: 0 };
+  if (resuming) log(`resuming after round ${readRecords(opts.runDir).length} (part ${earlier.parts + 1} of this run)`);
 
   await initBackend({ quiet: true, ...(opts.backend !== undefined ? { backend: opts.backend } : {}) });
   const data = opts.data ?? (await loadDatasetAsync(scenario.dataset, scenario.dataDir !== undefined ? { dir: scenario.dataDir } : {}));
@@ -155,7 +212,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const token = opts.token ?? randomBytes(16).toString('hex');
   // Every virtual client's identity, enrolled with the in-process coordinator: each counts as its own principal in
   // secure aggregation's privacy check, although all share the run's token.
-  const identities = new Map(ids.map((id) => [id, identityKeyPair()]));
+  const identities = new Map(ids.map((id) => [id, virtualIdentity(cfg.seed, id)]));
   let coordinator: Coordinator | undefined;
   let url = opts.url;
   if (url === undefined) {
@@ -168,6 +225,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       tokens: new Set([token]),
       enrolment: new Map([...identities].map(([id, kp]) => [id, kp.publicKey])),
       runDir: opts.runDir,
+      resume: resuming,
       timeoutsMs: scenario.timeoutsMs,
       // Every virtual client connects before run(); clients that leave for good must not stall later rounds.
       minClients: 1,
@@ -194,7 +252,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const connectedRssMb = process.memoryUsage().rss / 2 ** 20;
   log(`${ids.length} virtual clients connected in ${connectMs.toFixed(0)} ms`);
 
-  const records: SimRoundRecord[] = [];
+  const records: SimRoundRecord[] = resuming ? readRecords(opts.runDir) : [];
   let roundStart = 0;
   let clock0 = { train: 0, bva: 0 };
   let corruptedNow: string[] = [];
@@ -251,6 +309,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
         };
         records.push(rec);
         appendFileSync(recordsFile, JSON.stringify(rec) + '\n');
+        writeFileSync(progressFile, JSON.stringify({ wallMs: earlier.wallMs + performance.now() - t0, parts: earlier.parts + 1 }) + '\n');
         plan.endRound(m.round);
         oracle?.endRound(m.round);
         opts.onRound?.(rec);
@@ -298,7 +357,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       clientUpdatesPerSec: totalRoundMs > 0 ? records.reduce((a, r) => a + r.trained, 0) / (totalRoundMs / 1000) : 0,
       connectMs,
     },
-    wallMs: performance.now() - t0,
+    wallMs: earlier.wallMs + performance.now() - t0,
+    ...(earlier.parts > 0 ? { parts: earlier.parts + 1 } : {}),
     rssMb: process.memoryUsage().rss / 2 ** 20,
     connectedRssMb,
     weights: finalWeights,

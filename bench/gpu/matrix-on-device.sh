@@ -5,9 +5,11 @@
 #   bash bench/gpu/matrix-on-device.sh PRESET_OR_FILE MATRIX_DIR [--set path=value ...]
 # SHARDS processes (default 4) each run every SHARDS-th cell with WORKERS worker threads (default 4), so the
 # cohort's 10 clients of several cells keep the cores busy; evaluations go to the GPU worker. Each process stops
-# after BUDGET_S seconds (default 480): a cell it had not finished is started over by the next run (matrices
-# resume). Finished cells (results, not checkpoints, keys or logs) come back as $OUT/cells.tar.xz, the logs as
-# $OUT/shard-K.log; unpack with `tar xJf cells.tar.xz -C MATRIX_DIR` and commit.
+# after BUDGET_S seconds (default 480). Finished cells (results, not checkpoints, keys or logs) come back as
+# $OUT/cells.tar.xz, the logs as $OUT/shard-K.log; unpack with `tar xJf cells.tar.xz -C MATRIX_DIR` and commit.
+# A cell stopped between rounds comes back as its checkpoint and records in $OUT/partial.tar.xz: keep it with
+# `bash bench/gpu/keep-partial.sh FOLDER` (the call's files) and carry .gpu-partial beside .gpu-matrix next time;
+# the cell then continues from its last completed round.
 # CELLS_FILE (optional): a priority list of cell ids, one per line (# comments), run in that order and split
 # between the shards (benchmark --cells), e.g. bench/gpu/evidence-r30e5-cells.txt.
 set -euo pipefail
@@ -16,6 +18,8 @@ matrix=$1 dir=$2
 shift 2
 mkdir -p "$OUT" "$dir"
 mkdir -p .gpu && tar xJf .gpu-matrix/app.tar.xz -C .gpu
+# Cells stopped between rounds by an earlier call (bench/gpu/pack-partial.sh), continued from their checkpoints.
+if [ -f .gpu-partial/partial.tar.xz ]; then tar xJf .gpu-partial/partial.tar.xz -C "$dir"; fi
 cp .gpu-matrix/node.xz .gpu/node.xz
 . bench/gpu/device-setup.sh
 # The default Fashion-MNIST directory, as Debian's dataset-fashion-mnist lays it out.
@@ -38,3 +42,9 @@ for p in "${pids[@]}"; do wait "$p" || true; done
 # Only finished cells travel back (an interrupted one has no results.json).
 (cd "$dir" && find cells -name results.json -printf '%h\n' | sort > /tmp/finished.txt && tar cJf "$OUT/cells.tar.xz" matrix.json $(sed 's|$|/cell.json|' /tmp/finished.txt) $(sed 's|$|/results.json|' /tmp/finished.txt) $(sed 's|$|/rounds.jsonl|' /tmp/finished.txt) $(sed 's|$|/metrics.jsonl|' /tmp/finished.txt) $(sed 's|$|/scenario.json|' /tmp/finished.txt))
 echo "finished cells: $(wc -l < /tmp/finished.txt)"
+# Cells stopped between rounds: what resuming needs (simulations/engine.ts resumableRun), not their logs.
+(cd "$dir" && find cells -name checkpoint.bin -printf '%h\n' | sort | while read -r d; do [ -f "$d/results.json" ] || echo "$d"; done > /tmp/partial.txt)
+if [ -s /tmp/partial.txt ]; then
+  (cd "$dir" && tar cJf "$OUT/partial.tar.xz" $(while read -r d; do for f in "$d"/*; do case "$f" in */simulation.log) ;; *) echo "$f" ;; esac; done; done < /tmp/partial.txt))
+fi
+echo "cells stopped between rounds (in partial.tar.xz): $(wc -l < /tmp/partial.txt)"

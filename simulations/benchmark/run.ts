@@ -1,7 +1,9 @@
 /**
  * Runs a benchmark matrix cell by cell with the simulation engine, each cell with the whole worker pool.
  * Resumable: a cell whose `results.json` exists is not run again; a cell left half-done by an interrupted run
- * is started over. Writes `matrix.json` and `cells/<id>/` (a simulation run directory plus `cell.json`).
+ * continues from its last completed round (engine.ts `resumableRun`; its checkpoint is kept beside it), or is
+ * started over when it stopped before its first. Writes `matrix.json` and `cells/<id>/` (a simulation run
+ * directory plus `cell.json`).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -10,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset } from '../../shared/data/index.js';
 import type { DatasetSplit } from '../../shared/data/dataset.js';
-import { runSimulation, type SimulationResult } from '../engine.js';
+import { resumableRun, runSimulation, type SimRoundRecord, type SimulationResult } from '../engine.js';
 import { expandMatrix, parseMatrix, type Cell, type MatrixConfig } from './matrix.js';
 
 /** Options of `runMatrix`. */
@@ -37,6 +39,8 @@ export interface RunMatrixOptions {
   datasets?: ReadonlyMap<string, DatasetSplit>;
   /** Each finished cell (skipped ones are not reported). */
   onCell?: (cell: Cell, result: SimulationResult, index: number, total: number, ms: number) => void;
+  /** Each completed round of a cell (progress displays; tests stop a process here). */
+  onRound?: (cell: Cell, record: SimRoundRecord) => void;
   /** Log sink of the simulations (default: their simulation.log). */
   log?: (line: string) => void;
 }
@@ -92,12 +96,14 @@ export async function runMatrix(matrix: MatrixConfig, opts: RunMatrixOptions): P
       summary.skipped.push(cell.id);
       continue;
     }
-    // A cell without results was interrupted: its partial files would mix with a new run's.
-    rmSync(dir, { recursive: true, force: true });
+    // A cell without results was interrupted: it continues from its checkpoint, or, stopped before its first
+    // round ended, starts over (its partial files would mix with a new run's).
+    const resume = resumableRun(dir);
+    if (!resume) rmSync(dir, { recursive: true, force: true });
     const key = scenario.dataDir !== undefined ? `${scenario.dataset}:${scenario.dataDir}` : scenario.dataset;
     if (!datasets.has(key)) datasets.set(key, loadDataset(scenario.dataset, scenario.dataDir !== undefined ? { dir: scenario.dataDir } : {}));
     const t0 = performance.now();
-    const result = await runSimulation({ scenario, runDir: dir, data: datasets.get(key)!, ...(opts.workers !== undefined ? { workers: opts.workers } : {}), ...(opts.log !== undefined ? { log: opts.log } : {}) });
+    const result = await runSimulation({ scenario, runDir: dir, data: datasets.get(key)!, resume, ...(opts.workers !== undefined ? { workers: opts.workers } : {}), ...(opts.log !== undefined ? { log: opts.log } : {}), ...(opts.onRound !== undefined ? { onRound: (r: SimRoundRecord) => opts.onRound!(cell, r) } : {}) });
     writeCell();
     summary.ran.push(cell.id);
     opts.onCell?.(cell, result, k, cells.length, performance.now() - t0);

@@ -37,6 +37,8 @@ export const ResultsFileSchema = z
       .object({ roundMs: num, trainMs: num, bvaMs: num, secaggMs: num, otherMs: num, evalMs: num, clientUpdatesPerSec: num, connectMs: num })
       .passthrough(),
     wallMs: num,
+    /** Processes a resumed run took (absent: one); `wallMs` sums their time up to each one's last completed round. */
+    parts: num.optional(),
     rssMb: num,
     connectedRssMb: num,
     machine: z.object({ cpu: z.string(), cores: num, node: z.string(), tfjs: z.string() }).partial().passthrough().optional(),
