@@ -30,7 +30,7 @@
  * statistics; Krum's pairwise distances are computed in coordinate blocks so each block of all m updates stays in
  * cache (m²/2 · d flops, one pass over memory).
  */
-import type { AggregationConfig } from '../shared/federated/aggregation.js';
+import { krumMinUpdates, trimmedMeanMinUpdates, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { Rng } from '../shared/util/random.js';
 
 /** What a plaintext rule returns: the aggregate and what it learnt about the individual updates. */
@@ -141,7 +141,7 @@ function coordinateMedian(updates: readonly Float32Array[], d: number): Float32A
 /** Coordinate-wise b-trimmed mean (Yin et al., Definition 2): drop the b largest and b smallest, average the rest. */
 function coordinateTrimmedMean(updates: readonly Float32Array[], d: number, b: number): Float32Array {
   const m = updates.length;
-  if (!Number.isSafeInteger(b) || b < 0 || 2 * b >= m) {
+  if (!Number.isSafeInteger(b) || b < 0 || m < trimmedMeanMinUpdates(b)) {
     throw new RangeError(`trimmed mean: trimming b = ${b} from each end of m = ${m} updates needs an integer b ≥ 0 with 2b < m`);
   }
   const out = new Float32Array(d);
@@ -182,7 +182,7 @@ function meanOf(updates: readonly Float32Array[], d: number, indices?: readonly 
 function krumScores(updates: readonly Float32Array[], d: number, f: number, rule: string): Float64Array {
   const m = updates.length;
   if (!Number.isSafeInteger(f) || f < 0) throw new RangeError(`${rule}: f must be an integer ≥ 0, got ${f}`);
-  if (m <= 2 * f + 2) {
+  if (m < krumMinUpdates(f)) {
     throw new RangeError(`${rule}: needs m > 2f + 2 updates (Blanchard et al.); got m = ${m} with f = ${f}`);
   }
   const dist = new Float64Array(m * m);

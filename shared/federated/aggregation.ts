@@ -41,6 +41,37 @@ export type AggregationConfig =
 /** An aggregation rule as users write it: a rule name plus any of its parameters. */
 export type AggregationInput = { rule: AggregationRule } & Record<string, unknown>;
 
+/**
+ * Krum's condition m > 2f + 2 (Blanchard et al., NeurIPS 2017, Lemma 1): the fewest updates Krum and Multi-Krum
+ * are defined on for f corrupted clients. Stated here once; the validator, the aggregator and the coordinator's
+ * round all ask it.
+ */
+export function krumMinUpdates(f: number): number {
+  return 2 * f + 3;
+}
+
+/** The b-trimmed mean's condition 2b < m: the fewest updates that keep one after trimming b at each end. */
+export function trimmedMeanMinUpdates(b: number): number {
+  return 2 * b + 1;
+}
+
+/**
+ * The fewest updates a round needs for the rule to be defined (dropouts can leave fewer than the configured
+ * cohort): Krum's m > 2f + 2 (Multi-Krum also m ≥ k), the trimmed mean's 2b < m for a fixed b, else 1.
+ */
+export function minUpdates(a: AggregationConfig): number {
+  switch (a.rule) {
+    case 'krum':
+      return krumMinUpdates(a.f);
+    case 'multi-krum':
+      return Math.max(krumMinUpdates(a.f), a.k ?? 0);
+    case 'trimmed-mean':
+      return a.trim !== undefined ? trimmedMeanMinUpdates(a.trim) : 1;
+    default:
+      return 1;
+  }
+}
+
 /** The rule used when none is configured. */
 export const DEFAULT_AGGREGATION: AggregationConfig = { rule: 'mean' };
 
@@ -147,7 +178,7 @@ export function resolveAggregation(input: unknown, ctx: { secure: boolean; cohor
       const beta = fraction('beta', raw['beta'] ?? DEFAULT_TRIM_BETA);
       if (raw['trim'] === undefined) return { rule: r, beta }; // ⌊β·m⌋ with β < 0.5 always leaves 2b < m
       const trim = integer('trim', raw['trim'], 0);
-      if (2 * trim >= m) {
+      if (m < trimmedMeanMinUpdates(trim)) {
         bad('trim', trim, `b with 2b < m: a cohort of m = ${m} updates keeps none after dropping ${trim} at each end (use trim ≤ ${Math.floor((m - 1) / 2)})`);
       }
       return { rule: r, beta, trim };
@@ -156,7 +187,7 @@ export function resolveAggregation(input: unknown, ctx: { secure: boolean; cohor
     case 'multi-krum': {
       if (raw['f'] === undefined) bad('f', undefined, `f, the assumed number of corrupted clients per round (an integer ≥ 0); ${r} has no default`);
       const f = integer('f', raw['f'], 0);
-      if (m <= 2 * f + 2) {
+      if (m < krumMinUpdates(f)) {
         const fMax = Math.floor((m - 3) / 2);
         bad('f', f, `m > 2f + 2 (Blanchard et al.), but the cohort has m = ${m}: ` +
           (fMax >= 0 ? `use f ≤ ${fMax} or a larger cohort` : `${r} needs a cohort of at least 3`));
