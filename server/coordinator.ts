@@ -17,7 +17,7 @@ import { ConfigError } from '../shared/federated/errors.js';
 import { DEFAULT_AGGREGATION, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { evaluateWeights, type EvaluationSetup } from '../shared/federated/evaluation.js';
 import { DEFAULT_TIMEOUTS_MS, maxMessageBytes, type ClientToServerEvents, type ServerToClientEvents, type SocketData } from '../shared/protocol/events.js';
-import { RoundEngine } from '../shared/engine/round-engine.js';
+import { cohortSizeOf, RoundEngine } from '../shared/engine/round-engine.js';
 import type { RoundHooks } from '../shared/engine/round-metrics.js';
 import { systemClock } from '../shared/engine/clock.js';
 import { MaskExpander } from './mask-expansion.js';
@@ -176,7 +176,7 @@ export class Coordinator {
 
   /** The cohort size m = max(⌊fraction·N⌋, 1). */
   cohortSize(): number {
-    return Math.max(Math.floor(this.config.fraction * this.config.numClients), 1);
+    return cohortSizeOf(this.config);
   }
 
   /** Runs rounds until `config.rounds` are completed (aborted rounds count as rounds, as the model stands). */

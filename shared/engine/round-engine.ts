@@ -20,6 +20,11 @@ import type { RoundHooks, RoundMetrics } from './round-metrics.js';
 import type { ModelState, RoundContext, RoundNotes, Strategy, TrainedClient } from './strategy.js';
 import type { RoundTransport } from './transport.js';
 
+/** The cohort size m = max(⌊fraction·N⌋, 1). */
+export function cohortSizeOf(config: Pick<FederatedConfig, 'fraction' | 'numClients'>): number {
+  return Math.max(Math.floor(config.fraction * config.numClients), 1);
+}
+
 /** Where a completed round is persisted (the coordinator's run store). */
 export type RoundPersister = (state: { round: number; weights: Float32Array; shared: Float32Array | undefined }, metrics: RoundMetrics) => void;
 
@@ -76,11 +81,6 @@ export class RoundEngine {
     return this.round;
   }
 
-  /** The cohort size m = max(⌊fraction·N⌋, 1). */
-  cohortSize(): number {
-    return Math.max(Math.floor(this.opts.config.fraction * this.opts.config.numClients), 1);
-  }
-
   /** Stops `run` at the next step; a round in progress is lost, exactly as if the process had been killed. */
   stop(): void {
     this.stopped = true;
@@ -88,7 +88,7 @@ export class RoundEngine {
 
   /** Runs rounds until `config.rounds` are completed (aborted rounds count as rounds, as the model stands). */
   async run(hooks: RoundHooks = {}): Promise<void> {
-    const m = this.cohortSize();
+    const m = cohortSizeOf(this.opts.config);
     while (this.round < this.opts.config.rounds && !this.stopped) {
       await this.opts.transport.waitForClients(this.opts.minClients ?? m, this.round + 1);
       if (this.stopped) break;
@@ -116,7 +116,7 @@ export class RoundEngine {
       }
     };
     const bytes0 = transport.bytesSent;
-    const cohort = drawCohort(config.seed, t, transport.connected(), this.cohortSize());
+    const cohort = drawCohort(config.seed, t, transport.connected(), cohortSizeOf(config));
     const metrics: RoundMetrics = { round: t, status: 'completed', cohort, trained: 0, dropouts: 0, ms, bytesSent: 0 };
     const notes: RoundNotes = { sharedSetUsed: false, bvaSums: 0 };
     await hooks.onRoundStart?.(t, cohort);

@@ -40,6 +40,8 @@ export async function socketHarness(): Promise<TransportHarness> {
   const http = createServer();
   const server = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, { maxHttpBufferSize: 1 << 24 });
   const transport = new SocketTransport({ ...DEFAULT_TIMEOUTS_MS, train: 400, consistency: 400 }, () => undefined);
+  /** Who waits for a client's disconnect to reach the server, by client id. */
+  const gone = new Map<string, () => void>();
   server.use((socket, next) => {
     const id: unknown = socket.handshake.auth['clientId'];
     if (typeof id !== 'string') return next(new Error('no client id'));
@@ -48,7 +50,10 @@ export async function socketHarness(): Promise<TransportHarness> {
   });
   server.on('connection', (socket) => {
     transport.attach(socket.data.clientId, socket);
-    socket.on('disconnect', () => transport.detach(socket.data.clientId, socket));
+    socket.on('disconnect', () => {
+      transport.detach(socket.data.clientId, socket);
+      gone.get(socket.data.clientId)?.();
+    });
     socket.emit('auth:accepted');
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
@@ -84,8 +89,10 @@ export async function socketHarness(): Promise<TransportHarness> {
       const socket = clients.get(id);
       if (socket === undefined) return;
       clients.delete(id);
+      const left = new Promise<void>((resolve) => gone.set(id, resolve));
       socket.close();
-      while (transport.connected().includes(id)) await new Promise((r) => setTimeout(r, 5));
+      await left;
+      gone.delete(id);
     },
     async close() {
       for (const s of clients.values()) s.close();
