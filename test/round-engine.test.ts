@@ -1,6 +1,7 @@
 /**
  * The round engine over the in-memory transport with an injected clock: every number here, timings included, is
- * decided by the clients' answers and the seed, never by how long anything took.
+ * decided by the clients' answers and the seed, never by how long anything took. The secure mean runs over the
+ * same transport with the real client stage machines.
  */
 import { expect } from 'chai';
 import { RoundEngine, type RoundEngineOptions } from '../shared/engine/round-engine.js';
@@ -14,6 +15,12 @@ import { resolveConfig, type FederatedConfig } from '../shared/federated/config.
 import { modelSpec } from '../shared/models/model.js';
 import type { RoundEnd } from '../shared/protocol/events.js';
 import { toWire } from '../shared/protocol/wire.js';
+import type { Stage } from '../shared/secagg/messages.js';
+import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { MaskExpander } from '../server/mask-expansion.js';
+import { SecureSessions } from '../server/engine/secure-sessions.js';
+import { SecureMean } from '../server/engine/secure-mean.js';
+import { secureInMemoryClient } from './helpers/secure-in-memory-client.js';
 
 const spec = modelSpec('linear', [2, 2, 1], 2);
 const D = spec.numParams;
@@ -153,5 +160,46 @@ describe('round engine (in-memory transport, injected clock)', () => {
     expect(a).to.deep.equal(b);
     expect(a[0]).to.have.length(4);
     expect(a[0]).to.not.deep.equal(a[1]);
+  });
+});
+
+describe('round engine: the secure mean over the in-memory transport', () => {
+  const ids = ['c0', 'c1', 'c2', 'c3'];
+  const keys = new Map(ids.map((id) => [id, identityKeyPair()]));
+  const peers = new Map(ids.map((id) => [id, keys.get(id)!.publicKey]));
+  const expander = new MaskExpander({ threads: 0 });
+  after(() => expander.close());
+
+  function secureEngine(silent: Partial<Record<string, Stage>> = {}): { e: RoundEngine; transport: InMemoryTransport } {
+    const config = resolveConfig(base);
+    const transport = new InMemoryTransport(ids.map((id, k) => [id, secureInMemoryClient(id, keys.get(id)!, peers, (k + 1) / 100, silent[id])] as const));
+    const sessions = new SecureSessions({
+      config, runId: new Uint8Array(16).fill(1), identity: (id) => peers.get(id), expander, send: transport.sendStage,
+      privacyProblem: () => undefined, bvaShape: { ns: 2, classes: 2, inputSize: 4 },
+    });
+    return { e: engine(config, transport, { strategy: new NoSharedSet(new SecureMean(sessions, spec)) }), transport };
+  }
+
+  it('w_{t+1} = w_t + the mean update of the survivors, the clients never upload weights', async () => {
+    const { e } = secureEngine();
+    const { metrics } = await e.runRound(1);
+    expect([metrics.status, metrics.survivors, metrics.secaggDropouts]).to.deep.equal(['completed', 4, []]);
+    expect(Object.keys(metrics.ms)).to.deep.equal(['train', 'keyAgreement', 'modelSum', 'sharedSet']);
+    for (const v of e.weights) expect(v).to.be.closeTo(0.025, 8 / 2 ** 22);
+  });
+
+  it('a client silent at collectMasked is a secure-aggregation dropout, decided by its answer, not by a timer', async () => {
+    const { e } = secureEngine({ c3: 'collectMasked' });
+    const { metrics } = await e.runRound(1);
+    expect([metrics.status, metrics.trained, metrics.survivors, metrics.secaggDropouts]).to.deep.equal(['completed', 4, 3, ['c3']]);
+    for (const v of e.weights) expect(v).to.be.closeTo(0.02, 8 / 2 ** 22);
+  });
+
+  it('below the threshold the round aborts at the stage that lost the clients, the model unchanged', async () => {
+    const { e } = secureEngine({ c1: 'setup', c2: 'setup' });
+    const { metrics } = await e.runRound(1);
+    expect(metrics.status).to.equal('aborted');
+    expect(metrics.abort).to.deep.include({ stage: 'setup', needed: 3, got: 2 });
+    expect(Array.from(e.weights)).to.deep.equal(new Array(D).fill(0));
   });
 });

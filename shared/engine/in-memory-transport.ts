@@ -25,7 +25,7 @@ export type ReceivedTrainRequest = ReturnType<typeof parseTrainRequest>;
 export interface InMemoryClient {
   train(request: ReceivedTrainRequest): Promise<TrainReply | typeof NO_REPLY>;
   /** A secure-aggregation stage (the request as parsed on a client); absent: the client refuses every stage. */
-  stage?(stage: Stage, request: Record<string, unknown>): Promise<Record<string, unknown> | typeof NO_REPLY>;
+  stage?(stage: Stage, request: Record<string, unknown>): Promise<object | typeof NO_REPLY>;
   roundEnd?(end: RoundEnd): void;
 }
 
@@ -96,7 +96,7 @@ export class InMemoryTransport implements RoundTransport {
     if (client.stage === undefined) throw new ProtocolError('bad-payload', `${id} refused ${stage}: this client takes no secure-aggregation stages`);
     const reply = await client.stage(received.stage, received.request);
     if (reply === NO_REPLY) throw new ProtocolError('timeout', `${id} did not answer secagg within its stage timeout`);
-    const res = unpack(pack({ ok: true, reply: encodeSecAggReply(stage, reply) }), `${id} ${stage} reply`) as { reply: unknown };
+    const res = unpack(pack({ ok: true, reply: encodeSecAggReply(stage, { ...reply }) }), `${id} ${stage} reply`) as { reply: unknown };
     return parseSecAggReply(stage, res.reply, request['spec'] as VectorSpec | undefined);
   };
 

@@ -77,7 +77,7 @@ export async function socketHarness(): Promise<TransportHarness> {
           const { stage, request } = parseSecAggRequest(unpack(raw, 'secagg'));
           if (client.stage === undefined) throw new Error(`${id} takes no secure-aggregation stages`);
           const reply = await client.stage(stage, request);
-          if (reply !== NO_REPLY) ack(pack({ ok: true, reply: encodeSecAggReply(stage, reply) }));
+          if (reply !== NO_REPLY) ack(pack({ ok: true, reply: encodeSecAggReply(stage, { ...reply }) }));
         } catch (err) {
           ack(pack({ ok: false, error: toWireError(err) }));
         }
