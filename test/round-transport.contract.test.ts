@@ -3,12 +3,16 @@
  * cases against the in-memory transport and the socket.io transport. A batch of per-client requests gives one
  * outcome per client, in the batch's order; a client that refuses, sends a reply that fails validation, never
  * answers, is not connected or disconnects mid-request is a failure record, never an exception; secure-aggregation
- * stages come back validated; `round:end` reaches the cohort.
+ * stages come back validated and carry a real secure sum; `round:end` reaches the cohort.
  */
 import { expect } from 'chai';
 import { NO_REPLY, type InMemoryClient, type ReceivedTrainRequest } from '../shared/engine/in-memory-transport.js';
 import type { RoundEnd, TrainRequest } from '../shared/protocol/events.js';
 import { toWire } from '../shared/protocol/wire.js';
+import { modelUpdateSpec } from '../shared/federated/secure-model.js';
+import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { SecureSumSession } from '../server/secagg-session.js';
+import { secureInMemoryClient } from './helpers/secure-in-memory-client.js';
 import { inMemoryHarness, socketHarness, type TransportHarness } from './helpers/transport-harness.js';
 
 const D = 6;
@@ -125,6 +129,21 @@ for (const [name, make] of transports) {
         await h.transport.sendStage('consistency', id, req).catch((e: unknown) => (err = e));
         expect(err, id).to.be.instanceOf(Error);
       }
+    });
+
+    it('carries a secure sum through the stage sender; a client silent at collectMasked leaves it', async () => {
+      const ids = ['s1', 's2', 's3', 's4'];
+      const keys = new Map(ids.map((id) => [id, identityKeyPair()]));
+      const peers = new Map(ids.map((id) => [id, keys.get(id)!.publicKey]));
+      for (const [k, id] of ids.entries()) await h.connect(id, secureInMemoryClient(id, keys.get(id)!, peers, (k + 1) / 100, id === 's4' ? 'collectMasked' : undefined));
+      const trained = await h.transport.sendAndReceive(new Map(ids.map((id) => [id, request(false)])));
+      expect([...trained.values()].every((o) => o.ok)).to.equal(true);
+      const session = new SecureSumSession({ runId: new Uint8Array(16).fill(2), round: 1, cohort: ids, identity: (id) => peers.get(id), plannedSums: [{ phase: 'model', spec: modelUpdateSpec(D) }] }, h.transport.sendStage);
+      await session.start();
+      const r = await session.sum('model');
+      expect(r.survivors).to.deep.equal(['s1', 's2', 's3']);
+      expect(r.dropped).to.deep.equal(['s4']);
+      for (const v of r.sums[0]!) expect(v).to.be.closeTo(0.06, 3 * 8 / 2 ** 22);
     });
 
     it('tells the cohort the round is over, skipping clients that are gone', async () => {

@@ -39,7 +39,7 @@ export async function inMemoryHarness(): Promise<TransportHarness> {
 export async function socketHarness(): Promise<TransportHarness> {
   const http = createServer();
   const server = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, { maxHttpBufferSize: 1 << 24 });
-  const transport = new SocketTransport({ ...DEFAULT_TIMEOUTS_MS, train: 400, consistency: 400 }, () => undefined);
+  const transport = new SocketTransport({ ...DEFAULT_TIMEOUTS_MS, train: 400, collectMasked: 400, consistency: 400 }, () => undefined);
   /** Who waits for a client's disconnect to reach the server, by client id. */
   const gone = new Map<string, () => void>();
   server.use((socket, next) => {
