@@ -1,6 +1,6 @@
 /**
  * The aggregation rule of a run and its validator (threats-and-evaluation.md §4, §5). Pure: no socket.io, no
- * piscina; the implementations live in server/robust-aggregators.ts.
+ * piscina; each rule and its constraints live in shared/robust-rules/, dispatched by server/robust-aggregators.ts.
  *
  * - `mean` is the uniform mean; it needs only the sum, so it runs in plaintext and under secure aggregation.
  * - `median`, `trimmed-mean`, `krum`, `multi-krum` and `norm-clip` need the individual updates, so they are
@@ -15,6 +15,8 @@
  * - `grouped` without `across` uses `median` (the rule §5's robustness argument is made for).
  */
 import { ConfigError } from './errors.js';
+import { krumMinUpdates } from '../robust-rules/krum.js';
+import { trimmedMeanMinUpdates } from '../robust-rules/trimmed-mean.js';
 
 /** Every aggregation rule by name. */
 export type AggregationRule = 'mean' | 'median' | 'trimmed-mean' | 'krum' | 'multi-krum' | 'norm-clip' | 'grouped';
@@ -42,22 +44,9 @@ export type AggregationConfig =
 export type AggregationInput = { rule: AggregationRule } & Record<string, unknown>;
 
 /**
- * Krum's condition m > 2f + 2 (Blanchard et al., NeurIPS 2017, Lemma 1): the fewest updates Krum and Multi-Krum
- * are defined on for f corrupted clients. Stated here once; the validator, the aggregator and the coordinator's
- * round all ask it.
- */
-export function krumMinUpdates(f: number): number {
-  return 2 * f + 3;
-}
-
-/** The b-trimmed mean's condition 2b < m: the fewest updates that keep one after trimming b at each end. */
-export function trimmedMeanMinUpdates(b: number): number {
-  return 2 * b + 1;
-}
-
-/**
  * The fewest updates a round needs for the rule to be defined (dropouts can leave fewer than the configured
- * cohort): Krum's m > 2f + 2 (Multi-Krum also m ≥ k), the trimmed mean's 2b < m for a fixed b, else 1.
+ * cohort): Krum's m > 2f + 2 (Multi-Krum also m ≥ k), the trimmed mean's 2b < m for a fixed b, else 1. Each
+ * condition is the rule module's own (shared/robust-rules/krum.ts, trimmed-mean.ts).
  */
 export function minUpdates(a: AggregationConfig): number {
   switch (a.rule) {
