@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend, type BackendName } from '../shared/compute/backend.js';
-import { evaluateWeights, type EvaluationSetup } from './evaluation.js';
+import { evaluateWeights, type EvaluationSetup } from '../shared/federated/evaluation.js';
 
 const setup = workerData as EvaluationSetup & { backend?: BackendName };
 await initBackend({ quiet: true, ...(setup.backend !== undefined ? { backend: setup.backend } : {}) });

@@ -60,9 +60,10 @@ import { addInto, checkHeadroom, decodeSum, sumOutOfRange, vectorLength, type Ve
 import { combineVerified, MAX_SHARES } from '../shared/secagg/shamir.js';
 import { buildTopology, neighbourIds, type Topology } from '../shared/secagg/topology.js';
 import { MaskExpander, type MaskJob } from './mask-expansion.js';
+import type { StageSender } from '../shared/engine/transport.js';
 
 /** Sends one stage request to one client; rejects on timeout, disconnect or a typed client error. */
-export type StageSender = (stage: Stage, clientId: string, request: unknown) => Promise<unknown>;
+export type { StageSender };
 
 /** Options of a round's secure-aggregation session. */
 export interface SecureSumOptions {
@@ -181,7 +182,7 @@ export class SecureSumSession {
   }
 
   /** Sends a stage to each target with its own request; collects replies and failures (never throws). */
-  private async broadcast<R>(stage: Stage, targets: readonly string[], build: (id: string) => unknown): Promise<Map<string, Outcome<R>>> {
+  private async broadcast<R>(stage: Stage, targets: readonly string[], build: (id: string) => Record<string, unknown>): Promise<Map<string, Outcome<R>>> {
     const settled = await Promise.allSettled(targets.map((id) => this.send(stage, id, build(id))));
     const out = new Map<string, Outcome<R>>();
     settled.forEach((s, i) => {

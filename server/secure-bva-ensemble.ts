@@ -9,6 +9,7 @@ import type { BiasOption } from '../shared/defense/bva-stats.js';
 import { bvaPhaseName, decodePhase1, decodePhase2, phase1Spec, phase2Spec, type BvaProbe, type BvaShape } from '../shared/defense/bva-vectors.js';
 import type { PlannedSum } from '../shared/secagg/messages.js';
 import type { SecureSumSession } from './secagg-session.js';
+import type { BvaSumInfo } from '../shared/engine/round-metrics.js';
 
 /** The BV sums a round plans at setup: for each step, phase 1 and (unless `fed-bias`) phase 2. */
 export function plannedBvaSums(method: BvaMethod, bias: BiasOption, steps: number, shape: BvaShape, nMax: number): PlannedSum[] {
@@ -21,14 +22,8 @@ export function plannedBvaSums(method: BvaMethod, bias: BiasOption, steps: numbe
   return out;
 }
 
-/** Observations of each BV sum, for the round record (survivors and clipped fraction). */
-export interface BvaSumInfo {
-  phase: string;
-  survivors: number;
-  attempts: number;
-  /** Fraction of the summed coordinates that clients clipped to [−1, 1]. */
-  clippedFraction: number;
-}
+/** Observations of each BV sum, for the round record (defined with the round metrics). */
+export type { BvaSumInfo };
 
 /** A `BvaEnsemble` whose sums are secure sums of `session`. */
 export function secureEnsemble(session: SecureSumSession, shape: BvaShape, nMax: number, onSum?: (info: BvaSumInfo) => void): BvaEnsemble {

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../shared/compute/backend.js';
-import type { EvaluationSetup } from './evaluation.js';
+import type { EvaluationSetup } from '../shared/federated/evaluation.js';
 
 export class WorkerEvaluator {
   private readonly worker: Worker;

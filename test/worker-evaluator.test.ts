@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { initialWeights, modelSpec } from '../shared/models/model.js';
-import { evaluateWeights, type EvaluationSetup } from '../server/evaluation.js';
+import { evaluateWeights, type EvaluationSetup } from '../shared/federated/evaluation.js';
 import { WorkerEvaluator } from '../server/worker-evaluator.js';
 
 describe('evaluation in a worker thread', function () {

@@ -1,6 +1,6 @@
 /**
  * The aggregation rule of a run and its validator (threats-and-evaluation.md §4, §5). Pure: no socket.io, no
- * piscina; the implementations live in server/robust-aggregators.ts.
+ * piscina; each rule and its constraints live in shared/robust-rules/, dispatched by server/robust-aggregators.ts.
  *
  * - `mean` is the uniform mean; it needs only the sum, so it runs in plaintext and under secure aggregation.
  * - `median`, `trimmed-mean`, `krum`, `multi-krum` and `norm-clip` need the individual updates, so they are
@@ -15,6 +15,8 @@
  * - `grouped` without `across` uses `median` (the rule §5's robustness argument is made for).
  */
 import { ConfigError } from './errors.js';
+import { krumMinUpdates } from '../robust-rules/krum.js';
+import { trimmedMeanMinUpdates } from '../robust-rules/trimmed-mean.js';
 
 /** Every aggregation rule by name. */
 export type AggregationRule = 'mean' | 'median' | 'trimmed-mean' | 'krum' | 'multi-krum' | 'norm-clip' | 'grouped';
@@ -40,6 +42,24 @@ export type AggregationConfig =
 
 /** An aggregation rule as users write it: a rule name plus any of its parameters. */
 export type AggregationInput = { rule: AggregationRule } & Record<string, unknown>;
+
+/**
+ * The fewest updates a round needs for the rule to be defined (dropouts can leave fewer than the configured
+ * cohort): Krum's m > 2f + 2 (Multi-Krum also m ≥ k), the trimmed mean's 2b < m for a fixed b, else 1. Each
+ * condition is the rule module's own (shared/robust-rules/krum.ts, trimmed-mean.ts).
+ */
+export function minUpdates(a: AggregationConfig): number {
+  switch (a.rule) {
+    case 'krum':
+      return krumMinUpdates(a.f);
+    case 'multi-krum':
+      return Math.max(krumMinUpdates(a.f), a.k ?? 0);
+    case 'trimmed-mean':
+      return a.trim !== undefined ? trimmedMeanMinUpdates(a.trim) : 1;
+    default:
+      return 1;
+  }
+}
 
 /** The rule used when none is configured. */
 export const DEFAULT_AGGREGATION: AggregationConfig = { rule: 'mean' };
@@ -147,7 +167,7 @@ export function resolveAggregation(input: unknown, ctx: { secure: boolean; cohor
       const beta = fraction('beta', raw['beta'] ?? DEFAULT_TRIM_BETA);
       if (raw['trim'] === undefined) return { rule: r, beta }; // ⌊β·m⌋ with β < 0.5 always leaves 2b < m
       const trim = integer('trim', raw['trim'], 0);
-      if (2 * trim >= m) {
+      if (m < trimmedMeanMinUpdates(trim)) {
         bad('trim', trim, `b with 2b < m: a cohort of m = ${m} updates keeps none after dropping ${trim} at each end (use trim ≤ ${Math.floor((m - 1) / 2)})`);
       }
       return { rule: r, beta, trim };
@@ -156,7 +176,7 @@ export function resolveAggregation(input: unknown, ctx: { secure: boolean; cohor
     case 'multi-krum': {
       if (raw['f'] === undefined) bad('f', undefined, `f, the assumed number of corrupted clients per round (an integer ≥ 0); ${r} has no default`);
       const f = integer('f', raw['f'], 0);
-      if (m <= 2 * f + 2) {
+      if (m < krumMinUpdates(f)) {
         const fMax = Math.floor((m - 3) / 2);
         bad('f', f, `m > 2f + 2 (Blanchard et al.), but the cohort has m = ${m}: ` +
           (fMax >= 0 ? `use f ≤ ${fMax} or a larger cohort` : `${r} needs a cohort of at least 3`));

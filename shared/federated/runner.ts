@@ -1,28 +1,30 @@
 /**
  * The in-process federated runner: R rounds of any method on any dataset and partition, no network, no
- * worker threads. It is the engine's own reference: the networked coordinator must reproduce its rounds.
+ * worker threads. It is the round engine (shared/engine/round-engine.ts) over the in-memory transport, so its
+ * rounds are the coordinator's rounds: the networked coordinator is tested against it.
  *
  * One round (decent-bva.md §4): draw the cohort; each client trains from w_t with the shared set D̂_s^(t−1)
  * (none in round 1, or ever for `fedavg`); w_{t+1} = mean of the client models; make D̂_s^(t) from the clean
  * D_s by the method's rule (BV statistics from the cohort's trained models, never from w_{t+1}); evaluate every
- * `evalEvery` rounds and after the last. Here the coordinator holds the client models (plaintext mode); the BV
+ * `evalEvery` rounds and after the last. Here the clients upload their models (plaintext mode); the BV
  * statistics still go through the sum interface (`BvaEnsemble`), so secure aggregation can replace the sums.
  */
 import type { DatasetSplit } from '../data/dataset.js';
 import { partition, sampleSharedSet } from '../data/partition.js';
-import { Rng } from '../util/random.js';
 import { initialWeights, Model, modelSpec, type ModelSpec } from '../models/model.js';
 import { trainLocal } from '../train/sgd.js';
-import { batchFromArrays, gatherBatch, disposeBatch, range } from '../train/batches.js';
-import { attackAt, robustAccuracy } from '../attacks/robust-accuracy.js';
-import { localAdversarial } from './profile.js';
-import { bvaSharedSet, fgsmGlobalSharedSet } from './shared-set.js';
-import { plaintextEnsemble } from '../defense/bva-attack.js';
-import { methodTraits } from './methods.js';
-import { clientSeed, drawCohort } from './seeds.js';
-import { applyMeanUpdate, clientIdOf, modelUpdate, modelUpdateSpec } from './secure-model.js';
-import { quantizedSum } from '../defense/bva-vectors.js';
+import { batchFromArrays, gatherBatch, disposeBatch, type ImageSource } from '../train/batches.js';
+import { toWire } from '../protocol/wire.js';
+import { clientIdOf } from './secure-model.js';
 import { resolveConfig, type FederatedConfig, type FederatedConfigInput } from './config.js';
+import { evaluateWeights } from './evaluation.js';
+import type { ImageShape } from './shared-set.js';
+import { RoundEngine } from '../engine/round-engine.js';
+import { InMemoryTransport, type InMemoryClient } from '../engine/in-memory-transport.js';
+import { PlaintextMean } from '../engine/plaintext-mean.js';
+import { EmulatedSecureMean } from '../engine/emulated-secure-mean.js';
+import { withSharedSetDefense } from '../engine/shared-set-defenses.js';
+import { systemClock } from '../engine/clock.js';
 
 /** Accuracy per attack name, in [0, 1]. */
 export type EvalRecord = Record<string, number>;
@@ -75,18 +77,6 @@ export interface RunHooks {
 }
 
 
-function evaluate(model: Model, data: DatasetSplit, cfg: FederatedConfig, attacks: string[], round: number): EvalRecord {
-  const n = Math.min(cfg.evalSubset ?? data.test.count, data.test.count);
-  const idx = range(n);
-  const out: EvalRecord = {};
-  for (const name of attacks) {
-    const spec = attackAt(name, cfg.evalEps);
-    const attack = spec.kind === 'pgd' ? { ...spec, seed: new Rng(cfg.seed).fork('eval').fork(round).nextUint32() } : spec;
-    out[name] = robustAccuracy(model, data.test, attack, idx, 1000);
-  }
-  return out;
-}
-
 /** Rows `idx` of the training images as one flat array, and their labels. */
 function gatherRows(data: DatasetSplit, idx: Int32Array): { x: Float32Array; labels: Uint8Array } {
   const b = gatherBatch(data.train, idx, 0, idx.length);
@@ -95,11 +85,38 @@ function gatherRows(data: DatasetSplit, idx: Int32Array): { x: Float32Array; lab
   return { x, labels: Uint8Array.from(idx, (i) => data.train.labels[i]!) };
 }
 
+/**
+ * A client of this process holding rows `indices` of `data`. All clients train on one `model`, in turn: the
+ * in-memory transport sends sequentially, and each reply carries a copy of the trained weights.
+ */
+function localClient(model: Model, data: ImageSource, indices: ArrayLike<number>, shape: ImageShape): InMemoryClient {
+  return {
+    async train(req) {
+      model.setWeights(req.weightsF32);
+      const shared = req.sharedF32 !== undefined && req.sharedSet !== undefined ? batchFromArrays(req.sharedF32, Uint8Array.from(req.sharedSet.labels), shape) : undefined;
+      try {
+        const r = trainLocal(model, data, indices, {
+          epochs: req.train.epochs,
+          batchSize: req.train.batchSize,
+          lr: req.train.lr,
+          momentum: req.train.momentum,
+          seed: req.train.seed,
+          ...(shared !== undefined ? { sharedSet: { x: shared.x, y: shared.y, weight: req.train.sharedLossWeight } } : {}),
+          ...(req.train.adversarial !== undefined ? { adversarial: req.train.adversarial } : {}),
+        });
+        return { numExamples: indices.length, loss: r.meanLoss, ...(req.returnWeights ? { weights: toWire(model.getWeights()) } : {}) };
+      } finally {
+        if (shared !== undefined) disposeBatch(shared);
+      }
+    },
+  };
+}
+
 /** Runs a federated training of `cfg.method` on `data`; see the file comment for the round. */
 export async function runFederated(data: DatasetSplit, input: FederatedConfigInput, hooks: RunHooks = {}, options: RunOptions = {}): Promise<FederatedResult> {
   const cfg = resolveConfig(input);
-  const traits = methodTraits(cfg.method);
-  const t0 = performance.now();
+  const clock = systemClock;
+  const t0 = clock.now();
   const { train } = data;
   const spec: ModelSpec = modelSpec(cfg.model, [train.height, train.width, train.channels], train.numClasses);
 
@@ -107,109 +124,49 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
   const parts = partition(train.labels, cfg.partition, cfg.numClients, cfg.seed, sharedIdx);
   const clean = gatherRows(data, sharedIdx);
   const shape = { height: train.height, width: train.width, channels: train.channels, numClasses: train.numClasses };
-  const m = Math.max(Math.floor(cfg.fraction * cfg.numClients), 1);
   const ids = Array.from({ length: cfg.numClients }, (_, k) => clientIdOf(k));
+  const indexOf = new Map(ids.map((id, k) => [id, k]));
+  const evaluation = (attacks: readonly string[]) => ({ spec, test: data.test, attacks, eps: cfg.evalEps, seed: cfg.seed, ...(cfg.evalSubset !== undefined ? { subset: cfg.evalSubset } : {}) });
 
-  const adversarial = localAdversarial(cfg);
-  let global = initialWeights(spec, cfg.seed);
-  const globalModel = new Model(spec, global);
-  // One model per cohort slot: they hold the trained client models until the round's BV phases end.
-  const clients = Array.from({ length: m }, () => new Model(spec, global));
-  let next: Float32Array | undefined; // D̂_s^(t−1) as flat images (labels are the clean labels)
+  const model = new Model(spec, initialWeights(spec, cfg.seed));
+  const transport = new InMemoryTransport(ids.map((id, k) => [id, localClient(model, train, parts[k]!, shape)] as const));
+  const inner = options.emulateSecure === true ? new EmulatedSecureMean(cfg, spec) : new PlaintextMean(cfg, spec);
+  const engine = new RoundEngine({
+    config: cfg,
+    strategy: withSharedSetDefense(cfg, inner, { spec, clean, shape }),
+    transport,
+    clock,
+    sharedLabels: clean.labels,
+    start: { round: 0, weights: initialWeights(spec, cfg.seed), shared: undefined },
+    evaluate: async (t, w) => evaluateWeights(evaluation(cfg.evalAttacks), t, w),
+  });
   const rounds: RoundRecord[] = [];
 
   try {
     for (let t = 1; t <= cfg.rounds; t++) {
-      const cohort = drawCohort(cfg.seed, t, ids, m).map((id) => ids.indexOf(id));
-      const shared = next !== undefined && traits.sharedSet !== 'none' ? batchFromArrays(next, clean.labels, shape) : undefined;
-      const ms = { train: 0, aggregate: 0, sharedSet: 0, eval: 0 };
-
-      let tt = performance.now();
-      let lossSum = 0;
-      const sizes: number[] = [];
-      try {
-        cohort.forEach((k, j) => {
-          const model = clients[j]!;
-          model.setWeights(global);
-          const r = trainLocal(model, train, parts[k]!, {
-            epochs: cfg.localEpochs,
-            batchSize: cfg.batchSize,
-            lr: cfg.lr,
-            momentum: cfg.momentum,
-            seed: clientSeed(cfg.seed, t, ids[k]!),
-            ...(shared !== undefined ? { sharedSet: { x: shared.x, y: shared.y, weight: cfg.sharedLossWeight } } : {}),
-            ...(adversarial !== undefined ? { adversarial } : {}),
-          });
-          lossSum += r.meanLoss;
-          sizes.push(parts[k]!.length);
-        });
-      } finally {
-        if (shared !== undefined) disposeBatch(shared);
-      }
-      ms.train = performance.now() - tt;
-
-      tt = performance.now();
-      if (options.emulateSecure === true) {
-        const updates = cohort.map((_, j) => [modelUpdate(clients[j]!.getWeights(), global)]);
-        global = applyMeanUpdate(global, quantizedSum(modelUpdateSpec(spec.numParams), updates)[0]!, cohort.length);
-      } else {
-        const acc = new Float64Array(spec.numParams);
-        const totalSize = sizes.reduce((a, b) => a + b, 0);
-        const scratch = new Float32Array(spec.numParams);
-        cohort.forEach((_, j) => {
-          const w = clients[j]!.getWeights(scratch);
-          const weight = cfg.weighting === 'uniform' ? 1 / m : sizes[j]! / totalSize;
-          for (let i = 0; i < w.length; i++) acc[i] += weight * w[i]!;
-        });
-        global = Float32Array.from(acc);
-      }
-      globalModel.setWeights(global);
-      ms.aggregate = performance.now() - tt;
-
-      tt = performance.now();
-      let bvaSums = 0;
-      switch (traits.sharedSet) {
-        case 'none':
-          next = undefined;
-          break;
-        case 'clean':
-          next = clean.x;
-          break;
-        case 'fgsm-global':
-          next = fgsmGlobalSharedSet(globalModel, clean, shape, cfg, t);
-          break;
-        case 'bva': {
-          const seeds = cohort.map((k) => clientSeed(cfg.seed, t, ids[k]!));
-          const ensemble = plaintextEnsemble(clients.slice(0, cohort.length), {}, { clientSeeds: seeds, ...(options.emulateSecure === true ? { emulateQuantization: { nMax: cohort.length } } : {}) });
-          const res = await bvaSharedSet(ensemble, clean, cfg, t);
-          next = res.xAdv;
-          bvaSums = res.sums.total;
-          break;
-        }
-      }
-      ms.sharedSet = performance.now() - tt;
-      if (next !== undefined) hooks.onSharedSet?.(t, next);
-
-      const record: RoundRecord = { round: t, cohort, trainLoss: lossSum / cohort.length, sharedSetUsed: shared !== undefined, bvaSums, ms };
-      if (t % cfg.evalEvery === 0 || t === cfg.rounds) {
-        tt = performance.now();
-        record.eval = evaluate(globalModel, data, cfg, cfg.evalAttacks, t);
-        ms.eval = performance.now() - tt;
-      }
+      const r0 = clock.now();
+      const { metrics, notes } = await engine.runRound(t);
+      const roundMs = clock.now() - r0;
+      if (engine.shared !== undefined) hooks.onSharedSet?.(t, engine.shared);
+      const m = metrics.ms;
+      const ms = { train: m['train'] ?? 0, aggregate: 0, sharedSet: m['sharedSet'] ?? 0, eval: m['eval'] ?? 0 };
+      // The engine times no aggregation step of its own: what the round took besides its timed steps.
+      ms.aggregate = Math.max(0, roundMs - ms.train - ms.sharedSet - ms.eval);
+      const record: RoundRecord = { round: t, cohort: metrics.cohort.map((id) => indexOf.get(id)!), trainLoss: metrics.trainLoss ?? NaN, sharedSetUsed: notes.sharedSetUsed, bvaSums: notes.bvaSums, ms };
+      if (metrics.eval !== undefined) record.eval = metrics.eval;
       rounds.push(record);
       hooks.onRound?.(record);
     }
     // The last round's evaluation already holds some of the final attacks (same seeds): reuse them.
     const last = rounds[rounds.length - 1]!.eval ?? {};
     const missing = cfg.finalAttacks.filter((a) => !(a in last));
-    const tt = performance.now();
-    const extra = evaluate(globalModel, data, cfg, missing, cfg.rounds);
-    rounds[rounds.length - 1]!.ms.eval += performance.now() - tt;
+    const tt = clock.now();
+    const extra = evaluateWeights(evaluation(missing), cfg.rounds, engine.weights);
+    rounds[rounds.length - 1]!.ms.eval += clock.now() - tt;
     const final: EvalRecord = {};
     for (const a of cfg.finalAttacks) final[a] = a in last ? last[a]! : extra[a]!;
-    return { config: cfg, rounds, final, weights: global, sharedSet: sharedIdx, wallMs: performance.now() - t0 };
+    return { config: cfg, rounds, final, weights: engine.weights, sharedSet: sharedIdx, wallMs: clock.now() - t0 };
   } finally {
-    globalModel.dispose();
-    for (const c of clients) c.dispose();
+    model.dispose();
   }
 }

@@ -1,14 +1,15 @@
 /**
- * The coordinator's evaluation of a global model: clean and attacked accuracy on the first `subset` test images,
- * PGD seeded by (seed, round) so a resumed run evaluates as an uninterrupted one. Pure of any transport; the
- * coordinator runs it in-thread (library default) or in a worker thread (eval-worker.ts, as `rfl coordinator`
- * does) so that a long evaluation never stalls the socket.io event loop.
+ * The evaluation of a global model: clean and attacked accuracy on the first `subset` test images, PGD seeded
+ * by (seed, round) so a resumed run evaluates as an uninterrupted one. Pure of any transport; the round engine
+ * runs it for the in-process runner and the coordinator, which runs it in-thread (library default) or in a worker
+ * thread (server/eval-worker.ts, as `rfl coordinator` does) so that a long evaluation never stalls the socket.io
+ * event loop.
  */
-import { attackAt, robustAccuracy } from '../shared/attacks/robust-accuracy.js';
-import type { Dataset } from '../shared/data/dataset.js';
-import { Model, type ModelSpec } from '../shared/models/model.js';
-import { range } from '../shared/train/batches.js';
-import { Rng } from '../shared/util/random.js';
+import { attackAt, robustAccuracy } from '../attacks/robust-accuracy.js';
+import type { Dataset } from '../data/dataset.js';
+import { Model, type ModelSpec } from '../models/model.js';
+import { range } from '../train/batches.js';
+import { Rng } from '../util/random.js';
 
 /** What an evaluation needs besides the weights. */
 export interface EvaluationSetup {

@@ -1,0 +1,130 @@
+/**
+ * The round transport over socket.io: the registry of proven connections (one per client id) and the requests the
+ * round engine sends them. Every request is acknowledged within its stage's timeout (socket-ack.ts); a client that
+ * is not connected, times out, disconnects, refuses or sends a reply that fails validation is a failure record,
+ * never an exception (architecture.md, "Transport on the coordinator").
+ */
+import type { Ack, DEFAULT_TIMEOUTS_MS, RoundEnd, TrainRequest } from '../../shared/protocol/events.js';
+import { ProtocolError } from '../../shared/protocol/errors.js';
+import { encodeSecAggRequest, parseSecAggReply, parseTrainReply } from '../../shared/protocol/schemas.js';
+import { pack, unpack } from '../../shared/protocol/wire.js';
+import type { Stage } from '../../shared/secagg/messages.js';
+import type { VectorSpec } from '../../shared/secagg/quantize.js';
+import type { ClientOutcome, RoundTransport, ValidTrainReply } from '../../shared/engine/transport.js';
+import { ackOrDisconnect, type ServerSocket } from '../socket-ack.js';
+
+/** An acknowledgement's reply, or the refusal it carries as an error. */
+function ackReply(res: unknown, malformed: string, refused: string): unknown {
+  if (res === null || typeof res !== 'object' || !('ok' in res)) throw new ProtocolError('bad-payload', malformed);
+  const ack = res as Ack<unknown>;
+  if (!ack.ok) throw new ProtocolError('bad-payload', `${refused}: ${ack.error?.code}: ${ack.error?.message}`);
+  return ack.reply;
+}
+
+/** Proven connections and the round requests sent over them. */
+export class SocketTransport implements RoundTransport {
+  private readonly sockets = new Map<string, ServerSocket>();
+  private waiters: (() => void)[] = [];
+  private closed = false;
+  private sent = 0;
+
+  constructor(
+    private readonly timeouts: typeof DEFAULT_TIMEOUTS_MS,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  get bytesSent(): number {
+    return this.sent;
+  }
+
+  /** How many clients are connected. */
+  get size(): number {
+    return this.sockets.size;
+  }
+
+  /** The connection of a client, if connected. */
+  socketOf(id: string): ServerSocket | undefined {
+    return this.sockets.get(id);
+  }
+
+  /** Ids of the connected clients, sorted. */
+  connected(): string[] {
+    return [...this.sockets.keys()].sort();
+  }
+
+  /** Every connection. */
+  all(): ServerSocket[] {
+    return [...this.sockets.values()];
+  }
+
+  /** Makes `socket` the connection of `id`; returns the older connection it replaces, if any. */
+  attach(id: string, socket: ServerSocket): ServerSocket | undefined {
+    const stale = this.sockets.get(id);
+    this.sockets.set(id, socket);
+    for (const w of this.waiters.splice(0)) w();
+    return stale !== undefined && stale !== socket ? stale : undefined;
+  }
+
+  /** Forgets `socket` if it is still the connection of `id`; returns whether it was. */
+  detach(id: string, socket: ServerSocket): boolean {
+    if (this.sockets.get(id) !== socket) return false;
+    this.sockets.delete(id);
+    return true;
+  }
+
+  async waitForClients(n: number, round: number): Promise<void> {
+    // Said once per wait, so a run that stalls for want of clients says why rather than sitting silent.
+    if (this.sockets.size < n && !this.closed) this.log(`waiting for clients: round ${round} needs ${n} connected, ${this.sockets.size} are`);
+    while (this.sockets.size < n && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  /** Ends every wait; later waits return at once. */
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  async sendAndReceive(requests: ReadonlyMap<string, TrainRequest>): Promise<Map<string, ClientOutcome<ValidTrainReply>>> {
+    const out = new Map<string, ClientOutcome<ValidTrainReply>>();
+    await Promise.all(
+      [...requests].map(async ([id, req]) => {
+        const socket = this.sockets.get(id);
+        if (socket === undefined) return out.set(id, { ok: false, reason: 'not connected' });
+        try {
+          this.sent += req.weights.byteLength + (req.sharedSet?.x.byteLength ?? 0);
+          const res = unpack(await ackOrDisconnect(socket, 'round:train', pack(req), this.timeouts.train), `${id} round:train reply`);
+          return out.set(id, { ok: true, reply: parseTrainReply(ackReply(res, 'malformed acknowledgement', 'refused'), req.weights.byteLength / 4, req.returnWeights) });
+        } catch (err) {
+          this.log(`round:train to ${id} failed: ${(err as Error).message}`);
+          return out.set(id, { ok: false, reason: (err as Error).message });
+        }
+      }),
+    );
+    // In the requests' order, as the interface promises (replies arrive in any order).
+    return new Map([...requests.keys()].map((id) => [id, out.get(id)!]));
+  }
+
+  readonly sendStage = async (stage: Stage, id: string, request: Record<string, unknown>): Promise<unknown> => {
+    const socket = this.sockets.get(id);
+    if (socket === undefined) throw new ProtocolError('dropped', `${id} is not connected`);
+    const packed = pack(encodeSecAggRequest(stage, request));
+    this.sent += packed.blob.byteLength;
+    const res = unpack(await ackOrDisconnect(socket, 'secagg', packed, this.timeouts[stage]), `${id} ${stage} reply`);
+    return parseSecAggReply(stage, ackReply(res, `${id}: malformed acknowledgement`, `${id} refused ${stage}`), request['spec'] as VectorSpec | undefined);
+  };
+
+  endRound(cohort: readonly string[], end: RoundEnd): void {
+    for (const id of cohort) this.sockets.get(id)?.emit('round:end', end);
+  }
+
+  /** `run:end` to every connection, acknowledged (at most 2 s each), so the notice arrives before the server closes. */
+  async endRun(rounds: number): Promise<void> {
+    await Promise.allSettled(this.all().map((s) => new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      s.emit('run:end', { rounds }, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    })));
+  }
+}
