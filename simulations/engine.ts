@@ -25,7 +25,7 @@ import { connect, type ClientSession } from '../client/session.js';
 import { SimulationPool, type PoolEvaluation } from './pool/pool.js';
 import { PooledTrainer } from './pooled-trainer.js';
 import { CorruptedTrainer } from './corrupted-trainer.js';
-import { CorruptionPlan } from './corruption-plan.js';
+import { CorruptionPlan, type WithheldReply } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
 import { dataPoisonOf, needsHonestUpdates } from './behaviors/index.js';
 import { vulkanMissing } from '../shared/compute/webgpu.js';
@@ -52,6 +52,8 @@ export interface SimulationOptions {
   log?: (line: string) => void;
   /** Injected delay (tests): straggler sleeps. */
   sleep?: (ms: number) => Promise<void>;
+  /** Told when a corrupted client holds back a reply (tests expire stage deadlines on it instead of on time). */
+  onWithhold?: (at: WithheldReply) => void;
   /** Evaluate on the GPU (a WebGPU worker); default: where a Vulkan loader and GPU driver are present. */
   gpuEval?: boolean;
 }
@@ -141,7 +143,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     await pool.close();
     throw new Error('with an external coordinator the simulation cannot see the cohorts: use corrupted.selection: population and a behaviour that needs no honest updates');
   }
-  const plan = new CorruptionPlan(scenario.corrupted, cfg.seed, ids, opts.sleep);
+  const plan = new CorruptionPlan(scenario.corrupted, cfg.seed, ids, opts.sleep, opts.onWithhold);
   const oracle = b !== undefined && needsHonestUpdates(b) ? new HonestOracle() : undefined;
   const evalCount = Math.min(cfg.evalSubset ?? data.test.count, data.test.count);
   // Backdoors, and model replacement built on a backdoored update, get their success rate measured.
