@@ -18,7 +18,7 @@ import { partition, sampleSharedSet } from '../shared/data/partition.js';
 import type { DatasetSplit } from '../shared/data/dataset.js';
 import { attackAt } from '../shared/attacks/robust-accuracy.js';
 import { clientIdOf } from '../shared/federated/secure-model.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { Rng } from '../shared/util/random.js';
 import { Coordinator, type RoundMetrics } from '../server/coordinator.js';
 import { connect, type ClientSession } from '../client/session.js';
@@ -28,7 +28,7 @@ import { CorruptedTrainer } from './corrupted-trainer.js';
 import { CorruptionPlan, type WithheldReply } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
 import { dataPoisonOf, needsHonestUpdates } from './behaviors/index.js';
-import { vulkanMissing } from '../shared/compute/webgpu.js';
+import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
 import { prepareScenario, type Scenario } from './scenario.js';
 
 /** Options of `runSimulation`. */

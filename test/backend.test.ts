@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeBackend, initBackend, summarizeBackend } from '../shared/compute/backend.js';
-import { vulkanMissing } from '../shared/compute/webgpu.js';
+import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
 
 const backendModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../shared/compute/backend.js');
 

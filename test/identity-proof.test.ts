@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import nacl from 'tweetnacl';
 import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { proofMessage, proofNonce, signProof, verifyProof } from '../shared/protocol/identity-proof.js';
 import { connect } from '../client/session.js';
 import { LocalTrainer } from '../client/trainer.js';

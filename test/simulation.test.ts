@@ -19,7 +19,7 @@ import { SimulationPool } from '../simulations/pool/pool.js';
 import { PooledTrainer } from '../simulations/pooled-trainer.js';
 import { resolveScenario } from '../simulations/scenario.js';
 import { runSimulation, type SimRoundRecord, type SimulationResult } from '../simulations/engine.js';
-import { vulkanMissing } from '../shared/compute/webgpu.js';
+import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
 import { STANDARD_ATTACKS } from '../shared/attacks/robust-accuracy.js';
 import { HELD_MS, HeldDeadlines } from './helpers/held-deadlines.js';
 

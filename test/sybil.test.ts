@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { Coordinator, type RoundMetrics } from '../server/coordinator.js';
 import { readEnrolment } from '../server/enrolment.js';
 import { readIdentity } from '../client/identity-file.js';

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model.js';
 import { lossInputGradient } from './input-gradient.js';
-import { attackStep } from '../compute/webgpu-attack-step.js';
+import { attackStep } from '../compute/webgpu/attack-step.js';
 
 /** Valid pixel range (inputs are scaled to [0, 1]). */
 export const PIXEL_MIN = 0;

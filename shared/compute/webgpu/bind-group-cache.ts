@@ -60,7 +60,7 @@ function memoiseBindGroupLayouts(): void {
   const layouts = new WeakMap<object, Map<number, object>>();
   proto.getBindGroupLayout = function (this: object, i: number): object {
     let byIndex = layouts.get(this);
-    if (byIndex === undefined) layouts.set(this, (byIndex = new Map()));
+    if (byIndex === undefined) layouts.set(this, (byIndex = new Map<number, object>()));
     let layout = byIndex.get(i);
     if (layout === undefined) byIndex.set(i, (layout = get.call(this, i)));
     return layout;

@@ -10,7 +10,7 @@
  * A mean-reduced term over n rows is a segment of weight 1/n; a term scaled by β over n rows, weight β/n.
  */
 import * as tf from '@tensorflow/tfjs';
-import { webgpuInternals, type ProgramUniform, type WebGpuProgram } from './webgpu-internals.js';
+import { webgpuInternals, type ProgramUniform, type WebGpuProgram } from './internals.js';
 
 /** Rows [start of the segment, end) carry this weight; segments are consecutive from row 0. */
 export interface LossSegment {
