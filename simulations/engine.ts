@@ -29,6 +29,7 @@ import { CorruptionPlan, type WithheldReply } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
 import { dataPoisonOf, needsHonestUpdates } from './behaviors/index.js';
 import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
+import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
 import { prepareScenario, type Scenario } from './scenario.js';
 
 /** Options of `runSimulation`. */
@@ -318,7 +319,7 @@ function rejoin(s: ClientSession): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     // The coordinator has it again once the identity proof is accepted, not at the transport's 'connect'.
     s.socket.once('auth:accepted', () => resolve());
-    s.socket.once('auth:refused', (msg) => reject(new Error(`rejoin refused: ${msg.code}: ${msg.message}`)));
+    s.socket.once('auth:refused', (msg) => reject(new CodedError(peerErrorCode(msg.code, 'auth'), `rejoin refused: ${msg.code}: ${msg.message}`)));
     s.socket.once('connect_error', (err) => reject(err));
     s.socket.connect();
   });
