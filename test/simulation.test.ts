@@ -96,7 +96,7 @@ describe('simulation engine', function () {
     const results = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as { final: unknown; timing: { roundMs: number } };
     expect(results.final).to.deep.equal(a.result.final);
     expect(results.timing.roundMs).to.be.greaterThan(0);
-    expect(JSON.parse(readFileSync(path.join(dir, 'scenario.json'), 'utf8')).federated.method).to.equal('fed-bva');
+    expect((JSON.parse(readFileSync(path.join(dir, 'scenario.json'), 'utf8')) as { federated: { method: string } }).federated.method).to.equal('fed-bva');
     // Main-thread tensors are flat across rounds (the coordinator frees what each round allocates).
     expect(lines[0]!.mainTensors).to.equal(lines[1]!.mainTensors);
   });
