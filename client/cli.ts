@@ -22,6 +22,7 @@ import { connect } from './session.js';
 import { describeConnectError } from './connect-error.js';
 import { loadOrCreateIdentity } from './identity-file.js';
 import { UsageError } from '../shared/util/usage-error.js';
+import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
 import { LocalTrainer } from './trainer.js';
 
 /** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
@@ -102,7 +103,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   // The coordinator is gone for good (its run ended while this client was away, or it is down): stop, named.
   session.socket.io.on('reconnect_failed', () => {
     session.close();
-    throw Object.assign(new Error(`the coordinator at ${values.server} did not come back after ${maxRetries} reconnection attempts (last: ${lastCause || 'no answer'}); start it, or check --server`), { name: 'CoordinatorGoneError' });
+    throw new CoordinatorGoneError(`the coordinator at ${values.server} did not come back after ${maxRetries} reconnection attempts (last: ${lastCause || 'no answer'}); start it, or check --server`);
   });
   session.socket.on('auth:refused', (msg) => {
     session.close();
@@ -125,13 +126,16 @@ export async function main(argv: readonly string[]): Promise<void> {
 }
 
 /** The coordinator refused this client for a reason a retry cannot fix; rfl prints it as one line, exit code 2. */
-class RefusedError extends Error {
+class RefusedError extends CodedError {
   override readonly name = 'RefusedError';
   readonly fields = ['token'];
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
+  /** `code` is the coordinator's refusal code, as it sent it. */
+  constructor(message: string, code: unknown) {
+    super(peerErrorCode(code, 'auth'), message);
   }
+}
+
+/** The coordinator did not come back within the reconnection attempts; rfl prints it as one line, exit code 1. */
+class CoordinatorGoneError extends Error {
+  override readonly name = 'CoordinatorGoneError';
 }

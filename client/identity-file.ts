@@ -7,16 +7,21 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import * as path from 'node:path';
 import nacl from 'tweetnacl';
 
+/** A file that is not a usable identity, or one that would be overwritten; `rfl` prints it as one line. */
+export class IdentityError extends Error {
+  override readonly name = 'IdentityError';
+}
+
 /** Reads an identity file; a named error when it is not one. */
 export function readIdentity(file: string): nacl.SignKeyPair {
   const raw = JSON.parse(readFileSync(file, 'utf8')) as { secretKey?: unknown };
-  if (typeof raw.secretKey !== 'string' || !/^[0-9a-f]{128}$/.test(raw.secretKey)) throw Object.assign(new Error(`${file}: not an identity file (expected "secretKey": 128 hex digits)`), { name: 'IdentityError' });
+  if (typeof raw.secretKey !== 'string' || !/^[0-9a-f]{128}$/.test(raw.secretKey)) throw new IdentityError(`${file}: not an identity file (expected "secretKey": 128 hex digits)`);
   return nacl.sign.keyPair.fromSecretKey(Uint8Array.from(Buffer.from(raw.secretKey, 'hex')));
 }
 
 /** Writes a new identity file with mode 0600; refuses to overwrite one. */
 export function writeIdentity(file: string, kp: nacl.SignKeyPair): void {
-  if (existsSync(file)) throw Object.assign(new Error(`${file} exists: an identity is never overwritten (delete it first if you mean to replace it)`), { name: 'IdentityError' });
+  if (existsSync(file)) throw new IdentityError(`${file} exists: an identity is never overwritten (delete it first if you mean to replace it)`);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify({ publicKey: Buffer.from(kp.publicKey).toString('hex'), secretKey: Buffer.from(kp.secretKey).toString('hex') }) + '\n', { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);

@@ -16,30 +16,12 @@
  * protocol violation by the coordinator ends the client's participation in the round (its secrets are wiped).
  */
 import type nacl from 'tweetnacl';
-import {
-  agree,
-  commitSeed,
-  encodeSharePayload,
-  pairMaskKey,
-  randomSeed,
-  roundKeyPairs,
-  sealShareBox,
-  selfMaskKey,
-  shareBoxKey,
-  signAdvertise,
-  signBoxCheck,
-  signCommit,
-  signConsistency,
-  verifyAdvertise,
-  verifyBoxCheck,
-  verifyConsistency,
-  wipe,
-  maskInput,
-  SHARE_KEYS_PHASE,
-  type PairKey,
-  type RoundKeyPairs,
-  type SeedCommitment,
-} from '../shared/secagg/crypto.js';
+import { SHARE_KEYS_PHASE } from '../shared/secagg/labels.js';
+import { agree, randomSeed, roundKeyPairs, wipe, type RoundKeyPairs } from '../shared/secagg/keys.js';
+import { pairMaskKey, selfMaskKey, shareBoxKey } from '../shared/secagg/kdf.js';
+import { maskInput, type PairKey } from '../shared/secagg/prg.js';
+import { encodeSharePayload, sealShareBox } from '../shared/secagg/share-boxes.js';
+import { commitSeed, signAdvertise, signBoxCheck, signCommit, signConsistency, verifyAdvertise, verifyBoxCheck, verifyConsistency, type SeedCommitment } from '../shared/secagg/signed-messages.js';
 import { bytesEqual } from '../shared/secagg/encoding.js';
 import { SecAggProtocolError, SecAggStageOrderError } from '../shared/secagg/errors.js';
 import { openBoxFrom } from '../shared/secagg/disputes.js';

@@ -10,6 +10,7 @@ import { SecAggClientRound } from './secagg-client.js';
 import type { Trainer } from './trainer.js';
 import { PROTOCOL_VERSION, type Ack, type ClientToServerEvents, type RoundEnd, type ServerToClientEvents, type TrainReply } from '../shared/protocol/events.js';
 import { toWireError } from '../shared/protocol/errors.js';
+import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
 import { encodeSecAggReply, parseIdentityChallenge, parseSecAggRequest, parseTrainRequest } from '../shared/protocol/schemas.js';
 import { signProof } from '../shared/protocol/identity-proof.js';
 import { pack, toWire, unpack, type Packed } from '../shared/protocol/wire.js';
@@ -82,7 +83,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     const key = sumKey(env);
     const before = masked.get(key);
     if (before !== undefined && before.serial !== serial && before.unmasked) {
-      throw Object.assign(new Error(`round ${env.round} sum '${env.phase ?? ''}': this client's input was already in a sum that reached unmask; it is never masked again`), { code: 'remask-refused' });
+      throw new CodedError('remask-refused', `round ${env.round} sum '${env.phase ?? ''}': this client's input was already in a sum that reached unmask; it is never masked again`);
     }
     if (before === undefined || before.serial !== serial) masked.set(key, { serial, unmasked: false });
     // Forget sums of rounds long past (a resumed run repeats at most the round in progress).
@@ -112,11 +113,11 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
       const req = parseTrainRequest(unpack(raw, 'round:train'));
       if (!(await proceed('train', req.round, ''))) return;
       // A request the client got to late (it was slow, the coordinator moved on) must not overwrite a newer round.
-      if (req.round < trainedRound) throw Object.assign(new Error(`round ${req.round} is over: this client already trained for round ${trainedRound}`), { code: 'stale-round' });
+      if (req.round < trainedRound) throw new CodedError('stale-round', `round ${req.round} is over: this client already trained for round ${trainedRound}`);
       // A round whose update this client already masked is never sent in the clear (a coordinator resumed in
       // plaintext mode would otherwise get the interrupted secure round's update as is).
       if (req.returnWeights && [...masked.keys()].some((k) => k.split(':')[1] === String(req.round))) {
-        throw Object.assign(new Error(`round ${req.round}: this client's update was already masked for a secure sum; it is not sent in plaintext`), { code: 'remask-refused' });
+        throw new CodedError('remask-refused', `round ${req.round}: this client's update was already masked for a secure sum; it is not sent in plaintext`);
       }
       const out = await opts.trainer.train({
         round: req.round,
@@ -125,7 +126,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
         ...(req.sharedF32 !== undefined ? { sharedSet: { x: req.sharedF32, labels: Uint8Array.from(req.sharedSet!.labels) } } : {}),
         train: req.train,
       });
-      if (req.round < trainedRound) throw Object.assign(new Error(`round ${req.round} finished training after round ${trainedRound}; result dropped`), { code: 'stale-round' });
+      if (req.round < trainedRound) throw new CodedError('stale-round', `round ${req.round} finished training after round ${trainedRound}; result dropped`);
       trainedRound = req.round;
       baseWeights = req.weightsF32;
       lastWeights = out.weights;
@@ -143,7 +144,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
       const env = request['env'] as { round: number; runId: Uint8Array; phase?: string };
       if (!(await proceed(stage, env.round, env.phase ?? ''))) return;
       if (stage === 'setup') {
-        if (env.round !== trainedRound) throw Object.assign(new Error(`setup for round ${env.round}, but this client trained for round ${trainedRound}`), { code: 'not-in-round' });
+        if (env.round !== trainedRound) throw new CodedError('not-in-round', `setup for round ${env.round}, but this client trained for round ${trainedRound}`);
         secagg?.machine.dispose();
         const setup = request as unknown as SetupRequest;
         const enrolled = new Map((setup.identities ?? []).map((e) => [e.clientId, Uint8Array.from(e.identityPk)]));
@@ -163,7 +164,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
           ),
         };
       }
-      if (secagg === undefined || secagg.round !== env.round) throw Object.assign(new Error(`no secure-aggregation state for round ${env.round}`), { code: 'stage-order' });
+      if (secagg === undefined || secagg.round !== env.round) throw new CodedError('stage-order', `no secure-aggregation state for round ${env.round}`);
       if (stage === 'collectMasked') guardRemask(env, secagg.serial);
       if (stage === 'unmask') markUnmasked(env, secagg.serial);
       const reply = await (secagg.machine.handle as (s: Stage, r: unknown) => Promise<unknown>)(stage, request);
@@ -216,11 +217,11 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     socket.once('auth:accepted', () => resolve());
     socket.once('auth:refused', (msg) => {
       const m = typeof msg === 'object' && msg !== null ? msg : { code: 'auth', message: 'refused' };
-      reject(Object.assign(new Error(`coordinator refused the identity proof: ${String(m.message)}`), { code: String(m.code) }));
+      reject(new CodedError(peerErrorCode(m.code, 'auth'), `coordinator refused the identity proof: ${String(m.message)}`));
     });
     socket.once('connect_error', (err: Error & { data?: { code?: string } }) => {
       if (socket.active) return; // transient: socket.io retries with backoff
-      reject(Object.assign(new Error(`coordinator refused the connection: ${err.message}`), { code: err.data?.code ?? 'auth' }));
+      reject(new CodedError(peerErrorCode(err.data?.code, 'auth'), `coordinator refused the connection: ${err.message}`));
     });
   });
   // A rejection nobody awaits must not end the process: the session's owner may only watch the socket.

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../shared/federated/errors.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { writeIdentity } from '../client/identity-file.js';
 
 const FORMAT = 'robust-fl-enrolment/1';

@@ -3,7 +3,8 @@
  * sum, Σ sign·PRG(key) mod 2^32, returned by transfer. The keys are secrets: this copy is wiped once used.
  */
 import { Piscina } from 'piscina';
-import { addMaskInPlace, wipe } from '../shared/secagg/crypto.js';
+import { wipe } from '../shared/secagg/keys.js';
+import { addMaskInPlace } from '../shared/secagg/prg.js';
 
 /** One slice: `keys` holds 32-byte mask keys back to back, `signs` one ±1 per key. */
 export interface MaskSlice {

@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { addMaskInPlace, wipe } from '../shared/secagg/crypto.js';
+import { wipe } from '../shared/secagg/keys.js';
+import { addMaskInPlace } from '../shared/secagg/prg.js';
 import type { MaskSlice } from './mask-expansion-worker.js';
 
 /** One mask to add: target ← target + sign·PRG(key) mod 2^32. */

@@ -10,6 +10,16 @@ import { Rng } from '../shared/util/random.js';
 import { PER_SUM_STAGES, corruptedInRound, corruptedPopulation, crashPlan, dataPoisonOf, isBuiltinBehavior, poisonsData, stragglerDelayMs, type AnyBehaviorSpec, type CorruptionSpec } from './behaviors/index.js';
 
 
+/** A reply a corrupted client holds back: never (a silent crash) or for `ms` milliseconds (a straggler). */
+export interface WithheldReply {
+  id: string;
+  stage: 'train' | Stage;
+  round: number;
+  phase: string;
+  mode: 'silent' | 'delay';
+  ms?: number;
+}
+
 /** The corrupted-client plan of a run. */
 export class CorruptionPlan {
   private readonly population: Set<string> | undefined;
@@ -24,6 +34,8 @@ export class CorruptionPlan {
     /** Waits `ms` milliseconds (injectable so tests need no real delays). */
     // unref: a straggler still sleeping when the run ends must not keep the process alive.
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms).unref()),
+    /** Told when a corrupted client holds back a reply (tests expire the coordinator's deadlines on it, not on time). */
+    private readonly onWithhold: (at: WithheldReply) => void = () => undefined,
   ) {
     this.population = spec !== undefined && spec.selection === 'population' ? corruptedPopulation(seed, ids, spec.fraction) : undefined;
   }
@@ -81,11 +93,15 @@ export class CorruptionPlan {
         if (plan === undefined || plan.stage !== stage) return 'answer';
         if (plan.sum !== undefined && (PER_SUM_STAGES as readonly string[]).includes(stage) && plan.sum !== phase) return 'answer';
         if (plan.mode === 'disconnect' && plan.rejoin) this.rejoining.add(id);
+        if (plan.mode === 'silent') this.onWithhold({ id, stage, round, phase, mode: 'silent' });
         return plan.mode === 'disconnect' ? 'disconnect' : 'silent';
       }
       if (b.kind === 'straggler') {
         const ms = stragglerDelayMs(b, this.rngFor(id, round, `delay-${stage}-${phase}`), stage);
-        if (ms !== undefined && ms > 0) await this.sleep(ms);
+        if (ms !== undefined && ms > 0) {
+          this.onWithhold({ id, stage, round, phase, mode: 'delay', ms });
+          await this.sleep(ms);
+        }
       }
       return 'answer';
     };

@@ -33,10 +33,11 @@ import { connect, type ClientSession } from '../client/session.js';
 import { SimulationPool, type PoolEvaluation } from './pool/pool.js';
 import { PooledTrainer } from './pooled-trainer.js';
 import { CorruptedTrainer } from './corrupted-trainer.js';
-import { CorruptionPlan } from './corruption-plan.js';
+import { CorruptionPlan, type WithheldReply } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
 import { dataPoisonOf, needsHonestUpdates } from './behaviors/index.js';
-import { vulkanMissing } from '../shared/compute/webgpu.js';
+import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
+import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
 import { prepareScenario, type Scenario } from './scenario.js';
 
 /** Options of `runSimulation`. */
@@ -60,6 +61,8 @@ export interface SimulationOptions {
   log?: (line: string) => void;
   /** Injected delay (tests): straggler sleeps. */
   sleep?: (ms: number) => Promise<void>;
+  /** Told when a corrupted client holds back a reply (tests expire stage deadlines on it instead of on time). */
+  onWithhold?: (at: WithheldReply) => void;
   /** Evaluate on the GPU (a WebGPU worker); default: where a Vulkan loader and GPU driver are present. */
   gpuEval?: boolean;
   /**
@@ -198,7 +201,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     await pool.close();
     throw new Error('with an external coordinator the simulation cannot see the cohorts: use corrupted.selection: population and a behaviour that needs no honest updates');
   }
-  const plan = new CorruptionPlan(scenario.corrupted, cfg.seed, ids, opts.sleep);
+  const plan = new CorruptionPlan(scenario.corrupted, cfg.seed, ids, opts.sleep, opts.onWithhold);
   const oracle = b !== undefined && needsHonestUpdates(b) ? new HonestOracle() : undefined;
   const evalCount = Math.min(cfg.evalSubset ?? data.test.count, data.test.count);
   // Backdoors, and model replacement built on a backdoored update, get their success rate measured.
@@ -376,7 +379,7 @@ function rejoin(s: ClientSession): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     // The coordinator has it again once the identity proof is accepted, not at the transport's 'connect'.
     s.socket.once('auth:accepted', () => resolve());
-    s.socket.once('auth:refused', (msg) => reject(new Error(`rejoin refused: ${msg.code}: ${msg.message}`)));
+    s.socket.once('auth:refused', (msg) => reject(new CodedError(peerErrorCode(msg.code, 'auth'), `rejoin refused: ${msg.code}: ${msg.message}`)));
     s.socket.once('connect_error', (err) => reject(err));
     s.socket.connect();
   });

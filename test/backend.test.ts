@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeBackend, initBackend, summarizeBackend } from '../shared/compute/backend.js';
-import { vulkanMissing } from '../shared/compute/webgpu.js';
+import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
 
 const backendModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../shared/compute/backend.js');
 
@@ -45,7 +45,7 @@ describe('compute backend picker', function () {
   it('takes RFL_BACKEND, and names the valid choices when it is wrong', () => {
     const ok = pickInChild({ RFL_BACKEND: 'cpu' });
     expect(ok.status, ok.stderr).to.equal(0);
-    expect(JSON.parse(ok.stdout.trim()).name).to.equal('cpu');
+    expect((JSON.parse(ok.stdout.trim()) as { name: string }).name).to.equal('cpu');
     expect(ok.stderr).to.contain('compute backend: cpu (chosen by RFL_BACKEND)');
     const bad = pickInChild({ RFL_BACKEND: 'cuda' });
     expect(bad.status).to.equal(3);

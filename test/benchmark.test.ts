@@ -71,9 +71,9 @@ describe('benchmark matrices', function () {
       const results = JSON.parse(readFileSync(path.join(out, 'cells', id, 'results.json'), 'utf8')) as { final: { accuracy: Record<string, number> } };
       expect(Object.keys(results.final.accuracy).sort()).to.deep.equal(['clean', 'fgsm']);
     }
-    const cell = JSON.parse(readFileSync(path.join(out, 'cells', 'fedavg__sign-flip__f25__s1', 'cell.json'), 'utf8'));
+    const cell: unknown = JSON.parse(readFileSync(path.join(out, 'cells', 'fedavg__sign-flip__f25__s1', 'cell.json'), 'utf8'));
     expect(cell).to.deep.equal({ id: 'fedavg__sign-flip__f25__s1', defense: 'fedavg', threat: 'sign-flip', corruption: 0.25, seed: 1, behavior: 'sign-flip' });
-    const meta = JSON.parse(readFileSync(path.join(out, 'matrix.json'), 'utf8'));
+    const meta = JSON.parse(readFileSync(path.join(out, 'matrix.json'), 'utf8')) as { software: { node: string } };
     expect(meta.software.node).to.equal(process.version);
 
     // Resume: nothing to do; then an interrupted cell (no results.json) runs again, alone.

@@ -31,7 +31,7 @@ import { SecAggClientRound } from '../client/secagg-client.js';
 import { bvaInputs } from '../client/bva-inputs.js';
 import { SecureSumSession } from '../server/secagg-session.js';
 import { plannedBvaSums, secureEnsemble, type BvaSumInfo } from '../server/secure-bva-ensemble.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import type { Stage } from '../shared/secagg/messages.js';
 
 const METHODS: readonly BvaMethod[] = ['fed-bias', 'fed-variance', 'fed-bva'];

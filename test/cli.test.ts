@@ -111,6 +111,7 @@ describe('rfl command line', function () {
         const doc = spec.options[key]!;
         expect(doc.arg === undefined, `${name} --${key}: a flag without a value exactly when boolean`).to.equal(o.type === 'boolean');
         expect(doc.repeatable === true, `${name} --${key}: repeatable exactly when multiple`).to.equal(o.multiple === true);
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the defaults are strings, numbers and booleans
         const moduleDefault = o.default === undefined || o.type === 'boolean' || o.multiple === true ? undefined : String(o.default);
         if (doc.default !== undefined) expect(doc.default, `${name} --${key}`).to.equal(moduleDefault);
         else if (moduleDefault !== undefined) expect(doc.defaultNote, `${name} --${key}: the default ${moduleDefault} is documented`).to.be.a('string');

@@ -1,12 +1,12 @@
 /**
- * The patch-product convolution gradient (shared/models/conv-patch-grad.ts, used for training on WebGPU) equals
+ * The patch-product convolution gradient (shared/compute/webgpu/conv-patch-grad.ts, used for training on WebGPU) equals
  * tf.conv2d's own gradients. Run here on the wasm backend: the construction is backend-independent, and
  * test/webgpu.test.ts checks the whole model on a GPU where one exists.
  */
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/compute/backend.js';
-import { conv2dPatchGrad } from '../shared/models/conv-patch-grad.js';
+import { conv2dPatchGrad } from '../shared/compute/webgpu/conv-patch-grad.js';
 import { maxRelativeError } from './helpers/compare.js';
 
 describe('patch-product convolution gradient', () => {

@@ -3,8 +3,9 @@
  * (refused with secure aggregation at construction, robust against a sign-flipping client, recording what they
  * learnt about the updates) and grouped secure aggregation (group sizes and survivors, robustness across groups,
  * groups dropped below their threshold, too few groups aborting the round). Corrupted clients come from the
- * simulation engine (real coordinator, real client sessions, one pool worker). No sleeps: silent crashes and
- * stragglers (an injected sleep that never ends) are decided by the coordinator's own stage timeouts.
+ * simulation engine (real coordinator, real client sessions, one pool worker). No sleeps and no wall-clock
+ * timeouts: silent crashes and stragglers (an injected sleep that never ends) hit the coordinator's own stage
+ * deadlines, held until every other client has answered (helpers/held-deadlines.ts).
  */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { corruptedInRound } from '../simulations/behaviors/index.js';
 import { resolveScenario } from '../simulations/scenario.js';
 import { runSimulation, type SimRoundRecord, type SimulationResult } from '../simulations/engine.js';
 import { startFederation } from './helpers/federation.js';
+import { HELD_MS, HeldDeadlines } from './helpers/held-deadlines.js';
 import { tinyData, tinyRunDir, tinyScenario, TINY_SEED } from './helpers/tiny-federation.js';
 
 const data = tinyData;
@@ -37,9 +39,11 @@ interface Run {
   metrics: { cohort: string[]; dropouts: number }[];
 }
 
-async function simulate(extra: Record<string, unknown>, sleep?: (ms: number) => Promise<void>): Promise<Run> {
+/** Runs a scenario; with `held`, the stage whose timeout is HELD_MS expires once its non-answering clients are all that is left. */
+async function simulate(extra: Record<string, unknown>, held?: HeldDeadlines): Promise<Run> {
   const rounds: SimRoundRecord[] = [];
-  const result = await runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, backend: 'wasm', onRound: (r) => rounds.push(r), log: () => undefined, ...(sleep !== undefined ? { sleep } : {}) });
+  const run = (): Promise<SimulationResult> => runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, backend: 'wasm', onRound: (r) => rounds.push(r), log: () => undefined, ...(held !== undefined ? { sleep: never, onWithhold: () => held.withhold() } : {}) });
+  const result = held === undefined ? await run() : await held.during(run);
   const metrics = readFileSync(path.join(result.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Run['metrics'][number]);
   return { result, rounds, w: result.weights!, metrics };
 }
@@ -179,7 +183,7 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
 
     it('too few updates for Krum after dropouts: the round is recorded as aborted at stage aggregate', async () => {
       // Krum with f = 1 needs m ≥ 2f + 3 = 5 updates; two stragglers that never answer leave 4.
-      const run = await simulate({ aggregation: { rule: 'krum', f: 1 }, timeoutsMs: { train: 3000 }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, never);
+      const run = await simulate({ aggregation: { rule: 'krum', f: 1 }, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, new HeldDeadlines(2));
       const r = run.rounds[0]!;
       expect(r.corrupted).to.have.length(2);
       expect(r.trained).to.equal(4);
@@ -228,7 +232,7 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
     // With 3 trained clients only one group of 3 can form, fewer than minGroups = ⌈4/2⌉: the round aborts (recorded),
     // the run goes on.
     it('dropouts leaving too few trained clients for minGroups groups abort the round instead of ending the run', async () => {
-      const run = await simulate({ numClients: 12, secure: true, aggregation: { rule: 'grouped', groups: 4 }, timeoutsMs: { train: 3000 }, corrupted: { fraction: 0.75, behavior: { kind: 'straggler', delayMs: 60000 } } }, never);
+      const run = await simulate({ numClients: 12, secure: true, aggregation: { rule: 'grouped', groups: 4 }, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.75, behavior: { kind: 'straggler', delayMs: 60000 } } }, new HeldDeadlines(9));
       expect(run.rounds[0]!.trained).to.equal(3);
       expect(run.rounds[0]!.status).to.equal('aborted');
       expect(run.rounds[0]!.abort).to.deep.include({ stage: 'aggregate', phase: 'groups', needed: 2, got: 1 });
@@ -241,11 +245,11 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
         const bad = corruptedInRound(s, 1, ids, 0.34);
         return splitGroups(s, 1, ids, 2).some((g) => [...bad].every((id) => g.includes(id)));
       })!;
-      const crash = { seed, secure: true, timeoutsMs: { setup: 1500 }, corrupted: { fraction: 0.34, behavior: { kind: 'crash', stage: 'setup', mode: 'silent' } } };
+      const crash = { seed, secure: true, timeoutsMs: { setup: HELD_MS }, corrupted: { fraction: 0.34, behavior: { kind: 'crash', stage: 'setup', mode: 'silent' } } };
       const expectedGroups = splitGroups(seed, 1, ids, 2).map((g) => ({ size: 3, survivors: g.some((id) => corruptedInRound(seed, 1, ids, 0.34).has(id)) ? 0 : 3 }));
 
       it('is dropped, and the round completes when minGroups allows (default ⌈g/2⌉ = 1)', async () => {
-        const run = await simulate({ ...crash, aggregation: { rule: 'grouped', groups: 2 } });
+        const run = await simulate({ ...crash, aggregation: { rule: 'grouped', groups: 2 } }, new HeldDeadlines(2));
         const r = run.rounds[0]!;
         expect(r.corrupted).to.have.length(2);
         expect(r.trained).to.equal(6);
@@ -257,7 +261,7 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
       });
 
       it('aborts the round, recorded, when fewer than minGroups groups survive', async () => {
-        const run = await simulate({ ...crash, aggregation: { rule: 'grouped', groups: 2, minGroups: 2 } });
+        const run = await simulate({ ...crash, aggregation: { rule: 'grouped', groups: 2, minGroups: 2 } }, new HeldDeadlines(2));
         const r = run.rounds[0]!;
         expect(r.status).to.equal('aborted');
         expect(r.abort).to.include({ phase: 'groups', needed: 2, got: 1 });

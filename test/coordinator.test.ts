@@ -12,7 +12,7 @@ import { io } from 'socket.io-client';
 import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { runFederated } from '../shared/federated/runner.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { pack, unpack } from '../shared/protocol/wire.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/events.js';
 import { connect, type ClientSession } from '../client/session.js';

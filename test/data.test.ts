@@ -170,7 +170,8 @@ describe('data', () => {
   describe('embedded MNIST', () => {
     const EXPECTED_COUNTS = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];
 
-    it('parses all 10,000 digits with the known per-digit counts, fast', () => {
+    // The load time is printed, not asserted: a wall-clock bar fails on a loaded machine (bench/ measures speed).
+    it('parses all 10,000 digits with the known per-digit counts', () => {
       const t0 = performance.now();
       const all = loadEmbeddedMnistAll();
       const split = loadEmbeddedMnist();
@@ -180,7 +181,6 @@ describe('data', () => {
       expect(classCounts(all.labels, 10)).to.deep.equal(EXPECTED_COUNTS);
       validateDataset(all, { checkPixels: true });
       expect(split.train.count + split.test.count).to.equal(10_000);
-      expect(ms).to.be.lessThan(1500);
     });
 
     it('splits 8,000 / 2,000, stratified by class', () => {

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
 import { initBackend } from '../shared/compute/backend.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/events.js';
 import { signProof } from '../shared/protocol/identity-proof.js';
 import { pack } from '../shared/protocol/wire.js';

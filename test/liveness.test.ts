@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { connect } from '../client/session.js';
 import { LocalTrainer } from '../client/trainer.js';
 import { startFederation } from './helpers/federation.js';
@@ -80,17 +80,21 @@ describe('named endings and printable logs', function () {
 
   it('logs an unexpected event name with its control characters escaped', async () => {
     const lines: string[] = [];
-    const f = await startFederation(data, base, { log: (l) => lines.push(l) }, false);
+    // The coordinator's log line is the event the test waits for (no polling).
+    let logged = (): void => undefined;
+    const unexpected = new Promise<void>((resolve) => (logged = resolve));
+    const log = (l: string): void => {
+      lines.push(l);
+      if (l.includes('unexpected event')) logged();
+    };
+    const f = await startFederation(data, base, { log }, false);
     const keys = identityKeyPair();
     f.coordinator.enrol('odd', keys.publicKey);
     try {
       const c = rawClient(f.url, 'odd', keys.publicKey, { kind: 'sign', with: keys });
       expect(await c.outcome).to.equal('accepted');
       c.socket.emit('evil\u0000name\u001b[31m' as never);
-      await new Promise<void>((resolve) => {
-        const poll = (): void => (lines.some((l) => l.includes('unexpected event')) ? resolve() : void setTimeout(poll, 10));
-        poll();
-      });
+      await unexpected;
       c.socket.close();
       const line = lines.find((l) => l.includes('unexpected event'))!;
       expect(line).to.equal("client odd sent unexpected event 'evil\\x00name\\x1b[31m'; ignored");

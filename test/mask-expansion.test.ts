@@ -4,7 +4,8 @@
  */
 import { expect } from 'chai';
 import { MaskExpander } from '../server/mask-expansion.js';
-import { addMaskInPlace, randomSeed } from '../shared/secagg/crypto.js';
+import { randomSeed } from '../shared/secagg/keys.js';
+import { addMaskInPlace } from '../shared/secagg/prg.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
 import { makeCohort } from './helpers/secagg-cohort.js';
 

@@ -173,7 +173,7 @@ describe('own model, data and behaviour (examples/own-model)', function () {
       // One corrupted client per round (round(0.25·4)); its update went through the registered transform.
       expect(a.rounds.map((r) => r.corrupted.length)).to.deep.equal([1, 1]);
       expect(calls - before).to.equal(2);
-      const written = JSON.parse(readFileSync(path.join(a.result.runDir, 'scenario.json'), 'utf8'));
+      const written = JSON.parse(readFileSync(path.join(a.result.runDir, 'scenario.json'), 'utf8')) as { federated: { model: string }; dataset: string; extensions: string[]; corrupted: { behavior: unknown } };
       expect([written.federated.model, written.dataset, written.extensions, written.corrupted.behavior]).to.deep.equal([MODEL, DATA, [BEHAVIOR], { kind: 'noisy-scale', factor: 1.5, sigma: 0.0001 }]);
       const b = await simulate(cliOverrides(['secure=false', CORRUPTED, 'corrupted.fraction=0.25']));
       expect(Buffer.from(b.result.weights!.buffer).equals(Buffer.from(a.result.weights!.buffer))).to.equal(true);

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { partition, sampleSharedSet } from '../shared/data/partition.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { clientIdOf } from '../shared/federated/secure-model.js';
 import { unpack } from '../shared/protocol/wire.js';
 import { Coordinator, type RoundMetrics } from '../server/coordinator.js';

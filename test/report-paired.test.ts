@@ -166,8 +166,8 @@ describe('report: paired comparisons on a 5-seed matrix', function () {
     ]);
     // fedavg@reference ran one seed at sign-flip: 3 comparisons per table are not testable, outside the family.
     expect(rows.filter((r) => r['status'] === 'not testable').map((r) => `${r['table']} ${r['threat']} n=${r['n']}`)).to.deep.equal([
-      ...Array(3).fill('fedavg-ds sign-flip n=1'),
-      ...Array(3).fill('fed-bva sign-flip n=1'),
+      ...Array<string>(3).fill('fedavg-ds sign-flip n=1'),
+      ...Array<string>(3).fill('fed-bva sign-flip n=1'),
     ]);
     expect(new Set(rows.filter((r) => r['table'] === 'fedavg-ds' && r['status'] === 'tested').map((r) => r['holmFamily']))).to.deep.equal(new Set(['15']));
     expect(new Set(rows.filter((r) => r['table'] === 'fed-bva' && r['status'] === 'tested').map((r) => r['holmFamily']))).to.deep.equal(new Set(['9']));

@@ -151,6 +151,7 @@ describe('robustness report', function () {
         const row = rows.find((r) => r['id'] === cell.id && r['round'] === String(rec['round']))!;
         for (const col of ['trainLoss', 'ms.round', 'ms.train', 'ms.bva', 'ms.secagg', 'ms.other', 'ms.eval', 'ms.coordinator.keyAgreement', 'bytesSent', 'eval.clean', 'eval.asr']) {
           const v = valueAt(rec, col);
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the columns hold numbers and strings, as the CSV writes them
           expect(row[col], `${cell.id} r${String(rec['round'])} ${col}`).to.equal(v === undefined ? '' : String(v));
           if (typeof v === 'number') expect(Number(row[col])).to.equal(v);
         }

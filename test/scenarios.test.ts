@@ -227,8 +227,8 @@ describe('scenario loader refusals and overrides', () => {
     expect(loadScenario(at('median-vs-sign-flip.yaml'), ['secure=true', 'aggregation={rule: grouped, groups: 3}']).aggregation.rule).to.equal('grouped');
 
     const raw = { method: 'fedavg', corrupted: { fraction: 0.1, behavior: { kind: 'ipm' } } };
-    const out = applyOverrides(raw, ['corrupted.behavior.eps=100', 'bva.lambda=0.5', 'evalAttacks=[clean, fgsm]']) as Record<string, any>;
-    expect(out['corrupted'].behavior).to.deep.equal({ kind: 'ipm', eps: 100 });
+    const out = applyOverrides(raw, ['corrupted.behavior.eps=100', 'bva.lambda=0.5', 'evalAttacks=[clean, fgsm]']) as Record<string, unknown> & { corrupted: { behavior: unknown } };
+    expect(out.corrupted.behavior).to.deep.equal({ kind: 'ipm', eps: 100 });
     expect(out['bva']).to.deep.equal({ lambda: 0.5 });
     expect(out['evalAttacks']).to.deep.equal(['clean', 'fgsm']);
     expect(raw.corrupted.behavior, 'the input is not mutated').to.deep.equal({ kind: 'ipm' });

@@ -1,40 +1,13 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import nacl from 'tweetnacl';
-import {
-  KEY_BYTES,
-  addMaskInPlace,
-  agree,
-  commitSeed,
-  decodeSharePayload,
-  encodeSharePayload,
-  hkdfSha256,
-  isLowOrderPublicKey,
-  maskInput,
-  maskSign,
-  maskWords,
-  memberIndices,
-  openShareBox,
-  openSharePayload,
-  pairMaskKey,
-  publicKeyMatches,
-  publicKeyOf,
-  roundKeyPairs,
-  sealShareBox,
-  selfMaskKey,
-  sessionId,
-  shareBoxKey,
-  signAdvertise,
-  signCommit,
-  signConsistency,
-  validateMemberKeys,
-  verifyAdvertise,
-  verifyCommit,
-  verifyConsistency,
-  identityKeyPair,
-  randomSeed,
-  type SharePayload,
-} from '../shared/secagg/crypto.js';
+import { KEY_BYTES } from '../shared/secagg/labels.js';
+import { agree, isLowOrderPublicKey, publicKeyMatches, publicKeyOf, roundKeyPairs, identityKeyPair, randomSeed } from '../shared/secagg/keys.js';
+import { memberIndices, sessionId, validateMemberKeys } from '../shared/secagg/session-id.js';
+import { hkdfSha256, pairMaskKey, selfMaskKey, shareBoxKey } from '../shared/secagg/kdf.js';
+import { addMaskInPlace, maskInput, maskSign, maskWords } from '../shared/secagg/prg.js';
+import { decodeSharePayload, encodeSharePayload, openShareBox, openSharePayload, sealShareBox, type SharePayload } from '../shared/secagg/share-boxes.js';
+import { commitSeed, signAdvertise, signCommit, signConsistency, verifyAdvertise, verifyCommit, verifyConsistency } from '../shared/secagg/signed-messages.js';
 import { bytesEqual, compareUtf8, fromHex, isAllZero, str, toHex, u32, utf8 } from '../shared/secagg/encoding.js';
 import {
   SecAggConfigError,
@@ -804,7 +777,7 @@ describe('secagg primitives', () => {
 describe('OpenSSL paths agree with tweetnacl', function () {
   it('Ed25519 signatures are byte-identical to nacl.sign.detached and verify both ways; X25519 equals nacl.scalarMult', async () => {
     const nacl = (await import('tweetnacl')).default;
-    const c = await import('../shared/secagg/crypto.js');
+    const c = { ...(await import('../shared/secagg/signed-messages.js')), ...(await import('../shared/secagg/keys.js')) };
     for (let i = 0; i < 20; i++) {
       const kp = nacl.sign.keyPair();
       const ad = { runId: nacl.randomBytes(16), round: i + 1, clientId: `c${i}`, cPk: nacl.randomBytes(32), sPk: nacl.randomBytes(32) };

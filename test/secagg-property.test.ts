@@ -321,7 +321,7 @@ describe('secure aggregation properties (fast-check, seeded)', function () {
 
   it('the model itself: no drops means every sum over the whole cohort in one attempt', async () => {
     // A fixed sanity check of the harness, complete and Harary graphs, three sums.
-    await runScenario({ n: 7, t: 4, d: 7, numSums: 3, k: undefined, maxRestarts: undefined, drops: Array(7).fill(null), seed: 3 });
-    await runScenario({ n: 9, t: 5, d: 7, numSums: 3, k: 6, maxRestarts: undefined, drops: Array(9).fill(null), seed: 4 });
+    await runScenario({ n: 7, t: 4, d: 7, numSums: 3, k: undefined, maxRestarts: undefined, drops: Array<null>(7).fill(null), seed: 3 });
+    await runScenario({ n: 9, t: 5, d: 7, numSums: 3, k: 6, maxRestarts: undefined, drops: Array<null>(9).fill(null), seed: 4 });
   });
 });

@@ -2,8 +2,9 @@
  * The simulation engine end to end (real coordinator, real client sessions over socket.io on port 0, a piscina
  * pool of one worker): pooled training equals in-process training bit for bit, a seeded scenario is repeatable,
  * the run directory is complete, tensor counts stay flat, and the fault behaviours (crash with disconnect and
- * rejoin, silent crash, straggler) act on the real protocol. No sleeps: stragglers use an injected sleep that
- * never ends, so the coordinator's own stage timeout decides.
+ * rejoin, silent crash, straggler) act on the real protocol. No sleeps and no wall-clock timeouts: stragglers
+ * use an injected sleep that never ends, and the coordinator's stage deadline for them and for silent crashes
+ * is held until every other client has answered (helpers/held-deadlines.ts).
  */
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -18,16 +19,20 @@ import { SimulationPool } from '../simulations/pool/pool.js';
 import { PooledTrainer } from '../simulations/pooled-trainer.js';
 import { resolveScenario } from '../simulations/scenario.js';
 import { runSimulation, type SimRoundRecord, type SimulationResult } from '../simulations/engine.js';
-import { vulkanMissing } from '../shared/compute/webgpu.js';
+import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
 import { STANDARD_ATTACKS } from '../shared/attacks/robust-accuracy.js';
+import { HELD_MS, HeldDeadlines } from './helpers/held-deadlines.js';
 
 const data = makeSyntheticDataset({ count: 360, testCount: 60, seed: 4 });
 const tmp = (): string => path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-sim-')), 'run');
 const base = { dataset: 'synthetic', numClients: 6, fraction: 1, rounds: 2, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 2, evalAttacks: ['clean'], finalAttacks: ['clean', 'fgsm'], seed: 11, workers: 1 };
 
-async function simulate(extra: Record<string, unknown>, opts: { sleep?: (ms: number) => Promise<void> } = {}): Promise<{ result: SimulationResult; rounds: SimRoundRecord[] }> {
+/** Runs a scenario; with `held`, the stage whose timeout is HELD_MS expires once its non-answering clients are all that is left. */
+async function simulate(extra: Record<string, unknown>, held?: HeldDeadlines): Promise<{ result: SimulationResult; rounds: SimRoundRecord[] }> {
   const rounds: SimRoundRecord[] = [];
-  const result = await runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, onRound: (r) => rounds.push(r), log: () => undefined, ...opts });
+  const never = (): Promise<void> => new Promise<void>(() => undefined);
+  const run = (): Promise<SimulationResult> => runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, onRound: (r) => rounds.push(r), log: () => undefined, ...(held !== undefined ? { sleep: never, onWithhold: () => held.withhold() } : {}) });
+  const result = held === undefined ? await run() : await held.during(run);
   return { result, rounds };
 }
 
@@ -91,7 +96,7 @@ describe('simulation engine', function () {
     const results = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as { final: unknown; timing: { roundMs: number } };
     expect(results.final).to.deep.equal(a.result.final);
     expect(results.timing.roundMs).to.be.greaterThan(0);
-    expect(JSON.parse(readFileSync(path.join(dir, 'scenario.json'), 'utf8')).federated.method).to.equal('fed-bva');
+    expect((JSON.parse(readFileSync(path.join(dir, 'scenario.json'), 'utf8')) as { federated: { method: string } }).federated.method).to.equal('fed-bva');
     // Main-thread tensors are flat across rounds (the coordinator frees what each round allocates).
     expect(lines[0]!.mainTensors).to.equal(lines[1]!.mainTensors);
   });
@@ -108,15 +113,18 @@ describe('simulation engine', function () {
   });
 
   it('a silent crash at setup times out and the round completes without that client', async () => {
-    const { rounds } = await simulate({ method: 'fedavg', rounds: 1, evalEvery: 1, timeoutsMs: { setup: 300 }, corrupted: { fraction: 0.2, behavior: { kind: 'crash', stage: 'setup', mode: 'silent' } } });
+    const held = new HeldDeadlines(1);
+    const { rounds } = await simulate({ method: 'fedavg', rounds: 1, evalEvery: 1, timeoutsMs: { setup: HELD_MS }, corrupted: { fraction: 0.2, behavior: { kind: 'crash', stage: 'setup', mode: 'silent' } } }, held);
+    expect(held.expired).to.equal(1);
     expect(rounds[0]!.status).to.equal('completed');
     expect(rounds[0]!.trained).to.equal(6);
     expect(rounds[0]!.survivors).to.equal(5);
   });
 
   it('a straggler past the training timeout is left out of the round', async () => {
-    const never = (): Promise<void> => new Promise<void>(() => undefined);
-    const { rounds } = await simulate({ method: 'fedavg', model: 'linear', rounds: 1, evalEvery: 1, timeoutsMs: { train: 3000 }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, { sleep: never });
+    const held = new HeldDeadlines(2);
+    const { rounds } = await simulate({ method: 'fedavg', model: 'linear', rounds: 1, evalEvery: 1, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, held);
+    expect(held.expired).to.equal(2);
     expect(rounds[0]!.status).to.equal('completed');
     expect(rounds[0]!.corrupted).to.have.length(2);
     expect(rounds[0]!.trained).to.equal(4);

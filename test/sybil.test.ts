@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { Coordinator, type RoundMetrics } from '../server/coordinator.js';
 import { readEnrolment } from '../server/enrolment.js';
 import { readIdentity } from '../client/identity-file.js';
@@ -143,7 +143,7 @@ describe('Sybils and enrolment', function () {
     const again = rfl('coordinator', 'enrol', '--ids', 'carol,alice', '--keys-dir', 'keys', '--out', 'enrolment.json');
     expect(again.status).to.equal(2);
     expect(again.stderr.trim()).to.equal('ConfigError: client alice is already enrolled in enrolment.json');
-    expect(JSON.parse(readFileSync(path.join(dir, 'enrolment.json'), 'utf8')).clients).to.have.length(2);
+    expect((JSON.parse(readFileSync(path.join(dir, 'enrolment.json'), 'utf8')) as { clients: unknown[] }).clients).to.have.length(2);
     const carol = rfl('coordinator', 'enrol', '--ids', 'carol');
     expect(carol.status, carol.stderr).to.equal(0);
     expect([...readEnrolment(path.join(dir, 'enrolment.json')).keys()]).to.deep.equal(['alice', 'bob', 'carol']);

@@ -149,14 +149,28 @@ describe('wasm kernels match the cpu backend', function () {
   });
 
   it('a matMul on the same data before and after the filter kernel does not confuse tfjs-wasm\'s operator cache', async () => {
-    await tf.setBackend('wasm');
-    tf.tidy(() => {
-      const x = tf.randomUniform([2, 6, 6, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
-      const dy = tf.randomUniform([2, 4, 4, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
-      tf.matMul(tf.ones([1, 32]), tf.reshape(dy, [32, 3])).dataSync();
-      const g = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 3, 1, 3] }) as tf.Tensor;
-      g.dataSync();
-      tf.matMul(tf.ones([1, 32]), tf.reshape(dy, [32, 3])).dataSync();
-    });
+    const xs = randomArray(2 * 6 * 6, 1);
+    const dys = randomArray(2 * 4 * 4 * 3, 2);
+    // The reference: tfjs's cpu backend, the same three kernels on the same data.
+    const run = async (backend: string): Promise<{ before: Float32Array; filter: Float32Array; after: Float32Array }> => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(xs, [2, 6, 6, 1]);
+        const dy = tf.tensor4d(dys, [2, 4, 4, 3]);
+        const colSums = (): Float32Array => (tf.matMul(tf.ones([1, 32]), tf.reshape(dy, [32, 3])).dataSync() as Float32Array).slice();
+        const before = colSums();
+        const g = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 3, 1, 3] }) as tf.Tensor;
+        const filter = (g.dataSync() as Float32Array).slice();
+        return { before, filter, after: colSums() };
+      });
+    };
+    const ref = await run('cpu');
+    const got = await run('wasm');
+    // The filter gradient is right, and the product after it reads the same data as the product before it: a
+    // confused operator cache would hand the second matMul the filter kernel's buffers or shapes.
+    expect(maxRelativeError(got.filter, ref.filter)).to.be.below(1e-5);
+    expect(Math.max(...ref.filter.map(Math.abs))).to.be.above(1e-3);
+    expect(maxRelativeError(got.before, ref.before)).to.be.below(1e-5);
+    expect(Array.from(got.after)).to.deep.equal(Array.from(got.before));
   });
 });

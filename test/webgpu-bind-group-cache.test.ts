@@ -1,11 +1,11 @@
 /**
- * The bind-group cache (shared/compute/webgpu-bind-group-cache.ts), on a stand-in device that records what it is
+ * The bind-group cache (shared/compute/webgpu/bind-group-cache.ts), on a stand-in device that records what it is
  * asked to create: a repeated descriptor gets the same bind group without a new creation; any change of layout,
  * buffer, binding, offset or size gets a new one; textures are never cached; the least recently used entry goes
  * first when the bound is reached.
  */
 import { expect } from 'chai';
-import { bindGroupCacheStats, installBindGroupCache } from '../shared/compute/webgpu-bind-group-cache.js';
+import { bindGroupCacheStats, installBindGroupCache } from '../shared/compute/webgpu/bind-group-cache.js';
 
 interface Desc {
   layout: object;

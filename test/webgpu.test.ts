@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { vulkanMissing } from '../shared/compute/webgpu.js';
+import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

@@ -11,7 +11,7 @@ import { createModel } from '../../shared/models/model.js';
 import { sgdStepLoss, DEFAULT_TRAIN_OPTIONS } from '../../shared/train/sgd.js';
 import { batchFromArrays } from '../../shared/train/batches.js';
 import { intFlag } from '../../shared/util/flags.js';
-import { bindGroupCacheStats } from '../../shared/compute/webgpu-bind-group-cache.js';
+import { bindGroupCacheStats } from '../../shared/compute/webgpu/bind-group-cache.js';
 
 const { values } = parseArgs({ options: { batch: { type: 'string', default: '64' }, steps: { type: 'string', default: '50' } } });
 const n = intFlag('batch', values.batch!, 1);

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model.js';
 import type { ForwardOptions } from '../models/layers.js';
-import { fusedCrossEntropyAvailable, segmentedCrossEntropy } from '../compute/webgpu-cross-entropy.js';
+import { fusedCrossEntropyAvailable, segmentedCrossEntropy } from '../compute/webgpu/cross-entropy.js';
 
 /**
  * ∇_x of the summed cross-entropy at x (same shape as x). `fwd` is inference mode by default; the reference

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model.js';
 import { lossInputGradient } from './input-gradient.js';
-import { attackStep } from '../compute/webgpu-attack-step.js';
+import { attackStep } from '../compute/webgpu/attack-step.js';
 
 /** Valid pixel range (inputs are scaled to [0, 1]). */
 export const PIXEL_MIN = 0;
@@ -102,7 +102,7 @@ export function pgd(model: Model, x: tf.Tensor4D, yOneHot: tf.Tensor2D, options:
         if (restarts > 1) fooled = tf.tidy(() => tf.notEqual(tf.argMax(model.predictLogits(adv), 1), labels));
         continue;
       }
-      const [nextBest, nextFooled] = tf.tidy(() => {
+      const [nextBest, nextFooled] = tf.tidy((): [tf.Tensor4D, tf.Tensor] => {
         const wrong = tf.notEqual(tf.argMax(model.predictLogits(adv), 1), labels);
         // Keep earlier successes; take this restart where nothing has fooled the model yet.
         const take = tf.logicalNot(fooled!).reshape([-1, 1, 1, 1]);

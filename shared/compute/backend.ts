@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernels } from './kernels/index.js';
-import { loadWebGpu } from './webgpu.js';
+import { loadWebGpu } from './webgpu/backend.js';
 
 /** Backends the picker knows, by the name users pass. */
 export const BACKEND_NAMES = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'] as const;

@@ -3,6 +3,7 @@
  * index lists from a partitioner, and placed in shared memory for worker threads without per-task copies.
  */
 import { createHash } from 'node:crypto';
+import { CodedError, type DataErrorCode } from '../errors/catalogue.js';
 
 /** A labelled image dataset held in flat typed arrays (shareable with worker threads). */
 export interface Dataset {
@@ -52,19 +53,15 @@ export interface SharedDatasetHandle {
   numClasses: number;
 }
 
-/** What went wrong with a dataset: absent files, malformed content, or bad options. */
-export type DataErrorCode = 'dataset-missing' | 'dataset-format' | 'config';
+/** What went wrong with a dataset: absent files, malformed content, or bad options (shared/errors/catalogue.ts). */
+export type { DataErrorCode };
 
 /** The error every data loader and partitioner throws; `code` says which kind, the message names field and value. */
-export class DataError extends Error {
-  /** Machine-readable kind of failure. */
-  readonly code: DataErrorCode;
-
+export class DataError extends CodedError<DataErrorCode> {
   /** Creates an error of the given kind. */
   constructor(code: DataErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'DataError';
-    this.code = code;
   }
 }
 

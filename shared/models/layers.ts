@@ -8,10 +8,10 @@
  * what is not on the path. Inference, which needs no gradient, uses fused ops instead.
  */
 import * as tf from '@tensorflow/tfjs';
-import { conv2dPatchGrad, conv2dPatchGradNoInputGrad } from './conv-patch-grad.js';
-import { biasAddMatmulGrad } from './bias-add-grad.js';
-import { convEpilogue, denseEpilogue, fusedEpiloguesAvailable } from '../compute/webgpu-epilogues.js';
-import { webgpuInternals } from '../compute/webgpu-internals.js';
+import { conv2dPatchGrad, conv2dPatchGradNoInputGrad } from '../compute/webgpu/conv-patch-grad.js';
+import { biasAddMatmulGrad } from '../compute/webgpu/bias-add-grad.js';
+import { convEpilogue, denseEpilogue, fusedEpiloguesAvailable } from '../compute/webgpu/epilogues.js';
+import { webgpuInternals } from '../compute/webgpu/internals.js';
 
 /** Activation applied after a conv or dense layer. */
 export type Activation = 'linear' | 'relu' | 'tanh';
@@ -117,7 +117,7 @@ export function forward(layers: readonly LayerSpec[], params: readonly tf.Tensor
   let p = 0;
   let dropIndex = 0;
   const seedBase = opts.dropoutSeed ?? Math.floor(Math.random() * 2 ** 31);
-  // Training on WebGPU takes the patch-product filter gradient (conv-patch-grad.ts); input-only gradients
+  // Training on WebGPU takes the patch-product filter gradient (shared/compute/webgpu/conv-patch-grad.ts); input-only gradients
   // (attacks, inference mode) keep tf.conv2d, whose tape computes no filter gradient at all.
   const webgpu = tf.getBackend() === 'webgpu';
   const plainConv = (a: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D => tf.conv2d(a, w, 1, 'valid');

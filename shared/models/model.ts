@@ -41,7 +41,7 @@ export interface ModelSpec {
  * Builds the spec of a model for a given input shape (default 28×28×1, 10 classes): a zoo name, a name
  * registered with `registerModel`, or a module path loaded with `loadModelModule` (shared/models/registry.ts).
  */
-export function modelSpec(name: ModelName | string, inputShape: [number, number, number] = [28, 28, 1], numClasses = 10): ModelSpec {
+export function modelSpec(name: string, inputShape: [number, number, number] = [28, 28, 1], numClasses = 10): ModelSpec {
   if ((MODEL_NAMES as readonly string[]).includes(name)) return layerSpec(name, MODEL_LAYERS[name as ModelName], inputShape, numClasses);
   const registered = registeredModel(name);
   if (registered === undefined) {
@@ -254,7 +254,7 @@ export function probeModel(spec: ModelSpec): void {
 }
 
 /** Convenience: a named model with seeded initial weights. */
-export function createModel(name: ModelName | string, seed: number, inputShape?: [number, number, number], numClasses?: number): Model {
+export function createModel(name: string, seed: number, inputShape?: [number, number, number], numClasses?: number): Model {
   const spec = modelSpec(name, inputShape, numClasses);
   return new Model(spec, initialWeights(spec, seed));
 }

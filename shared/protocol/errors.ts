@@ -3,36 +3,17 @@
  * refusal names what was wrong (architecture.md, "Config and errors").
  */
 
-/** Why a message was refused. */
-export type ProtocolErrorCode =
-  | 'version'
-  | 'auth'
-  /** The client id or key is not on the enrolment list (server/enrolment.ts). */
-  | 'not-enrolled'
-  /** Open enrolment: the token has bound its maximum number of identities. */
-  | 'sybil-cap'
-  /** The coordinator holds its maximum number of connections. */
-  | 'busy'
-  | 'duplicate-identity'
-  | 'bad-payload'
-  | 'bad-shape'
-  | 'bad-value'
-  | 'too-large'
-  | 'stage-order'
-  | 'not-in-round'
-  | 'timeout'
-  | 'dropped';
+import { CodedError, INTERNAL_ERROR_CODE, type ProtocolErrorCode } from '../errors/catalogue.js';
+
+/** Why a message was refused: the codes are listed, with their meaning, in shared/errors/catalogue.ts. */
+export type { ProtocolErrorCode };
 
 /** A refused message or connection. */
-export class ProtocolError extends Error {
-  /** Machine-readable reason, sent to the peer. */
-  readonly code: ProtocolErrorCode;
-
+export class ProtocolError extends CodedError<ProtocolErrorCode> {
   /** Creates an error; the message names the field and the bad value. */
   constructor(code: ProtocolErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'ProtocolError';
-    this.code = code;
   }
 }
 
@@ -47,5 +28,5 @@ export function toWireError(err: unknown): WireError {
   if (err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
     return { code: (err as { code: string }).code, message: err.message };
   }
-  return { code: 'internal', message: err instanceof Error ? err.message : String(err) };
+  return { code: INTERNAL_ERROR_CODE, message: err instanceof Error ? err.message : String(err) };
 }

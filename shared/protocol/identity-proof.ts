@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { signBytes, verifyBytes } from '../secagg/crypto.js';
+import { signBytes, verifyBytes } from '../secagg/signed-messages.js';
 
 /** Length of the coordinator's nonce, in bytes. */
 export const PROOF_NONCE_BYTES = 32;

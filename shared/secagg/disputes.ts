@@ -20,7 +20,10 @@
  * - a client that both lies and tells the truth in one reply gets both verdicts: it and the garbage sender go;
  * - the same sender named twice counts once.
  */
-import { agree, openSharePayload, publicKeyOf, SHARE_KEYS_PHASE, shareBoxKey, wipe, type SharePayload } from './crypto.js';
+import { SHARE_KEYS_PHASE } from './labels.js';
+import { agree, publicKeyOf, wipe } from './keys.js';
+import { shareBoxKey } from './kdf.js';
+import { openSharePayload, type SharePayload } from './share-boxes.js';
 import { bytesEqual } from './encoding.js';
 import type { ShareBox } from './messages.js';
 import type { Topology } from './topology.js';

@@ -6,19 +6,17 @@
  * client can reply with a typed error and the coordinator can log which check failed without parsing text.
  */
 
-/** Machine-readable kinds of secure-aggregation failure. */
-export type SecAggErrorCode = 'protocol' | 'stage-order' | 'secagg-aborted' | 'config' | 'reconstruction' | 'dispute';
+import { CodedError, type SecAggErrorCode } from '../errors/catalogue.js';
+
+/** Machine-readable kinds of secure-aggregation failure, listed with their meaning in shared/errors/catalogue.ts. */
+export type { SecAggErrorCode };
 
 /** Common base: `instanceof SecAggError` catches every secure-aggregation failure. */
-export class SecAggError extends Error {
-  /** Machine-readable kind of failure. */
-  readonly code: SecAggErrorCode;
-
+export class SecAggError extends CodedError<SecAggErrorCode> {
   /** Creates an error of the given kind. */
   constructor(code: SecAggErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = 'SecAggError';
-    this.code = code;
   }
 }
 

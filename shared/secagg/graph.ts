@@ -9,7 +9,8 @@
  */
 
 import { createCipheriv, type Cipheriv } from 'node:crypto';
-import { LABELS, KEY_BYTES, sha256 } from './crypto.js';
+import { LABELS, KEY_BYTES } from './labels.js';
+import { sha256 } from './session-id.js';
 import { concatBytes, str } from './encoding.js';
 import { SecAggConfigError } from './errors.js';
 import { MAX_SHARES } from './shamir.js';

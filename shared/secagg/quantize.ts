@@ -112,7 +112,8 @@ export function validateSegment(seg: Segment): void {
 
 /** Checks every segment and that names are unique; throws a config error otherwise. */
 export function validateSpec(spec: VectorSpec): void {
-  if (!Array.isArray(spec) || spec.length === 0) fail('segments', 'a vector spec needs at least one segment');
+  // `spec as unknown`: narrowing a readonly array with Array.isArray would widen its elements to any.
+  if (!Array.isArray(spec as unknown) || spec.length === 0) fail('segments', 'a vector spec needs at least one segment');
   const names = new Set<string>();
   for (const seg of spec) {
     validateSegment(seg);

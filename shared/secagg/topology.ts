@@ -3,7 +3,7 @@
  * byte order with indices 1..n, the session id, and each member's neighbours (everyone on the complete graph,
  * or the SecAgg+ Harary graph seeded by the session id, secure-aggregation.md §3.2, §8).
  */
-import { memberIndices, sessionId as computeSessionId, sortClientIds, validateMemberKeys, type MemberKeys } from './crypto.js';
+import { memberIndices, sessionId as computeSessionId, sortClientIds, validateMemberKeys, type MemberKeys } from './session-id.js';
 import { completeNeighbours, hararyNeighbours } from './graph.js';
 import type { GraphSpec } from './messages.js';
 

@@ -14,8 +14,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model.js';
 import { checkLocalAdversarial, craftLocalAdversarial, tradesKl, type LocalAdversarialSpec } from '../attacks/adversarial-training.js';
-import { fusedCrossEntropyAvailable, segmentedCrossEntropy, type LossSegment } from '../compute/webgpu-cross-entropy.js';
-import { sgdMomentumInPlace } from '../compute/webgpu-sgd.js';
+import { fusedCrossEntropyAvailable, segmentedCrossEntropy, type LossSegment } from '../compute/webgpu/cross-entropy.js';
+import { sgdMomentumInPlace } from '../compute/webgpu/sgd.js';
 import { disposeBatch, gatherBatch, type Batch, type ImageSource } from './batches.js';
 
 /** An extra, mean-reduced loss term added to the minibatch cross-entropy (called inside the gradient scope). */

@@ -42,7 +42,7 @@ export function crashPlan(spec: BehaviorSpec, seed: RngSeed, clientId: string, r
  * delayed (any other stage name, e.g. `reshare`, or a behaviour that is not a straggler). Uniform delays are a + (b − a)·U, exponential ones −mean·ln(1 − U)
  * with U uniform on [0, 1) from `rng` (one draw per call; fixed delays draw nothing).
  */
-export function stragglerDelayMs(spec: BehaviorSpec, rng: Rng, stage: FaultStage | string): number | undefined {
+export function stragglerDelayMs(spec: BehaviorSpec, rng: Rng, stage: string): number | undefined {
   if (spec.kind !== 'straggler' || !(spec.stages as readonly string[]).includes(stage)) return undefined;
   const delay = spec.delayMs;
   if (typeof delay === 'number') return delay;

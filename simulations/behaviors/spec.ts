@@ -528,8 +528,10 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 function show(v: unknown): string {
   if (v === undefined) return 'undefined (missing)';
   try {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- functions and symbols (no JSON form) print as String does
     return JSON.stringify(v) ?? String(v);
   } catch {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a value JSON refuses (a cycle, a bigint) prints as String does
     return String(v);
   }
 }

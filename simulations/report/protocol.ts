@@ -80,6 +80,7 @@ export function show(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return v.map((x) => show(x) ?? '').join(', ');
   if (typeof v === 'object' && v !== null) return JSON.stringify(v).replace(/"([A-Za-z_][A-Za-z0-9_]*)":/g, '$1: ').replace(/,(?=\S)/g, ', ');
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects were handled above: what is left is a primitive or a function
   return String(v);
 }
 

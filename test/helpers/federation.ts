@@ -8,7 +8,7 @@ import type nacl from 'tweetnacl';
 import { Coordinator, type CoordinatorOptions } from '../../server/coordinator.js';
 import { connect, type ClientSession } from '../../client/session.js';
 import { LocalTrainer } from '../../client/trainer.js';
-import { identityKeyPair } from '../../shared/secagg/crypto.js';
+import { identityKeyPair } from '../../shared/secagg/keys.js';
 import { partition, sampleSharedSet } from '../../shared/data/partition.js';
 import type { DatasetSplit } from '../../shared/data/dataset.js';
 import type { FederatedConfigInput } from '../../shared/federated/config.js';

@@ -10,9 +10,9 @@ import { initialWeights, Model, modelSpec } from '../../shared/models/model.js';
 import { lossInputGradient } from '../../shared/attacks/input-gradient.js';
 import { maxRelativeError } from './compare.js';
 import { sgdStepLoss, type TrainOptions } from '../../shared/train/sgd.js';
-import { webgpuInternals } from '../../shared/compute/webgpu-internals.js';
-import { inPlaceSgdStats, sgdMomentumInPlace } from '../../shared/compute/webgpu-sgd.js';
-import { attackStep } from '../../shared/compute/webgpu-attack-step.js';
+import { webgpuInternals } from '../../shared/compute/webgpu/internals.js';
+import { inPlaceSgdStats, sgdMomentumInPlace } from '../../shared/compute/webgpu/sgd.js';
+import { attackStep } from '../../shared/compute/webgpu/attack-step.js';
 
 async function gradients(name: string, batch: number): Promise<{ params: Float32Array[]; input: Float32Array }> {
   const spec = modelSpec(name);

@@ -12,7 +12,7 @@ import { signProof } from '../../shared/protocol/identity-proof.js';
 export type ProofAnswer =
   | { kind: 'sign'; with: nacl.SignKeyPair } // a signature by this key (the claimed one, or another: an impostor)
   | { kind: 'fixed'; signature: Uint8Array } // a recorded signature (a replay)
-  | { kind: 'none' }; // never answers
+  | { kind: 'none'; onChallenge?: () => void }; // never answers (onChallenge: told when the challenge came)
 
 export interface RawClient {
   socket: Socket;
@@ -32,7 +32,10 @@ export function rawClient(url: string, clientId: string, claimedPk: Uint8Array, 
   socket.on('auth:challenge', (msg: { nonce: string }, ack: (r: { signature: string }) => void) => {
     const nonce = Uint8Array.from(Buffer.from(msg.nonce, 'hex'));
     nonces.push(nonce);
-    if (answer.kind === 'none') return;
+    if (answer.kind === 'none') {
+      answer.onChallenge?.();
+      return;
+    }
     const sig = answer.kind === 'sign' ? signProof(nonce, clientId, answer.with) : answer.signature;
     signatures.push(sig);
     ack({ signature: Buffer.from(sig).toString('hex') });

@@ -5,7 +5,7 @@
  */
 import { SecAggClientRound } from '../../client/secagg-client.js';
 import { SecureSumSession, type SecureSumOptions } from '../../server/secagg-session.js';
-import { identityKeyPair } from '../../shared/secagg/crypto.js';
+import { identityKeyPair } from '../../shared/secagg/keys.js';
 import type { PlannedSum, Stage } from '../../shared/secagg/messages.js';
 import type { VectorSpec } from '../../shared/secagg/quantize.js';
 import { Rng } from '../../shared/util/random.js';

@@ -5,7 +5,7 @@
  */
 import { loadDataset } from '../../shared/data/index.js';
 import { partition, sampleSharedSet } from '../../shared/data/partition.js';
-import { identityKeyPair } from '../../shared/secagg/crypto.js';
+import { identityKeyPair } from '../../shared/secagg/keys.js';
 import { clientIdOf } from '../../shared/federated/secure-model.js';
 import { connect, type ClientSession } from '../../client/session.js';
 import { LocalTrainer } from '../../client/trainer.js';

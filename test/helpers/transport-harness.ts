@@ -97,7 +97,9 @@ export async function socketHarness(): Promise<TransportHarness> {
     async close() {
       for (const s of clients.values()) s.close();
       transport.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        void server.close(() => resolve());
+      });
     },
   };
 }

@@ -8,7 +8,7 @@
  * sum over the batch. The input gradient stays tfjs's Conv2DBackpropInput.
  */
 import * as tf from '@tensorflow/tfjs';
-import { sumLeadingAxis } from '../compute/webgpu-sum-leading.js';
+import { sumLeadingAxis } from './sum-leading.js';
 
 const identities = new Map<string, tf.Tensor4D>();
 

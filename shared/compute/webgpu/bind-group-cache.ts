@@ -56,11 +56,12 @@ function memoiseBindGroupLayouts(): void {
   const proto = (globalThis as { GPUComputePipeline?: { prototype: { getBindGroupLayout(i: number): object } } }).GPUComputePipeline?.prototype;
   if (proto === undefined || installed.has(proto)) return;
   installed.add(proto);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call(this) by the wrapper below
   const get = proto.getBindGroupLayout;
   const layouts = new WeakMap<object, Map<number, object>>();
   proto.getBindGroupLayout = function (this: object, i: number): object {
     let byIndex = layouts.get(this);
-    if (byIndex === undefined) layouts.set(this, (byIndex = new Map()));
+    if (byIndex === undefined) layouts.set(this, (byIndex = new Map<number, object>()));
     let layout = byIndex.get(i);
     if (layout === undefined) byIndex.set(i, (layout = get.call(this, i)));
     return layout;

@@ -10,7 +10,7 @@
  * A mean-reduced term over n rows is a segment of weight 1/n; a term scaled by β over n rows, weight β/n.
  */
 import * as tf from '@tensorflow/tfjs';
-import { webgpuInternals, type ProgramUniform, type WebGpuProgram } from './webgpu-internals.js';
+import { webgpuInternals, type ProgramUniform, type WebGpuProgram } from './internals.js';
 
 /** Rows [start of the segment, end) carry this weight; segments are consecutive from row 0. */
 export interface LossSegment {
@@ -142,7 +142,7 @@ export function segmentedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor2D, 
   const gpu = webgpuInternals();
   if (gpu === undefined) throw new Error('segmentedCrossEntropy needs the webgpu backend');
   const [rows, classes] = logits.shape;
-  if (labels.shape[0] !== rows || labels.shape[1] !== classes) throw new Error(`segmented cross-entropy: labels ${labels.shape} do not match logits ${logits.shape}`);
+  if (labels.shape[0] !== rows || labels.shape[1] !== classes) throw new Error(`segmented cross-entropy: labels ${labels.shape.join(',')} do not match logits ${logits.shape.join(',')}`);
   const uniforms = segmentUniforms(rows, classes, segments);
   const op = tf.customGrad(((z: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
     save([z, y]);

@@ -5,7 +5,7 @@
  * its per-example products this way: [batch, filter size] with a few thousand columns.
  */
 import * as tf from '@tensorflow/tfjs';
-import { webgpuInternals, type WebGpuProgram } from './webgpu-internals.js';
+import { webgpuInternals, type WebGpuProgram } from './internals.js';
 
 class SumLeadingProgram implements WebGpuProgram {
   shaderKey = 'rfl_sum_leading_axis';

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { installBindGroupCache } from './webgpu-bind-group-cache.js';
+import { installBindGroupCache } from './bind-group-cache.js';
 
 /** Where the NVIDIA container toolkit puts the driver's Vulkan ICD when it is not in a standard directory. */
 const NVIDIA_ICD = '/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json';
@@ -52,7 +52,7 @@ export async function loadWebGpu(): Promise<string> {
   // Small tensors would otherwise be computed on the CPU and copied back and forth; on an H200 turning this off
   // took a cnn-mnist training step at batch 64 from 28 to 14.5 ms and FGSM at 1,024 from 7.2 to 4.1 ms.
   tf.env().set('WEBGPU_CPU_FORWARD', false);
-  // Bind groups are reused across identical dispatches (webgpu-bind-group-cache.ts); RFL_WEBGPU_BIND_GROUP_CACHE=0
+  // Bind groups are reused across identical dispatches (bind-group-cache.ts); RFL_WEBGPU_BIND_GROUP_CACHE=0
   // turns that off, for comparison.
   if (process.env['RFL_WEBGPU_BIND_GROUP_CACHE'] !== '0') installBindGroupCache((tf.backend() as unknown as { device: Parameters<typeof installBindGroupCache>[0] }).device);
   // tfjs-backend-webgpu flags (WEBGPU_*) as a JSON object, for tuning on a given GPU.

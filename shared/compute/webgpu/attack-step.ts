@@ -5,7 +5,7 @@
  * exact, so a fused multiply-add changes nothing, and the result agrees bit for bit.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { webgpuInternals, type WebGpuProgram } from './webgpu-internals.js';
+import { webgpuInternals, type WebGpuProgram } from './internals.js';
 
 const THREADS = 128;
 

@@ -12,8 +12,8 @@
  * one product with a row of ones (bias-add-grad.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { columnSums } from '../models/bias-add-grad.js';
-import { webgpuInternals, type ProgramUniform, type WebGpuProgram } from './webgpu-internals.js';
+import { columnSums } from './bias-add-grad.js';
+import { webgpuInternals, type ProgramUniform, type WebGpuProgram } from './internals.js';
 
 const THREADS = 128;
 

@@ -6,7 +6,7 @@
  * differs from tfjs's two roundings in the last bit at most).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { BUFFER_USAGE, webgpuInternals, type GpuBufferLike, type WebGpuInternals } from './webgpu-internals.js';
+import { BUFFER_USAGE, webgpuInternals, type GpuBufferLike, type WebGpuInternals } from './internals.js';
 
 const WORKGROUP = 64;
 /**

@@ -1,0 +1,103 @@
+/**
+ * The mask PRG of secure aggregation (docs/spec/secure-aggregation.md §3.1): AES-256-CTR with a fresh key per
+ * keystream, read as little-endian uint32 words, and the masking of a quantised input with its self mask and its
+ * signed pairwise masks (Bonawitz et al., CCS 2017, §4, double masking).
+ */
+
+import { createCipheriv } from 'node:crypto';
+import { SecAggConfigError } from './errors.js';
+import { checkKeyBytes } from './labels.js';
+
+const ZERO_IV = new Uint8Array(16);
+
+// Mask words are the little-endian uint32s of the keystream (§3.1). On a little-endian host a Uint32Array view
+// over the keystream bytes already reads them that way; elsewhere we swap bytes after filling.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Keystream is produced in chunks of this many bytes so huge vectors never need a second full-size buffer. */
+const CHUNK_BYTES = 1 << 16;
+const ZERO_CHUNK = new Uint8Array(CHUNK_BYTES);
+/** σ_uv of §3.2: +1 if u > v, −1 otherwise. */
+export function maskSign(u: number, v: number): 1 | -1 {
+  return u > v ? 1 : -1;
+}
+function checkMaskArgs(key: Uint8Array, length: number): void {
+  checkKeyBytes('mask key', key);
+  if (!Number.isSafeInteger(length) || length < 0 || length > 0x3fff_ffff) {
+    throw new SecAggConfigError('length', `mask length must be an integer in [0, 2^30), got ${String(length)}`);
+  }
+}
+
+function swapWords(words: Uint32Array): void {
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    words[i] = ((w & 0xff) << 24) | ((w & 0xff00) << 8) | ((w >>> 8) & 0xff00) | (w >>> 24);
+  }
+}
+
+/**
+ * Streams the AES-256-CTR keystream of `key` (IV 0^16) as mask words, one chunk at a time: `visit(words, offset)`
+ * sees words[offset .. offset + words.length). `visit` must not keep `words`: it views a chunk that is dropped next.
+ */
+function streamMaskWords(key: Uint8Array, length: number, visit: (words: Uint32Array, offset: number) => void): void {
+  const cipher = createCipheriv('aes-256-ctr', key, ZERO_IV);
+  const chunkWords = CHUNK_BYTES / 4;
+  let scratch: Uint32Array | undefined;
+  for (let offset = 0; offset < length; offset += chunkWords) {
+    const n = Math.min(chunkWords, length - offset);
+    const bytes = cipher.update(ZERO_CHUNK.subarray(0, 4 * n));
+    // The keystream buffer is viewed in place, not copied: that copy was half the cost of a mask (the cipher's
+    // output of this size is its own allocation, so 4-byte aligned; the copy stays only for an unaligned one).
+    let words: Uint32Array;
+    if (bytes.byteOffset % 4 === 0 && bytes.length === 4 * n) words = new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+    else {
+      scratch ??= new Uint32Array(chunkWords);
+      words = scratch.subarray(0, n);
+      new Uint8Array(words.buffer, words.byteOffset, 4 * n).set(bytes);
+    }
+    if (!LITTLE_ENDIAN) swapWords(words);
+    visit(words, offset);
+  }
+  cipher.final();
+}
+
+/** PRG(key): `length` mask words, word i = little-endian uint32 of keystream bytes 4i..4i+3 (§3.1). */
+export function maskWords(key: Uint8Array, length: number): Uint32Array {
+  checkMaskArgs(key, length);
+  const out = new Uint32Array(length);
+  streamMaskWords(key, length, (words, offset) => out.set(words, offset));
+  return out;
+}
+
+/** target ← target + sign·PRG(key) mod 2^32, in place, streaming the keystream in 64 KiB chunks. */
+export function addMaskInPlace(target: Uint32Array, key: Uint8Array, sign: 1 | -1): void {
+  checkMaskArgs(key, target.length);
+  if (sign !== 1 && sign !== -1) throw new SecAggConfigError('sign', `sign must be 1 or -1, got ${String(sign)}`);
+  // Sums and differences of two uint32s are exact in doubles; the Uint32Array store wraps them mod 2^32.
+  streamMaskWords(key, target.length, (words, offset) => {
+    const n = words.length;
+    if (sign === 1) for (let i = 0; i < n; i++) target[offset + i] = target[offset + i]! + words[i]!;
+    else for (let i = 0; i < n; i++) target[offset + i] = target[offset + i]! - words[i]!;
+  });
+}
+
+/** A peer's pairwise mask key, for `maskInput`. */
+export interface PairKey {
+  /** The peer's member index v. */
+  peer: number;
+  /** K_uv. */
+  key: Uint8Array;
+}
+
+/**
+ * y_u = q_u + PRG(K_self,u) + Σ_v σ_uv·PRG(K_uv) mod 2^32 (§3.2), as a new array; `q` is left untouched.
+ */
+export function maskInput(q: Uint32Array, u: number, selfKey: Uint8Array, pairKeys: readonly PairKey[]): Uint32Array {
+  const y = new Uint32Array(q);
+  addMaskInPlace(y, selfKey, 1);
+  for (const { peer, key } of pairKeys) {
+    if (peer === u) throw new SecAggConfigError('pairKeys', `member ${u} cannot mask with itself`);
+    addMaskInPlace(y, key, maskSign(u, peer));
+  }
+  return y;
+}
