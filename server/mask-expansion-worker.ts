@@ -4,7 +4,7 @@
  */
 import { Piscina } from 'piscina';
 import { wipe } from '../shared/secagg/keys.js';
-import { addMaskInPlace } from '../shared/secagg/prg.js';
+import { addMasks } from '../shared/secagg/prg.js';
 
 /** One slice: `keys` holds 32-byte mask keys back to back, `signs` one ±1 per key. */
 export interface MaskSlice {
@@ -15,10 +15,7 @@ export interface MaskSlice {
 
 export default function expandSlice(slice: MaskSlice): unknown {
   const out = new Uint32Array(slice.length);
-  for (let j = 0; j < slice.signs.length; j++) {
-    const key = slice.keys.subarray(32 * j, 32 * j + 32);
-    addMaskInPlace(out, key, slice.signs[j] === 1 ? 1 : -1);
-  }
+  addMasks(out, Array.from(slice.signs, (sign, j) => ({ key: slice.keys.subarray(32 * j, 32 * j + 32), sign: sign === 1 ? (1 as const) : (-1 as const) })));
   wipe(slice.keys);
   return Piscina.move(out);
 }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { wipe } from '../shared/secagg/keys.js';
-import { addMaskInPlace } from '../shared/secagg/prg.js';
+import { addMasks } from '../shared/secagg/prg.js';
 import type { MaskSlice } from './mask-expansion-worker.js';
 
 /** One mask to add: target ← target + sign·PRG(key) mod 2^32. */
@@ -52,7 +52,7 @@ export class MaskExpander {
   async apply(target: Uint32Array, jobs: readonly MaskJob[]): Promise<void> {
     const words = jobs.length * target.length;
     if (this.threads <= 1 || jobs.length < 2 || words < this.minParallelWords) {
-      for (const j of jobs) addMaskInPlace(target, j.key, j.sign);
+      addMasks(target, jobs);
       return;
     }
     this.pool ??= new Piscina({ filename: WORKER_URL.href, minThreads: 0, maxThreads: this.threads, idleTimeout: 30_000 });

@@ -7,6 +7,7 @@
 import { createCipheriv } from 'node:crypto';
 import { SecAggConfigError } from './errors.js';
 import { checkKeyBytes } from './labels.js';
+import { SimdAccumulator } from './simd-accumulator.js';
 
 const ZERO_IV = new Uint8Array(16);
 
@@ -81,6 +82,33 @@ export function addMaskInPlace(target: Uint32Array, key: Uint8Array, sign: 1 | -
   });
 }
 
+/** One mask of a batch: target ← target + sign·PRG(key). */
+export interface MaskTerm {
+  key: Uint8Array;
+  sign: 1 | -1;
+}
+
+/**
+ * target ← target + Σ_j sign_j·PRG(key_j) mod 2^32, in place: the same words as `addMaskInPlace` for each term,
+ * faster for a batch. The sum is kept in WebAssembly memory and the keystream chunks are added with SIMD
+ * (simd-accumulator.ts), so the add costs a memcpy rather than a JavaScript loop; the target is copied in and out
+ * once per batch. Without WebAssembly SIMD it is `addMaskInPlace` term by term.
+ */
+export function addMasks(target: Uint32Array, terms: readonly MaskTerm[]): void {
+  for (const t of terms) {
+    checkMaskArgs(t.key, target.length);
+    if (t.sign !== 1 && t.sign !== -1) throw new SecAggConfigError('sign', `sign must be 1 or -1, got ${String(t.sign)}`);
+  }
+  if (terms.length === 0) return;
+  if (!SimdAccumulator.available) {
+    for (const t of terms) addMaskInPlace(target, t.key, t.sign);
+    return;
+  }
+  const acc = new SimdAccumulator(target.length, CHUNK_BYTES / 4, target);
+  for (const t of terms) streamMaskWords(t.key, target.length, (words, offset) => acc.apply(words, offset, t.sign));
+  target.set(acc.words());
+}
+
 /** A peer's pairwise mask key, for `maskInput`. */
 export interface PairKey {
   /** The peer's member index v. */
@@ -94,10 +122,11 @@ export interface PairKey {
  */
 export function maskInput(q: Uint32Array, u: number, selfKey: Uint8Array, pairKeys: readonly PairKey[]): Uint32Array {
   const y = new Uint32Array(q);
-  addMaskInPlace(y, selfKey, 1);
+  const terms: MaskTerm[] = [{ key: selfKey, sign: 1 }];
   for (const { peer, key } of pairKeys) {
     if (peer === u) throw new SecAggConfigError('pairKeys', `member ${u} cannot mask with itself`);
-    addMaskInPlace(y, key, maskSign(u, peer));
+    terms.push({ key, sign: maskSign(u, peer) });
   }
+  addMasks(y, terms);
   return y;
 }
