@@ -6,7 +6,7 @@
  * {0, 10 %, 30 %} and two modes, `full` (complete graph,
  * t = ⌊n/2⌋ + 1) and `secagg+` (Harary graph with (k, t) from `sizeSecAggPlus` for the row's dropout, at least 5 %,
  * and 5 % corrupted, semi-honest; where the sized k + 1 reaches n the row uses the complete graph and says so). Dropped clients stop
- * after `shareKeys`, before their first masked input: the coordinator's worst case, as in Bonawitz et al.
+ * after key agreement (`setup`, `shareKeys`, `checkBoxes`), before their first masked input: the coordinator's worst case, as in Bonawitz et al.
  * Inputs are uniform in [−1, 1], c = 1, R = 2^16, half-up rounding; every decoded sum is checked against the
  * plaintext sum over the survivors.
  *
@@ -299,7 +299,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       await session.start();
       closeStage(performance.now());
       curStage = undefined;
-      // Choose who drops after shareKeys (not timed: the graph is known only now).
+      // Choose who drops after key agreement (not timed: the graph is known only now).
       const pick0 = performance.now();
       const u2 = [...session.eligible].sort();
       const nbr = g.graph.kind === 'complete' ? completeNeighbours(u2.length) : hararyNeighbours(u2.length, g.graph.degree, session.sessionId!);
@@ -496,7 +496,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       const meta = {
         date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cpus: os.cpus().length, quick: values.quick, maxS, seed,
         loadavgBefore: load0, loadavgAfter: load1, prgWordsPerMs: wordsPerMs, coordinatorMaskThreads: expander.threads, c: C, R, rounding: 'half-up', sumsPerRound: 1,
-        dropPoint: 'after shareKeys, before the first masked input',
+        dropPoint: 'after key agreement (setup, shareKeys, checkBoxes), before the first masked input',
       };
       writeFileSync(values.out, JSON.stringify({ meta, bars, rows }, null, 2) + '\n');
       console.log(`wrote ${values.out}`);
