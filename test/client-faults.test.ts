@@ -85,6 +85,7 @@ describe('faults: SIGKILL of a real client process in each stage of a secure rou
     { kill: { event: 'round:train' }, name: 'during training', inSum: false },
     { kill: { event: 'secagg', stage: 'setup' }, name: 'at setup', inSum: false },
     { kill: { event: 'secagg', stage: 'shareKeys' }, name: 'at shareKeys', inSum: false },
+    { kill: { event: 'secagg', stage: 'checkBoxes' }, name: 'at checkBoxes', inSum: false },
     { kill: { event: 'secagg', stage: 'collectMasked' }, name: 'at collectMasked, its mask key reconstructed', inSum: false },
     { kill: { event: 'secagg', stage: 'unmask' }, name: 'at unmask, its masked input already in', inSum: true },
   ];

@@ -94,7 +94,7 @@ describe('faults: SIGKILL of a real coordinator process, then --resume', functio
     expect(Buffer.from(resumed.weights.buffer).equals(Buffer.from(whole.weights.buffer))).to.equal(true);
   });
 
-  for (const stage of ['setup', 'shareKeys', 'collectMasked']) {
+  for (const stage of ['setup', 'shareKeys', 'checkBoxes', 'collectMasked']) {
     it(`secure: killed at round 2's ${stage}, the resumed run ends equal within quantisation`, async () => {
       const whole = await runOnce(true, undefined);
       const resumed = await runOnce(true, { event: 'secagg', stage });
