@@ -118,6 +118,26 @@ describe('share-box disputes', function () {
     expect(rounds[0]!.bvaSums!.map((s) => s.survivors)).to.deep.equal([5, 5]);
   });
 
+  it('in a grouped round, a Decent_BVA key agreement that aborts keeps the model update and falls back to the clean shared set', async () => {
+    // 6 clients in 2 groups of 3; the cohort-wide BV session needs t = 4, and 3 clients send forged setup
+    // signatures to it only, so its key agreement aborts after the groups' sums updated the model.
+    const forgeBvSetup = (c: ClientSession): void =>
+      intercept(c, (honest) => (raw, ack) => {
+        const msg = unpack(raw, 'test') as { stage: string; request: { plannedSums?: { phase: string }[] } };
+        if (msg.stage !== 'setup' || msg.request.plannedSums?.[0]?.phase.startsWith('bva') !== true) return honest(raw, ack);
+        honest(raw, (res) => {
+          const r = unpack(res, 'test') as { ok: boolean; reply?: { signature: Uint8Array } };
+          if (r.ok && r.reply !== undefined) r.reply.signature = new Uint8Array(64);
+          ack(pack(r));
+        });
+      });
+    const { rounds, got } = await run('fed-bva', forgeBvSetup, { aggregation: { rule: 'grouped', groups: 2, minGroups: 2 } }, 6, [0, 2, 4]);
+    expect(rounds[0]!.status).to.equal('completed');
+    expect(rounds[0]!.bvaFallback).to.equal(true);
+    expect(rounds[0]!.groups!.map((g) => g.survivors)).to.deep.equal([3, 3]);
+    expect(got.some((w) => !Number.isFinite(w))).to.equal(false);
+  });
+
   it('in a grouped round, a false accuser is left out of its group, which completes without it', async () => {
     // 8 clients in 2 groups of 4 (t = 3): the liar's group goes on with 3.
     const { rounds, ids } = await run('fedavg', (c) => falselyAccuse(c, () => true), { aggregation: { rule: 'grouped', groups: 2, minGroups: 2 } }, 8);

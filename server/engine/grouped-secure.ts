@@ -39,9 +39,17 @@ export class GroupedSecure implements Strategy {
     if (trained.length < 3) throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: 0, needed: 3, got: trained.length });
     await ctx.timed('modelSum', () => this.groupedUpdate(ctx, trained));
     if (!bva) return {};
-    // The cohort-wide session carries only the BV phases; the groups' sums already checked privacy.
-    const { session, members } = await this.sessions.agreeCohort(ctx, trained, (n) => this.sessions.bvaSums(n), false);
-    return { ensemble: secureEnsemble(session, this.sessions.opts.bvaShape, members.length, (i) => (ctx.metrics.bvaSums ??= []).push(i)) };
+    // The cohort-wide session carries only the BV phases; the groups' sums already checked privacy. Its key
+    // agreement failing does not undo the model update: the clean shared set is used, as when a BV sum aborts
+    // (decent-bva.md §4.3).
+    try {
+      const { session, members } = await this.sessions.agreeCohort(ctx, trained, (n) => this.sessions.bvaSums(n), false);
+      return { ensemble: secureEnsemble(session, this.sessions.opts.bvaShape, members.length, (i) => (ctx.metrics.bvaSums ??= []).push(i)) };
+    } catch (err) {
+      if (!(err instanceof SecAggAbortedError)) throw err;
+      ctx.log(`round ${ctx.round}: the Decent_BVA key agreement aborted at ${err.stage} (${err.got}/${err.needed}); the model update stands and the clean shared set is used`);
+      return {};
+    }
   }
 
   private async groupedUpdate(ctx: RoundContext, trained: string[]): Promise<void> {
