@@ -7,7 +7,23 @@ import { z } from 'zod';
 import { ProtocolError } from './errors.js';
 import { f32FromWire, toWire, u32FromWire } from './wire.js';
 import { PROTOCOL_VERSION, type HelloAuth, type TrainReply, type TrainRequest } from './events.js';
-import { STAGES, type Stage } from '../secagg/messages.js';
+import {
+  STAGES,
+  type CheckBoxesReply,
+  type CheckBoxesRequest,
+  type CollectMaskedReply,
+  type CollectMaskedRequest,
+  type ConsistencyReply,
+  type ConsistencyRequest,
+  type ReshareRequest,
+  type SetupReply,
+  type SetupRequest,
+  type ShareKeysReply,
+  type ShareKeysRequest,
+  type Stage,
+  type UnmaskReply,
+  type UnmaskRequest,
+} from '../secagg/messages.js';
 import { vectorLength, type VectorSpec } from '../secagg/quantize.js';
 
 const bytes = (len?: number, max = 1 << 30) =>
@@ -140,15 +156,15 @@ const commitment = z.object({ phase: z.string().max(64), attempt: int, hash: byt
 const graph = z.union([z.object({ kind: z.literal('complete') }), z.object({ kind: z.literal('harary'), degree: z.number().int().min(2).max(254) })]);
 const ids = z.array(id).max(100_000);
 
-const requestSchemas: Record<Stage, z.ZodType> = {
-  setup: z.object({ env: envelope, cohort: ids, threshold: z.number().int(), threatModel: z.enum(['honest-but-curious', 'active']), graph, plannedSums: z.array(z.object({ phase: z.string().min(1).max(64), spec })).max(1000), identities: z.array(z.object({ clientId: id, identityPk: bytes(32) })).max(100_000).optional() }),
-  shareKeys: z.object({ env: envelope, advertisements: z.array(z.object({ clientId: id, cPk: bytes(32), sPk: bytes(32), signature: bytes(64) })).max(100_000) }),
-  checkBoxes: z.object({ env: envelope, inbox: z.array(box).max(100_000) }),
-  collectMasked: z.object({ env: envelope, cohort: ids, inbox: z.array(box).optional(), boxChecks: z.array(z.object({ clientId: id, signature: bytes(64) })).max(100_000).optional(), spec, payload: z.unknown().optional() }),
-  consistency: z.object({ env: envelope, u3: ids }),
-  unmask: z.object({ env: envelope, alive: ids, dropped: ids, signatures: z.array(z.object({ clientId: id, signature: bytes(64) })).optional() }),
-  reshare: z.object({ env: envelope, cohort: ids }),
-};
+const requestSchemas = {
+  setup: z.object({ env: envelope, cohort: ids, threshold: z.number().int(), threatModel: z.enum(['honest-but-curious', 'active']), graph, plannedSums: z.array(z.object({ phase: z.string().min(1).max(64), spec })).max(1000), identities: z.array(z.object({ clientId: id, identityPk: bytes(32) })).max(100_000).optional() }) satisfies z.ZodType<SetupRequest>,
+  shareKeys: z.object({ env: envelope, advertisements: z.array(z.object({ clientId: id, cPk: bytes(32), sPk: bytes(32), signature: bytes(64) })).max(100_000) }) satisfies z.ZodType<ShareKeysRequest>,
+  checkBoxes: z.object({ env: envelope, inbox: z.array(box).max(100_000) }) satisfies z.ZodType<CheckBoxesRequest>,
+  collectMasked: z.object({ env: envelope, cohort: ids, inbox: z.array(box).optional(), boxChecks: z.array(z.object({ clientId: id, signature: bytes(64) })).max(100_000).optional(), spec, payload: z.unknown().optional() }) satisfies z.ZodType<CollectMaskedRequest>,
+  consistency: z.object({ env: envelope, u3: ids }) satisfies z.ZodType<ConsistencyRequest>,
+  unmask: z.object({ env: envelope, alive: ids, dropped: ids, signatures: z.array(z.object({ clientId: id, signature: bytes(64) })).optional() }) satisfies z.ZodType<UnmaskRequest>,
+  reshare: z.object({ env: envelope, cohort: ids }) satisfies z.ZodType<ReshareRequest>,
+} satisfies Record<Stage, z.ZodType>;
 
 /** A reference-profile dropout seed: a non-negative 31-bit integer (absent in the default profile). */
 const dropoutSeed = z.number().int().min(0).max(2 ** 31 - 1).optional();
@@ -161,7 +177,8 @@ const bvaProbe = z.union([
 /** Client side: validates a secagg request and rebuilds its typed arrays (a BV probe's floats). */
 export function parseSecAggRequest(v: unknown): { stage: Stage; request: Record<string, unknown> } {
   const outer = parse(z.object({ stage: z.enum(STAGES), request: z.unknown() }), v, 'secagg');
-  const request = parse(requestSchemas[outer.stage], outer.request, `secagg ${outer.stage}`) as Record<string, unknown>;
+  const schema: z.ZodType = requestSchemas[outer.stage];
+  const request = parse(schema, outer.request, `secagg ${outer.stage}`) as Record<string, unknown>;
   if (outer.stage === 'collectMasked' && request['payload'] !== undefined) {
     const p = parse(bvaProbe, request['payload'], 'secagg collectMasked.payload');
     const X = f32FromWire(p.X, 'payload.X');
@@ -184,19 +201,21 @@ export function encodeSecAggRequest(stage: Stage, request: Record<string, unknow
   return { stage, request };
 }
 
-const replySchemas: Record<Stage, z.ZodType> = {
-  setup: z.object({ cPk: bytes(32), sPk: bytes(32), signature: bytes(64) }),
-  shareKeys: z.object({ boxes: z.array(box).max(100_000), commitments: z.array(commitment).max(10_000), commitSignature: bytes(64) }),
-  reshare: z.object({ boxes: z.array(box).max(100_000), commitments: z.array(commitment).max(10_000), commitSignature: bytes(64) }),
-  checkBoxes: z.object({ failed: ids, cSk: bytes(32).optional(), signature: bytes(64) }),
-  collectMasked: z.object({ y: bytes(), failedBoxes: ids }),
-  consistency: z.object({ signature: bytes(64) }),
-  unmask: z.object({ selfShares: z.array(z.object({ clientId: id, share: bytes(33) })), skShares: z.array(z.object({ clientId: id, share: bytes(33) })) }),
-};
+const replySchemas = {
+  setup: z.object({ cPk: bytes(32), sPk: bytes(32), signature: bytes(64) }) satisfies z.ZodType<SetupReply>,
+  shareKeys: z.object({ boxes: z.array(box).max(100_000), commitments: z.array(commitment).max(10_000), commitSignature: bytes(64) }) satisfies z.ZodType<ShareKeysReply>,
+  reshare: z.object({ boxes: z.array(box).max(100_000), commitments: z.array(commitment).max(10_000), commitSignature: bytes(64) }) satisfies z.ZodType<ShareKeysReply>,
+  checkBoxes: z.object({ failed: ids, cSk: bytes(32).optional(), signature: bytes(64) }) satisfies z.ZodType<CheckBoxesReply>,
+  // On the wire y is its bytes; parseSecAggReply rebuilds the Uint32Array.
+  collectMasked: z.object({ y: bytes(), failedBoxes: ids }) satisfies z.ZodType<Omit<CollectMaskedReply, 'y'> & { y: Uint8Array }>,
+  consistency: z.object({ signature: bytes(64) }) satisfies z.ZodType<ConsistencyReply>,
+  unmask: z.object({ selfShares: z.array(z.object({ clientId: id, share: bytes(33) })), skShares: z.array(z.object({ clientId: id, share: bytes(33) })) }) satisfies z.ZodType<UnmaskReply>,
+} satisfies Record<Stage, z.ZodType>;
 
 /** Coordinator side: validates a secagg reply; a masked vector must have exactly the spec's length. */
 export function parseSecAggReply(stage: Stage, v: unknown, vectorSpec?: VectorSpec): unknown {
-  const r = parse(replySchemas[stage], v, `secagg ${stage} reply`) as Record<string, unknown>;
+  const schema: z.ZodType = replySchemas[stage];
+  const r = parse(schema, v, `secagg ${stage} reply`) as Record<string, unknown>;
   if (stage === 'collectMasked') {
     return { ...r, y: u32FromWire(r['y'], 'collectMasked reply.y', vectorSpec !== undefined ? vectorLength(vectorSpec) : undefined) };
   }
