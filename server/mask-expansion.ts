@@ -11,15 +11,11 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { wipe } from '../shared/secagg/keys.js';
-import { addMasks } from '../shared/secagg/prg.js';
+import { addMasks, type MaskTerm } from '../shared/secagg/prg.js';
 import type { MaskSlice } from './mask-expansion-worker.js';
 
-/** One mask to add: target ← target + sign·PRG(key) mod 2^32. */
-export interface MaskJob {
-  /** A 32-byte mask key (a secret: the caller wipes it after `apply`). */
-  key: Uint8Array;
-  sign: 1 | -1;
-}
+/** One mask to add: target ← target + sign·PRG(key) mod 2^32 (its key is a secret: the caller wipes it after `apply`). */
+export type MaskJob = MaskTerm;
 
 /** Options of `MaskExpander`. */
 export interface MaskExpanderOptions {
