@@ -52,7 +52,8 @@ import { addMaskInPlace } from '../shared/secagg/prg.js';
 import { SecAggAbortedError, SecAggConfigError } from '../shared/secagg/errors.js';
 import { completeNeighbours, hararyNeighbours } from '../shared/secagg/graph.js';
 import { sizeSecAggPlus } from '../shared/secagg/sizing.js';
-import type { GraphSpec, Stage } from '../shared/secagg/messages.js';
+import type { GraphSpec, Stage, StageReply } from '../shared/secagg/messages.js';
+import type { StageSender } from '../shared/engine/transport.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
 import { MAX_SHARES } from '../shared/secagg/shamir.js';
 import { intFlag, numberFlag } from '../shared/util/flags.js';
@@ -244,7 +245,7 @@ export async function main(argv: readonly string[]): Promise<void> {
 
     let dropped = new Set<string>();
     let chain: Promise<unknown> = Promise.resolve();
-    const send = (stage: Stage, id: string, request: unknown): Promise<unknown> => {
+    const send: StageSender = (stage, id, request) => {
       const now = performance.now();
       if (stage !== curStage) {
         closeStage(now);
@@ -258,11 +259,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       received.set(id, received.get(id)! + messageBytes(request));
       countingMs += performance.now() - c0;
       // One handler at a time: its wall time is its own compute.
-      const run = async (): Promise<unknown> => {
+      const run = async (): Promise<StageReply<typeof stage>> => {
         const t0 = performance.now();
-        let reply: unknown;
+        let reply: StageReply<typeof stage>;
         try {
-          reply = await (clients.get(id)!.handle as (s: Stage, r: unknown) => Promise<unknown>)(stage, request);
+          reply = await clients.get(id)!.handle(stage, request);
         } finally {
           const ms = performance.now() - t0;
           handlerMs += ms;
@@ -279,7 +280,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     };
     // Per-stage client time of survivors only: track per (client, stage).
     const perClientStage = new Map<string, Map<Stage, number>>();
-    const sendTracked = (stage: Stage, id: string, request: unknown): Promise<unknown> => {
+    const sendTracked: StageSender = (stage, id, request) => {
       const before = clientMs.get(id)!;
       return send(stage, id, request).finally(() => {
         const m = perClientStage.get(id) ?? new Map<Stage, number>();

@@ -25,7 +25,7 @@ import { commitSeed, signAdvertise, signBoxCheck, signCommit, signConsistency, v
 import { bytesEqual } from '../shared/secagg/encoding.js';
 import { SecAggProtocolError, SecAggStageOrderError } from '../shared/secagg/errors.js';
 import { openBoxFrom } from '../shared/secagg/disputes.js';
-import { NEXT_STAGES, type CheckBoxesReply, type CheckBoxesRequest, type CollectMaskedReply, type CollectMaskedRequest, type ConsistencyReply, type ConsistencyRequest, type Envelope, type PlannedSum, type SetupReply, type SetupRequest, type ShareBox, type ShareKeysReply, type ShareKeysRequest, type Stage, type ThreatModel, type UnmaskReply, type UnmaskRequest, type ReshareRequest, type GraphSpec } from '../shared/secagg/messages.js';
+import { NEXT_STAGES, type CheckBoxesReply, type CheckBoxesRequest, type CollectMaskedReply, type CollectMaskedRequest, type ConsistencyReply, type ConsistencyRequest, type Envelope, type PlannedSum, type SetupReply, type SetupRequest, type ShareBox, type ShareKeysReply, type ShareKeysRequest, type Stage, type StageReply, type StageRequest, type ThreatModel, type UnmaskReply, type UnmaskRequest, type ReshareRequest, type GraphSpec } from '../shared/secagg/messages.js';
 import { checkHeadroom, encodeVector, validateSpec, vectorLength, type Rounding, type VectorSpec } from '../shared/secagg/quantize.js';
 import { splitSecret } from '../shared/secagg/shamir.js';
 import { buildTopology, neighbourIds, type Topology } from '../shared/secagg/topology.js';
@@ -98,34 +98,23 @@ export class SecAggClientRound {
     return this.closed;
   }
 
+  /** Each stage's handler, typed by stage (messages.ts StageMessages). */
+  private readonly handlers: { [S in Stage]: (req: StageRequest<S>) => StageReply<S> | Promise<StageReply<S>> } = {
+    setup: (req) => this.setup(req),
+    shareKeys: (req) => this.shareKeys(req),
+    checkBoxes: (req) => this.checkBoxes(req),
+    collectMasked: (req) => this.collectMasked(req),
+    consistency: (req) => this.consistency(req),
+    unmask: (req) => this.unmask(req),
+    reshare: (req) => this.reshare(req),
+  };
+
   /** Answers one request; throws a typed error (state unchanged) when the request must be refused. */
-  async handle(stage: 'setup', req: SetupRequest): Promise<SetupReply>;
-  async handle(stage: 'shareKeys', req: ShareKeysRequest): Promise<ShareKeysReply>;
-  async handle(stage: 'checkBoxes', req: CheckBoxesRequest): Promise<CheckBoxesReply>;
-  async handle(stage: 'collectMasked', req: CollectMaskedRequest): Promise<CollectMaskedReply>;
-  async handle(stage: 'consistency', req: ConsistencyRequest): Promise<ConsistencyReply>;
-  async handle(stage: 'unmask', req: UnmaskRequest): Promise<UnmaskReply>;
-  async handle(stage: 'reshare', req: ReshareRequest): Promise<ShareKeysReply>;
-  async handle(stage: Stage, req: { env: Envelope }): Promise<unknown> {
+  async handle<S extends Stage>(stage: S, req: StageRequest<S>): Promise<StageReply<S>> {
     if (this.closed) throw new SecAggStageOrderError(`client ${this.opts.clientId} has left round ${this.round}`);
     this.checkEnvelope(stage, req.env);
     try {
-      switch (stage) {
-        case 'setup':
-          return this.setup(req as SetupRequest);
-        case 'shareKeys':
-          return await this.shareKeys(req as ShareKeysRequest);
-        case 'checkBoxes':
-          return this.checkBoxes(req as CheckBoxesRequest);
-        case 'collectMasked':
-          return await this.collectMasked(req as CollectMaskedRequest);
-        case 'consistency':
-          return this.consistency(req as ConsistencyRequest);
-        case 'unmask':
-          return this.unmask(req as UnmaskRequest);
-        case 'reshare':
-          return await this.reshare(req as ReshareRequest);
-      }
+      return await this.handlers[stage](req);
     } catch (err) {
       // A coordinator that breaks the protocol loses this client for the round (§4, "When a check fails").
       if (err instanceof SecAggProtocolError) this.dispose();

@@ -4,18 +4,21 @@
  * training (through a `Trainer`) and every secure-aggregation stage (through a per-round `SecAggClientRound`).
  * The same code serves a real device and a virtual client in a simulation; only the trainer differs.
  */
-import { io, type Socket } from 'socket.io-client';
+import { io } from 'socket.io-client';
 import type nacl from 'tweetnacl';
 import { SecAggClientRound } from './secagg-client.js';
 import type { Trainer } from './trainer.js';
-import { PROTOCOL_VERSION, type Ack, type ClientToServerEvents, type RoundEnd, type ServerToClientEvents, type TrainReply } from '../shared/protocol/events.js';
+import { PROTOCOL_VERSION, type Ack, type RoundEnd, type TrainReply } from '../shared/protocol/events.js';
 import { toWireError } from '../shared/protocol/errors.js';
 import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
-import { encodeSecAggReply, parseIdentityChallenge, parseSecAggRequest, parseTrainRequest } from '../shared/protocol/schemas.js';
+import { parseIdentityChallenge, parseStageRequest, parseTrainRequest } from '../shared/protocol/schemas.js';
+import { ProtocolError } from '../shared/protocol/errors.js';
 import { signProof } from '../shared/protocol/identity-proof.js';
-import { pack, toWire, unpack, type Packed } from '../shared/protocol/wire.js';
-import type { BvaProbe } from '../shared/defense/bva-vectors.js';
-import type { SetupRequest, Stage } from '../shared/secagg/messages.js';
+import { pack, toWire, unpack } from '../shared/protocol/wire.js';
+import { isBvaProbe } from '../shared/defense/bva-vectors.js';
+import type { SetupRequest, Stage, StageReply, StageRequest } from '../shared/secagg/messages.js';
+import type { VectorSpec } from '../shared/secagg/quantize.js';
+import { onStageEvents, type ClientSocket } from './stage-listeners.js';
 
 /** Options of `connect`. */
 export interface ClientOptions {
@@ -46,7 +49,7 @@ export type ReplyDecision = 'answer' | 'silent' | 'disconnect';
 
 /** A connected client. */
 export interface ClientSession {
-  socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  socket: ClientSocket;
   /** Resolves once connected (rejects with the coordinator's reason if refused). */
   ready: Promise<void>;
   /** Rounds this client finished (completed or aborted). */
@@ -57,7 +60,7 @@ export interface ClientSession {
 /** Connects to a coordinator and starts answering its requests. */
 export function connect(url: string, opts: ClientOptions): ClientSession {
   const log = opts.log ?? (() => undefined);
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
+  const socket: ClientSocket = io(url, {
     auth: { protocolVersion: PROTOCOL_VERSION, clientId: opts.clientId, token: opts.token, identityPk: Buffer.from(opts.identity.publicKey).toString('hex') },
     reconnection: opts.reconnection ?? true,
     ...(opts.maxReconnectAttempts !== undefined ? { reconnectionAttempts: opts.maxReconnectAttempts } : {}),
@@ -107,7 +110,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     return decision === 'answer';
   }
 
-  socket.on('round:train', async (raw, ackRaw: (res: Packed) => void) => {
+  socket.on('round:train', async (raw, ackRaw) => {
     const ack = (res: Ack<TrainReply>): void => ackRaw(pack(res));
     try {
       const req = parseTrainRequest(unpack(raw, 'round:train'));
@@ -137,53 +140,58 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     }
   });
 
-  socket.on('secagg', async (raw, ackRaw: (res: Packed) => void) => {
-    const ack = (res: Ack<unknown>): void => ackRaw(pack(res));
+  /** A setup request starts the round's secure-aggregation state machine (replacing any earlier one). */
+  function beginSecAgg(setup: SetupRequest): void {
+    const { env } = setup;
+    if (env.round !== trainedRound) throw new CodedError('not-in-round', `setup for round ${env.round}, but this client trained for round ${trainedRound}`);
+    secagg?.machine.dispose();
+    const enrolled = new Map((setup.identities ?? []).map((e) => [e.clientId, Uint8Array.from(e.identityPk)]));
+    secagg = {
+      round: env.round,
+      serial: ++setups,
+      machine: new SecAggClientRound(
+        {
+          clientId: opts.clientId,
+          identity: opts.identity,
+          peerIdentity: (peer) => opts.pinnedIdentities?.get(peer) ?? enrolled.get(peer),
+          input: (phase, spec, payload) => inputFor(env.round, phase, spec, payload),
+          rounding: opts.rounding ?? 'stochastic',
+        },
+        Uint8Array.from(env.runId),
+        env.round,
+      ),
+    };
+  }
+  /** What a stage does on this side before the round's state machine answers it. */
+  const beforeStage: { [S in Stage]?: (req: StageRequest<S>) => void } = { setup: beginSecAgg };
+
+  onStageEvents(socket, async (stage, raw, ackRaw) => {
+    const ack = (res: Ack<StageReply<typeof stage>>): void => ackRaw(pack(res));
     try {
-      const { stage, request } = parseSecAggRequest(unpack(raw, 'secagg'));
-      const env = request['env'] as { round: number; runId: Uint8Array; phase?: string };
-      if (!(await proceed(stage, env.round, env.phase ?? ''))) return;
-      if (stage === 'setup') {
-        if (env.round !== trainedRound) throw new CodedError('not-in-round', `setup for round ${env.round}, but this client trained for round ${trainedRound}`);
-        secagg?.machine.dispose();
-        const setup = request as unknown as SetupRequest;
-        const enrolled = new Map((setup.identities ?? []).map((e) => [e.clientId, Uint8Array.from(e.identityPk)]));
-        secagg = {
-          round: env.round,
-          serial: ++setups,
-          machine: new SecAggClientRound(
-            {
-              clientId: opts.clientId,
-              identity: opts.identity,
-              peerIdentity: (peer) => opts.pinnedIdentities?.get(peer) ?? enrolled.get(peer),
-              input: (phase, spec, payload) => inputFor(env.round, phase, spec, payload),
-              rounding: opts.rounding ?? 'stochastic',
-            },
-            Uint8Array.from(env.runId),
-            env.round,
-          ),
-        };
-      }
+      const request = parseStageRequest(stage, unpack(raw, `secagg:${stage}`));
+      const env = request.env;
+      if (!(await proceed(stage, env.round, env.phase))) return;
+      beforeStage[stage]?.(request);
       if (secagg === undefined || secagg.round !== env.round) throw new CodedError('stage-order', `no secure-aggregation state for round ${env.round}`);
       if (stage === 'collectMasked') guardRemask(env, secagg.serial);
       if (stage === 'unmask') markUnmasked(env, secagg.serial);
-      const reply = await (secagg.machine.handle as (s: Stage, r: unknown) => Promise<unknown>)(stage, request);
-      ack({ ok: true, reply: encodeSecAggReply(stage, reply as Record<string, unknown>) });
+      ack({ ok: true, reply: await secagg.machine.handle(stage, request) });
     } catch (err) {
-      log(`secagg request refused: ${(err as Error).message}`);
+      log(`secagg:${stage} refused: ${(err as Error).message}`);
       ack({ ok: false, error: toWireError(err) });
     }
   });
 
   /** A sum's input: the model update Δ = w_k − w_t, or a Decent_BVA phase's statistics. */
-  async function inputFor(round: number, phase: string, spec: import('../shared/secagg/quantize.js').VectorSpec, payload: unknown): Promise<ArrayLike<number>[]> {
+  async function inputFor(round: number, phase: string, spec: VectorSpec, payload: unknown): Promise<ArrayLike<number>[]> {
     if (phase === 'model') {
       if (lastWeights === undefined || baseWeights === undefined || round !== trainedRound) throw new Error(`no trained model for round ${round}`);
       const delta = new Float32Array(lastWeights.length);
       for (let i = 0; i < delta.length; i++) delta[i] = lastWeights[i]! - baseWeights[i]!;
       return [delta];
     }
-    return opts.trainer.bvaInputs(round, spec, payload as BvaProbe);
+    if (!isBvaProbe(payload)) throw new ProtocolError('bad-payload', `sum '${phase}': expected a Decent_BVA probe as its payload`);
+    return opts.trainer.bvaInputs(round, spec, payload);
   }
 
   // Every connection starts with the coordinator's identity challenge: sign its nonce with the identity key.

@@ -42,17 +42,15 @@ import { neighboursBelowThreshold, resolveThreshold } from '../shared/secagg/gra
 import { sizeSecAggPlus } from '../shared/secagg/sizing.js';
 import type {
   BoxCheck,
-  CheckBoxesReply,
-  CollectMaskedReply,
   Commitment,
-  ConsistencyReply,
   Envelope,
   GraphSpec,
   PlannedSum,
-  SetupReply,
   ShareBox,
   ShareKeysReply,
   Stage,
+  StageReply,
+  StageRequest,
   ThreatModel,
   UnmaskReply,
 } from '../shared/secagg/messages.js';
@@ -182,14 +180,14 @@ export class SecureSumSession {
   }
 
   /** Sends a stage to each target with its own request; collects replies and failures (never throws). */
-  private async broadcast<R>(stage: Stage, targets: readonly string[], build: (id: string) => Record<string, unknown>): Promise<Map<string, Outcome<R>>> {
+  private async broadcast<S extends Stage>(stage: S, targets: readonly string[], build: (id: string) => StageRequest<S>): Promise<Map<string, Outcome<StageReply<S>>>> {
     const settled = await Promise.allSettled(targets.map((id) => this.send(stage, id, build(id))));
-    const out = new Map<string, Outcome<R>>();
+    const out = new Map<string, Outcome<StageReply<S>>>();
     settled.forEach((s, i) => {
       const id = targets[i]!;
       if (s.status === 'fulfilled') {
         this.opts.onReply?.(stage, id, s.value);
-        out.set(id, { ok: true, reply: s.value as R });
+        out.set(id, { ok: true, reply: s.value });
       } else {
         out.set(id, { ok: false, reason: s.reason instanceof Error ? s.reason.message : String(s.reason) });
       }
@@ -202,7 +200,7 @@ export class SecureSumSession {
     if (this.started) throw new SecAggConfigError('start', 'the session was already started');
     this.started = true;
     const { cohort } = this.opts;
-    const setupReplies = await this.broadcast<SetupReply>('setup', cohort, () => ({
+    const setupReplies = await this.broadcast('setup', cohort, () => ({
       env: this.env('setup', '', 0),
       cohort,
       threshold: this.threshold,
@@ -237,7 +235,7 @@ export class SecureSumSession {
     this.topo = buildTopology(this.opts.runId, this.opts.round, members, this.graph);
 
     const u1Ids = u1.map((a) => a.clientId);
-    const shareReplies = await this.broadcast<ShareKeysReply>('shareKeys', u1Ids, () => ({ env: this.env('shareKeys', '', 0), advertisements: u1 }));
+    const shareReplies = await this.broadcast('shareKeys', u1Ids, () => ({ env: this.env('shareKeys', '', 0), advertisements: u1 }));
     const u2: string[] = [];
     const boxesBySender = new Map<string, ShareBox[]>();
     for (const [id, r] of shareReplies) {
@@ -253,7 +251,7 @@ export class SecureSumSession {
     u2.sort();
 
     // Every client opens its boxes before anything is masked; a complaint comes with its proof and is judged here.
-    const checks = await this.broadcast<CheckBoxesReply>('checkBoxes', u2, (id) => ({ env: this.env('checkBoxes', '', 0), inbox: inbox.get(id) ?? [] }));
+    const checks = await this.broadcast('checkBoxes', u2, (id) => ({ env: this.env('checkBoxes', '', 0), inbox: inbox.get(id) ?? [] }));
     const verdicts: Verdict[] = [];
     const clean: BoxCheck[] = [];
     const silent: string[] = [];
@@ -319,7 +317,7 @@ export class SecureSumSession {
 
     for (;;) {
       if (cohort.length < this.threshold) this.abort('collectMasked', phase, attempt, cohort.length);
-      const masked = await this.broadcast<CollectMaskedReply>('collectMasked', cohort, (id) => ({
+      const masked = await this.broadcast('collectMasked', cohort, (id) => ({
         env: this.env('collectMasked', phase, attempt),
         cohort,
         ...(this.inbox.has(id) ? { inbox: this.inbox.get(id) } : {}),
@@ -360,7 +358,7 @@ export class SecureSumSession {
         }
         attempt++;
         const newCohort = u3;
-        const reshare = await this.broadcast<ShareKeysReply>('reshare', newCohort, () => ({ env: this.env('reshare', phase, attempt), cohort: newCohort }));
+        const reshare = await this.broadcast('reshare', newCohort, () => ({ env: this.env('reshare', phase, attempt), cohort: newCohort }));
         const boxesBySender = new Map<string, ShareBox[]>();
         const responders: string[] = [];
         for (const [id, r] of reshare) {
@@ -390,7 +388,7 @@ export class SecureSumSession {
 
       let signatures: { clientId: string; signature: Uint8Array }[] | undefined;
       if (this.threatModel === 'active') {
-        const cons = await this.broadcast<ConsistencyReply>('consistency', u3, () => ({ env: this.env('consistency', phase, attempt), u3 }));
+        const cons = await this.broadcast('consistency', u3, () => ({ env: this.env('consistency', phase, attempt), u3 }));
         signatures = [];
         for (const [id, r] of cons) {
           const pk = this.opts.identity(id);
@@ -402,7 +400,7 @@ export class SecureSumSession {
       }
 
       const unmaskTargets = signatures !== undefined ? signatures.map((s) => s.clientId) : u3;
-      const unmask = await this.broadcast<UnmaskReply>('unmask', unmaskTargets, () => ({
+      const unmask = await this.broadcast('unmask', unmaskTargets, () => ({
         env: this.env('unmask', phase, attempt),
         alive: u3,
         dropped,
@@ -446,7 +444,7 @@ export class SecureSumSession {
     const out: Uint8Array[] = [];
     for (const [holder, r] of replies) {
       if (!r.ok || !holders.has(holder) || this.badBoxes.get(holder)?.has(owner) === true) continue;
-      const list = (r.reply as UnmaskReply)[kind];
+      const list = r.reply[kind];
       if (!Array.isArray(list)) continue;
       const entry = list.find((e) => e.clientId === owner);
       if (entry !== undefined && entry.share instanceof Uint8Array) out.push(entry.share);

@@ -5,9 +5,10 @@
  * timer either way.
  */
 import type { Socket } from 'socket.io';
-import type { ClientToServerEvents, ServerToClientEvents, SocketData } from '../shared/protocol/events.js';
+import type { Ack, ClientToServerEvents, ServerToClientEvents, SocketData, TrainReply, TrainRequest } from '../shared/protocol/events.js';
 import { ProtocolError } from '../shared/protocol/errors.js';
 import type { Packed } from '../shared/protocol/wire.js';
+import type { Stage, StageReply, StageRequest } from '../shared/secagg/messages.js';
 
 /** A client connection as the coordinator types it. */
 export type ServerSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -38,14 +39,36 @@ function acknowledged<R>(socket: ServerSocket, timeoutMs: number, what: { droppe
   });
 }
 
-/** A packed request (`round:train` or `secagg`) and its packed acknowledgement. */
-export function ackOrDisconnect(socket: ServerSocket, event: 'secagg' | 'round:train', packed: Packed, timeoutMs: number): Promise<Packed> {
+/** Emits stage S's request on its own event; one entry per stage, so a stage without an event fails the build. */
+type StageEmitter<S extends Stage> = (socket: ServerSocket, req: Packed<StageRequest<S>>, ack: (res: Packed<Ack<StageReply<S>>>) => void) => void;
+const EMIT_STAGE: { [S in Stage]: StageEmitter<S> } = {
+  setup: (s, req, ack) => s.emit('secagg:setup', req, ack),
+  shareKeys: (s, req, ack) => s.emit('secagg:shareKeys', req, ack),
+  checkBoxes: (s, req, ack) => s.emit('secagg:checkBoxes', req, ack),
+  collectMasked: (s, req, ack) => s.emit('secagg:collectMasked', req, ack),
+  consistency: (s, req, ack) => s.emit('secagg:consistency', req, ack),
+  unmask: (s, req, ack) => s.emit('secagg:unmask', req, ack),
+  reshare: (s, req, ack) => s.emit('secagg:reshare', req, ack),
+};
+
+function connectedOrThrow(socket: ServerSocket): string {
   const id = socket.data.clientId;
-  if (!socket.connected) return Promise.reject(new ProtocolError('dropped', `${id} is not connected`));
-  return acknowledged<Packed>(socket, timeoutMs, { dropped: `${id} disconnected`, timeout: `${id} did not answer ${event} within ${timeoutMs} ms` }, (ack) => {
-    if (event === 'secagg') socket.emit('secagg', packed, ack);
-    else socket.emit('round:train', packed, ack);
-  });
+  if (!socket.connected) throw new ProtocolError('dropped', `${id} is not connected`);
+  return id;
+}
+
+/** A `round:train` request and its packed acknowledgement. */
+export async function trainAck(socket: ServerSocket, req: Packed<TrainRequest>, timeoutMs: number): Promise<Packed<Ack<TrainReply>>> {
+  const id = connectedOrThrow(socket);
+  return acknowledged(socket, timeoutMs, { dropped: `${id} disconnected`, timeout: `${id} did not answer round:train within ${timeoutMs} ms` }, (ack) => socket.emit('round:train', req, ack));
+}
+
+/** A stage's request on its `secagg:<stage>` event and its packed acknowledgement. */
+export async function stageAck<S extends Stage>(socket: ServerSocket, stage: S, req: Packed<StageRequest<S>>, timeoutMs: number): Promise<Packed<Ack<StageReply<S>>>> {
+  const id = connectedOrThrow(socket);
+  return acknowledged(socket, timeoutMs, { dropped: `${id} disconnected`, timeout: `${id} did not answer secagg:${stage} within ${timeoutMs} ms` }, (ack: (res: Packed<Ack<StageReply<S>>>) => void) =>
+    EMIT_STAGE[stage](socket, req, ack),
+  );
 }
 
 /** The identity challenge and the client's signed answer. */

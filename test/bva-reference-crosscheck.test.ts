@@ -32,7 +32,7 @@ import { bvaInputs } from '../client/bva-inputs.js';
 import { SecureSumSession } from '../server/secagg-session.js';
 import { plannedBvaSums, secureEnsemble, type BvaSumInfo } from '../server/secure-bva-ensemble.js';
 import { identityKeyPair } from '../shared/secagg/keys.js';
-import type { Stage } from '../shared/secagg/messages.js';
+import type { StageSender } from '../shared/engine/transport.js';
 
 const METHODS: readonly BvaMethod[] = ['fed-bias', 'fed-variance', 'fed-bva'];
 const MODES = ['plaintext', 'secure'] as const;
@@ -176,8 +176,7 @@ describe('Decent_BVA against a PyTorch port of the reference formulas (junwu6/Fe
               1,
             ),
         );
-        const send = async (stage: Stage, id: string, req: unknown): Promise<unknown> =>
-          (clients[ids.indexOf(id)]!.handle as (s: Stage, r: unknown) => Promise<unknown>)(stage, req);
+        const send: StageSender = async (stage, id, req) => clients[ids.indexOf(id)]!.handle(stage, req);
         const session = new SecureSumSession(
           { runId, round: 1, cohort: ids, identity: (id) => identities[ids.indexOf(id)]?.publicKey, plannedSums: plannedBvaSums(method, 'mean-ce', 1, shape, K) },
           send,

@@ -17,7 +17,7 @@ import { bvaInputs } from '../client/bva-inputs.js';
 import { SecureSumSession } from '../server/secagg-session.js';
 import { plannedBvaSums, secureEnsemble, type BvaSumInfo } from '../server/secure-bva-ensemble.js';
 import { identityKeyPair } from '../shared/secagg/keys.js';
-import type { Stage } from '../shared/secagg/messages.js';
+import type { StageSender } from '../shared/engine/transport.js';
 
 describe('Decent_BVA over secure aggregation', function () {
   const K = 4;
@@ -55,11 +55,11 @@ describe('Decent_BVA over secure aggregation', function () {
       }, runId, 1),
     );
     const dead = new Set<number>();
-    const send = async (stage: Stage, id: string, req: unknown): Promise<unknown> => {
+    const send: StageSender = async (stage, id, req) => {
       const k = ids.indexOf(id);
-      if (dropAt !== undefined && dropAt.client === k && stage === 'collectMasked' && (req as { env: { phase: string } }).env.phase === dropAt.phase) dead.add(k);
+      if (dropAt !== undefined && dropAt.client === k && stage === 'collectMasked' && req.env.phase === dropAt.phase) dead.add(k);
       if (dead.has(k)) throw new Error('dropped');
-      return (clients[k]!.handle as (s: Stage, r: unknown) => Promise<unknown>)(stage, req);
+      return clients[k]!.handle(stage, req);
     };
     const session = new SecureSumSession({
       runId, round: 1, cohort: ids, identity: (id) => identities[ids.indexOf(id)]?.publicKey,

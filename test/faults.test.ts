@@ -52,10 +52,11 @@ async function runOnce(secure: boolean, kill: KillPoint | undefined): Promise<Ou
   try {
     if (kill !== undefined) {
       sessions[0]!.socket.prependAny((event: string, ...args: unknown[]) => {
-        if (killed || event !== kill.event) return;
-        const round = event === 'round:train' ? (unpack(args[0], 'test') as { round: number }).round : (unpack(args[0], 'test') as { stage: string; request: { env: { round: number } } }).request.env.round;
-        const stage = event === 'secagg' ? (unpack(args[0], 'test') as { stage: string }).stage : '';
-        if (round === 2 && (kill.event === 'round:train' || stage === kill.stage)) {
+        // The request's own event: `round:train`, or the stage's `secagg:<stage>`.
+        if (killed || event !== (kill.event === 'round:train' ? 'round:train' : `secagg:${kill.stage}`)) return;
+        const msg = unpack(args[0], 'test') as { round?: number; env?: { round: number } };
+        const round = event === 'round:train' ? msg.round : msg.env?.round;
+        if (round === 2) {
           killed = true;
           child.kill('SIGKILL');
         }

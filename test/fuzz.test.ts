@@ -19,6 +19,7 @@ import { identityKeyPair } from '../shared/secagg/keys.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/events.js';
 import { signProof } from '../shared/protocol/identity-proof.js';
 import { pack } from '../shared/protocol/wire.js';
+import { STAGES } from '../shared/secagg/messages.js';
 import { readCheckpoint } from '../server/run-store.js';
 import { writeEnrolment } from '../server/enrolment.js';
 import { closedPort } from './helpers/closed-port.js';
@@ -44,7 +45,7 @@ const junk = fc.oneof(
 );
 // socket.io-client refuses to emit its reserved names; everything else goes.
 const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
-const eventName = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('round:train', 'secagg', 'run:end', 'auth:challenge', 'auth:accepted', '\u0000\u0001', 'x'.repeat(300))).filter((n) => !RESERVED.has(n));
+const eventName = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('round:train', 'secagg:setup', 'secagg:collectMasked', 'secagg:unmask', 'run:end', 'auth:challenge', 'auth:accepted', '\u0000\u0001', 'x'.repeat(300))).filter((n) => !RESERVED.has(n));
 
 /** A hostile client: proves its identity, then answers every request at random and floods random events. */
 function fuzzer(url: string, id: string, seed: number, sent: { n: number }): Socket {
@@ -60,10 +61,12 @@ function fuzzer(url: string, id: string, seed: number, sent: { n: number }): Soc
     // Half the time a reply good enough to pass training, so the fuzzer reaches secure aggregation.
     ack(k++ % 2 === 0 ? pack({ ok: true, reply: { numExamples: 50, loss: 1 } }) : next());
   });
-  socket.on('secagg', (_req: unknown, ack: (r: unknown) => void) => {
-    sent.n++;
-    ack(k++ % 3 === 0 ? pack({ ok: true, reply: next() }) : next());
-  });
+  for (const stage of STAGES) {
+    socket.on(`secagg:${stage}`, (_req: unknown, ack: (r: unknown) => void) => {
+      sent.n++;
+      ack(k++ % 3 === 0 ? pack({ ok: true, reply: next() }) : next());
+    });
+  }
   // The flood starts once round 1 is over, so it falls inside the memory window (after the warm-up round).
   socket.once('round:end', () => {
     const names = fc.sample(eventName, { seed: seed + 1, numRuns: EVENTS_PER_FUZZER });

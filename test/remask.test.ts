@@ -41,9 +41,9 @@ async function restartAt(stage: 'shareKeys' | 'unmask', resumeSecure = true): Pr
     await Promise.all(sessions.map((s) => s.ready));
     // Stop the coordinator when round 2's model sum reaches `stage` (as a client sees it).
     sessions[0]!.socket.prependAny((event: string, ...args: unknown[]) => {
-      if (event !== 'secagg') return;
-      const msg = unpack(args[0], 'test') as { stage: string; request: { env: { round: number } } };
-      if (msg.stage === stage && msg.request.env.round === 2) void first.close();
+      if (event !== `secagg:${stage}`) return;
+      const msg = unpack(args[0], 'test') as { env: { round: number } };
+      if (msg.env.round === 2) void first.close();
     });
     await first.run();
     expect(first.completedRounds).to.equal(1);

@@ -117,12 +117,12 @@ for (const [name, make] of transports) {
 
     it('validates stage replies: a good one resolves, a malformed one, a refusal and an absent client reject', async () => {
       const signature = new Uint8Array(64).fill(7);
-      const env = { runId: new Uint8Array(16), round: 1, stage: 'consistency', phase: 'model', attempt: 0 };
+      const env = { runId: new Uint8Array(16), round: 1, stage: 'consistency' as const, phase: 'model', attempt: 0 };
       await h.connect('good', { train: async () => NO_REPLY, stage: async () => ({ signature }) });
       await h.connect('bad', { train: async () => NO_REPLY, stage: async () => ({ signature: new Uint8Array(3) }) });
       await h.connect('refuses', { train: async () => NO_REPLY });
       const req = { env, u3: ['good', 'bad'] };
-      const good = (await h.transport.sendStage('consistency', 'good', req)) as { signature: Uint8Array };
+      const good = await h.transport.sendStage('consistency', 'good', req);
       expect(Array.from(good.signature)).to.deep.equal(Array.from(signature));
       for (const id of ['bad', 'refuses', 'absent']) {
         let err: unknown;

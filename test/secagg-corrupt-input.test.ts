@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
-import { pack, unpack, type Packed } from '../shared/protocol/wire.js';
+import { pack, unpack } from '../shared/protocol/wire.js';
 import { sumOutOfRange, type VectorSpec } from '../shared/secagg/quantize.js';
 import type { ClientSession } from '../client/session.js';
 import { startFederation } from './helpers/federation.js';
@@ -16,18 +16,18 @@ import type { RoundMetrics } from '../server/coordinator.js';
 const data = makeSyntheticDataset({ count: 300, testCount: 40, seed: 8 });
 const base = { numClients: 4, fraction: 1, rounds: 2, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 2, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 6, method: 'fedavg' };
 
-/** Rewrites this client's masked model vector y (round, y) → y' before it leaves. */
+/** Rewrites this client's masked model vector (round, y) → y' before it leaves. */
 function tamperMasked(c: ClientSession, rewrite: (round: number, y: Uint8Array) => Uint8Array): void {
-  const socket = c.socket as unknown as { listeners(e: string): ((raw: unknown, ack: (r: Packed) => void) => void)[]; off(e: string): void; on(e: string, f: (raw: unknown, ack: (r: Packed) => void) => void): void };
-  const [honest] = socket.listeners('secagg');
-  socket.off('secagg');
-  socket.on('secagg', (raw, ack) => {
-    const msg = unpack(raw, 'test') as { stage: string; request: { env: { round: number; phase: string } } };
-    if (msg.stage !== 'collectMasked' || msg.request.env.phase !== 'model') return honest!(raw, ack);
+  const [honest] = c.socket.listeners('secagg:collectMasked');
+  c.socket.off('secagg:collectMasked');
+  c.socket.on('secagg:collectMasked', (raw, ack) => {
+    const req = unpack(raw, 'test') as { env: { round: number; phase: string } };
+    if (req.env.phase !== 'model') return honest!(raw, ack);
     honest!(raw, (res) => {
+      // The reply as it would leave, rewritten: y travels as bytes.
       const r = unpack(res, 'test') as { ok: boolean; reply?: { y: Uint8Array; failedBoxes: string[] } };
-      if (r.ok && r.reply !== undefined) r.reply.y = rewrite(msg.request.env.round, r.reply.y);
-      ack(pack(r));
+      if (r.ok && r.reply !== undefined) r.reply.y = rewrite(req.env.round, r.reply.y);
+      ack(pack(r) as typeof res);
     });
   });
 }

@@ -6,12 +6,11 @@
  */
 import type { Ack, DEFAULT_TIMEOUTS_MS, RoundEnd, TrainRequest } from '../../shared/protocol/events.js';
 import { ProtocolError } from '../../shared/protocol/errors.js';
-import { encodeSecAggRequest, parseSecAggReply, parseTrainReply } from '../../shared/protocol/schemas.js';
+import { parseStageReply, parseTrainReply } from '../../shared/protocol/schemas.js';
 import { pack, unpack } from '../../shared/protocol/wire.js';
-import type { Stage } from '../../shared/secagg/messages.js';
-import type { VectorSpec } from '../../shared/secagg/quantize.js';
+import type { Stage, StageReply, StageRequest } from '../../shared/secagg/messages.js';
 import type { ClientOutcome, RoundTransport, ValidTrainReply } from '../../shared/engine/transport.js';
-import { ackOrDisconnect, type ServerSocket } from '../socket-ack.js';
+import { stageAck, trainAck, type ServerSocket } from '../socket-ack.js';
 
 /** An acknowledgement's reply, or the refusal it carries as an error. */
 function ackReply(res: unknown, malformed: string, refused: string): unknown {
@@ -92,7 +91,7 @@ export class SocketTransport implements RoundTransport {
         if (socket === undefined) return out.set(id, { ok: false, reason: 'not connected' });
         try {
           this.sent += req.weights.byteLength + (req.sharedSet?.x.byteLength ?? 0);
-          const res = unpack(await ackOrDisconnect(socket, 'round:train', pack(req), this.timeouts.train), `${id} round:train reply`);
+          const res = unpack(await trainAck(socket, pack(req), this.timeouts.train), `${id} round:train reply`);
           return out.set(id, { ok: true, reply: parseTrainReply(ackReply(res, 'malformed acknowledgement', 'refused'), req.weights.byteLength / 4, req.returnWeights) });
         } catch (err) {
           this.log(`round:train to ${id} failed: ${(err as Error).message}`);
@@ -104,13 +103,13 @@ export class SocketTransport implements RoundTransport {
     return new Map([...requests.keys()].map((id) => [id, out.get(id)!]));
   }
 
-  readonly sendStage = async (stage: Stage, id: string, request: Record<string, unknown>): Promise<unknown> => {
+  readonly sendStage = async <S extends Stage>(stage: S, id: string, request: StageRequest<S>): Promise<StageReply<S>> => {
     const socket = this.sockets.get(id);
     if (socket === undefined) throw new ProtocolError('dropped', `${id} is not connected`);
-    const packed = pack(encodeSecAggRequest(stage, request));
+    const packed = pack(request);
     this.sent += packed.blob.byteLength;
-    const res = unpack(await ackOrDisconnect(socket, 'secagg', packed, this.timeouts[stage]), `${id} ${stage} reply`);
-    return parseSecAggReply(stage, ackReply(res, `${id}: malformed acknowledgement`, `${id} refused ${stage}`), request['spec'] as VectorSpec | undefined);
+    const res = unpack(await stageAck(socket, stage, packed, this.timeouts[stage]), `${id} ${stage} reply`);
+    return parseStageReply(stage, ackReply(res, `${id}: malformed acknowledgement`, `${id} refused ${stage}`), request);
   };
 
   endRound(cohort: readonly string[], end: RoundEnd): void {

@@ -17,6 +17,13 @@ export type BvaProbe =
   | { kind: 'bva/p1'; X: Float32Array; labels: Uint8Array; includeP: boolean; includeB: boolean; bias: BiasOption; dropoutSeed?: number }
   | { kind: 'bva/p2'; X: Float32Array; omega: Float32Array; dropoutSeed?: number };
 
+/** Whether a collectMasked payload is a Decent_BVA probe with its arrays rebuilt (as `parseStageRequest` gives it). */
+export function isBvaProbe(p: unknown): p is BvaProbe {
+  if (p === null || typeof p !== 'object' || !('kind' in p) || !('X' in p) || !(p.X instanceof Float32Array)) return false;
+  if (p.kind === 'bva/p1') return 'labels' in p && p.labels instanceof Uint8Array;
+  return p.kind === 'bva/p2' && 'omega' in p && p.omega instanceof Float32Array;
+}
+
 /** Clipping range c of every BV segment (contributions are per-example probabilities and input gradients). */
 export const BVA_CLIP = 1;
 

@@ -9,10 +9,9 @@
  */
 import type { RoundEnd, TrainReply, TrainRequest } from '../protocol/events.js';
 import { ProtocolError } from '../protocol/errors.js';
-import { encodeSecAggReply, encodeSecAggRequest, parseSecAggReply, parseSecAggRequest, parseTrainReply, parseTrainRequest } from '../protocol/schemas.js';
+import { parseStageReply, parseStageRequest, parseTrainReply, parseTrainRequest } from '../protocol/schemas.js';
 import { pack, unpack } from '../protocol/wire.js';
-import type { Stage } from '../secagg/messages.js';
-import type { VectorSpec } from '../secagg/quantize.js';
+import type { Stage, StageReply, StageRequest } from '../secagg/messages.js';
 import type { ClientOutcome, RoundTransport, ValidTrainReply } from './transport.js';
 
 /** A client's answer that never comes (reported as a timeout, without waiting). */
@@ -24,8 +23,11 @@ export type ReceivedTrainRequest = ReturnType<typeof parseTrainRequest>;
 /** A client in this process. A handler that throws is a refusal (a failure record, as over socket.io). */
 export interface InMemoryClient {
   train(request: ReceivedTrainRequest): Promise<TrainReply | typeof NO_REPLY>;
-  /** A secure-aggregation stage (the request as parsed on a client); absent: the client refuses every stage. */
-  stage?(stage: Stage, request: Record<string, unknown>): Promise<object | typeof NO_REPLY>;
+  /**
+   * A secure-aggregation stage (the request as parsed on a client); absent: the client refuses every stage. The
+   * reply is untyped on purpose: it is validated on receipt as a wire reply is, so a test client may answer junk.
+   */
+  stage?<S extends Stage>(stage: S, request: StageRequest<S>): Promise<unknown>;
   roundEnd?(end: RoundEnd): void;
 }
 
@@ -80,24 +82,22 @@ export class InMemoryTransport implements RoundTransport {
       const received = parseTrainRequest(unpack(pack(req), 'round:train'));
       const reply = await client.train(received);
       if (reply === NO_REPLY) throw new ProtocolError('timeout', `${id} did not answer round:train`);
-      const res = unpack(pack({ ok: true, reply }), `${id} round:train reply`) as { reply: unknown };
-      return { ok: true, reply: parseTrainReply(res.reply, req.weights.byteLength / 4, req.returnWeights) };
+      return { ok: true, reply: parseTrainReply(unpack(pack(reply), `${id} round:train reply`), req.weights.byteLength / 4, req.returnWeights) };
     } catch (err) {
       return { ok: false, reason: err instanceof Error ? err.message : String(err) };
     }
   }
 
-  readonly sendStage = async (stage: Stage, id: string, request: Record<string, unknown>): Promise<unknown> => {
+  readonly sendStage = async <S extends Stage>(stage: S, id: string, request: StageRequest<S>): Promise<StageReply<S>> => {
     const client = this.clients.get(id);
     if (client === undefined) throw new ProtocolError('dropped', `${id} is not connected`);
-    const packed = pack(encodeSecAggRequest(stage, request));
+    const packed = pack(request);
     this.sent += packed.blob.byteLength;
-    const received = parseSecAggRequest(unpack(packed, 'secagg'));
+    const received = parseStageRequest(stage, unpack(packed, `secagg:${stage}`));
     if (client.stage === undefined) throw new ProtocolError('bad-payload', `${id} refused ${stage}: this client takes no secure-aggregation stages`);
-    const reply = await client.stage(received.stage, received.request);
-    if (reply === NO_REPLY) throw new ProtocolError('timeout', `${id} did not answer secagg within its stage timeout`);
-    const res = unpack(pack({ ok: true, reply: encodeSecAggReply(stage, { ...reply }) }), `${id} ${stage} reply`) as { reply: unknown };
-    return parseSecAggReply(stage, res.reply, request['spec'] as VectorSpec | undefined);
+    const reply = await client.stage(stage, received);
+    if (reply === NO_REPLY) throw new ProtocolError('timeout', `${id} did not answer secagg:${stage} within its stage timeout`);
+    return parseStageReply(stage, unpack(pack(reply), `${id} ${stage} reply`), request);
   };
 
   endRound(cohort: readonly string[], end: RoundEnd): void {

@@ -5,7 +5,7 @@
  * encoding: timeouts, disconnects and validation are the transport's, and each surfaces as a failure record.
  */
 import type { RoundEnd, TrainReply, TrainRequest } from '../protocol/events.js';
-import type { Stage } from '../secagg/messages.js';
+import type { Stage, StageReply, StageRequest } from '../secagg/messages.js';
 
 /** One client's outcome: its validated reply, or why there is none (timeout, disconnect, refusal, bad reply). */
 export type ClientOutcome<R> = { ok: true; reply: R } | { ok: false; reason: string };
@@ -17,7 +17,7 @@ export type ValidTrainReply = TrainReply & { weightsF32?: Float32Array };
  * Sends one secure-aggregation stage request to one client and resolves to its validated reply; rejects on
  * timeout, disconnect, a bad reply or a typed client error (SecureSumSession turns that into a failure record).
  */
-export type StageSender = (stage: Stage, clientId: string, request: Record<string, unknown>) => Promise<unknown>;
+export type StageSender = <S extends Stage>(stage: S, clientId: string, request: StageRequest<S>) => Promise<StageReply<S>>;
 
 /** What the engine needs from the clients' side of a round. */
 export interface RoundTransport {
@@ -31,7 +31,7 @@ export interface RoundTransport {
    * reply that fails validation (`parseTrainReply` against the request's model size) is a failure record.
    */
   sendAndReceive(requests: ReadonlyMap<string, TrainRequest>): Promise<Map<string, ClientOutcome<ValidTrainReply>>>;
-  /** The per-client stage sender of secure aggregation (replies validated with `parseSecAggReply`). */
+  /** The per-client stage sender of secure aggregation (replies validated with `parseStageReply`). */
   sendStage: StageSender;
   /** Tells the cohort the round is over (a notice, unacknowledged; absent clients are skipped). */
   endRound(cohort: readonly string[], end: RoundEnd): void;

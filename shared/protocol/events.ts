@@ -6,11 +6,11 @@
  */
 import type { WireError } from './errors.js';
 import type { Packed } from './wire.js';
-import type { Stage } from '../secagg/messages.js';
+import type { Stage, StageReply, StageRequest } from '../secagg/messages.js';
 import type { LocalAdversarialSpec } from '../attacks/adversarial-training.js';
 
 /** Bumped on any incompatible change; checked at the handshake. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** The handshake's `auth` object a client sends. */
 export interface HelloAuth {
@@ -57,11 +57,17 @@ export interface TrainReply {
   weights?: Uint8Array;
 }
 
-/** `secagg`: one secure-aggregation stage request (fields as in secagg/messages.ts, typed arrays as bytes). */
-export interface SecAggWireRequest {
-  stage: Stage;
-  request: unknown;
-}
+/** The event of a secure-aggregation stage: `secagg:setup`, `secagg:shareKeys`, … */
+export type StageEvent<S extends Stage = Stage> = `secagg:${S}`;
+
+/**
+ * A client's listener for stage S: the packed request, and the acknowledgement that carries the packed reply or a
+ * typed refusal.
+ */
+export type StageListener<S extends Stage> = (req: Packed<StageRequest<S>>, ack: (res: Packed<Ack<StageReply<S>>>) => void) => void;
+
+/** One event per secure-aggregation stage, each typed by its request and reply (secagg/messages.ts StageMessages). */
+export type StageEvents = { [S in Stage as StageEvent<S>]: StageListener<S> };
 
 /** `round:end`: the round is over; clients drop the round's model and secrets. */
 export interface RoundEnd {
@@ -72,10 +78,10 @@ export interface RoundEnd {
 
 /**
  * Events the coordinator sends. Requests and acknowledgements travel packed (`wire.ts` `pack`: a JSON skeleton
- * and one binary blob): `round:train` carries a TrainRequest and is answered with an Ack<TrainReply>; `secagg`
- * carries a SecAggWireRequest and is answered with an Ack of the stage's reply.
+ * and one binary blob): `round:train` carries a TrainRequest and is answered with an Ack<TrainReply>; each
+ * `secagg:<stage>` carries that stage's request and is answered with an Ack of its reply (StageEvents).
  */
-export interface ServerToClientEvents {
+export interface ServerToClientEvents extends StageEvents {
   /**
    * Sent on every connection before anything else: the client proves its identity key by signing the nonce
    * (identity-proof.ts). Until the proof checks out the connection is in no cohort; a wrong or late proof ends it.
@@ -85,15 +91,18 @@ export interface ServerToClientEvents {
   'auth:accepted': () => void;
   /** The connection is refused (bad proof, no proof in time, key bound to another identity); it is then closed. */
   'auth:refused': (msg: { code: string; message: string }) => void;
-  'round:train': (req: Packed, ack: (res: Packed) => void) => void;
-  secagg: (req: Packed, ack: (res: Packed) => void) => void;
+  'round:train': (req: Packed<TrainRequest>, ack: (res: Packed<Ack<TrainReply>>) => void) => void;
   'round:end': (msg: RoundEnd) => void;
   /** The run is over (all rounds done); clients may disconnect. */
   'run:end': (msg: { rounds: number }, ack: () => void) => void;
 }
 
-/** Events a client may send (none but the handshake; anything else is refused and logged). */
-export type ClientToServerEvents = Record<string, never>;
+/**
+ * Events a client may send: none. A client speaks only in acknowledgements to the coordinator's requests (and in
+ * the handshake's `auth`), so the type admits no event name at all; the coordinator refuses and logs anything a
+ * hostile client emits anyway.
+ */
+export type ClientToServerEvents = Record<never, never>;
 
 /** Per-connection data the coordinator keeps. */
 export interface SocketData {

@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { ProtocolError } from './errors.js';
-import { f32FromWire, toWire, u32FromWire } from './wire.js';
+import { f32FromWire, u32FromWire } from './wire.js';
+import type { BvaProbe } from '../defense/bva-vectors.js';
 import { PROTOCOL_VERSION, type HelloAuth, type TrainReply, type TrainRequest } from './events.js';
 import {
   STAGES,
@@ -21,10 +22,12 @@ import {
   type ShareKeysReply,
   type ShareKeysRequest,
   type Stage,
+  type StageReply,
+  type StageRequest,
   type UnmaskReply,
   type UnmaskRequest,
 } from '../secagg/messages.js';
-import { vectorLength, type VectorSpec } from '../secagg/quantize.js';
+import { vectorLength } from '../secagg/quantize.js';
 
 const bytes = (len?: number, max = 1 << 30) =>
   z.custom<Uint8Array>((v) => v instanceof Uint8Array && (len === undefined ? v.byteLength <= max : v.byteLength === len), {
@@ -174,31 +177,31 @@ const bvaProbe = z.union([
   z.object({ kind: z.literal('bva/p2'), X: bytes(), omega: bytes(), dropoutSeed }),
 ]);
 
-/** Client side: validates a secagg request and rebuilds its typed arrays (a BV probe's floats). */
-export function parseSecAggRequest(v: unknown): { stage: Stage; request: Record<string, unknown> } {
-  const outer = parse(z.object({ stage: z.enum(STAGES), request: z.unknown() }), v, 'secagg');
-  const schema: z.ZodType = requestSchemas[outer.stage];
-  const request = parse(schema, outer.request, `secagg ${outer.stage}`) as Record<string, unknown>;
-  if (outer.stage === 'collectMasked' && request['payload'] !== undefined) {
-    const p = parse(bvaProbe, request['payload'], 'secagg collectMasked.payload');
-    const X = f32FromWire(p.X, 'payload.X');
-    request['payload'] =
-      p.kind === 'bva/p1'
-        ? { ...p, X, labels: Uint8Array.from(p.labels) }
-        : { ...p, X, omega: f32FromWire(p.omega, 'payload.omega') };
-  }
-  return { stage: outer.stage, request };
+/** A collectMasked request's Decent_BVA probe with its floats rebuilt (bva/p1: X; bva/p2: X and ω). */
+function decodeProbe(payload: unknown): BvaProbe {
+  const p = parse(bvaProbe, payload, 'secagg:collectMasked.payload');
+  const X = f32FromWire(p.X, 'payload.X');
+  return p.kind === 'bva/p1' ? { ...p, X, labels: Uint8Array.from(p.labels) } : { ...p, X, omega: f32FromWire(p.omega, 'payload.omega') };
 }
 
-/** Coordinator side: encodes a secagg request's typed arrays as bytes. */
-export function encodeSecAggRequest(stage: Stage, request: Record<string, unknown>): { stage: Stage; request: unknown } {
-  if (stage === 'collectMasked' && request['payload'] !== undefined) {
-    const p = request['payload'] as Record<string, unknown>;
-    const enc: Record<string, unknown> = { ...p };
-    for (const k of ['X', 'omega']) if (p[k] instanceof Float32Array) enc[k] = toWire(p[k] as Float32Array);
-    return { stage, request: { ...request, payload: enc } };
-  }
-  return { stage, request };
+/** Each stage's request validator (client side); typed by stage, so no caller casts. */
+const requestParsers: { [S in Stage]: (v: unknown) => StageRequest<S> } = {
+  setup: (v) => parse(requestSchemas.setup, v, 'secagg:setup'),
+  shareKeys: (v) => parse(requestSchemas.shareKeys, v, 'secagg:shareKeys'),
+  checkBoxes: (v) => parse(requestSchemas.checkBoxes, v, 'secagg:checkBoxes'),
+  collectMasked: (v) => {
+    const r = parse(requestSchemas.collectMasked, v, 'secagg:collectMasked');
+    const { payload, ...rest } = r;
+    return payload === undefined ? rest : { ...rest, payload: decodeProbe(payload) };
+  },
+  consistency: (v) => parse(requestSchemas.consistency, v, 'secagg:consistency'),
+  unmask: (v) => parse(requestSchemas.unmask, v, 'secagg:unmask'),
+  reshare: (v) => parse(requestSchemas.reshare, v, 'secagg:reshare'),
+};
+
+/** Client side: validates a stage's request and rebuilds its typed arrays (a BV probe's floats). */
+export function parseStageRequest<S extends Stage>(stage: S, v: unknown): StageRequest<S> {
+  return requestParsers[stage](v);
 }
 
 const replySchemas = {
@@ -206,24 +209,28 @@ const replySchemas = {
   shareKeys: z.object({ boxes: z.array(box).max(100_000), commitments: z.array(commitment).max(10_000), commitSignature: bytes(64) }) satisfies z.ZodType<ShareKeysReply>,
   reshare: z.object({ boxes: z.array(box).max(100_000), commitments: z.array(commitment).max(10_000), commitSignature: bytes(64) }) satisfies z.ZodType<ShareKeysReply>,
   checkBoxes: z.object({ failed: ids, cSk: bytes(32).optional(), signature: bytes(64) }) satisfies z.ZodType<CheckBoxesReply>,
-  // On the wire y is its bytes; parseSecAggReply rebuilds the Uint32Array.
+  // On the wire y is its bytes; replyParsers.collectMasked rebuilds the Uint32Array.
   collectMasked: z.object({ y: bytes(), failedBoxes: ids }) satisfies z.ZodType<Omit<CollectMaskedReply, 'y'> & { y: Uint8Array }>,
   consistency: z.object({ signature: bytes(64) }) satisfies z.ZodType<ConsistencyReply>,
   unmask: z.object({ selfShares: z.array(z.object({ clientId: id, share: bytes(33) })), skShares: z.array(z.object({ clientId: id, share: bytes(33) })) }) satisfies z.ZodType<UnmaskReply>,
 } satisfies Record<Stage, z.ZodType>;
 
-/** Coordinator side: validates a secagg reply; a masked vector must have exactly the spec's length. */
-export function parseSecAggReply(stage: Stage, v: unknown, vectorSpec?: VectorSpec): unknown {
-  const schema: z.ZodType = replySchemas[stage];
-  const r = parse(schema, v, `secagg ${stage} reply`) as Record<string, unknown>;
-  if (stage === 'collectMasked') {
-    return { ...r, y: u32FromWire(r['y'], 'collectMasked reply.y', vectorSpec !== undefined ? vectorLength(vectorSpec) : undefined) };
-  }
-  return r;
-}
+/** Each stage's reply validator (coordinator side), given the request it answers. */
+const replyParsers: { [S in Stage]: (v: unknown, req: StageRequest<S>) => StageReply<S> } = {
+  setup: (v) => parse(replySchemas.setup, v, 'secagg:setup reply'),
+  shareKeys: (v) => parse(replySchemas.shareKeys, v, 'secagg:shareKeys reply'),
+  checkBoxes: (v) => parse(replySchemas.checkBoxes, v, 'secagg:checkBoxes reply'),
+  // The masked vector must have exactly the length of the sum's layout.
+  collectMasked: (v, req) => {
+    const r = parse(replySchemas.collectMasked, v, 'secagg:collectMasked reply');
+    return { ...r, y: u32FromWire(r.y, 'collectMasked reply.y', vectorLength(req.spec)) };
+  },
+  consistency: (v) => parse(replySchemas.consistency, v, 'secagg:consistency reply'),
+  unmask: (v) => parse(replySchemas.unmask, v, 'secagg:unmask reply'),
+  reshare: (v) => parse(replySchemas.reshare, v, 'secagg:reshare reply'),
+};
 
-/** Client side: encodes a secagg reply's typed arrays as bytes. */
-export function encodeSecAggReply(stage: Stage, reply: Record<string, unknown>): unknown {
-  if (stage === 'collectMasked') return { ...reply, y: toWire(reply['y'] as Uint32Array) };
-  return reply;
+/** Coordinator side: validates the reply to a stage's request. */
+export function parseStageReply<S extends Stage>(stage: S, v: unknown, req: StageRequest<S>): StageReply<S> {
+  return replyParsers[stage](v, req);
 }

@@ -59,13 +59,20 @@ export function u8FromWire(v: unknown, field: string, expected?: number): Uint8A
  * secure-aggregation message can hold hundreds of keys and share boxes; so every message travels packed: a JSON
  * skeleton in which each binary field is replaced by `{ $b: [offset, length] }`, plus one blob.
  */
-export interface Packed {
+declare const packedFrom: unique symbol;
+/**
+ * The packed form of a T. `T` exists for the type checker only (the wire carries `meta` and `blob`): it ties an
+ * event's payload to its message type, so the coordinator cannot emit an unmask request on the setup event. A
+ * receiver never trusts it: what arrives is validated (`schemas.ts`) before use.
+ */
+export interface Packed<T = unknown> {
   meta: unknown;
   blob: Uint8Array;
+  readonly [packedFrom]?: T;
 }
 
 /** Packs a message: every ArrayBufferView becomes a slice of one blob (bytes, little-endian as in memory). */
-export function pack(value: unknown): Packed {
+export function pack<T>(value: T): Packed<T> {
   const parts: Uint8Array[] = [];
   let size = 0;
   const walk = (v: unknown): unknown => {

@@ -182,3 +182,22 @@ export interface ReshareRequest {
   env: Envelope;
   cohort: string[];
 }
+
+/**
+ * Each stage's request and reply: the one table from which the wire events (protocol/events.ts), the validators
+ * (protocol/schemas.ts), the coordinator's stage sender and the client's stage machine are all typed, so a request
+ * of one stage can never be sent as, or answered as, another's.
+ */
+export interface StageMessages {
+  setup: { request: SetupRequest; reply: SetupReply };
+  shareKeys: { request: ShareKeysRequest; reply: ShareKeysReply };
+  checkBoxes: { request: CheckBoxesRequest; reply: CheckBoxesReply };
+  collectMasked: { request: CollectMaskedRequest; reply: CollectMaskedReply };
+  consistency: { request: ConsistencyRequest; reply: ConsistencyReply };
+  unmask: { request: UnmaskRequest; reply: UnmaskReply };
+  reshare: { request: ReshareRequest; reply: ShareKeysReply };
+}
+/** The request of stage S. */
+export type StageRequest<S extends Stage> = StageMessages[S]['request'];
+/** The reply to stage S. */
+export type StageReply<S extends Stage> = StageMessages[S]['reply'];

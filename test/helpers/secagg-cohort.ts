@@ -7,6 +7,9 @@ import { SecAggClientRound } from '../../client/secagg-client.js';
 import { SecureSumSession, type SecureSumOptions } from '../../server/secagg-session.js';
 import { identityKeyPair } from '../../shared/secagg/keys.js';
 import type { PlannedSum, Stage } from '../../shared/secagg/messages.js';
+import type { StageSender } from '../../shared/engine/transport.js';
+import { parseStageReply, parseStageRequest } from '../../shared/protocol/schemas.js';
+import { pack, unpack } from '../../shared/protocol/wire.js';
 import type { VectorSpec } from '../../shared/secagg/quantize.js';
 import { Rng } from '../../shared/util/random.js';
 
@@ -23,9 +26,12 @@ export interface CohortOptions {
   sums: { phase: string; spec: VectorSpec }[];
   drops?: Record<string, DropPoint>;
   session?: Partial<Omit<SecureSumOptions, 'runId' | 'round' | 'cohort' | 'identity' | 'plannedSums'>>;
-  /** Rewrites a client's reply before the coordinator sees it (tampering). */
+  /**
+   * Rewrites a client's reply before the coordinator sees it (tampering). What it returns takes the wire's path
+   * (packed, unpacked, validated by `parseStageReply`), so a tampered reply must still be well-formed to arrive.
+   */
   tamper?: (stage: Stage, clientId: string, reply: unknown) => unknown;
-  /** Rewrites a request before the client sees it (a malicious coordinator). */
+  /** Rewrites a request before the client sees it (a malicious coordinator); validated as `tamper`'s replies are. */
   tamperRequest?: (stage: Stage, clientId: string, request: unknown) => unknown;
   seed?: number;
 }
@@ -90,15 +96,15 @@ export function makeCohort(o: CohortOptions): Cohort {
   const dead = new Set<string>();
   const received: [Stage, string, unknown][] = [];
   const sent = new Map<Stage, number>();
-  const send = async (stage: Stage, id: string, request: unknown): Promise<unknown> => {
+  const send: StageSender = async (stage, id, request) => {
     sent.set(stage, (sent.get(stage) ?? 0) + 1);
     const drop = o.drops?.[id];
-    const phase = (request as { env: { phase: string } }).env.phase;
+    const phase = request.env.phase;
     if (drop !== undefined && drop.stage === stage && (drop.phase === undefined || drop.phase === phase)) dead.add(id);
     if (dead.has(id)) throw new Error(`${id} dropped`);
-    const req = o.tamperRequest !== undefined ? o.tamperRequest(stage, id, request) : request;
-    const reply = await (clients.get(id)!.handle as (s: Stage, r: unknown) => Promise<unknown>)(stage, req);
-    return o.tamper !== undefined ? o.tamper(stage, id, reply) : reply;
+    const req = o.tamperRequest !== undefined ? parseStageRequest(stage, unpack(pack(o.tamperRequest(stage, id, request)), 'tampered request')) : request;
+    const reply = await clients.get(id)!.handle(stage, req);
+    return o.tamper !== undefined ? parseStageReply(stage, unpack(pack(o.tamper(stage, id, reply)), 'tampered reply'), request) : reply;
   };
   const plannedSums: PlannedSum[] = o.sums.map((s) => ({ phase: s.phase, spec: s.spec }));
   const session = new SecureSumSession(

@@ -6,7 +6,7 @@
 import type nacl from 'tweetnacl';
 import { SecAggClientRound } from '../../client/secagg-client.js';
 import { NO_REPLY, type InMemoryClient } from '../../shared/engine/in-memory-transport.js';
-import type { Envelope, Stage } from '../../shared/secagg/messages.js';
+import type { Stage } from '../../shared/secagg/messages.js';
 import { toWire } from '../../shared/protocol/wire.js';
 
 /** A client with update Δ = `delta` in every coordinate; `silentAt` never answers that stage. */
@@ -20,7 +20,7 @@ export function secureInMemoryClient(id: string, identity: nacl.SignKeyPair, pee
     },
     async stage(stage, request) {
       if (stage === silentAt) return NO_REPLY;
-      const env = request['env'] as Envelope;
+      const env = request.env;
       if (stage === 'setup') {
         machine?.dispose();
         machine = new SecAggClientRound(
@@ -30,8 +30,7 @@ export function secureInMemoryClient(id: string, identity: nacl.SignKeyPair, pee
         );
       }
       if (machine === undefined) throw new Error(`${id}: ${stage} before setup`);
-      // The machine's overloads pair each stage with its request type; the transport already validated the request.
-      return (machine.handle as (s: Stage, r: unknown) => Promise<object>)(stage, request);
+      return machine.handle(stage, request);
     },
     roundEnd() {
       machine?.dispose();

@@ -11,8 +11,9 @@ import { InMemoryTransport, NO_REPLY, type InMemoryClient } from '../../shared/e
 import type { RoundTransport } from '../../shared/engine/transport.js';
 import { DEFAULT_TIMEOUTS_MS, type ClientToServerEvents, type ServerToClientEvents, type SocketData } from '../../shared/protocol/events.js';
 import { toWireError } from '../../shared/protocol/errors.js';
-import { encodeSecAggReply, parseSecAggRequest, parseTrainRequest } from '../../shared/protocol/schemas.js';
-import { pack, unpack, type Packed } from '../../shared/protocol/wire.js';
+import { parseStageRequest, parseTrainRequest } from '../../shared/protocol/schemas.js';
+import { pack, unpack } from '../../shared/protocol/wire.js';
+import { onStageEvents } from '../../client/stage-listeners.js';
 import { SocketTransport } from '../../server/engine/socket-transport.js';
 
 /** A transport with clients to connect and disconnect. */
@@ -64,22 +65,24 @@ export async function socketHarness(): Promise<TransportHarness> {
     async connect(id, client) {
       const socket: ClientSocket<ServerToClientEvents, ClientToServerEvents> = ioClient(url, { auth: { clientId: id }, transports: ['websocket'], reconnection: false });
       clients.set(id, socket);
-      socket.on('round:train', async (raw: Packed, ack: (res: Packed) => void) => {
+      // Replies are sent as the client returns them, untyped: the coordinator's validation is what is under test.
+      const answer = (ack: (res: never) => void, res: unknown): void => (ack as (res: unknown) => void)(pack(res));
+      socket.on('round:train', async (raw, ack) => {
         try {
           const reply = await client.train(parseTrainRequest(unpack(raw, 'round:train')));
-          if (reply !== NO_REPLY) ack(pack({ ok: true, reply }));
+          if (reply !== NO_REPLY) answer(ack, { ok: true, reply });
         } catch (err) {
-          ack(pack({ ok: false, error: toWireError(err) }));
+          answer(ack, { ok: false, error: toWireError(err) });
         }
       });
-      socket.on('secagg', async (raw: Packed, ack: (res: Packed) => void) => {
+      onStageEvents(socket, async (stage, raw, ack) => {
         try {
-          const { stage, request } = parseSecAggRequest(unpack(raw, 'secagg'));
+          const request = parseStageRequest(stage, unpack(raw, `secagg:${stage}`));
           if (client.stage === undefined) throw new Error(`${id} takes no secure-aggregation stages`);
           const reply = await client.stage(stage, request);
-          if (reply !== NO_REPLY) ack(pack({ ok: true, reply: encodeSecAggReply(stage, { ...reply }) }));
+          if (reply !== NO_REPLY) answer(ack, { ok: true, reply });
         } catch (err) {
-          ack(pack({ ok: false, error: toWireError(err) }));
+          answer(ack, { ok: false, error: toWireError(err) });
         }
       });
       socket.on('round:end', (end) => client.roundEnd?.(end));
