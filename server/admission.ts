@@ -10,7 +10,7 @@ import { ProtocolError } from '../shared/protocol/errors.js';
 import { proofNonce, verifyProof } from '../shared/protocol/identity-proof.js';
 import { parseHello, parseIdentityProof } from '../shared/protocol/schemas.js';
 import { ClientRegistry, tokenDigest } from './registry.js';
-import { ackOrTimeout, type ServerSocket } from './socket-ack.js';
+import { ackOrTimeout, type Deadline, type ServerSocket } from './socket-ack.js';
 import type { SocketTransport } from './engine/socket-transport.js';
 
 /** What admission checks against. */
@@ -24,7 +24,8 @@ export interface AdmissionOptions {
   transport: SocketTransport;
   /** Connections at the moment, proven or not. */
   connections: () => number;
-  authTimeoutMs: number;
+  /** The identity challenge's timeout. */
+  authDeadline: Deadline;
   /** Set once every round is done: a client admitted then gets `run:end` at once. */
   finishedAfter: () => number | undefined;
   log: (line: string) => void;
@@ -84,7 +85,7 @@ export class Admission {
     const pk = socket.data.identityPk;
     const nonce = proofNonce();
     try {
-      const res = await ackOrTimeout(socket, { nonce: Buffer.from(nonce).toString('hex') }, o.authTimeoutMs);
+      const res = await ackOrTimeout(socket, { nonce: Buffer.from(nonce).toString('hex') }, o.authDeadline);
       const signature = parseIdentityProof(res);
       if (!verifyProof(nonce, id, pk, signature)) throw new ProtocolError('auth', `client ${id}: the identity proof does not verify against the claimed key`);
       if (o.enrolment === undefined && !o.registry.has(id) && o.registry.identitiesOfToken(socket.data.tokenDigest) >= o.maxIdentitiesPerToken) {

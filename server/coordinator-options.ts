@@ -5,6 +5,7 @@
 import type { DatasetSplit } from '../shared/data/dataset.js';
 import type { FederatedConfigInput } from '../shared/federated/config.js';
 import type { DEFAULT_TIMEOUTS_MS } from '../shared/protocol/events.js';
+import type { Deadlines } from '../shared/engine/clock.js';
 import type { SecureSumOptions } from './secagg-session.js';
 
 /** Options of a coordinator. */
@@ -45,6 +46,11 @@ export interface CoordinatorOptions {
   resume?: boolean;
   /** Per-stage timeouts (ms). */
   timeoutsMs?: Partial<typeof DEFAULT_TIMEOUTS_MS>;
+  /**
+   * Where those timeouts run out (shared/engine/clock.ts). Default: the event loop's timers. Tests inject
+   * deadlines that pass when the test says, so no result depends on the machine's speed.
+   */
+  deadlines?: Deadlines;
   /** Rounds wait until this many clients are connected (default: the cohort size m). */
   minClients?: number;
   /** Logger (default console.error). */

@@ -19,7 +19,7 @@ import { evaluateWeights, type EvaluationSetup } from '../shared/federated/evalu
 import { DEFAULT_TIMEOUTS_MS, maxMessageBytes, type ClientToServerEvents, type ServerToClientEvents, type SocketData } from '../shared/protocol/events.js';
 import { cohortSizeOf, RoundEngine } from '../shared/engine/round-engine.js';
 import type { RoundHooks } from '../shared/engine/round-metrics.js';
-import { systemClock } from '../shared/engine/clock.js';
+import { systemClock, systemDeadlines } from '../shared/engine/clock.js';
 import { MaskExpander } from './mask-expansion.js';
 import { ClientRegistry } from './registry.js';
 import { CheckpointError, RunStore } from './run-store.js';
@@ -88,7 +88,8 @@ export class Coordinator {
     }
     const runId = resumed?.runId ?? new Uint8Array(randomBytes(16));
 
-    this.transport = new SocketTransport(timeouts, this.log);
+    const deadlines = opts.deadlines ?? systemDeadlines;
+    this.transport = new SocketTransport(timeouts, this.log, deadlines);
     const shape = { height: train.height, width: train.width, channels: train.channels, numClasses: train.numClasses };
     const perImage = train.height * train.width * train.channels;
     const sessions = secure
@@ -123,7 +124,7 @@ export class Coordinator {
     this.io = new Server(this.http, { maxHttpBufferSize: cap, serveClient: false });
     const admission = new Admission({
       tokens: opts.tokens, enrolment: this.enrolment, maxIdentitiesPerToken, maxConnections, registry: this.registry, transport: this.transport,
-      connections: () => this.io.of('/').sockets.size, authTimeoutMs: timeouts.auth, finishedAfter: () => (this.finished ? this.engine.completedRounds : undefined), log: this.log,
+      connections: () => this.io.of('/').sockets.size, authDeadline: { ms: timeouts.auth, deadlines }, finishedAfter: () => (this.finished ? this.engine.completedRounds : undefined), log: this.log,
     });
     this.io.use(admission.check);
     this.io.on('connection', (socket) => {

@@ -9,28 +9,35 @@ import type { Ack, ClientToServerEvents, ServerToClientEvents, SocketData, Train
 import { ProtocolError } from '../shared/protocol/errors.js';
 import type { Packed } from '../shared/protocol/wire.js';
 import type { Stage, StageReply, StageRequest } from '../shared/secagg/messages.js';
+import type { Deadlines } from '../shared/engine/clock.js';
 
 /** A client connection as the coordinator types it. */
 export type ServerSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+/** A request's timeout: `ms` on the injected deadlines (shared/engine/clock.ts). */
+export interface Deadline {
+  ms: number;
+  deadlines: Deadlines;
+}
 
 /**
  * Sends `emit` (which must pass its callback as the acknowledgement) and resolves to the acknowledgement, or
  * rejects with `ProtocolError('timeout' | 'dropped')` worded by `what`.
  */
-function acknowledged<R>(socket: ServerSocket, timeoutMs: number, what: { dropped: string; timeout: string }, emit: (ack: (res: R) => void) => void): Promise<R> {
+function acknowledged<R>(socket: ServerSocket, deadline: Deadline, what: { dropped: string; timeout: string }, emit: (ack: (res: R) => void) => void): Promise<R> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
-      clearTimeout(timer);
+      cancel();
       socket.off('disconnect', onDisconnect);
     };
     const onDisconnect = (): void => {
       cleanup();
       reject(new ProtocolError('dropped', what.dropped));
     };
-    const timer = setTimeout(() => {
+    const cancel = deadline.deadlines.arm(deadline.ms, () => {
       cleanup();
       reject(new ProtocolError('timeout', what.timeout));
-    }, timeoutMs);
+    });
     socket.once('disconnect', onDisconnect);
     emit((res) => {
       cleanup();
@@ -58,23 +65,23 @@ function connectedOrThrow(socket: ServerSocket): string {
 }
 
 /** A `round:train` request and its packed acknowledgement. */
-export async function trainAck(socket: ServerSocket, req: Packed<TrainRequest>, timeoutMs: number): Promise<Packed<Ack<TrainReply>>> {
+export async function trainAck(socket: ServerSocket, req: Packed<TrainRequest>, deadline: Deadline): Promise<Packed<Ack<TrainReply>>> {
   const id = connectedOrThrow(socket);
-  return acknowledged(socket, timeoutMs, { dropped: `${id} disconnected`, timeout: `${id} did not answer round:train within ${timeoutMs} ms` }, (ack) => socket.emit('round:train', req, ack));
+  return acknowledged(socket, deadline, { dropped: `${id} disconnected`, timeout: `${id} did not answer round:train within ${deadline.ms} ms` }, (ack) => socket.emit('round:train', req, ack));
 }
 
 /** A stage's request on its `secagg:<stage>` event and its packed acknowledgement. */
-export async function stageAck<S extends Stage>(socket: ServerSocket, stage: S, req: Packed<StageRequest<S>>, timeoutMs: number): Promise<Packed<Ack<StageReply<S>>>> {
+export async function stageAck<S extends Stage>(socket: ServerSocket, stage: S, req: Packed<StageRequest<S>>, deadline: Deadline): Promise<Packed<Ack<StageReply<S>>>> {
   const id = connectedOrThrow(socket);
-  return acknowledged(socket, timeoutMs, { dropped: `${id} disconnected`, timeout: `${id} did not answer secagg:${stage} within ${timeoutMs} ms` }, (ack: (res: Packed<Ack<StageReply<S>>>) => void) =>
+  return acknowledged(socket, deadline, { dropped: `${id} disconnected`, timeout: `${id} did not answer secagg:${stage} within ${deadline.ms} ms` }, (ack: (res: Packed<Ack<StageReply<S>>>) => void) =>
     EMIT_STAGE[stage](socket, req, ack),
   );
 }
 
 /** The identity challenge and the client's signed answer. */
-export function ackOrTimeout(socket: ServerSocket, payload: { nonce: string }, timeoutMs: number): Promise<{ signature: string }> {
+export function ackOrTimeout(socket: ServerSocket, payload: { nonce: string }, deadline: Deadline): Promise<{ signature: string }> {
   const id = socket.data.clientId;
-  return acknowledged<{ signature: string }>(socket, timeoutMs, { dropped: `${id} disconnected before proving its identity`, timeout: `${id} did not prove its identity within ${timeoutMs} ms` }, (ack) =>
+  return acknowledged<{ signature: string }>(socket, deadline, { dropped: `${id} disconnected before proving its identity`, timeout: `${id} did not prove its identity within ${deadline.ms} ms` }, (ack) =>
     socket.emit('auth:challenge', payload, ack),
   );
 }

@@ -39,6 +39,7 @@ import { dataPoisonOf, needsHonestUpdates } from './behaviors/index.js';
 import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
 import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
 import { prepareScenario, type Scenario } from './scenario.js';
+import type { Deadlines } from '../shared/engine/clock.js';
 
 /** Options of `runSimulation`. */
 export interface SimulationOptions {
@@ -63,6 +64,8 @@ export interface SimulationOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Told when a corrupted client holds back a reply (tests expire stage deadlines on it instead of on time). */
   onWithhold?: (at: WithheldReply) => void;
+  /** The in-process coordinator's stage deadlines (CoordinatorOptions.deadlines; tests inject their own). */
+  deadlines?: Deadlines;
   /** Evaluate on the GPU (a WebGPU worker); default: where a Vulkan loader and GPU driver are present. */
   gpuEval?: boolean;
   /**
@@ -230,6 +233,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       runDir: opts.runDir,
       resume: resuming,
       timeoutsMs: scenario.timeoutsMs,
+      ...(opts.deadlines !== undefined ? { deadlines: opts.deadlines } : {}),
       // Every virtual client connects before run(); clients that leave for good must not stall later rounds.
       minClients: 1,
       log: (l) => log(`coordinator: ${l}`),

@@ -42,8 +42,8 @@ interface Run {
 /** Runs a scenario; with `held`, the stage whose timeout is HELD_MS expires once its non-answering clients are all that is left. */
 async function simulate(extra: Record<string, unknown>, held?: HeldDeadlines): Promise<Run> {
   const rounds: SimRoundRecord[] = [];
-  const run = (): Promise<SimulationResult> => runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, backend: 'wasm', onRound: (r) => rounds.push(r), log: () => undefined, ...(held !== undefined ? { sleep: never, onWithhold: () => held.withhold() } : {}) });
-  const result = held === undefined ? await run() : await held.during(run);
+  const run = (): Promise<SimulationResult> => runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, backend: 'wasm', onRound: (r) => rounds.push(r), log: () => undefined, ...(held !== undefined ? { sleep: never, onWithhold: () => held.withhold(), deadlines: held } : {}) });
+  const result = await run();
   const metrics = readFileSync(path.join(result.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Run['metrics'][number]);
   return { result, rounds, w: result.weights!, metrics };
 }
@@ -183,7 +183,7 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
 
     it('too few updates for Krum after dropouts: the round is recorded as aborted at stage aggregate', async () => {
       // Krum with f = 1 needs m ≥ 2f + 3 = 5 updates; two stragglers that never answer leave 4.
-      const run = await simulate({ aggregation: { rule: 'krum', f: 1 }, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, new HeldDeadlines(2));
+      const run = await simulate({ aggregation: { rule: 'krum', f: 1 }, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, new HeldDeadlines());
       const r = run.rounds[0]!;
       expect(r.corrupted).to.have.length(2);
       expect(r.trained).to.equal(4);
@@ -232,7 +232,7 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
     // With 3 trained clients only one group of 3 can form, fewer than minGroups = ⌈4/2⌉: the round aborts (recorded),
     // the run goes on.
     it('dropouts leaving too few trained clients for minGroups groups abort the round instead of ending the run', async () => {
-      const run = await simulate({ numClients: 12, secure: true, aggregation: { rule: 'grouped', groups: 4 }, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.75, behavior: { kind: 'straggler', delayMs: 60000 } } }, new HeldDeadlines(9));
+      const run = await simulate({ numClients: 12, secure: true, aggregation: { rule: 'grouped', groups: 4 }, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.75, behavior: { kind: 'straggler', delayMs: 60000 } } }, new HeldDeadlines());
       expect(run.rounds[0]!.trained).to.equal(3);
       expect(run.rounds[0]!.status).to.equal('aborted');
       expect(run.rounds[0]!.abort).to.deep.include({ stage: 'aggregate', phase: 'groups', needed: 2, got: 1 });
@@ -249,7 +249,7 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
       const expectedGroups = splitGroups(seed, 1, ids, 2).map((g) => ({ size: 3, survivors: g.some((id) => corruptedInRound(seed, 1, ids, 0.34).has(id)) ? 0 : 3 }));
 
       it('is dropped, and the round completes when minGroups allows (default ⌈g/2⌉ = 1)', async () => {
-        const run = await simulate({ ...crash, aggregation: { rule: 'grouped', groups: 2 } }, new HeldDeadlines(2));
+        const run = await simulate({ ...crash, aggregation: { rule: 'grouped', groups: 2 } }, new HeldDeadlines());
         const r = run.rounds[0]!;
         expect(r.corrupted).to.have.length(2);
         expect(r.trained).to.equal(6);
@@ -261,7 +261,7 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
       });
 
       it('aborts the round, recorded, when fewer than minGroups groups survive', async () => {
-        const run = await simulate({ ...crash, aggregation: { rule: 'grouped', groups: 2, minGroups: 2 } }, new HeldDeadlines(2));
+        const run = await simulate({ ...crash, aggregation: { rule: 'grouped', groups: 2, minGroups: 2 } }, new HeldDeadlines());
         const r = run.rounds[0]!;
         expect(r.status).to.equal('aborted');
         expect(r.abort).to.include({ phase: 'groups', needed: 2, got: 1 });

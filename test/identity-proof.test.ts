@@ -104,23 +104,21 @@ describe('identity proof at every connection', function () {
   it('refuses a malformed proof and drops a client that never proves itself, without binding its id', async () => {
     // Open enrolment (no list), where a first proven join binds an id.
     // The auth deadline expires once the silent client has its challenge and every other one has answered.
-    const held = new HeldDeadlines(1);
-    const f = await startFederation(data, base, { timeoutsMs: { auth: HELD_MS }, enrolment: undefined }, false);
+    const held = new HeldDeadlines();
+    const f = await startFederation(data, base, { timeoutsMs: { auth: HELD_MS }, deadlines: held, enrolment: undefined }, false);
     const keys = identityKeyPair();
     try {
-      await held.during(async () => {
-        const malformed = rawClient(f.url, 'short', keys.publicKey, { kind: 'fixed', signature: new Uint8Array(10) });
-        expect(await malformed.outcome).to.match(/^refused: bad-payload: identity proof\.signature: expected 128 lowercase hex digits/);
-        malformed.socket.close();
-        const silent = rawClient(f.url, 'mute', keys.publicKey, { kind: 'none', onChallenge: () => held.withhold() });
-        expect(await silent.outcome).to.equal(`refused: timeout: mute did not prove its identity within ${HELD_MS} ms`);
-        silent.socket.close();
-        // The ids were never bound: another key may still claim them.
-        const other = identityKeyPair();
-        const later = rawClient(f.url, 'mute', other.publicKey, { kind: 'sign', with: other });
-        expect(await later.outcome).to.equal('accepted');
-        later.socket.close();
-      });
+      const malformed = rawClient(f.url, 'short', keys.publicKey, { kind: 'fixed', signature: new Uint8Array(10) });
+      expect(await malformed.outcome).to.match(/^refused: bad-payload: identity proof\.signature: expected 128 lowercase hex digits/);
+      malformed.socket.close();
+      const silent = rawClient(f.url, 'mute', keys.publicKey, { kind: 'none', onChallenge: () => held.withhold() });
+      expect(await silent.outcome).to.equal(`refused: timeout: mute did not prove its identity within ${HELD_MS} ms`);
+      silent.socket.close();
+      // The ids were never bound: another key may still claim them.
+      const other = identityKeyPair();
+      const later = rawClient(f.url, 'mute', other.publicKey, { kind: 'sign', with: other });
+      expect(await later.outcome).to.equal('accepted');
+      later.socket.close();
       expect(held.expired).to.equal(1);
     } finally {
       await f.close();

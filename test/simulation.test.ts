@@ -31,8 +31,8 @@ const base = { dataset: 'synthetic', numClients: 6, fraction: 1, rounds: 2, loca
 async function simulate(extra: Record<string, unknown>, held?: HeldDeadlines): Promise<{ result: SimulationResult; rounds: SimRoundRecord[] }> {
   const rounds: SimRoundRecord[] = [];
   const never = (): Promise<void> => new Promise<void>(() => undefined);
-  const run = (): Promise<SimulationResult> => runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, onRound: (r) => rounds.push(r), log: () => undefined, ...(held !== undefined ? { sleep: never, onWithhold: () => held.withhold() } : {}) });
-  const result = held === undefined ? await run() : await held.during(run);
+  const run = (): Promise<SimulationResult> => runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, onRound: (r) => rounds.push(r), log: () => undefined, ...(held !== undefined ? { sleep: never, onWithhold: () => held.withhold(), deadlines: held } : {}) });
+  const result = await run();
   return { result, rounds };
 }
 
@@ -113,7 +113,7 @@ describe('simulation engine', function () {
   });
 
   it('a silent crash at setup times out and the round completes without that client', async () => {
-    const held = new HeldDeadlines(1);
+    const held = new HeldDeadlines();
     const { rounds } = await simulate({ method: 'fedavg', rounds: 1, evalEvery: 1, timeoutsMs: { setup: HELD_MS }, corrupted: { fraction: 0.2, behavior: { kind: 'crash', stage: 'setup', mode: 'silent' } } }, held);
     expect(held.expired).to.equal(1);
     expect(rounds[0]!.status).to.equal('completed');
@@ -122,7 +122,7 @@ describe('simulation engine', function () {
   });
 
   it('a straggler past the training timeout is left out of the round', async () => {
-    const held = new HeldDeadlines(2);
+    const held = new HeldDeadlines();
     const { rounds } = await simulate({ method: 'fedavg', model: 'linear', rounds: 1, evalEvery: 1, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, held);
     expect(held.expired).to.equal(2);
     expect(rounds[0]!.status).to.equal('completed');

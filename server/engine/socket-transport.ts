@@ -11,6 +11,7 @@ import { pack, unpack } from '../../shared/protocol/wire.js';
 import type { Stage, StageReply, StageRequest } from '../../shared/secagg/messages.js';
 import type { ClientOutcome, RoundTransport, ValidTrainReply } from '../../shared/engine/transport.js';
 import { stageAck, trainAck, type ServerSocket } from '../socket-ack.js';
+import { systemDeadlines, type Deadlines } from '../../shared/engine/clock.js';
 
 /** An acknowledgement's reply, or the refusal it carries as an error. */
 function ackReply(res: unknown, malformed: string, refused: string): unknown {
@@ -30,6 +31,8 @@ export class SocketTransport implements RoundTransport {
   constructor(
     private readonly timeouts: typeof DEFAULT_TIMEOUTS_MS,
     private readonly log: (line: string) => void,
+    /** Where the timeouts run out (default: the event loop's timers; tests inject their own). */
+    private readonly deadlines: Deadlines = systemDeadlines,
   ) {}
 
   get bytesSent(): number {
@@ -91,7 +94,7 @@ export class SocketTransport implements RoundTransport {
         if (socket === undefined) return out.set(id, { ok: false, reason: 'not connected' });
         try {
           this.sent += req.weights.byteLength + (req.sharedSet?.x.byteLength ?? 0);
-          const res = unpack(await trainAck(socket, pack(req), this.timeouts.train), `${id} round:train reply`);
+          const res = unpack(await trainAck(socket, pack(req), { ms: this.timeouts.train, deadlines: this.deadlines }), `${id} round:train reply`);
           return out.set(id, { ok: true, reply: parseTrainReply(ackReply(res, 'malformed acknowledgement', 'refused'), req.weights.byteLength / 4, req.returnWeights) });
         } catch (err) {
           this.log(`round:train to ${id} failed: ${(err as Error).message}`);
@@ -108,7 +111,7 @@ export class SocketTransport implements RoundTransport {
     if (socket === undefined) throw new ProtocolError('dropped', `${id} is not connected`);
     const packed = pack(request);
     this.sent += packed.blob.byteLength;
-    const res = unpack(await stageAck(socket, stage, packed, this.timeouts[stage]), `${id} ${stage} reply`);
+    const res = unpack(await stageAck(socket, stage, packed, { ms: this.timeouts[stage], deadlines: this.deadlines }), `${id} ${stage} reply`);
     return parseStageReply(stage, ackReply(res, `${id}: malformed acknowledgement`, `${id} refused ${stage}`), request);
   };
 

@@ -14,6 +14,7 @@ import { toWireError } from '../../shared/protocol/errors.js';
 import { parseStageRequest, parseTrainRequest } from '../../shared/protocol/schemas.js';
 import { pack, unpack } from '../../shared/protocol/wire.js';
 import { onStageEvents } from '../../client/stage-listeners.js';
+import { HELD_MS, HeldDeadlines } from './held-deadlines.js';
 import { SocketTransport } from '../../server/engine/socket-transport.js';
 
 /** A transport with clients to connect and disconnect. */
@@ -36,11 +37,17 @@ export async function inMemoryHarness(): Promise<TransportHarness> {
   };
 }
 
-/** The socket.io transport on port 0, with short stage timeouts (only silent clients ever reach them). */
+/**
+ * The socket.io transport on port 0. Its train and stage deadlines pass only once every request still pending is
+ * one that a client decided not to answer (`NO_REPLY`; test/helpers/held-deadlines.ts), so a slow machine never
+ * turns an answering client into a timeout.
+ */
 export async function socketHarness(): Promise<TransportHarness> {
   const http = createServer();
   const server = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, { maxHttpBufferSize: 1 << 24 });
-  const transport = new SocketTransport({ ...DEFAULT_TIMEOUTS_MS, train: 400, collectMasked: 400, consistency: 400 }, () => undefined);
+  const held = new HeldDeadlines();
+  const timeouts = Object.fromEntries(Object.keys(DEFAULT_TIMEOUTS_MS).map((k) => [k, HELD_MS])) as typeof DEFAULT_TIMEOUTS_MS;
+  const transport = new SocketTransport(timeouts, () => undefined, held);
   /** Who waits for a client's disconnect to reach the server, by client id. */
   const gone = new Map<string, () => void>();
   server.use((socket, next) => {
@@ -70,7 +77,8 @@ export async function socketHarness(): Promise<TransportHarness> {
       socket.on('round:train', async (raw, ack) => {
         try {
           const reply = await client.train(parseTrainRequest(unpack(raw, 'round:train')));
-          if (reply !== NO_REPLY) answer(ack, { ok: true, reply });
+          if (reply === NO_REPLY) held.withhold();
+          else answer(ack, { ok: true, reply });
         } catch (err) {
           answer(ack, { ok: false, error: toWireError(err) });
         }
@@ -80,7 +88,8 @@ export async function socketHarness(): Promise<TransportHarness> {
           const request = parseStageRequest(stage, unpack(raw, `secagg:${stage}`));
           if (client.stage === undefined) throw new Error(`${id} takes no secure-aggregation stages`);
           const reply = await client.stage(stage, request);
-          if (reply !== NO_REPLY) answer(ack, { ok: true, reply });
+          if (reply === NO_REPLY) held.withhold();
+          else answer(ack, { ok: true, reply });
         } catch (err) {
           answer(ack, { ok: false, error: toWireError(err) });
         }
