@@ -138,7 +138,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   /** p_k,c(x_i) as a function of the whole batch: one backward pass gives ∇_X of it (only row i non-zero). */
   function singleProbGrad(model: Model, x: tf.Tensor4D, i: number, c: number): Float32Array {
     return tf.tidy(() => {
-      const g = tf.grad((xx: tf.Tensor) => tf.softmax(model.logits(xx as tf.Tensor4D, { training: false })).slice([i, c], [1, 1]).sum())(x);
+      const g = tf.grad((xx: tf.Tensor) =>
+        tf
+          .softmax(model.logits(xx as tf.Tensor4D, { training: false }))
+          .slice([i, c], [1, 1])
+          .sum(),
+      )(x);
       return g.dataSync() as Float32Array;
     });
   }
@@ -169,7 +174,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     for (const m of ms) {
       const [P, B] = tf.tidy(() => {
         const p = tf.softmax(m.logits(x, { training: false })).dataSync() as Float32Array;
-        const b = tf.grad((xx: tf.Tensor) => tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(m.logits(xx as tf.Tensor4D, { training: false })))))) (x);
+        const b = tf.grad((xx: tf.Tensor) => tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(m.logits(xx as tf.Tensor4D, { training: false }))))))(x);
         return [p, b.dataSync() as Float32Array];
       });
       backwardPasses++;
@@ -221,8 +226,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const forwardMs = median(fwdTimes);
   xProbe.dispose();
   const predictedPerModelMs = ns * C * probeMs;
-  const naiveModels =
-    forcedNaiveModels ?? (predictedPerModelMs * K <= naiveBudgetS * 1000 ? K : Math.max(1, Math.min(K, Math.floor((naiveBudgetS * 1000) / 3 / predictedPerModelMs))));
+  const naiveModels = forcedNaiveModels ?? (predictedPerModelMs * K <= naiveBudgetS * 1000 ? K : Math.max(1, Math.min(K, Math.floor((naiveBudgetS * 1000) / 3 / predictedPerModelMs))));
   const naiveExtrapolated = naiveModels < K;
   console.error(
     `naive: probe ${probeMs.toFixed(2)} ms per backward pass → ~${((predictedPerModelMs * K) / 1000).toFixed(0)} s for ${K} clients; ` +

@@ -56,7 +56,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     return Float32Array.from({ length: n * 784 }, () => rng.float());
   }
   const shape = { height: 28, width: 28, channels: 1, numClasses: 10 };
-  const big = batchFromArrays(randomImages(1000, 2), Uint8Array.from({ length: 1000 }, (_, i) => i % 10), shape);
+  const big = batchFromArrays(
+    randomImages(1000, 2),
+    Uint8Array.from({ length: 1000 }, (_, i) => i % 10),
+    shape,
+  );
   const model = createModel('cnn-mnist', 1);
   const velocity = model.params.map((p) => tf.zerosLike(p));
   let step = 0;
@@ -82,16 +86,24 @@ export async function main(argv: readonly string[]): Promise<void> {
     const bb = batchFromArrays(randomImages(n, 1), lbl, shape);
     try {
       return {
-        trainStepMs: await medianMsAsync(async () => {
-          const loss = sgdStepLoss(model, bb, velocity, DEFAULT_TRAIN_OPTIONS, step++);
-          await finish(loss);
-          loss.dispose();
-        }, reps, warmup),
-        fgsmMs: await medianMsAsync(async () => {
-          const adv = fgsm(model, bb.x, bb.y, 0.3);
-          await finish(adv);
-          adv.dispose();
-        }, reps, warmup),
+        trainStepMs: await medianMsAsync(
+          async () => {
+            const loss = sgdStepLoss(model, bb, velocity, DEFAULT_TRAIN_OPTIONS, step++);
+            await finish(loss);
+            loss.dispose();
+          },
+          reps,
+          warmup,
+        ),
+        fgsmMs: await medianMsAsync(
+          async () => {
+            const adv = fgsm(model, bb.x, bb.y, 0.3);
+            await finish(adv);
+            adv.dispose();
+          },
+          reps,
+          warmup,
+        ),
       };
     } finally {
       bb.x.dispose();
@@ -101,11 +113,15 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const ours: Figures = {
     ...(await stepFigures(batch)),
-    infer1000Ms: await medianMsAsync(async () => {
-      const pred = tf.tidy(() => tf.argMax(model.predictLogits(big.x), 1));
-      await finish(pred);
-      pred.dispose();
-    }, reps, warmup),
+    infer1000Ms: await medianMsAsync(
+      async () => {
+        const pred = tf.tidy(() => tf.argMax(model.predictLogits(big.x), 1));
+        await finish(pred);
+        pred.dispose();
+      },
+      reps,
+      warmup,
+    ),
   };
   const oursLarge = large !== undefined ? await stepFigures(large) : undefined;
 
@@ -127,7 +143,16 @@ export async function main(argv: readonly string[]): Promise<void> {
     warmup,
     threads: 1,
     ...ours,
-    torch: torch.ok ? { version: torch.result.version, device: torch.result.device, threads: torch.result.threads, trainStepMs: torch.result.trainStepMs, fgsmMs: torch.result.fgsmMs, infer1000Ms: torch.result.infer1000Ms } : null,
+    torch: torch.ok
+      ? {
+          version: torch.result.version,
+          device: torch.result.device,
+          threads: torch.result.threads,
+          trainStepMs: torch.result.trainStepMs,
+          fgsmMs: torch.result.fgsmMs,
+          infer1000Ms: torch.result.infer1000Ms,
+        }
+      : null,
     torchUnavailable: torch.ok ? undefined : torch.reason,
     ratios: torch.ok
       ? { trainStep: ratio(ours.trainStepMs, torch.result.trainStepMs), fgsm: ratio(ours.fgsmMs, torch.result.fgsmMs), infer1000: ratio(ours.infer1000Ms, torch.result.infer1000Ms) }
@@ -148,13 +173,20 @@ export async function main(argv: readonly string[]): Promise<void> {
   const fmt = (v: number): string => v.toFixed(2).padStart(8);
   console.log(`cnn-mnist, batch ${batch}, 1 thread, median of ${reps} after ${warmup} warm-up (ms)`);
   console.log(`operation        ${choice.name.padStart(8)}  ${(torch.ok ? `pytorch-${torch.result.device}` : 'pytorch').padStart(8)}   ratio`);
-  for (const [k, label] of [['trainStepMs', 'train step'], ['fgsmMs', 'FGSM grad'], ['infer1000Ms', 'infer 1000']] as const) {
+  for (const [k, label] of [
+    ['trainStepMs', 'train step'],
+    ['fgsmMs', 'FGSM grad'],
+    ['infer1000Ms', 'infer 1000'],
+  ] as const) {
     const t = result.torch?.[k];
     console.log(`${label.padEnd(15)} ${fmt(ours[k])}  ${t !== undefined ? fmt(t) : '       -'}   ${t !== undefined ? (ours[k] / t).toFixed(2) + '×' : '-'}`);
   }
   if (oursLarge !== undefined) {
     const tl = torchLarge?.ok === true ? torchLarge.result : undefined;
-    for (const [k, label] of [['trainStepMs', `train ${large}`], ['fgsmMs', `FGSM ${large}`]] as const) {
+    for (const [k, label] of [
+      ['trainStepMs', `train ${large}`],
+      ['fgsmMs', `FGSM ${large}`],
+    ] as const) {
       console.log(`${label.padEnd(15)} ${fmt(oursLarge[k])}  ${tl !== undefined ? fmt(tl[k]) : '       -'}   ${tl !== undefined ? (oursLarge[k] / tl[k]).toFixed(2) + '×' : '-'}`);
     }
   }

@@ -115,7 +115,17 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   console.log(`robustness evaluation of cnn-mnist on ${count} test images (${mode}; weights ${values.weights ?? `seeded, trained ${trainedHere} epochs here`}):`);
   for (const n of names) console.log(`  ${n.padEnd(12)} accuracy ${(100 * accuracy[n]!).toFixed(2).padStart(6)} %   ${(ms[n]! / 1000).toFixed(2).padStart(8)} s`);
-  const result = { backend: choice.name, adapter: choice.adapter ?? null, mode, count, attacks: Object.fromEntries(names.map((n) => [n, STANDARD_ATTACKS[n]])), accuracy, ms, machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, date: new Date().toISOString() };
+  const result = {
+    backend: choice.name,
+    adapter: choice.adapter ?? null,
+    mode,
+    count,
+    attacks: Object.fromEntries(names.map((n) => [n, STANDARD_ATTACKS[n]])),
+    accuracy,
+    ms,
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs },
+    date: new Date().toISOString(),
+  };
   mkdirSync(path.dirname(path.resolve(values.out!)), { recursive: true });
   writeFileSync(values.out!, JSON.stringify(result, null, 2) + '\n');
   console.log(`wrote ${values.out}`);

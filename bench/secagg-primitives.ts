@@ -43,9 +43,13 @@ export async function main(argv: readonly string[]): Promise<void> {
   const agreeMs = medianMs(() => peers.forEach((pk) => agree(a.secretKey, pk)), Math.min(reps, 5), 1);
 
   const sid = randomSeed();
-  const kdfMs = medianMs(() => {
-    for (let i = 0; i < 1000; i++) kdf(key, sid, LABELS.pairMask, 'model', 0, 1, i + 2);
-  }, reps, 1);
+  const kdfMs = medianMs(
+    () => {
+      for (let i = 0; i < 1000; i++) kdf(key, sid, LABELS.pairMask, 'model', 0, 1, i + 2);
+    },
+    reps,
+    1,
+  );
 
   const shamir: { n: number; t: number; splitMs: number; combineMs: number }[] = [];
   for (const [n, t] of [

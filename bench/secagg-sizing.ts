@@ -30,7 +30,11 @@ export const OPTIONS = {
 function measure(n: number, k: number, t: number, drop: number, samples: number, rng: Rng): number {
   let failures = 0;
   for (let s = 0; s < samples; s++) {
-    const neighbours = hararyNeighbours(n, k, Uint8Array.from({ length: 32 }, () => rng.int(256)));
+    const neighbours = hararyNeighbours(
+      n,
+      k,
+      Uint8Array.from({ length: 32 }, () => rng.int(256)),
+    );
     const dropped = new Set(Array.from(rng.sampleWithoutReplacement(n, drop), (i) => i + 1));
     if (dropSetAborts(neighbours, dropped, t)) failures++;
   }
@@ -63,7 +67,9 @@ export async function main(argv: readonly string[]): Promise<void> {
         table = undefined;
       }
       rows.push({ n, dropout, corrupted, k: p.k, t: p.t, boundAbort: p.pAbort, boundPrivacy: p.pSecurity, samples, abortsMeasured: failures, measureMs: ms, table: table ?? null });
-      console.log(`${String(n).padStart(5)}  ${dropout.toFixed(2).padStart(7)} | ${String(p.k).padStart(2)}  ${String(p.t).padStart(3)}  ${p.pAbort.toExponential(1).padStart(11)}  ${p.pSecurity.toExponential(1).padStart(13)}  ${String(failures).padStart(6)} / ${samples} | ${table !== undefined ? `${String(table.k).padStart(7)} ${String(table.t).padStart(2)}  ${table.failures} / ${samples}` : '      — (n below the table)'}`);
+      console.log(
+        `${String(n).padStart(5)}  ${dropout.toFixed(2).padStart(7)} | ${String(p.k).padStart(2)}  ${String(p.t).padStart(3)}  ${p.pAbort.toExponential(1).padStart(11)}  ${p.pSecurity.toExponential(1).padStart(13)}  ${String(failures).padStart(6)} / ${samples} | ${table !== undefined ? `${String(table.k).padStart(7)} ${String(table.t).padStart(2)}  ${table.failures} / ${samples}` : '      — (n below the table)'}`,
+      );
     }
   }
   mkdirSync(path.dirname(values.out), { recursive: true });

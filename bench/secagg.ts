@@ -217,11 +217,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const clients = new Map(
       ids.map((id) => [
         id,
-        new SecAggClientRound(
-          { clientId: id, identity: identities.get(id)!, peerIdentity: (p) => identities.get(p)?.publicKey, input: () => [inputOf(id)], rounding: 'half-up' },
-          runId,
-          1,
-        ),
+        new SecAggClientRound({ clientId: id, identity: identities.get(id)!, peerIdentity: (p) => identities.get(p)?.publicKey, input: () => [inputOf(id)], rounding: 'half-up' }, runId, 1),
       ]),
     );
 
@@ -404,7 +400,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     for (const r of rows) {
       const notes: string[] = [];
       if (r.note?.startsWith('complete graph')) notes.push(r.note);
-      if (r.dropSets !== undefined && r.dropSets.wouldAbort > 0) notes.push(`${r.dropSets.wouldAbort}/${r.dropSets.tried} random drop sets would abort (a client with < t surviving neighbours); timed a non-aborting one`);
+      if (r.dropSets !== undefined && r.dropSets.wouldAbort > 0)
+        notes.push(`${r.dropSets.wouldAbort}/${r.dropSets.tried} random drop sets would abort (a client with < t surviving neighbours); timed a non-aborting one`);
       if (r.reason !== undefined) notes.push(r.reason);
       if (notes.length > 0) console.log(`  ${r.mode} n=${r.n} d=${r.d} drop=${Math.round(r.dropout * 100)}%: ${notes.join('; ')}`);
     }
@@ -414,7 +411,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     const rng = new Rng(seed);
     const wordsPerMs = calibrateWordsPerMs();
     const load0 = os.loadavg();
-    console.log(`PRG calibration: ${(wordsPerMs / 1000).toFixed(1)} M mask words/s; load average ${load0.map((x) => x.toFixed(2)).join(' ')}; ${os.cpus().length} CPUs; coordinator mask threads ${expander.threads}`);
+    console.log(
+      `PRG calibration: ${(wordsPerMs / 1000).toFixed(1)} M mask words/s; load average ${load0.map((x) => x.toFixed(2)).join(' ')}; ${os.cpus().length} CPUs; coordinator mask threads ${expander.threads}`,
+    );
     const rows: Row[] = [];
     /** Fixed (non-mask) cost in ms measured for (mode, n, dropout), for the estimates. */
     const fixedMs = new Map<string, number>();
@@ -440,7 +439,16 @@ export async function main(argv: readonly string[]): Promise<void> {
             if (g.graph.kind === 'complete' && n > MAX_SHARES) {
               // The coordinator refuses it: one Shamir share per cohort member, GF(256) allows at most 255.
               const row: Row = {
-                mode, graph: g.graph.kind, n, d, dropout, dropped: dropCount, k: g.k, t: g.t, status: 'skipped', estimateS,
+                mode,
+                graph: g.graph.kind,
+                n,
+                d,
+                dropout,
+                dropped: dropCount,
+                k: g.k,
+                t: g.t,
+                status: 'skipped',
+                estimateS,
                 reason: `the complete graph needs n = ${n} Shamir shares per secret, above the ${MAX_SHARES} of GF(256): SecureSumSession refuses it (SecAgg+ is mandatory above ${MAX_SHARES}); estimate if it could run: ${estimateS.toFixed(0)} s`,
               };
               rows.push(row);
@@ -449,8 +457,17 @@ export async function main(argv: readonly string[]): Promise<void> {
             }
             if (estimateS > maxS) {
               const row: Row = {
-                mode, graph: g.graph.kind, ...(g.note !== undefined ? { note: g.note } : {}), n, d, dropout, dropped: dropCount, k: g.k, t: g.t,
-                status: 'skipped', estimateS,
+                mode,
+                graph: g.graph.kind,
+                ...(g.note !== undefined ? { note: g.note } : {}),
+                n,
+                d,
+                dropout,
+                dropped: dropCount,
+                k: g.k,
+                t: g.t,
+                status: 'skipped',
+                estimateS,
                 reason: `estimated ${estimateS.toFixed(0)} s > --max-s ${maxS} (${(words / 1e9).toFixed(2)} G mask words at ${(wordsPerMs / 1000).toFixed(0)} M/s, ×1.3, + fixed cost)`,
               };
               rows.push(row);
@@ -474,13 +491,19 @@ export async function main(argv: readonly string[]): Promise<void> {
     bars.push({
       name: 'SecAgg+ n=500 d=100000 30% dropout: coordinator ≤ 15 s, client ≤ 0.5 s',
       met: b1?.status === 'ok' ? b1.serverMs! <= 15_000 && b1.clientMs!.max <= 500 : null,
-      detail: b1?.status === 'ok' ? `coordinator ${(b1.serverMs! / 1000).toFixed(2)} s, client mean ${b1.clientMs!.mean.toFixed(0)} ms / max ${b1.clientMs!.max.toFixed(0)} ms` : `not measured (${b1?.status ?? 'not in this run'})`,
+      detail:
+        b1?.status === 'ok'
+          ? `coordinator ${(b1.serverMs! / 1000).toFixed(2)} s, client mean ${b1.clientMs!.mean.toFixed(0)} ms / max ${b1.clientMs!.max.toFixed(0)} ms`
+          : `not measured (${b1?.status ?? 'not in this run'})`,
     });
     const b1b = bar('secagg+', 1000, 1_000_000, 0.3);
     bars.push({
       name: 'SecAgg+ n=1000 d=1000000 30% dropout: coordinator ≤ 30 s, client ≤ 2 s',
       met: b1b?.status === 'ok' ? b1b.serverMs! <= 30_000 && b1b.clientMs!.max <= 2_000 : null,
-      detail: b1b?.status === 'ok' ? `coordinator ${(b1b.serverMs! / 1000).toFixed(2)} s, client mean ${b1b.clientMs!.mean.toFixed(0)} ms / max ${b1b.clientMs!.max.toFixed(0)} ms` : `not measured (${b1b?.status ?? 'not in this run'})`,
+      detail:
+        b1b?.status === 'ok'
+          ? `coordinator ${(b1b.serverMs! / 1000).toFixed(2)} s, client mean ${b1b.clientMs!.mean.toFixed(0)} ms / max ${b1b.clientMs!.max.toFixed(0)} ms`
+          : `not measured (${b1b?.status ?? 'not in this run'})`,
     });
     const b2 = bar('full', 100, 100_000, 0.1);
     bars.push({
@@ -495,8 +518,21 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (values.out !== undefined) {
       mkdirSync(path.dirname(path.resolve(values.out)), { recursive: true });
       const meta = {
-        date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cpus: os.cpus().length, quick: values.quick, maxS, seed,
-        loadavgBefore: load0, loadavgAfter: load1, prgWordsPerMs: wordsPerMs, coordinatorMaskThreads: expander.threads, c: C, R, rounding: 'half-up', sumsPerRound: 1,
+        date: new Date().toISOString(),
+        node: process.version,
+        cpu: os.cpus()[0]?.model,
+        cpus: os.cpus().length,
+        quick: values.quick,
+        maxS,
+        seed,
+        loadavgBefore: load0,
+        loadavgAfter: load1,
+        prgWordsPerMs: wordsPerMs,
+        coordinatorMaskThreads: expander.threads,
+        c: C,
+        R,
+        rounding: 'half-up',
+        sumsPerRound: 1,
         dropPoint: 'after key agreement (setup, shareKeys, checkBoxes), before the first masked input',
       };
       writeFileSync(values.out, JSON.stringify({ meta, bars, rows }, null, 2) + '\n');

@@ -46,7 +46,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'rfl-bench-sim-'));
   const s = (x: number): string => (x / 1000).toFixed(2).padStart(7);
 
-  console.log(`standard scenario on ${values.dataset} (${data.train.count} training images): 100 clients, fraction 0.1, 1 local epoch, cnn-mnist, fed-bva, secure aggregation; ${rounds} rounds, evaluation excluded`);
+  console.log(
+    `standard scenario on ${values.dataset} (${data.train.count} training images): 100 clients, fraction 0.1, 1 local epoch, cnn-mnist, fed-bva, secure aggregation; ${rounds} rounds, evaluation excluded`,
+  );
   console.log('workers   round s   train s     BV s  secagg s   other s  overhead  updates/s');
   const perWorkers: Record<string, SimulationResult['timing'] & { overheadFraction: number }> = {};
   for (const workers of workerCounts) {
@@ -55,7 +57,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     const t = r.timing;
     const overheadFraction = (t.secaggMs + t.otherMs) / t.roundMs;
     perWorkers[workers] = { ...t, overheadFraction };
-    console.log(`${String(workers).padStart(7)}  ${s(t.roundMs)}  ${s(t.trainMs)}  ${s(t.bvaMs)}  ${s(t.secaggMs)}  ${s(t.otherMs)}  ${(100 * overheadFraction).toFixed(1).padStart(7)} %  ${t.clientUpdatesPerSec.toFixed(2).padStart(9)}`);
+    console.log(
+      `${String(workers).padStart(7)}  ${s(t.roundMs)}  ${s(t.trainMs)}  ${s(t.bvaMs)}  ${s(t.secaggMs)}  ${s(t.otherMs)}  ${(100 * overheadFraction).toFixed(1).padStart(7)} %  ${t.clientUpdatesPerSec.toFixed(2).padStart(9)}`,
+    );
   }
 
   let scale: SimulationResult | undefined;
@@ -64,8 +68,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     console.log(`\nscale: ${maxClients} connected virtual clients, ${Math.floor(maxClients / 10)} per round, ${maxRounds} rounds (same scenario otherwise)`);
     const big = loadScenario(standard, [`numClients=${maxClients}`, `rounds=${maxRounds}`, `evalEvery=${maxRounds}`, 'evalAttacks=[clean]', 'finalAttacks=[clean]', 'dataset=mnist-embedded']);
     scale = await runSimulation({ scenario: big, runDir: path.join(scratch, 'scale'), data: loadDataset('mnist-embedded'), log: () => undefined });
-    console.log(`connected ${scale.clients} clients in ${(scale.timing.connectMs / 1000).toFixed(1)} s; RSS ${scale.connectedRssMb.toFixed(0)} MB once connected; ` +
-      `${scale.completedRounds}/${maxRounds} rounds completed, mean round ${(scale.timing.roundMs / 1000).toFixed(1)} s; clean accuracy ${(100 * (scale.final.accuracy['clean'] ?? NaN)).toFixed(1)} %`);
+    console.log(
+      `connected ${scale.clients} clients in ${(scale.timing.connectMs / 1000).toFixed(1)} s; RSS ${scale.connectedRssMb.toFixed(0)} MB once connected; ` +
+        `${scale.completedRounds}/${maxRounds} rounds completed, mean round ${(scale.timing.roundMs / 1000).toFixed(1)} s; clean accuracy ${(100 * (scale.final.accuracy['clean'] ?? NaN)).toFixed(1)} %`,
+    );
   }
 
   const main = perWorkers[Math.max(...workerCounts)]!;

@@ -57,5 +57,8 @@ function causeOf(err: Error): string {
 
 /** Folds a multi-line message into one line. */
 function fold(s: string): string {
-  return s.trim().split(/\s*\n\s*/).join('; ');
+  return s
+    .trim()
+    .split(/\s*\n\s*/)
+    .join('; ');
 }

@@ -33,14 +33,16 @@ export function buildProgram(): Command {
     .version(pkg.version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .option('--debug', 'on an error, also print its stack trace')
-    .option('--verbose', 'say more: the compute backend\'s full selection with every rejected candidate\'s error')
+    .option('--verbose', "say more: the compute backend's full selection with every rejected candidate's error")
     .exitOverride()
     .configureOutput({ outputError: () => undefined })
     .showSuggestionAfterError(true)
     .addHelpCommand(false)
     .addHelpText('after', '\nRun `rfl <command> --help` for its options. Start with `rfl start`; the README walks through the rest.');
   for (const spec of COMMANDS) addCommand(program, spec);
-  const bench = program.command('bench').summary('performance benchmarks: rfl bench <name> (compute, bva, secagg, …)')
+  const bench = program
+    .command('bench')
+    .summary('performance benchmarks: rfl bench <name> (compute, bva, secagg, …)')
     .description('Performance benchmarks. Each prints its figures, beside the peer measured in the same run where one is installed, and writes JSON.');
   for (const spec of benches) addCommand(bench, spec);
   bench.argument('[name]', 'the benchmark').action((name: string | undefined) => {
@@ -52,7 +54,10 @@ export function buildProgram(): Command {
 
 /** Adds one documented subcommand whose action re-creates the argv its module parses, then runs the module. */
 function addCommand(parent: Command, spec: CommandSpec): void {
-  const cmd = parent.command(spec.name).summary(spec.summary).description(spec.description !== undefined ? `${spec.summary}.\n\n${spec.description}` : `${spec.summary}.`);
+  const cmd = parent
+    .command(spec.name)
+    .summary(spec.summary)
+    .description(spec.description !== undefined ? `${spec.summary}.\n\n${spec.description}` : `${spec.summary}.`);
   if (spec.args !== undefined) cmd.argument(spec.args.syntax, spec.args.help);
   const attributes: [string, string][] = [];
   for (const [name, doc] of Object.entries(spec.options)) {

@@ -84,4 +84,9 @@ export function checkValue(o: OptionDoc, value: string): string | undefined {
 export const BACKENDS = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'] as const;
 
 /** The --backend option every compute command shares. */
-export const BACKEND_OPTION: OptionDoc = { help: 'compute backend', arg: 'NAME', choices: BACKENDS, defaultNote: 'the first of tfjs-node-gpu, tfjs-node, wasm, cpu that loads (webgpu only when named)' };
+export const BACKEND_OPTION: OptionDoc = {
+  help: 'compute backend',
+  arg: 'NAME',
+  choices: BACKENDS,
+  defaultNote: 'the first of tfjs-node-gpu, tfjs-node, wasm, cpu that loads (webgpu only when named)',
+};

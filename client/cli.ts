@@ -47,7 +47,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if ((values.data === undefined) === (values.embedded !== true)) throw new UsageError('give exactly one of --data DIR or --embedded --partition K', ['data', 'embedded']);
   // Every check of the flags before anything is written (the identity file) or loaded (the backend).
   if (values.embedded === true) {
-    if (values.partition === undefined) throw new UsageError('--embedded needs --partition K: this client\'s part, 0 ≤ K < --clients', ['partition']);
+    if (values.partition === undefined) throw new UsageError("--embedded needs --partition K: this client's part, 0 ≤ K < --clients", ['partition']);
     const k = intFlag('partition', values.partition, 0);
     const n = intFlag('clients', values.clients, 1);
     if (k >= n) throw new UsageError(`--partition ${k}: must be below --clients ${n}`, ['partition']);
@@ -94,7 +94,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     if (code !== undefined) {
       session.close();
-      throw new RefusedError(`the coordinator at ${values.server} refused client ${id}: ${err.message}${code === 'auth' && /token/.test(err.message) ? ' (fix: --token must be one of the coordinator\'s --tokens)' : ''}`, code);
+      throw new RefusedError(
+        `the coordinator at ${values.server} refused client ${id}: ${err.message}${code === 'auth' && /token/.test(err.message) ? " (fix: --token must be one of the coordinator's --tokens)" : ''}`,
+        code,
+      );
     }
     console.error(`client ${id}: ${describeConnectError(values.server!, err)}; retrying`);
   });

@@ -25,7 +25,30 @@ import { commitSeed, signAdvertise, signBoxCheck, signCommit, signConsistency, v
 import { bytesEqual } from '../shared/secagg/encoding.js';
 import { SecAggProtocolError, SecAggStageOrderError } from '../shared/secagg/errors.js';
 import { openBoxFrom } from '../shared/secagg/disputes.js';
-import { NEXT_STAGES, type CheckBoxesReply, type CheckBoxesRequest, type CollectMaskedReply, type CollectMaskedRequest, type ConsistencyReply, type ConsistencyRequest, type Envelope, type PlannedSum, type SetupReply, type SetupRequest, type ShareBox, type ShareKeysReply, type ShareKeysRequest, type Stage, type StageReply, type StageRequest, type ThreatModel, type UnmaskReply, type UnmaskRequest, type ReshareRequest, type GraphSpec } from '../shared/secagg/messages.js';
+import {
+  NEXT_STAGES,
+  type CheckBoxesReply,
+  type CheckBoxesRequest,
+  type CollectMaskedReply,
+  type CollectMaskedRequest,
+  type ConsistencyReply,
+  type ConsistencyRequest,
+  type Envelope,
+  type PlannedSum,
+  type SetupReply,
+  type SetupRequest,
+  type ShareBox,
+  type ShareKeysReply,
+  type ShareKeysRequest,
+  type Stage,
+  type StageReply,
+  type StageRequest,
+  type ThreatModel,
+  type UnmaskReply,
+  type UnmaskRequest,
+  type ReshareRequest,
+  type GraphSpec,
+} from '../shared/secagg/messages.js';
 import { checkHeadroom, encodeVector, validateSpec, vectorLength, type Rounding, type VectorSpec } from '../shared/secagg/quantize.js';
 import { splitSecret } from '../shared/secagg/shamir.js';
 import { buildTopology, neighbourIds, type Topology } from '../shared/secagg/topology.js';
@@ -200,7 +223,11 @@ export class SecAggClientRound {
       this.attemptOf.set(s.phase, 0);
     }
     const signature = signAdvertise(this.opts.identity.secretKey, {
-      runId: this.runId, round: this.round, clientId: this.opts.clientId, cPk: this.keys.c.publicKey, sPk: this.keys.s.publicKey,
+      runId: this.runId,
+      round: this.round,
+      clientId: this.opts.clientId,
+      cPk: this.keys.c.publicKey,
+      sPk: this.keys.s.publicKey,
     });
     this.last = 'setup';
     return { cPk: this.keys.c.publicKey, sPk: this.keys.s.publicKey, signature };
@@ -220,7 +247,7 @@ export class SecAggClientRound {
     });
     const mine = members.find((m) => m.clientId === me);
     if (mine === undefined || !bytesEqual(mine.cPk, this.keys!.c.publicKey) || !bytesEqual(mine.sPk, this.keys!.s.publicKey)) {
-      this.protocol('this client\'s own keys are missing or altered in the advertisements', 'advertisements');
+      this.protocol("this client's own keys are missing or altered in the advertisements", 'advertisements');
     }
     if (members.length < this.t) this.protocol(`U1 has ${members.length} members, below the threshold ${this.t}`, 'advertisements');
     let topo: Topology;
@@ -416,7 +443,7 @@ export class SecAggClientRound {
     for (const id of alive) if (dropped.has(id)) this.protocol(`${id} is both alive and dropped`, 'dropped');
     const cohort = new Set(cur.cohort);
     for (const id of [...alive, ...dropped]) if (!cohort.has(id)) this.protocol(`${id} is not in the sum's cohort`, 'alive');
-    if (alive.size + dropped.size !== cohort.size) this.protocol('alive ∪ dropped is not the sum\'s cohort', 'dropped');
+    if (alive.size + dropped.size !== cohort.size) this.protocol("alive ∪ dropped is not the sum's cohort", 'dropped');
     if (alive.size < this.t) this.protocol(`only ${alive.size} alive, below the threshold ${this.t}`, 'alive');
     if (this.setupReq!.threatModel === 'active') {
       const u3 = [...alive].sort();

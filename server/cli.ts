@@ -74,13 +74,20 @@ export async function main(argv: readonly string[]): Promise<void> {
     // A resumed run keeps the configuration it started with: the checkpoint's. A flag or config-file field that
     // says otherwise is a mistake, named, rather than silently ignored or silently applied.
     const store = existsSync(values.resume) ? new RunStore(values.resume) : undefined;
-    if (store === undefined || !store.hasCheckpoint()) throw new UsageError(`--resume ${values.resume}: no checkpoint.bin there, so nothing to resume; start a run with --run-dir ${values.resume}`, ['resume']);
+    if (store === undefined || !store.hasCheckpoint())
+      throw new UsageError(`--resume ${values.resume}: no checkpoint.bin there, so nothing to resume; start a run with --run-dir ${values.resume}`, ['resume']);
     federated = { ...(readCheckpoint(store.checkpointPath()).config as unknown as Record<string, unknown>) };
     for (const [flag, field, value] of flagged) {
-      if (JSON.stringify(federated[field]) !== JSON.stringify(value)) throw new UsageError(`--${flag} ${String(value)} conflicts with the checkpoint's ${field} = ${JSON.stringify(federated[field])}: a resumed run keeps its configuration (drop --${flag})`, [flag]);
+      if (JSON.stringify(federated[field]) !== JSON.stringify(value))
+        throw new UsageError(`--${flag} ${String(value)} conflicts with the checkpoint's ${field} = ${JSON.stringify(federated[field])}: a resumed run keeps its configuration (drop --${flag})`, [
+          flag,
+        ]);
     }
     for (const [field, value] of Object.entries(file.federated ?? {})) {
-      if (JSON.stringify(federated[field]) !== JSON.stringify(value)) throw new UsageError(`--config federated.${field} = ${JSON.stringify(value)} conflicts with the checkpoint's ${JSON.stringify(federated[field])}: a resumed run keeps its configuration`, ['config']);
+      if (JSON.stringify(federated[field]) !== JSON.stringify(value))
+        throw new UsageError(`--config federated.${field} = ${JSON.stringify(value)} conflicts with the checkpoint's ${JSON.stringify(federated[field])}: a resumed run keeps its configuration`, [
+          'config',
+        ]);
     }
   } else {
     federated = { method: 'fed-bva', numClients: 3, fraction: 1, rounds: 5, ...(file.federated ?? {}) };
@@ -92,7 +99,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     for (const line of readFileSync(values['tokens-file'], 'utf8').split('\n')) if (line.trim() !== '') tokens.add(line.trim());
   }
   const enrolment = values.enrolment !== undefined ? readEnrolment(values.enrolment) : undefined;
-  if (tokens.size === 0 && enrolment === undefined) throw new UsageError('no client tokens: pass --tokens A,B or --tokens-file FILE (or "tokens" in --config), or admit enrolled clients with --enrolment FILE (rfl coordinator enrol)', ['tokens']);
+  if (tokens.size === 0 && enrolment === undefined)
+    throw new UsageError('no client tokens: pass --tokens A,B or --tokens-file FILE (or "tokens" in --config), or admit enrolled clients with --enrolment FILE (rfl coordinator enrol)', ['tokens']);
 
   const runDir = values.resume ?? values['run-dir'] ?? file.runDir ?? 'runs/coordinator';
   if (values.resume === undefined && existsSync(path.join(runDir, 'checkpoint.bin'))) {
@@ -108,7 +116,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     data,
     secure: values.plaintext === true ? false : (file.secure ?? true),
     ...(file.secagg !== undefined ? { secagg: file.secagg as CoordinatorOptions['secagg'] } : {}),
-    ...(values.aggregation !== undefined ? { aggregation: jsonFlag('aggregation', values.aggregation, `e.g. '{"rule":"median"}'`) } : file.aggregation !== undefined ? { aggregation: file.aggregation } : {}),
+    ...(values.aggregation !== undefined
+      ? { aggregation: jsonFlag('aggregation', values.aggregation, `e.g. '{"rule":"median"}'`) }
+      : file.aggregation !== undefined
+        ? { aggregation: file.aggregation }
+        : {}),
     tokens,
     runDir,
     resume: values.resume !== undefined,
@@ -122,8 +134,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   const port = await coordinator.listen(values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080), values.host ?? file.host ?? '127.0.0.1');
   const c = coordinator.config;
-  console.error(`coordinator listening on port ${port}: ${c.method}, ${c.rounds} rounds, ${c.numClients} clients × fraction ${c.fraction}, ` +
-    `${values.plaintext === true ? 'plaintext' : 'secure aggregation'} (${coordinator.aggregation.rule}), data ${datasetName}, run directory ${runDir}`);
+  console.error(
+    `coordinator listening on port ${port}: ${c.method}, ${c.rounds} rounds, ${c.numClients} clients × fraction ${c.fraction}, ` +
+      `${values.plaintext === true ? 'plaintext' : 'secure aggregation'} (${coordinator.aggregation.rule}), data ${datasetName}, run directory ${runDir}`,
+  );
   process.on('SIGINT', () => void coordinator.close().then(() => process.exit(130)));
   await coordinator.run();
   console.error(`done: ${coordinator.completedRounds} rounds; checkpoint and metrics.jsonl in ${runDir}`);

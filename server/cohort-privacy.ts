@@ -14,8 +14,10 @@ export function tokenPrivacyProblem(members: readonly string[], threshold: numbe
   }
   const [, most] = [...byToken].reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0]);
   if (members.length - most < 2 || most >= threshold) {
-    return `${most} of the ${members.length} ${what} members joined with one token, so its holder could learn another member's update ` +
-      `(needs at least 2 members outside any one token's control and fewer than t = ${threshold} inside it); enrol clients (rfl coordinator enrol) or give each its own token`;
+    return (
+      `${most} of the ${members.length} ${what} members joined with one token, so its holder could learn another member's update ` +
+      `(needs at least 2 members outside any one token's control and fewer than t = ${threshold} inside it); enrol clients (rfl coordinator enrol) or give each its own token`
+    );
   }
   return undefined;
 }

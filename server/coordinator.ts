@@ -62,7 +62,10 @@ export class Coordinator {
     this.config = resolveConfig(opts.federated);
     const secure = opts.secure ?? true;
     if (secure && this.config.weighting === 'examples') {
-      throw new ConfigError(['weighting', 'secure'], 'weighting = "examples" needs plaintext mode (secure: false): the secure sum weights every survivor\'s update equally (the reference\'s uniform weighting)');
+      throw new ConfigError(
+        ['weighting', 'secure'],
+        'weighting = "examples" needs plaintext mode (secure: false): the secure sum weights every survivor\'s update equally (the reference\'s uniform weighting)',
+      );
     }
     this.aggregation = resolveAggregation(opts.aggregation ?? DEFAULT_AGGREGATION, { secure, cohortSize: this.cohortSize() });
     this.log = opts.log ?? ((l) => console.error(l));
@@ -94,8 +97,13 @@ export class Coordinator {
     const perImage = train.height * train.width * train.channels;
     const sessions = secure
       ? new SecureSessions({
-          config: this.config, runId, identity: (id) => this.registry.identity(id), ...(opts.secagg !== undefined ? { secagg: opts.secagg } : {}), expander: this.expander,
-          send: this.transport.sendStage, privacyProblem: (m, t, what) => this.privacyProblem(m, t, what),
+          config: this.config,
+          runId,
+          identity: (id) => this.registry.identity(id),
+          ...(opts.secagg !== undefined ? { secagg: opts.secagg } : {}),
+          expander: this.expander,
+          send: this.transport.sendStage,
+          privacyProblem: (m, t, what) => this.privacyProblem(m, t, what),
           bvaShape: { ns: this.config.sharedSetSize, classes: train.numClasses, inputSize: perImage },
         })
       : undefined;
@@ -123,8 +131,16 @@ export class Coordinator {
     });
     this.io = new Server(this.http, { maxHttpBufferSize: cap, serveClient: false });
     const admission = new Admission({
-      tokens: opts.tokens, enrolment: this.enrolment, maxIdentitiesPerToken, maxConnections, registry: this.registry, transport: this.transport,
-      connections: () => this.io.of('/').sockets.size, authDeadline: { ms: timeouts.auth, deadlines }, finishedAfter: () => (this.finished ? this.engine.completedRounds : undefined), log: this.log,
+      tokens: opts.tokens,
+      enrolment: this.enrolment,
+      maxIdentitiesPerToken,
+      maxConnections,
+      registry: this.registry,
+      transport: this.transport,
+      connections: () => this.io.of('/').sockets.size,
+      authDeadline: { ms: timeouts.auth, deadlines },
+      finishedAfter: () => (this.finished ? this.engine.completedRounds : undefined),
+      log: this.log,
     });
     this.io.use(admission.check);
     this.io.on('connection', (socket) => {
@@ -201,7 +217,14 @@ export class Coordinator {
 
   /** The built-in evaluation's setup (also what `rfl coordinator` hands its evaluation worker). */
   evaluationSetup(): EvaluationSetup {
-    return { spec: this.spec, test: this.opts.data.test, attacks: this.config.evalAttacks, eps: this.config.evalEps, seed: this.config.seed, ...(this.config.evalSubset !== undefined ? { subset: this.config.evalSubset } : {}) };
+    return {
+      spec: this.spec,
+      test: this.opts.data.test,
+      attacks: this.config.evalAttacks,
+      eps: this.config.evalEps,
+      seed: this.config.seed,
+      ...(this.config.evalSubset !== undefined ? { subset: this.config.evalSubset } : {}),
+    };
   }
 
   /** The evaluation worker, started at the first evaluation. */

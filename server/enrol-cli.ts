@@ -19,7 +19,10 @@ export const OPTIONS = {
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS });
   if (values.ids === undefined) throw new UsageError('--ids: give the client ids to enrol, comma-separated (e.g. --ids alice,bob,carol)', ['ids']);
-  const ids = values.ids.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const ids = values.ids
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const all = enrol(ids, values['keys-dir'], values.out);
   for (const id of ids) console.log(`enrolled ${id}: identity ${path.join(values['keys-dir'], `${id}.key`)} (give it to that client: rfl client --id ${id} --identity-file …)`);
   console.log(`${values.out}: ${all.size} enrolled clients; start the coordinator with --enrolment ${values.out}`);

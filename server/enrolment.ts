@@ -21,7 +21,11 @@ const clientIdRe = /^[A-Za-z0-9._:-]{1,256}$/;
 const schema = z
   .object({
     format: z.literal(FORMAT),
-    clients: z.array(z.object({ clientId: z.string().regex(clientIdRe, 'client ids are 1–256 letters, digits and . _ : -'), identityPk: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits') }).strict()),
+    clients: z.array(
+      z
+        .object({ clientId: z.string().regex(clientIdRe, 'client ids are 1–256 letters, digits and . _ : -'), identityPk: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits') })
+        .strict(),
+    ),
   })
   .strict();
 

@@ -11,7 +11,11 @@ import { ConfigError } from '../shared/federated/errors.js';
 import { DEFAULT_TIMEOUTS_MS } from '../shared/protocol/events.js';
 
 const timeoutKeys = Object.keys(DEFAULT_TIMEOUTS_MS) as (keyof typeof DEFAULT_TIMEOUTS_MS)[];
-const ms = z.number().int().min(1).max(24 * 3600 * 1000);
+const ms = z
+  .number()
+  .int()
+  .min(1)
+  .max(24 * 3600 * 1000);
 
 /** The schema of the file. */
 export const fileConfigSchema = z
@@ -22,7 +26,13 @@ export const fileConfigSchema = z
       .object({
         threshold: z.number().positive().optional(),
         threatModel: z.enum(['honest-but-curious', 'active']).optional(),
-        graph: z.union([z.object({ kind: z.literal('complete') }).strict(), z.object({ kind: z.literal('harary'), degree: z.number().int().min(2) }).strict(), z.object({ kind: z.literal('auto'), dropout: z.number().min(0).lt(1).optional(), corrupted: z.number().min(0).lt(1).optional() }).strict()]).optional(),
+        graph: z
+          .union([
+            z.object({ kind: z.literal('complete') }).strict(),
+            z.object({ kind: z.literal('harary'), degree: z.number().int().min(2) }).strict(),
+            z.object({ kind: z.literal('auto'), dropout: z.number().min(0).lt(1).optional(), corrupted: z.number().min(0).lt(1).optional() }).strict(),
+          ])
+          .optional(),
         maxRestarts: z.number().int().min(0).max(10).optional(),
       })
       .strict()
@@ -35,7 +45,10 @@ export const fileConfigSchema = z
     dataset: z.string().min(1).optional(),
     dataDir: z.string().min(1).optional(),
     minClients: z.number().int().min(1).optional(),
-    timeoutsMs: z.object(Object.fromEntries(timeoutKeys.map((k) => [k, ms.optional()]))).strict().optional(),
+    timeoutsMs: z
+      .object(Object.fromEntries(timeoutKeys.map((k) => [k, ms.optional()])))
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -60,7 +73,10 @@ export function readFileConfig(file: string): FileConfig {
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const at = issue.path.join('.');
-    const unknown = issue.code === 'unrecognized_keys' ? ` ${issue.keys.map((k) => `"${k}"`).join(', ')} (known: ${Object.keys(issue.path.length === 0 ? fileConfigSchema.shape : {}).join(', ') || 'see rfl coordinator --help'})` : '';
+    const unknown =
+      issue.code === 'unrecognized_keys'
+        ? ` ${issue.keys.map((k) => `"${k}"`).join(', ')} (known: ${Object.keys(issue.path.length === 0 ? fileConfigSchema.shape : {}).join(', ') || 'see rfl coordinator --help'})`
+        : '';
     throw new ConfigError(at === '' ? 'config' : at, `--config ${file}: ${at === '' ? '' : `field "${at}": `}${issue.message}${unknown}`);
   }
   return r.data;

@@ -5,10 +5,14 @@ import type { Server as HttpServer } from 'node:http';
 export async function listenOn(http: HttpServer, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      const why = err.code === 'EADDRINUSE' ? `port ${port} is in use: choose another --port, or 0 for a free one`
-        : err.code === 'EACCES' ? `port ${port} needs privileges: choose a port above 1023`
-        : err.code === 'EADDRNOTAVAIL' ? `address ${host} is not on this machine: choose another --host`
-        : err.message;
+      const why =
+        err.code === 'EADDRINUSE'
+          ? `port ${port} is in use: choose another --port, or 0 for a free one`
+          : err.code === 'EACCES'
+            ? `port ${port} needs privileges: choose a port above 1023`
+            : err.code === 'EADDRNOTAVAIL'
+              ? `address ${host} is not on this machine: choose another --host`
+              : err.message;
       reject(Object.assign(new Error(`cannot listen on ${host}:${port}: ${why} [${err.code ?? 'error'}]`), { name: 'ListenError', fields: ['port'] }));
     };
     http.once('error', onError);

@@ -15,7 +15,10 @@ export interface MaskSlice {
 
 export default function expandSlice(slice: MaskSlice): unknown {
   const out = new Uint32Array(slice.length);
-  addMasks(out, Array.from(slice.signs, (sign, j) => ({ key: slice.keys.subarray(32 * j, 32 * j + 32), sign: sign === 1 ? (1 as const) : (-1 as const) })));
+  addMasks(
+    out,
+    Array.from(slice.signs, (sign, j) => ({ key: slice.keys.subarray(32 * j, 32 * j + 32), sign: sign === 1 ? (1 as const) : (-1 as const) })),
+  );
   wipe(slice.keys);
   return Piscina.move(out);
 }

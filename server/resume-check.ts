@@ -19,8 +19,14 @@ export function checkResumable(c: Checkpoint, config: FederatedConfig, numParams
   }
   const differ = differingFields(stored, config);
   if (differ.length > 0) {
-    const shown = differ.slice(0, 5).map((f) => `${f} (checkpoint ${JSON.stringify(fieldAt(stored, f))}, now ${JSON.stringify(fieldAt(config, f))})`).join(', ');
-    throw new ConfigError(differ, `resume: the configuration differs from the checkpoint's in ${shown}${differ.length > 5 ? ` and ${differ.length - 5} more` : ''}; resume with the checkpoint's configuration`);
+    const shown = differ
+      .slice(0, 5)
+      .map((f) => `${f} (checkpoint ${JSON.stringify(fieldAt(stored, f))}, now ${JSON.stringify(fieldAt(config, f))})`)
+      .join(', ');
+    throw new ConfigError(
+      differ,
+      `resume: the configuration differs from the checkpoint's in ${shown}${differ.length > 5 ? ` and ${differ.length - 5} more` : ''}; resume with the checkpoint's configuration`,
+    );
   }
 }
 

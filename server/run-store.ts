@@ -155,7 +155,8 @@ export function readCheckpoint(file: string): Checkpoint {
   if (line.startsWith(`${MAGIC_V2} `)) {
     content = buf.subarray(first + 1);
     const digest = createHash('sha256').update(content).digest('hex');
-    if (line.slice(MAGIC_V2.length + 1) !== digest) throw new CheckpointError(file, 'checksum mismatch: the file is corrupt or was changed after it was written (checkpoint.prev.bin beside it holds the round before)');
+    if (line.slice(MAGIC_V2.length + 1) !== digest)
+      throw new CheckpointError(file, 'checksum mismatch: the file is corrupt or was changed after it was written (checkpoint.prev.bin beside it holds the round before)');
   } else if (!line.startsWith(`{"format":"${MAGIC_V1}"`)) {
     throw new CheckpointError(file, `not a checkpoint (it starts ${JSON.stringify(line.slice(0, 40))})`);
   }
@@ -175,14 +176,20 @@ export function readCheckpoint(file: string): Checkpoint {
   const rounds = (header.config as { rounds?: unknown }).rounds;
   if (typeof rounds === 'number' && header.round > rounds) throw new CheckpointError(file, `header field "round": ${header.round} is past the configured ${rounds} rounds`);
   const body = content.subarray(nl + 1);
-  if (body.byteLength !== 4 * (header.weights + header.shared)) throw new CheckpointError(file, `truncated: ${body.byteLength} bytes of data for ${header.weights} weights and ${header.shared} shared-set values`);
+  if (body.byteLength !== 4 * (header.weights + header.shared))
+    throw new CheckpointError(file, `truncated: ${body.byteLength} bytes of data for ${header.weights} weights and ${header.shared} shared-set values`);
   const floats = new Float32Array(header.weights + header.shared);
   new Uint8Array(floats.buffer).set(body);
   // Finite, and within a bound no trained model reaches (a diverged run or a forged file otherwise).
   const bad = floats.findIndex((v) => !Number.isFinite(v) || Math.abs(v) > MAX_ABS_VALUE);
   if (bad >= 0) {
     const what = bad < header.weights ? `weight ${bad}` : `shared-set value ${bad - header.weights}`;
-    throw new CheckpointError(file, Number.isFinite(floats[bad]!) ? `${what} is ${floats[bad]}, beyond ±${MAX_ABS_VALUE}: not a trained model's (diverged, or forged)` : `${what} is ${floats[bad]}: a checkpoint holds finite values only`);
+    throw new CheckpointError(
+      file,
+      Number.isFinite(floats[bad]!)
+        ? `${what} is ${floats[bad]}, beyond ±${MAX_ABS_VALUE}: not a trained model's (diverged, or forged)`
+        : `${what} is ${floats[bad]}: a checkpoint holds finite values only`,
+    );
   }
   return {
     round: header.round,

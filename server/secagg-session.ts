@@ -40,20 +40,7 @@ import { SecAggAbortedError, SecAggConfigError, SecAggDisputeError, SecAggRecons
 import { judgeComplaints, type Verdict } from '../shared/secagg/disputes.js';
 import { neighboursBelowThreshold, resolveThreshold } from '../shared/secagg/graph.js';
 import { sizeSecAggPlus } from '../shared/secagg/sizing.js';
-import type {
-  BoxCheck,
-  Commitment,
-  Envelope,
-  GraphSpec,
-  PlannedSum,
-  ShareBox,
-  ShareKeysReply,
-  Stage,
-  StageReply,
-  StageRequest,
-  ThreatModel,
-  UnmaskReply,
-} from '../shared/secagg/messages.js';
+import type { BoxCheck, Commitment, Envelope, GraphSpec, PlannedSum, ShareBox, ShareKeysReply, Stage, StageReply, StageRequest, ThreatModel, UnmaskReply } from '../shared/secagg/messages.js';
 import { addInto, checkHeadroom, decodeSum, sumOutOfRange, vectorLength, type VectorSpec } from '../shared/secagg/quantize.js';
 import { combineVerified, MAX_SHARES } from '../shared/secagg/shamir.js';
 import { buildTopology, neighbourIds, type Topology } from '../shared/secagg/topology.js';
@@ -239,7 +226,15 @@ export class SecureSumSession {
     const u2: string[] = [];
     const boxesBySender = new Map<string, ShareBox[]>();
     for (const [id, r] of shareReplies) {
-      if (!r.ok || !this.acceptCommitments(id, r.reply, this.opts.plannedSums.map((s) => ({ phase: s.phase, attempt: 0 })))) continue;
+      if (
+        !r.ok ||
+        !this.acceptCommitments(
+          id,
+          r.reply,
+          this.opts.plannedSums.map((s) => ({ phase: s.phase, attempt: 0 })),
+        )
+      )
+        continue;
       const expected = new Set(neighbourIds(this.topo, id).filter((x) => x !== id));
       const boxes = Array.isArray(r.reply.boxes) ? r.reply.boxes.filter((b) => expected.has(b.peer)) : [];
       if (boxes.length !== expected.size) continue;
@@ -278,7 +273,10 @@ export class SecureSumSession {
     // Active model: a client masks only with every box sender's signed clean check in hand, so a silent member
     // (who may have complained unseen) also means new keys; it is left out like a dropout, not blamed.
     if (this.threatModel === 'active' && verdicts.length === 0 && silent.length > 0) {
-      throw new SecAggDisputeError(silent, silent.map((id) => ({ accuser: id, accused: '', guilty: id, reason: 'no-box-check' })));
+      throw new SecAggDisputeError(
+        silent,
+        silent.map((id) => ({ accuser: id, accused: '', guilty: id, reason: 'no-box-check' })),
+      );
     }
     if (verdicts.length > 0) throw new SecAggDisputeError([...new Set(verdicts.map((v) => v.guilty))].sort(), verdicts);
     const u2c = clean.map((c) => c.clientId);
@@ -407,7 +405,10 @@ export class SecureSumSession {
         ...(signatures !== undefined ? { signatures } : {}),
       }));
       for (const id of u3) this.selfRevealed.add(id);
-      const u5 = [...unmask.entries()].filter(([, r]) => r.ok).map(([id]) => id).sort();
+      const u5 = [...unmask.entries()]
+        .filter(([, r]) => r.ok)
+        .map(([id]) => id)
+        .sort();
       if (u5.length < this.threshold) this.abort('unmask', phase, attempt, u5.length);
 
       const total = new Uint32Array(len);

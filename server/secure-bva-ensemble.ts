@@ -31,7 +31,15 @@ export function secureEnsemble(session: SecureSumSession, shape: BvaShape, nMax:
     async phase1(X, labels, req) {
       const spec = phase1Spec(shape, req, nMax);
       const name = bvaPhaseName(req.step, 1);
-      const payload: BvaProbe = { kind: 'bva/p1', X, labels, includeP: req.includeP, includeB: req.includeB, bias: req.bias, ...(req.dropoutSeed !== undefined ? { dropoutSeed: req.dropoutSeed } : {}) };
+      const payload: BvaProbe = {
+        kind: 'bva/p1',
+        X,
+        labels,
+        includeP: req.includeP,
+        includeB: req.includeB,
+        bias: req.bias,
+        ...(req.dropoutSeed !== undefined ? { dropoutSeed: req.dropoutSeed } : {}),
+      };
       const r = await session.sum(name, () => payload);
       const { clipped, ...sums } = decodePhase1(spec, r.sums, r.survivors.length);
       const coords = spec.filter((s) => s.kind === 'signed').reduce((a, s) => a + s.length, 0) * r.survivors.length;

@@ -81,7 +81,10 @@ export async function stageAck<S extends Stage>(socket: ServerSocket, stage: S, 
 /** The identity challenge and the client's signed answer. */
 export function ackOrTimeout(socket: ServerSocket, payload: { nonce: string }, deadline: Deadline): Promise<{ signature: string }> {
   const id = socket.data.clientId;
-  return acknowledged<{ signature: string }>(socket, deadline, { dropped: `${id} disconnected before proving its identity`, timeout: `${id} did not prove its identity within ${deadline.ms} ms` }, (ack) =>
-    socket.emit('auth:challenge', payload, ack),
+  return acknowledged<{ signature: string }>(
+    socket,
+    deadline,
+    { dropped: `${id} disconnected before proving its identity`, timeout: `${id} did not prove its identity within ${deadline.ms} ms` },
+    (ack) => socket.emit('auth:challenge', payload, ack),
   );
 }

@@ -65,9 +65,13 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const results: { method: string; final: Record<string, number>; wallMs: number; rounds: FederatedResult['rounds'] }[] = [];
   for (const method of methods) {
-    const r = await runFederated(data, { ...common, method }, {
-      onRound: (x) => process.stderr.write(`\r${method}: round ${x.round}/${common.rounds}, train loss ${x.trainLoss.toFixed(3)}   `),
-    });
+    const r = await runFederated(
+      data,
+      { ...common, method },
+      {
+        onRound: (x) => process.stderr.write(`\r${method}: round ${x.round}/${common.rounds}, train loss ${x.trainLoss.toFixed(3)}   `),
+      },
+    );
     process.stderr.write('\n');
     results.push({ method, final: r.final, wallMs: r.wallMs, rounds: r.rounds });
   }

@@ -102,7 +102,20 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   if (values.out !== undefined) {
     const attacks = Object.fromEntries(attackNames.map((a) => [a, attackAt(a, evalEps)]));
-    const record = { kind: 'central-baseline', dataset: values.dataset, model: values.model, epochs, seed, adversarial: adversarial ?? null, evalEps, count: n, accuracy: figures, attacks, wallMs: performance.now() - t0, date: new Date().toISOString() };
+    const record = {
+      kind: 'central-baseline',
+      dataset: values.dataset,
+      model: values.model,
+      epochs,
+      seed,
+      adversarial: adversarial ?? null,
+      evalEps,
+      count: n,
+      accuracy: figures,
+      attacks,
+      wallMs: performance.now() - t0,
+      date: new Date().toISOString(),
+    };
     writeFileSync(values.out, JSON.stringify(record, null, 2) + '\n');
     console.log(`wrote ${values.out}`);
   }

@@ -52,7 +52,12 @@ export class CorruptedTrainer implements Trainer {
     // Only the statistics (signed segments) are poisoned; a count segment (clipped coordinates) stays as it is,
     // since the quantiser needs a non-negative integer there.
     const signed = spec.map((seg, i) => (seg.kind === 'signed' ? i : -1)).filter((i) => i >= 0);
-    const poisoned = transformBvaContribution(c.behavior, signed.map((i) => values[i]!), this.plan.rngFor(this.id, round, `bva-${probe.kind}`), this.plan.roundInfo(round).m);
+    const poisoned = transformBvaContribution(
+      c.behavior,
+      signed.map((i) => values[i]!),
+      this.plan.rngFor(this.id, round, `bva-${probe.kind}`),
+      this.plan.roundInfo(round).m,
+    );
     const out = values.slice();
     signed.forEach((i, j) => (out[i] = poisoned[j]!));
     return out;

@@ -7,8 +7,18 @@
 import type { ReplyDecision } from '../client/session.js';
 import type { Stage } from '../shared/secagg/messages.js';
 import { Rng } from '../shared/util/random.js';
-import { PER_SUM_STAGES, corruptedInRound, corruptedPopulation, crashPlan, dataPoisonOf, isBuiltinBehavior, poisonsData, stragglerDelayMs, type AnyBehaviorSpec, type CorruptionSpec } from './behaviors/index.js';
-
+import {
+  PER_SUM_STAGES,
+  corruptedInRound,
+  corruptedPopulation,
+  crashPlan,
+  dataPoisonOf,
+  isBuiltinBehavior,
+  poisonsData,
+  stragglerDelayMs,
+  type AnyBehaviorSpec,
+  type CorruptionSpec,
+} from './behaviors/index.js';
 
 /** A reply a corrupted client holds back: never (a silent crash) or for `ms` milliseconds (a straggler). */
 export interface WithheldReply {

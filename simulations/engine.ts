@@ -97,7 +97,10 @@ export function resumableRun(runDir: string): boolean {
 function readRecords(runDir: string): SimRoundRecord[] {
   const file = path.join(runDir, 'rounds.jsonl');
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as SimRoundRecord);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as SimRoundRecord);
 }
 
 /**
@@ -193,7 +196,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     test: data.test,
     parts,
     gpuEval,
-    ...(opts.workers ?? scenario.workers ? { workers: opts.workers ?? scenario.workers } : {}),
+    ...((opts.workers ?? scenario.workers) ? { workers: opts.workers ?? scenario.workers } : {}),
     ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
     ...(scenario.extensions !== undefined ? { extensions: scenario.extensions } : {}),
     ...(modelModule !== undefined ? { modelModules: [modelModule] } : {}),
@@ -211,7 +214,14 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const poison = b !== undefined ? dataPoisonOf(b) : undefined;
   const backdoor = poison?.kind === 'backdoor' ? { trigger: poison.trigger, target: poison.target } : undefined;
   const evaluate = (weights: Float32Array, names: string[], seed: number): Promise<PoolEvaluation> =>
-    pool.evaluate(cfg.model, weights, evalCount, names.map((name) => ({ name, spec: attackAt(name, cfg.evalEps) })), seed, backdoor);
+    pool.evaluate(
+      cfg.model,
+      weights,
+      evalCount,
+      names.map((name) => ({ name, spec: attackAt(name, cfg.evalEps) })),
+      seed,
+      backdoor,
+    );
   const evalSeed = (round: number): number => new Rng(cfg.seed).fork('eval').fork(round).nextUint32();
   const withAsr = (e: PoolEvaluation): Record<string, number> => ({ ...e.accuracy, ...(e.asr !== undefined ? { asr: e.asr } : {}) });
 
@@ -249,7 +259,16 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const CONNECT_BATCH = 100;
   for (let s = 0; s < ids.length; s += CONNECT_BATCH) {
     const batch = ids.slice(s, s + CONNECT_BATCH).map((id, j) => {
-      const session = connect(url!, { clientId: id, token, identity: identities.get(id)!, trainer: trainers[s + j]!, rounding: 'half-up', reconnection: false, beforeReply: plan.beforeReply(id), log: (l) => log(`${id}: ${l}`) });
+      const session = connect(url!, {
+        clientId: id,
+        token,
+        identity: identities.get(id)!,
+        trainer: trainers[s + j]!,
+        rounding: 'half-up',
+        reconnection: false,
+        beforeReply: plan.beforeReply(id),
+        log: (l) => log(`${id}: ${l}`),
+      });
       sessions.set(id, session);
       return session.ready;
     });
@@ -273,58 +292,69 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
         for (const s of sessions.values()) {
           s.socket.once('run:end', () => resolve());
           s.socket.on('round:end', (msg) => {
-            if (s === sessions.values().next().value) opts.onRound?.({ round: msg.round, status: msg.status, cohort: 0, corrupted: [], trained: 0, ms: { round: 0, train: 0, bva: 0, secagg: 0, other: 0, eval: 0, coordinator: {} }, bytesSent: 0, mainTensors: tf.memory().numTensors });
+            if (s === sessions.values().next().value)
+              opts.onRound?.({
+                round: msg.round,
+                status: msg.status,
+                cohort: 0,
+                corrupted: [],
+                trained: 0,
+                ms: { round: 0, train: 0, bva: 0, secagg: 0, other: 0, eval: 0, coordinator: {} },
+                bytesSent: 0,
+                mainTensors: tf.memory().numTensors,
+              });
           });
           s.socket.on('disconnect', (reason) => {
             if (reason !== 'io client disconnect' && --left === 0) resolve();
           });
         }
       });
-    } else await coordinator.run({
-      onRoundStart: (round, cohort) => {
-        roundStart = performance.now();
-        clock0 = { train: pool.clocks.train.busyMs(), bva: pool.clocks.bva.busyMs() };
-        const { corrupted, honest } = plan.startRound(round, cohort);
-        corruptedNow = [...corrupted].sort();
-        oracle?.expect(round, honest);
-      },
-      onPhase: (round, phase) => opts.onPhase?.(round, phase),
-      onRound: async (m) => {
-        const evalMs = m.ms['eval'] ?? 0;
-        const roundMs = performance.now() - roundStart - evalMs;
-        const train = pool.clocks.train.busyMs() - clock0.train;
-        const bva = pool.clocks.bva.busyMs() - clock0.bva;
-        // Secure aggregation: key agreement, the sums and the server's share of Decent_BVA, minus the time the
-        // clients spent computing their BV statistics inside those sums.
-        const secagg = Math.max(0, (m.ms['keyAgreement'] ?? 0) + (m.ms['modelSum'] ?? 0) + (m.ms['sharedSet'] ?? 0) - bva);
-        const rec: SimRoundRecord = {
-          round: m.round,
-          status: m.status,
-          ...(m.abort !== undefined ? { abort: m.abort } : {}),
-          cohort: m.cohort.length,
-          corrupted: corruptedNow,
-          trained: m.trained,
-          ...(m.survivors !== undefined ? { survivors: m.survivors } : {}),
-          ...(m.trainLoss !== undefined ? { trainLoss: m.trainLoss } : {}),
-          ...(m.bvaFallback !== undefined ? { bvaFallback: m.bvaFallback } : {}),
-          ...(m.groups !== undefined ? { groups: m.groups } : {}),
-          ...(m.robust !== undefined ? { robust: m.robust } : {}),
-          ...(m.eval !== undefined ? { eval: m.eval } : {}),
-          ms: { round: roundMs, train, bva, secagg, other: Math.max(0, roundMs - train - bva - secagg), eval: evalMs, coordinator: m.ms },
-          bytesSent: m.bytesSent,
-          mainTensors: tf.memory().numTensors,
-        };
-        records.push(rec);
-        appendFileSync(recordsFile, JSON.stringify(rec) + '\n');
-        writeFileSync(progressFile, JSON.stringify({ wallMs: earlier.wallMs + performance.now() - t0, parts: earlier.parts + 1 }) + '\n');
-        plan.endRound(m.round);
-        oracle?.endRound(m.round);
-        opts.onRound?.(rec);
-        // Clients that left on purpose (crash with rejoin) come back before the next cohort is drawn.
-        await Promise.all([...plan.rejoining].map((id) => rejoin(sessions.get(id)!)));
-        plan.rejoining.clear();
-      },
-    });
+    } else
+      await coordinator.run({
+        onRoundStart: (round, cohort) => {
+          roundStart = performance.now();
+          clock0 = { train: pool.clocks.train.busyMs(), bva: pool.clocks.bva.busyMs() };
+          const { corrupted, honest } = plan.startRound(round, cohort);
+          corruptedNow = [...corrupted].sort();
+          oracle?.expect(round, honest);
+        },
+        onPhase: (round, phase) => opts.onPhase?.(round, phase),
+        onRound: async (m) => {
+          const evalMs = m.ms['eval'] ?? 0;
+          const roundMs = performance.now() - roundStart - evalMs;
+          const train = pool.clocks.train.busyMs() - clock0.train;
+          const bva = pool.clocks.bva.busyMs() - clock0.bva;
+          // Secure aggregation: key agreement, the sums and the server's share of Decent_BVA, minus the time the
+          // clients spent computing their BV statistics inside those sums.
+          const secagg = Math.max(0, (m.ms['keyAgreement'] ?? 0) + (m.ms['modelSum'] ?? 0) + (m.ms['sharedSet'] ?? 0) - bva);
+          const rec: SimRoundRecord = {
+            round: m.round,
+            status: m.status,
+            ...(m.abort !== undefined ? { abort: m.abort } : {}),
+            cohort: m.cohort.length,
+            corrupted: corruptedNow,
+            trained: m.trained,
+            ...(m.survivors !== undefined ? { survivors: m.survivors } : {}),
+            ...(m.trainLoss !== undefined ? { trainLoss: m.trainLoss } : {}),
+            ...(m.bvaFallback !== undefined ? { bvaFallback: m.bvaFallback } : {}),
+            ...(m.groups !== undefined ? { groups: m.groups } : {}),
+            ...(m.robust !== undefined ? { robust: m.robust } : {}),
+            ...(m.eval !== undefined ? { eval: m.eval } : {}),
+            ms: { round: roundMs, train, bva, secagg, other: Math.max(0, roundMs - train - bva - secagg), eval: evalMs, coordinator: m.ms },
+            bytesSent: m.bytesSent,
+            mainTensors: tf.memory().numTensors,
+          };
+          records.push(rec);
+          appendFileSync(recordsFile, JSON.stringify(rec) + '\n');
+          writeFileSync(progressFile, JSON.stringify({ wallMs: earlier.wallMs + performance.now() - t0, parts: earlier.parts + 1 }) + '\n');
+          plan.endRound(m.round);
+          oracle?.endRound(m.round);
+          opts.onRound?.(rec);
+          // Clients that left on purpose (crash with rejoin) come back before the next cohort is drawn.
+          await Promise.all([...plan.rejoining].map((id) => rejoin(sessions.get(id)!)));
+          plan.rejoining.clear();
+        },
+      });
     finalWeights = coordinator?.globalWeights();
   } finally {
     for (const s of sessions.values()) s.close();
@@ -335,7 +365,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   // evaluates its own model; the simulation never sees it).
   const last = records[records.length - 1]?.eval ?? {};
   const missing = cfg.finalAttacks.filter((a) => !(a in last));
-  const extra = finalWeights !== undefined && (missing.length > 0 || (backdoor !== undefined && last['asr'] === undefined)) ? withAsr(await evaluate(finalWeights, missing, evalSeed(cfg.rounds + 1))) : {};
+  const extra =
+    finalWeights !== undefined && (missing.length > 0 || (backdoor !== undefined && last['asr'] === undefined)) ? withAsr(await evaluate(finalWeights, missing, evalSeed(cfg.rounds + 1))) : {};
   const finalEval = { ...last, ...extra };
   const evalDevice = pool.evalDevice;
   const gpuFallback = pool.gpuFallbackReason;
@@ -373,7 +404,14 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const { weights: _w, ...summary } = result;
   // The attacks' parameters travel with the numbers, so a report never depends on the code that reads it.
   const attacks = Object.fromEntries([...new Set([...cfg.evalAttacks, ...cfg.finalAttacks])].map((n) => [n, attackAt(n, cfg.evalEps)]));
-  writeFileSync(path.join(opts.runDir, 'results.json'), JSON.stringify({ ...summary, attacks, machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, date: new Date().toISOString() }, null, 2) + '\n');
+  writeFileSync(
+    path.join(opts.runDir, 'results.json'),
+    JSON.stringify(
+      { ...summary, attacks, machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, date: new Date().toISOString() },
+      null,
+      2,
+    ) + '\n',
+  );
   return result;
 }
 

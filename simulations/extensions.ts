@@ -80,7 +80,8 @@ export async function loadExtensions(files: readonly string[]): Promise<string[]
 
 async function loadOne(file: string, abs: string): Promise<void> {
   const at = `extensions: ${JSON.stringify(file)}`;
-  if (!existsSync(abs) || !statSync(abs).isFile()) throw new ConfigError('extensions', `${at}: no such file (resolved to ${abs}); list JavaScript modules (.js or .mjs) that register models, datasets or behaviours`);
+  if (!existsSync(abs) || !statSync(abs).isFile())
+    throw new ConfigError('extensions', `${at}: no such file (resolved to ${abs}); list JavaScript modules (.js or .mjs) that register models, datasets or behaviours`);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
@@ -97,7 +98,7 @@ async function loadOne(file: string, abs: string): Promise<void> {
     if (def !== null && typeof def === 'object' && !Array.isArray(def)) {
       const o = def as Record<string, unknown>;
       if ('forward' in o || 'layers' in o) {
-        throw new Error('its default export is a model definition; give the module as the scenario\'s model (model: <path>), not in extensions');
+        throw new Error("its default export is a model definition; give the module as the scenario's model (model: <path>), not in extensions");
       }
       const known = ['models', 'datasets', 'behaviors'];
       const unknown = Object.keys(o).filter((k) => !known.includes(k));

@@ -16,7 +16,13 @@ const pct = (v: number | undefined): string => (v === undefined ? '-' : `${(100 
 
 /** One line describing a finished round. */
 export function roundLine(r: SimRoundRecord, total: number): string {
-  const ev = r.eval !== undefined ? '  ' + Object.entries(r.eval).map(([k, v]) => `${k} ${pct(v)}`).join(', ') : '';
+  const ev =
+    r.eval !== undefined
+      ? '  ' +
+        Object.entries(r.eval)
+          .map(([k, v]) => `${k} ${pct(v)}`)
+          .join(', ')
+      : '';
   const abort = r.abort !== undefined ? ` at ${r.abort.stage} (${r.abort.got}/${r.abort.needed})` : '';
   const loss = r.trainLoss !== undefined ? `  loss ${r.trainLoss.toFixed(3)}` : '';
   const corrupted = r.corrupted.length > 0 ? `, ${r.corrupted.length} corrupted` : '';

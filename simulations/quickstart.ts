@@ -32,8 +32,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   const runDir = values.out ?? path.join('runs', `quickstart-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const f = scenario.federated;
   await initBackend();
-  console.log(`Quick start: ${f.numClients} virtual clients on ${scenario.dataset}, ${f.method} with secure aggregation, ` +
-    `${Math.max(Math.floor(f.fraction * f.numClients), 1)} clients per round, ${f.rounds} rounds of ${f.localEpochs} local epochs (scenario ${path.relative(process.cwd(), file)})`);
+  console.log(
+    `Quick start: ${f.numClients} virtual clients on ${scenario.dataset}, ${f.method} with secure aggregation, ` +
+      `${Math.max(Math.floor(f.fraction * f.numClients), 1)} clients per round, ${f.rounds} rounds of ${f.localEpochs} local epochs (scenario ${path.relative(process.cwd(), file)})`,
+  );
   const progress = createProgress(f.rounds, values['no-progress'] ? false : undefined);
   const result = await runSimulation({ scenario, runDir, onPhase: progress.onPhase, onRound: progress.onRound });
   progress.stop();

@@ -40,14 +40,23 @@ const ScenarioSchema = z
       .object({
         threshold: z.number().positive().optional(),
         threatModel: z.enum(['honest-but-curious', 'active']).optional(),
-        graph: z.union([z.object({ kind: z.literal('complete') }), z.object({ kind: z.literal('harary'), degree: z.number().int().positive() }), z.object({ kind: z.literal('auto'), dropout: z.number().min(0).lt(1).optional(), corrupted: z.number().min(0).lt(1).optional() })]).optional(),
+        graph: z
+          .union([
+            z.object({ kind: z.literal('complete') }),
+            z.object({ kind: z.literal('harary'), degree: z.number().int().positive() }),
+            z.object({ kind: z.literal('auto'), dropout: z.number().min(0).lt(1).optional(), corrupted: z.number().min(0).lt(1).optional() }),
+          ])
+          .optional(),
         maxRestarts: z.number().int().nonnegative().optional(),
       })
       .strict()
       .default({ graph: { kind: 'auto' } }),
     aggregation: z.object({ rule: z.string() }).passthrough().default({ rule: 'mean' }),
     corrupted: z.unknown().optional(),
-    timeoutsMs: z.object(Object.fromEntries(STAGE_NAMES.map((s) => [s, z.number().int().positive().optional()]))).strict().default({}),
+    timeoutsMs: z
+      .object(Object.fromEntries(STAGE_NAMES.map((s) => [s, z.number().int().positive().optional()])))
+      .strict()
+      .default({}),
     workers: z.number().int().positive().optional(),
     extensions: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
   })
@@ -61,7 +70,12 @@ export interface Scenario {
   dataDir?: string;
   federated: FederatedConfig;
   secure: boolean;
-  secagg: { threshold?: number; threatModel?: 'honest-but-curious' | 'active'; graph?: { kind: 'complete' } | { kind: 'harary'; degree: number } | { kind: 'auto'; dropout?: number; corrupted?: number }; maxRestarts?: number };
+  secagg: {
+    threshold?: number;
+    threatModel?: 'honest-but-curious' | 'active';
+    graph?: { kind: 'complete' } | { kind: 'harary'; degree: number } | { kind: 'auto'; dropout?: number; corrupted?: number };
+    maxRestarts?: number;
+  };
   aggregation: AggregationConfig;
   corrupted?: CorruptionSpec;
   timeoutsMs: Partial<typeof DEFAULT_TIMEOUTS_MS>;
@@ -130,7 +144,10 @@ function checkDataset(dataset: string, dataDir: string | undefined, pending: boo
   }
   if (pending) return;
   const registered = registeredDatasetNames();
-  throw new ConfigError('dataset', `scenario: dataset = ${JSON.stringify(dataset)} is unknown${registered.length > 0 ? ` (registered: ${registered.join(', ')})` : ''}; ${DATASET_FIX}, or give dataDir for an IDX directory under that name`);
+  throw new ConfigError(
+    'dataset',
+    `scenario: dataset = ${JSON.stringify(dataset)} is unknown${registered.length > 0 ? ` (registered: ${registered.join(', ')})` : ''}; ${DATASET_FIX}, or give dataDir for an IDX directory under that name`,
+  );
 }
 
 /** `path.to.field=value` overrides; the value is parsed as YAML (numbers, booleans, lists, objects). */
@@ -178,7 +195,10 @@ export function resolveScenario(raw: unknown): Scenario {
   extensions.forEach((e, i) => {
     const abs = path.resolve(e);
     if (!existsSync(abs) || !statSync(abs).isFile()) {
-      throw new ConfigError('extensions', `scenario: extensions[${i}] = ${JSON.stringify(e)}: no such file (resolved to ${abs}); list JavaScript modules (.js or .mjs) that register models, datasets or behaviours`);
+      throw new ConfigError(
+        'extensions',
+        `scenario: extensions[${i}] = ${JSON.stringify(e)}: no such file (resolved to ${abs}); list JavaScript modules (.js or .mjs) that register models, datasets or behaviours`,
+      );
     }
   });
   // Names that extension modules not loaded yet may register are accepted here and checked by prepareScenario.
@@ -207,7 +227,10 @@ export function resolveScenario(raw: unknown): Scenario {
   if (corrupted !== undefined && isBuiltinBehavior(corrupted.behavior)) {
     const b = corrupted.behavior;
     if (corrupted.poisonBva && !poisonBvaSupported(b)) {
-      throw new ConfigError(['corrupted.poisonBva', 'corrupted.behavior.kind'], `scenario: poisonBva is not available for ${b.kind}: its transform needs the honest clients' statistics, which the simulation's oracle does not compute for BV phases`);
+      throw new ConfigError(
+        ['corrupted.poisonBva', 'corrupted.behavior.kind'],
+        `scenario: poisonBva is not available for ${b.kind}: its transform needs the honest clients' statistics, which the simulation's oracle does not compute for BV phases`,
+      );
     }
     if (b.kind === 'crash' && !p.secure && b.stage !== 'train') {
       throw new ConfigError(['corrupted.behavior.stage', 'secure'], `scenario: a crash at the secure-aggregation stage "${b.stage}" needs secure: true (plaintext rounds have only the train stage)`);

@@ -37,13 +37,32 @@ export const OPTIONS = {
 } satisfies ParseArgsOptionsConfig;
 
 /** The scenario overrides the shorthand flags stand for, after the explicit --set ones (so shorthands win). */
-export function shorthandOverrides(values: { set?: string[]; rounds?: string; clients?: string; method?: string; seed?: string; workers?: string; model?: string; data?: string; extension?: string[] }): string[] {
+export function shorthandOverrides(values: {
+  set?: string[];
+  rounds?: string;
+  clients?: string;
+  method?: string;
+  seed?: string;
+  workers?: string;
+  model?: string;
+  data?: string;
+  extension?: string[];
+}): string[] {
   const overrides = [...(values.set ?? [])];
-  for (const [flag, field] of [['rounds', 'rounds'], ['clients', 'numClients'], ['method', 'method'], ['seed', 'seed'], ['workers', 'workers']] as const) {
+  for (const [flag, field] of [
+    ['rounds', 'rounds'],
+    ['clients', 'numClients'],
+    ['method', 'method'],
+    ['seed', 'seed'],
+    ['workers', 'workers'],
+  ] as const) {
     if (values[flag] !== undefined) overrides.push(`${field}=${values[flag]}`);
   }
   // Names and paths stay strings whatever they look like (the values are parsed as YAML: `yes`, `123`).
-  for (const [flag, field] of [['model', 'model'], ['data', 'dataset']] as const) {
+  for (const [flag, field] of [
+    ['model', 'model'],
+    ['data', 'dataset'],
+  ] as const) {
     if (values[flag] !== undefined) overrides.push(`${field}=${JSON.stringify(values[flag])}`);
   }
   // A list value travels as a JSON array (the --set values are parsed as YAML, of which JSON is a part).
@@ -60,8 +79,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   // The backend line (short; --verbose for the long form) before the run, as the other commands print it.
   await initBackend(values.backend !== undefined ? { backend: values.backend as BackendName } : {});
   const f = scenario.federated;
-  console.error(`scenario ${scenario.name}: ${f.method} on ${f.model} with ${scenario.dataset}, ${f.numClients} clients, ${f.fraction} per round, ${f.rounds} round${f.rounds === 1 ? '' : 's'}, ` +
-    `${scenario.secure ? 'secure aggregation' : 'plaintext'} (${scenario.aggregation.rule})${scenario.corrupted !== undefined ? `, ${scenario.corrupted.fraction * 100} % ${scenario.corrupted.behavior.kind}` : ''}; writing ${runDir}`);
+  console.error(
+    `scenario ${scenario.name}: ${f.method} on ${f.model} with ${scenario.dataset}, ${f.numClients} clients, ${f.fraction} per round, ${f.rounds} round${f.rounds === 1 ? '' : 's'}, ` +
+      `${scenario.secure ? 'secure aggregation' : 'plaintext'} (${scenario.aggregation.rule})${scenario.corrupted !== undefined ? `, ${scenario.corrupted.fraction * 100} % ${scenario.corrupted.behavior.kind}` : ''}; writing ${runDir}`,
+  );
   const progress = createProgress(scenario.federated.rounds, values['no-progress'] ? false : undefined);
   try {
     const result = await runSimulation({

@@ -135,7 +135,13 @@ describe('local adversarial training and profiles', function () {
   });
 
   it('the wire refuses a bad local adversarial spec and carries a good one', () => {
-    const req = (adversarial: unknown): unknown => ({ round: 1, model: 'cnn-mnist', weights: new Uint8Array(8), train: { epochs: 1, batchSize: 64, lr: 0.01, momentum: 0.9, seed: 1, sharedLossWeight: 1, adversarial }, returnWeights: false });
+    const req = (adversarial: unknown): unknown => ({
+      round: 1,
+      model: 'cnn-mnist',
+      weights: new Uint8Array(8),
+      train: { epochs: 1, batchSize: 64, lr: 0.01, momentum: 0.9, seed: 1, sharedLossWeight: 1, adversarial },
+      returnWeights: false,
+    });
     expect(parseTrainRequest(req({ attack: 'trades', eps: 0.1, steps: 10, loss: 'trades', beta: 6 })).train.adversarial?.beta).to.equal(6);
     expect(() => parseTrainRequest(req({ attack: 'pgd', eps: 0.1, loss: 'adv' }))).to.throw(/steps/);
     expect(() => parseTrainRequest(req({ attack: 'pgd', eps: 0.1, steps: 3, loss: 'trades', beta: 1 }))).to.throw(/loss/);

@@ -70,9 +70,12 @@ describe('compute backend picker', function () {
   });
 
   it('describes a choice with its reasons', () => {
-    expect(describeBackend({ name: 'webgpu', tfName: 'webgpu', adapter: 'nvidia hopper', reason: 'chosen by option', rejected: [] })).to.equal('compute backend: webgpu on nvidia hopper — chosen by option');
-    expect(describeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after tfjs-node', rejected: [{ name: 'tfjs-node', error: 'no binding' }] }))
-      .to.equal('compute backend: wasm — first that loaded after tfjs-node (tfjs-node: no binding)');
+    expect(describeBackend({ name: 'webgpu', tfName: 'webgpu', adapter: 'nvidia hopper', reason: 'chosen by option', rejected: [] })).to.equal(
+      'compute backend: webgpu on nvidia hopper — chosen by option',
+    );
+    expect(describeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after tfjs-node', rejected: [{ name: 'tfjs-node', error: 'no binding' }] })).to.equal(
+      'compute backend: wasm — first that loaded after tfjs-node (tfjs-node: no binding)',
+    );
   });
 
   it('says in a few words why the better backends were not taken, leaving the errors to --verbose', () => {
@@ -81,11 +84,16 @@ describe('compute backend picker', function () {
       { name: 'webgpu' as const, error: 'not for this program (it reads tensors synchronously; WebGPU in Node reads only asynchronously)' },
       { name: 'tfjs-node' as const, error: "Cannot find package '@tensorflow/tfjs-node' imported from /x/backend.js" },
     ];
-    expect(summarizeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after tfjs-node-gpu, webgpu, tfjs-node', rejected }))
-      .to.equal('compute backend: wasm (tfjs-node-gpu, tfjs-node not installed)');
-    const noGpu = [{ name: 'webgpu' as const, error: 'no Vulkan loader (libvulkan.so.1)' }, { name: 'tfjs-node' as const, error: 'libtensorflow.so: cannot open shared object file' }];
-    expect(summarizeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after webgpu, tfjs-node', rejected: noGpu }))
-      .to.equal('compute backend: wasm (no GPU; tfjs-node failed to load)');
+    expect(summarizeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after tfjs-node-gpu, webgpu, tfjs-node', rejected })).to.equal(
+      'compute backend: wasm (tfjs-node-gpu, tfjs-node not installed)',
+    );
+    const noGpu = [
+      { name: 'webgpu' as const, error: 'no Vulkan loader (libvulkan.so.1)' },
+      { name: 'tfjs-node' as const, error: 'libtensorflow.so: cannot open shared object file' },
+    ];
+    expect(summarizeBackend({ name: 'wasm', tfName: 'wasm', reason: 'first that loaded after webgpu, tfjs-node', rejected: noGpu })).to.equal(
+      'compute backend: wasm (no GPU; tfjs-node failed to load)',
+    );
     expect(summarizeBackend({ name: 'cpu', tfName: 'cpu', reason: 'chosen by RFL_BACKEND', rejected: [] })).to.equal('compute backend: cpu (chosen by RFL_BACKEND)');
   });
 });

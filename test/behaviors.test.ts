@@ -361,7 +361,7 @@ describe('corrupted-client behaviours (threats-and-evaluation.md §3)', () => {
       expect(arr(transformUpdate(parseBehavior({ kind: 'alie', z: 'auto' }), f32(9, 9, 9), ctx({ honest, m: 10, f: 2 })))).to.deep.equal([2, 2, 5]);
     });
 
-    it("auto z: 0 for m = 10, f = 2; Φ⁻¹(49/80) for m = 100, f = 20", () => {
+    it('auto z: 0 for m = 10, f = 2; Φ⁻¹(49/80) for m = 100, f = 20', () => {
       // m = 10, f = 2: s = ⌊10/2⌋ + 1 − 2 = 4, (10 − 2 − 4)/(10 − 2) = 0.5, Φ⁻¹(0.5) = 0.
       expect(alieAutoZ(10, 2)).to.equal(0);
       // m = 100, f = 20: s = 51 − 20 = 31, (80 − 31)/80 = 0.6125; Φ⁻¹(0.6125) = 0.28584087488… (scipy norm.ppf).
@@ -417,14 +417,8 @@ describe('corrupted-client behaviours (threats-and-evaluation.md §3)', () => {
       const gaussian = transformBvaContribution(parseBehavior({ kind: 'gaussian' }), values, new Rng(2));
       expect(gaussian.map((v) => v.length)).to.deep.equal([2, 1]);
       expect(arr(gaussian[0]!)).to.not.deep.equal(arr(values[0]!));
-      expect(transformBvaContribution(parseBehavior({ kind: 'sign-flip' }), values, new Rng(2)).map(arr)).to.deep.equal([
-        [Math.fround(-0.1), Math.fround(0.2)],
-        [-0.5],
-      ]);
-      expect(transformBvaContribution(parseBehavior({ kind: 'scale' }), values, new Rng(2), 4).map(arr)).to.deep.equal([
-        [Math.fround(4 * Math.fround(0.1)), Math.fround(4 * Math.fround(-0.2))],
-        [2],
-      ]);
+      expect(transformBvaContribution(parseBehavior({ kind: 'sign-flip' }), values, new Rng(2)).map(arr)).to.deep.equal([[Math.fround(-0.1), Math.fround(0.2)], [-0.5]]);
+      expect(transformBvaContribution(parseBehavior({ kind: 'scale' }), values, new Rng(2), 4).map(arr)).to.deep.equal([[Math.fround(4 * Math.fround(0.1)), Math.fround(4 * Math.fround(-0.2))], [2]]);
       expect(transformBvaContribution(parseBehavior({ kind: 'scale', gamma: 2 }), values, new Rng(2)).map(arr)[1]).to.deep.equal([1]);
       expect(transformBvaContribution(parseBehavior({ kind: 'free-rider' }), values, new Rng(2)).map(arr)).to.deep.equal([[0, 0], [0]]);
       const copies = transformBvaContribution(parseBehavior({ kind: 'label-flip' }), values, new Rng(2));

@@ -17,7 +17,21 @@ const data = makeSyntheticDataset({ count: 200, testCount: 40, seed: 9 });
 const tiny = (): MatrixConfig =>
   parseMatrix({
     name: 'tiny',
-    base: { dataset: 'synthetic', model: 'linear', numClients: 4, fraction: 1, rounds: 1, localEpochs: 1, batchSize: 32, lr: 0.1, sharedSetSize: 8, evalEvery: 1, evalAttacks: ['clean'], finalAttacks: ['clean', 'fgsm'], workers: 1 },
+    base: {
+      dataset: 'synthetic',
+      model: 'linear',
+      numClients: 4,
+      fraction: 1,
+      rounds: 1,
+      localEpochs: 1,
+      batchSize: 32,
+      lr: 0.1,
+      sharedSetSize: 8,
+      evalEvery: 1,
+      evalAttacks: ['clean'],
+      finalAttacks: ['clean', 'fgsm'],
+      workers: 1,
+    },
     defenses: [
       { name: 'fedavg', method: 'fedavg', secure: true },
       { name: 'fedavg+median', method: 'fedavg', secure: false, aggregation: { rule: 'median' } },

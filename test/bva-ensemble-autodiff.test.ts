@@ -98,11 +98,7 @@ describe('Decent_BVA plaintext ensemble: sum formulation = direct autodiff of th
       const mean = (xx: tf.Tensor, ks: readonly number[]): tf.Tensor => tf.div(tf.addN(ks.map((k) => probs(xx, k))), ks.length);
       const B =
         bias === 'mean-ce'
-          ? (xx: tf.Tensor): tf.Scalar =>
-              tf.div(
-                tf.addN(u1.map((k) => tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(models[k]!.logits(xx as tf.Tensor4D, { training: false }))))))),
-                u1.length,
-              ) as tf.Scalar
+          ? (xx: tf.Tensor): tf.Scalar => tf.div(tf.addN(u1.map((k) => tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(models[k]!.logits(xx as tf.Tensor4D, { training: false }))))))), u1.length) as tf.Scalar
           : (xx: tf.Tensor): tf.Scalar => tf.neg(tf.sum(tf.mul(y, tf.log(mean(xx, u1))))) as tf.Scalar;
       const sameCohort = u2.length === u1.length && u2.every((k, j) => k === u1[j]);
       // Ω from the phase-1 mean at X, a constant (the coordinator broadcasts it).
@@ -182,15 +178,23 @@ describe('Decent_BVA plaintext ensemble: sum formulation = direct autodiff of th
     const drop = direct('mean-ce', [0, 1, 2, 3], [0, 1, 3]);
     const gDrop = await fromSums('fed-variance', 'mean-ce', { phase2: [0, 1, 3] });
     expect(maxRelativeError(gDrop, drop.gV)).to.be.at.most(REL_TOL);
-    expect(maxRelativeError(gDrop.map((v) => (v * 3) / 4), drop.gV)).to.be.above(100 * REL_TOL);
+    expect(
+      maxRelativeError(
+        gDrop.map((v) => (v * 3) / 4),
+        drop.gV,
+      ),
+    ).to.be.above(100 * REL_TOL);
     // The entropy's "+1": J_kᵀ·1 = 0, so the autodiff entropy gradient equals −Σ_c ω_c ∇y_m,c (Ω constant).
     const omegaOnly = direct('mean-ce', [0, 1, 2, 3], [0, 1, 2, 3].slice()); // same cohort: entropy
     const explicitOmega = tf.tidy(() => {
       const x = tf.tensor4d(X.slice(), [ns, H, W, Cin]);
-      const mean = (xx: tf.Tensor): tf.Tensor =>
-        tf.div(tf.addN(models.map((m) => tf.softmax(m.logits(xx as tf.Tensor4D, { training: false })))), models.length);
+      const mean = (xx: tf.Tensor): tf.Tensor => tf.div(tf.addN(models.map((m) => tf.softmax(m.logits(xx as tf.Tensor4D, { training: false })))), models.length);
       const omega = tf.log(tf.maximum(mean(x), TAU));
-      return (tf.grad((xx: tf.Tensor) => tf.neg(tf.sum(tf.mul(omega, mean(xx)))))(x).dataSync() as Float32Array).slice();
+      return (
+        tf
+          .grad((xx: tf.Tensor) => tf.neg(tf.sum(tf.mul(omega, mean(xx)))))(x)
+          .dataSync() as Float32Array
+      ).slice();
     });
     expect(maxRelativeError(explicitOmega, omegaOnly.gV)).to.be.at.most(REL_TOL);
   });

@@ -208,7 +208,10 @@ describe('Decent_BVA against a PyTorch port of the reference formulas (junwu6/Fe
         });
         const omega = omegaFromMean(meanPrediction(Float32Array.from(sumP), K));
         const Vs = models.map((m) => phase2Contribution(m, X, omega));
-        for (const [acc, per] of [[clippedB, Bs], [clippedV, Vs]] as const) {
+        for (const [acc, per] of [
+          [clippedB, Bs],
+          [clippedV, Vs],
+        ] as const) {
           acc.mask = new Uint8Array(ns * d);
           for (const v of per) {
             v.forEach((x, j) => {
@@ -226,7 +229,7 @@ describe('Decent_BVA against a PyTorch port of the reference formulas (junwu6/Fe
         }
       });
 
-      it('the batch spans exactly [0, 1]: the reference\'s clamp to [min(x), max(x)] equals our clip to [0, 1]', () => {
+      it("the batch spans exactly [0, 1]: the reference's clamp to [min(x), max(x)] equals our clip to [0, 1]", () => {
         const c = manifest.cases[String(ns)]!;
         expect(labels.length).to.equal(ns);
         expect(X.length).to.equal(ns * d);
@@ -239,7 +242,7 @@ describe('Decent_BVA against a PyTorch port of the reference formulas (junwu6/Fe
         expect([lo, hi, c.batchMin, c.batchMax]).to.deep.equal([0, 1, 0, 1]);
       });
 
-      it('the weights map onto our layout: each client\'s softmax equals the reference\'s (≤ 1e-5)', () => {
+      it("the weights map onto our layout: each client's softmax equals the reference's (≤ 1e-5)", () => {
         const C = spec.numClasses;
         let worst = 0;
         models.forEach((m, k) => {
@@ -306,7 +309,7 @@ describe('Decent_BVA against a PyTorch port of the reference formulas (junwu6/Fe
         for (const v of Object.values(got)) expect(v).to.be.below(1e-3);
       });
 
-      it('the comparison is sharp: the other n_s\'s λ misses the bar', () => {
+      it("the comparison is sharp: the other n_s's λ misses the bar", () => {
         // g with the λ of the other case (0.64 at n_s = 16, 0.16 at n_s = 64) is not the reference's direction.
         const wrong = manifest.c2 * (ns === 16 ? 64 : 16);
         const gB = ours.plaintext['fed-bias'].direction;

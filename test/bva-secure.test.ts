@@ -32,7 +32,12 @@ describe('Decent_BVA over secure aggregation', function () {
     const { train, test } = makeSyntheticDataset({ count: 400, testCount: ns, seed: 4 });
     models = Array.from({ length: K }, (_, k) => {
       const m = createModel('cnn-mnist', 1);
-      trainLocal(m, train, range(400).filter((i) => i % K === k), { epochs: 2, lr: 0.05, seed: 10 + k });
+      trainLocal(
+        m,
+        train,
+        range(400).filter((i) => i % K === k),
+        { epochs: 2, lr: 0.05, seed: 10 + k },
+      );
       return m;
     });
     X = test.images.slice();
@@ -45,14 +50,19 @@ describe('Decent_BVA over secure aggregation', function () {
     const ids = models.map((_, k) => `c${k}`);
     const identities = ids.map(() => identityKeyPair());
     const runId = new Uint8Array(16).fill(9);
-    const clients = ids.map((id, k) =>
-      new SecAggClientRound({
-        clientId: id,
-        identity: identities[k]!,
-        peerIdentity: (p) => identities[ids.indexOf(p)]?.publicKey,
-        input: (_phase, spec, payload) => bvaInputs(models[k]!, spec, payload as BvaProbe, k),
-        rounding: 'half-up',
-      }, runId, 1),
+    const clients = ids.map(
+      (id, k) =>
+        new SecAggClientRound(
+          {
+            clientId: id,
+            identity: identities[k]!,
+            peerIdentity: (p) => identities[ids.indexOf(p)]?.publicKey,
+            input: (_phase, spec, payload) => bvaInputs(models[k]!, spec, payload as BvaProbe, k),
+            rounding: 'half-up',
+          },
+          runId,
+          1,
+        ),
     );
     const dead = new Set<number>();
     const send: StageSender = async (stage, id, req) => {
@@ -61,10 +71,16 @@ describe('Decent_BVA over secure aggregation', function () {
       if (dead.has(k)) throw new Error('dropped');
       return clients[k]!.handle(stage, req);
     };
-    const session = new SecureSumSession({
-      runId, round: 1, cohort: ids, identity: (id) => identities[ids.indexOf(id)]?.publicKey,
-      plannedSums: plannedBvaSums(method, 'mean-ce', steps, shape, K),
-    }, send);
+    const session = new SecureSumSession(
+      {
+        runId,
+        round: 1,
+        cohort: ids,
+        identity: (id) => identities[ids.indexOf(id)]?.publicKey,
+        plannedSums: plannedBvaSums(method, 'mean-ce', steps, shape, K),
+      },
+      send,
+    );
     await session.start();
     const sums: BvaSumInfo[] = [];
     return { ens: secureEnsemble(session, shape, K, (i) => sums.push(i)), sums };
@@ -102,7 +118,10 @@ describe('Decent_BVA over secure aggregation', function () {
   it('a client dropping between phase 1 and phase 2: phase 2 restarts without it and matches the plaintext survivors', async () => {
     const { ens, sums } = await secure('fed-bva', 1, { client: 3, phase: 'bva/0/p2' });
     const s = await bvFgsm(ens, X, labels, { method: 'fed-bva' });
-    expect(sums.map((x) => [x.survivors, x.attempts])).to.deep.equal([[4, 1], [3, 2]]);
+    expect(sums.map((x) => [x.survivors, x.attempts])).to.deep.equal([
+      [4, 1],
+      [3, 2],
+    ]);
     const q = await bvFgsm(plaintextEnsemble(models, { phase1: [0, 1, 2, 3], phase2: [0, 1, 2] }, { emulateQuantization: { nMax: K } }), X, labels, { method: 'fed-bva' });
     expect(identical(s.xAdv, q.xAdv)).to.equal(1);
     // Normalising phase 2 by K1 instead of K2 would have changed the result.

@@ -11,13 +11,7 @@ import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { createModel, type Model } from '../shared/models/model.js';
 import { trainLocal } from '../shared/train/sgd.js';
 import { range } from '../shared/train/batches.js';
-import {
-  isTrainingMode,
-  omegaFromMean,
-  phase1Contribution,
-  phase2Contribution,
-  setTrainingMode,
-} from '../shared/defense/bva-stats.js';
+import { isTrainingMode, omegaFromMean, phase1Contribution, phase2Contribution, setTrainingMode } from '../shared/defense/bva-stats.js';
 import {
   biasGradient,
   bvaDirection,
@@ -31,13 +25,7 @@ import {
   varianceGradient,
   type BvaMethod,
 } from '../shared/defense/bva-combine.js';
-import {
-  bvFgsm,
-  bvPgd,
-  plaintextEnsemble,
-  type BvaEnsemble,
-  type Phase1Request,
-} from '../shared/defense/bva-attack.js';
+import { bvFgsm, bvPgd, plaintextEnsemble, type BvaEnsemble, type Phase1Request } from '../shared/defense/bva-attack.js';
 import { maxRelativeError } from './helpers/compare.js';
 
 const METHODS: BvaMethod[] = ['fed-bva', 'fed-bias', 'fed-variance'];
@@ -245,7 +233,12 @@ describe('Decent_BVA statistics core (decent-bva.md §11)', function () {
         const xi = tf.tensor4d(Xn.slice(i * d, (i + 1) * d), [1, 28, 28, 1]);
         for (let c = 0; c < 10; c++) {
           const gi = tf.tidy(() =>
-            tf.grad((xx: tf.Tensor) => tf.softmax(m.logits(xx as tf.Tensor4D, { training: false })).slice([0, c], [1, 1]).sum())(xi),
+            tf.grad((xx: tf.Tensor) =>
+              tf
+                .softmax(m.logits(xx as tf.Tensor4D, { training: false }))
+                .slice([0, c], [1, 1])
+                .sum(),
+            )(xi),
           );
           const gv = gi.dataSync();
           for (let j = 0; j < d; j++) oracle[i * d + j] += (omega[i * 10 + c]! - wbar) * gv[j]!;
@@ -260,7 +253,11 @@ describe('Decent_BVA statistics core (decent-bva.md §11)', function () {
       // float32 it leaves only rounding: softmax outputs sum to 1 within a few ulps, so J_kᵀ·1 evaluates to
       // 1e-6 … 3e-6 of ‖V‖ on these models (§11 asks 1e-6, below that floor). It is checked against the oracle
       // at the VJP bar, and its direct effect at 1e-5.
-      const plusOne = phase2Contribution(m, Xn, omega.map((w) => w + 1));
+      const plusOne = phase2Contribution(
+        m,
+        Xn,
+        omega.map((w) => w + 1),
+      );
       expect(maxRelativeError(plusOne, oracle)).to.be.below(1e-5);
       expect(maxRelativeError(plusOne, V)).to.be.below(1e-5);
     });
@@ -359,7 +356,11 @@ describe('Decent_BVA statistics core (decent-bva.md §11)', function () {
 
     it('rejects bad attack options with the field name', async () => {
       const ens = plaintextEnsemble(clients);
-      const reason = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e: unknown) => String(e));
+      const reason = async (p: Promise<unknown>): Promise<string> =>
+        p.then(
+          () => 'resolved',
+          (e: unknown) => String(e),
+        );
       expect(await reason(bvPgd(ens, X, t, { method: 'fed-bva' }))).to.match(/seed = undefined/);
       expect(await reason(bvPgd(ens, X, t, { method: 'fed-bva', steps: 0, seed: 1 }))).to.match(/steps = 0/);
       expect(await reason(bvFgsm(ens, X, t, { method: 'fed-avg' as BvaMethod }))).to.match(/method = "fed-avg"/);
@@ -469,7 +470,13 @@ describe('Decent_BVA statistics core (decent-bva.md §11)', function () {
     });
 
     it('a client dropping between phase 1 and phase 2: each sum is normalised by its own survivor count', async () => {
-      for (const [u1, u2] of [[[0, 1, 2], [0, 2]], [[1, 2], [2]]] as const) {
+      for (const [u1, u2] of [
+        [
+          [0, 1, 2],
+          [0, 2],
+        ],
+        [[1, 2], [2]],
+      ] as const) {
         const ens = plaintextEnsemble(clients, { phase1: u1, phase2: u2 });
         const r = await bvFgsm(ens, X, t, { method: 'fed-bva' });
         expect(r.survivors).to.deep.equal([{ step: 0, k1: u1.length, k2: u2.length }]);
@@ -492,13 +499,21 @@ describe('Decent_BVA statistics core (decent-bva.md §11)', function () {
 
         // ∇V alone ('fed-variance'), where normalising by K1 instead of K2 would be off by the factor K2/K1.
         expect(maxRelativeError(rV.direction, gV)).to.be.below(1e-5);
-        expect(maxRelativeError(rV.direction, gV.map((v) => (v * u2.length) / u1.length))).to.be.above(0.3);
+        expect(
+          maxRelativeError(
+            rV.direction,
+            gV.map((v) => (v * u2.length) / u1.length),
+          ),
+        ).to.be.above(0.3);
       }
     });
 
     it('phase 2 survivors must be phase 1 survivors', async () => {
       const ens = plaintextEnsemble(clients, { phase1: [0, 1], phase2: [0, 2] });
-      const err = await bvFgsm(ens, X, t, { method: 'fed-variance' }).then(() => '', (e: unknown) => String(e));
+      const err = await bvFgsm(ens, X, t, { method: 'fed-variance' }).then(
+        () => '',
+        (e: unknown) => String(e),
+      );
       expect(err).to.match(/phase-2 survivor 2 of step 0 is not in the cohort \[0, 1\]/);
     });
   });

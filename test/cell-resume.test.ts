@@ -21,17 +21,39 @@ import { CELL_RESUME_DATA } from './helpers/cell-resume-data.js';
 // Secure aggregation and Decent_BVA's shared set, which the checkpoint must carry into the resumed part.
 const matrix = {
   name: 'resume',
-  base: { dataset: 'synthetic', model: 'linear', numClients: 4, fraction: 1, rounds: 4, localEpochs: 1, batchSize: 32, lr: 0.1, sharedSetSize: 8, evalEvery: 2, evalAttacks: ['clean'], finalAttacks: ['clean', 'fgsm'], workers: 1 },
+  base: {
+    dataset: 'synthetic',
+    model: 'linear',
+    numClients: 4,
+    fraction: 1,
+    rounds: 4,
+    localEpochs: 1,
+    batchSize: 32,
+    lr: 0.1,
+    sharedSetSize: 8,
+    evalEvery: 2,
+    evalAttacks: ['clean'],
+    finalAttacks: ['clean', 'fgsm'],
+    workers: 1,
+  },
   defenses: [{ name: 'fed-bva', method: 'fed-bva', secure: true }],
   threats: [{ name: 'none' }],
   seeds: [3],
 };
 const CELL = 'fed-bva__none__f0__s3';
 
-interface Results { final: { accuracy: Record<string, number> }; parts?: number; wallMs: number; completedRounds: number }
+interface Results {
+  final: { accuracy: Record<string, number> };
+  parts?: number;
+  wallMs: number;
+  completedRounds: number;
+}
 const results = (out: string): Results => JSON.parse(readFileSync(path.join(out, 'cells', CELL, 'results.json'), 'utf8')) as Results;
 const rounds = (out: string): { round: number; trainLoss?: number; eval?: Record<string, number> }[] =>
-  readFileSync(path.join(out, 'cells', CELL, 'rounds.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { round: number; trainLoss?: number; eval?: Record<string, number> });
+  readFileSync(path.join(out, 'cells', CELL, 'rounds.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { round: number; trainLoss?: number; eval?: Record<string, number> });
 
 describe('a benchmark cell stopped between rounds resumes from its checkpoint', function () {
   this.timeout(240000);

@@ -68,7 +68,12 @@ describe('rfl command line', function () {
     // A misspelt scenario field in --set gets the same kind of suggestion.
     const f = rfl('simulate', '--set', 'roundz=3', '--no-progress');
     expect(f.status).to.equal(2);
-    expect(f.stderr.trim().split('\n').filter((l) => !l.startsWith('compute backend:'))[0]).to.match(/^ConfigError: scenario: unknown field "roundz" \(did you mean rounds\?\); expected one of /);
+    expect(
+      f.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('compute backend:'))[0],
+    ).to.match(/^ConfigError: scenario: unknown field "roundz" \(did you mean rounds\?\); expected one of /);
     const u = rfl('simulat');
     expect(u.status).to.equal(2);
     expect(u.stderr.trim()).to.equal("UsageError: unknown command 'simulat' (did you mean simulate?)");
@@ -86,7 +91,10 @@ describe('rfl command line', function () {
     ];
     for (const [args, expected] of cases) {
       const r = rfl(...args);
-      const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('compute backend:'));
+      const lines = r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('compute backend:'));
       expect(lines, args.join(' ')).to.have.length(1);
       expect(lines[0], args.join(' ')).to.match(expected);
       expect(r.stderr, args.join(' ')).to.not.match(/^\s+at /m);
@@ -137,11 +145,43 @@ describe('rfl command line', function () {
 
   it('runs your own model, data and behaviour: rfl simulate --model --data --extension', () => {
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-own-')), 'run');
-    const r = rflWith('wasm', 'simulate', '--model', './examples/own-model/my-model.js', '--data', './examples/own-model/my-data', '--extension', './examples/own-model/my-behavior.js',
-      '--set', 'corrupted={fraction: 0.25, behavior: {kind: noisy-scale, factor: 5, sigma: 0.01}}', '--method', 'fedavg', '--clients', '4', '--rounds', '2',
-      '--set', 'fraction=1', '--set', 'localEpochs=1', '--set', 'evalSubset=100', '--set', 'finalAttacks=[clean]', '--set', 'evalAttacks=[clean]', '--workers', '1', '--no-progress', '--out', out);
+    const r = rflWith(
+      'wasm',
+      'simulate',
+      '--model',
+      './examples/own-model/my-model.js',
+      '--data',
+      './examples/own-model/my-data',
+      '--extension',
+      './examples/own-model/my-behavior.js',
+      '--set',
+      'corrupted={fraction: 0.25, behavior: {kind: noisy-scale, factor: 5, sigma: 0.01}}',
+      '--method',
+      'fedavg',
+      '--clients',
+      '4',
+      '--rounds',
+      '2',
+      '--set',
+      'fraction=1',
+      '--set',
+      'localEpochs=1',
+      '--set',
+      'evalSubset=100',
+      '--set',
+      'finalAttacks=[clean]',
+      '--set',
+      'evalAttacks=[clean]',
+      '--workers',
+      '1',
+      '--no-progress',
+      '--out',
+      out,
+    );
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/scenario quickstart: fedavg on \.\/examples\/own-model\/my-model\.js with \.\/examples\/own-model\/my-data, 4 clients, 1 per round, 2 rounds, secure aggregation \(mean\), 25 % noisy-scale/);
+    expect(r.stderr).to.match(
+      /scenario quickstart: fedavg on \.\/examples\/own-model\/my-model\.js with \.\/examples\/own-model\/my-data, 4 clients, 1 per round, 2 rounds, secure aggregation \(mean\), 25 % noisy-scale/,
+    );
     expect(r.stderr).to.match(/^compute backend: wasm/m);
     const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { completedRounds: number; final: { accuracy: { clean: number } } };
     expect(results.completedRounds).to.equal(2);
@@ -149,7 +189,12 @@ describe('rfl command line', function () {
     // A model path that does not exist is one named line, exit code 2.
     const bad = rfl('simulate', '--model', './examples/own-model/no-such-model.js', '--rounds', '1', '--no-progress', '--out', `${out}-bad`);
     expect(bad.status).to.equal(2);
-    expect(bad.stderr.trim().split('\n').filter((l) => !l.startsWith('compute backend:'))).to.have.length(1);
+    expect(
+      bad.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('compute backend:')),
+    ).to.have.length(1);
     expect(bad.stderr).to.match(/^ConfigError: .*model.*no-such-model\.js/m);
   });
 

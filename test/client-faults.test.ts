@@ -22,7 +22,21 @@ import { RecordingTrainer, recorded } from './helpers/recording-trainer.js';
 
 const N = 5;
 const KILLED = 4; // client-004, the child process
-const federated = { method: 'fedavg', model: 'linear', numClients: N, fraction: 1, rounds: 2, localEpochs: 1, batchSize: 32, lr: 0.1, sharedSetSize: 8, seed: 7, evalEvery: 2, evalAttacks: ['clean'], finalAttacks: ['clean'] };
+const federated = {
+  method: 'fedavg',
+  model: 'linear',
+  numClients: N,
+  fraction: 1,
+  rounds: 2,
+  localEpochs: 1,
+  batchSize: 32,
+  lr: 0.1,
+  sharedSetSize: 8,
+  seed: 7,
+  evalEvery: 2,
+  evalAttacks: ['clean'],
+  finalAttacks: ['clean'],
+};
 type Kill = { event: 'round:train' } | { event: 'secagg'; stage: string };
 
 interface Outcome {
@@ -38,9 +52,21 @@ async function runWithKill(kill: Kill, threshold?: number): Promise<Outcome> {
   const data = loadDataset('synthetic');
   const fed = await startFederation(data, federated, { secure: true, minClients: N, ...(threshold !== undefined ? { secagg: { threshold } } : {}) }, false);
   const sessions = fed.ids.flatMap((id, k) =>
-    k === KILLED ? [] : [connect(fed.url, { clientId: id, token: 'secret', identity: fed.keys[k]!, trainer: new RecordingTrainer(fed.trainers[k]!, id, dir), rounding: 'half-up', reconnection: false })],
+    k === KILLED
+      ? []
+      : [connect(fed.url, { clientId: id, token: 'secret', identity: fed.keys[k]!, trainer: new RecordingTrainer(fed.trainers[k]!, id, dir), rounding: 'half-up', reconnection: false })],
   );
-  const args = { url: fed.url, token: 'secret', index: KILLED, n: N, seed: federated.seed, sharedSetSize: federated.sharedSetSize, secretKey: Buffer.from(fed.keys[KILLED]!.secretKey).toString('hex'), kill: { round: 2, ...kill }, out: dir };
+  const args = {
+    url: fed.url,
+    token: 'secret',
+    index: KILLED,
+    n: N,
+    seed: federated.seed,
+    sharedSetSize: federated.sharedSetSize,
+    secretKey: Buffer.from(fed.keys[KILLED]!.secretKey).toString('hex'),
+    kill: { round: 2, ...kill },
+    out: dir,
+  };
   const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/kill-client.js', import.meta.url)), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -50,7 +76,10 @@ async function runWithKill(kill: Kill, threshold?: number): Promise<Outcome> {
     await fed.coordinator.run();
     const childExit = await exited;
     expect(childExit.signal, `the child died by its own SIGKILL (stderr: ${stderr.slice(-400)})`).to.equal('SIGKILL');
-    const metrics = readFileSync(path.join(fed.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Outcome['metrics'][number]);
+    const metrics = readFileSync(path.join(fed.runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Outcome['metrics'][number]);
     return { metrics, final: fed.coordinator.globalWeights(), dir, ids: fed.ids, childExit };
   } finally {
     for (const s of sessions) s.close();
@@ -92,7 +121,10 @@ describe('faults: SIGKILL of a real client process in each stage of a secure rou
   for (const c of cases) {
     it(`killed ${c.name}: round 2's sum is exact over ${c.inSum ? 'all five' : 'the four others'}`, async () => {
       const o = await runWithKill(c.kill);
-      expect(o.metrics.map((m) => [m.round, m.status])).to.deep.equal([[1, 'completed'], [2, 'completed']]);
+      expect(o.metrics.map((m) => [m.round, m.status])).to.deep.equal([
+        [1, 'completed'],
+        [2, 'completed'],
+      ]);
       const killedId = o.ids[KILLED]!;
       const members = c.inSum ? o.ids : o.ids.filter((id) => id !== killedId);
       expect(o.metrics[1]!.survivors).to.equal(members.length);
@@ -106,7 +138,10 @@ describe('faults: SIGKILL of a real client process in each stage of a secure rou
 
   it('with t = n, killed at collectMasked: round 2 aborts by name and the model stays as round 1 left it, bit for bit', async () => {
     const o = await runWithKill({ event: 'secagg', stage: 'collectMasked' }, N);
-    expect(o.metrics.map((m) => [m.round, m.status])).to.deep.equal([[1, 'completed'], [2, 'aborted']]);
+    expect(o.metrics.map((m) => [m.round, m.status])).to.deep.equal([
+      [1, 'completed'],
+      [2, 'aborted'],
+    ]);
     expect(o.metrics[1]!.abort).to.deep.include({ stage: 'collectMasked', phase: 'model' });
     const w1 = recorded(o.dir, o.ids[0]!, 2, 'base');
     expect(Buffer.from(o.final.buffer, o.final.byteOffset, o.final.byteLength).equals(Buffer.from(w1.buffer))).to.equal(true);

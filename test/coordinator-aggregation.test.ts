@@ -42,9 +42,21 @@ interface Run {
 /** Runs a scenario; with `held`, the stage whose timeout is HELD_MS expires once its non-answering clients are all that is left. */
 async function simulate(extra: Record<string, unknown>, held?: HeldDeadlines): Promise<Run> {
   const rounds: SimRoundRecord[] = [];
-  const run = (): Promise<SimulationResult> => runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, backend: 'wasm', onRound: (r) => rounds.push(r), log: () => undefined, ...(held !== undefined ? { sleep: never, onWithhold: () => held.withhold(), deadlines: held } : {}) });
+  const run = (): Promise<SimulationResult> =>
+    runSimulation({
+      scenario: resolveScenario({ ...base, ...extra }),
+      runDir: tmp(),
+      data,
+      backend: 'wasm',
+      onRound: (r) => rounds.push(r),
+      log: () => undefined,
+      ...(held !== undefined ? { sleep: never, onWithhold: () => held.withhold(), deadlines: held } : {}),
+    });
   const result = await run();
-  const metrics = readFileSync(path.join(result.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Run['metrics'][number]);
+  const metrics = readFileSync(path.join(result.runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Run['metrics'][number]);
   return { result, rounds, w: result.weights!, metrics };
 }
 
@@ -72,7 +84,15 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
       for (const aggregation of plaintextRules) {
         let caught: unknown;
         try {
-          new Coordinator({ federated: { method: 'fedavg', model: 'linear', numClients: 6, fraction: 1, seed: SEED }, data, secure: true, aggregation, tokens: new Set(['t']), runDir: tmp(), log: () => undefined });
+          new Coordinator({
+            federated: { method: 'fedavg', model: 'linear', numClients: 6, fraction: 1, seed: SEED },
+            data,
+            secure: true,
+            aggregation,
+            tokens: new Set(['t']),
+            runDir: tmp(),
+            log: () => undefined,
+          });
         } catch (err) {
           caught = err;
         }
@@ -82,10 +102,25 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
       }
       // secure defaults to true: leaving it out is refused the same way.
       expect(() => new Coordinator({ federated: { method: 'fedavg', numClients: 6, seed: SEED }, data, aggregation: { rule: 'median' }, tokens: new Set(['t']), runDir: tmp(), log: () => undefined }))
-        .to.throw(ConfigError).with.property('fields').that.deep.equals(['aggregation.rule', 'secure']);
+        .to.throw(ConfigError)
+        .with.property('fields')
+        .that.deep.equals(['aggregation.rule', 'secure']);
       // The reverse: grouped needs secure aggregation.
-      expect(() => new Coordinator({ federated: { method: 'fedavg', numClients: 6, seed: SEED }, data, secure: false, aggregation: { rule: 'grouped', groups: 2 }, tokens: new Set(['t']), runDir: tmp(), log: () => undefined }))
-        .to.throw(ConfigError).with.property('fields').that.deep.equals(['aggregation.rule', 'secure']);
+      expect(
+        () =>
+          new Coordinator({
+            federated: { method: 'fedavg', numClients: 6, seed: SEED },
+            data,
+            secure: false,
+            aggregation: { rule: 'grouped', groups: 2 },
+            tokens: new Set(['t']),
+            runDir: tmp(),
+            log: () => undefined,
+          }),
+      )
+        .to.throw(ConfigError)
+        .with.property('fields')
+        .that.deep.equals(['aggregation.rule', 'secure']);
     });
 
     it('the refusal comes before any client connects (federation helper and scenario files alike)', async () => {
@@ -99,16 +134,35 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
       }
       expect(caught).to.be.instanceOf(ConfigError);
       expect((caught as ConfigError).fields).to.deep.equal(['aggregation.rule', 'secure']);
-      expect(() => resolveScenario({ ...base, secure: true, aggregation: { rule: 'median' } })).to.throw(ConfigError).with.property('fields').that.deep.equals(['aggregation.rule', 'secure']);
+      expect(() => resolveScenario({ ...base, secure: true, aggregation: { rule: 'median' } }))
+        .to.throw(ConfigError)
+        .with.property('fields')
+        .that.deep.equals(['aggregation.rule', 'secure']);
     });
 
     it('the same rules construct in plaintext, and grouped constructs in secure mode', async () => {
       for (const aggregation of plaintextRules) {
-        const c = new Coordinator({ federated: { method: 'fedavg', model: 'linear', numClients: 6, fraction: 1, seed: SEED }, data, secure: false, aggregation, tokens: new Set(['t']), runDir: tmp(), log: () => undefined });
+        const c = new Coordinator({
+          federated: { method: 'fedavg', model: 'linear', numClients: 6, fraction: 1, seed: SEED },
+          data,
+          secure: false,
+          aggregation,
+          tokens: new Set(['t']),
+          runDir: tmp(),
+          log: () => undefined,
+        });
         expect(c.aggregation.rule).to.equal(aggregation['rule']);
         await c.close();
       }
-      const g = new Coordinator({ federated: { method: 'fedavg', model: 'linear', numClients: 6, fraction: 1, seed: SEED }, data, secure: true, aggregation: { rule: 'grouped', groups: 2 }, tokens: new Set(['t']), runDir: tmp(), log: () => undefined });
+      const g = new Coordinator({
+        federated: { method: 'fedavg', model: 'linear', numClients: 6, fraction: 1, seed: SEED },
+        data,
+        secure: true,
+        aggregation: { rule: 'grouped', groups: 2 },
+        tokens: new Set(['t']),
+        runDir: tmp(),
+        log: () => undefined,
+      });
       expect(g.aggregation).to.deep.equal({ rule: 'grouped', groups: 2, across: 'median', beta: 0.2, minGroups: 1 });
       await g.close();
     });
@@ -183,7 +237,10 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
 
     it('too few updates for Krum after dropouts: the round is recorded as aborted at stage aggregate', async () => {
       // Krum with f = 1 needs m ≥ 2f + 3 = 5 updates; two stragglers that never answer leave 4.
-      const run = await simulate({ aggregation: { rule: 'krum', f: 1 }, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, new HeldDeadlines());
+      const run = await simulate(
+        { aggregation: { rule: 'krum', f: 1 }, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } },
+        new HeldDeadlines(),
+      );
       const r = run.rounds[0]!;
       expect(r.corrupted).to.have.length(2);
       expect(r.trained).to.equal(4);
@@ -197,12 +254,15 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
   });
 
   describe('grouped secure aggregation', () => {
-    it('g = 2 groups of 3 complete, recording each group\'s size and survivors; the result is the mean within quantisation', async () => {
+    it("g = 2 groups of 3 complete, recording each group's size and survivors; the result is the mean within quantisation", async () => {
       const grouped = await simulate({ secure: true, aggregation: { rule: 'grouped', groups: 2 } });
       const plain = await simulate({});
       const r = grouped.rounds[0]!;
       expect(r.status).to.equal('completed');
-      expect(r.groups).to.deep.equal([{ size: 3, survivors: 3 }, { size: 3, survivors: 3 }]);
+      expect(r.groups).to.deep.equal([
+        { size: 3, survivors: 3 },
+        { size: 3, survivors: 3 },
+      ]);
       expect(r.survivors).to.equal(6);
       // Two equal groups: the median of two group means is their average, i.e. the cohort's mean update.
       let worst = 0;
@@ -218,7 +278,11 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
       const meanCorrupted = await simulate({ ...nine, secure: true, ...signFlip100(0.12) });
       for (const run of [honest, corrupted]) {
         expect(run.rounds[0]!.status).to.equal('completed');
-        expect(run.rounds[0]!.groups).to.deep.equal([{ size: 3, survivors: 3 }, { size: 3, survivors: 3 }, { size: 3, survivors: 3 }]);
+        expect(run.rounds[0]!.groups).to.deep.equal([
+          { size: 3, survivors: 3 },
+          { size: 3, survivors: 3 },
+          { size: 3, survivors: 3 },
+        ]);
       }
       expect(corrupted.rounds[0]!.corrupted).to.have.length(1);
       expect(meanCorrupted.rounds[0]!.corrupted).to.deep.equal(corrupted.rounds[0]!.corrupted);
@@ -232,7 +296,10 @@ describe('coordinator aggregation: plaintext robust rules and grouped secure agg
     // With 3 trained clients only one group of 3 can form, fewer than minGroups = ⌈4/2⌉: the round aborts (recorded),
     // the run goes on.
     it('dropouts leaving too few trained clients for minGroups groups abort the round instead of ending the run', async () => {
-      const run = await simulate({ numClients: 12, secure: true, aggregation: { rule: 'grouped', groups: 4 }, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.75, behavior: { kind: 'straggler', delayMs: 60000 } } }, new HeldDeadlines());
+      const run = await simulate(
+        { numClients: 12, secure: true, aggregation: { rule: 'grouped', groups: 4 }, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.75, behavior: { kind: 'straggler', delayMs: 60000 } } },
+        new HeldDeadlines(),
+      );
       expect(run.rounds[0]!.trained).to.equal(3);
       expect(run.rounds[0]!.status).to.equal('aborted');
       expect(run.rounds[0]!.abort).to.deep.include({ stage: 'aggregate', phase: 'groups', needed: 2, got: 1 });

@@ -42,7 +42,12 @@ describe('coordinator configuration and listening', function () {
     expect(refusal({ timeoutsMs: { trian: 5 } })).to.match(/field "timeoutsMs": .*"trian"/);
     expect(refusal({ timeoutsMs: { train: -5 } })).to.match(/field "timeoutsMs\.train"/);
     expect(refusal('{ "tokens": [')).to.match(/not valid JSON/);
-    expect(readFileConfig(file('ok.json', { tokens: ['a', 'b'], port: 0, secure: true, timeoutsMs: { train: 120000, auth: 5000 } }))).to.deep.equal({ tokens: ['a', 'b'], port: 0, secure: true, timeoutsMs: { train: 120000, auth: 5000 } });
+    expect(readFileConfig(file('ok.json', { tokens: ['a', 'b'], port: 0, secure: true, timeoutsMs: { train: 120000, auth: 5000 } }))).to.deep.equal({
+      tokens: ['a', 'b'],
+      port: 0,
+      secure: true,
+      timeoutsMs: { train: 120000, auth: 5000 },
+    });
   });
 
   it('rfl coordinator prints a bad config file as one named line and exits 2', () => {
@@ -55,7 +60,13 @@ describe('coordinator configuration and listening', function () {
   it('answers unknown HTTP paths with 404 and names a port in use', async () => {
     await initBackend({ backend: 'wasm', quiet: true });
     const data = makeSyntheticDataset({ count: 100, testCount: 20, seed: 1 });
-    const c = new Coordinator({ federated: { numClients: 2, fraction: 1, rounds: 1, sharedSetSize: 8, seed: 1, method: 'fedavg' }, data, tokens: new Set(['t']), runDir: mkdtempSync(path.join(dir, 'run-')), log: () => undefined });
+    const c = new Coordinator({
+      federated: { numClients: 2, fraction: 1, rounds: 1, sharedSetSize: 8, seed: 1, method: 'fedavg' },
+      data,
+      tokens: new Set(['t']),
+      runDir: mkdtempSync(path.join(dir, 'run-')),
+      log: () => undefined,
+    });
     const port = await c.listen(0);
     try {
       const status = await new Promise<{ code: number; body: string }>((resolve, reject) => {
@@ -70,7 +81,13 @@ describe('coordinator configuration and listening', function () {
       expect(status.code).to.equal(404);
       expect(status.body).to.match(/^not found: \/admin/);
       // Another server on the same port: listening is refused with a named error.
-      const c2 = new Coordinator({ federated: { numClients: 2, fraction: 1, rounds: 1, sharedSetSize: 8, seed: 1, method: 'fedavg' }, data, tokens: new Set(['t']), runDir: mkdtempSync(path.join(dir, 'run-')), log: () => undefined });
+      const c2 = new Coordinator({
+        federated: { numClients: 2, fraction: 1, rounds: 1, sharedSetSize: 8, seed: 1, method: 'fedavg' },
+        data,
+        tokens: new Set(['t']),
+        runDir: mkdtempSync(path.join(dir, 'run-')),
+        log: () => undefined,
+      });
       let err: Error | undefined;
       try {
         await c2.listen(port);

@@ -71,7 +71,13 @@ describe('coordinator and clients over socket.io', function () {
     expect(maxDiff(g.coordinator.globalWeights(), f1.weights)).to.be.below((2 * 8) / 2 ** 22 + 1e-6);
   });
 
-  for (const [stage, phase] of [['setup', undefined], ['shareKeys', undefined], ['collectMasked', 'model'], ['unmask', 'model'], ['collectMasked', 'bva/0/p2']] as const) {
+  for (const [stage, phase] of [
+    ['setup', undefined],
+    ['shareKeys', undefined],
+    ['collectMasked', 'model'],
+    ['unmask', 'model'],
+    ['collectMasked', 'bva/0/p2'],
+  ] as const) {
     it(`a client killed at ${stage}${phase !== undefined ? ` of ${phase}` : ''} still yields the exact sum of the survivors`, async () => {
       const f = await startFederation(data, { ...base, rounds: 1, method: 'fed-bva' });
       const w0 = f.coordinator.globalWeights();
@@ -131,7 +137,9 @@ describe('coordinator and clients over socket.io', function () {
     const pk = Buffer.from(identityKeyPair().publicKey).toString('hex');
     expect(await refused({ protocolVersion: PROTOCOL_VERSION, clientId: 'intruder', token: 'wrong', identityPk: pk })).to.match(/^auth: invalid token/);
     expect(await refused({ protocolVersion: 99, clientId: 'old', token: 'secret', identityPk: pk })).to.match(/^version: protocol version 99/);
-    expect(await refused({ protocolVersion: PROTOCOL_VERSION, clientId: 'client-000', token: 'secret', identityPk: pk })).to.match(/^not-enrolled: client client-000 is enrolled with another identity key/);
+    expect(await refused({ protocolVersion: PROTOCOL_VERSION, clientId: 'client-000', token: 'secret', identityPk: pk })).to.match(
+      /^not-enrolled: client client-000 is enrolled with another identity key/,
+    );
     expect(await refused({ protocolVersion: PROTOCOL_VERSION, clientId: 'stranger', token: 'secret', identityPk: pk })).to.match(/^not-enrolled: client stranger is not enrolled/);
     expect(await refused({ protocolVersion: PROTOCOL_VERSION, clientId: 'x', token: 'secret', identityPk: 'zz' })).to.match(/^bad-payload: handshake.identityPk/);
     expect(await refused({ hello: 1 })).to.match(/^bad-payload: handshake/);

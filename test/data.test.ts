@@ -31,7 +31,6 @@ import {
 } from '../shared/data/index.js';
 import { expectDataError } from './helpers/errors.js';
 
-
 function imageKey(ds: Dataset, i: number): string {
   const size = ds.height * ds.width * ds.channels;
   return Buffer.from(ds.images.buffer, ds.images.byteOffset + 4 * i * size, 4 * size).toString('base64');
@@ -229,7 +228,10 @@ describe('data', () => {
       const t0 = performance.now();
       const { train, test } = loadDataset('fashion-mnist', { cache: false });
       console.log(`      (fashion-mnist loaded in ${(performance.now() - t0).toFixed(0)} ms)`);
-      for (const [ds, n] of [[train, 60_000], [test, 10_000]] as const) {
+      for (const [ds, n] of [
+        [train, 60_000],
+        [test, 10_000],
+      ] as const) {
         expect(ds).to.include({ name: 'fashion-mnist', count: n, height: 28, width: 28, channels: 1, numClasses: 10 });
         validateDataset(ds);
         expect(classCounts(ds.labels, 10)).to.deep.equal(new Array(10).fill(n / 10));
@@ -372,7 +374,7 @@ describe('data', () => {
   });
 });
 
-describe('IDX training pair only (an edge client\'s data)', function () {
+describe("IDX training pair only (an edge client's data)", function () {
   it('loads train-images/train-labels without test files, and names the missing file otherwise', function () {
     const dir = mkdtempSync(join(tmpdir(), 'rfl-trainonly-'));
     const images: IdxArray = { dtype: 'uint8', dims: [3, 2, 2], data: Uint8Array.from({ length: 12 }, (_, i) => i * 20) };

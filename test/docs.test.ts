@@ -107,9 +107,10 @@ export function brokenMarkdownMentions(file: string, text: string, index: RepoIn
       const joined = i > 0 && /^[\s`'"(]*$/.test(prefix) ? `${stripLeader(lines[i - 1]!)} ${prefix}` : prefix;
       const before = REPO_BEFORE.exec(joined);
       if (before !== null && !index.topLevel.has(before[1]!)) continue;
-      const resolves = segments.length === 1
-        ? index.basenames.has(mention) || existsInRepo(relativeTo(file, mention), index)
-        : existsInRepo(relativeTo(file, mention), index) || existsInRepo(path.posix.normalize(mention), index);
+      const resolves =
+        segments.length === 1
+          ? index.basenames.has(mention) || existsInRepo(relativeTo(file, mention), index)
+          : existsInRepo(relativeTo(file, mention), index) || existsInRepo(path.posix.normalize(mention), index);
       if (!resolves) out.push({ file, line: i + 1, problem: `mentions ${mention}, which is not a file of this repository` });
     }
   });
@@ -137,21 +138,23 @@ const MD_LINK = /!?\[[^\]]*\]\(\s*(<[^>]+>|[^\s()]+)(?:\s+(?:"[^"]*"|'[^']*'))?\
 /** The relative links of a Markdown file that do not resolve to a committed file or folder. */
 export function brokenMarkdownLinks(file: string, text: string, index: RepoIndex): Finding[] {
   const out: Finding[] = [];
-  withoutCode(text).split('\n').forEach((lineText, i) => {
-    for (const m of lineText.matchAll(MD_LINK)) {
-      let target = m[1]!.replace(/^<|>$/g, '');
-      if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('#')) continue;
-      target = target.replace(/[#?].*$/, '');
-      try {
-        target = decodeURIComponent(target);
-      } catch {
-        // Keep the raw target; it will be reported if it does not resolve.
+  withoutCode(text)
+    .split('\n')
+    .forEach((lineText, i) => {
+      for (const m of lineText.matchAll(MD_LINK)) {
+        let target = m[1]!.replace(/^<|>$/g, '');
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('#')) continue;
+        target = target.replace(/[#?].*$/, '');
+        try {
+          target = decodeURIComponent(target);
+        } catch {
+          // Keep the raw target; it will be reported if it does not resolve.
+        }
+        if (target.split('/').includes('node_modules')) continue;
+        const rel = target.startsWith('/') ? path.posix.normalize(target.slice(1)) : relativeTo(file, target);
+        if (!existsInRepo(rel, index)) out.push({ file, line: i + 1, problem: `links to ${m[1]}, which is not a file or folder of this repository` });
       }
-      if (target.split('/').includes('node_modules')) continue;
-      const rel = target.startsWith('/') ? path.posix.normalize(target.slice(1)) : relativeTo(file, target);
-      if (!existsInRepo(rel, index)) out.push({ file, line: i + 1, problem: `links to ${m[1]}, which is not a file or folder of this repository` });
-    }
-  });
+    });
   return out;
 }
 
@@ -271,19 +274,29 @@ describe('self-contained docs (issue 15)', function () {
         writeFileSync(path.join(dir, rel), text);
         names.push(rel);
       };
-      write('README.md', md([
-        '# Scratch',
-        'See [the spec](docs/spec/a@md), [the GPU notes](docs/gpu@md#setup), [a folder](docs/spec/) and [a site](https://example.org/x@md).',
-        'A broken link: [missing](docs/spec/missing@md). A broken mention: `docs/nowhere@md`. An escape: [up](../outside@md).',
-        `Built in ${home} and ${work}; also ${rootHome}, ${mac}, ${win} and ${dir}/runs.`,
-        'Fine: /usr/share/vulkan/icd.d, /usr/local/nvidia, /tmp/work/x, $dir/root/usr, https://example.org/home/x/y.',
-        'Maths is not a link: clip_[0,1](x + U(−ε, ε)).',
-        '```sh',
-        '[code, not a link](no-such-folder/)',
-        '```',
-      ].join('\n')));
+      write(
+        'README.md',
+        md(
+          [
+            '# Scratch',
+            'See [the spec](docs/spec/a@md), [the GPU notes](docs/gpu@md#setup), [a folder](docs/spec/) and [a site](https://example.org/x@md).',
+            'A broken link: [missing](docs/spec/missing@md). A broken mention: `docs/nowhere@md`. An escape: [up](../outside@md).',
+            `Built in ${home} and ${work}; also ${rootHome}, ${mac}, ${win} and ${dir}/runs.`,
+            'Fine: /usr/share/vulkan/icd.d, /usr/local/nvidia, /tmp/work/x, $dir/root/usr, https://example.org/home/x/y.',
+            'Maths is not a link: clip_[0,1](x + U(−ε, ε)).',
+            '```sh',
+            '[code, not a link](no-such-folder/)',
+            '```',
+          ].join('\n'),
+        ),
+      );
       write('docs/spec/a@md', md('Companion: `docs/gpu@md`, [back](../../README@md), [gpu](../gpu@md), bare `a@md`, placeholder `DIR/report@md`.\n'));
-      write('docs/gpu.md', md('See spec/a@md and LPD-EPFL/byzfl `byzfl/benchmark/README@md`; but not `docs/spec/b@md`.\nWrapped: LPD-EPFL/byzfl\n`byzfl/benchmark/README@md`, and a wrapped local path: docs/spec\n`docs/spec/c@md`.\n'));
+      write(
+        'docs/gpu.md',
+        md(
+          'See spec/a@md and LPD-EPFL/byzfl `byzfl/benchmark/README@md`; but not `docs/spec/b@md`.\nWrapped: LPD-EPFL/byzfl\n`byzfl/benchmark/README@md`, and a wrapped local path: docs/spec\n`docs/spec/c@md`.\n',
+        ),
+      );
       write('src/x.ts', md(`/** Spec: docs/spec/a@md §1; gone: ../shared/docs/a@md; bare: nothing@md. */\nexport const p = "${winJson}";\n`));
       write('data/blob.bin', 'binary\0' + home);
       execFileSync('git', ['init', '-q'], { cwd: dir });
@@ -297,17 +310,19 @@ describe('self-contained docs (issue 15)', function () {
     it('reports each broken link and mention, and nothing that resolves', function () {
       const { references } = checkRepository(dir);
       const got = references.map((f) => `${f.file}:${f.line}: ${f.problem.split(',')[0]}`).sort();
-      expect(got, formatFindings(references)).to.deep.equal([
-        'README.md:3: links to ../outside@md',
-        'README.md:3: links to docs/spec/missing@md',
-        'README.md:3: mentions ../outside@md',
-        'README.md:3: mentions docs/nowhere@md',
-        'README.md:3: mentions docs/spec/missing@md',
-        'docs/gpu.md:1: mentions docs/spec/b@md',
-        'docs/gpu.md:4: mentions docs/spec/c@md',
-        'src/x.ts:1: mentions ../shared/docs/a@md',
-        'src/x.ts:1: mentions nothing@md',
-      ].map(md));
+      expect(got, formatFindings(references)).to.deep.equal(
+        [
+          'README.md:3: links to ../outside@md',
+          'README.md:3: links to docs/spec/missing@md',
+          'README.md:3: mentions ../outside@md',
+          'README.md:3: mentions docs/nowhere@md',
+          'README.md:3: mentions docs/spec/missing@md',
+          'docs/gpu.md:1: mentions docs/spec/b@md',
+          'docs/gpu.md:4: mentions docs/spec/c@md',
+          'src/x.ts:1: mentions ../shared/docs/a@md',
+          'src/x.ts:1: mentions nothing@md',
+        ].map(md),
+      );
     });
 
     it("reports each build-machine path, the checkout's own path included, and no system path", function () {
@@ -315,11 +330,26 @@ describe('self-contained docs (issue 15)', function () {
       const got = absolutePaths.map((f) => `${f.file}:${f.line}: ${f.problem}`);
       const all = formatFindings(absolutePaths);
       // README line 4: one finding for the Unix paths, one for the Windows path, one for the checkout's own path.
-      expect(got.filter((g) => g.startsWith('README.md:4:')), all).to.have.length(3);
-      expect(got.some((g) => g.includes(`checkout's own path ${dir}`)), all).to.equal(true);
-      expect(got.some((g) => g.startsWith('README.md:5:')), `system paths are not build-machine paths\n${all}`).to.equal(false);
-      expect(got.some((g) => g.startsWith('src/x.ts:2:')), `the JSON-escaped Windows path\n${all}`).to.equal(true);
-      expect(got.some((g) => g.startsWith('data/')), 'binary files are skipped').to.equal(false);
+      expect(
+        got.filter((g) => g.startsWith('README.md:4:')),
+        all,
+      ).to.have.length(3);
+      expect(
+        got.some((g) => g.includes(`checkout's own path ${dir}`)),
+        all,
+      ).to.equal(true);
+      expect(
+        got.some((g) => g.startsWith('README.md:5:')),
+        `system paths are not build-machine paths\n${all}`,
+      ).to.equal(false);
+      expect(
+        got.some((g) => g.startsWith('src/x.ts:2:')),
+        `the JSON-escaped Windows path\n${all}`,
+      ).to.equal(true);
+      expect(
+        got.some((g) => g.startsWith('data/')),
+        'binary files are skipped',
+      ).to.equal(false);
       for (const p of [home, work, rootHome, mac, win, `"${winJson}"`, `file://${home}`]) {
         expect(absolutePathFindings('f', p, '/nowhere'), p).to.have.length(1);
       }

@@ -37,12 +37,12 @@ describe('error catalogue', () => {
     }
   });
 
-  it('each layer\'s codes are in the catalogue; unknown strings are not', () => {
+  it("each layer's codes are in the catalogue; unknown strings are not", () => {
     for (const c of [...PROTOCOL_ERROR_CODES, ...SECAGG_ERROR_CODES, ...DATA_ERROR_CODES, ...CLIENT_ERROR_CODES, 'internal']) expect(isErrorCode(c), c).to.equal(true);
     for (const c of ['', 'Timeout', 'nope', 7, undefined, null]) expect(isErrorCode(c), String(c)).to.equal(false);
   });
 
-  it('a peer\'s code is kept when catalogued, replaced by the fallback otherwise', () => {
+  it("a peer's code is kept when catalogued, replaced by the fallback otherwise", () => {
     expect(peerErrorCode('not-enrolled', 'auth')).to.equal('not-enrolled');
     expect(peerErrorCode('made-up', 'auth')).to.equal('auth');
     expect(peerErrorCode(undefined, 'auth')).to.equal('auth');

@@ -20,7 +20,21 @@ import { closedPort } from './helpers/closed-port.js';
 import { syntheticClients } from './helpers/synthetic-clients.js';
 
 const N = 4;
-const federated = { method: 'fedavg', model: 'linear', numClients: N, fraction: 1, rounds: 3, localEpochs: 1, batchSize: 32, lr: 0.1, sharedSetSize: 8, seed: 7, evalEvery: 3, evalAttacks: ['clean'], finalAttacks: ['clean'] };
+const federated = {
+  method: 'fedavg',
+  model: 'linear',
+  numClients: N,
+  fraction: 1,
+  rounds: 3,
+  localEpochs: 1,
+  batchSize: 32,
+  lr: 0.1,
+  sharedSetSize: 8,
+  seed: 7,
+  evalEvery: 3,
+  evalAttacks: ['clean'],
+  finalAttacks: ['clean'],
+};
 
 /** Where to kill the coordinator: the request a client receives in round 2. */
 type KillPoint = { event: 'round:train' } | { event: 'secagg'; stage: string };
@@ -41,8 +55,11 @@ async function runOnce(secure: boolean, kill: KillPoint | undefined): Promise<Ou
   writeFileSync(config, JSON.stringify({ federated, dataset: 'synthetic', secure, minClients: N }));
   const port = await closedPort();
   const start = (resume: boolean): ChildProcess =>
-    spawn(process.execPath, [path.resolve('dist/cli/rfl.js'), 'coordinator', '--config', config, '--enrolment', enrolment, '--port', String(port), ...(resume ? ['--resume', runDir] : ['--run-dir', runDir])],
-      { env: { ...process.env, RFL_BACKEND: 'wasm' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    spawn(
+      process.execPath,
+      [path.resolve('dist/cli/rfl.js'), 'coordinator', '--config', config, '--enrolment', enrolment, '--port', String(port), ...(resume ? ['--resume', runDir] : ['--run-dir', runDir])],
+      { env: { ...process.env, RFL_BACKEND: 'wasm' }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
   const exited = (c: ChildProcess): Promise<number | null> => new Promise((resolve) => c.once('exit', (code) => resolve(code)));
   let child = start(false);
   let log = '';
@@ -72,7 +89,10 @@ async function runOnce(secure: boolean, kill: KillPoint | undefined): Promise<Ou
     } else {
       expect(first, log.slice(-600)).to.equal(0);
     }
-    const metrics = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Outcome['metrics'][number]);
+    const metrics = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Outcome['metrics'][number]);
     return { weights: readCheckpoint(path.join(runDir, 'checkpoint.bin')).weights, metrics, killed };
   } finally {
     clients.close();
@@ -88,10 +108,14 @@ describe('faults: SIGKILL of a real coordinator process, then --resume', functio
     await initBackend({ backend: 'wasm', quiet: true });
   });
 
-  it('plaintext: killed during round 2\'s training, the resumed run ends bit-exact with the uninterrupted one', async () => {
+  it("plaintext: killed during round 2's training, the resumed run ends bit-exact with the uninterrupted one", async () => {
     const whole = await runOnce(false, undefined);
     const resumed = await runOnce(false, { event: 'round:train' });
-    expect(resumed.metrics.map((m) => [m.round, m.status])).to.deep.equal([[1, 'completed'], [2, 'completed'], [3, 'completed']]);
+    expect(resumed.metrics.map((m) => [m.round, m.status])).to.deep.equal([
+      [1, 'completed'],
+      [2, 'completed'],
+      [3, 'completed'],
+    ]);
     expect(Buffer.from(resumed.weights.buffer).equals(Buffer.from(whole.weights.buffer))).to.equal(true);
   });
 
@@ -99,14 +123,22 @@ describe('faults: SIGKILL of a real coordinator process, then --resume', functio
     it(`secure: killed at round 2's ${stage}, the resumed run ends equal within quantisation`, async () => {
       const whole = await runOnce(true, undefined);
       const resumed = await runOnce(true, { event: 'secagg', stage });
-      expect(resumed.metrics.map((m) => [m.round, m.status])).to.deep.equal([[1, 'completed'], [2, 'completed'], [3, 'completed']]);
+      expect(resumed.metrics.map((m) => [m.round, m.status])).to.deep.equal([
+        [1, 'completed'],
+        [2, 'completed'],
+        [3, 'completed'],
+      ]);
       expect(maxDiff(resumed.weights, whole.weights)).to.be.below((2 * 3 * 8) / 2 ** 22);
     });
   }
 
-  it('secure: killed at round 2\'s unmask, the clients refuse to mask it again; round 2 aborts by name, round 3 runs', async () => {
+  it("secure: killed at round 2's unmask, the clients refuse to mask it again; round 2 aborts by name, round 3 runs", async () => {
     const resumed = await runOnce(true, { event: 'secagg', stage: 'unmask' });
-    expect(resumed.metrics.map((m) => [m.round, m.status])).to.deep.equal([[1, 'completed'], [2, 'aborted'], [3, 'completed']]);
+    expect(resumed.metrics.map((m) => [m.round, m.status])).to.deep.equal([
+      [1, 'completed'],
+      [2, 'aborted'],
+      [3, 'completed'],
+    ]);
     expect(resumed.metrics[1]!.abort).to.deep.include({ stage: 'collectMasked', phase: 'model' });
   });
 });

@@ -58,15 +58,32 @@ describe('federated runner (in-process)', function () {
 
   it('uses the shared set from round 2 on (never for fedavg) and counts BV sums per method', async () => {
     const expectedSums: Record<string, number> = {
-      fedavg: 0, 'fedavg-ds': 0, 'fedavg-at': 0, 'fed-bias': 1, 'fed-variance': 2, 'fed-bva': 2, eat: 0, 'eat-fed-bva': 2,
+      fedavg: 0,
+      'fedavg-ds': 0,
+      'fedavg-at': 0,
+      'fed-bias': 1,
+      'fed-variance': 2,
+      'fed-bva': 2,
+      eat: 0,
+      'eat-fed-bva': 2,
       // BV-PGD with the default L = 10: 2L sums; the local-training methods add no sums of their own.
-      'fed-bva-pgd': 20, 'pgd-at': 0, trades: 0, 'pgd-at-fed-bva': 2, 'trades-fed-bva': 2,
+      'fed-bva-pgd': 20,
+      'pgd-at': 0,
+      trades: 0,
+      'pgd-at-fed-bva': 2,
+      'trades-fed-bva': 2,
     };
     expect(Object.keys(expectedSums)).to.have.members([...METHOD_NAMES]);
     for (const method of METHOD_NAMES) {
       const r = await runFederated(data, { ...tiny, method, evalAttacks: ['clean'], finalAttacks: ['clean'] });
-      expect(r.rounds.map((x) => x.sharedSetUsed), method).to.deep.equal([false, METHODS[method].sharedSet !== 'none']);
-      expect(r.rounds.map((x) => x.bvaSums), method).to.deep.equal([expectedSums[method], expectedSums[method]]);
+      expect(
+        r.rounds.map((x) => x.sharedSetUsed),
+        method,
+      ).to.deep.equal([false, METHODS[method].sharedSet !== 'none']);
+      expect(
+        r.rounds.map((x) => x.bvaSums),
+        method,
+      ).to.deep.equal([expectedSums[method], expectedSums[method]]);
     }
     const pgd = await runFederated(data, { ...tiny, method: 'fed-bva', rounds: 1, bva: { attack: 'pgd', steps: 3 }, evalAttacks: ['clean'], finalAttacks: ['clean'] });
     expect(pgd.rounds[0]!.bvaSums).to.equal(6); // 2L

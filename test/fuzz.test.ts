@@ -29,7 +29,21 @@ const HONEST = 4;
 const FUZZERS = 3;
 const EVENTS_PER_FUZZER = 3400;
 // Evaluated every round, so the evaluation worker's warm-up falls in round 1, before the memory window.
-const federated = { method: 'fedavg', model: 'linear', numClients: HONEST, fraction: 1, rounds: 3, localEpochs: 1, batchSize: 32, lr: 0.1, sharedSetSize: 8, seed: 17, evalEvery: 1, evalAttacks: ['clean'], finalAttacks: ['clean'] };
+const federated = {
+  method: 'fedavg',
+  model: 'linear',
+  numClients: HONEST,
+  fraction: 1,
+  rounds: 3,
+  localEpochs: 1,
+  batchSize: 32,
+  lr: 0.1,
+  sharedSetSize: 8,
+  seed: 17,
+  evalEvery: 1,
+  evalAttacks: ['clean'],
+  finalAttacks: ['clean'],
+};
 
 /** Resident memory of a process in kB (Linux /proc). */
 function rssKb(pid: number): number {
@@ -45,17 +59,28 @@ const junk = fc.oneof(
 );
 // socket.io-client refuses to emit its reserved names; everything else goes.
 const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
-const eventName = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('round:train', 'secagg:setup', 'secagg:collectMasked', 'secagg:unmask', 'run:end', 'auth:challenge', 'auth:accepted', '\u0000\u0001', 'x'.repeat(300))).filter((n) => !RESERVED.has(n));
+const eventName = fc
+  .oneof(
+    fc.string({ maxLength: 40 }),
+    fc.constantFrom('round:train', 'secagg:setup', 'secagg:collectMasked', 'secagg:unmask', 'run:end', 'auth:challenge', 'auth:accepted', '\u0000\u0001', 'x'.repeat(300)),
+  )
+  .filter((n) => !RESERVED.has(n));
 
 /** A hostile client: proves its identity, then answers every request at random and floods random events. */
 function fuzzer(url: string, id: string, seed: number, sent: { n: number }): Socket {
   const keys = identityKeyPair();
-  const socket = io(url, { auth: { protocolVersion: PROTOCOL_VERSION, clientId: id, token: 'none', identityPk: Buffer.from(keys.publicKey).toString('hex') }, reconnection: true, transports: ['websocket'] });
+  const socket = io(url, {
+    auth: { protocolVersion: PROTOCOL_VERSION, clientId: id, token: 'none', identityPk: Buffer.from(keys.publicKey).toString('hex') },
+    reconnection: true,
+    transports: ['websocket'],
+  });
   (socket as Socket & { keys?: typeof keys }).keys = keys;
   const rnd = fc.sample(junk, { seed, numRuns: 400 });
   let k = 0;
   const next = (): unknown => rnd[k++ % rnd.length];
-  socket.on('auth:challenge', (msg: { nonce: string }, ack: (r: unknown) => void) => ack({ signature: Buffer.from(signProof(Uint8Array.from(Buffer.from(msg.nonce, 'hex')), id, keys)).toString('hex') }));
+  socket.on('auth:challenge', (msg: { nonce: string }, ack: (r: unknown) => void) =>
+    ack({ signature: Buffer.from(signProof(Uint8Array.from(Buffer.from(msg.nonce, 'hex')), id, keys)).toString('hex') }),
+  );
   socket.on('round:train', (_req: unknown, ack: (r: unknown) => void) => {
     sent.n++;
     // Half the time a reply good enough to pass training, so the fuzzer reaches secure aggregation.
@@ -100,8 +125,20 @@ async function run(withFuzzers: boolean): Promise<{ weights: Float32Array; code:
   const config = path.join(dir, 'coordinator.json');
   // Everyone connected is in every cohort (fraction 1 of all clients), so the honest four always are.
   const everyone = HONEST + (withFuzzers ? FUZZERS : 0);
-  writeFileSync(config, JSON.stringify({ federated: { ...federated, numClients: everyone }, dataset: 'synthetic', secure: true, minClients: everyone, timeoutsMs: { train: 20000, setup: 5000, shareKeys: 5000, collectMasked: 5000, consistency: 5000, unmask: 5000, reshare: 5000 } }));
-  const child: ChildProcess = spawn(process.execPath, [path.resolve('dist/cli/rfl.js'), 'coordinator', '--config', config, '--enrolment', enrolment, '--port', String(port), '--run-dir', runDir], { env: { ...process.env, RFL_BACKEND: 'wasm' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    config,
+    JSON.stringify({
+      federated: { ...federated, numClients: everyone },
+      dataset: 'synthetic',
+      secure: true,
+      minClients: everyone,
+      timeoutsMs: { train: 20000, setup: 5000, shareKeys: 5000, collectMasked: 5000, consistency: 5000, unmask: 5000, reshare: 5000 },
+    }),
+  );
+  const child: ChildProcess = spawn(process.execPath, [path.resolve('dist/cli/rfl.js'), 'coordinator', '--config', config, '--enrolment', enrolment, '--port', String(port), '--run-dir', runDir], {
+    env: { ...process.env, RFL_BACKEND: 'wasm' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   clients.connect(url);
@@ -121,7 +158,10 @@ async function run(withFuzzers: boolean): Promise<{ weights: Float32Array; code:
   }, 20);
   try {
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    const lines = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { status: string; abort?: unknown });
+    const lines = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { status: string; abort?: unknown });
     const statuses = lines.map((l) => (l.abort !== undefined ? `${l.status} ${JSON.stringify(l.abort)}` : l.status));
     expect(code, log).to.equal(0);
     return { weights: readCheckpoint(path.join(runDir, 'checkpoint.bin')).weights, code, rssGrowth: base > 0 ? peak / base - 1 : 0, sent: sent.n, statuses };

@@ -18,7 +18,20 @@ import { HELD_MS, HeldDeadlines } from './helpers/held-deadlines.js';
 import type { RoundMetrics } from '../server/coordinator.js';
 
 const data = makeSyntheticDataset({ count: 200, testCount: 40, seed: 4 });
-const base = { numClients: 3, fraction: 1, rounds: 1, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 1, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 2, method: 'fedavg' };
+const base = {
+  numClients: 3,
+  fraction: 1,
+  rounds: 1,
+  localEpochs: 1,
+  batchSize: 32,
+  lr: 0.05,
+  sharedSetSize: 8,
+  evalEvery: 1,
+  evalAttacks: ['clean'],
+  finalAttacks: ['clean'],
+  seed: 2,
+  method: 'fedavg',
+};
 
 describe('identity proof at every connection', function () {
   this.timeout(120000);

@@ -18,7 +18,20 @@ import { rawClient } from './helpers/raw-client.js';
 import { closedPort } from './helpers/closed-port.js';
 
 const data = makeSyntheticDataset({ count: 200, testCount: 40, seed: 5 });
-const base = { numClients: 3, fraction: 1, rounds: 1, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 1, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 4, method: 'fedavg' };
+const base = {
+  numClients: 3,
+  fraction: 1,
+  rounds: 1,
+  localEpochs: 1,
+  batchSize: 32,
+  lr: 0.05,
+  sharedSetSize: 8,
+  evalEvery: 1,
+  evalAttacks: ['clean'],
+  finalAttacks: ['clean'],
+  seed: 4,
+  method: 'fedavg',
+};
 
 describe('liveness', function () {
   this.timeout(120000);
@@ -45,11 +58,28 @@ describe('liveness', function () {
 
   it('rfl client stops with a named line and exit code 1 when the coordinator does not come back', async () => {
     const port = await closedPort();
-    const r = spawnSync(process.execPath, [path.resolve('dist/cli/rfl.js'), 'client', '--server', `http://127.0.0.1:${port}`, '--embedded', '--partition', '0', '--max-retries', '1', '--identity-file', path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-live-')), 'c.key')],
-      { encoding: 'utf8', timeout: 60000, env: { ...process.env, RFL_BACKEND: 'cpu' } });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.resolve('dist/cli/rfl.js'),
+        'client',
+        '--server',
+        `http://127.0.0.1:${port}`,
+        '--embedded',
+        '--partition',
+        '0',
+        '--max-retries',
+        '1',
+        '--identity-file',
+        path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-live-')), 'c.key'),
+      ],
+      { encoding: 'utf8', timeout: 60000, env: { ...process.env, RFL_BACKEND: 'cpu' } },
+    );
     expect(r.status, r.stderr).to.equal(1);
     const last = r.stderr.trim().split('\n').at(-1)!;
-    expect(last).to.equal(`CoordinatorGoneError: the coordinator at http://127.0.0.1:${port} did not come back after 1 reconnection attempts (last: cannot connect to http://127.0.0.1:${port}: connection refused: nothing listens there (is the coordinator running, on this host and port?) [ECONNREFUSED]); start it, or check --server`);
+    expect(last).to.equal(
+      `CoordinatorGoneError: the coordinator at http://127.0.0.1:${port} did not come back after 1 reconnection attempts (last: cannot connect to http://127.0.0.1:${port}: connection refused: nothing listens there (is the coordinator running, on this host and port?) [ECONNREFUSED]); start it, or check --server`,
+    );
   });
 });
 
@@ -59,7 +89,10 @@ describe('named endings and printable logs', function () {
   it('rfl client with a wrong token stops with one named line and exit code 2, instead of retrying', async () => {
     const port = await closedPort();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-token-'));
-    const coordinator = spawn(process.execPath, [path.resolve('dist/cli/rfl.js'), 'coordinator', '--tokens', 'good', '--port', String(port), '--run-dir', path.join(dir, 'run')], { env: { ...process.env, RFL_BACKEND: 'wasm' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const coordinator = spawn(process.execPath, [path.resolve('dist/cli/rfl.js'), 'coordinator', '--tokens', 'good', '--port', String(port), '--run-dir', path.join(dir, 'run')], {
+      env: { ...process.env, RFL_BACKEND: 'wasm' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     try {
       // Wait until it listens.
       await new Promise<void>((resolve) => {
@@ -69,10 +102,15 @@ describe('named endings and printable logs', function () {
           if (text.includes('listening on port')) resolve();
         });
       });
-      const r = spawnSync(process.execPath, [path.resolve('dist/cli/rfl.js'), 'client', '--server', `http://127.0.0.1:${port}`, '--token', 'wrong', '--embedded', '--partition', '0', '--identity-file', path.join(dir, 'c.key')],
-        { encoding: 'utf8', timeout: 60000, env: { ...process.env, RFL_BACKEND: 'wasm' } });
+      const r = spawnSync(
+        process.execPath,
+        [path.resolve('dist/cli/rfl.js'), 'client', '--server', `http://127.0.0.1:${port}`, '--token', 'wrong', '--embedded', '--partition', '0', '--identity-file', path.join(dir, 'c.key')],
+        { encoding: 'utf8', timeout: 60000, env: { ...process.env, RFL_BACKEND: 'wasm' } },
+      );
       expect(r.status, r.stderr).to.equal(2);
-      expect(r.stderr.trim().split('\n').at(-1)).to.equal(`RefusedError: the coordinator at http://127.0.0.1:${port} refused client c: invalid token (fix: --token must be one of the coordinator's --tokens)`);
+      expect(r.stderr.trim().split('\n').at(-1)).to.equal(
+        `RefusedError: the coordinator at http://127.0.0.1:${port} refused client c: invalid token (fix: --token must be one of the coordinator's --tokens)`,
+      );
     } finally {
       coordinator.kill('SIGKILL');
     }

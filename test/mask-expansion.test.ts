@@ -35,14 +35,17 @@ describe('MaskExpander', function () {
     const expander = new MaskExpander({ threads: 2, minParallelWords: 1e9 });
     const key = randomSeed();
     const a = new Uint32Array(1000);
-    await expander.apply(a, [{ key, sign: 1 }, { key, sign: -1 }]);
+    await expander.apply(a, [
+      { key, sign: 1 },
+      { key, sign: -1 },
+    ]);
     expect(a.every((w) => w === 0)).to.equal(true);
     await expander.close();
     expect(() => new MaskExpander({ threads: -1 })).to.throw(RangeError, /threads/);
     expect(() => new MaskExpander({ threads: 1.5 })).to.throw(RangeError, /threads/);
   });
 
-  it('a secure sum whose coordinator removes masks on worker threads decodes the survivors\' sum (two clients dropped after shareKeys)', async () => {
+  it("a secure sum whose coordinator removes masks on worker threads decodes the survivors' sum (two clients dropped after shareKeys)", async () => {
     const expander = new MaskExpander({ threads: 2, minParallelWords: 0 });
     try {
       const spec: VectorSpec = [{ name: 'x', length: 5_000, c: 1, R: 2 ** 16, kind: 'signed' }];

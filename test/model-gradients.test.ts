@@ -15,11 +15,18 @@ async function gradientsOn(backend: string, name: string, batch: number): Promis
   const spec = modelSpec(name);
   const m = new Model(spec, initialWeights(spec, 9));
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 21) as tf.Tensor4D;
-  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => (i * 3) % 10), 'int32'), 10).toFloat()) as tf.Tensor2D;
-  const { grads, value } = tf.variableGrads(
-    () => tf.losses.softmaxCrossEntropy(y, m.logits(x, { training: true, dropoutSeed: 77 })) as tf.Scalar,
-    m.params,
-  );
+  const y = tf.tidy(() =>
+    tf
+      .oneHot(
+        tf.tensor1d(
+          Int32Array.from({ length: batch }, (_, i) => (i * 3) % 10),
+          'int32',
+        ),
+        10,
+      )
+      .toFloat(),
+  ) as tf.Tensor2D;
+  const { grads, value } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, m.logits(x, { training: true, dropoutSeed: 77 })) as tf.Scalar, m.params);
   const params = m.params.map((p) => grads[p.name]!.dataSync().slice() as Float32Array);
   Object.values(grads).forEach((g) => g.dispose());
   value.dispose();
@@ -54,7 +61,11 @@ describe('model gradients: wasm matches cpu', function () {
     m.dispose();
   });
 
-  for (const [name, batch] of [['cnn-mnist', 16], ['surrogate-c', 4], ['mlp', 16]] as const) {
+  for (const [name, batch] of [
+    ['cnn-mnist', 16],
+    ['surrogate-c', 4],
+    ['mlp', 16],
+  ] as const) {
     it(`${name}: parameter and input gradients within 1e-5`, async function () {
       const ref = await gradientsOn('cpu', name, batch);
       const got = await gradientsOn('wasm', name, batch);

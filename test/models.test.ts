@@ -36,8 +36,14 @@ describe('models', function () {
   it('names the flat layout and rejects a wrong-length or non-finite vector', () => {
     const spec = modelSpec('cnn-mnist');
     expect(spec.layout.map((e) => `${e.name}:${e.shape.join('x')}`)).to.deep.equal([
-      'layer0/kernel:5x5x1x10', 'layer0/bias:10', 'layer3/kernel:5x5x10x20', 'layer3/bias:20',
-      'layer8/kernel:320x50', 'layer8/bias:50', 'layer10/kernel:50x10', 'layer10/bias:10',
+      'layer0/kernel:5x5x1x10',
+      'layer0/bias:10',
+      'layer3/kernel:5x5x10x20',
+      'layer3/bias:20',
+      'layer8/kernel:320x50',
+      'layer8/bias:50',
+      'layer10/kernel:50x10',
+      'layer10/bias:10',
     ]);
     expect(() => new Model(spec, new Float32Array(5))).to.throw(/21840 parameters; got a weight vector of 5/);
     const w = initialWeights(spec, 1);

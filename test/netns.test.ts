@@ -32,7 +32,10 @@ function setUp(): string | undefined {
     ip('link', 'set', VB, 'netns', B);
     ip('-n', A, 'addr', 'add', `${COORD}/24`, 'dev', VA);
     ip('-n', B, 'addr', 'add', '10.77.0.2/24', 'dev', VB);
-    for (const [ns, dev] of [[A, VA], [B, VB]] as const) {
+    for (const [ns, dev] of [
+      [A, VA],
+      [B, VB],
+    ] as const) {
       ip('-n', ns, 'link', 'set', dev, 'up');
       ip('-n', ns, 'link', 'set', 'lo', 'up');
     }
@@ -72,15 +75,27 @@ describe('two hosts: coordinator and clients in separate network namespaces', fu
   it('runs 2 secure rounds of 3 enrolled edge clients over the link', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-netns-'));
     expect(spawnSync(process.execPath, [rfl, 'coordinator', 'enrol', '--ids', 'a,b,c', '--keys-dir', 'keys', '--out', 'enrolment.json'], { cwd: dir }).status).to.equal(0);
-    const coordinator = inNs(A, ['coordinator', '--enrolment', 'enrolment.json', '--host', COORD, '--port', '8080', '--clients', '3', '--rounds', '2', '--local-epochs', '1', '--method', 'fedavg', '--run-dir', 'run'], dir);
+    const coordinator = inNs(
+      A,
+      ['coordinator', '--enrolment', 'enrolment.json', '--host', COORD, '--port', '8080', '--clients', '3', '--rounds', '2', '--local-epochs', '1', '--method', 'fedavg', '--run-dir', 'run'],
+      dir,
+    );
     let log = '';
     coordinator.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const clients = ['a', 'b', 'c'].map((id, k) => inNs(B, ['client', '--server', `http://${COORD}:8080`, '--id', id, '--identity-file', `keys/${id}.key`, '--embedded', '--partition', String(k), '--clients', '3'], dir));
+    const clients = ['a', 'b', 'c'].map((id, k) =>
+      inNs(B, ['client', '--server', `http://${COORD}:8080`, '--id', id, '--identity-file', `keys/${id}.key`, '--embedded', '--partition', String(k), '--clients', '3'], dir),
+    );
     try {
       const codes = await Promise.all([exit(coordinator), ...clients.map(exit)]);
       expect(codes, log.slice(-800)).to.deep.equal([0, 0, 0, 0]);
-      const rounds = readFileSync(path.join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { status: string; survivors: number });
-      expect(rounds.map((r) => [r.status, r.survivors])).to.deep.equal([['completed', 3], ['completed', 3]]);
+      const rounds = readFileSync(path.join(dir, 'run', 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { status: string; survivors: number });
+      expect(rounds.map((r) => [r.status, r.survivors])).to.deep.equal([
+        ['completed', 3],
+        ['completed', 3],
+      ]);
     } finally {
       for (const c of [coordinator, ...clients]) if (c.exitCode === null) c.kill('SIGKILL');
     }

@@ -78,7 +78,10 @@ function writePng(file: string, width: number, height: number, rgb: boolean, val
 /** A train/test image folder with the given rows; returns its directory. */
 function imageFolder(train: string[], test: string[], images: Record<string, [number, number, boolean]>): string {
   const dir = tmpDir();
-  for (const [split, rows] of [['train', train], ['test', test]] as const) {
+  for (const [split, rows] of [
+    ['train', train],
+    ['test', test],
+  ] as const) {
     mkdirSync(path.join(dir, split));
     writeFileSync(path.join(dir, split, 'labels.csv'), ['file,label', ...rows].join('\n') + '\n');
     for (const [file, [w, h, rgb]] of Object.entries(images)) writePng(path.join(dir, split, file), w, h, rgb);
@@ -173,7 +176,12 @@ describe('own model, data and behaviour (examples/own-model)', function () {
       // One corrupted client per round (round(0.25·4)); its update went through the registered transform.
       expect(a.rounds.map((r) => r.corrupted.length)).to.deep.equal([1, 1]);
       expect(calls - before).to.equal(2);
-      const written = JSON.parse(readFileSync(path.join(a.result.runDir, 'scenario.json'), 'utf8')) as { federated: { model: string }; dataset: string; extensions: string[]; corrupted: { behavior: unknown } };
+      const written = JSON.parse(readFileSync(path.join(a.result.runDir, 'scenario.json'), 'utf8')) as {
+        federated: { model: string };
+        dataset: string;
+        extensions: string[];
+        corrupted: { behavior: unknown };
+      };
       expect([written.federated.model, written.dataset, written.extensions, written.corrupted.behavior]).to.deep.equal([MODEL, DATA, [BEHAVIOR], { kind: 'noisy-scale', factor: 1.5, sigma: 0.0001 }]);
       const b = await simulate(cliOverrides(['secure=false', CORRUPTED, 'corrupted.fraction=0.25']));
       expect(Buffer.from(b.result.weights!.buffer).equals(Buffer.from(a.result.weights!.buffer))).to.equal(true);
@@ -191,7 +199,11 @@ describe('own model, data and behaviour (examples/own-model)', function () {
     it('loadScenarioAsync validates the registered behaviour options, naming the option', async () => {
       const s = await loadScenarioAsync(scenarioFile(), cliOverrides([CORRUPTED, 'corrupted.fraction=0.5']));
       expect(s.corrupted!.behavior).to.deep.equal({ kind: 'noisy-scale', factor: 1.5, sigma: 0.0001 });
-      await expectConfigError(loadScenarioAsync(scenarioFile(), cliOverrides(['corrupted={fraction: 0.5, behavior: {kind: noisy-scale, factor: big}}'])), ['corrupted.behavior.factor'], /factor must be a finite number/);
+      await expectConfigError(
+        loadScenarioAsync(scenarioFile(), cliOverrides(['corrupted={fraction: 0.5, behavior: {kind: noisy-scale, factor: big}}'])),
+        ['corrupted.behavior.factor'],
+        /factor must be a finite number/,
+      );
       // poisonBva is allowed: the example has a transformBva; defaults are filled by its parse.
       const bva = await loadScenarioAsync(scenarioFile(), cliOverrides(['corrupted={fraction: 0.5, behavior: {kind: noisy-scale}, poisonBva: true}', 'method=fed-bva']));
       expect(bva.corrupted).to.deep.include({ poisonBva: true, behavior: { kind: 'noisy-scale', factor: 5, sigma: 0.01 } });
@@ -209,7 +221,19 @@ describe('own model, data and behaviour (examples/own-model)', function () {
   datasets: { 'tiny-synthetic': async () => (await import(${JSON.stringify(new URL('../shared/data/synthetic.js', import.meta.url).href)})).makeSyntheticDataset({ count: 120, testCount: 40, seed: 2, numClasses: 4 }) },
 };\n`,
       );
-      const s = await prepareScenario(resolveScenario({ method: 'fedavg', model: 'tiny-mlp', dataset: 'tiny-synthetic', extensions: [ext], rounds: 1, numClients: 2, evalAttacks: ['clean'], finalAttacks: ['clean'], sharedSetSize: 8 }));
+      const s = await prepareScenario(
+        resolveScenario({
+          method: 'fedavg',
+          model: 'tiny-mlp',
+          dataset: 'tiny-synthetic',
+          extensions: [ext],
+          rounds: 1,
+          numClients: 2,
+          evalAttacks: ['clean'],
+          finalAttacks: ['clean'],
+          sharedSetSize: 8,
+        }),
+      );
       expect(s.federated.model).to.equal('tiny-mlp');
       const data: DatasetSplit = await loadDatasetAsync('tiny-synthetic');
       expect(data.train.numClasses).to.equal(4);
@@ -222,7 +246,25 @@ describe('own model, data and behaviour (examples/own-model)', function () {
       // Every corrupted example is relabelled to class 0; the worker must have imported this module to do it.
       writeFileSync(ext, `export default ({ registerBehavior }) => registerBehavior('to-zero', { poisonData: (d) => ({ images: d.images, labels: d.labels.fill(0) }) });\n`);
       const data = makeSyntheticDataset({ count: 240, testCount: 60, seed: 7 });
-      const scenario = resolveScenario({ method: 'fedavg', model: 'linear', dataset: 'synthetic', secure: false, extensions: [ext], numClients: 3, fraction: 1, rounds: 1, localEpochs: 3, batchSize: 16, lr: 0.5, sharedSetSize: 8, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 1, workers: 1, corrupted: { fraction: 1, behavior: { kind: 'to-zero' } } });
+      const scenario = resolveScenario({
+        method: 'fedavg',
+        model: 'linear',
+        dataset: 'synthetic',
+        secure: false,
+        extensions: [ext],
+        numClients: 3,
+        fraction: 1,
+        rounds: 1,
+        localEpochs: 3,
+        batchSize: 16,
+        lr: 0.5,
+        sharedSetSize: 8,
+        evalAttacks: ['clean'],
+        finalAttacks: ['clean'],
+        seed: 1,
+        workers: 1,
+        corrupted: { fraction: 1, behavior: { kind: 'to-zero' } },
+      });
       const result = await runSimulation({ scenario, runDir: path.join(tmpDir(), 'run'), data, gpuEval: false, log: () => undefined });
       // Trained on label 0 only, the model answers 0 everywhere: its accuracy is the share of class 0.
       expect(result.final.accuracy['clean']).to.equal(data.test.labels.filter((y) => y === 0).length / data.test.count);
@@ -295,7 +337,12 @@ describe('own model, data and behaviour (examples/own-model)', function () {
 
     it('an unknown model path, an unknown model name, a module that exports no model', async () => {
       const file = scenarioFile();
-      await expectConfigError(() => loadScenario(file, [`model=./no/such-model.js`, `dataset=${DATA}`]), ['model'], /model = "\.\/no\/such-model\.js": no such file \(resolved to .*no\/such-model\.js\)/, /path of a JavaScript module/);
+      await expectConfigError(
+        () => loadScenario(file, [`model=./no/such-model.js`, `dataset=${DATA}`]),
+        ['model'],
+        /model = "\.\/no\/such-model\.js": no such file \(resolved to .*no\/such-model\.js\)/,
+        /path of a JavaScript module/,
+      );
       await expectConfigError(() => loadScenario(file, ['model=resnet', `dataset=${DATA}`]), ['model'], /model = "resnet" is invalid/, /registerModel/);
       // With extensions not loaded yet, an unknown name waits for them, then is refused by name.
       await expectConfigError(loadScenarioAsync(file, ['model=resnet', `dataset=${DATA}`, `extensions=[${path.join(tmpDir(), 'x')}]`]), ['extensions'], /no such file/);
@@ -313,14 +360,23 @@ describe('own model, data and behaviour (examples/own-model)', function () {
       await expectConfigError(loadScenarioAsync(file, [`model=${broken}`, `dataset=${DATA}`]), ['model'], /cannot import/);
       // The example CNN takes 32×32×3 images; the synthetic digits are 28×28×1.
       const scenario = loadScenario(file, [`model=${MODEL}`, 'dataset=synthetic']);
-      await expectConfigError(runSimulation({ scenario, runDir: path.join(tmpDir(), 'run'), data: makeSyntheticDataset({ count: 40, testCount: 10, seed: 1 }), gpuEval: false, log: () => undefined }), ['model', 'dataset'], /takes 32×32×3 inputs .* the dataset's images are 28×28×1/);
+      await expectConfigError(
+        runSimulation({ scenario, runDir: path.join(tmpDir(), 'run'), data: makeSyntheticDataset({ count: 40, testCount: 10, seed: 1 }), gpuEval: false, log: () => undefined }),
+        ['model', 'dataset'],
+        /takes 32×32×3 inputs .* the dataset's images are 28×28×1/,
+      );
     });
 
     it('an unknown dataset or directory, an unknown behaviour kind', async () => {
       const file = scenarioFile();
       await expectConfigError(() => loadScenario(file, [`model=${MODEL}`, 'dataset=./no-such-data']), ['dataset'], /dataset = "\.\/no-such-data": no such directory/);
       await expectConfigError(() => loadScenario(file, [`model=${MODEL}`, 'dataset=cifar-17']), ['dataset'], /dataset = "cifar-17" is unknown/, /image folder/);
-      await expectConfigError(() => loadScenario(file, [`model=${MODEL}`, `dataset=${DATA}`, 'corrupted={fraction: 0.5, behavior: {kind: noisy-scales}}']), ['corrupted.behavior.kind'], /kind = "noisy-scales" is invalid: kind must be one of label-flip/, /registered: .*noisy-scale/);
+      await expectConfigError(
+        () => loadScenario(file, [`model=${MODEL}`, `dataset=${DATA}`, 'corrupted={fraction: 0.5, behavior: {kind: noisy-scales}}']),
+        ['corrupted.behavior.kind'],
+        /kind = "noisy-scales" is invalid: kind must be one of label-flip/,
+        /registered: .*noisy-scale/,
+      );
     });
   });
 });

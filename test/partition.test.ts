@@ -1,14 +1,5 @@
 import { expect } from 'chai';
-import {
-  assertValidPartition,
-  describePartition,
-  formatPartitionSummary,
-  partition,
-  partitionDirichlet,
-  partitionIid,
-  partitionShards,
-  sampleSharedSet,
-} from '../shared/data/index.js';
+import { assertValidPartition, describePartition, formatPartitionSummary, partition, partitionDirichlet, partitionIid, partitionShards, sampleSharedSet } from '../shared/data/index.js';
 import { Rng } from '../shared/util/random.js';
 import { expectDataError } from './helpers/errors.js';
 
@@ -19,7 +10,6 @@ const N_S = 64;
 /** 60,000 labels, exactly 6,000 per class, in a seeded random order (like MNIST's training set). */
 const LABELS = new Rng('labels').shuffle(Uint8Array.from({ length: N_TRAIN }, (_, i) => i % 10));
 const D_S = sampleSharedSet(N_TRAIN, N_S, 2020);
-
 
 function same(a: Int32Array[], b: Int32Array[]): boolean {
   return a.length === b.length && a.every((p, i) => p.length === b[i]!.length && p.every((v, j) => v === b[i]![j]));
@@ -144,24 +134,12 @@ describe('partitioners (decent-bva.md §7)', () => {
     });
 
     it('fails cleanly with a config error naming alpha and minPartitionSize after maxDraws', () => {
-      expectDataError(
-        () => partitionDirichlet(LABELS, N_CLIENTS, 0.001, 1, { exclude: D_S }),
-        'config',
-        /maxDraws = 100 .*alpha = 0\.001.*minPartitionSize = 10/,
-      );
-      expectDataError(
-        () => partitionDirichlet(LABELS, N_CLIENTS, 0.5, 1, { maxDraws: 3, minPartitionSize: 599 }),
-        'config',
-        /maxDraws = 3 .*alpha = 0\.5.*minPartitionSize = 599/,
-      );
+      expectDataError(() => partitionDirichlet(LABELS, N_CLIENTS, 0.001, 1, { exclude: D_S }), 'config', /maxDraws = 100 .*alpha = 0\.001.*minPartitionSize = 10/);
+      expectDataError(() => partitionDirichlet(LABELS, N_CLIENTS, 0.5, 1, { maxDraws: 3, minPartitionSize: 599 }), 'config', /maxDraws = 3 .*alpha = 0\.5.*minPartitionSize = 599/);
     });
 
     it('fails at once when the minimum cannot be met by counting', () => {
-      expectDataError(
-        () => partitionDirichlet(LABELS.subarray(0, 500), 100, 0.5, 1, { minPartitionSize: 10 }),
-        'config',
-        /500 available .*100 clients .*minPartitionSize = 10 \(alpha = 0\.5\)/,
-      );
+      expectDataError(() => partitionDirichlet(LABELS.subarray(0, 500), 100, 0.5, 1, { minPartitionSize: 10 }), 'config', /500 available .*100 clients .*minPartitionSize = 10 \(alpha = 0\.5\)/);
     });
 
     it('validates alpha and its options', () => {
@@ -177,15 +155,10 @@ describe('partitioners (decent-bva.md §7)', () => {
   describe('partition (dispatcher) and helpers', () => {
     it('dispatches to the named partitioner with the same results', () => {
       expect(same(partition(LABELS, { kind: 'iid' }, 10, 4, D_S), partitionIid(N_TRAIN, 10, 4, D_S))).to.equal(true);
-      expect(
-        same(partition(LABELS, { kind: 'shards', shardsPerClient: 3 }, 10, 4, D_S), partitionShards(LABELS, 10, 4, { shardsPerClient: 3, exclude: D_S })),
-      ).to.equal(true);
-      expect(
-        same(
-          partition(LABELS, { kind: 'dirichlet', alpha: 0.3, minPartitionSize: 50 }, 10, 4, D_S),
-          partitionDirichlet(LABELS, 10, 0.3, 4, { minPartitionSize: 50, exclude: D_S }),
-        ),
-      ).to.equal(true);
+      expect(same(partition(LABELS, { kind: 'shards', shardsPerClient: 3 }, 10, 4, D_S), partitionShards(LABELS, 10, 4, { shardsPerClient: 3, exclude: D_S }))).to.equal(true);
+      expect(same(partition(LABELS, { kind: 'dirichlet', alpha: 0.3, minPartitionSize: 50 }, 10, 4, D_S), partitionDirichlet(LABELS, 10, 0.3, 4, { minPartitionSize: 50, exclude: D_S }))).to.equal(
+        true,
+      );
       expectDataError(() => partition(LABELS, { kind: 'pathological' } as never, 10, 4), 'config', /partition\.kind .* got "pathological"/);
     });
 
@@ -201,7 +174,10 @@ describe('partitioners (decent-bva.md §7)', () => {
       const labels = [0, 1, 1, 2, 2, 2];
       const s = describePartition(parts, labels);
       expect(s).to.deep.include({ numClients: 2, sizes: [3, 1], total: 4, minSize: 1, maxSize: 3, meanSize: 2 });
-      expect(s.histograms).to.deep.equal([[1, 2, 0], [0, 0, 1]]);
+      expect(s.histograms).to.deep.equal([
+        [1, 2, 0],
+        [0, 0, 1],
+      ]);
       expect(s.classesPerClient).to.deep.equal([2, 1]);
       const text = formatPartitionSummary(s, 1);
       expect(text).to.match(/2 clients, 4 examples/);

@@ -26,9 +26,7 @@ describe('Rng', () => {
   describe('determinism', () => {
     it('pins the first outputs of fixed seeds (regression across platforms and versions)', () => {
       const a = new Rng(2020);
-      expect([a.nextUint32(), a.nextUint32(), a.nextUint32(), a.nextUint32()]).to.deep.equal([
-        780472320, 1825504359, 4011613091, 2739271879,
-      ]);
+      expect([a.nextUint32(), a.nextUint32(), a.nextUint32(), a.nextUint32()]).to.deep.equal([780472320, 1825504359, 4011613091, 2739271879]);
       const b = new Rng('decent-bva');
       expect([b.nextUint32(), b.nextUint32(), b.nextUint32()]).to.deep.equal([3795765417, 3257176936, 2616453891]);
       const c = new Rng(2020).fork('cohort').fork(3);
@@ -191,9 +189,7 @@ describe('Rng', () => {
       expect(new Set(s).size).to.equal(100);
       for (const v of s) expect(v >= 0 && v < 1000).to.equal(true);
       expect(Array.from(s)).to.not.deep.equal([...s].sort((a, b) => a - b)); // not sorted: draw order
-      expect(Array.from(new Rng(8).sampleWithoutReplacement(10, 10)).sort((a, b) => a - b)).to.deep.equal(
-        Array.from({ length: 10 }, (_, i) => i),
-      );
+      expect(Array.from(new Rng(8).sampleWithoutReplacement(10, 10)).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 10 }, (_, i) => i));
       expect(r.sampleWithoutReplacement(5, 0).length).to.equal(0);
       expect(() => r.sampleWithoutReplacement(5, 6)).to.throw(RangeError, /k must be .* got 6/);
     });

@@ -20,7 +20,20 @@ import { connect, type ClientSession } from '../client/session.js';
 import { LocalTrainer } from '../client/trainer.js';
 
 const data = makeSyntheticDataset({ count: 300, testCount: 40, seed: 21 });
-const cfg = { method: 'fedavg', numClients: 5, fraction: 1, rounds: 3, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 3, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 13 };
+const cfg = {
+  method: 'fedavg',
+  numClients: 5,
+  fraction: 1,
+  rounds: 3,
+  localEpochs: 1,
+  batchSize: 32,
+  lr: 0.05,
+  sharedSetSize: 8,
+  evalEvery: 3,
+  evalAttacks: ['clean'],
+  finalAttacks: ['clean'],
+  seed: 13,
+};
 
 async function restartAt(stage: 'shareKeys' | 'unmask', resumeSecure = true): Promise<{ second: RoundMetrics[]; refused: number }> {
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'rfl-remask-'));
@@ -35,7 +48,14 @@ async function restartAt(stage: 'shareKeys' | 'unmask', resumeSecure = true): Pr
   const trainers = parts.map((p) => new LocalTrainer(data.train, p));
   let refused = 0;
   const sessions: ClientSession[] = ids.map((id, k) =>
-    connect(`http://127.0.0.1:${port}`, { clientId: id, token: 'secret', identity: keys[k]!, trainer: trainers[k]!, rounding: 'half-up', log: (l) => void (/remask|already in a sum that reached unmask|not sent in plaintext/.test(l) && refused++) }),
+    connect(`http://127.0.0.1:${port}`, {
+      clientId: id,
+      token: 'secret',
+      identity: keys[k]!,
+      trainer: trainers[k]!,
+      rounding: 'half-up',
+      log: (l) => void (/remask|already in a sum that reached unmask|not sent in plaintext/.test(l) && refused++),
+    }),
   );
   try {
     await Promise.all(sessions.map((s) => s.ready));
@@ -81,12 +101,15 @@ describe('an update enters at most one released sum', function () {
 
   it('after a restart before anyone masked, round 2 runs again in full', async () => {
     const { second, refused } = await restartAt('shareKeys');
-    expect(second.map((r) => [r.round, r.status])).to.deep.equal([[2, 'completed'], [3, 'completed']]);
+    expect(second.map((r) => [r.round, r.status])).to.deep.equal([
+      [2, 'completed'],
+      [3, 'completed'],
+    ]);
     expect(second[0]!.survivors).to.equal(5);
     expect(refused).to.equal(0);
   });
 
-  it('a coordinator resumed in plaintext does not get the masked round\'s updates in the clear', async () => {
+  it("a coordinator resumed in plaintext does not get the masked round's updates in the clear", async () => {
     const { second, refused } = await restartAt('unmask', false);
     expect(second.map((r) => r.round)).to.deep.equal([2, 3]);
     // Round 2's updates were masked for a sum that reached unmask: no client sends them as plain weights.

@@ -35,7 +35,11 @@ export function disagreements(description: string, m: MatrixConfig): string[] {
   for (const x of description.matchAll(/\b(\w+) (?:paired )?seeds?\b/gi)) if (count(x[1]!) >= 0) claim(`"${x[0]}"`, count(x[1]!), m.seeds.length);
   for (const x of description.matchAll(/\bseeds? (\d+)\s*[-–]\s*(\d+)/gi)) {
     const [a, b] = [Number(x[1]), Number(x[2])];
-    claim(`"${x[0]}"`, Array.from({ length: b - a + 1 }, (_, k) => a + k), m.seeds);
+    claim(
+      `"${x[0]}"`,
+      Array.from({ length: b - a + 1 }, (_, k) => a + k),
+      m.seeds,
+    );
   }
   for (const x of description.matchAll(/\bR(\d+) E(\d+)\b/g)) claim(`"${x[0]}"`, [Number(x[1]), Number(x[2])], [fed.rounds, fed.localEpochs]);
   for (const x of description.matchAll(/\b(\d+) rounds? × (\d+) local epochs?/g)) claim(`"${x[0]}"`, [Number(x[1]), Number(x[2])], [fed.rounds, fed.localEpochs]);

@@ -121,7 +121,10 @@ describe('report legibility', function () {
       expect(warnings, c.id).to.deep.equal([]);
       const axes = visibleAxes(vega);
       expect(axes.length, c.id).to.be.greaterThan(1);
-      for (const a of axes) expect(a['title'], `${c.id}: the ${String(a['orient'])} axis of scale ${String(a['scale'])}`).to.be.a('string').and.not.equal('');
+      for (const a of axes)
+        expect(a['title'], `${c.id}: the ${String(a['orient'])} axis of scale ${String(a['scale'])}`)
+          .to.be.a('string')
+          .and.not.equal('');
       // Both positional channels have an axis a reader sees.
       expect(new Set(axes.map((a) => a['orient'])), c.id).to.include.members(['bottom', 'left']);
       const facet = (c.spec as { facet?: { title?: unknown } }).facet;
@@ -168,7 +171,10 @@ describe('report legibility', function () {
       t.header.forEach((h, k) => {
         if (!t.rows.some((r) => /±/.test(r[k] ?? ''))) return;
         columns++;
-        expect([CI_OVER_SEEDS, SD_OVER_CELLS].some((over) => h.includes(over)), `column "${h}"`).to.equal(true);
+        expect(
+          [CI_OVER_SEEDS, SD_OVER_CELLS].some((over) => h.includes(over)),
+          `column "${h}"`,
+        ).to.equal(true);
       });
     }
     expect(columns).to.be.greaterThan(10);
@@ -234,7 +240,12 @@ describe('report legibility', function () {
         ['none', 'sign-flip · f = 20 %'].map((scenario, s) => ({ scenario, scenarioOrder: s, defense, round, mean: 0.1 + 0.08 * d + 0.01 * round - 0.05 * s, lo: null, hi: null, n: 1 })),
       ),
     );
-    const spec = roundsSpec(rows, defenses, 'Figure 4. Clean accuracy per round') as unknown as { facet: { field: string }; columns: number; spec: { layer: unknown[] }; data: { values: { panel: string; focus: boolean; defense: string }[] } };
+    const spec = roundsSpec(rows, defenses, 'Figure 4. Clean accuracy per round') as unknown as {
+      facet: { field: string };
+      columns: number;
+      spec: { layer: unknown[] };
+      data: { values: { panel: string; focus: boolean; defense: string }[] };
+    };
     expect(spec.facet.field).to.equal('panel');
     const panels = [...new Set(spec.data.values.map((v) => v.panel))];
     expect(panels).to.have.length(defenses.length * 2);
@@ -251,7 +262,11 @@ describe('report legibility', function () {
     expect(JSON.stringify(vega)).to.not.include('"legends"');
     expect(await renderSvg(spec as unknown as TopLevelSpec)).to.include('method-9 — sign-flip · f = 20 %');
     // With few defenses, one panel per scenario and a line per defense, as before.
-    const few = roundsSpec(rows.filter((r) => defenses.indexOf(r.defense) < MAX_LINES), defenses, 'Figure 4. x') as unknown as { facet: { field: string } };
+    const few = roundsSpec(
+      rows.filter((r) => defenses.indexOf(r.defense) < MAX_LINES),
+      defenses,
+      'Figure 4. x',
+    ) as unknown as { facet: { field: string } };
     expect(few.facet.field).to.equal('scenario');
   });
 });

@@ -259,7 +259,9 @@ describe('report: paired comparisons on a 5-seed matrix', function () {
     expect(md).to.include('| defense | against | threat | f | n (seed pairs) | clean: Δ');
     expect(md).to.include('| fedavg-ds | fed-bva | none | 0 % | 5 | 0.00 \\[-2.78, 2.78\\] | 1.0000 / 1.0000 | -8.00 \\[-10.78, -5.22\\] | 0.0013 / 0.0119 \\* |');
     expect(md).to.include('| fedavg@reference | fed-bva@reference | none | 0 % | 4 | ');
-    expect(md).to.include('| defense | threat | f | n (seed pairs) | clean: Δ \\[95 % CI over seed pairs\\] | clean: p / Holm p | PGD-20: Δ \\[95 % CI over seed pairs\\] | PGD-20: p / Holm p | strong PGD-40 ×5: Δ \\[95 % CI over seed pairs\\] | strong PGD-40 ×5: p / Holm p |');
+    expect(md).to.include(
+      '| defense | threat | f | n (seed pairs) | clean: Δ \\[95 % CI over seed pairs\\] | clean: p / Holm p | PGD-20: Δ \\[95 % CI over seed pairs\\] | PGD-20: p / Holm p | strong PGD-40 ×5: Δ \\[95 % CI over seed pairs\\] | strong PGD-40 ×5: p / Holm p |',
+    );
     expect(md).to.include('| fed-bva | none | 0 % | 5 | 0.00 \\[-2.78, 2.78\\] | 1.0000 / 1.0000 | +8.00 \\[5.22, 10.78\\] | 0.0013 / 0.0199 \\* | +3.00 \\[0.22, 5.78\\] | 0.0399 / 0.3195 |');
     expect(md).to.include('| fedavg@reference | sign-flip | 20 % | 1 | not testable (n 1) | — |');
     // fedavg-ds's clean accuracy at none: 80 + NOISE, mean 80.4, Σ dev² = 89.2, s = √22.3, ± t(4)·s/√5 = 5.86.
@@ -290,7 +292,9 @@ describe('report: paired comparisons on a 5-seed matrix', function () {
     expect(b.model.paired).to.deep.equal([]);
     expect(readFileSync(path.join(root, 'out-neither', 'paired.csv'), 'utf8')).to.equal(`${PAIRED_HEADER.join(',')}\r\n`);
     const mdB = readFileSync(path.join(root, 'out-neither', 'report.md'), 'utf8');
-    expect(mdB.split('\n\n')[1]).to.equal('No paired comparison: the matrix has neither fedavg-ds nor fed-bva, the baselines every defense is compared with, so no difference between defenses is tested for significance.');
+    expect(mdB.split('\n\n')[1]).to.equal(
+      'No paired comparison: the matrix has neither fedavg-ds nor fed-bva, the baselines every defense is compared with, so no difference between defenses is tested for significance.',
+    );
     expect(mdB).to.include('Neither baseline (fedavg-ds, fed-bva) is in the matrix: no paired comparison.');
   });
 
@@ -302,7 +306,9 @@ describe('report: paired comparisons on a 5-seed matrix', function () {
     const built = await buildReport([one], path.join(root, 'out-one'));
     expect(built.model.paired.flatMap((t) => t.comparisons).every((c) => c.test === undefined && c.pairs.length <= 1)).to.equal(true);
     const first = readFileSync(path.join(root, 'out-one', 'report.md'), 'utf8').split('\n\n')[1];
-    expect(first).to.equal('Too few seeds for a significance test: no comparison against fedavg-ds or fed-bva or the same method in the default profile has 2 seeds that both defenses finished (36 comparisons, §4), so no difference is called significant.');
+    expect(first).to.equal(
+      'Too few seeds for a significance test: no comparison against fedavg-ds or fed-bva or the same method in the default profile has 2 seeds that both defenses finished (36 comparisons, §4), so no difference is called significant.',
+    );
   });
 
   it('a seed with two finished cells on one side (two copies read together) is ambiguous, not paired', () => {

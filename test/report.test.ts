@@ -76,7 +76,8 @@ describe('robustness report', function () {
   after(() => rmSync(root, { recursive: true, force: true }));
 
   it('writes the Markdown, the HTML, the chart files and every CSV file', () => {
-    for (const f of ['report.md', 'report.html', 'cells.csv', 'rounds.csv', 'summary.csv', 'curves.csv', 'worst-case.csv', 'paired.csv', 'cost.csv']) expect(existsSync(path.join(out, f)), f).to.equal(true);
+    for (const f of ['report.md', 'report.html', 'cells.csv', 'rounds.csv', 'summary.csv', 'curves.csv', 'worst-case.csv', 'paired.csv', 'cost.csv'])
+      expect(existsSync(path.join(out, f)), f).to.equal(true);
     for (const c of ['rounds', 'attacks', 'corruption', 'heatmap', 'time', 'bytes']) expect(existsSync(path.join(out, 'charts', `${c}.svg`)), c).to.equal(true);
     expect(built.files).to.include(path.join(out, 'report.html'));
   });
@@ -130,7 +131,11 @@ describe('robustness report', function () {
       }
       // Every final accuracy of the file has its column.
       for (const [a, v] of Object.entries(cell.results!.final.accuracy)) expect(Number(row[`final.accuracy.${a}`])).to.equal(v);
-      const robust = Math.min(...Object.entries(cell.results!.final.accuracy).filter(([a]) => a !== 'clean').map(([, v]) => v));
+      const robust = Math.min(
+        ...Object.entries(cell.results!.final.accuracy)
+          .filter(([a]) => a !== 'clean')
+          .map(([, v]) => v),
+      );
       expect(Number(row['derived.robustAccuracy'])).to.equal(robust);
     }
     expect(compared).to.be.greaterThan(18 * 20);
@@ -275,12 +280,22 @@ describe('robustness report', function () {
     const config = parseMatrix({
       name: 'contract',
       base: { dataset: 'mnist-embedded', numClients: 10, fraction: 0.5, rounds: 2 },
-      defenses: [{ name: 'fedavg', method: 'fedavg' }, { name: 'fed-bva', method: 'fed-bva' }],
+      defenses: [
+        { name: 'fedavg', method: 'fedavg' },
+        { name: 'fed-bva', method: 'fed-bva' },
+      ],
       threats: [{ name: 'none' }, { name: 'flip', behavior: { kind: 'sign-flip' } }, { name: 'noise', behavior: { kind: 'gaussian', sigma: 2 } }],
       corruption: [0, 0.1, 0.125, 0.3],
       seeds: [1, 7],
     });
-    const strip = ({ id, defense, threat, corruption, seed, behavior }: { id: string; defense: string; threat: string; corruption: number; seed: number; behavior: string | null }): unknown => ({ id, defense, threat, corruption, seed, behavior });
+    const strip = ({ id, defense, threat, corruption, seed, behavior }: { id: string; defense: string; threat: string; corruption: number; seed: number; behavior: string | null }): unknown => ({
+      id,
+      defense,
+      threat,
+      corruption,
+      seed,
+      behavior,
+    });
     expect(expectedCells(config)).to.deep.equal(expandMatrix(config).map(strip));
   });
 

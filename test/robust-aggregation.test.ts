@@ -1,11 +1,5 @@
 import { expect } from 'chai';
-import {
-  AGGREGATION_RULES,
-  DEFAULT_AGGREGATION,
-  aggregationRequires,
-  resolveAggregation,
-  type AggregationConfig,
-} from '../shared/federated/aggregation.js';
+import { AGGREGATION_RULES, DEFAULT_AGGREGATION, aggregationRequires, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { Rng } from '../shared/util/random.js';
 import { expectConfigError } from './helpers/errors.js';
 import { aggregatePlaintext, combineAcross, splitGroups } from '../server/robust-aggregators.js';
@@ -124,9 +118,7 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
         const rng = new Rng('orderstat').fork(m);
         // Integer values in a small range give many ties (+ 0 turns −0 into 0); the rest are continuous.
         const updates = randomUpdates(rng, m, 64, -4, 4).map((u, i) => (i % 2 === 0 ? u.map((v) => Math.round(v) + 0) : u));
-        expect(Array.from(aggregatePlaintext({ rule: 'median' }, updates).update)).to.deep.equal(
-          Array.from(Float32Array.from(referenceOrderStat(updates, 'median'))),
-        );
+        expect(Array.from(aggregatePlaintext({ rule: 'median' }, updates).update)).to.deep.equal(Array.from(Float32Array.from(referenceOrderStat(updates, 'median'))));
         for (const b of [0, 1, Math.floor((m - 1) / 2)]) {
           if (2 * b >= m) continue;
           const got = aggregatePlaintext({ rule: 'trimmed-mean', beta: 0, trim: b }, updates).update;
@@ -147,11 +139,19 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
     function referenceScores(updates: Float32Array[], f: number): number[] {
       return updates.map((a, i) => {
         const dists = updates.flatMap((b, j) => (j === i ? [] : [a.reduce((s, v, t) => s + (v - b[t]!) ** 2, 0)]));
-        return dists.sort((x, y) => x - y).slice(0, updates.length - f - 2).reduce((s, v) => s + v, 0);
+        return dists
+          .sort((x, y) => x - y)
+          .slice(0, updates.length - f - 2)
+          .reduce((s, v) => s + v, 0);
       });
     }
 
-    for (const [m, f] of [[4, 0], [9, 3], [13, 2], [14, 5]] as const) {
+    for (const [m, f] of [
+      [4, 0],
+      [9, 3],
+      [13, 2],
+      [14, 5],
+    ] as const) {
       it(`m = ${m}, f = ${f}, d = 5000 (crosses the 2048-coordinate blocks)`, () => {
         const rng = new Rng('krum-ref').fork(m);
         const updates = randomUpdates(rng, m, 5000).map((u, i) => (i % 3 === 1 ? u.map((v) => v * 3 + 1) : u));
@@ -204,8 +204,7 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
     const rng = new Rng('robustness');
     const honest = randomUpdates(rng, m - f, d);
     const updates = [...honest.slice(0, 4), ...Array.from({ length: f }, () => new Float32Array(d).fill(1e6)), ...honest.slice(4)];
-    const withinHonestRange = (x: Float32Array): boolean =>
-      Array.from(x).every((v, t) => v >= Math.min(...honest.map((h) => h[t]!)) && v <= Math.max(...honest.map((h) => h[t]!)));
+    const withinHonestRange = (x: Float32Array): boolean => Array.from(x).every((v, t) => v >= Math.min(...honest.map((h) => h[t]!)) && v <= Math.max(...honest.map((h) => h[t]!)));
 
     it('median, trimmed mean (b = f) and krum stay within the honest range of every coordinate', () => {
       expect(withinHonestRange(aggregatePlaintext({ rule: 'median' }, updates).update)).to.equal(true);
@@ -228,7 +227,11 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
     it('norm clipping at the median norm bounds each outlier to the median norm', () => {
       const r = aggregatePlaintext({ rule: 'norm-clip', tau: 'median' }, updates);
       expect(r.clippedFraction).to.be.closeTo(0.5, 1e-12);
-      const tau = [...r.norms!].sort((a, b) => a - b).slice(4, 6).reduce((s, v) => s + v, 0) / 2;
+      const tau =
+        [...r.norms!]
+          .sort((a, b) => a - b)
+          .slice(4, 6)
+          .reduce((s, v) => s + v, 0) / 2;
       let norm = 0;
       for (const v of r.update) norm += v * v;
       expect(Math.sqrt(norm)).to.be.at.most(tau + 1e-4);
@@ -256,7 +259,13 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
       expect(groups.map((g) => g.length)).to.deep.equal([5, 5, 5, 4, 4]);
       expect(groups.flat().sort()).to.deep.equal(members);
       for (const g of groups) expect(g).to.deep.equal([...g].sort());
-      for (const [m, g] of [[9, 3], [10, 3], [100, 10], [3, 1], [4, 4]] as const) {
+      for (const [m, g] of [
+        [9, 3],
+        [10, 3],
+        [100, 10],
+        [3, 1],
+        [4, 4],
+      ] as const) {
         const sizes = splitGroups(1, 1, members.concat(Array.from({ length: 100 }, (_, i) => `x${i}`)).slice(0, m), g).map((s) => s.length);
         expect(sizes.reduce((a, b) => a + b, 0)).to.equal(m);
         for (const s of sizes) expect(s).to.be.oneOf([Math.floor(m / g), Math.ceil(m / g)]);

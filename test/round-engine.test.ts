@@ -110,11 +110,24 @@ describe('round engine (in-memory transport, injected clock)', () => {
     const log = { trained: [] as number[], shared: [] as boolean[], ends: [] as RoundEnd[] };
     const transport = new InMemoryTransport([0, 1, 2].map((k) => [`c${k}`, client(1, log)] as const));
     const refusing: Strategy = {
-      configureRound: () => ({ returnWeights: false, sendSharedSet: false, refusal: { abort: { stage: 'privacy', phase: '', needed: 2, got: 0, reason: 'not private' }, clientReason: 'cohort not private' } }),
+      configureRound: () => ({
+        returnWeights: false,
+        sendSharedSet: false,
+        refusal: { abort: { stage: 'privacy', phase: '', needed: 2, got: 0, reason: 'not private' }, clientReason: 'cohort not private' },
+      }),
       aggregateRound: () => Promise.reject(new Error('never called')),
     };
     const { metrics } = await engine(resolveConfig({ ...base, numClients: 3 }), transport, { strategy: refusing }).runRound(1);
-    expect(metrics).to.deep.equal({ round: 1, status: 'aborted', cohort: ['c0', 'c1', 'c2'], trained: 0, dropouts: 0, ms: {}, bytesSent: 0, abort: { stage: 'privacy', phase: '', needed: 2, got: 0, reason: 'not private' } });
+    expect(metrics).to.deep.equal({
+      round: 1,
+      status: 'aborted',
+      cohort: ['c0', 'c1', 'c2'],
+      trained: 0,
+      dropouts: 0,
+      ms: {},
+      bytesSent: 0,
+      abort: { stage: 'privacy', phase: '', needed: 2, got: 0, reason: 'not private' },
+    });
     expect(log.trained).to.deep.equal([]);
     expect(log.ends).to.deep.equal([0, 1, 2].map(() => ({ round: 1, status: 'aborted', reason: 'cohort not private' })));
     expect(config.rounds).to.equal(3);
@@ -174,8 +187,13 @@ describe('round engine: the secure mean over the in-memory transport', () => {
     const config = resolveConfig(base);
     const transport = new InMemoryTransport(ids.map((id, k) => [id, secureInMemoryClient(id, keys.get(id)!, peers, (k + 1) / 100, silent[id])] as const));
     const sessions = new SecureSessions({
-      config, runId: new Uint8Array(16).fill(1), identity: (id) => peers.get(id), expander, send: transport.sendStage,
-      privacyProblem: () => undefined, bvaShape: { ns: 2, classes: 2, inputSize: 4 },
+      config,
+      runId: new Uint8Array(16).fill(1),
+      identity: (id) => peers.get(id),
+      expander,
+      send: transport.sendStage,
+      privacyProblem: () => undefined,
+      bvaShape: { ns: 2, classes: 2, inputSize: 4 },
     });
     return { e: engine(config, transport, { strategy: new NoSharedSet(new SecureMean(sessions, spec)) }), transport };
   }

@@ -138,12 +138,15 @@ for (const [name, make] of transports) {
       for (const [k, id] of ids.entries()) await h.connect(id, secureInMemoryClient(id, keys.get(id)!, peers, (k + 1) / 100, id === 's4' ? 'collectMasked' : undefined));
       const trained = await h.transport.sendAndReceive(new Map(ids.map((id) => [id, request(false)])));
       expect([...trained.values()].every((o) => o.ok)).to.equal(true);
-      const session = new SecureSumSession({ runId: new Uint8Array(16).fill(2), round: 1, cohort: ids, identity: (id) => peers.get(id), plannedSums: [{ phase: 'model', spec: modelUpdateSpec(D) }] }, h.transport.sendStage);
+      const session = new SecureSumSession(
+        { runId: new Uint8Array(16).fill(2), round: 1, cohort: ids, identity: (id) => peers.get(id), plannedSums: [{ phase: 'model', spec: modelUpdateSpec(D) }] },
+        h.transport.sendStage,
+      );
       await session.start();
       const r = await session.sum('model');
       expect(r.survivors).to.deep.equal(['s1', 's2', 's3']);
       expect(r.dropped).to.deep.equal(['s4']);
-      for (const v of r.sums[0]!) expect(v).to.be.closeTo(0.06, 3 * 8 / 2 ** 22);
+      for (const v of r.sums[0]!) expect(v).to.be.closeTo(0.06, (3 * 8) / 2 ** 22);
     });
 
     it('tells the cohort the round is over, skipping clients that are gone', async () => {

@@ -14,7 +14,20 @@ import { startFederation } from './helpers/federation.js';
 import type { RoundMetrics } from '../server/coordinator.js';
 
 const data = makeSyntheticDataset({ count: 300, testCount: 40, seed: 8 });
-const base = { numClients: 4, fraction: 1, rounds: 2, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 2, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 6, method: 'fedavg' };
+const base = {
+  numClients: 4,
+  fraction: 1,
+  rounds: 2,
+  localEpochs: 1,
+  batchSize: 32,
+  lr: 0.05,
+  sharedSetSize: 8,
+  evalEvery: 2,
+  evalAttacks: ['clean'],
+  finalAttacks: ['clean'],
+  seed: 6,
+  method: 'fedavg',
+};
 
 /** Rewrites this client's masked model vector (round, y) → y' before it leaves. */
 function tamperMasked(c: ClientSession, rewrite: (round: number, y: Uint8Array) => Uint8Array): void {
@@ -58,7 +71,10 @@ describe('secure aggregation against a corrupt masked input', function () {
   });
 
   it('bounds each coordinate of an honest sum by n·R of its segment', () => {
-    const spec: VectorSpec = [{ name: 'update', length: 3, c: 1, R: 100, kind: 'signed' }, { name: 'weight', length: 1, c: 1, R: 10, kind: 'weight' }];
+    const spec: VectorSpec = [
+      { name: 'update', length: 3, c: 1, R: 100, kind: 'signed' },
+      { name: 'weight', length: 1, c: 1, R: 10, kind: 'weight' },
+    ];
     expect(sumOutOfRange(spec, Uint32Array.from([0, 300, 150, 30]), 3)).to.equal(undefined);
     expect(sumOutOfRange(spec, Uint32Array.from([0, 301, 150, 31]), 3)).to.deep.equal({ segment: 'update', index: 1, value: 301, max: 300, count: 2 });
   });
@@ -74,7 +90,7 @@ describe('secure aggregation against a corrupt masked input', function () {
     expect(Array.from(w)).to.not.deep.equal(Array.from(w0));
   });
 
-  it('discards a sum holding a replayed masked vector (the previous round\'s)', async () => {
+  it("discards a sum holding a replayed masked vector (the previous round's)", async () => {
     let first: Uint8Array | undefined;
     const { rounds } = await runWith((round, y) => {
       if (round === 1) {

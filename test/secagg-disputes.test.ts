@@ -54,7 +54,13 @@ function falselyAccuse(c: ClientSession, whom: (peer: string) => boolean): void 
   });
 }
 
-async function run(method: string, hostile: (c: ClientSession, ids: string[]) => void, extra: Record<string, unknown> = {}, numClients = base.numClients, hostiles = [2]): Promise<{ rounds: RoundMetrics[]; ids: string[]; expected: Float32Array; got: Float32Array }> {
+async function run(
+  method: string,
+  hostile: (c: ClientSession, ids: string[]) => void,
+  extra: Record<string, unknown> = {},
+  numClients = base.numClients,
+  hostiles = [2],
+): Promise<{ rounds: RoundMetrics[]; ids: string[]; expected: Float32Array; got: Float32Array }> {
   const f = await startFederation(data, { ...base, method, numClients }, extra);
   for (const h of hostiles) hostile(f.clients[h]!, f.ids);
   const w0 = f.coordinator.globalWeights();
@@ -91,7 +97,7 @@ describe('share-box disputes', function () {
     expect(maxDiff(got, expected)).to.be.below((2 * 8) / 2 ** 22 + 1e-6);
   });
 
-  it('a client falsely reporting every peer\'s box as unopenable, with a valid proof, is the one left out; the accused stay in every sum', async () => {
+  it("a client falsely reporting every peer's box as unopenable, with a valid proof, is the one left out; the accused stay in every sum", async () => {
     const { rounds, ids, expected, got } = await run('fed-bva', (c) => falselyAccuse(c, () => true));
     expect(rounds[0]!.status).to.equal('completed');
     expect(rounds[0]!.excluded).to.deep.equal([ids[2]]);
@@ -113,7 +119,8 @@ describe('share-box disputes', function () {
       rewriteReply(c, 'collectMasked', (reply, phase) => {
         // Only in the BV sums (their requests carry no inbox), against everyone.
         if (phase !== 'model') reply['failedBoxes'] = all.filter((id) => id !== all[2]);
-      }));
+      }),
+    );
     expect(rounds[0]!.status).to.equal('completed');
     expect(rounds[0]!.bvaSums!.map((s) => s.survivors)).to.deep.equal([5, 5]);
   });

@@ -9,20 +9,8 @@ import { addMaskInPlace, maskInput, maskSign, maskWords } from '../shared/secagg
 import { decodeSharePayload, encodeSharePayload, openShareBox, openSharePayload, sealShareBox, type SharePayload } from '../shared/secagg/share-boxes.js';
 import { commitSeed, signAdvertise, signCommit, signConsistency, verifyAdvertise, verifyCommit, verifyConsistency } from '../shared/secagg/signed-messages.js';
 import { bytesEqual, compareUtf8, fromHex, isAllZero, str, toHex, u32, utf8 } from '../shared/secagg/encoding.js';
-import {
-  SecAggConfigError,
-  SecAggError,
-  SecAggProtocolError,
-  SecAggReconstructionError,
-} from '../shared/secagg/errors.js';
-import {
-  chooseGraphParams,
-  defaultThreshold,
-  graphPermutation,
-  hararyNeighbours,
-  neighboursBelowThreshold,
-  resolveThreshold,
-} from '../shared/secagg/graph.js';
+import { SecAggConfigError, SecAggError, SecAggProtocolError, SecAggReconstructionError } from '../shared/secagg/errors.js';
+import { chooseGraphParams, defaultThreshold, graphPermutation, hararyNeighbours, neighboursBelowThreshold, resolveThreshold } from '../shared/secagg/graph.js';
 import {
   MODULUS,
   addInto,
@@ -90,9 +78,7 @@ describe('secagg primitives', () => {
         Uint8Array.from({ length: 10 }, (_, i) => 0xf0 + i),
         42,
       );
-      expect(toHex(okm)).to.equal(
-        '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865',
-      );
+      expect(toHex(okm)).to.equal('3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865');
     });
 
     it('AES-256-CTR with key 0^32 and IV 0^16, as bytes and as little-endian mask words', () => {
@@ -105,9 +91,7 @@ describe('secagg primitives', () => {
     });
 
     it('X25519 base point × 0x01×32', () => {
-      expect(toHex(publicKeyOf(filled(0x01)))).to.equal(
-        'a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c9df9dc2b4409f8a209',
-      );
+      expect(toHex(publicKeyOf(filled(0x01)))).to.equal('a4e09292b651c278b9772c569f5fa9bb13d906b46ab68c9df9dc2b4409f8a209');
     });
 
     it("the project's vector: s_pk_1, session id, shared secret, pair/self/share-box keys, first mask words", () => {
@@ -206,11 +190,7 @@ describe('secagg primitives', () => {
         expect(isLowOrderPublicKey(pk)).to.equal(true);
         const err = expectSecAggError(() => agree(s.secretKey, pk), SecAggProtocolError, /all-zero/);
         expect(err.code).to.equal('protocol');
-        expectSecAggError(
-          () => validateMemberKeys([{ clientId: 'x', cPk: roundKeyPairs().c.publicKey, sPk: pk }]),
-          SecAggProtocolError,
-          /sPk of 'x' is a low-order point/,
-        );
+        expectSecAggError(() => validateMemberKeys([{ clientId: 'x', cPk: roundKeyPairs().c.publicKey, sPk: pk }]), SecAggProtocolError, /sPk of 'x' is a low-order point/);
       });
     }
 
@@ -300,25 +280,19 @@ describe('secagg primitives', () => {
 
     it('property: masks cancel for any cohort size, length and phase', () => {
       fc.assert(
-        fc.property(
-          fc.integer({ min: 3, max: 8 }),
-          fc.constantFrom(1, 7, 1000),
-          fc.string(),
-          fc.nat(3),
-          (n, d, phase, attempt) => {
-            const keys = Array.from({ length: n }, () => roundKeyPairs().s);
-            const sid = randomSeed();
-            const total = new Uint32Array(d);
-            for (let u = 1; u <= n; u++) {
-              for (let v = 1; v <= n; v++) {
-                if (u === v) continue;
-                const shared = agree(keys[u - 1]!.secretKey, keys[v - 1]!.publicKey);
-                addMaskInPlace(total, pairMaskKey(shared, sid, phase, attempt, u, v), maskSign(u, v));
-              }
+        fc.property(fc.integer({ min: 3, max: 8 }), fc.constantFrom(1, 7, 1000), fc.string(), fc.nat(3), (n, d, phase, attempt) => {
+          const keys = Array.from({ length: n }, () => roundKeyPairs().s);
+          const sid = randomSeed();
+          const total = new Uint32Array(d);
+          for (let u = 1; u <= n; u++) {
+            for (let v = 1; v <= n; v++) {
+              if (u === v) continue;
+              const shared = agree(keys[u - 1]!.secretKey, keys[v - 1]!.publicKey);
+              addMaskInPlace(total, pairMaskKey(shared, sid, phase, attempt, u, v), maskSign(u, v));
             }
-            return total.every((w) => w === 0);
-          },
-        ),
+          }
+          return total.every((w) => w === 0);
+        }),
         { numRuns: 15, seed: 7 },
       );
     });
@@ -442,9 +416,7 @@ describe('secagg primitives', () => {
       expect(verifyCommit(id.publicKey, sid, commitments, sig)).to.equal(true);
       expect(verifyCommit(id.publicKey, randomSeed(), commitments, sig)).to.equal(false);
       expect(verifyCommit(id.publicKey, sid, [{ ...commitments[0]!, attempt: 1 }], sig)).to.equal(false);
-      expect(verifyCommit(id.publicKey, sid, [{ ...commitments[0]!, hash: commitSeed(randomSeed()) }], sig)).to.equal(
-        false,
-      );
+      expect(verifyCommit(id.publicKey, sid, [{ ...commitments[0]!, hash: commitSeed(randomSeed()) }], sig)).to.equal(false);
       expect(verifyCommit(id.publicKey, sid, [], sig)).to.equal(false);
     });
 
@@ -499,16 +471,10 @@ describe('secagg primitives', () => {
       expect(few.reason).to.equal('too-few-shares');
       expect([few.needed, few.got, few.subsetsTried]).to.deep.equal([6, 5, 0]);
       // Six shares but only five distinct holders (one duplicated) is still too few.
-      const dup = await rejectsWith(
-        combineVerified([...shares.slice(0, 5), shares[0]!], 6, verify),
-        SecAggReconstructionError,
-      );
+      const dup = await rejectsWith(combineVerified([...shares.slice(0, 5), shares[0]!], 6, verify), SecAggReconstructionError);
       expect(dup.reason).to.equal('too-few-shares');
       // Malformed shares do not count.
-      const bad = await rejectsWith(
-        combineVerified([...shares.slice(0, 5), new Uint8Array(10)], 6, verify),
-        SecAggReconstructionError,
-      );
+      const bad = await rejectsWith(combineVerified([...shares.slice(0, 5), new Uint8Array(10)], 6, verify), SecAggReconstructionError);
       expect(bad.got).to.equal(5);
       expect(calls).to.equal(0);
     });
@@ -552,7 +518,10 @@ describe('secagg primitives', () => {
       expect(err.reason).to.equal('no-verified-subset');
       expect(err.subsetsTried).to.equal(16);
       expect(tries).to.equal(16);
-      const small = await rejectsWith(combineVerified(shares.slice(0, 3), 2, () => false, 16), SecAggReconstructionError);
+      const small = await rejectsWith(
+        combineVerified(shares.slice(0, 3), 2, () => false, 16),
+        SecAggReconstructionError,
+      );
       expect(small.subsetsTried).to.equal(3); // only C(3, 2) subsets exist
     });
 
@@ -688,7 +657,7 @@ describe('secagg primitives', () => {
       expect(wsum![0]).to.be.closeTo(den, 1e-12);
       expect(clipped![0]).to.equal(clippedTotal);
       const mean = weightedMean(upd!, wsum![0]!);
-      for (let i = 0; i < d; i++) expect(mean[i]).to.be.closeTo(num[i]! / den, (2 * 8) / 2 ** 22 / den * examples.length);
+      for (let i = 0; i < d; i++) expect(mean[i]).to.be.closeTo(num[i]! / den, ((2 * 8) / 2 ** 22 / den) * examples.length);
     });
   });
 

@@ -66,14 +66,9 @@ interface Drop {
   phase?: string;
 }
 
-type SumOutcome =
-  | { kind: 'ok'; phase: string; survivors: string[]; dropped: string[]; attempts: number }
-  | { kind: 'abort'; stage: string; phase: string; attempt: number; got: number };
+type SumOutcome = { kind: 'ok'; phase: string; survivors: string[]; dropped: string[]; attempts: number } | { kind: 'abort'; stage: string; phase: string; attempt: number; got: number };
 
-type StartOutcome =
-  | { kind: 'ok'; u1: string[]; u2: string[] }
-  | { kind: 'abort'; stage: string; phase: string; attempt: number; got: number; needed?: number }
-  | { kind: 'config' };
+type StartOutcome = { kind: 'ok'; u1: string[]; u2: string[] } | { kind: 'abort'; stage: string; phase: string; attempt: number; got: number; needed?: number } | { kind: 'config' };
 
 function resolveDrops(s: Scenario): Map<string, Drop> {
   const ids = clientIds(s.n);
@@ -197,7 +192,6 @@ const describeScenario = (s: Scenario, drops: Map<string, Drop>): string =>
   `n=${s.n} t=${s.t} d=${s.d} sums=${s.numSums} graph=${s.k === undefined ? 'complete' : `harary k=${s.k}`} ` +
   `maxRestarts=${String(s.maxRestarts)} drops=${JSON.stringify(Object.fromEntries(drops))}`;
 
-
 async function runScenario(s: Scenario): Promise<void> {
   const drops = resolveDrops(s);
   const what = describeScenario(s, drops);
@@ -233,7 +227,11 @@ async function runScenario(s: Scenario): Promise<void> {
     expect(startErr, `${what}: expected an abort at ${start.stage}`).to.be.instanceOf(SecAggAbortedError);
     const e = startErr as SecAggAbortedError;
     expect({ stage: e.stage, phase: e.phase, attempt: e.attempt, needed: e.needed, got: e.got }, what).to.deep.equal({
-      stage: start.stage, phase: start.phase, attempt: start.attempt, needed: start.needed ?? s.t, got: start.got,
+      stage: start.stage,
+      phase: start.phase,
+      attempt: start.attempt,
+      needed: start.needed ?? s.t,
+      got: start.got,
     });
     return;
   }
@@ -252,7 +250,11 @@ async function runScenario(s: Scenario): Promise<void> {
       expect(err, `${what}: sum '${phase}'`).to.be.instanceOf(SecAggAbortedError);
       const e = err as SecAggAbortedError;
       expect({ stage: e.stage, phase: e.phase, attempt: e.attempt, needed: e.needed, got: e.got }, `${what}: sum '${phase}'`).to.deep.equal({
-        stage: p.stage, phase: p.phase, attempt: p.attempt, needed: s.t, got: p.got,
+        stage: p.stage,
+        phase: p.phase,
+        attempt: p.attempt,
+        needed: s.t,
+        got: p.got,
       });
       count(`abort at ${p.stage}${p.attempt > 0 ? ' after a restart' : ''}`);
       return;
@@ -277,32 +279,35 @@ const dropArb = (numSums: number): fc.Arbitrary<DrawnDrop | null> =>
     { arbitrary: fc.record({ stage: fc.constantFrom<DropStage>('collectMasked', 'unmask'), sum: fc.integer({ min: 0, max: numSums - 1 }) }), weight: 4 },
   );
 
-const scenarioArb: fc.Arbitrary<Scenario> = fc
-  .record({ n: fc.integer({ min: 3, max: 12 }), numSums: fc.integer({ min: 1, max: 3 }), harary: fc.boolean() })
-  .chain(({ n, numSums, harary }) => {
-    const tMin = Math.floor(n / 2) + 1;
-    // Harary: even k with 2 ≤ k ≤ n − 1 and t ≤ k + 1 for some t ≥ tMin, i.e. k ≥ tMin − 1.
-    const kEven = harary ? Array.from({ length: n }, (_, i) => i).filter((k) => k >= 2 && k % 2 === 0 && k <= n - 1 && k + 1 >= tMin) : [];
-    const kArb: fc.Arbitrary<number | undefined> = kEven.length > 0 ? fc.constantFrom(...kEven) : fc.constant(undefined);
-    return kArb.chain((k) =>
-      fc.record({
-        n: fc.constant(n),
-        t: fc.integer({ min: tMin, max: k === undefined ? n : Math.min(n, k + 1) }),
-        d: fc.constantFrom(1, 7, 1000),
-        numSums: fc.constant(numSums),
-        k: fc.constant(k),
-        maxRestarts: fc.constantFrom<0 | 1 | undefined>(undefined, undefined, 0, 1),
-        drops: fc.array(dropArb(numSums), { minLength: n, maxLength: n }),
-        seed: fc.integer({ min: 1, max: 1_000_000 }),
-      }),
-    );
-  });
+const scenarioArb: fc.Arbitrary<Scenario> = fc.record({ n: fc.integer({ min: 3, max: 12 }), numSums: fc.integer({ min: 1, max: 3 }), harary: fc.boolean() }).chain(({ n, numSums, harary }) => {
+  const tMin = Math.floor(n / 2) + 1;
+  // Harary: even k with 2 ≤ k ≤ n − 1 and t ≤ k + 1 for some t ≥ tMin, i.e. k ≥ tMin − 1.
+  const kEven = harary ? Array.from({ length: n }, (_, i) => i).filter((k) => k >= 2 && k % 2 === 0 && k <= n - 1 && k + 1 >= tMin) : [];
+  const kArb: fc.Arbitrary<number | undefined> = kEven.length > 0 ? fc.constantFrom(...kEven) : fc.constant(undefined);
+  return kArb.chain((k) =>
+    fc.record({
+      n: fc.constant(n),
+      t: fc.integer({ min: tMin, max: k === undefined ? n : Math.min(n, k + 1) }),
+      d: fc.constantFrom(1, 7, 1000),
+      numSums: fc.constant(numSums),
+      k: fc.constant(k),
+      maxRestarts: fc.constantFrom<0 | 1 | undefined>(undefined, undefined, 0, 1),
+      drops: fc.array(dropArb(numSums), { minLength: n, maxLength: n }),
+      seed: fc.integer({ min: 1, max: 1_000_000 }),
+    }),
+  );
+});
 
 describe('secure aggregation properties (fast-check, seeded)', function () {
   this.timeout(300000);
 
   after(() => {
-    console.log(`      exercised: ${[...tally.entries()].sort().map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+    console.log(
+      `      exercised: ${[...tally.entries()]
+        .sort()
+        .map(([k, v]) => `${k} ×${v}`)
+        .join(', ')}`,
+    );
   });
 
   it('every sum is the exact survivor sum, or a typed abort exactly when the model predicts one', async () => {

@@ -125,7 +125,11 @@ describe('secure aggregation protocol (in memory)', function () {
 
   for (const stage of ['setup', 'shareKeys', 'collectMasked', 'unmask'] as const) {
     it(`aborts below the threshold at ${stage}, naming stage, needed and got`, async () => {
-      const drops = Object.fromEntries(clientIds(5).slice(0, 3).map((id) => [id, { stage, ...(stage === 'collectMasked' || stage === 'unmask' ? { phase: 'model' } : {}) }]));
+      const drops = Object.fromEntries(
+        clientIds(5)
+          .slice(0, 3)
+          .map((id) => [id, { stage, ...(stage === 'collectMasked' || stage === 'unmask' ? { phase: 'model' } : {}) }]),
+      );
       const c = makeCohort({ n: 5, sums: [{ phase: 'model', spec }], drops });
       const run = async (): Promise<void> => {
         await c.session.start();
@@ -160,7 +164,7 @@ describe('secure aggregation protocol (in memory)', function () {
     expect(Math.max(...q0)).to.be.at.most(2 ** 20);
   });
 
-  it('a garbage share box is attributed to its sender at checkBoxes, with the accuser\'s proof, before anything is masked', async () => {
+  it("a garbage share box is attributed to its sender at checkBoxes, with the accuser's proof, before anything is masked", async () => {
     const c = makeCohort({ n: 6, sums: threeSums, tamper: tamperBox001To002 });
     let dispute: SecAggDisputeError | undefined;
     try {
@@ -179,7 +183,7 @@ describe('secure aggregation protocol (in memory)', function () {
     expect(c.sent.get('collectMasked')).to.equal(undefined);
   });
 
-  it('a false complaint (the box opens with the accuser\'s own key) is attributed to the accuser', async () => {
+  it("a false complaint (the box opens with the accuser's own key) is attributed to the accuser", async () => {
     // The box reaches client-002 corrupted in transit, so it complains honestly; the coordinator opens the box it
     // delivered with 002's revealed key, finds it sound, and blames 002: exactly what a lying client gets.
     const c = makeCohort({
@@ -191,12 +195,15 @@ describe('secure aggregation protocol (in memory)', function () {
         return { ...r, inbox: r.inbox.map((b) => (b.peer === 'client-001' ? { ...b, box: b.box.map((x, i) => (i === 5 ? x ^ 1 : x)) } : b)) };
       },
     });
-    const err = await c.session.start().then(() => undefined, (e: unknown) => e);
+    const err = await c.session.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(SecAggDisputeError);
     expect((err as SecAggDisputeError).verdicts).to.deep.equal([{ accuser: 'client-002', accused: 'client-001', guilty: 'client-002', reason: 'box-opens' }]);
   });
 
-  it('a complaint without a valid proof is the accuser\'s fault', async () => {
+  it("a complaint without a valid proof is the accuser's fault", async () => {
     const c = makeCohort({
       n: 6,
       sums: threeSums,
@@ -209,7 +216,10 @@ describe('secure aggregation protocol (in memory)', function () {
         return tamperBox001To002(stage, id, reply);
       },
     });
-    const err = await c.session.start().then(() => undefined, (e: unknown) => e);
+    const err = await c.session.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as SecAggDisputeError).verdicts).to.deep.equal([{ accuser: 'client-002', accused: '', guilty: 'client-002', reason: 'bad-proof' }]);
   });
 
@@ -222,9 +232,12 @@ describe('secure aggregation protocol (in memory)', function () {
     expect(maxDiff(r.sums, c.plainSum('model', rest))).to.be.below(bound(5));
   });
 
-  it('active model: a client silent at checkBoxes means new keys (it may have complained unseen); clients refuse a first sum without every box sender\'s clean check', async () => {
+  it("active model: a client silent at checkBoxes means new keys (it may have complained unseen); clients refuse a first sum without every box sender's clean check", async () => {
     const silent = makeCohort({ n: 6, sums: threeSums, session: { threatModel: 'active' }, drops: { 'client-003': { stage: 'checkBoxes' } } });
-    const err = await silent.session.start().then(() => undefined, (e: unknown) => e);
+    const err = await silent.session.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as SecAggDisputeError).verdicts).to.deep.equal([{ accuser: 'client-003', accused: '', guilty: 'client-003', reason: 'no-box-check' }]);
     // A coordinator that withholds the clean checks (as one going on after a complaint must) loses every client.
     const c = makeCohort({
@@ -238,7 +251,10 @@ describe('secure aggregation protocol (in memory)', function () {
       },
     });
     await c.session.start();
-    const abort = await c.session.sum('model').then(() => undefined, (e: unknown) => e);
+    const abort = await c.session.sum('model').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(abort).to.be.instanceOf(SecAggAbortedError);
     expect([...c.clients.values()].every((x) => x.isClosed)).to.equal(true);
   });
@@ -348,9 +364,14 @@ describe('secure aggregation protocol (in memory)', function () {
     expect(maxDiff(r.sums, c.plainSum('model', r.survivors))).to.be.below(bound(19));
   });
 
-  it('SecAgg+ handles a cohort of 300 (more than Shamir\'s 255 shares)', async function () {
+  it("SecAgg+ handles a cohort of 300 (more than Shamir's 255 shares)", async function () {
     this.timeout(120000);
-    const c = makeCohort({ n: 300, sums: [{ phase: 'model', spec: [{ name: 'x', length: 8, c: 1, R: 2 ** 20, kind: 'signed' }] }], session: { graph: { kind: 'harary', degree: 12 }, threshold: 7 }, drops: { 'client-150': { stage: 'collectMasked' } } });
+    const c = makeCohort({
+      n: 300,
+      sums: [{ phase: 'model', spec: [{ name: 'x', length: 8, c: 1, R: 2 ** 20, kind: 'signed' }] }],
+      session: { graph: { kind: 'harary', degree: 12 }, threshold: 7 },
+      drops: { 'client-150': { stage: 'collectMasked' } },
+    });
     await c.session.start();
     const r = await c.session.sum('model');
     expect(r.survivors).to.have.length(299);

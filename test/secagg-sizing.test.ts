@@ -18,7 +18,13 @@ const dropSet = (rng: Rng): Set<number> => new Set(Array.from(rng.sampleWithoutR
 describe('SecAgg+ sizing', () => {
   it('tells an aborting drop set from a survivable one', () => {
     // A ring of 5 with k = 2 (each member linked to its two neighbours), t = 2.
-    const ring = [[1, 2, 5], [1, 2, 3], [2, 3, 4], [3, 4, 5], [1, 4, 5]];
+    const ring = [
+      [1, 2, 5],
+      [1, 2, 3],
+      [2, 3, 4],
+      [3, 4, 5],
+      [1, 4, 5],
+    ];
     expect(dropSetAborts(ring, new Set([1]), 2)).to.equal(false); // 1's key: 2 and 5 alive
     expect(dropSetAborts(ring, new Set([1, 2]), 2)).to.equal(true); // 1 keeps only 5 alive
   });
@@ -30,7 +36,7 @@ describe('SecAgg+ sizing', () => {
     expect(hyperTailAbove(10, 0, 3, 0)).to.equal(0);
   });
 
-  it('agrees with the tabulated parameters of Google\'s finder at 5 % dropout and 5 % corrupted where n is large', () => {
+  it("agrees with the tabulated parameters of Google's finder at 5 % dropout and 5 % corrupted where n is large", () => {
     const at = (n: number, adversary: 'semi-honest' | 'semi-malicious') => {
       const p = sizeSecAggPlus({ n, dropout: 0.05, corrupted: 0.05, adversary });
       return [p.k, p.t];

@@ -125,7 +125,7 @@ describe('corrupted-client behaviours through the engine', function () {
     freeRider = await simulate({ corrupted: { fraction: 0.2, behavior: { kind: 'free-rider' } } });
   });
 
-  it('the honest run equals the mean of the clients\' own trained weights (the reference the predictions use)', () => {
+  it("the honest run equals the mean of the clients' own trained weights (the reference the predictions use)", () => {
     expect(honest.rounds[0]!.corrupted).to.deep.equal([]);
     expect(honest.rounds[0]!.trained).to.equal(N);
     expect(maxAbsDiff(honest.w, predicted('none', []))).to.be.at.most(TOL);
@@ -170,7 +170,7 @@ describe('corrupted-client behaviours through the engine', function () {
     expect(maxAbsDiff(capped.w, predicted(c, scale(dc, S / norm(dc))))).to.be.at.most(TOL);
   });
 
-  it('ipm: sends −ε·mean of the honest clients\' updates', async () => {
+  it("ipm: sends −ε·mean of the honest clients' updates", async () => {
     const eps = 100;
     const run = await simulate({ corrupted: { fraction: 0.2, behavior: { kind: 'ipm', eps } } });
     const c = onlyCorrupted(run);
@@ -184,7 +184,7 @@ describe('corrupted-client behaviours through the engine', function () {
     expect(moved.reduce((a, v, i) => a + v * honestMove[i]!, 0)).to.be.lessThan(0);
   });
 
-  it('alie: sends μ + z·σ of the honest updates (population σ), z fixed or Baruch et al.\'s z_max', async () => {
+  it("alie: sends μ + z·σ of the honest updates (population σ), z fixed or Baruch et al.'s z_max", async () => {
     const alieDelta = (c: string, z: number): Float64Array => {
       const hs = honestOthers(c);
       const mu = meanOf(hs);
@@ -317,7 +317,13 @@ describe('corrupted-client behaviours through the engine', function () {
       return drawCohort(s, 1, ids, m).includes(c!);
     })!;
     const [victim] = [...corruptedPopulation(seed, ids, 0.2)];
-    const run = await simulate({ seed, fraction, rounds: 3, evalEvery: 3, corrupted: { fraction: 0.2, selection: 'population', behavior: { kind: 'crash', stage: 'train', mode: 'disconnect', rejoin: false } } });
+    const run = await simulate({
+      seed,
+      fraction,
+      rounds: 3,
+      evalEvery: 3,
+      corrupted: { fraction: 0.2, selection: 'population', behavior: { kind: 'crash', stage: 'train', mode: 'disconnect', rejoin: false } },
+    });
     expect(run.rounds.map((r) => r.status)).to.deep.equal(['completed', 'completed', 'completed']);
     expect(run.rounds[0]).to.include({ cohort: m, trained: m - 1, survivors: m - 1 });
     expect(run.rounds[0]!.corrupted).to.deep.equal([victim]);
@@ -326,7 +332,10 @@ describe('corrupted-client behaviours through the engine', function () {
       expect(r.corrupted).to.deep.equal([]);
     }
     // The coordinator's own metrics name the cohorts: the crashed client is in none after round 1.
-    const metrics = readFileSync(path.join(run.result.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { cohort: string[]; dropouts: number });
+    const metrics = readFileSync(path.join(run.result.runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { cohort: string[]; dropouts: number });
     expect(metrics[0]!.cohort).to.include(victim);
     expect(metrics[0]!.dropouts).to.equal(1);
     expect(metrics[1]!.cohort).to.not.include(victim);
@@ -336,14 +345,15 @@ describe('corrupted-client behaviours through the engine', function () {
 
   // At fraction 1 a client gone for good leaves N − 1 < m clients: later rounds run with those (the engine sets
   // minClients 1), instead of waiting forever for m.
-  it('crash at train with disconnect and rejoin: false at fraction 1: round 2\'s cohort is smaller', async () => {
+  it("crash at train with disconnect and rejoin: false at fraction 1: round 2's cohort is smaller", async () => {
     const run = await simulate({ rounds: 2, evalEvery: 2, corrupted: { fraction: 0.2, selection: 'population', behavior: { kind: 'crash', stage: 'train', mode: 'disconnect', rejoin: false } } });
     expect(run.rounds.map((r) => r.cohort)).to.deep.equal([N, N - 1]);
     expect(run.rounds[1]!.corrupted).to.deep.equal([]);
   });
 
   it('poisonBva: a secure fed-bva sign-flip run poisons only the BV statistics (same model update, different shared set)', async () => {
-    const bva = (rounds: number, poisonBva: boolean): Promise<Run> => simulate({ method: 'fed-bva', secure: true, rounds, evalEvery: rounds, corrupted: { fraction: 0.2, poisonBva, behavior: { kind: 'sign-flip' } } });
+    const bva = (rounds: number, poisonBva: boolean): Promise<Run> =>
+      simulate({ method: 'fed-bva', secure: true, rounds, evalEvery: rounds, corrupted: { fraction: 0.2, poisonBva, behavior: { kind: 'sign-flip' } } });
     const [off1, on1] = [await bva(1, false), await bva(1, true)];
     for (const run of [off1, on1]) {
       expect(run.rounds[0]).to.include({ status: 'completed', survivors: N });

@@ -25,13 +25,35 @@ import { HELD_MS, HeldDeadlines } from './helpers/held-deadlines.js';
 
 const data = makeSyntheticDataset({ count: 360, testCount: 60, seed: 4 });
 const tmp = (): string => path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-sim-')), 'run');
-const base = { dataset: 'synthetic', numClients: 6, fraction: 1, rounds: 2, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 2, evalAttacks: ['clean'], finalAttacks: ['clean', 'fgsm'], seed: 11, workers: 1 };
+const base = {
+  dataset: 'synthetic',
+  numClients: 6,
+  fraction: 1,
+  rounds: 2,
+  localEpochs: 1,
+  batchSize: 32,
+  lr: 0.05,
+  sharedSetSize: 8,
+  evalEvery: 2,
+  evalAttacks: ['clean'],
+  finalAttacks: ['clean', 'fgsm'],
+  seed: 11,
+  workers: 1,
+};
 
 /** Runs a scenario; with `held`, the stage whose timeout is HELD_MS expires once its non-answering clients are all that is left. */
 async function simulate(extra: Record<string, unknown>, held?: HeldDeadlines): Promise<{ result: SimulationResult; rounds: SimRoundRecord[] }> {
   const rounds: SimRoundRecord[] = [];
   const never = (): Promise<void> => new Promise<void>(() => undefined);
-  const run = (): Promise<SimulationResult> => runSimulation({ scenario: resolveScenario({ ...base, ...extra }), runDir: tmp(), data, onRound: (r) => rounds.push(r), log: () => undefined, ...(held !== undefined ? { sleep: never, onWithhold: () => held.withhold(), deadlines: held } : {}) });
+  const run = (): Promise<SimulationResult> =>
+    runSimulation({
+      scenario: resolveScenario({ ...base, ...extra }),
+      runDir: tmp(),
+      data,
+      onRound: (r) => rounds.push(r),
+      log: () => undefined,
+      ...(held !== undefined ? { sleep: never, onWithhold: () => held.withhold(), deadlines: held } : {}),
+    });
   const result = await run();
   return { result, rounds };
 }
@@ -70,7 +92,10 @@ describe('simulation engine', function () {
     try {
       const spec = modelSpec('cnn-mnist');
       const weights = initialWeights(spec, 3);
-      const attacks = [{ name: 'clean', spec: STANDARD_ATTACKS['clean']! }, { name: 'fgsm', spec: STANDARD_ATTACKS['fgsm']! }];
+      const attacks = [
+        { name: 'clean', spec: STANDARD_ATTACKS['clean']! },
+        { name: 'fgsm', spec: STANDARD_ATTACKS['fgsm']! },
+      ];
       const viaGpu = await gpu.evaluate('cnn-mnist', weights, data.test.count, attacks, 5);
       expect(gpu.evalDevice).to.equal('cpu');
       expect(gpu.gpuFallbackReason).to.match(/Vulkan/);
@@ -90,7 +115,10 @@ describe('simulation engine', function () {
     expect(a.result.final).to.deep.equal(b.result.final);
     expect(Object.keys(a.result.final.accuracy).sort()).to.deep.equal(['clean', 'fgsm']);
     const dir = a.result.runDir;
-    const lines = readFileSync(path.join(dir, 'rounds.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as SimRoundRecord);
+    const lines = readFileSync(path.join(dir, 'rounds.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as SimRoundRecord);
     expect(lines.map((l) => l.round)).to.deep.equal([1, 2]);
     expect(lines[1]!.eval!['clean']).to.equal(a.result.final.accuracy['clean']);
     const results = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as { final: unknown; timing: { roundMs: number } };
@@ -114,7 +142,10 @@ describe('simulation engine', function () {
 
   it('a silent crash at setup times out and the round completes without that client', async () => {
     const held = new HeldDeadlines();
-    const { rounds } = await simulate({ method: 'fedavg', rounds: 1, evalEvery: 1, timeoutsMs: { setup: HELD_MS }, corrupted: { fraction: 0.2, behavior: { kind: 'crash', stage: 'setup', mode: 'silent' } } }, held);
+    const { rounds } = await simulate(
+      { method: 'fedavg', rounds: 1, evalEvery: 1, timeoutsMs: { setup: HELD_MS }, corrupted: { fraction: 0.2, behavior: { kind: 'crash', stage: 'setup', mode: 'silent' } } },
+      held,
+    );
     expect(held.expired).to.equal(1);
     expect(rounds[0]!.status).to.equal('completed');
     expect(rounds[0]!.trained).to.equal(6);
@@ -123,7 +154,10 @@ describe('simulation engine', function () {
 
   it('a straggler past the training timeout is left out of the round', async () => {
     const held = new HeldDeadlines();
-    const { rounds } = await simulate({ method: 'fedavg', model: 'linear', rounds: 1, evalEvery: 1, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } }, held);
+    const { rounds } = await simulate(
+      { method: 'fedavg', model: 'linear', rounds: 1, evalEvery: 1, timeoutsMs: { train: HELD_MS }, corrupted: { fraction: 0.34, behavior: { kind: 'straggler', delayMs: 60000 } } },
+      held,
+    );
     expect(held.expired).to.equal(2);
     expect(rounds[0]!.status).to.equal('completed');
     expect(rounds[0]!.corrupted).to.have.length(2);

@@ -21,7 +21,21 @@ import { rawClient } from './helpers/raw-client.js';
 import { unpack } from '../shared/protocol/wire.js';
 
 const data = makeSyntheticDataset({ count: 400, testCount: 40, seed: 11 });
-const federated = { method: 'fedavg', model: 'linear', numClients: 8, fraction: 1, rounds: 1, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 1, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 3 };
+const federated = {
+  method: 'fedavg',
+  model: 'linear',
+  numClients: 8,
+  fraction: 1,
+  rounds: 1,
+  localEpochs: 1,
+  batchSize: 32,
+  lr: 0.05,
+  sharedSetSize: 8,
+  evalEvery: 1,
+  evalAttacks: ['clean'],
+  finalAttacks: ['clean'],
+  seed: 3,
+};
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'rfl-sybil-'));
 
 describe('Sybils and enrolment', function () {
@@ -42,7 +56,10 @@ describe('Sybils and enrolment', function () {
     return `http://127.0.0.1:${await open.c.listen(0)}`;
   };
   const join = async (url: string, id: string, token: string, identity = identityKeyPair()): Promise<ClientSession> => {
-    const t = new LocalTrainer(data.train, [0, 1, 2, 3, 4, 5, 6, 7].map((k) => k + 8 * open.trainers.length));
+    const t = new LocalTrainer(
+      data.train,
+      [0, 1, 2, 3, 4, 5, 6, 7].map((k) => k + 8 * open.trainers.length),
+    );
     open.trainers.push(t);
     const s = connect(url, { clientId: id, token, identity, trainer: t, reconnection: false, rounding: 'half-up' });
     open.sessions.push(s);

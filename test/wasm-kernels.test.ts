@@ -49,7 +49,17 @@ const convCases: ConvCase[] = [
   { x: [3, 9, 11, 3], filter: [3, 3, 3, 4], stride: 2, pad: 'same' },
   { x: [2, 10, 10, 8], filter: [4, 4, 8, 5], stride: 2, pad: 'valid' },
   { x: [2, 13, 7, 2], filter: [3, 2, 2, 6], stride: [2, 1], pad: 'same' },
-  { x: [2, 8, 8, 4], filter: [3, 3, 4, 4], stride: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  {
+    x: [2, 8, 8, 4],
+    filter: [3, 3, 4, 4],
+    stride: 2,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [2, 0],
+      [0, 0],
+    ],
+  },
   { x: [5, 7, 7, 1], filter: [7, 7, 1, 3], stride: 1, pad: 'valid' },
 ];
 
@@ -61,7 +71,7 @@ describe('wasm kernels match the cpu backend', function () {
     await tf.setBackend('wasm');
   });
 
-  it('the registered wasm kernels are the project\'s', () => {
+  it("the registered wasm kernels are the project's", () => {
     for (const k of WASM_KERNELS) expect(tf.getKernel(k.kernelName, 'wasm')?.kernelFunc, k.kernelName).to.equal(k.kernelFunc);
   });
 
@@ -72,10 +82,20 @@ describe('wasm kernels match the cpu backend', function () {
     it(`Conv2DBackpropFilter: ${label}`, async function () {
       const x = randomArray(size(c.x), 1);
       const dy = randomArray(size(outShape), 2);
-      const [ref, got] = await onBoth([x, dy], [c.x, outShape], ([xt, dyt]) =>
-        tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, {
-          strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter,
-        }) as tf.Tensor,
+      const [ref, got] = await onBoth(
+        [x, dy],
+        [c.x, outShape],
+        ([xt, dyt]) =>
+          tf.engine().runKernel(
+            'Conv2DBackpropFilter',
+            { x: xt!, dy: dyt! },
+            {
+              strides: c.stride,
+              pad: c.pad,
+              dataFormat: 'NHWC',
+              filterShape: c.filter,
+            },
+          ) as tf.Tensor,
       );
       expect(got.length).to.equal(size(c.filter));
       expect(maxRelativeError(got, ref)).to.be.below(1e-5);
@@ -84,10 +104,20 @@ describe('wasm kernels match the cpu backend', function () {
     it(`Conv2DBackpropInput: ${label}`, async function () {
       const w = randomArray(size(c.filter), 3);
       const dy = randomArray(size(outShape), 4);
-      const [ref, got] = await onBoth([dy, w], [outShape, c.filter], ([dyt, wt]) =>
-        tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt!, filter: wt! }, {
-          strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x,
-        }) as tf.Tensor,
+      const [ref, got] = await onBoth(
+        [dy, w],
+        [outShape, c.filter],
+        ([dyt, wt]) =>
+          tf.engine().runKernel(
+            'Conv2DBackpropInput',
+            { dy: dyt!, filter: wt! },
+            {
+              strides: c.stride,
+              pad: c.pad,
+              dataFormat: 'NHWC',
+              inputShape: c.x,
+            },
+          ) as tf.Tensor,
       );
       expect(got.length).to.equal(size(c.x));
       expect(maxRelativeError(got, ref)).to.be.below(1e-5);
@@ -106,7 +136,14 @@ describe('wasm kernels match the cpu backend', function () {
       // ReLU before the pool makes ties (zeros) common, so the tie-breaking rule is exercised.
       const x = randomArray(size(c.x), 5);
       const [ref, got] = await onBoth([x], [c.x], ([xt]) =>
-        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(tf.relu(v) as tf.Tensor4D, c.size, c.stride, c.pad), tf.range(1, 1 + size(tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.size, c.stride, c.pad).shape)).reshape(tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.size, c.stride, c.pad).shape))))(xt!),
+        tf.grad((v: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              tf.maxPool(tf.relu(v) as tf.Tensor4D, c.size, c.stride, c.pad),
+              tf.range(1, 1 + size(tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.size, c.stride, c.pad).shape)).reshape(tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.size, c.stride, c.pad).shape),
+            ),
+          ),
+        )(xt!),
       );
       expect(maxRelativeError(got, ref)).to.be.below(1e-5);
     });
@@ -126,7 +163,17 @@ describe('wasm kernels match the cpu backend', function () {
       const w = k + rnd(8);
       const stride = 1 + rnd(3);
       const padKind = rnd(3);
-      const pad: Pad = padKind === 0 ? 'valid' : padKind === 1 ? 'same' : [[0, 0], [rnd(k + 2), rnd(k + 2)], [rnd(k + 1), rnd(k + 2)], [0, 0]];
+      const pad: Pad =
+        padKind === 0
+          ? 'valid'
+          : padKind === 1
+            ? 'same'
+            : [
+                [0, 0],
+                [rnd(k + 2), rnd(k + 2)],
+                [rnd(k + 1), rnd(k + 2)],
+                [0, 0],
+              ];
       const c: ConvCase = { x: [1 + rnd(3), h, w, 1 + rnd(5)], filter: [k, k, 0, 1 + rnd(5)], stride, pad };
       c.filter[2] = c.x[3];
       const outShape = tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.stride, c.pad).shape);
@@ -136,19 +183,23 @@ describe('wasm kernels match the cpu backend', function () {
         const x = randomArray(size(c.x), 100 + i);
         const dy = randomArray(size(outShape), 200 + i);
         const wts = randomArray(size(c.filter), 300 + i);
-        const [rf, gf] = await onBoth([x, dy], [c.x, outShape], ([xt, dyt]) =>
-          tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter }) as tf.Tensor,
+        const [rf, gf] = await onBoth(
+          [x, dy],
+          [c.x, outShape],
+          ([xt, dyt]) => tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter }) as tf.Tensor,
         );
         expect(maxRelativeError(gf, rf)).to.be.below(1e-5);
-        const [ri, gi] = await onBoth([dy, wts], [outShape, c.filter], ([dyt, wt]) =>
-          tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt!, filter: wt! }, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x }) as tf.Tensor,
+        const [ri, gi] = await onBoth(
+          [dy, wts],
+          [outShape, c.filter],
+          ([dyt, wt]) => tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt!, filter: wt! }, { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x }) as tf.Tensor,
         );
         expect(maxRelativeError(gi, ri)).to.be.below(1e-5);
       });
     }
   });
 
-  it('a matMul on the same data before and after the filter kernel does not confuse tfjs-wasm\'s operator cache', async () => {
+  it("a matMul on the same data before and after the filter kernel does not confuse tfjs-wasm's operator cache", async () => {
     const xs = randomArray(2 * 6 * 6, 1);
     const dys = randomArray(2 * 4 * 4 * 3, 2);
     // The reference: tfjs's cpu backend, the same three kernels on the same data.

@@ -22,7 +22,11 @@ describe('webgpu bind-group cache', () => {
   const [a, b, u] = [{}, {}, {}];
   const desc = (x: object, size = 64, l: object = layout): Desc => ({
     layout: l,
-    entries: [{ binding: 0, resource: { buffer: x } }, { binding: 1, resource: { buffer: b } }, { binding: 2, resource: { buffer: u, offset: 0, size } }],
+    entries: [
+      { binding: 0, resource: { buffer: x } },
+      { binding: 1, resource: { buffer: b } },
+      { binding: 2, resource: { buffer: u, offset: 0, size } },
+    ],
   });
 
   it('serves a repeated descriptor from the cache and creates anew for any difference', () => {

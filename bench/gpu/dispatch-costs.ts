@@ -8,13 +8,22 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../shared/compute/backend.js';
 
 const choice = await initBackend({ gpu: true, backend: 'webgpu' });
-interface Buf { destroy(): void }
+interface Buf {
+  destroy(): void;
+}
 const g = globalThis as unknown as { GPUBufferUsage: Record<string, number> };
-const device = (tf.backend() as unknown as { device: {
-  createBuffer(d: object): Buf; createShaderModule(d: object): unknown; createComputePipeline(d: object): { getBindGroupLayout(i: number): unknown };
-  createBindGroup(d: object): unknown; createCommandEncoder(): { beginComputePass(): { setPipeline(p: unknown): void; setBindGroup(i: number, b: unknown): void; dispatchWorkgroups(x: number): void; end(): void }; finish(): unknown };
-  queue: { writeBuffer(b: Buf, o: number, d: ArrayBufferView): void; submit(c: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
-} }).device;
+const device = (
+  tf.backend() as unknown as {
+    device: {
+      createBuffer(d: object): Buf;
+      createShaderModule(d: object): unknown;
+      createComputePipeline(d: object): { getBindGroupLayout(i: number): unknown };
+      createBindGroup(d: object): unknown;
+      createCommandEncoder(): { beginComputePass(): { setPipeline(p: unknown): void; setBindGroup(i: number, b: unknown): void; dispatchWorkgroups(x: number): void; end(): void }; finish(): unknown };
+      queue: { writeBuffer(b: Buf, o: number, d: ArrayBufferView): void; submit(c: unknown[]): void; onSubmittedWorkDone(): Promise<void> };
+    };
+  }
+).device;
 const U = g.GPUBufferUsage;
 const N = 3000;
 const results: Record<string, number> = {};
@@ -34,10 +43,12 @@ await tf.ones([1]).data();
 
 const storage = [0, 1].map(() => device.createBuffer({ size: 4096, usage: U['STORAGE']! | U['COPY_DST']! }));
 const uniform = device.createBuffer({ size: 64, usage: U['UNIFORM']! | U['COPY_DST']! });
-const module = device.createShaderModule({ code: `@group(0) @binding(0) var<storage, read_write> a : array<f32>;
+const module = device.createShaderModule({
+  code: `@group(0) @binding(0) var<storage, read_write> a : array<f32>;
 @group(0) @binding(1) var<storage, read> b : array<f32>;
 @group(0) @binding(2) var<uniform> u : vec4<f32>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id : vec3<u32>) { a[id.x] = b[id.x] + u.x; }` });
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id : vec3<u32>) { a[id.x] = b[id.x] + u.x; }`,
+});
 const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
 const layout = pipeline.getBindGroupLayout(0);
 const entries = [storage[0]!, storage[1]!, uniform].map((buffer, binding) => ({ binding, resource: { buffer } }));

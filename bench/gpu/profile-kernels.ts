@@ -16,7 +16,11 @@ const { values } = parseArgs({ options: { backend: { type: 'string' }, batch: { 
 const choice = await initBackend({ gpu: true, ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}) });
 const n = Number(values.batch);
 const xs = Float32Array.from({ length: n * 784 }, (_, i) => ((i * 2654435761) % 1000) / 1000);
-const b = batchFromArrays(xs, Uint8Array.from({ length: n }, (_, i) => i % 10), { height: 28, width: 28, channels: 1, numClasses: 10 });
+const b = batchFromArrays(
+  xs,
+  Uint8Array.from({ length: n }, (_, i) => i % 10),
+  { height: 28, width: 28, channels: 1, numClasses: 10 },
+);
 const m = createModel('cnn-mnist', 1);
 const vel = m.params.map((p) => tf.zerosLike(p));
 // Reads are asynchronous: WebGPU in Node has no synchronous read.
@@ -31,7 +35,10 @@ const attack = async (): Promise<void> => {
   a.dispose();
 };
 for (let i = 0; i < 5; i++) await train();
-const ops: [string, () => Promise<void>][] = [['train', train], ['fgsm', attack]];
+const ops: [string, () => Promise<void>][] = [
+  ['train', train],
+  ['fgsm', attack],
+];
 const report: Record<string, { wallMs: number; kernels: Record<string, number> }> = {};
 for (const [name, f] of ops) {
   await f();
@@ -49,6 +56,9 @@ for (const [name, f] of ops) {
   report[name] = { wallMs: wall, kernels: agg };
   const total = Object.values(agg).reduce((a, v) => a + v, 0);
   console.log(`${name} at batch ${n} on ${choice.name}${choice.adapter !== undefined ? ` (${choice.adapter})` : ''}: kernel time ${total.toFixed(2)} ms (profiled wall ${wall.toFixed(1)} ms)`);
-  for (const [k, v] of Object.entries(agg).sort((a, c) => c[1] - a[1]).slice(0, 12)) console.log(`  ${k.padEnd(28)} ${v.toFixed(3).padStart(8)} ms`);
+  for (const [k, v] of Object.entries(agg)
+    .sort((a, c) => c[1] - a[1])
+    .slice(0, 12))
+    console.log(`  ${k.padEnd(28)} ${v.toFixed(3).padStart(8)} ms`);
 }
 console.log(JSON.stringify({ backend: choice.name, batch: n, report }));

@@ -27,7 +27,11 @@ encoder.prototype.dispatchWorkgroups = function (this: unknown, ...a: number[]) 
   return dispatch.apply(this, a);
 };
 const xs = Float32Array.from({ length: n * 784 }, (_, i) => ((i * 2654435761) % 1000) / 1000);
-const batch = batchFromArrays(xs, Uint8Array.from({ length: n }, (_, i) => i % 10), { height: 28, width: 28, channels: 1, numClasses: 10 });
+const batch = batchFromArrays(
+  xs,
+  Uint8Array.from({ length: n }, (_, i) => i % 10),
+  { height: 28, width: 28, channels: 1, numClasses: 10 },
+);
 const model = createModel('cnn-mnist', 1);
 const velocity = model.params.map((p) => tf.zerosLike(p));
 const step = async (i: number): Promise<[number, number]> => {
@@ -50,9 +54,17 @@ for (let i = 0; i < steps; i++) {
   total.push(t);
 }
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-console.log(JSON.stringify({
-  backend: choice.name, adapter: choice.adapter ?? null, batch: n, steps,
-  dispatchesPerStep: dispatches / steps, recordMs: median(record), totalMs: median(total),
-  usPerDispatch: (1000 * median(record)) / (dispatches / steps), tensorGrowth: tf.memory().numTensors - tensorsBefore,
-  bindGroupCache: { hits: bindGroupCacheStats.hits - cacheBefore.hits, misses: bindGroupCacheStats.misses - cacheBefore.misses },
-}));
+console.log(
+  JSON.stringify({
+    backend: choice.name,
+    adapter: choice.adapter ?? null,
+    batch: n,
+    steps,
+    dispatchesPerStep: dispatches / steps,
+    recordMs: median(record),
+    totalMs: median(total),
+    usPerDispatch: (1000 * median(record)) / (dispatches / steps),
+    tensorGrowth: tf.memory().numTensors - tensorsBefore,
+    bindGroupCache: { hits: bindGroupCacheStats.hits - cacheBefore.hits, misses: bindGroupCacheStats.misses - cacheBefore.misses },
+  }),
+);

@@ -23,7 +23,11 @@ const model = createModel('cnn-mnist', 1);
 const velocity = model.params.map((p) => tf.zerosLike(p));
 const batchOf = (n: number): Batch => {
   const xs = Float32Array.from({ length: n * 784 }, (_, i) => ((i * 2654435761) % 1000) / 1000);
-  return batchFromArrays(xs, Uint8Array.from({ length: n }, (_, i) => (i * 7) % 10), { height: 28, width: 28, channels: 1, numClasses: 10 });
+  return batchFromArrays(
+    xs,
+    Uint8Array.from({ length: n }, (_, i) => (i * 7) % 10),
+    { height: 28, width: 28, channels: 1, numClasses: 10 },
+  );
 };
 const small = batchOf(64);
 const large = batchOf(1024);
@@ -49,5 +53,10 @@ for (let r = 0; r < rounds; r++) {
 }
 const table = Object.fromEntries(sizes.map((s) => [s, Object.fromEntries(Object.entries(seen[s]!).map(([k, v]) => [k, Number(median(v).toFixed(2))]))]));
 console.log(`submit batch size on ${choice.adapter ?? choice.name}, median over ${rounds} rounds of medians of 15 (ms)`);
-for (const [s, row] of Object.entries(table)) console.log(`  ${s.padStart(3)}  ${Object.entries(row).map(([k, v]) => `${k} ${v.toFixed(2)}`).join('   ')}`);
+for (const [s, row] of Object.entries(table))
+  console.log(
+    `  ${s.padStart(3)}  ${Object.entries(row)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join('   ')}`,
+  );
 console.log(JSON.stringify({ adapter: choice.adapter ?? null, rounds, table, tensors: tf.memory().numTensors }));

@@ -23,14 +23,21 @@ export const benches: readonly CommandSpec[] = [
   },
   {
     name: 'bva',
-    summary: 'time to build the BV-FGSM shared set: the project\'s single-VJP path against the reference\'s per-class loop',
+    summary: "time to build the BV-FGSM shared set: the project's single-VJP path against the reference's per-class loop",
     options: {
       out: out('runs/bench-bva.json'),
       clients: { help: 'client models K', arg: 'N', kind: 'int', min: 1, max: 1000, default: '10' },
       ns: { help: 'shared-set size n_s', arg: 'N', kind: 'int', min: 1, max: 10000, unit: 'images', default: '64' },
       reps: { help: 'timed repetitions of the fast path', arg: 'N', kind: 'int', min: 1, max: 10000, default: '10' },
       warmup: { help: 'untimed repetitions first', arg: 'N', kind: 'int', min: 0, max: 10000, default: '2' },
-      'naive-models': { help: 'run the naive path on this many clients and scale linearly', arg: 'N', kind: 'int', min: 1, max: 1000, defaultNote: 'all K when the probe predicts at most --naive-budget-s' },
+      'naive-models': {
+        help: 'run the naive path on this many clients and scale linearly',
+        arg: 'N',
+        kind: 'int',
+        min: 1,
+        max: 1000,
+        defaultNote: 'all K when the probe predicts at most --naive-budget-s',
+      },
       'naive-budget-s': { help: 'time the naive path may take on all clients', arg: 'S', kind: 'number', min: 0, max: 86400, unit: 's', default: '180' },
       'per-client': { help: 'training examples per client', arg: 'N', kind: 'int', min: 1, max: 100000, unit: 'images', default: '700' },
       epochs: { help: 'training epochs of each client model', arg: 'N', kind: 'int', min: 0, max: 1000, default: '5' },
@@ -81,7 +88,7 @@ export const benches: readonly CommandSpec[] = [
   },
   {
     name: 'sim',
-    summary: 'the simulation engine\'s round split (training, Decent_BVA, secure aggregation) and its scale in clients',
+    summary: "the simulation engine's round split (training, Decent_BVA, secure aggregation) and its scale in clients",
     options: {
       out: out('runs/bench-sim.json'),
       rounds: { help: 'rounds timed per worker count', arg: 'N', kind: 'int', min: 1, max: 10000, default: '5' },
@@ -98,7 +105,7 @@ export const benches: readonly CommandSpec[] = [
     options: {
       weights: { help: 'raw float32 weights of cnn-mnist', arg: 'FILE', defaultNote: 'the seeded initial weights, trained for --train-epochs' },
       'save-weights': { help: 'write the weights used to this file', arg: 'FILE' },
-      data: { help: 'directory of Fashion-MNIST\'s IDX files', arg: 'DIR', default: '/usr/share/datasets/fashion-mnist' },
+      data: { help: "directory of Fashion-MNIST's IDX files", arg: 'DIR', default: '/usr/share/datasets/fashion-mnist' },
       count: { help: 'test images evaluated', arg: 'N', kind: 'int', min: 1, max: 1000000, unit: 'images', default: '10000' },
       attacks: { help: 'attacks, comma-separated', arg: 'LIST', default: 'clean,pgd-strong' },
       batch: { help: 'batch on a GPU backend', arg: 'N', kind: 'int', min: 1, max: 1000000, unit: 'images', defaultNote: '10000' },
@@ -114,13 +121,13 @@ export const benches: readonly CommandSpec[] = [
     summary: 'every method of docs/spec/decent-bva.md §2 on the same data, cohorts and seed: one accuracy table',
     options: {
       dataset: { help: 'dataset name', arg: 'NAME', default: 'mnist-embedded' },
-      'data-dir': { help: 'directory of the dataset\'s IDX files', arg: 'DIR' },
+      'data-dir': { help: "directory of the dataset's IDX files", arg: 'DIR' },
       methods: { help: 'methods, comma-separated', arg: 'LIST', defaultNote: 'every method' },
       clients: { help: 'clients N', arg: 'N', kind: 'int', min: 1, max: 100000, default: '10' },
       fraction: { help: 'fraction per round', arg: 'F', kind: 'number', min: 0, max: 1, default: '0.5' },
       rounds: { help: 'rounds', arg: 'N', kind: 'int', min: 1, max: 100000, default: '15' },
       'local-epochs': { help: 'local epochs per round', arg: 'N', kind: 'int', min: 1, max: 10000, default: '2' },
-      'bva-attack': { help: 'the shared set\'s perturbation', arg: 'KIND', choices: ['fgsm', 'pgd'], default: 'fgsm' },
+      'bva-attack': { help: "the shared set's perturbation", arg: 'KIND', choices: ['fgsm', 'pgd'], default: 'fgsm' },
       'eval-subset': { help: 'test images evaluated', arg: 'N', kind: 'int', min: 1, max: 1000000, unit: 'images', default: '1000' },
       seed: { help: 'seed', arg: 'N', kind: 'int', min: 0, max: 4294967295, default: '1' },
       backend: BACKEND_OPTION,

@@ -4,7 +4,8 @@ import type { CommandSpec } from '../spec.js';
 export const benchmark: CommandSpec = {
   name: 'benchmark',
   summary: 'run a benchmark matrix (defenses × threats × corruption levels × seeds), resumably',
-  description: 'Presets live in simulations/benchmark/presets/ (--config smoke is short for smoke.yaml). A finished cell is never run again: ' +
+  description:
+    'Presets live in simulations/benchmark/presets/ (--config smoke is short for smoke.yaml). A finished cell is never run again: ' +
     'run the same command to continue an interrupted matrix. Then: rfl report DIR.',
   options: {
     config: { help: 'matrix file, or the name of a preset', arg: 'FILE|PRESET' },

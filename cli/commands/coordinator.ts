@@ -5,7 +5,8 @@ import type { CommandSpec } from '../spec.js';
 export const coordinatorEnrol: CommandSpec = {
   name: 'enrol',
   summary: 'enrol clients: one identity file per client and the enrolment list the coordinator admits',
-  description: 'Against Sybils: with --enrolment, the coordinator admits only listed clients, each proving its key at every connection, and every enrolled identity counts as its own principal in secure aggregation\'s privacy check.',
+  description:
+    "Against Sybils: with --enrolment, the coordinator admits only listed clients, each proving its key at every connection, and every enrolled identity counts as its own principal in secure aggregation's privacy check.",
   options: {
     ids: { help: 'client ids to enrol, comma-separated', arg: 'A,B,…' },
     'keys-dir': { help: 'where to write <id>.key (mode 0600; never overwritten)', arg: 'DIR', default: 'keys' },
@@ -19,7 +20,8 @@ export const coordinator: CommandSpec = {
   subcommands: [coordinatorEnrol],
   name: 'coordinator',
   summary: 'start a coordinator that real clients join (rounds, secure aggregation, Decent_BVA, checkpoints)',
-  description: 'Command-line values override the --config file\'s. The run directory receives a checkpoint after every round; ' +
+  description:
+    "Command-line values override the --config file's. The run directory receives a checkpoint after every round; " +
     'a killed coordinator continues with --resume DIR and loses at most the round in progress.',
   options: {
     config: { help: 'JSON file, every key checked: { federated, secure, secagg, aggregation, tokens, port, host, runDir, dataset, dataDir, minClients, timeoutsMs }', arg: 'FILE' },
@@ -32,15 +34,15 @@ export const coordinator: CommandSpec = {
     method: { help: 'training method (docs/spec/decent-bva.md §2)', arg: 'NAME', defaultNote: "the config's, else fed-bva" },
     rounds: { help: 'rounds of federated training', arg: 'N', kind: 'int', min: 1, max: 100000, defaultNote: "the config's, else 5" },
     clients: { help: 'number of clients N the run expects', arg: 'N', kind: 'int', min: 1, max: 100000, defaultNote: "the config's, else 3" },
-    fraction: { help: 'fraction of the clients in each round\'s cohort', arg: 'F', kind: 'number', min: 0, max: 1, defaultNote: "the config's, else 1" },
+    fraction: { help: "fraction of the clients in each round's cohort", arg: 'F', kind: 'number', min: 0, max: 1, defaultNote: "the config's, else 1" },
     'local-epochs': { help: 'local epochs per round', arg: 'N', kind: 'int', min: 1, max: 10000, defaultNote: "the config's, else the method's" },
     seed: { help: 'seed of initial weights, shared set and cohorts', arg: 'N', kind: 'int', min: 0, max: 4294967295, defaultNote: "the config's" },
     'min-clients': { help: 'clients that must be connected before a round starts', arg: 'N', kind: 'int', min: 1, max: 100000, defaultNote: 'the cohort size' },
     'eval-every': { help: 'evaluate the global model every N rounds', arg: 'N', kind: 'int', min: 1, max: 100000, defaultNote: "the config's" },
     plaintext: { help: 'no secure aggregation: clients upload their weights (comparison mode)' },
     aggregation: { help: 'aggregation rule as JSON, e.g. \'{"rule":"median"}\' (plaintext) or \'{"rule":"grouped","groups":3,"across":"median"}\'', arg: 'JSON', defaultNote: 'mean' },
-    dataset: { help: 'the coordinator\'s data (shared set D_s and test set): a dataset name', arg: 'NAME', defaultNote: "the config's, else mnist-embedded" },
-    'data-dir': { help: 'directory of the dataset\'s IDX files', arg: 'DIR' },
+    dataset: { help: "the coordinator's data (shared set D_s and test set): a dataset name", arg: 'NAME', defaultNote: "the config's, else mnist-embedded" },
+    'data-dir': { help: "directory of the dataset's IDX files", arg: 'DIR' },
     enrolment: { help: 'admit only the clients in this enrolment file, each with its key (rfl coordinator enrol); tokens then optional', arg: 'FILE' },
     'max-identities-per-token': { help: 'without --enrolment: the most client identities one token may bind (Sybils cost tokens)', arg: 'N', kind: 'int', min: 1, max: 1000000, default: '1' },
     'max-connections': { help: 'the most connections at once, proven or not', arg: 'N', kind: 'int', min: 1, max: 1000000, default: '10000' },

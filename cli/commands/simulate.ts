@@ -4,7 +4,8 @@ import { BACKEND_OPTION, type CommandSpec } from '../spec.js';
 export const simulate: CommandSpec = {
   name: 'simulate',
   summary: 'simulate a federation of virtual clients from a scenario file (corrupted clients, robust rules, your own model and data)',
-  description: 'Starts a coordinator on a free port (or joins --url) and N virtual clients whose compute runs in a worker pool. ' +
+  description:
+    'Starts a coordinator on a free port (or joins --url) and N virtual clients whose compute runs in a worker pool. ' +
     'Scenario files ship in simulations/scenarios/ (README there); every field can be overridden with --set. ' +
     'Bring your own model, dataset and behaviours with --model, --data and --extension (docs/own-model.md).',
   options: {
@@ -14,7 +15,7 @@ export const simulate: CommandSpec = {
     clients: { help: 'number of virtual clients N', arg: 'N', kind: 'int', min: 1, max: 100000, defaultNote: "the scenario's" },
     method: { help: 'training method, e.g. fedavg, fed-bva, eat-fed-bva, pgd-at (docs/spec/decent-bva.md §2)', arg: 'NAME', defaultNote: "the scenario's" },
     seed: { help: 'seed of initial weights, partition, shared set and cohorts', arg: 'N', kind: 'int', min: 0, max: 4294967295, defaultNote: "the scenario's" },
-    workers: { help: 'worker threads doing the clients\' compute', arg: 'N', kind: 'int', min: 1, max: 1024, defaultNote: "the scenario's, else one per core" },
+    workers: { help: "worker threads doing the clients' compute", arg: 'N', kind: 'int', min: 1, max: 1024, defaultNote: "the scenario's, else one per core" },
     model: { help: 'a built-in model name or a JS module exporting your model (docs/own-model.md)', arg: 'NAME|FILE', defaultNote: "the scenario's" },
     data: { help: 'a dataset name or a directory: IDX files, or PNG images with labels.csv (docs/own-model.md)', arg: 'NAME|DIR', defaultNote: "the scenario's" },
     extension: { help: 'a JS module to import first (it may register models, datasets, behaviours)', arg: 'FILE', repeatable: true },
@@ -24,9 +25,6 @@ export const simulate: CommandSpec = {
     backend: BACKEND_OPTION,
     'no-progress': { help: 'print one line per round instead of a progress bar' },
   },
-  examples: [
-    'rfl simulate --config simulations/scenarios/sign-flip.yaml --rounds 5',
-    'rfl simulate --model ./examples/own-model/my-model.js --data ./examples/own-model/my-data',
-  ],
+  examples: ['rfl simulate --config simulations/scenarios/sign-flip.yaml --rounds 5', 'rfl simulate --model ./examples/own-model/my-model.js --data ./examples/own-model/my-data'],
   load: () => import('../../simulations/simulate.js'),
 };

@@ -4,7 +4,8 @@ import type { CommandSpec } from '../spec.js';
 export const start: CommandSpec = {
   name: 'start',
   summary: 'run the quick start: 20 virtual clients, Decent_BVA with secure aggregation, embedded MNIST (about 1 minute)',
-  description: 'Runs simulations/scenarios/quickstart.yaml end to end (a real coordinator, 20 socket.io clients, pairwise masking, a worker pool) and prints clean and attacked accuracy of the global model.',
+  description:
+    'Runs simulations/scenarios/quickstart.yaml end to end (a real coordinator, 20 socket.io clients, pairwise masking, a worker pool) and prints clean and attacked accuracy of the global model.',
   options: {
     out: { help: 'run directory for checkpoint, metrics and results', arg: 'DIR', defaultNote: 'runs/quickstart-<time>' },
     set: { help: 'override a scenario field, e.g. --set rounds=3', arg: 'PATH=VALUE', repeatable: true },

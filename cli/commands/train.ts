@@ -4,11 +4,12 @@ import { BACKEND_OPTION, type CommandSpec } from '../spec.js';
 export const train: CommandSpec = {
   name: 'train',
   summary: 'train one model centrally (optionally adversarially): the baseline a federation is compared with',
-  description: 'Prints test accuracy after each epoch, then clean and attacked accuracy of the result. With --adversarial it is the centralised PGD-AT / TRADES / EAT baseline of docs/spec/decent-bva.md §2.1.',
+  description:
+    'Prints test accuracy after each epoch, then clean and attacked accuracy of the result. With --adversarial it is the centralised PGD-AT / TRADES / EAT baseline of docs/spec/decent-bva.md §2.1.',
   options: {
     epochs: { help: 'training epochs', arg: 'N', kind: 'int', min: 1, max: 10000, default: '10' },
     dataset: { help: 'dataset name', arg: 'NAME', default: 'mnist-embedded' },
-    'data-dir': { help: 'directory of the dataset\'s IDX files', arg: 'DIR' },
+    'data-dir': { help: "directory of the dataset's IDX files", arg: 'DIR' },
     model: { help: 'model name', arg: 'NAME', default: 'cnn-mnist' },
     seed: { help: 'seed of the initial weights and batch order', arg: 'N', kind: 'int', min: 0, max: 4294967295, default: '1' },
     backend: BACKEND_OPTION,

@@ -33,8 +33,16 @@ function rng(seed) {
 
 // Foreground colour of each class (RGB in [0, 1]).
 const COLORS = [
-  [0.9, 0.15, 0.15], [0.15, 0.8, 0.2], [0.2, 0.3, 0.95], [0.95, 0.85, 0.1], [0.1, 0.85, 0.85],
-  [0.85, 0.2, 0.85], [0.95, 0.95, 0.95], [0.95, 0.55, 0.1], [0.55, 0.25, 0.85], [0.55, 0.55, 0.55],
+  [0.9, 0.15, 0.15],
+  [0.15, 0.8, 0.2],
+  [0.2, 0.3, 0.95],
+  [0.95, 0.85, 0.1],
+  [0.1, 0.85, 0.85],
+  [0.85, 0.2, 0.85],
+  [0.95, 0.95, 0.95],
+  [0.95, 0.55, 0.1],
+  [0.55, 0.25, 0.85],
+  [0.55, 0.55, 0.55],
 ];
 
 /** Whether pixel (r, c) is foreground for class k, given a phase p in [0, 1) and an offset (dr, dc). */
@@ -43,16 +51,28 @@ function pattern(k, r, c, p, dr, dc) {
   const x = c - 16 - dc;
   const ph = Math.floor(p * 8);
   switch (k) {
-    case 0: return (r + ph) % 8 < 4; // horizontal stripes
-    case 1: return (c + ph) % 8 < 4; // vertical stripes
-    case 2: return (r + c + ph) % 10 < 5; // diagonal stripes
-    case 3: return (Math.floor((r + ph) / 4) + Math.floor((c + ph) / 4)) % 2 === 0; // checks
-    case 4: return x * x + y * y < 81; // disc
-    case 5: return Math.abs(x) < 10 && Math.abs(y) < 10 && (Math.abs(x) > 6 || Math.abs(y) > 6); // square outline
-    case 6: return Math.abs(x) < 3 || Math.abs(y) < 3; // cross
-    case 7: return c > 4 + ph * 2 && c < 20 + ph * 2; // a vertical band
-    case 8: return (r + ph) % 6 < 2 && (c + ph) % 6 < 2; // dots
-    default: { const d = Math.sqrt(x * x + y * y); return d > 6 && d < 11; } // ring
+    case 0:
+      return (r + ph) % 8 < 4; // horizontal stripes
+    case 1:
+      return (c + ph) % 8 < 4; // vertical stripes
+    case 2:
+      return (r + c + ph) % 10 < 5; // diagonal stripes
+    case 3:
+      return (Math.floor((r + ph) / 4) + Math.floor((c + ph) / 4)) % 2 === 0; // checks
+    case 4:
+      return x * x + y * y < 81; // disc
+    case 5:
+      return Math.abs(x) < 10 && Math.abs(y) < 10 && (Math.abs(x) > 6 || Math.abs(y) > 6); // square outline
+    case 6:
+      return Math.abs(x) < 3 || Math.abs(y) < 3; // cross
+    case 7:
+      return c > 4 + ph * 2 && c < 20 + ph * 2; // a vertical band
+    case 8:
+      return (r + ph) % 6 < 2 && (c + ph) % 6 < 2; // dots
+    default: {
+      const d = Math.sqrt(x * x + y * y);
+      return d > 6 && d < 11;
+    } // ring
   }
 }
 
@@ -82,7 +102,10 @@ const out = path.resolve(process.argv[2] ?? path.join(here, 'my-data'));
 rmSync(out, { recursive: true, force: true });
 const next = rng(SEED);
 let bytes = 0;
-for (const [split, perClass] of [['train', TRAIN_PER_CLASS], ['test', TEST_PER_CLASS]]) {
+for (const [split, perClass] of [
+  ['train', TRAIN_PER_CLASS],
+  ['test', TEST_PER_CLASS],
+]) {
   const dir = path.join(out, split);
   mkdirSync(dir, { recursive: true });
   const rows = ['file,label'];

@@ -87,15 +87,21 @@ export class GroupedSecure implements Strategy {
     const spec = [{ phase: MODEL_PHASE, spec: modelUpdateSpec(this.spec.numParams) }];
     try {
       // The group's t stays that of its full size when complaints leave clients out (§6.1).
-      const { session } = await this.sessions.agreeKeys(ctx, members, ctx.metrics, (m, restart) => {
-        if (restart > 0) {
-          // Fewer than 3 would let one member read the other's update from the group sum.
-          if (m.length < Math.max(3, tg)) throw new SecAggAbortedError({ stage: 'checkBoxes', phase: MODEL_PHASE, attempt: restart, needed: Math.max(3, tg), got: m.length });
-          const again = this.sessions.opts.privacyProblem(m, tg, 'group');
-          if (again !== undefined) throw new SecAggAbortedError({ stage: 'privacy', phase: MODEL_PHASE, attempt: restart, needed: 2, got: 0 }, `the restarted group is not private: ${again}`);
-        }
-        return this.sessions.newSession(t, m, spec, tg);
-      }, `a group of ${members.length}`);
+      const { session } = await this.sessions.agreeKeys(
+        ctx,
+        members,
+        ctx.metrics,
+        (m, restart) => {
+          if (restart > 0) {
+            // Fewer than 3 would let one member read the other's update from the group sum.
+            if (m.length < Math.max(3, tg)) throw new SecAggAbortedError({ stage: 'checkBoxes', phase: MODEL_PHASE, attempt: restart, needed: Math.max(3, tg), got: m.length });
+            const again = this.sessions.opts.privacyProblem(m, tg, 'group');
+            if (again !== undefined) throw new SecAggAbortedError({ stage: 'privacy', phase: MODEL_PHASE, attempt: restart, needed: 2, got: 0 }, `the restarted group is not private: ${again}`);
+          }
+          return this.sessions.newSession(t, m, spec, tg);
+        },
+        `a group of ${members.length}`,
+      );
       const r = await session.sum(MODEL_PHASE);
       return { size: members.length, survivors: r.survivors.length, mean: applyMeanUpdate(new Float32Array(this.spec.numParams), r.sums[0]!, r.survivors.length) };
     } catch (err) {

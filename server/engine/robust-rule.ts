@@ -30,8 +30,14 @@ export class RobustRule implements Strategy {
     const need = minUpdates(this.rule);
     if (trained.length < need) throw new SecAggAbortedError({ stage: 'aggregate', phase: this.rule.rule, attempt: 0, needed: need, got: trained.length });
     const w = ctx.state.weights;
-    const r = aggregatePlaintext(this.rule, trained.map((c) => modelUpdate(uploadedWeights(c), w)));
-    ctx.metrics.robust = { ...(r.selected !== undefined ? { selected: r.selected.map((i) => trained[i]!.id) } : {}), ...(r.clippedFraction !== undefined ? { clippedFraction: r.clippedFraction } : {}) };
+    const r = aggregatePlaintext(
+      this.rule,
+      trained.map((c) => modelUpdate(uploadedWeights(c), w)),
+    );
+    ctx.metrics.robust = {
+      ...(r.selected !== undefined ? { selected: r.selected.map((i) => trained[i]!.id) } : {}),
+      ...(r.clippedFraction !== undefined ? { clippedFraction: r.clippedFraction } : {}),
+    };
     const next = new Float32Array(w.length);
     for (let i = 0; i < next.length; i++) next[i] = w[i]! + r.update[i]!;
     ctx.state.weights = next;

@@ -65,7 +65,13 @@ export class SecureSessions {
    * over the rest. Every restart leaves out at least one client, so this ends: with a session that had no
    * complaint, or an abort below t. The left-out clients go to `metrics.excluded`.
    */
-  async agreeKeys(ctx: Pick<RoundContext, 'round' | 'log'>, members: string[], metrics: RoundMetrics, make: (members: string[], restart: number) => SecureSumSession, what: string): Promise<{ session: SecureSumSession; members: string[] }> {
+  async agreeKeys(
+    ctx: Pick<RoundContext, 'round' | 'log'>,
+    members: string[],
+    metrics: RoundMetrics,
+    make: (members: string[], restart: number) => SecureSumSession,
+    what: string,
+  ): Promise<{ session: SecureSumSession; members: string[] }> {
     for (let restart = 0; ; restart++) {
       const session = make(members, restart);
       try {
@@ -91,20 +97,30 @@ export class SecureSessions {
     let t0: number | undefined;
     const t = ctx.round;
     return ctx.timed('keyAgreement', () =>
-      this.agreeKeys(ctx, trained, ctx.metrics, (members, restart) => {
-        let s: SecureSumSession;
-        try {
-          s = this.newSession(t, members, plan(members.length), t0);
-        } catch (e) {
-          // The first session's t does not fit the smaller cohort's graph: no restart keeps privacy.
-          if (restart === 0 || !(e instanceof SecAggConfigError)) throw e;
-          throw new SecAggAbortedError({ stage: 'setup', phase: '', attempt: restart, needed: t0 ?? 0, got: members.length }, `secure aggregation aborted: no restart keeps t = ${t0} for the ${members.length} clients left after the share-box complaints (${e.message})`);
-        }
-        t0 ??= s.threshold;
-        const exposed = checkPrivacy ? this.opts.privacyProblem(members, s.threshold, 'cohort') : undefined;
-        if (exposed !== undefined) throw new SecAggAbortedError({ stage: 'privacy', phase: '', attempt: restart, needed: 2, got: 0 }, `the ${restart === 0 ? '' : 'restarted '}cohort is not private: ${exposed}`);
-        return s;
-      }, 'the cohort'),
+      this.agreeKeys(
+        ctx,
+        trained,
+        ctx.metrics,
+        (members, restart) => {
+          let s: SecureSumSession;
+          try {
+            s = this.newSession(t, members, plan(members.length), t0);
+          } catch (e) {
+            // The first session's t does not fit the smaller cohort's graph: no restart keeps privacy.
+            if (restart === 0 || !(e instanceof SecAggConfigError)) throw e;
+            throw new SecAggAbortedError(
+              { stage: 'setup', phase: '', attempt: restart, needed: t0 ?? 0, got: members.length },
+              `secure aggregation aborted: no restart keeps t = ${t0} for the ${members.length} clients left after the share-box complaints (${e.message})`,
+            );
+          }
+          t0 ??= s.threshold;
+          const exposed = checkPrivacy ? this.opts.privacyProblem(members, s.threshold, 'cohort') : undefined;
+          if (exposed !== undefined)
+            throw new SecAggAbortedError({ stage: 'privacy', phase: '', attempt: restart, needed: 2, got: 0 }, `the ${restart === 0 ? '' : 'restarted '}cohort is not private: ${exposed}`);
+          return s;
+        },
+        'the cohort',
+      ),
     );
   }
 }

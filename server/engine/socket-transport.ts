@@ -121,12 +121,17 @@ export class SocketTransport implements RoundTransport {
 
   /** `run:end` to every connection, acknowledged (at most 2 s each), so the notice arrives before the server closes. */
   async endRun(rounds: number): Promise<void> {
-    await Promise.allSettled(this.all().map((s) => new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2000);
-      s.emit('run:end', { rounds }, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    })));
+    await Promise.allSettled(
+      this.all().map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 2000);
+            s.emit('run:end', { rounds }, () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
   }
 }

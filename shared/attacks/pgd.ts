@@ -91,9 +91,7 @@ export function pgd(model: Model, x: tf.Tensor4D, yOneHot: tf.Tensor2D, options:
   try {
     for (let r = 0; r < restarts; r++) {
       const start = tf.tidy(() =>
-        randomStart
-          ? (tf.clipByValue(tf.add(x, tf.randomUniform(x.shape, -options.eps, options.eps, 'float32', seed * 7919 + r)), PIXEL_MIN, PIXEL_MAX) as tf.Tensor4D)
-          : x.clone(),
+        randomStart ? (tf.clipByValue(tf.add(x, tf.randomUniform(x.shape, -options.eps, options.eps, 'float32', seed * 7919 + r)), PIXEL_MIN, PIXEL_MAX) as tf.Tensor4D) : x.clone(),
       );
       const adv = pgdRun(model, x, yOneHot, start, options);
       start.dispose();

@@ -6,10 +6,7 @@ import { disposeBatch, gatherBatch, range, type Batch, type ImageSource } from '
 import { fgsm, pgd, type PgdOptions } from './pgd.js';
 
 /** An attack to evaluate under; `none` is clean accuracy. */
-export type AttackSpec =
-  | { kind: 'none' }
-  | { kind: 'fgsm'; eps: number }
-  | ({ kind: 'pgd' } & PgdOptions);
+export type AttackSpec = { kind: 'none' } | { kind: 'fgsm'; eps: number } | ({ kind: 'pgd' } & PgdOptions);
 
 /**
  * The attacks of threats-and-evaluation.md, ε = 0.3 on [0,1] pixels: the reference protocol (FGSM; PGD-10/20

@@ -97,11 +97,7 @@ export function validateDataset(ds: Dataset, opts: { checkPixels?: boolean } = {
     );
   }
   if (!(ds.labels instanceof Uint8Array) || ds.labels.length !== ds.count) {
-    throw new DataError(
-      'dataset-format',
-      `${ds.name}.labels must be a Uint8Array of count = ${ds.count} values, ` +
-        `got ${ds.labels instanceof Uint8Array ? ds.labels.length : typeof ds.labels}`,
-    );
+    throw new DataError('dataset-format', `${ds.name}.labels must be a Uint8Array of count = ${ds.count} values, ` + `got ${ds.labels instanceof Uint8Array ? ds.labels.length : typeof ds.labels}`);
   }
   for (let i = 0; i < ds.count; i++) {
     if (ds.labels[i]! >= ds.numClasses) {
@@ -167,8 +163,7 @@ function coversWholeBuffer(view: ArrayBufferView): boolean {
 /** The raw buffers and shape of a shared dataset, for transports that carry buffers but not typed-array views. */
 export function sharedHandle(ds: Dataset): SharedDatasetHandle {
   // A view over part of a larger buffer would give the receiver the wrong extent, so such views are copied.
-  const shared =
-    isShared(ds) && coversWholeBuffer(ds.images) && coversWholeBuffer(ds.labels) ? ds : copyToShared(ds);
+  const shared = isShared(ds) && coversWholeBuffer(ds.images) && coversWholeBuffer(ds.labels) ? ds : copyToShared(ds);
   return {
     ...shapeOf(shared),
     name: shared.name,

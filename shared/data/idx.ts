@@ -54,11 +54,7 @@ export function parseIdx(bytes: Uint8Array, source = '<buffer>'): IdxArray {
     try {
       bytes = gunzipSync(bytes);
     } catch (err) {
-      throw new DataError(
-        'dataset-format',
-        `${source}: gzip data is corrupt or truncated (${(err as Error).message})`,
-        { cause: err },
-      );
+      throw new DataError('dataset-format', `${source}: gzip data is corrupt or truncated (${(err as Error).message})`, { cause: err });
     }
   }
   if (bytes.length < 4) {
@@ -66,26 +62,17 @@ export function parseIdx(bytes: Uint8Array, source = '<buffer>'): IdxArray {
   }
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     const looksLikeText = bytes[0] === 0x3c /* '<' */ ? ' (it looks like HTML or XML, e.g. an error page)' : '';
-    throw new DataError(
-      'dataset-format',
-      `${source}: bad IDX magic, first bytes are ${hex(bytes[0])} ${hex(bytes[1])}, expected 0x00 0x00${looksLikeText}`,
-    );
+    throw new DataError('dataset-format', `${source}: bad IDX magic, first bytes are ${hex(bytes[0])} ${hex(bytes[1])}, expected 0x00 0x00${looksLikeText}`);
   }
   const info = DTYPES.find((d) => d.code === bytes[2]);
   if (!info) {
-    throw new DataError(
-      'dataset-format',
-      `${source}: bad IDX magic, type byte is ${hex(bytes[2])}, expected one of ${DTYPES.map((d) => hex(d.code)).join(', ')}`,
-    );
+    throw new DataError('dataset-format', `${source}: bad IDX magic, type byte is ${hex(bytes[2])}, expected one of ${DTYPES.map((d) => hex(d.code)).join(', ')}`);
   }
   const ndims = bytes[3]!;
   if (ndims < 1) throw new DataError('dataset-format', `${source}: IDX dimension count must be ≥ 1, got 0`);
   const headerBytes = 4 + 4 * ndims;
   if (bytes.length < headerBytes) {
-    throw new DataError(
-      'dataset-format',
-      `${source}: truncated IDX file, header declares ${ndims} dimensions (${headerBytes} bytes) but the file has ${bytes.length} bytes`,
-    );
+    throw new DataError('dataset-format', `${source}: truncated IDX file, header declares ${ndims} dimensions (${headerBytes} bytes) but the file has ${bytes.length} bytes`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
@@ -97,16 +84,10 @@ export function parseIdx(bytes: Uint8Array, source = '<buffer>'): IdxArray {
   }
   const expected = headerBytes + count * info.bytes;
   if (bytes.length < expected) {
-    throw new DataError(
-      'dataset-format',
-      `${source}: truncated IDX file, dims [${dims.join(', ')}] of ${info.dtype} need ${expected} bytes but the file has ${bytes.length}`,
-    );
+    throw new DataError('dataset-format', `${source}: truncated IDX file, dims [${dims.join(', ')}] of ${info.dtype} need ${expected} bytes but the file has ${bytes.length}`);
   }
   if (bytes.length > expected) {
-    throw new DataError(
-      'dataset-format',
-      `${source}: IDX file has ${bytes.length - expected} bytes after the ${count} values its dims [${dims.join(', ')}] declare`,
-    );
+    throw new DataError('dataset-format', `${source}: IDX file has ${bytes.length - expected} bytes after the ${count} values its dims [${dims.join(', ')}] declare`);
   }
   return { dtype: info.dtype, dims, data: decodeValues(view, headerBytes, count, info.dtype) };
 }
@@ -178,11 +159,7 @@ export function readIdxFile(path: string): IdxArray {
     bytes = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new DataError(
-      code === 'ENOENT' ? 'dataset-missing' : 'dataset-format',
-      `${path}: cannot read IDX file (${(err as Error).message})`,
-      { cause: err },
-    );
+    throw new DataError(code === 'ENOENT' ? 'dataset-missing' : 'dataset-format', `${path}: cannot read IDX file (${(err as Error).message})`, { cause: err });
   }
   return parseIdx(bytes, path);
 }
@@ -223,10 +200,7 @@ export function findIdxFiles(dir: string, opts: { prefix?: string } = {}): IdxFi
   if (opts.prefix === undefined && find(dir, '', 'trainImages') === undefined) {
     const prefixes = [...new Set(readdirSync(dir).flatMap((f) => TRAIN_IMAGES_PATTERN.exec(f)?.[1] ?? []))].sort();
     if (prefixes.length > 1) {
-      throw new DataError(
-        'config',
-        `IDX directory ${dir} holds several datasets (prefixes ${prefixes.map((p) => `'${p}'`).join(', ')}); pass opts.prefix to choose one`,
-      );
+      throw new DataError('config', `IDX directory ${dir} holds several datasets (prefixes ${prefixes.map((p) => `'${p}'`).join(', ')}); pass opts.prefix to choose one`);
     }
     if (prefixes.length === 1) prefix = prefixes[0]!;
   }
@@ -237,7 +211,10 @@ export function findIdxFiles(dir: string, opts: { prefix?: string } = {}): IdxFi
       const wanted = `${prefix}${STEMS[role][0]}[.gz]`;
       throw new DataError(
         'dataset-missing',
-        `IDX directory ${dir} has no ${wanted} (also tried ${STEMS[role].slice(1).map((s) => prefix + s).join(', ')}, with and without .gz)`,
+        `IDX directory ${dir} has no ${wanted} (also tried ${STEMS[role]
+          .slice(1)
+          .map((s) => prefix + s)
+          .join(', ')}, with and without .gz)`,
       );
     }
     files[role] = path;
@@ -288,17 +265,11 @@ export function loadIdxDataset(dir: string, opts: LoadIdxOptions = {}): DatasetS
     shared: opts.shared ?? false,
   });
   if (train.height !== test.height || train.width !== test.width || train.channels !== test.channels) {
-    throw new DataError(
-      'dataset-format',
-      `${dir}: train images are ${train.height}×${train.width}×${train.channels} but test images are ${test.height}×${test.width}×${test.channels}`,
-    );
+    throw new DataError('dataset-format', `${dir}: train images are ${train.height}×${train.width}×${train.channels} but test images are ${test.height}×${test.width}×${test.channels}`);
   }
   const found = Math.max(10, train.numClasses, test.numClasses);
   if (opts.numClasses !== undefined && (!Number.isSafeInteger(opts.numClasses) || opts.numClasses < Math.max(train.numClasses, test.numClasses))) {
-    throw new DataError(
-      'config',
-      `numClasses must be an integer ≥ ${Math.max(train.numClasses, test.numClasses)} (largest label in ${dir} + 1), got ${opts.numClasses}`,
-    );
+    throw new DataError('config', `numClasses must be an integer ≥ ${Math.max(train.numClasses, test.numClasses)} (largest label in ${dir} + 1), got ${opts.numClasses}`);
   }
   const numClasses = opts.numClasses ?? found;
   train.numClasses = numClasses;
@@ -313,11 +284,7 @@ const BYTE_TO_UNIT = new Float32Array(256).map((_, i) => i / 255);
  * Builds one dataset from parsed image and label IDX arrays; numClasses is set to the largest label + 1.
  * Images must be unsigned bytes with dims [n, h, w] or [n, h, w, c]; labels integers in [0, 255] with dims [n].
  */
-export function idxToDataset(
-  images: IdxArray,
-  labels: IdxArray,
-  opts: { name: string; imagesSource?: string; labelsSource?: string; transpose?: boolean; shared?: boolean },
-): Dataset {
+export function idxToDataset(images: IdxArray, labels: IdxArray, opts: { name: string; imagesSource?: string; labelsSource?: string; transpose?: boolean; shared?: boolean }): Dataset {
   const imgSrc = opts.imagesSource ?? 'images';
   const lblSrc = opts.labelsSource ?? 'labels';
   if (images.dtype !== 'uint8') {
@@ -334,10 +301,7 @@ export function idxToDataset(
   }
   const [count, h, w, c = 1] = images.dims as [number, number, number, number?];
   if (labels.dims[0] !== count) {
-    throw new DataError(
-      'dataset-format',
-      `dimension mismatch: ${imgSrc} has ${count} images but ${lblSrc} has ${labels.dims[0]} labels`,
-    );
+    throw new DataError('dataset-format', `dimension mismatch: ${imgSrc} has ${count} images but ${lblSrc} has ${labels.dims[0]} labels`);
   }
   const lbl = new Uint8Array(opts.shared ? new SharedArrayBuffer(count) : new ArrayBuffer(count));
   let maxLabel = -1;

@@ -50,7 +50,8 @@ export function loadImageFolder(dir: string, opts: ImageFolderOptions = {}): Dat
   let parts: { train: { csv: string; rows: Row[] }; test: { csv: string; rows: Row[] } };
   if (existsSync(trainCsv) || existsSync(testCsv)) {
     if (existsSync(top)) throw new DataError('dataset-format', `${dir} has both labels.csv and train/ or test/ labels.csv files; keep one layout (see docs/own-model.md)`);
-    for (const f of [trainCsv, testCsv]) if (!existsSync(f)) throw new DataError('dataset-missing', `${f} is missing: an image-folder dataset with train/ and test/ folders needs a labels.csv (columns file,label) in each`);
+    for (const f of [trainCsv, testCsv])
+      if (!existsSync(f)) throw new DataError('dataset-missing', `${f} is missing: an image-folder dataset with train/ and test/ folders needs a labels.csv (columns file,label) in each`);
     parts = { train: { csv: trainCsv, rows: readLabels(trainCsv, false) }, test: { csv: testCsv, rows: readLabels(testCsv, false) } };
   } else if (existsSync(top)) {
     const rows = readLabels(top, true);
@@ -126,7 +127,9 @@ function decodeAll(name: string, csv: string, rows: readonly Row[], shape: Shape
 
 /** Parses a labels.csv: a header naming `file`, `label` (and `split` when `withSplit`), then one row per image. */
 function readLabels(csv: string, withSplit: boolean): Row[] {
-  const lines = readFileSync(csv, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = readFileSync(csv, 'utf8')
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/);
   const headerAt = lines.findIndex((l) => l.trim().length > 0);
   if (headerAt < 0) throw new DataError('dataset-format', `${csv} is empty: it needs a header row (file,label${withSplit ? ',split' : ''}) and one row per image`);
   const header = splitCsvLine(lines[headerAt]!, csv, headerAt + 1).map((h) => h.trim().toLowerCase());
@@ -137,7 +140,9 @@ function readLabels(csv: string, withSplit: boolean): Row[] {
       throw new DataError(
         'dataset-format',
         `${csv}, line ${headerAt + 1}: the header has no "${c}" column (it has ${header.map((h) => JSON.stringify(h)).join(', ')}); ` +
-          (c === 'split' ? 'a labels.csv at the top of the folder needs columns file,label,split (split = train or test), or use train/ and test/ folders each with a labels.csv' : `a labels.csv needs columns ${need.join(',')}`),
+          (c === 'split'
+            ? 'a labels.csv at the top of the folder needs columns file,label,split (split = train or test), or use train/ and test/ folders each with a labels.csv'
+            : `a labels.csv needs columns ${need.join(',')}`),
       );
     }
   }

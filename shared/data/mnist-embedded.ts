@@ -59,10 +59,7 @@ export function loadEmbeddedMnistAll(): Dataset {
       throw new DataError('dataset-format', `${file}: cannot read embedded MNIST digits (${(err as Error).message})`, { cause: err });
     }
     if (!Array.isArray(data) || data.length % PIXELS !== 0 || data.length === 0) {
-      throw new DataError(
-        'dataset-format',
-        `${file}: data must be a non-empty array of 784·k values, got ${Array.isArray(data) ? `${data.length} values` : typeof data}`,
-      );
+      throw new DataError('dataset-format', `${file}: data must be a non-empty array of 784·k values, got ${Array.isArray(data) ? `${data.length} values` : typeof data}`);
     }
     perDigit.push(Float32Array.from(data as number[]));
   }

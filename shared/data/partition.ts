@@ -16,10 +16,7 @@ import { Rng, type RngSeed } from '../util/random.js';
 import { DataError } from './dataset.js';
 
 /** How to split the training set between clients (decent-bva.md §7). */
-export type PartitionSpec =
-  | { kind: 'iid' }
-  | { kind: 'shards'; shardsPerClient?: number }
-  | { kind: 'dirichlet'; alpha: number; minPartitionSize?: number; maxDraws?: number };
+export type PartitionSpec = { kind: 'iid' } | { kind: 'shards'; shardsPerClient?: number } | { kind: 'dirichlet'; alpha: number; minPartitionSize?: number; maxDraws?: number };
 
 /** Defaults from decent-bva.md §1, item 11 and §7. */
 export const PARTITION_DEFAULTS = {
@@ -112,10 +109,7 @@ export function partitionIid(n: number, numClients: number, seed: RngSeed, exclu
   const available = n - excluded;
   const perClient = Math.floor(available / numClients);
   if (perClient < 1) {
-    throw new DataError(
-      'config',
-      `numClients must be ≤ the ${available} available examples (n = ${n} minus ${excluded} excluded) for iid, got ${numClients}`,
-    );
+    throw new DataError('config', `numClients must be ≤ the ${available} available examples (n = ${n} minus ${excluded} excluded) for iid, got ${numClients}`);
   }
   const pool = new Int32Array(available);
   for (let i = 0, j = 0; i < n; i++) if (!mask[i]) pool[j++] = i;
@@ -128,12 +122,7 @@ export function partitionIid(n: number, numClients: number, seed: RngSeed, exclu
  * each client shardsPerClient random shards, then remove `exclude` (so a client holds at most
  * shardsPerClient·shardSize). Indices past the last whole shard stay unused.
  */
-export function partitionShards(
-  labels: ArrayLike<number>,
-  numClients: number,
-  seed: RngSeed,
-  opts: ShardsOptions = {},
-): Int32Array[] {
+export function partitionShards(labels: ArrayLike<number>, numClients: number, seed: RngSeed, opts: ShardsOptions = {}): Int32Array[] {
   checkInt('numClients', numClients, 1);
   const shardsPerClient = checkInt('shardsPerClient', opts.shardsPerClient ?? PARTITION_DEFAULTS.shardsPerClient, 1);
   const n = labels.length;
@@ -142,10 +131,7 @@ export function partitionShards(
   const numShards = shardsPerClient * numClients;
   const shardSize = Math.floor(n / numShards);
   if (shardSize < 1) {
-    throw new DataError(
-      'config',
-      `numClients must leave shards of ≥ 1 example: n = ${n} over shardsPerClient·numClients = ${numShards} shards, got numClients = ${numClients}`,
-    );
+    throw new DataError('config', `numClients must leave shards of ≥ 1 example: n = ${n} over shardsPerClient·numClients = ${numShards} shards, got numClients = ${numClients}`);
   }
   const byLabel = stableSortByLabel(labels, numClasses);
   const shardOrder = new Rng(seed).fork('shards').permutation(numShards);
@@ -179,13 +165,7 @@ function stableSortByLabel(labels: ArrayLike<number>, numClasses: number): Int32
  * after maxDraws draws fail with a 'config' DataError naming alpha and minPartitionSize.
  * Draw d uses `new Rng(seed).fork('dirichlet').fork(d)`, so the accepted partition does not depend on maxDraws.
  */
-export function partitionDirichlet(
-  labels: ArrayLike<number>,
-  numClients: number,
-  alpha: number,
-  seed: RngSeed,
-  opts: DirichletOptions = {},
-): Int32Array[] {
+export function partitionDirichlet(labels: ArrayLike<number>, numClients: number, alpha: number, seed: RngSeed, opts: DirichletOptions = {}): Int32Array[] {
   checkInt('numClients', numClients, 1);
   if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) {
     throw new DataError('config', `alpha must be a finite number > 0, got ${String(alpha)}`);
@@ -255,13 +235,7 @@ function proportionalCuts(q: Float64Array, m: number): Int32Array {
 }
 
 /** Runs the partitioner `spec` names; `exclude` (normally D_s) is removed from every client. */
-export function partition(
-  labels: ArrayLike<number>,
-  spec: PartitionSpec,
-  numClients: number,
-  seed: RngSeed,
-  exclude?: ArrayLike<number>,
-): Int32Array[] {
+export function partition(labels: ArrayLike<number>, spec: PartitionSpec, numClients: number, seed: RngSeed, exclude?: ArrayLike<number>): Int32Array[] {
   const kind = (spec as { kind?: unknown } | undefined)?.kind;
   switch (spec?.kind) {
     case 'iid':
@@ -326,11 +300,7 @@ export interface PartitionSummary {
 }
 
 /** Summarises a partition against the training labels; numClasses defaults to the largest label + 1. */
-export function describePartition(
-  parts: readonly ArrayLike<number>[],
-  labels: ArrayLike<number>,
-  numClasses: number = checkLabels(labels),
-): PartitionSummary {
+export function describePartition(parts: readonly ArrayLike<number>[], labels: ArrayLike<number>, numClasses: number = checkLabels(labels)): PartitionSummary {
   const histograms = parts.map((part) => {
     const h = new Array<number>(numClasses).fill(0);
     for (let i = 0; i < part.length; i++) {
@@ -358,10 +328,7 @@ export function describePartition(
 
 /** A short multi-line text form of a summary: totals, then one line per client up to `maxClients`. */
 export function formatPartitionSummary(summary: PartitionSummary, maxClients = 10): string {
-  const lines = [
-    `${summary.numClients} clients, ${summary.total} examples; size min ${summary.minSize} / mean ` +
-      `${summary.meanSize.toFixed(1)} / max ${summary.maxSize}`,
-  ];
+  const lines = [`${summary.numClients} clients, ${summary.total} examples; size min ${summary.minSize} / mean ` + `${summary.meanSize.toFixed(1)} / max ${summary.maxSize}`];
   for (let c = 0; c < Math.min(maxClients, summary.numClients); c++) {
     lines.push(`  client ${c}: ${summary.sizes[c]} examples, ${summary.classesPerClient[c]} classes [${summary.histograms[c]!.join(' ')}]`);
   }

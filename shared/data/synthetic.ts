@@ -93,14 +93,7 @@ export function makeSyntheticDataset(opts: SyntheticOptions): DatasetSplit {
  * One block pattern per class. Patterns are redrawn (a bounded number of times) until pairwise distinct, so
  * with enough cells no two classes share a prototype.
  */
-function makePrototypes(
-  rng: Rng,
-  numClasses: number,
-  height: number,
-  width: number,
-  channels: number,
-  cells: number,
-): Float32Array[] {
+function makePrototypes(rng: Rng, numClasses: number, height: number, width: number, channels: number, cells: number): Float32Array[] {
   const gridSize = cells * cells * channels;
   const grids: Uint8Array[] = [];
   const seen = new Set<string>();

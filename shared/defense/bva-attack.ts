@@ -33,15 +33,7 @@ import {
   type Phase1Sums,
   type Phase2Sums,
 } from './bva-combine.js';
-import {
-  BIAS_OPTIONS,
-  DEFAULT_TAU,
-  omegaFromMean,
-  phase1Contribution,
-  phase2Contribution,
-  type BiasOption,
-  type Phase1Options,
-} from './bva-stats.js';
+import { BIAS_OPTIONS, DEFAULT_TAU, omegaFromMean, phase1Contribution, phase2Contribution, type BiasOption, type Phase1Options } from './bva-stats.js';
 
 /** Phase 1 of BV step `step` (0-based): which segments to sum. */
 export interface Phase1Request extends Phase1Options {

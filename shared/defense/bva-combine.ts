@@ -97,12 +97,7 @@ export function meanPrediction(sumP: Float32Array, count: number): Float32Array 
  * ∇B (n_s × d): ΣB / K1 for 'mean-ce'; −ΣB_i / (K1·max(y_m,t_i, τ)) for 'ensemble' (decent-bva.md §4.2). The
  * floor is ours: without it an underflowed y_m,t would turn row i into ±∞ or NaN.
  */
-export function biasGradient(
-  sumB: Float32Array,
-  count: number,
-  bias: BiasOption,
-  ctx: { labels: Uint8Array; yMean?: Float32Array; tau?: number },
-): Float32Array {
+export function biasGradient(sumB: Float32Array, count: number, bias: BiasOption, ctx: { labels: Uint8Array; yMean?: Float32Array; tau?: number }): Float32Array {
   checkCount(count, 'biasGradient: count');
   checkBias(bias, 'biasGradient');
   const n = ctx.labels.length;

@@ -59,7 +59,6 @@ export interface Phase1Contribution {
   B?: Float32Array;
 }
 
-
 /**
  * Marks `model` as being trained (true) or back in inference mode (false). Trainers bracket local training
  * with it, so that a statistics call that races a training loop, or forgets it is one, fails loudly instead of
@@ -78,8 +77,7 @@ export function isTrainingMode(model: Model): boolean {
 export function assertInferenceMode(model: Model, where: string): void {
   if (model.training) {
     throw new Error(
-      `${where}: model "${model.spec.name}" is in training mode; Decent_BVA statistics need inference mode ` +
-        '(decent-bva.md §3.5): call setTrainingMode(model, false) when local training ends',
+      `${where}: model "${model.spec.name}" is in training mode; Decent_BVA statistics need inference mode ` + '(decent-bva.md §3.5): call setTrainingMode(model, false) when local training ends',
     );
   }
 }

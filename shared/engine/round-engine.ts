@@ -96,8 +96,10 @@ export class RoundEngine {
       if (this.stopped) break;
       this.round++;
       this.opts.persist?.({ round: this.round, weights: this.state.weights, shared: this.state.shared }, metrics);
-      this.log(`round ${metrics.round}: ${metrics.status}${metrics.abort !== undefined ? ` at ${metrics.abort.stage} (${metrics.abort.got}/${metrics.abort.needed}): ${metrics.abort.reason}` : ''}, ` +
-        `${metrics.trained}/${metrics.cohort.length} trained${metrics.eval !== undefined ? `, accuracy ${JSON.stringify(metrics.eval)}` : ''}`);
+      this.log(
+        `round ${metrics.round}: ${metrics.status}${metrics.abort !== undefined ? ` at ${metrics.abort.stage} (${metrics.abort.got}/${metrics.abort.needed}): ${metrics.abort.reason}` : ''}, ` +
+          `${metrics.trained}/${metrics.cohort.length} trained${metrics.eval !== undefined ? `, accuracy ${JSON.stringify(metrics.eval)}` : ''}`,
+      );
       await hooks.onRound?.(metrics);
     }
   }

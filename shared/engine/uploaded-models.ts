@@ -23,9 +23,13 @@ export function uploadedWeights(c: TrainedClient): Float32Array {
  */
 export function uploadedModelsEnsemble(spec: ModelSpec, trained: readonly TrainedClient[], config: FederatedConfig, round: number, emulateQuantization = false): AggregateOutcome {
   const models = trained.map((c) => new Model(spec, uploadedWeights(c)));
-  const ensemble = plaintextEnsemble(models, {}, {
-    clientSeeds: trained.map((c) => clientSeed(config.seed, round, c.id)),
-    ...(emulateQuantization ? { emulateQuantization: { nMax: trained.length } } : {}),
-  });
+  const ensemble = plaintextEnsemble(
+    models,
+    {},
+    {
+      clientSeeds: trained.map((c) => clientSeed(config.seed, round, c.id)),
+      ...(emulateQuantization ? { emulateQuantization: { nMax: trained.length } } : {}),
+    },
+  );
   return { ensemble, release: () => models.forEach((m) => m.dispose()) };
 }

@@ -92,14 +92,7 @@ export type DataErrorCode = (typeof DATA_ERROR_CODES)[number];
 /** Codes of client-side refusals. */
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
 
-const ALL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  ...PROTOCOL_ERROR_CODES,
-  ...SECAGG_ERROR_CODES,
-  ...DATA_ERROR_CODES,
-  ...CONFIG_ERROR_CODES,
-  ...CLIENT_ERROR_CODES,
-  INTERNAL_ERROR_CODE,
-]);
+const ALL_CODES: ReadonlySet<string> = new Set<ErrorCode>([...PROTOCOL_ERROR_CODES, ...SECAGG_ERROR_CODES, ...DATA_ERROR_CODES, ...CONFIG_ERROR_CODES, ...CLIENT_ERROR_CODES, INTERNAL_ERROR_CODE]);
 
 /** Whether `code` is in the catalogue. */
 export function isErrorCode(code: unknown): code is ErrorCode {

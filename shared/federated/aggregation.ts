@@ -95,7 +95,7 @@ export function aggregationRequires(rule: AggregationRule): 'plaintext' | 'sum-o
   return rule === 'mean' || rule === 'grouped' ? 'sum-only' : 'plaintext';
 }
 
-const show = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v) ?? String(v));
+const show = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : (JSON.stringify(v) ?? String(v)));
 
 /** Throws a ConfigError naming `aggregation.<key>` and the bad value. */
 function bad(key: string, value: unknown, want: string): never {
@@ -136,8 +136,7 @@ export function resolveAggregation(input: unknown, ctx: { secure: boolean; cohor
     if (key === 'rule' || allowed.includes(key)) continue;
     throw new ConfigError(
       `aggregation.${key}`,
-      `aggregation.${key} is not a parameter of rule '${r}'; ` +
-        (allowed.length === 0 ? `'${r}' takes none` : `'${r}' takes ${allowed.map((a) => `'${a}'`).join(', ')}`),
+      `aggregation.${key} is not a parameter of rule '${r}'; ` + (allowed.length === 0 ? `'${r}' takes none` : `'${r}' takes ${allowed.map((a) => `'${a}'`).join(', ')}`),
     );
   }
 
@@ -178,8 +177,7 @@ export function resolveAggregation(input: unknown, ctx: { secure: boolean; cohor
       const f = integer('f', raw['f'], 0);
       if (m < krumMinUpdates(f)) {
         const fMax = Math.floor((m - 3) / 2);
-        bad('f', f, `m > 2f + 2 (Blanchard et al.), but the cohort has m = ${m}: ` +
-          (fMax >= 0 ? `use f ≤ ${fMax} or a larger cohort` : `${r} needs a cohort of at least 3`));
+        bad('f', f, `m > 2f + 2 (Blanchard et al.), but the cohort has m = ${m}: ` + (fMax >= 0 ? `use f ≤ ${fMax} or a larger cohort` : `${r} needs a cohort of at least 3`));
       }
       if (r === 'krum') return { rule: r, f };
       if (raw['k'] === undefined) return { rule: r, f };
@@ -196,9 +194,13 @@ export function resolveAggregation(input: unknown, ctx: { secure: boolean; cohor
       const size = Math.floor(m / g);
       if (size < 3) {
         const gMax = Math.floor(m / 3);
-        bad('groups', g, `groups of at least 3 members, but m = ${m} clients in ${g} groups leaves ${size === 0 ? 'empty groups' : `groups of ${size}`}; ` +
-          `with 2 members a member colluding with the coordinator recovers the other's update exactly from the group sum. ` +
-          (gMax >= 2 ? `Use groups ≤ ${gMax}.` : `A cohort of ${m} is too small for 2 groups of 3.`));
+        bad(
+          'groups',
+          g,
+          `groups of at least 3 members, but m = ${m} clients in ${g} groups leaves ${size === 0 ? 'empty groups' : `groups of ${size}`}; ` +
+            `with 2 members a member colluding with the coordinator recovers the other's update exactly from the group sum. ` +
+            (gMax >= 2 ? `Use groups ≤ ${gMax}.` : `A cohort of ${m} is too small for 2 groups of 3.`),
+        );
       }
       const across = raw['across'] ?? 'median';
       if (across !== 'median' && across !== 'trimmed-mean') bad('across', across, "'median' or 'trimmed-mean'");

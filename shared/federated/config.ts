@@ -166,7 +166,10 @@ export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedC
   if (c.weighting !== 'uniform' && c.weighting !== 'examples') bad('weighting', c.weighting, '"uniform" or "examples"');
   int('evalEvery', c.evalEvery, 1);
   if (c.evalSubset !== undefined) int('evalSubset', c.evalSubset, 1);
-  for (const [field, list] of [['evalAttacks', c.evalAttacks], ['finalAttacks', c.finalAttacks]] as const) {
+  for (const [field, list] of [
+    ['evalAttacks', c.evalAttacks],
+    ['finalAttacks', c.finalAttacks],
+  ] as const) {
     for (const a of list) if (!(a in STANDARD_ATTACKS)) bad(field, a, `names from ${Object.keys(STANDARD_ATTACKS).join(', ')}`);
   }
   if (!Number.isInteger(c.seed)) bad('seed', c.seed, 'an integer');
@@ -175,7 +178,8 @@ export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedC
   // refused by the clients in the middle of a run.
   int('adversarialTraining.steps', c.adversarialTraining.steps, 1);
   if (c.adversarialTraining.steps > 1000) bad('adversarialTraining.steps', c.adversarialTraining.steps, 'an integer in [1, 1000]');
-  if (c.adversarialTraining.alpha !== undefined && !(c.adversarialTraining.alpha > 0 && c.adversarialTraining.alpha <= 1)) bad('adversarialTraining.alpha', c.adversarialTraining.alpha, 'a number in (0, 1]');
+  if (c.adversarialTraining.alpha !== undefined && !(c.adversarialTraining.alpha > 0 && c.adversarialTraining.alpha <= 1))
+    bad('adversarialTraining.alpha', c.adversarialTraining.alpha, 'a number in (0, 1]');
   if (!(c.adversarialTraining.tradesBeta >= 0 && c.adversarialTraining.tradesBeta <= 1000)) bad('adversarialTraining.tradesBeta', c.adversarialTraining.tradesBeta, 'a number in [0, 1000]');
   const local = METHODS[c.method].local;
   if ((local === 'pgd-at' || local === 'trades') && !(c.eps > 0)) bad('eps', c.eps, `a number in (0, 1] for ${c.method} (its PGD step is 2.5·ε/steps)`);

@@ -54,9 +54,7 @@ export function localAdversarial(cfg: FederatedConfig): LocalAdversarialSpec | u
     case 'none':
       return undefined;
     case 'eat':
-      return cfg.profile === 'reference'
-        ? { attack: 'fgsm', eps: cfg.eps, loss: 'clean+adv', craftMode: 'train', clip: 'batch' }
-        : { attack: 'fgsm', eps: cfg.eps, loss: 'clean+adv' };
+      return cfg.profile === 'reference' ? { attack: 'fgsm', eps: cfg.eps, loss: 'clean+adv', craftMode: 'train', clip: 'batch' } : { attack: 'fgsm', eps: cfg.eps, loss: 'clean+adv' };
     case 'pgd-at':
       return { attack: 'pgd', eps: cfg.eps, steps: at.steps, ...(at.alpha !== undefined ? { alpha: at.alpha } : {}), loss: 'adv' };
     case 'trades':

@@ -76,7 +76,6 @@ export interface RunHooks {
   onSharedSet?: (round: number, images: Float32Array) => void;
 }
 
-
 /** Rows `idx` of the training images as one flat array, and their labels. */
 function gatherRows(data: DatasetSplit, idx: Int32Array): { x: Float32Array; labels: Uint8Array } {
   const b = gatherBatch(data.train, idx, 0, idx.length);
@@ -152,7 +151,14 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
       const ms = { train: m['train'] ?? 0, aggregate: 0, sharedSet: m['sharedSet'] ?? 0, eval: m['eval'] ?? 0 };
       // The engine times no aggregation step of its own: what the round took besides its timed steps.
       ms.aggregate = Math.max(0, roundMs - ms.train - ms.sharedSet - ms.eval);
-      const record: RoundRecord = { round: t, cohort: metrics.cohort.map((id) => indexOf.get(id)!), trainLoss: metrics.trainLoss ?? NaN, sharedSetUsed: notes.sharedSetUsed, bvaSums: notes.bvaSums, ms };
+      const record: RoundRecord = {
+        round: t,
+        cohort: metrics.cohort.map((id) => indexOf.get(id)!),
+        trainLoss: metrics.trainLoss ?? NaN,
+        sharedSetUsed: notes.sharedSetUsed,
+        bvaSums: notes.bvaSums,
+        ms,
+      };
       if (metrics.eval !== undefined) record.eval = metrics.eval;
       rounds.push(record);
       hooks.onRound?.(record);

@@ -9,5 +9,7 @@ export function clientSeed(seed: number, round: number, clientId: string): numbe
 /** The round's cohort: `m` of the sorted `pool` ids, drawn from the run seed and the round number. */
 export function drawCohort(seed: number, round: number, pool: readonly string[], m: number): string[] {
   const draw = new Rng(seed).fork('cohort').fork(round).sampleWithoutReplacement(pool.length, Math.min(m, pool.length));
-  return Array.from(draw).sort((a, b) => a - b).map((i) => pool[i]!);
+  return Array.from(draw)
+    .sort((a, b) => a - b)
+    .map((i) => pool[i]!);
 }

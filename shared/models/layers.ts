@@ -242,7 +242,11 @@ export function infer(layers: readonly LayerSpec[], params: readonly tf.Tensor[]
           i += 2;
         }
         h = tf.fused.conv2d({
-          x: h as tf.Tensor4D, filter: params[p] as tf.Tensor4D, strides: 1, pad: 'valid', bias: params[p + 1],
+          x: h as tf.Tensor4D,
+          filter: params[p] as tf.Tensor4D,
+          strides: 1,
+          pad: 'valid',
+          bias: params[p + 1],
           activation: activation === 'linear' ? undefined : activation === 'tanh' ? undefined : activation,
         });
         if (activation === 'tanh') h = tf.tanh(h);
@@ -253,7 +257,9 @@ export function infer(layers: readonly LayerSpec[], params: readonly tf.Tensor[]
       case 'dense': {
         const a = l.activation ?? 'linear';
         h = tf.fused.matMul({
-          a: h as tf.Tensor2D, b: params[p] as tf.Tensor2D, bias: params[p + 1],
+          a: h as tf.Tensor2D,
+          b: params[p] as tf.Tensor2D,
+          bias: params[p + 1],
           activation: a === 'relu' ? 'relu' : undefined,
         });
         if (a === 'tanh') h = tf.tanh(h);

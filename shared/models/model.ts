@@ -46,7 +46,10 @@ export function modelSpec(name: string, inputShape: [number, number, number] = [
   const registered = registeredModel(name);
   if (registered === undefined) {
     if (isModulePath(name)) {
-      throw new ConfigError('model', `model "${name}" is a module path that is not loaded in this thread: load it first with \`await loadModelModule(${JSON.stringify(name)})\` (shared/models/registry.ts; runSimulation and its workers do this)`);
+      throw new ConfigError(
+        'model',
+        `model "${name}" is a module path that is not loaded in this thread: load it first with \`await loadModelModule(${JSON.stringify(name)})\` (shared/models/registry.ts; runSimulation and its workers do this)`,
+      );
     }
     const names = registeredModelNames();
     throw new ConfigError('model', `unknown model "${name}"; expected one of ${MODEL_NAMES.join(', ')}${names.length > 0 ? `, or a registered model (${names.join(', ')})` : ''}; ${MODEL_FIX}`);
@@ -179,9 +182,7 @@ export class Model {
   constructor(spec: ModelSpec, weights: Float32Array) {
     this.spec = spec;
     checkLength(spec, weights);
-    this.params = spec.layout.map((e) =>
-      tf.tidy(() => tf.variable(tensorFrom(weights.subarray(e.offset, e.offset + e.size), e.shape), true, undefined, 'float32')),
-    );
+    this.params = spec.layout.map((e) => tf.tidy(() => tf.variable(tensorFrom(weights.subarray(e.offset, e.offset + e.size), e.shape), true, undefined, 'float32')));
   }
 
   /** Logits with gradients available (plain ops); dropout only when opts.training. */

@@ -97,9 +97,7 @@ export interface LayerModelDefinition {
 export type ModelDefinition = FunctionModelDefinition | LayerModelDefinition | readonly LayerSpec[];
 
 /** A definition with its form made explicit. */
-export type ResolvedDefinition =
-  | { form: 'function'; def: FunctionModelDefinition }
-  | { form: 'layers'; def: LayerModelDefinition };
+export type ResolvedDefinition = { form: 'function'; def: FunctionModelDefinition } | { form: 'layers'; def: LayerModelDefinition };
 
 const registry = new Map<string, ResolvedDefinition>();
 
@@ -124,7 +122,10 @@ export function modulePath(name: string): string {
  */
 export function checkModelDefinition(def: unknown, where: string): ResolvedDefinition {
   const fail = (why: string): never => {
-    throw new ConfigError('model', `${where}: ${why}; a model definition is { params, forward(params, x, ctx) } (a function over weights) or { layers: [...] } or a list of layer specs (see docs/own-model.md)`);
+    throw new ConfigError(
+      'model',
+      `${where}: ${why}; a model definition is { params, forward(params, x, ctx) } (a function over weights) or { layers: [...] } or a list of layer specs (see docs/own-model.md)`,
+    );
   };
   if (Array.isArray(def)) return { form: 'layers', def: { layers: checkLayers(def, fail) } };
   if (def === null || typeof def !== 'object') return fail(`expected an object, got ${def === null ? 'null' : typeof def}`);

@@ -27,12 +27,7 @@ export const MODEL_LAYERS: Record<ModelName, readonly LayerSpec[]> = {
     { kind: 'dropout', rate: 0.5 },
     { kind: 'dense', units: 10 },
   ],
-  mlp: [
-    { kind: 'flatten' },
-    { kind: 'dense', units: 200, activation: 'relu' },
-    { kind: 'dense', units: 200, activation: 'relu' },
-    { kind: 'dense', units: 10 },
-  ],
+  mlp: [{ kind: 'flatten' }, { kind: 'dense', units: 200, activation: 'relu' }, { kind: 'dense', units: 200, activation: 'relu' }, { kind: 'dense', units: 10 }],
   linear: [{ kind: 'flatten' }, { kind: 'dense', units: 10 }],
   'surrogate-a': [
     { kind: 'conv', filters: 64, kernel: 5, activation: 'relu' },

@@ -102,7 +102,10 @@ const trainSpec = z.object({
     .strict()
     // The pairings checkLocalAdversarial enforces, so a bad combination is refused at the wire, not mid-training.
     .refine((a) => a.attack === 'fgsm' || a.steps !== undefined, { message: 'pgd and trades need steps', path: ['steps'] })
-    .refine((a) => (a.attack === 'trades') === (a.loss === 'trades') && (a.loss !== 'trades' || a.beta !== undefined), { message: 'loss "trades" goes exactly with attack "trades" and needs beta', path: ['loss'] })
+    .refine((a) => (a.attack === 'trades') === (a.loss === 'trades') && (a.loss !== 'trades' || a.beta !== undefined), {
+      message: 'loss "trades" goes exactly with attack "trades" and needs beta',
+      path: ['loss'],
+    })
     .refine((a) => a.attack === 'fgsm' || a.alpha !== undefined || a.eps > 0, { message: 'pgd and trades need eps > 0 or an explicit alpha', path: ['eps'] })
     .refine((a) => a.attack !== 'trades' || a.craftMode !== 'train', { message: 'trades crafts in eval mode only', path: ['craftMode'] })
     .optional(),
@@ -160,17 +163,43 @@ const graph = z.union([z.object({ kind: z.literal('complete') }), z.object({ kin
 const ids = z.array(id).max(100_000);
 
 const requestSchemas = {
-  setup: z.object({ env: envelope, cohort: ids, threshold: z.number().int(), threatModel: z.enum(['honest-but-curious', 'active']), graph, plannedSums: z.array(z.object({ phase: z.string().min(1).max(64), spec })).max(1000), identities: z.array(z.object({ clientId: id, identityPk: bytes(32) })).max(100_000).optional() }) satisfies z.ZodType<SetupRequest>,
+  setup: z.object({
+    env: envelope,
+    cohort: ids,
+    threshold: z.number().int(),
+    threatModel: z.enum(['honest-but-curious', 'active']),
+    graph,
+    plannedSums: z.array(z.object({ phase: z.string().min(1).max(64), spec })).max(1000),
+    identities: z
+      .array(z.object({ clientId: id, identityPk: bytes(32) }))
+      .max(100_000)
+      .optional(),
+  }) satisfies z.ZodType<SetupRequest>,
   shareKeys: z.object({ env: envelope, advertisements: z.array(z.object({ clientId: id, cPk: bytes(32), sPk: bytes(32), signature: bytes(64) })).max(100_000) }) satisfies z.ZodType<ShareKeysRequest>,
   checkBoxes: z.object({ env: envelope, inbox: z.array(box).max(100_000) }) satisfies z.ZodType<CheckBoxesRequest>,
-  collectMasked: z.object({ env: envelope, cohort: ids, inbox: z.array(box).optional(), boxChecks: z.array(z.object({ clientId: id, signature: bytes(64) })).max(100_000).optional(), spec, payload: z.unknown().optional() }) satisfies z.ZodType<CollectMaskedRequest>,
+  collectMasked: z.object({
+    env: envelope,
+    cohort: ids,
+    inbox: z.array(box).optional(),
+    boxChecks: z
+      .array(z.object({ clientId: id, signature: bytes(64) }))
+      .max(100_000)
+      .optional(),
+    spec,
+    payload: z.unknown().optional(),
+  }) satisfies z.ZodType<CollectMaskedRequest>,
   consistency: z.object({ env: envelope, u3: ids }) satisfies z.ZodType<ConsistencyRequest>,
   unmask: z.object({ env: envelope, alive: ids, dropped: ids, signatures: z.array(z.object({ clientId: id, signature: bytes(64) })).optional() }) satisfies z.ZodType<UnmaskRequest>,
   reshare: z.object({ env: envelope, cohort: ids }) satisfies z.ZodType<ReshareRequest>,
 } satisfies Record<Stage, z.ZodType>;
 
 /** A reference-profile dropout seed: a non-negative 31-bit integer (absent in the default profile). */
-const dropoutSeed = z.number().int().min(0).max(2 ** 31 - 1).optional();
+const dropoutSeed = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1)
+  .optional();
 
 const bvaProbe = z.union([
   z.object({ kind: z.literal('bva/p1'), X: bytes(), labels: bytes(), includeP: z.boolean(), includeB: z.boolean(), bias: z.enum(['mean-ce', 'ensemble']), dropoutSeed }),

@@ -106,6 +106,8 @@ export function multiKrum(updates: readonly Float32Array[], d: number, f: number
   const k = kIn ?? m - f;
   if (!Number.isSafeInteger(k) || k < 1 || k > m) throw new RangeError(`multi-krum: k must be an integer in [1, ${m}] for m = ${m} updates, got ${k}`);
   const scores = krumScores(updates, d, f, 'multi-krum');
-  const selected = byScore(scores).slice(0, k).sort((x, y) => x - y);
+  const selected = byScore(scores)
+    .slice(0, k)
+    .sort((x, y) => x - y);
   return { update: meanOf(updates, d, selected), selected };
 }

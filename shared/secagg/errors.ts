@@ -71,13 +71,7 @@ export class SecAggAbortedError extends SecAggError implements SecAggAbortInfo {
 
   /** Creates an abort; the default message states stage, phase, attempt, needed and got. */
   constructor(info: SecAggAbortInfo, message?: string, options?: { cause?: unknown }) {
-    super(
-      'secagg-aborted',
-      message ??
-        `secure aggregation aborted at stage '${info.stage}' (phase '${info.phase}', attempt ${info.attempt}): ` +
-          `needed ${info.needed}, got ${info.got}`,
-      options,
-    );
+    super('secagg-aborted', message ?? `secure aggregation aborted at stage '${info.stage}' (phase '${info.phase}', attempt ${info.attempt}): ` + `needed ${info.needed}, got ${info.got}`, options);
     this.name = 'SecAggAbortedError';
     this.stage = info.stage;
     this.phase = info.phase;
@@ -118,11 +112,7 @@ export class SecAggReconstructionError extends SecAggError {
   readonly subsetsTried: number;
 
   /** Creates a reconstruction error. */
-  constructor(
-    reason: ReconstructionFailure,
-    info: { needed: number; got: number; subsetsTried: number },
-    message: string,
-  ) {
+  constructor(reason: ReconstructionFailure, info: { needed: number; got: number; subsetsTried: number }, message: string) {
     super('reconstruction', message);
     this.name = 'SecAggReconstructionError';
     this.reason = reason;
@@ -145,8 +135,10 @@ export class SecAggDisputeError extends SecAggError {
     /** Every verdict of the key agreement. */
     readonly verdicts: { accuser: string; accused: string; guilty: string; reason: string }[],
   ) {
-    super('dispute', `secure aggregation: ${verdicts.length} share-box complaint(s) judged; leaving out ${excluded.join(', ')} (${verdicts.map((v) => `${v.guilty}: ${v.reason}`).join('; ')}) and starting again with fresh keys`);
+    super(
+      'dispute',
+      `secure aggregation: ${verdicts.length} share-box complaint(s) judged; leaving out ${excluded.join(', ')} (${verdicts.map((v) => `${v.guilty}: ${v.reason}`).join('; ')}) and starting again with fresh keys`,
+    );
     this.name = 'SecAggDisputeError';
   }
 }
-

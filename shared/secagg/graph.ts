@@ -110,11 +110,7 @@ export function completeNeighbours(n: number): number[][] {
  * Survivors (indices) that have fewer than t surviving neighbours, themselves included (Flower's check: the
  * sum must abort if this is non-empty, since such a member's secrets could not be reconstructed).
  */
-export function neighboursBelowThreshold(
-  neighbours: readonly (readonly number[])[],
-  survivors: ReadonlySet<number>,
-  t: number,
-): number[] {
+export function neighboursBelowThreshold(neighbours: readonly (readonly number[])[], survivors: ReadonlySet<number>, t: number): number[] {
   const out: number[] = [];
   for (const u of survivors) {
     const list = neighbours[u - 1];

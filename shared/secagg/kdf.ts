@@ -13,15 +13,7 @@ import { checkIndex, checkKeyBytes, KEY_BYTES, LABELS } from './labels.js';
  * KDF(ikm, label, phase, attempt, a, b) = HKDF-SHA256(ikm, salt = sessionId,
  * info = str(label) ‖ str(phase) ‖ u32(attempt) ‖ u32(a) ‖ u32(b)), 32 bytes (§3.2).
  */
-export function kdf(
-  ikm: Uint8Array,
-  sessionId: Uint8Array,
-  label: string,
-  phase: string,
-  attempt: number,
-  a: number,
-  b: number,
-): Uint8Array {
+export function kdf(ikm: Uint8Array, sessionId: Uint8Array, label: string, phase: string, attempt: number, a: number, b: number): Uint8Array {
   if (!(ikm instanceof Uint8Array) || ikm.length === 0) throw new SecAggConfigError('ikm', 'ikm must be non-empty bytes');
   checkKeyBytes('sessionId', sessionId);
   checkIndex('attempt', attempt);
@@ -37,14 +29,7 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
 }
 
 /** Pairwise mask key K_uv from X25519(s_u^SK, s_v^PK): label pair-mask, (a, b) = (min(u,v), max(u,v)). */
-export function pairMaskKey(
-  sharedSecret: Uint8Array,
-  sessionId: Uint8Array,
-  phase: string,
-  attempt: number,
-  u: number,
-  v: number,
-): Uint8Array {
+export function pairMaskKey(sharedSecret: Uint8Array, sessionId: Uint8Array, phase: string, attempt: number, u: number, v: number): Uint8Array {
   if (u === v) throw new SecAggConfigError('v', `a pairwise mask needs two distinct members, got u = v = ${u}`);
   return kdf(sharedSecret, sessionId, LABELS.pairMask, phase, attempt, Math.min(u, v), Math.max(u, v));
 }
@@ -55,13 +40,6 @@ export function selfMaskKey(seed: Uint8Array, sessionId: Uint8Array, phase: stri
 }
 
 /** Share-box key from X25519(c_sender^SK, c_recipient^PK); phase '' at shareKeys, the restarted sum at reshare. */
-export function shareBoxKey(
-  sharedSecret: Uint8Array,
-  sessionId: Uint8Array,
-  phase: string,
-  attempt: number,
-  sender: number,
-  recipient: number,
-): Uint8Array {
+export function shareBoxKey(sharedSecret: Uint8Array, sessionId: Uint8Array, phase: string, attempt: number, sender: number, recipient: number): Uint8Array {
   return kdf(sharedSecret, sessionId, LABELS.shareBox, phase, attempt, sender, recipient);
 }

@@ -113,10 +113,7 @@ export function isLowOrderPublicKey(pk: Uint8Array): boolean {
 export function agree(sk: Uint8Array, peerPk: Uint8Array): Uint8Array {
   checkKeyBytes('sk', sk);
   if (!(peerPk instanceof Uint8Array) || peerPk.length !== KEY_BYTES) {
-    throw new SecAggProtocolError(
-      `peer public key must be ${KEY_BYTES} bytes, got ${peerPk instanceof Uint8Array ? peerPk.length : typeof peerPk}`,
-      { field: 'peerPk' },
-    );
+    throw new SecAggProtocolError(`peer public key must be ${KEY_BYTES} bytes, got ${peerPk instanceof Uint8Array ? peerPk.length : typeof peerPk}`, { field: 'peerPk' });
   }
   let shared: Uint8Array;
   try {

@@ -40,10 +40,7 @@ export const SHARE_KEYS_PHASE = '';
 /** Throws a config error unless `b` is a Uint8Array of `length` bytes (a key, a seed or a session id). */
 export function checkKeyBytes(what: string, b: unknown, length = KEY_BYTES): asserts b is Uint8Array {
   if (!(b instanceof Uint8Array) || b.length !== length) {
-    throw new SecAggConfigError(
-      what,
-      `${what} must be a Uint8Array of ${length} bytes, got ${b instanceof Uint8Array ? `${b.length} bytes` : typeof b}`,
-    );
+    throw new SecAggConfigError(what, `${what} must be a Uint8Array of ${length} bytes, got ${b instanceof Uint8Array ? `${b.length} bytes` : typeof b}`);
   }
 }
 

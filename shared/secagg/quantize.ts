@@ -184,12 +184,7 @@ function uniformSource(rng: Rng | undefined): () => number {
  * - weight: w clipped to [0, 1], q = ⌊w·R + 1/2⌋ (deterministic, as §7 specifies round(w·R_w)).
  * - count: must be integers; values outside [0, R] are clipped.
  */
-export function quantize(
-  x: ArrayLike<number>,
-  seg: Segment,
-  rounding: Rounding = 'stochastic',
-  rng?: Rng,
-): QuantizeResult {
+export function quantize(x: ArrayLike<number>, seg: Segment, rounding: Rounding = 'stochastic', rng?: Rng): QuantizeResult {
   validateSegment(seg);
   if (x.length !== seg.length) {
     fail(`segments[${seg.name}].length`, `segment '${seg.name}' expects ${seg.length} values, got ${x.length}`);
@@ -200,8 +195,7 @@ export function quantize(
   const R = seg.R;
   const values = new Uint32Array(x.length);
   let clipped = 0;
-  const bad = (i: number, v: number, want: string): never =>
-    fail(`${seg.name}[${i}]`, `segment '${seg.name}' value ${i} must be ${want}, got ${String(v)}`);
+  const bad = (i: number, v: number, want: string): never => fail(`${seg.name}[${i}]`, `segment '${seg.name}' value ${i} must be ${want}, got ${String(v)}`);
   if (seg.kind === 'signed') {
     const c = seg.c;
     const scale = R / (2 * c);
@@ -427,10 +421,7 @@ export function weightedMean(weightedSum: Float64Array, totalWeight: number): Fl
 }
 
 /** The standard model-sum spec: a signed 'update' segment of `length` and a one-word 'weight' segment. */
-export function modelSpec(
-  length: number,
-  opts: { c?: number; R?: number; weightR?: number } = {},
-): Segment[] {
+export function modelSpec(length: number, opts: { c?: number; R?: number; weightR?: number } = {}): Segment[] {
   const R = opts.R ?? DEFAULT_QUANTIZATION_RANGE;
   const spec: Segment[] = [
     { name: 'update', length, c: opts.c ?? DEFAULT_CLIPPING_RANGE, R, kind: 'signed' },

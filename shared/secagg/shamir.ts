@@ -108,16 +108,10 @@ export async function combineVerified(
     throw new SecAggConfigError('secretLength', `secretLength must be an integer ≥ 1, got ${String(secretLength)}`);
   }
   // Copy into plain Uint8Arrays: the library rejects Buffers, and callers must not see their inputs mutated.
-  const usable = shares
-    .filter((s) => s instanceof Uint8Array && s.length === secretLength + 1)
-    .map((s) => new Uint8Array(s));
+  const usable = shares.filter((s) => s instanceof Uint8Array && s.length === secretLength + 1).map((s) => new Uint8Array(s));
   const distinctX = new Set(usable.map(shareX)).size;
   if (distinctX < t) {
-    throw new SecAggReconstructionError(
-      'too-few-shares',
-      { needed: t, got: distinctX, subsetsTried: 0 },
-      `need ${t} shares from distinct holders to reconstruct, got ${distinctX}`,
-    );
+    throw new SecAggReconstructionError('too-few-shares', { needed: t, got: distinctX, subsetsTried: 0 }, `need ${t} shares from distinct holders to reconstruct, got ${distinctX}`);
   }
   if (usable.length > MAX_SHARES) usable.length = MAX_SHARES;
   let tried = 0;

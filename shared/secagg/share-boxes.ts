@@ -74,14 +74,7 @@ export function encodeSharePayload(p: SharePayload): Uint8Array {
     throw new SecAggConfigError('skShare', 'skShare must be null or a share of at least 2 bytes');
   }
   const seen = new Set<string>();
-  const parts: Uint8Array[] = [
-    str(LABELS.sharePayload),
-    bin(p.sessionId),
-    u32(p.sender),
-    u32(p.recipient),
-    bin(p.skShare ?? new Uint8Array(0)),
-    u32(p.selfShares.length),
-  ];
+  const parts: Uint8Array[] = [str(LABELS.sharePayload), bin(p.sessionId), u32(p.sender), u32(p.recipient), bin(p.skShare ?? new Uint8Array(0)), u32(p.selfShares.length)];
   for (const s of p.selfShares) {
     const id = `${s.attempt}/${s.phase}`;
     if (seen.has(id)) throw new SecAggConfigError('selfShares', `(phase '${s.phase}', attempt ${s.attempt}) appears twice`);
@@ -140,12 +133,7 @@ export interface ShareBoxExpectation {
  * Opens a box and decodes its payload, returning it only if it names the expected session, sender and recipient;
  * null otherwise (the box is then discarded and its sender reported, §4).
  */
-export function openSharePayload(
-  key: Uint8Array,
-  nonce: Uint8Array,
-  box: Uint8Array,
-  expected: ShareBoxExpectation,
-): SharePayload | null {
+export function openSharePayload(key: Uint8Array, nonce: Uint8Array, box: Uint8Array, expected: ShareBoxExpectation): SharePayload | null {
   const plain = openShareBox(key, nonce, box);
   if (plain === null) return null;
   const p = decodeSharePayload(plain);

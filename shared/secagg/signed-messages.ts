@@ -114,12 +114,7 @@ export function signCommit(identitySk: Uint8Array, sessionId: Uint8Array, commit
 }
 
 /** True when `signature` signs exactly these commitments (same order) for this session; never throws. */
-export function verifyCommit(
-  identityPk: Uint8Array,
-  sessionId: Uint8Array,
-  commitments: readonly SeedCommitment[],
-  signature: Uint8Array,
-): boolean {
+export function verifyCommit(identityPk: Uint8Array, sessionId: Uint8Array, commitments: readonly SeedCommitment[], signature: Uint8Array): boolean {
   return verifyBytes(identityPk, () => commitMessage(sessionId, commitments), signature);
 }
 
@@ -146,43 +141,17 @@ export function verifyBoxCheck(identityPk: Uint8Array, sessionId: Uint8Array, fa
  * str("fl-secagg/v1/consistency") ‖ bin(sessionId) ‖ str(phase) ‖ u32(attempt) ‖ u32(|U3|) ‖ str(id) per id of
  * U3 in UTF-8 byte order. Ids are sorted here, so callers may pass U3 in any order; duplicates throw.
  */
-export function consistencyMessage(
-  sessionId: Uint8Array,
-  phase: string,
-  attempt: number,
-  survivors: readonly string[],
-): Uint8Array {
+export function consistencyMessage(sessionId: Uint8Array, phase: string, attempt: number, survivors: readonly string[]): Uint8Array {
   const sorted = sortClientIds(survivors);
-  return concatBytes(
-    str(LABELS.consistency),
-    bin(sessionId),
-    str(phase),
-    u32(attempt),
-    u32(sorted.length),
-    ...sorted.map((id) => str(id)),
-  );
+  return concatBytes(str(LABELS.consistency), bin(sessionId), str(phase), u32(attempt), u32(sorted.length), ...sorted.map((id) => str(id)));
 }
 
 /** Signs the survivor set U3 of one sum attempt (active threat model, §2). */
-export function signConsistency(
-  identitySk: Uint8Array,
-  sessionId: Uint8Array,
-  phase: string,
-  attempt: number,
-  survivors: readonly string[],
-): Uint8Array {
+export function signConsistency(identitySk: Uint8Array, sessionId: Uint8Array, phase: string, attempt: number, survivors: readonly string[]): Uint8Array {
   return signBytes(identitySk, consistencyMessage(sessionId, phase, attempt, survivors));
 }
 
 /** True when `signature` signs this U3 (as a set) for this session, phase and attempt; never throws. */
-export function verifyConsistency(
-  identityPk: Uint8Array,
-  sessionId: Uint8Array,
-  phase: string,
-  attempt: number,
-  survivors: readonly string[],
-  signature: Uint8Array,
-): boolean {
+export function verifyConsistency(identityPk: Uint8Array, sessionId: Uint8Array, phase: string, attempt: number, survivors: readonly string[], signature: Uint8Array): boolean {
   return verifyBytes(identityPk, () => consistencyMessage(sessionId, phase, attempt, survivors), signature);
 }
-

@@ -28,22 +28,74 @@ const name = (s: string): number[] => [...leb(s.length), ...Array.from(s, (c) =>
 
 /** Body of `acc[i] ← acc[i] op src[i]` for n words, 16 bytes per step; `op` is i32x4.add (174) or i32x4.sub (177). */
 function loopBody(op: number): number[] {
-  const LOCAL_GET = 0x20, LOCAL_SET = 0x21, I32_CONST = 0x41, I32_ADD = 0x6a, I32_SHL = 0x74, I32_GE_U = 0x4f;
-  const SIMD = 0xfd, V128_LOAD = 0x00, V128_STORE = 0x0b;
+  const LOCAL_GET = 0x20,
+    LOCAL_SET = 0x21,
+    I32_CONST = 0x41,
+    I32_ADD = 0x6a,
+    I32_SHL = 0x74,
+    I32_GE_U = 0x4f;
+  const SIMD = 0xfd,
+    V128_LOAD = 0x00,
+    V128_STORE = 0x0b;
   const code = [
     // end = acc + 4·n
-    LOCAL_GET, 0, LOCAL_GET, 2, I32_CONST, 2, I32_SHL, I32_ADD, LOCAL_SET, 3,
-    0x02, 0x40, // block
-    0x03, 0x40, // loop
-    LOCAL_GET, 0, LOCAL_GET, 3, I32_GE_U, 0x0d, 1, // br_if 1 (acc ≥ end)
-    LOCAL_GET, 0, // store address
-    LOCAL_GET, 0, SIMD, ...leb(V128_LOAD), 0, 0,
-    LOCAL_GET, 1, SIMD, ...leb(V128_LOAD), 0, 0,
-    SIMD, ...leb(op),
-    SIMD, ...leb(V128_STORE), 0, 0,
-    LOCAL_GET, 0, I32_CONST, 16, I32_ADD, LOCAL_SET, 0,
-    LOCAL_GET, 1, I32_CONST, 16, I32_ADD, LOCAL_SET, 1,
-    0x0c, 0, // br 0
+    LOCAL_GET,
+    0,
+    LOCAL_GET,
+    2,
+    I32_CONST,
+    2,
+    I32_SHL,
+    I32_ADD,
+    LOCAL_SET,
+    3,
+    0x02,
+    0x40, // block
+    0x03,
+    0x40, // loop
+    LOCAL_GET,
+    0,
+    LOCAL_GET,
+    3,
+    I32_GE_U,
+    0x0d,
+    1, // br_if 1 (acc ≥ end)
+    LOCAL_GET,
+    0, // store address
+    LOCAL_GET,
+    0,
+    SIMD,
+    ...leb(V128_LOAD),
+    0,
+    0,
+    LOCAL_GET,
+    1,
+    SIMD,
+    ...leb(V128_LOAD),
+    0,
+    0,
+    SIMD,
+    ...leb(op),
+    SIMD,
+    ...leb(V128_STORE),
+    0,
+    0,
+    LOCAL_GET,
+    0,
+    I32_CONST,
+    16,
+    I32_ADD,
+    LOCAL_SET,
+    0,
+    LOCAL_GET,
+    1,
+    I32_CONST,
+    16,
+    I32_ADD,
+    LOCAL_SET,
+    1,
+    0x0c,
+    0, // br 0
     0x0b, // end loop
     0x0b, // end block
     0x0b, // end function
@@ -55,11 +107,25 @@ function loopBody(op: number): number[] {
 function moduleBytes(): Uint8Array {
   const I32 = 0x7f;
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vector([[0x60, 3, I32, I32, I32, 0]])), // type 0: (i32, i32, i32) → ()
     ...section(3, vector([[0], [0]])), // add and sub are of type 0
     ...section(5, vector([[0x00, 1]])), // one memory, at least 1 page
-    ...section(7, vector([[...name('mem'), 0x02, 0], [...name('add'), 0x00, 0], [...name('sub'), 0x00, 1]])),
+    ...section(
+      7,
+      vector([
+        [...name('mem'), 0x02, 0],
+        [...name('add'), 0x00, 0],
+        [...name('sub'), 0x00, 1],
+      ]),
+    ),
     ...section(10, [...leb(2), ...loopBody(174), ...loopBody(177)]),
   ]);
 }
@@ -106,7 +172,11 @@ export class SimdAccumulator {
   private readonly scratchWords: number;
 
   /** `length` words, zero or a copy of `initial`; chunks added later are at most `chunkWords` long. */
-  constructor(readonly length: number, chunkWords: number, initial?: Uint32Array) {
+  constructor(
+    readonly length: number,
+    chunkWords: number,
+    initial?: Uint32Array,
+  ) {
     const mod = wasmModule();
     if (mod === null) throw new Error('WebAssembly SIMD is not available (check SimdAccumulator.available first)');
     this.x = new wasmApi!.Instance(mod).exports as Exports;

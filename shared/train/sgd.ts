@@ -170,8 +170,7 @@ export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o
           }
           loss = segmentedCrossEntropy(logits, labels.length > 1 ? (tf.concat(labels, 0) as tf.Tensor2D) : labels[0]!, segments);
         } else {
-          const part = (start: number, size: number): tf.Tensor2D =>
-            parts.length > 1 ? (tf.slice(logits, [start, 0], [size, -1]) as tf.Tensor2D) : logits;
+          const part = (start: number, size: number): tf.Tensor2D => (parts.length > 1 ? (tf.slice(logits, [start, 0], [size, -1]) as tf.Tensor2D) : logits);
           loss = tf.losses.softmaxCrossEntropy(batch.y, cleanTerm ? part(0, n) : part(nClean + ns, n)) as tf.Scalar;
           if (o.sharedSet !== undefined && o.sharedSet.weight > 0) {
             loss = tf.add(loss, tf.mul(tf.losses.softmaxCrossEntropy(o.sharedSet.y, part(nClean, ns)), constant(o.sharedSet.weight)));

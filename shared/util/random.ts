@@ -77,9 +77,7 @@ function encode(value: RngSeed, what: string): number[] {
     const bytes = utf8.encode(value);
     const words = [TAG_STRING, bytes.length];
     for (let i = 0; i < bytes.length; i += 4) {
-      words.push(
-        (bytes[i]! | ((bytes[i + 1] ?? 0) << 8) | ((bytes[i + 2] ?? 0) << 16) | ((bytes[i + 3] ?? 0) << 24)) >>> 0,
-      );
+      words.push((bytes[i]! | ((bytes[i + 1] ?? 0) << 8) | ((bytes[i + 2] ?? 0) << 16) | ((bytes[i + 3] ?? 0) << 24)) >>> 0);
     }
     return words;
   }

@@ -18,14 +18,7 @@ export type AsrSource = ImageSource & { count?: number };
  * classified; every tensor is freed before returning. Asynchronous, so it also runs on WebGPU (which in Node
  * has no synchronous read).
  */
-export async function attackSuccessRate(
-  model: Model,
-  test: AsrSource,
-  trigger: Trigger,
-  target: number,
-  indices?: ArrayLike<number>,
-  batchSize = 500,
-): Promise<number> {
+export async function attackSuccessRate(model: Model, test: AsrSource, trigger: Trigger, target: number, indices?: ArrayLike<number>, batchSize = 500): Promise<number> {
   const total = test.labels.length;
   const count = test.count ?? total;
   if (!(Number.isInteger(count) && count >= 0 && count <= total)) throw new RangeError(`attackSuccessRate: count must be an integer in [0, ${total}], got ${count}`);

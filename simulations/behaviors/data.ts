@@ -49,7 +49,8 @@ export function poisonLocalData(spec: AnyBehaviorSpec, local: LocalData, rng: Rn
     const out = impl.poisonData({ images, labels, ...shape }, behaviorOptions(spec), rng);
     const what = `behaviour ${spec.kind}: poisonData`;
     if (out === null || typeof out !== 'object') throw new Error(`${what} must return { images, labels }, got ${out === null ? 'null' : typeof out}`);
-    if (!(out.images instanceof Float32Array) || out.images.length !== n * d) throw new Error(`${what} must return images as a Float32Array of ${n * d} values (${n} examples of ${local.height}×${local.width}×${local.channels})`);
+    if (!(out.images instanceof Float32Array) || out.images.length !== n * d)
+      throw new Error(`${what} must return images as a Float32Array of ${n * d} values (${n} examples of ${local.height}×${local.width}×${local.channels})`);
     if (!(out.labels instanceof Uint8Array) || out.labels.length !== n) throw new Error(`${what} must return labels as a Uint8Array of ${n} values`);
     const bad = out.labels.findIndex((y) => y >= local.numClasses);
     if (bad >= 0) throw new Error(`${what} returned label ${out.labels[bad]} at ${bad}; labels must be in [0, ${local.numClasses})`);
@@ -86,13 +87,7 @@ export function labelMap(spec: LabelFlipSpec, numClasses: number): Uint8Array {
  * only the examples listed in `rows`, in place (NHWC layout); returns `images`. Overwriting, not adding, keeps
  * trigger pixels identical whatever the image was (§9).
  */
-export function stampTrigger(
-  images: Float32Array,
-  count: number,
-  shape: ImageShape,
-  trigger: Trigger,
-  rows?: ArrayLike<number>,
-): Float32Array {
+export function stampTrigger(images: Float32Array, count: number, shape: ImageShape, trigger: Trigger, rows?: ArrayLike<number>): Float32Array {
   const { height: H, width: W, channels: C } = shape;
   const d = H * W * C;
   if (!Number.isInteger(count) || count < 0 || count * d > images.length) {

@@ -50,23 +50,9 @@ export {
   type StragglerSpec,
   type Trigger,
 } from './spec.js';
-export {
-  behaviorImplementation,
-  registerBehavior,
-  registeredBehaviorKinds,
-  type BehaviorImplementation,
-  type BehaviorOptions,
-  type PoisonResult,
-} from './registry.js';
+export { behaviorImplementation, registerBehavior, registeredBehaviorKinds, type BehaviorImplementation, type BehaviorOptions, type PoisonResult } from './registry.js';
 export { corruptedCount, corruptedInRound, corruptedPopulation } from './selection.js';
 export { labelMap, poisonLocalData, stampTrigger, triggerOffsets, type ImageShape, type LocalData, type PoisonedData } from './data.js';
-export {
-  alieAutoZ,
-  normalQuantile,
-  scaleGamma,
-  transformBvaContribution,
-  transformUpdate,
-  type UpdateContext,
-} from './update.js';
+export { alieAutoZ, normalQuantile, scaleGamma, transformBvaContribution, transformUpdate, type UpdateContext } from './update.js';
 export { crashPlan, stragglerDelayMs, type CrashPlan } from './faults.js';
 export { attackSuccessRate, type AsrSource } from './asr.js';

@@ -15,18 +15,7 @@ import { ConfigError } from '../../shared/federated/errors.js';
 import { behaviorImplementation, registeredBehaviorKinds, type BehaviorImplementation } from './registry.js';
 
 /** The ten behaviours of §3, by `kind`. */
-export const BEHAVIOR_KINDS = [
-  'label-flip',
-  'gaussian',
-  'sign-flip',
-  'scale',
-  'alie',
-  'ipm',
-  'backdoor',
-  'free-rider',
-  'crash',
-  'straggler',
-] as const;
+export const BEHAVIOR_KINDS = ['label-flip', 'gaussian', 'sign-flip', 'scale', 'alie', 'ipm', 'backdoor', 'free-rider', 'crash', 'straggler'] as const;
 /** A behaviour's kind. */
 export type BehaviorKind = (typeof BEHAVIOR_KINDS)[number];
 
@@ -156,17 +145,7 @@ export interface StragglerSpec {
 }
 
 /** One corrupted-client behaviour, discriminated on `kind`, with every default filled. */
-export type BehaviorSpec =
-  | LabelFlipSpec
-  | GaussianSpec
-  | SignFlipSpec
-  | ScaleSpec
-  | AlieSpec
-  | IpmSpec
-  | BackdoorSpec
-  | FreeRiderSpec
-  | CrashSpec
-  | StragglerSpec;
+export type BehaviorSpec = LabelFlipSpec | GaussianSpec | SignFlipSpec | ScaleSpec | AlieSpec | IpmSpec | BackdoorSpec | FreeRiderSpec | CrashSpec | StragglerSpec;
 
 /**
  * A behaviour registered with `registerBehavior` (registry.ts): its kind and its options as the
@@ -257,13 +236,9 @@ const signFlipSchema = z.strictObject({
 
 const scaleSchema = z.strictObject({
   kind: z.literal('scale'),
-  gamma: z
-    .union([positive('gamma'), z.literal('cohort')], { error: 'gamma must be a finite number > 0 or "cohort"' })
-    .default(D.scale.gamma),
+  gamma: z.union([positive('gamma'), z.literal('cohort')], { error: 'gamma must be a finite number > 0 or "cohort"' }).default(D.scale.gamma),
   S: positive('S').optional(),
-  base: z
-    .enum(['honest', 'label-flip', 'backdoor'], { error: 'base must be one of honest, label-flip, backdoor' })
-    .default(D.scale.base),
+  base: z.enum(['honest', 'label-flip', 'backdoor'], { error: 'base must be one of honest, label-flip, backdoor' }).default(D.scale.base),
 });
 
 const alieSchema = z.strictObject({
@@ -289,14 +264,9 @@ const freeRiderSchema = z.strictObject({
   claimedExamples: intAtLeast('claimedExamples', 0).optional(),
 });
 
-const crashRoundsSchema = z.union(
-  [
-    z.literal('all'),
-    z.array(intAtLeast('rounds entries', 1)).min(1, 'rounds must list at least one round'),
-    z.strictObject({ p: unit('p') }),
-  ],
-  { error: 'rounds must be "all", a non-empty list of rounds (integers ≥ 1, numbered from 1) or {p} with p in [0, 1]' },
-);
+const crashRoundsSchema = z.union([z.literal('all'), z.array(intAtLeast('rounds entries', 1)).min(1, 'rounds must list at least one round'), z.strictObject({ p: unit('p') })], {
+  error: 'rounds must be "all", a non-empty list of rounds (integers ≥ 1, numbered from 1) or {p} with p in [0, 1]',
+});
 
 const crashSchema = z
   .strictObject({
@@ -331,23 +301,15 @@ const delaySchema = z.union(
 const stragglerSchema = z.strictObject({
   kind: z.literal('straggler'),
   delayMs: delaySchema,
-  stages: z.array(stage).min(1, 'stages must list at least one stage').default(() => [...D.straggler.stages]),
+  stages: z
+    .array(stage)
+    .min(1, 'stages must list at least one stage')
+    .default(() => [...D.straggler.stages]),
 });
 
 const behaviorUnion = z.discriminatedUnion(
   'kind',
-  [
-    labelFlipSchema,
-    gaussianSchema,
-    signFlipSchema,
-    scaleSchema,
-    alieSchema,
-    ipmSchema,
-    backdoorSchema,
-    freeRiderSchema,
-    crashSchema,
-    stragglerSchema,
-  ],
+  [labelFlipSchema, gaussianSchema, signFlipSchema, scaleSchema, alieSchema, ipmSchema, backdoorSchema, freeRiderSchema, crashSchema, stragglerSchema],
   { error: `kind must be one of ${BEHAVIOR_KINDS.join(', ')}` },
 );
 
@@ -359,9 +321,7 @@ export type BehaviorInput = z.input<typeof behaviorUnion>;
 
 const corruptionObject = z.strictObject({
   fraction: unit('fraction'),
-  selection: z
-    .enum(['per-round', 'population'], { error: 'selection must be "per-round" or "population"' })
-    .default(CORRUPTION_DEFAULTS.selection),
+  selection: z.enum(['per-round', 'population'], { error: 'selection must be "per-round" or "population"' }).default(CORRUPTION_DEFAULTS.selection),
   behavior: behaviorUnion,
   poisonBva: z.boolean({ error: 'poisonBva must be true or false' }).default(CORRUPTION_DEFAULTS.poisonBva),
 });
@@ -428,7 +388,10 @@ export function parseAnyBehavior(input: unknown, path = 'corrupted.behavior', co
     }
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigError(path, `${path}: the parse of behaviour ${JSON.stringify(kind)} must return an object of options, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`);
+    throw new ConfigError(
+      path,
+      `${path}: the parse of behaviour ${JSON.stringify(kind)} must return an object of options, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`,
+    );
   }
   try {
     // Options travel to the worker threads: they must survive structured cloning.

@@ -112,16 +112,12 @@ export function normalQuantile(p: number): number {
   const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
   const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
   const pLow = 0.02425;
-  const tail = (q: number): number =>
-    (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  const tail = (q: number): number => (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
   if (p < pLow) return tail(Math.sqrt(-2 * Math.log(p)));
   if (p > 1 - pLow) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
   const q = p - 0.5;
   const r = q * q;
-  return (
-    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
-    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
-  );
+  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
 }
 
 /**
@@ -177,13 +173,19 @@ function registeredBva(spec: RegisteredBehaviorSpec, values: readonly Float32Arr
   if (impl.transformBva === undefined || impl.needsHonestUpdates === true) {
     throw new Error(`poisonBva: behaviour ${spec.kind} ${impl.needsHonestUpdates === true ? 'needs the honest updates' : 'has no transformBva'} and cannot poison the BV statistics`);
   }
-  const out = impl.transformBva(values.map((v) => v.slice()), behaviorOptions(spec), { m: m ?? 1, rng });
-  if (!Array.isArray(out) || out.length !== values.length) throw new Error(`behaviour ${spec.kind}: transformBva must return ${values.length} arrays, got ${Array.isArray(out) ? out.length : typeof out}`);
+  const out = impl.transformBva(
+    values.map((v) => v.slice()),
+    behaviorOptions(spec),
+    { m: m ?? 1, rng },
+  );
+  if (!Array.isArray(out) || out.length !== values.length)
+    throw new Error(`behaviour ${spec.kind}: transformBva must return ${values.length} arrays, got ${Array.isArray(out) ? out.length : typeof out}`);
   return out.map((v, i) => checkVector(v, values[i]!.length, `behaviour ${spec.kind}: transformBva array ${i}`));
 }
 
 function checkVector(v: unknown, length: number, what: string): Float32Array {
-  if (!(v instanceof Float32Array)) throw new Error(`${what} must return a Float32Array, got ${v === null ? 'null' : typeof v === 'object' ? (v as object).constructor?.name ?? 'an object' : typeof v}`);
+  if (!(v instanceof Float32Array))
+    throw new Error(`${what} must return a Float32Array, got ${v === null ? 'null' : typeof v === 'object' ? ((v as object).constructor?.name ?? 'an object') : typeof v}`);
   if (v.length !== length) throw new Error(`${what} returned ${v.length} values; expected ${length}`);
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) throw new Error(`${what} returned a non-finite value ${v[i]} at ${i}`);
   return v;

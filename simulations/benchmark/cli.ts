@@ -21,7 +21,12 @@ import { UsageError } from '../../shared/util/usage-error.js';
 
 /** The preset names in `dir` (its .yaml files). */
 export function presetNames(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort() : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.yaml'))
+        .map((f) => f.slice(0, -5))
+        .sort()
+    : [];
 }
 
 /** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
@@ -55,18 +60,29 @@ export async function main(argv: readonly string[]): Promise<void> {
   const matching = cells.filter((c) => values.only === undefined || c.id.includes(values.only)).length;
   if (matching === 0) throw new Error(`--only ${values.only}: no cell id contains it (ids look like ${cells[0]?.id ?? '…'})`);
   const levels = matrix.threats.some((t) => (t as { behavior?: unknown }).behavior !== undefined) ? ` × corruption ${matrix.corruption.join('/')}` : '';
-  console.log(`matrix ${matrix.name}: ${cells.length} cells (${matrix.defenses.length} defenses × ${matrix.threats.length} threats${levels} × seeds ${matrix.seeds.join(',')})${values.only !== undefined ? `, ${matching} matching --only` : ''}; writing ${out}`);
+  console.log(
+    `matrix ${matrix.name}: ${cells.length} cells (${matrix.defenses.length} defenses × ${matrix.threats.length} threats${levels} × seeds ${matrix.seeds.join(',')})${values.only !== undefined ? `, ${matching} matching --only` : ''}; writing ${out}`,
+  );
   await initBackend();
   const t0 = performance.now();
   const summary = await runMatrix(matrix, {
     out,
     overrides: values.set!,
     ...(values.only !== undefined ? { only: values.only } : {}),
-    ...(values.cells !== undefined ? { cells: values.cells.split(',').map((s) => s.trim()).filter((s) => s !== '') } : {}),
+    ...(values.cells !== undefined
+      ? {
+          cells: values.cells
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== ''),
+        }
+      : {}),
     ...(shard !== undefined ? { shard } : {}),
     ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
     onCell: (cell, r, k, n, ms) => {
-      const acc = Object.entries(r.final.accuracy).map(([a, v]) => `${a} ${(100 * v).toFixed(1)}`).join(', ');
+      const acc = Object.entries(r.final.accuracy)
+        .map(([a, v]) => `${a} ${(100 * v).toFixed(1)}`)
+        .join(', ');
       console.log(`[${k}/${n}] ${cell.id}: ${acc}${r.final.asr !== undefined ? `, asr ${(100 * r.final.asr).toFixed(1)}` : ''} (${(ms / 1000).toFixed(0)} s)`);
     },
   });

@@ -27,7 +27,10 @@ const MatrixSchema = z
     /** Scenario overrides per defense (method, secure, aggregation, …). */
     defenses: z.array(Defense).min(1),
     /** Threats: `behavior` (a behaviour spec) plus optional `selection`, `poisonBva`; `name: none` for no corruption. */
-    threats: z.array(Threat).min(1).default([{ name: 'none' }]),
+    threats: z
+      .array(Threat)
+      .min(1)
+      .default([{ name: 'none' }]),
     /** Corruption levels f applied to every threat with a behaviour (f = 0 is the `none` threat). */
     corruption: z.array(z.number().min(0).max(1)).default([0.2]),
     seeds: z.array(z.number().int()).min(1).default([1]),
@@ -83,7 +86,6 @@ export function parseMatrix(raw: unknown): MatrixConfig {
   names(r.data.threats, 'threats');
   return r.data;
 }
-
 
 /** Every cell of the matrix, each scenario validated (throws ConfigError naming the cell and the field). */
 export function expandMatrix(m: MatrixConfig): Cell[] {

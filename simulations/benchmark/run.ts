@@ -58,14 +58,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export async function runMatrix(matrix: MatrixConfig, opts: RunMatrixOptions): Promise<RunMatrixSummary> {
   const shard = opts.shard;
   const all = expandMatrix(matrix);
-  const listed = opts.cells === undefined ? all : opts.cells.map((id) => {
-    const cell = all.find((c) => c.id === id);
-    if (cell === undefined) throw new Error(`cell ${id}: the matrix has no such cell (ids look like ${all[0]?.id ?? '…'})`);
-    return cell;
-  });
-  const cells = listed
-    .filter((_, k) => shard === undefined || k % shard.count === shard.index)
-    .filter((c) => opts.only === undefined || c.id.includes(opts.only));
+  const listed =
+    opts.cells === undefined
+      ? all
+      : opts.cells.map((id) => {
+          const cell = all.find((c) => c.id === id);
+          if (cell === undefined) throw new Error(`cell ${id}: the matrix has no such cell (ids look like ${all[0]?.id ?? '…'})`);
+          return cell;
+        });
+  const cells = listed.filter((_, k) => shard === undefined || k % shard.count === shard.index).filter((c) => opts.only === undefined || c.id.includes(opts.only));
   mkdirSync(path.join(opts.out, 'cells'), { recursive: true });
   const matrixFile = path.join(opts.out, 'matrix.json');
   if (existsSync(matrixFile)) {
@@ -77,10 +78,19 @@ export async function runMatrix(matrix: MatrixConfig, opts: RunMatrixOptions): P
     } catch {
       // An unparseable stored matrix simply differs.
     }
-    if (JSON.stringify(stored) !== JSON.stringify(matrix)) throw new Error(`${opts.out} holds a different matrix (${matrixFile}); resume with the same configuration and overrides, or choose another output directory`);
+    if (JSON.stringify(stored) !== JSON.stringify(matrix))
+      throw new Error(`${opts.out} holds a different matrix (${matrixFile}); resume with the same configuration and overrides, or choose another output directory`);
   } else {
     const pkg = JSON.parse(readFileSync(path.resolve(here, '../../../package.json'), 'utf8')) as { version: string };
-    const meta = { name: matrix.name, description: matrix.description, config: matrix, overrides: opts.overrides ?? [], createdAt: new Date().toISOString(), software: { node: process.version, tfjs: tf.version.tfjs, robustFl: pkg.version }, machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length } };
+    const meta = {
+      name: matrix.name,
+      description: matrix.description,
+      config: matrix,
+      overrides: opts.overrides ?? [],
+      createdAt: new Date().toISOString(),
+      software: { node: process.version, tfjs: tf.version.tfjs, robustFl: pkg.version },
+      machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length },
+    };
     writeFileSync(matrixFile, JSON.stringify(meta, null, 2) + '\n');
   }
   const datasets = new Map<string, DatasetSplit>(opts.datasets ?? []);
@@ -103,7 +113,15 @@ export async function runMatrix(matrix: MatrixConfig, opts: RunMatrixOptions): P
     const key = scenario.dataDir !== undefined ? `${scenario.dataset}:${scenario.dataDir}` : scenario.dataset;
     if (!datasets.has(key)) datasets.set(key, loadDataset(scenario.dataset, scenario.dataDir !== undefined ? { dir: scenario.dataDir } : {}));
     const t0 = performance.now();
-    const result = await runSimulation({ scenario, runDir: dir, data: datasets.get(key)!, resume, ...(opts.workers !== undefined ? { workers: opts.workers } : {}), ...(opts.log !== undefined ? { log: opts.log } : {}), ...(opts.onRound !== undefined ? { onRound: (r: SimRoundRecord) => opts.onRound!(cell, r) } : {}) });
+    const result = await runSimulation({
+      scenario,
+      runDir: dir,
+      data: datasets.get(key)!,
+      resume,
+      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+      ...(opts.log !== undefined ? { log: opts.log } : {}),
+      ...(opts.onRound !== undefined ? { onRound: (r: SimRoundRecord) => opts.onRound!(cell, r) } : {}),
+    });
     writeCell();
     summary.ran.push(cell.id);
     opts.onCell?.(cell, result, k, cells.length, performance.now() - t0);

@@ -14,7 +14,21 @@ import { runSimulation } from '../engine.js';
 
 await initBackend({ backend: 'wasm', quiet: true });
 const data = makeSyntheticDataset({ count: 600, testCount: 2000, seed: 4 });
-const scenario = resolveScenario({ dataset: 'synthetic', method: 'fed-bva', numClients: 6, fraction: 1, rounds: 2, localEpochs: 1, batchSize: 32, sharedSetSize: 8, evalEvery: 1, evalAttacks: ['clean', 'fgsm', 'pgd-20'], finalAttacks: ['clean', 'fgsm', 'pgd-20', 'pgd-strong'], seed: 3, workers: 2 });
+const scenario = resolveScenario({
+  dataset: 'synthetic',
+  method: 'fed-bva',
+  numClients: 6,
+  fraction: 1,
+  rounds: 2,
+  localEpochs: 1,
+  batchSize: 32,
+  sharedSetSize: 8,
+  evalEvery: 1,
+  evalAttacks: ['clean', 'fgsm', 'pgd-20'],
+  finalAttacks: ['clean', 'fgsm', 'pgd-20', 'pgd-strong'],
+  seed: 3,
+  workers: 2,
+});
 const t0 = performance.now();
 const r = await runSimulation({ scenario, runDir: path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-gpu-')), 'run'), data, backend: 'wasm', log: () => undefined });
 console.log(JSON.stringify({ evalDevice: r.evalDevice, gpuFallback: r.gpuFallback ?? null, final: r.final, evalMsPerRound: r.timing.evalMs, wallMs: performance.now() - t0 }));

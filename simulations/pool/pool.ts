@@ -93,7 +93,13 @@ export class SimulationPool {
       workerData,
     });
     if (opts.gpuEval === true) {
-      const gpu = new Piscina({ filename: new URL('./worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 24 * 3600 * 1000, workerData: { ...workerData, backend: 'webgpu' } });
+      const gpu = new Piscina({
+        filename: new URL('./worker.js', import.meta.url).href,
+        minThreads: 1,
+        maxThreads: 1,
+        idleTimeout: 24 * 3600 * 1000,
+        workerData: { ...workerData, backend: 'webgpu' },
+      });
       // A worker that fails to start is reported as an 'error' event (it would crash the process unheard).
       gpu.on('error', (err: Error) => this.dropGpu(gpu, err));
       this.gpu = gpu;

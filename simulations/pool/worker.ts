@@ -55,7 +55,11 @@ function runTrain(task: TrainTask): TrainResult {
       images.set(train.images.subarray(r * d, r * d + d), i * d);
       labels[i] = train.labels[r]!;
     });
-    const poisoned = poisonLocalData(task.poison.behavior, { images, labels, height: train.height, width: train.width, channels: train.channels, numClasses: train.numClasses }, new Rng(task.poison.seed));
+    const poisoned = poisonLocalData(
+      task.poison.behavior,
+      { images, labels, height: train.height, width: train.width, channels: train.channels, numClasses: train.numClasses },
+      new Rng(task.poison.seed),
+    );
     source = { ...poisoned, height: train.height, width: train.width, channels: train.channels, numClasses: train.numClasses };
     local = range(rows.length);
   }

@@ -51,7 +51,10 @@ export function groupCells(loaded: LoadedRuns): Group[] {
       const s = summarize(defined(perCell, (p) => p.m.get(name)));
       if (s === undefined) continue;
       metrics.set(name, s);
-      sources.set(name, perCell.filter((p) => p.m.has(name)).map((p) => p.id));
+      sources.set(
+        name,
+        perCell.filter((p) => p.m.has(name)).map((p) => p.id),
+      );
     }
     const first = cells[0]!;
     groups.push({

@@ -29,7 +29,10 @@ export interface Span {
 
 /** Splits on backticks: odd pieces are code spans. */
 export function spans(text: string): Span[] {
-  return text.split('`').map((t, k) => ({ code: k % 2 === 1, text: t })).filter((s) => s.text !== '');
+  return text
+    .split('`')
+    .map((t, k) => ({ code: k % 2 === 1, text: t }))
+    .filter((s) => s.text !== '');
 }
 
 /** Wraps a text in a code span (ids, file names, metric names). */

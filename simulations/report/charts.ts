@@ -87,11 +87,15 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
     .filter((p) => p.metric === 'clean')
     .map((p) => ({ scenario: scenarioLabel(p.group.threat, p.group.corruption), scenarioOrder: rank(p.group), defense: p.group.defense, round: p.round, ...band(p.summary) }));
   const roundDefenses = defenses.filter((d) => roundRows.some((r) => r.defense === d));
-  add('rounds', roundRows, 'Clean accuracy per round',
+  add(
+    'rounds',
+    roundRows,
+    'Clean accuracy per round',
     roundDefenses.length > MAX_LINES
       ? 'Clean accuracy at the evaluation rounds, mean over seeds (band: ± std over seeds where there are several); one panel per defense (and threat scenario), its line in colour, the other defenses of the same scenario in grey for comparison. Numbers: curves.csv (metric eval.clean).'
       : 'Clean accuracy at the evaluation rounds, mean over seeds (band: ± std over seeds where there are several); one panel per threat scenario, one line per defense. Numbers: curves.csv (metric eval.clean).',
-    (title) => roundsSpec(roundRows, defenses, title));
+    (title) => roundsSpec(roundRows, defenses, title),
+  );
 
   const labels = attacks.map(attackLabel);
   const attackRows: AttackRow[] = model.groups.flatMap((g) =>
@@ -100,9 +104,13 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
       return s === undefined ? [] : [{ scenario: scenarioLabel(g.threat, g.corruption), scenarioOrder: rank(g), defense: g.defense, attack: labels[k]!, ...band(s) }];
     }),
   );
-  add('attacks', attackRows, 'Final accuracy under attack',
+  add(
+    'attacks',
+    attackRows,
+    'Final accuracy under attack',
     'Final accuracy on clean inputs and under each evasion attack, mean over seeds (bars: ± std over seeds where there are several); one panel per threat scenario. Numbers: summary.csv (metrics final.accuracy.*).',
-    (title) => attacksSpec(attackRows, defenses, labels, title));
+    (title) => attacksSpec(attackRows, defenses, labels, title),
+  );
 
   const corruptionRows: CorruptionRow[] = [];
   const panels = model.threats.filter((t) => model.groups.some((g) => g.threat === t && g.corruption > 0));
@@ -118,9 +126,13 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
       }
     }
   });
-  add('corruption', corruptionRows, 'Clean accuracy against the corruption level',
+  add(
+    'corruption',
+    corruptionRows,
+    'Clean accuracy against the corruption level',
     'Final clean accuracy against the percentage f of corrupted clients, mean over seeds (rules: ± std over seeds where there are several); one panel per threat, one line per defense; the point at f = 0 % is the uncorrupted run. Numbers: summary.csv (metric final.accuracy.clean; its corruption column is the fraction f).',
-    (title) => corruptionSpec(corruptionRows, defenses, title));
+    (title) => corruptionSpec(corruptionRows, defenses, title),
+  );
 
   const worst = model.tables.find((t) => t.id === 'worst-clean');
   const heatRows: HeatRow[] = [];
@@ -132,9 +144,13 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
       }
     }
   }
-  add('heatmap', heatRows, 'Worst-case clean accuracy',
+  add(
+    'heatmap',
+    heatRows,
+    'Worst-case clean accuracy',
     'The worst-case clean accuracy table as a heatmap: defenses × the percentage f of corrupted clients, each cell the mean over seeds of the worst threat, in percent. Numbers: worst-case.csv (table worst-clean).',
-    (title) => heatmapSpec(heatRows, worst!.defenses, worst!.levels.map(percent), title));
+    (title) => heatmapSpec(heatRows, worst!.defenses, worst!.levels.map(percent), title),
+  );
 
   const timeRows: TimeRow[] = model.costs.flatMap((c) =>
     TIME_PARTS.flatMap(({ part, metric }, partOrder) => {
@@ -142,17 +158,36 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
       return s === undefined ? [] : [{ defense: c.defense, part, partOrder, s: s.mean / 1000 }];
     }),
   );
-  add('time', timeRows, 'Time per round',
+  add(
+    'time',
+    timeRows,
+    'Time per round',
     'Mean wall time per round in seconds (evaluation excluded), split into local training, BV statistics, secure aggregation and the rest, over every finished cell of each defense. Numbers: cost.csv (metrics timing.*, in milliseconds as results.json records them).',
-    (title) => timeSpec(timeRows, model.costs.map((c) => c.defense), TIME_PARTS.map((p) => p.part), title));
+    (title) =>
+      timeSpec(
+        timeRows,
+        model.costs.map((c) => c.defense),
+        TIME_PARTS.map((p) => p.part),
+        title,
+      ),
+  );
 
   const bytesRows = model.costs.flatMap((c) => {
     const s = c.metrics.get(BYTES_METRIC);
     return s === undefined ? [] : [{ defense: c.defense, ...band(s) }];
   });
-  add('bytes', bytesRows, 'Bytes per client per round',
+  add(
+    'bytes',
+    bytesRows,
+    'Bytes per client per round',
     `Bytes the coordinator sent per cohort client per round, mean over every finished cell of each defense (rules: ± std over those cells). Numbers: cost.csv (metric ${BYTES_METRIC}).`,
-    (title) => bytesSpec(bytesRows, model.costs.map((c) => c.defense), title));
+    (title) =>
+      bytesSpec(
+        bytesRows,
+        model.costs.map((c) => c.defense),
+        title,
+      ),
+  );
 
   const out = new Map<ChartId, Chart>();
   const ordered = FIGURE_ORDER.flatMap((id) => pending.filter((p) => p.id === id));

@@ -10,7 +10,8 @@ import { parseArgs } from 'node:util';
 import { buildReport } from './build.js';
 
 /** The usage line. */
-export const USAGE = 'usage: npm run report -- RUN_DIR... --out DIR\n  RUN_DIR  a benchmark matrix directory (matrix.json, cells/), a simulation run directory, or a folder of them\n  --out    where to write report.md, report.html, charts/ and the CSV files (default: <first RUN_DIR>/report)';
+export const USAGE =
+  'usage: npm run report -- RUN_DIR... --out DIR\n  RUN_DIR  a benchmark matrix directory (matrix.json, cells/), a simulation run directory, or a folder of them\n  --out    where to write report.md, report.html, charts/ and the CSV files (default: <first RUN_DIR>/report)';
 
 /** Parsed command line. */
 export interface CliArgs {

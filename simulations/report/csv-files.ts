@@ -77,7 +77,26 @@ function resultsPaths(attacks: readonly string[]): string[] {
  * relative: `dir` to the cell's source (`cells/<id>`), `source` to the report's folder; never absolute.
  */
 export function cellsHeader(attacks: readonly string[]): string[] {
-  return ['id', 'status', 'missing', 'defense', 'threat', 'behavior', 'corruption', 'seed', 'matrix', 'dir', 'coordsFrom', 'derived.roundsRecorded', ...resultsPaths(attacks), 'derived.robustAccuracy', 'derived.robustAttack', 'derived.robustOver', 'derived.bytesPerClientPerRound', 'source'];
+  return [
+    'id',
+    'status',
+    'missing',
+    'defense',
+    'threat',
+    'behavior',
+    'corruption',
+    'seed',
+    'matrix',
+    'dir',
+    'coordsFrom',
+    'derived.roundsRecorded',
+    ...resultsPaths(attacks),
+    'derived.robustAccuracy',
+    'derived.robustAttack',
+    'derived.robustOver',
+    'derived.bytesPerClientPerRound',
+    'source',
+  ];
 }
 
 /** cells.csv: one row per cell, finished or not, with every final metric. */
@@ -117,24 +136,71 @@ function roundsCsv(model: ReportModel): string {
   const evalKeys = [...new Set(all.flatMap((r) => Object.keys(r.eval ?? {})))];
   const coordKeys = [...new Set(all.flatMap((r) => Object.keys(r.ms.coordinator ?? {})))];
   const header = [
-    'id', 'defense', 'threat', 'corruption', 'seed', 'derived.cellFinished',
-    'round', 'status', 'abort', 'cohort', 'corrupted', 'derived.corruptedCount', 'trained', 'survivors', 'trainLoss', 'bvaFallback',
-    'robust.selected', 'robust.clippedFraction', 'groups',
+    'id',
+    'defense',
+    'threat',
+    'corruption',
+    'seed',
+    'derived.cellFinished',
+    'round',
+    'status',
+    'abort',
+    'cohort',
+    'corrupted',
+    'derived.corruptedCount',
+    'trained',
+    'survivors',
+    'trainLoss',
+    'bvaFallback',
+    'robust.selected',
+    'robust.clippedFraction',
+    'groups',
     ...evalKeys.map((k) => `eval.${k}`),
-    'ms.round', 'ms.train', 'ms.bva', 'ms.secagg', 'ms.other', 'ms.eval', ...coordKeys.map((k) => `ms.coordinator.${k}`),
-    'bytesSent', 'derived.bytesPerClient', 'mainTensors',
+    'ms.round',
+    'ms.train',
+    'ms.bva',
+    'ms.secagg',
+    'ms.other',
+    'ms.eval',
+    ...coordKeys.map((k) => `ms.coordinator.${k}`),
+    'bytesSent',
+    'derived.bytesPerClient',
+    'mainTensors',
   ];
   const rows = cells.flatMap((c) =>
     c.rounds.map((r) => {
       const get = (p: string): CsvValue => cellValue(valueAt(r, p));
       return [
-        c.id, c.defense, c.threat, c.corruption, c.seed, c.results !== undefined,
-        r.round, r.status, get('abort'), r.cohort, Array.isArray(r.corrupted) ? list(r.corrupted) : undefined, Array.isArray(r.corrupted) ? r.corrupted.length : undefined,
-        r.trained, r.survivors, r.trainLoss, r.bvaFallback,
-        Array.isArray(r.robust?.selected) ? list(r.robust!.selected) : undefined, r.robust?.clippedFraction, get('groups'),
+        c.id,
+        c.defense,
+        c.threat,
+        c.corruption,
+        c.seed,
+        c.results !== undefined,
+        r.round,
+        r.status,
+        get('abort'),
+        r.cohort,
+        Array.isArray(r.corrupted) ? list(r.corrupted) : undefined,
+        Array.isArray(r.corrupted) ? r.corrupted.length : undefined,
+        r.trained,
+        r.survivors,
+        r.trainLoss,
+        r.bvaFallback,
+        Array.isArray(r.robust?.selected) ? list(r.robust!.selected) : undefined,
+        r.robust?.clippedFraction,
+        get('groups'),
         ...evalKeys.map((k) => r.eval?.[k]),
-        r.ms.round, r.ms.train, r.ms.bva, r.ms.secagg, r.ms.other, r.ms.eval, ...coordKeys.map((k) => r.ms.coordinator?.[k]),
-        r.bytesSent, r.cohort > 0 ? r.bytesSent / r.cohort : undefined, r.mainTensors,
+        r.ms.round,
+        r.ms.train,
+        r.ms.bva,
+        r.ms.secagg,
+        r.ms.other,
+        r.ms.eval,
+        ...coordKeys.map((k) => r.ms.coordinator?.[k]),
+        r.bytesSent,
+        r.cohort > 0 ? r.bytesSent / r.cohort : undefined,
+        r.mainTensors,
       ];
     }),
   );
@@ -161,16 +227,51 @@ function curvesCsv(model: ReportModel): string {
 /** worst-case.csv: one row per table × defense × corruption level with a value. */
 function worstCaseCsv(model: ReportModel): string {
   const rows = model.tables.flatMap((t) =>
-    t.entries.map((e) => [t.id, t.metric, t.reduce, e.defense, e.corruption, e.group.threat, e.group.behavior, e.group.key, ...summaryCols(e.summary), list(e.considered), list(e.group.sources.get(t.metric) ?? []), ...ciCols(e.summary)]),
+    t.entries.map((e) => [
+      t.id,
+      t.metric,
+      t.reduce,
+      e.defense,
+      e.corruption,
+      e.group.threat,
+      e.group.behavior,
+      e.group.key,
+      ...summaryCols(e.summary),
+      list(e.considered),
+      list(e.group.sources.get(t.metric) ?? []),
+      ...ciCols(e.summary),
+    ]),
   );
   return toCsv(['table', 'metric', 'reduce', 'defense', 'corruption', 'threat', 'behavior', 'group', 'n', 'mean', 'std', 'min', 'max', 'threatsConsidered', 'cells', ...CI_HEADER], rows);
 }
 
 /** The header of paired.csv. */
 export const PAIRED_HEADER = [
-  'table', 'baseline', 'defense', 'threat', 'behavior', 'corruption', 'metric', 'status', 'n', 'df',
-  'meanDiff', 'sdDiff', 'seDiff', 'ci95Low', 'ci95High', 't', 'p', 'pHolm', 'holmFamily', 'significant',
-  'seeds', 'diffs', 'cells', 'baselineCells', 'ambiguousSeeds',
+  'table',
+  'baseline',
+  'defense',
+  'threat',
+  'behavior',
+  'corruption',
+  'metric',
+  'status',
+  'n',
+  'df',
+  'meanDiff',
+  'sdDiff',
+  'seDiff',
+  'ci95Low',
+  'ci95High',
+  't',
+  'p',
+  'pHolm',
+  'holmFamily',
+  'significant',
+  'seeds',
+  'diffs',
+  'cells',
+  'baselineCells',
+  'ambiguousSeeds',
 ];
 
 /** paired.csv: one row per comparison of a defense with a baseline (group × metric), testable or not. */
@@ -178,12 +279,37 @@ function pairedCsv(model: ReportModel): string {
   const row = (c: PairedComparison, family: number): CsvValue[] => {
     const t = c.test;
     return [
-      c.baseline, c.baselineDefense, c.defense, c.threat, c.behavior, c.corruption, c.metric, t === undefined ? 'not testable' : 'tested', c.pairs.length, t?.df,
-      t?.mean, t?.sd, t?.se, t?.low, t?.high, t?.t, t?.p, c.pHolm, t === undefined ? undefined : family, t === undefined ? undefined : c.significant,
-      list(c.pairs.map((p) => p.seed)), list(c.pairs.map((p) => p.diff)), list(c.pairs.map((p) => p.cell)), list(c.pairs.map((p) => p.baselineCell)), list(c.ambiguousSeeds),
+      c.baseline,
+      c.baselineDefense,
+      c.defense,
+      c.threat,
+      c.behavior,
+      c.corruption,
+      c.metric,
+      t === undefined ? 'not testable' : 'tested',
+      c.pairs.length,
+      t?.df,
+      t?.mean,
+      t?.sd,
+      t?.se,
+      t?.low,
+      t?.high,
+      t?.t,
+      t?.p,
+      c.pHolm,
+      t === undefined ? undefined : family,
+      t === undefined ? undefined : c.significant,
+      list(c.pairs.map((p) => p.seed)),
+      list(c.pairs.map((p) => p.diff)),
+      list(c.pairs.map((p) => p.cell)),
+      list(c.pairs.map((p) => p.baselineCell)),
+      list(c.ambiguousSeeds),
     ];
   };
-  return toCsv(PAIRED_HEADER, model.paired.flatMap((t) => t.comparisons.map((c) => row(c, t.family))));
+  return toCsv(
+    PAIRED_HEADER,
+    model.paired.flatMap((t) => t.comparisons.map((c) => row(c, t.family))),
+  );
 }
 
 /** cost.csv: one row per defense × cost metric, over all its finished cells. */
@@ -195,12 +321,31 @@ function costCsv(model: ReportModel): string {
 /** Every CSV file of the report. */
 export function csvFiles(model: ReportModel): CsvFile[] {
   return [
-    { name: 'cells.csv', description: 'one row per cell (finished or missing): coordinates, every final metric of its results.json (columns named by JSON path), derived robust accuracy and bytes, and where the cell lies (dir, relative to its source; source, relative to this report)', content: cellsCsv(model) },
+    {
+      name: 'cells.csv',
+      description:
+        'one row per cell (finished or missing): coordinates, every final metric of its results.json (columns named by JSON path), derived robust accuracy and bytes, and where the cell lies (dir, relative to its source; source, relative to this report)',
+      content: cellsCsv(model),
+    },
     { name: 'rounds.csv', description: 'one row per cell × recorded round: every field of its rounds.jsonl line', content: roundsCsv(model) },
-    { name: 'summary.csv', description: 'one row per group (defense × threat × corruption level) × metric: n, mean, sample std, min, max over seeds, the source cells, and the 95 % confidence interval of the mean (Student t, n − 1 degrees of freedom; empty for n < 2)', content: summaryCsv(model) },
+    {
+      name: 'summary.csv',
+      description:
+        'one row per group (defense × threat × corruption level) × metric: n, mean, sample std, min, max over seeds, the source cells, and the 95 % confidence interval of the mean (Student t, n − 1 degrees of freedom; empty for n < 2)',
+      content: summaryCsv(model),
+    },
     { name: 'curves.csv', description: 'one row per group × evaluation round × attack: the per-round means behind the accuracy-per-round chart', content: curvesCsv(model) },
-    { name: 'worst-case.csv', description: 'one row per worst-case table × defense × corruption level: the chosen threat, its summary, the threats considered and the source cells', content: worstCaseCsv(model) },
-    { name: 'paired.csv', description: 'one row per paired comparison of a defense with a baseline (fedavg-ds, fed-bva) at one threat, level and metric: the seeds both finished, the per-seed differences (defense − baseline, fractions), their mean, std, 95 % confidence interval, t, two-sided p, Holm-adjusted p over the baseline\'s table and the verdict; not testable below 2 pairs', content: pairedCsv(model) },
+    {
+      name: 'worst-case.csv',
+      description: 'one row per worst-case table × defense × corruption level: the chosen threat, its summary, the threats considered and the source cells',
+      content: worstCaseCsv(model),
+    },
+    {
+      name: 'paired.csv',
+      description:
+        "one row per paired comparison of a defense with a baseline (fedavg-ds, fed-bva) at one threat, level and metric: the seeds both finished, the per-seed differences (defense − baseline, fractions), their mean, std, 95 % confidence interval, t, two-sided p, Holm-adjusted p over the baseline's table and the verdict; not testable below 2 pairs",
+      content: pairedCsv(model),
+    },
     { name: 'cost.csv', description: 'one row per defense × cost metric (timing.*, bytes per client per round) over all its finished cells', content: costCsv(model) },
   ];
 }

@@ -85,13 +85,23 @@ function protocolSection(model: ReportModel): Block[] {
       const cells = loaded.cells.filter((c) => c.source === s.dir);
       // The preset's description predates any --set override, so the overrides are shown beside it.
       const overrides = s.matrix?.overrides !== undefined && s.matrix.overrides.length > 0 ? ` (run with overrides: ${s.matrix.overrides.join(', ')})` : '';
-      return [sourceLabel(s), s.kind, s.matrix?.name ?? path.basename(s.dir), (s.matrix?.description ?? '') + overrides, s.matrix?.createdAt ?? '', `${cells.filter((c) => c.results !== undefined).length} / ${cells.length}`];
+      return [
+        sourceLabel(s),
+        s.kind,
+        s.matrix?.name ?? path.basename(s.dir),
+        (s.matrix?.description ?? '') + overrides,
+        s.matrix?.createdAt ?? '',
+        `${cells.filter((c) => c.results !== undefined).length} / ${cells.length}`,
+      ];
     }),
   });
 
   const withScenario = loaded.cells.filter((c) => c.scenario !== undefined).length;
   out.push(heading(3, 'Federated configuration'));
-  out.push({ kind: 'paragraph', text: `Read from the scenario.json of ${plural(withScenario, 'cell')} (and results.json for what a run measured). A field with several values lists each with the number of cells that used it.` });
+  out.push({
+    kind: 'paragraph',
+    text: `Read from the scenario.json of ${plural(withScenario, 'cell')} (and results.json for what a run measured). A field with several values lists each with the number of cells that used it.`,
+  });
   out.push({
     kind: 'table',
     columns: [{ title: 'field' }, { title: 'value' }, { title: 'cells' }],
@@ -104,12 +114,22 @@ function protocolSection(model: ReportModel): Block[] {
   out.push(heading(3, 'Attacks'));
   out.push({
     kind: 'paragraph',
-    text: 'White-box, untargeted cross-entropy on the logits of the global model (inference mode), L∞ ball, inputs and adversarial examples in [0, 1] pixel space. PGD starts at a uniform random point of the ε-ball clipped to [0, 1]; with restarts an example counts as robust only if every restart fails. Parameters: as each run recorded them in its results.json (ε follows the run\'s evalEps); for results written before runs recorded them, STANDARD_ATTACKS of shared/attacks/robust-accuracy.ts in the build that wrote this report. An attack whose parameters differ between cells is listed as unknown.',
+    text: "White-box, untargeted cross-entropy on the logits of the global model (inference mode), L∞ ball, inputs and adversarial examples in [0, 1] pixel space. PGD starts at a uniform random point of the ε-ball clipped to [0, 1]; with restarts an example counts as robust only if every restart fails. Parameters: as each run recorded them in its results.json (ε follows the run's evalEps); for results written before runs recorded them, STANDARD_ATTACKS of shared/attacks/robust-accuracy.ts in the build that wrote this report. An attack whose parameters differ between cells is listed as unknown.",
   });
   const num = (x: number | undefined): string => (x === undefined ? '—' : String(x));
   out.push({
     kind: 'table',
-    columns: [{ title: 'attack' }, { title: 'name' }, { title: 'kind' }, { title: 'ε', align: 'right' }, { title: 'α', align: 'right' }, { title: 'steps', align: 'right' }, { title: 'restarts', align: 'right' }, { title: 'random start' }, { title: 'used at' }],
+    columns: [
+      { title: 'attack' },
+      { title: 'name' },
+      { title: 'kind' },
+      { title: 'ε', align: 'right' },
+      { title: 'α', align: 'right' },
+      { title: 'steps', align: 'right' },
+      { title: 'restarts', align: 'right' },
+      { title: 'random start' },
+      { title: 'used at' },
+    ],
     rows: p.attacks.map((a) => [
       a.label,
       code(a.name),
@@ -126,7 +146,14 @@ function protocolSection(model: ReportModel): Block[] {
   out.push(heading(3, 'Defenses'));
   out.push({ kind: 'paragraph', text: 'A defense is a method × an aggregation rule × a mode (plaintext, secure or grouped secure aggregation).' });
   const entityRows = (es: typeof p.defenses, fields: string[]): string[][] =>
-    es.map((e) => [e.name, ...fields.map((name) => { const f = e.facts.find((x) => x.field === name); return f === undefined ? '—' : f.values.length === 1 ? f.values[0]!.value : f.values.map((v) => `${v.value} (${v.from.length})`).join('; '); }), String(e.cells.length)]);
+    es.map((e) => [
+      e.name,
+      ...fields.map((name) => {
+        const f = e.facts.find((x) => x.field === name);
+        return f === undefined ? '—' : f.values.length === 1 ? f.values[0]!.value : f.values.map((v) => `${v.value} (${v.from.length})`).join('; ');
+      }),
+      String(e.cells.length),
+    ]);
   out.push({
     kind: 'table',
     columns: [{ title: 'defense' }, { title: 'method' }, { title: 'mode' }, { title: 'aggregation' }, { title: 'cells', align: 'right' }],
@@ -134,7 +161,10 @@ function protocolSection(model: ReportModel): Block[] {
   });
 
   out.push(heading(3, 'Threats'));
-  out.push({ kind: 'paragraph', text: 'Corrupted-client behaviours with every parameter as the run resolved it; a threat runs at each corruption level f (the percentage of corrupted clients), the uncorrupted threat at f = 0 % only.' });
+  out.push({
+    kind: 'paragraph',
+    text: 'Corrupted-client behaviours with every parameter as the run resolved it; a threat runs at each corruption level f (the percentage of corrupted clients), the uncorrupted threat at f = 0 % only.',
+  });
   out.push({
     kind: 'table',
     columns: [{ title: 'threat' }, { title: 'behaviour' }, { title: 'selection' }, { title: 'poisons BV statistics' }, { title: 'corruption levels f' }, { title: 'cells', align: 'right' }],
@@ -142,18 +172,27 @@ function protocolSection(model: ReportModel): Block[] {
   });
 
   out.push(heading(3, 'Seeds and statistics'));
-  const seedSets = new Set(model.groups.map((g) => g.cells.map((c) => c.seed).sort((a, b) => a - b).join(',')));
+  const seedSets = new Set(
+    model.groups.map((g) =>
+      g.cells
+        .map((c) => c.seed)
+        .sort((a, b) => a - b)
+        .join(','),
+    ),
+  );
   out.push({
     kind: 'paragraph',
     text:
       `Seeds: ${p.seeds.join(', ')}. ` +
       'Every value is the mean over the finished seeds of a group (a defense × threat × corruption level). In the tables of ' +
       `${sec(SECTIONS.worstCase)} and ${sec(SECTIONS.attacks)}, ± is the half-width of the 95 % confidence interval of that mean: t·s/√n, with s the sample standard deviation over the seeds (denominator n − 1) and t the two-sided 95 % quantile of Student's t with n − 1 degrees of freedom (${tCritical(1).toFixed(2)} for 2 seeds, ${tCritical(4).toFixed(2)} for 5); ` +
-      'a value without ± comes from a single seed, where no interval can be estimated. summary.csv holds the std and the interval\'s ends. ' +
+      "a value without ± comes from a single seed, where no interval can be estimated. summary.csv holds the std and the interval's ends. " +
       `The charts show ± the std over seeds instead, and the cost table (${sec(SECTIONS.cost)}) the std over a defense's cells. A column with a ± names what it spreads over: "${CI_OVER_SEEDS}" or "${SD_OVER_CELLS}". ` +
       `Defenses are compared with the baselines by paired t-tests over seeds (${sec(SECTIONS.paired)}): a seed gives every defense the same initial weights, partition, shared set and cohorts. ` +
       'Accuracies and success rates are in percent; corruption levels f are percentages of the clients (0 % is the uncorrupted run); times are in seconds. The CSV files keep the values as the results files hold them: fractions, and milliseconds in the columns whose names end in `Ms` or start with `ms.`.' +
-      (seedSets.size > 1 ? ` Not every group has the same finished seeds${model.loaded.cells.some((c) => c.results === undefined) ? ` (see ${sec(SECTIONS.missing)})` : ''}: the n of each value is in the tables and in summary.csv.` : ''),
+      (seedSets.size > 1
+        ? ` Not every group has the same finished seeds${model.loaded.cells.some((c) => c.results === undefined) ? ` (see ${sec(SECTIONS.missing)})` : ''}: the n of each value is in the tables and in summary.csv.`
+        : ''),
   });
 
   out.push(heading(3, 'Software and machine'));
@@ -167,9 +206,7 @@ function protocolSection(model: ReportModel): Block[] {
     kind: 'table',
     columns: [{ title: 'field' }, { title: 'value' }, { title: 'read from' }],
     rows: [
-      ...p.software.map((f) =>
-        f.values.length === 0 ? [f.field, 'not recorded in the results files', '—'] : [f.field, f.values.map((v) => v.value).join('; '), f.values.map(readFrom).join('; ')],
-      ),
+      ...p.software.map((f) => (f.values.length === 0 ? [f.field, 'not recorded in the results files', '—'] : [f.field, f.values.map((v) => v.value).join('; '), f.values.map(readFrom).join('; ')])),
       ['results dated', p.dates === undefined ? '—' : `${p.dates.first} to ${p.dates.last}`, `${finishedCount} results.json`],
     ],
   });
@@ -234,7 +271,10 @@ function attacksSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFi
   else out.push({ kind: 'paragraph', text: 'No finished cell yet: nothing to plot.' });
   const hasAsr = model.groups.some((g) => g.metrics.has(ASR_METRIC));
   const ciIn = (metric: string): boolean => model.groups.some((g) => hasCi(g.metrics.get(metric)));
-  out.push({ kind: 'paragraph', text: `Final accuracy (%) per group, mean over seeds ± the half-width of its 95 % confidence interval (Student t, n − 1 degrees of freedom; no ± for a single seed); robust = the minimum over attacks per cell, then averaged${hasAsr ? '; ASR = backdoor success rate' : ''}. summary.csv holds each value (group, metric) with the std, the interval's ends, min, max and n.` });
+  out.push({
+    kind: 'paragraph',
+    text: `Final accuracy (%) per group, mean over seeds ± the half-width of its 95 % confidence interval (Student t, n − 1 degrees of freedom; no ± for a single seed); robust = the minimum over attacks per cell, then averaged${hasAsr ? '; ASR = backdoor success rate' : ''}. summary.csv holds each value (group, metric) with the std, the interval's ends, min, max and n.`,
+  });
   out.push({
     kind: 'table',
     columns: [
@@ -289,7 +329,10 @@ function pairedBlock(t: PairedTable): Block {
       { title: 'threat' },
       { title: 'f', align: 'right' },
       { title: 'n (seed pairs)', align: 'right' },
-      ...metrics.flatMap((m) => [{ title: `${metricLabel(m)}: Δ [95 % CI over seed pairs]`, align: 'right' as const }, { title: `${metricLabel(m)}: p / Holm p`, align: 'right' as const }]),
+      ...metrics.flatMap((m) => [
+        { title: `${metricLabel(m)}: Δ [95 % CI over seed pairs]`, align: 'right' as const },
+        { title: `${metricLabel(m)}: p / Holm p`, align: 'right' as const },
+      ]),
     ],
     rows: rows.map((r) => {
       const of = t.comparisons.filter((c) => c.defense === r.defense && c.threat === r.threat && c.corruption === r.corruption);
@@ -352,7 +395,10 @@ function costSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFile:
     out.push({ kind: 'paragraph', text: 'No finished cell yet.' });
     return out;
   }
-  out.push({ kind: 'paragraph', text: 'Per defense, over every finished cell it ran (all threats, levels and seeds): the mean per-round time of results.json in seconds (evaluation excluded from the round) and the bytes the coordinator sent per cohort client per round, mean ± std over cells (a spread, not a confidence interval: the cells are different threats and levels, not replicates). Each row is the defense\'s rows of cost.csv, which list the cells.' });
+  out.push({
+    kind: 'paragraph',
+    text: "Per defense, over every finished cell it ran (all threats, levels and seeds): the mean per-round time of results.json in seconds (evaluation excluded from the round) and the bytes the coordinator sent per cohort client per round, mean ± std over cells (a spread, not a confidence interval: the cells are different threats and levels, not replicates). Each row is the defense's rows of cost.csv, which list the cells.",
+  });
   const m = (c: (typeof model.costs)[number], name: string, f: (x: number) => string): string => meanStd(c.metrics.get(name), f);
   // A column names its spread only where some defense has one (a std needs two cells).
   const sdIn = (name: string): boolean => model.costs.some((c) => c.metrics.get(name)?.std !== undefined);
@@ -415,9 +461,11 @@ export function buildDocument(model: ReportModel, charts: Map<ChartId, Chart>, c
   out.push(...worstCaseSection(model, charts, chartFile));
   out.push(...attacksSection(model, charts, chartFile));
   out.push(...pairedSection(model));
-  out.push(...chartSection(SECTIONS.corruption, charts.get('corruption'), chartFile, 'No threat ran at a corruption level above 0 %: nothing to plot.', [
-    { kind: 'paragraph', text: 'The values are the clean column of the table in §3 (summary.csv, metric final.accuracy.clean).' },
-  ]));
+  out.push(
+    ...chartSection(SECTIONS.corruption, charts.get('corruption'), chartFile, 'No threat ran at a corruption level above 0 %: nothing to plot.', [
+      { kind: 'paragraph', text: 'The values are the clean column of the table in §3 (summary.csv, metric final.accuracy.clean).' },
+    ]),
+  );
   out.push(...chartSection(SECTIONS.rounds, charts.get('rounds'), chartFile, 'No evaluation round recorded yet: nothing to plot.'));
   out.push(...costSection(model, charts, chartFile));
   out.push(...missingSection(model));
@@ -427,7 +475,7 @@ export function buildDocument(model: ReportModel, charts: Map<ChartId, Chart>, c
     items: [
       `${code('report.md')}: this report in Markdown (charts as ${code('charts/*.svg')}); ${code('report.html')}: the same as one self-contained page with the charts inline.`,
       ...csv.map((f) => `${code(f.name)}: ${f.description}.`),
-      'CSV files follow RFC 4180; numbers are written in full precision (JavaScript\'s shortest round-trip form), so each equals its source value exactly: corruption levels as fractions, times in milliseconds in the columns whose names end in `Ms` or start with `ms.` (as results.json and rounds.jsonl record them); lists inside a field are separated by semicolons.',
+      "CSV files follow RFC 4180; numbers are written in full precision (JavaScript's shortest round-trip form), so each equals its source value exactly: corruption levels as fractions, times in milliseconds in the columns whose names end in `Ms` or start with `ms.` (as results.json and rounds.jsonl record them); lists inside a field are separated by semicolons.",
       `Paths are relative, never this machine's: a source directory (the ${code('source')} column of ${code('cells.csv')}) to this report's folder, a cell's directory (its ${code('dir')} column) to its source.`,
     ],
   });

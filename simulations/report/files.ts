@@ -33,9 +33,7 @@ export const ResultsFileSchema = z
     clients: num,
     workers: num,
     final: z.object({ accuracy: z.record(z.string(), num), asr: num.optional(), evaluated: num }).passthrough(),
-    timing: z
-      .object({ roundMs: num, trainMs: num, bvaMs: num, secaggMs: num, otherMs: num, evalMs: num, clientUpdatesPerSec: num, connectMs: num })
-      .passthrough(),
+    timing: z.object({ roundMs: num, trainMs: num, bvaMs: num, secaggMs: num, otherMs: num, evalMs: num, clientUpdatesPerSec: num, connectMs: num }).passthrough(),
     wallMs: num,
     /** Processes a resumed run took (absent: one); `wallMs` sums their time up to each one's last completed round. */
     parts: num.optional(),
@@ -74,7 +72,10 @@ export const ScenarioFileSchema = z
     federated: z.object({ method: z.string(), seed: num }).passthrough(),
     secure: z.boolean(),
     aggregation: z.object({ rule: z.string() }).passthrough(),
-    corrupted: z.object({ fraction: num, behavior: z.object({ kind: z.string() }).passthrough() }).passthrough().optional(),
+    corrupted: z
+      .object({ fraction: num, behavior: z.object({ kind: z.string() }).passthrough() })
+      .passthrough()
+      .optional(),
   })
   .passthrough();
 

@@ -81,7 +81,9 @@ export function renderHtml(blocks: readonly Block[], title: string): string {
         break;
       }
       case 'chart':
-        body.push(`<figure id="chart-${escapeHtml(b.chart.id)}">\n${labelSvg(scopeSvgIds(b.chart.svg, `chart-${b.chart.id}`), figureTitle(b.chart))}\n<figcaption><strong>${escapeHtml(figureTitle(b.chart))}.</strong> ${inline(b.chart.caption)}</figcaption>\n</figure>`);
+        body.push(
+          `<figure id="chart-${escapeHtml(b.chart.id)}">\n${labelSvg(scopeSvgIds(b.chart.svg, `chart-${b.chart.id}`), figureTitle(b.chart))}\n<figcaption><strong>${escapeHtml(figureTitle(b.chart))}.</strong> ${inline(b.chart.caption)}</figcaption>\n</figure>`,
+        );
         break;
     }
   }

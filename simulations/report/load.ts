@@ -201,7 +201,11 @@ function loadMatrix(dir: string, warn: (w: string) => void, show: Show): { info:
   const expectedList = expectedCells(matrix?.config);
   const expected = new Map(expectedList.map((c) => [c.id, c]));
   const cellsDir = path.join(dir, 'cells');
-  const dirs = isDir(cellsDir) ? readdirSync(cellsDir).filter((n) => isDir(path.join(cellsDir, n))).sort() : [];
+  const dirs = isDir(cellsDir)
+    ? readdirSync(cellsDir)
+        .filter((n) => isDir(path.join(cellsDir, n)))
+        .sort()
+    : [];
   const found = new Map<string, CellRecord>();
   for (const n of dirs) {
     const cell = loadRun(path.join(cellsDir, n), dir, name, expected, warn, show);
@@ -214,7 +218,18 @@ function loadMatrix(dir: string, warn: (w: string) => void, show: Show): { info:
       cells.push(cell);
       found.delete(e.id);
     } else {
-      cells.push({ ...e, dir: undefined, relDir: undefined, source: dir, matrix: name, coordsFrom: 'matrix.json', scenario: undefined, rounds: [], results: undefined, missing: 'not started: no cell directory' });
+      cells.push({
+        ...e,
+        dir: undefined,
+        relDir: undefined,
+        source: dir,
+        matrix: name,
+        coordsFrom: 'matrix.json',
+        scenario: undefined,
+        rounds: [],
+        results: undefined,
+        missing: 'not started: no cell directory',
+      });
     }
   }
   cells.push(...found.values());
@@ -257,7 +272,10 @@ export function loadRuns(dirs: readonly string[], opts: LoadOptions = {}): Loade
     if (!isDir(dir)) throw new Error(`${given}: no such directory`);
     if (add(dir)) continue;
     // A folder of runs (e.g. runs/): take the runs and matrices one level down.
-    const subs = readdirSync(dir).sort().map((n) => path.join(dir, n)).filter(isDir);
+    const subs = readdirSync(dir)
+      .sort()
+      .map((n) => path.join(dir, n))
+      .filter(isDir);
     if (!subs.map((s) => add(s)).some(Boolean)) throw new Error(`${given}: neither a run directory (scenario.json, results.json) nor a matrix directory (matrix.json, cells/), nor a folder of them`);
   }
 

@@ -222,7 +222,20 @@ function table(baseline: string, groups: readonly Group[], defenses: readonly st
         if (!g.metrics.has(metric) && !base.metrics.has(metric)) continue;
         const { pairs, ambiguousSeeds } = pairCells(g, base, metric);
         const test = pairedTTest(pairs.map((p) => p.diff));
-        comparisons.push({ baseline, baselineDefense, defense, threat: g.threat, behavior: g.behavior, corruption: g.corruption, metric, pairs, ambiguousSeeds, test, pHolm: undefined, significant: false });
+        comparisons.push({
+          baseline,
+          baselineDefense,
+          defense,
+          threat: g.threat,
+          behavior: g.behavior,
+          corruption: g.corruption,
+          metric,
+          pairs,
+          ambiguousSeeds,
+          test,
+          pHolm: undefined,
+          significant: false,
+        });
       }
     }
   }

@@ -79,7 +79,10 @@ export function show(v: unknown): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return v.map((x) => show(x) ?? '').join(', ');
-  if (typeof v === 'object' && v !== null) return JSON.stringify(v).replace(/"([A-Za-z_][A-Za-z0-9_]*)":/g, '$1: ').replace(/,(?=\S)/g, ', ');
+  if (typeof v === 'object' && v !== null)
+    return JSON.stringify(v)
+      .replace(/"([A-Za-z_][A-Za-z0-9_]*)":/g, '$1: ')
+      .replace(/,(?=\S)/g, ', ');
   // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects were handled above: what is left is a primitive or a function
   return String(v);
 }
@@ -151,7 +154,8 @@ export function protocolOf(loaded: LoadedRuns): Protocol {
     const s = recorded.length === 1 ? (JSON.parse(recorded[0]!) as AttackSpec) : recorded.length > 1 ? undefined : STANDARD_ATTACKS[name];
     const usedAt = [evalAt.has(name) ? 'evaluation rounds' : '', finalAt.has(name) ? 'final' : ''].filter(Boolean).join(', ');
     if (s === undefined) return { name, label: name, kind: 'unknown', eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined, known: false, usedAt };
-    if (s.kind === 'none') return { name, label: attackLabel(name), kind: 'none', eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined, known: true, usedAt };
+    if (s.kind === 'none')
+      return { name, label: attackLabel(name), kind: 'none', eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined, known: true, usedAt };
     if (s.kind === 'fgsm') return { name, label: attackLabel(name), kind: 'fgsm', eps: s.eps, alpha: undefined, steps: 1, restarts: 1, randomStart: false, known: true, usedAt };
     return { name, label: attackLabel(name), kind: 'pgd', eps: s.eps, alpha: s.alpha, steps: s.steps, restarts: s.restarts ?? 1, randomStart: s.randomStart ?? true, known: true, usedAt };
   });
@@ -163,16 +167,24 @@ export function protocolOf(loaded: LoadedRuns): Protocol {
         return { name, facts: facts(cells.filter((c) => c.scenario !== undefined)).filter((x) => x.values.length > 0), cells: cells.map(id) };
       })
       .filter((e) => e.cells.length > 0);
-  const defenses = entities(loaded.order.defenses, (c) => c.defense, (cells) => [
-    fact('method', cells, (c) => show(fed(c)['method']), id),
-    fact('mode', cells, (c) => (c.scenario!.secure ? (c.scenario!.aggregation?.rule === 'grouped' ? 'grouped secure aggregation' : 'secure aggregation') : 'plaintext'), id),
-    fact('aggregation', cells, (c) => showAggregation(c.scenario!.aggregation), id),
-  ]);
-  const threats = entities(loaded.order.threats, (c) => c.threat, (cells) => [
-    fact('behaviour', cells, (c) => show(c.scenario!.corrupted?.behavior) ?? 'none (no corrupted clients)', id),
-    fact('selection', cells, (c) => show(c.scenario!.corrupted?.selection), id),
-    fact('poisons BV statistics', cells, (c) => show(c.scenario!.corrupted?.poisonBva), id),
-  ]);
+  const defenses = entities(
+    loaded.order.defenses,
+    (c) => c.defense,
+    (cells) => [
+      fact('method', cells, (c) => show(fed(c)['method']), id),
+      fact('mode', cells, (c) => (c.scenario!.secure ? (c.scenario!.aggregation?.rule === 'grouped' ? 'grouped secure aggregation' : 'secure aggregation') : 'plaintext'), id),
+      fact('aggregation', cells, (c) => showAggregation(c.scenario!.aggregation), id),
+    ],
+  );
+  const threats = entities(
+    loaded.order.threats,
+    (c) => c.threat,
+    (cells) => [
+      fact('behaviour', cells, (c) => show(c.scenario!.corrupted?.behavior) ?? 'none (no corrupted clients)', id),
+      fact('selection', cells, (c) => show(c.scenario!.corrupted?.selection), id),
+      fact('poisons BV statistics', cells, (c) => show(c.scenario!.corrupted?.poisonBva), id),
+    ],
+  );
   // Levels come from every cell's coordinates (a cell that never started has no scenario but has its level).
   for (const t of threats) {
     const levels = [...new Set(loaded.cells.filter((c) => c.threat === t.name).map((c) => c.corruption))].sort((a, b) => a - b);
@@ -194,13 +206,36 @@ export function protocolOf(loaded: LoadedRuns): Protocol {
     return a;
   };
   const software: Fact[] = [
-    both('robust-fl (package.json version)', (s) => s.matrix!.software?.robustFl, () => undefined),
-    both('Node.js', (s) => s.matrix!.software?.node, (c) => c.results!.machine?.node),
-    both('TensorFlow.js', (s) => s.matrix!.software?.tfjs, (c) => c.results!.machine?.tfjs),
-    both('CPU', (s) => s.matrix!.machine?.cpu, (c) => c.results!.machine?.cpu),
-    both('cores', (s) => s.matrix!.machine?.cores, (c) => c.results!.machine?.cores),
+    both(
+      'robust-fl (package.json version)',
+      (s) => s.matrix!.software?.robustFl,
+      () => undefined,
+    ),
+    both(
+      'Node.js',
+      (s) => s.matrix!.software?.node,
+      (c) => c.results!.machine?.node,
+    ),
+    both(
+      'TensorFlow.js',
+      (s) => s.matrix!.software?.tfjs,
+      (c) => c.results!.machine?.tfjs,
+    ),
+    both(
+      'CPU',
+      (s) => s.matrix!.machine?.cpu,
+      (c) => c.results!.machine?.cpu,
+    ),
+    both(
+      'cores',
+      (s) => s.matrix!.machine?.cores,
+      (c) => c.results!.machine?.cores,
+    ),
   ];
 
-  const dates = finished.map((c) => c.results!.date).filter((d): d is string => d !== undefined).sort();
+  const dates = finished
+    .map((c) => c.results!.date)
+    .filter((d): d is string => d !== undefined)
+    .sort();
   return { federated, attacks, defenses, threats, seeds, software, dates: dates.length > 0 ? { first: dates[0]!, last: dates[dates.length - 1]! } : undefined };
 }

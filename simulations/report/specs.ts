@@ -252,7 +252,10 @@ export function heatmapSpec(rows: readonly HeatRow[], defenses: readonly string[
     width: Math.max(160, levels.length * 70),
     height: Math.max(60, defenses.length * 28),
     layer: [
-      { mark: 'rect', encoding: { x, y, color: { field: 'value', type: 'quantitative', title: 'clean accuracy', scale: { domain: [0, 1], scheme: 'viridis' }, legend: { format: '.0%', titleLimit: 300 } } } },
+      {
+        mark: 'rect',
+        encoding: { x, y, color: { field: 'value', type: 'quantitative', title: 'clean accuracy', scale: { domain: [0, 1], scheme: 'viridis' }, legend: { format: '.0%', titleLimit: 300 } } },
+      },
       { mark: { type: 'text', fontSize: 11 }, encoding: { x, y, text: { field: 'label' }, color: { condition: { test: 'datum.value < 0.5', value: 'white' }, value: 'black' } } },
     ],
     config: CONFIG,

@@ -56,7 +56,10 @@ export function verdictParagraph(tables: readonly PairedTable[], section: string
     return `No paired comparison: the matrix has neither ${BASELINES.join(' nor ')}, the baselines every defense is compared with, so no difference between defenses is tested for significance.`;
   }
   const absentBaselines = BASELINES.filter((b) => !tables.some((t) => t.baseline === b));
-  const absent = absentBaselines.length === 0 ? '' : ` ${and(absentBaselines)} ${absentBaselines.length === 1 ? 'is' : 'are'} not in the matrix: no comparison against ${absentBaselines.length === 1 ? 'it' : 'them'}.`;
+  const absent =
+    absentBaselines.length === 0
+      ? ''
+      : ` ${and(absentBaselines)} ${absentBaselines.length === 1 ? 'is' : 'are'} not in the matrix: no comparison against ${absentBaselines.length === 1 ? 'it' : 'them'}.`;
   const all = tables.flatMap((t) => t.comparisons);
   const tested = all.filter((c) => c.test !== undefined);
   const untested = all.length - tested.length;

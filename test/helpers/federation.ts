@@ -28,7 +28,13 @@ export interface Federation {
 }
 
 /** Starts a coordinator and `n` clients holding the IID parts of `data.train` (D_s excluded, as the runner). */
-export async function startFederation(data: DatasetSplit, federated: FederatedConfigInput & { numClients: number; seed: number }, extra: Partial<CoordinatorOptions> = {}, connectClients = true, identities?: nacl.SignKeyPair[]): Promise<Federation> {
+export async function startFederation(
+  data: DatasetSplit,
+  federated: FederatedConfigInput & { numClients: number; seed: number },
+  extra: Partial<CoordinatorOptions> = {},
+  connectClients = true,
+  identities?: nacl.SignKeyPair[],
+): Promise<Federation> {
   const runDir = extra.runDir ?? mkdtempSync(path.join(os.tmpdir(), 'rfl-run-'));
   const shared = sampleSharedSet(data.train.count, federated.sharedSetSize ?? 64, federated.seed);
   const parts = partition(data.train.labels, { kind: 'iid' }, federated.numClients, federated.seed, shared);
@@ -51,7 +57,13 @@ export async function startFederation(data: DatasetSplit, federated: FederatedCo
     await Promise.all(clients.map((c) => c.ready));
   }
   return {
-    coordinator, url, clients, trainers, ids, runDir, keys,
+    coordinator,
+    url,
+    clients,
+    trainers,
+    ids,
+    runDir,
+    keys,
     close: async () => {
       for (const c of clients) c.close();
       await coordinator.close();

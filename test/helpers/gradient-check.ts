@@ -18,7 +18,17 @@ async function gradients(name: string, batch: number): Promise<{ params: Float32
   const spec = modelSpec(name);
   const m = new Model(spec, initialWeights(spec, 9));
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 21) as tf.Tensor4D;
-  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => (i * 3) % 10), 'int32'), 10).toFloat()) as tf.Tensor2D;
+  const y = tf.tidy(() =>
+    tf
+      .oneHot(
+        tf.tensor1d(
+          Int32Array.from({ length: batch }, (_, i) => (i * 3) % 10),
+          'int32',
+        ),
+        10,
+      )
+      .toFloat(),
+  ) as tf.Tensor2D;
   const { grads, value } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, m.logits(x, { training: true, dropoutSeed: 77 })) as tf.Scalar, m.params);
   // Asynchronous reads: WebGPU in Node has no synchronous one.
   const params = await Promise.all(m.params.map(async (p) => (await grads[p.name]!.data()).slice() as Float32Array));
@@ -41,9 +51,29 @@ async function trainingSteps(batch: number): Promise<{ delta: Float32Array; loss
   const w0 = initialWeights(spec, 5);
   const m = new Model(spec, w0);
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 31) as tf.Tensor4D;
-  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => (i * 7) % 10), 'int32'), 10).toFloat()) as tf.Tensor2D;
+  const y = tf.tidy(() =>
+    tf
+      .oneHot(
+        tf.tensor1d(
+          Int32Array.from({ length: batch }, (_, i) => (i * 7) % 10),
+          'int32',
+        ),
+        10,
+      )
+      .toFloat(),
+  ) as tf.Tensor2D;
   const sx = tf.randomUniform([16, 28, 28, 1], 0, 1, 'float32', 32) as tf.Tensor4D;
-  const sy = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10).toFloat()) as tf.Tensor2D;
+  const sy = tf.tidy(() =>
+    tf
+      .oneHot(
+        tf.tensor1d(
+          Int32Array.from({ length: 16 }, (_, i) => i % 10),
+          'int32',
+        ),
+        10,
+      )
+      .toFloat(),
+  ) as tf.Tensor2D;
   const o: TrainOptions = { epochs: 1, batchSize: batch, lr: 0.05, momentum: 0.9, seed: 3, sharedSet: { x: sx, y: sy, weight: 0.7 }, adversarial: { attack: 'fgsm', eps: 0.1, loss: 'clean+adv' } };
   const velocity = m.params.map((p) => tf.zerosLike(p));
   const losses = new Float32Array(3);
@@ -64,7 +94,11 @@ async function trainingSteps(batch: number): Promise<{ delta: Float32Array; loss
 
 const backend = process.argv[2] as BackendName | undefined;
 if (backend === undefined) throw new Error('usage: gradient-check.js BACKEND');
-const cases = [['cnn-mnist', 64], ['surrogate-c', 8], ['mlp', 64]] as const;
+const cases = [
+  ['cnn-mnist', 64],
+  ['surrogate-c', 8],
+  ['mlp', 64],
+] as const;
 await tf.setBackend('cpu');
 const ref: Awaited<ReturnType<typeof gradients>>[] = [];
 for (const [n, b] of cases) ref.push(await gradients(n, b));
@@ -100,7 +134,13 @@ if (ran) {
 for (const t of [...ws, ...vs, ...gs]) t.dispose();
 out.push({ model: 'in-place momentum update, 3 parameters', batch: 0, params: [{ name: 'weights and momentum', maxRel: sgdErr }], input: 0, worst: sgdErr });
 const stepErr = { delta: maxRelativeError(steps.delta, refSteps.delta), losses: maxRelativeError(steps.losses, refSteps.losses) };
-out.push({ model: 'cnn-mnist, 3 training steps (weight change, losses)', batch: 32, params: [{ name: 'weight change', maxRel: stepErr.delta }], input: stepErr.losses, worst: Math.max(stepErr.delta, stepErr.losses) });
+out.push({
+  model: 'cnn-mnist, 3 training steps (weight change, losses)',
+  batch: 32,
+  params: [{ name: 'weight change', maxRel: stepErr.delta }],
+  input: stepErr.losses,
+  worst: Math.max(stepErr.delta, stepErr.losses),
+});
 // The fused attack step (FGSM's scalar bounds, PGD's tensor bounds) against tfjs's ops on the same backend.
 let stepErr2 = 0;
 {

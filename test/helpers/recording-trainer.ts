@@ -8,7 +8,11 @@ import * as path from 'node:path';
 import type { TrainOutcome, Trainer, TrainTask } from '../../client/trainer.js';
 
 export class RecordingTrainer implements Trainer {
-  constructor(private readonly inner: Trainer, private readonly clientId: string, private readonly dir: string) {}
+  constructor(
+    private readonly inner: Trainer,
+    private readonly clientId: string,
+    private readonly dir: string,
+  ) {}
 
   async train(task: TrainTask): Promise<TrainOutcome> {
     const out = await this.inner.train(task);

@@ -68,11 +68,13 @@ export function makeCohort(o: CohortOptions): Cohort {
     for (const s of o.sums) {
       perPhase.set(
         s.phase,
-        s.spec.map((seg) => Float64Array.from({ length: seg.length }, () => {
-          if (seg.kind === 'signed') return (rng.float() * 2 - 1) * seg.c * 0.9;
-          if (seg.kind === 'weight') return 1;
-          return rng.int(Math.min(seg.R, 5) + 1);
-        })),
+        s.spec.map((seg) =>
+          Float64Array.from({ length: seg.length }, () => {
+            if (seg.kind === 'signed') return (rng.float() * 2 - 1) * seg.c * 0.9;
+            if (seg.kind === 'weight') return 1;
+            return rng.int(Math.min(seg.R, 5) + 1);
+          }),
+        ),
       );
     }
     inputs.set(id, perPhase);

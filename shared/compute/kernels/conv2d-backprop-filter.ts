@@ -18,24 +18,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { alloc, convDims, SMALL_CIN, free, view, wasmMatMul, xnnConv2d, type TensorInfo } from './wasm-heap.js';
 
-function conv2dBackpropFilter(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: BackendWasm;
-  attrs: tf.NamedAttrMap;
-}): TensorInfo {
+function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.NamedAttrMap }): TensorInfo {
   const { backend } = args;
   const x = args.inputs['x'] as TensorInfo;
   const dy = args.inputs['dy'] as TensorInfo;
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
+  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const { B, H, W, Cin, Cout, OH, OW, KH, KW, sh, sw, pt, pl } = convDims(info);
   if (Cin <= SMALL_CIN) return viaGemm(backend, x, dy, info);
   // Extent of the input the windows actually touch; the conv below then yields exactly KH × KW.

@@ -17,24 +17,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { alloc, convDims, SMALL_CIN, free, view, wasmMatMul, xnnConv2d, type ExplicitPad, type TensorInfo } from './wasm-heap.js';
 
-function conv2dBackpropInput(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: BackendWasm;
-  attrs: tf.NamedAttrMap;
-}): TensorInfo {
+function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.NamedAttrMap }): TensorInfo {
   const { backend } = args;
   const dy = args.inputs['dy'] as TensorInfo;
   const filter = args.inputs['filter'] as TensorInfo;
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropInput (wasm): only NHWC is supported');
-  const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
+  const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const { B, H, W, Cin, Cout, OH, OW, KH, KW, sh, sw, pt, pl } = convDims(info);
   if (Cin <= SMALL_CIN) return viaGemm(backend, dy, filter, info);
   const offH = KH - 1 - pt;
@@ -44,7 +33,12 @@ function conv2dBackpropInput(args: {
   const wf = flippedFilter(backend, filter, KH, KW, Cin, Cout);
   if (sh === 1 && sw === 1 && offH >= 0 && offW >= 0) {
     // No zero insertion needed: XNNPACK pads implicitly, saving the JS copy of dy.
-    const pad: ExplicitPad = [[0, 0], [offH, Hp - OH - offH], [offW, Wp - OW - offW], [0, 0]];
+    const pad: ExplicitPad = [
+      [0, 0],
+      [offH, Hp - OH - offH],
+      [offW, Wp - OW - offW],
+      [0, 0],
+    ];
     if (pad[1][1] >= 0 && pad[2][1] >= 0) {
       const dx = xnnConv2d(backend, dy, wf, [1, 1], pad);
       free(backend, wf);

@@ -8,11 +8,7 @@ import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 
 /** Kernels this project provides for the wasm backend. */
-export const WASM_KERNELS: readonly tf.KernelConfig[] = [
-  conv2dBackpropFilterConfig,
-  conv2dBackpropInputConfig,
-  maxPoolGradConfig,
-];
+export const WASM_KERNELS: readonly tf.KernelConfig[] = [conv2dBackpropFilterConfig, conv2dBackpropInputConfig, maxPoolGradConfig];
 
 let registered = false;
 

@@ -8,23 +8,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { alloc, view, type TensorInfo } from './wasm-heap.js';
 
-function maxPoolGrad(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: BackendWasm;
-  attrs: tf.NamedAttrMap;
-}): TensorInfo {
+function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.NamedAttrMap }): TensorInfo {
   const { backend } = args;
   const dy = args.inputs['dy'] as TensorInfo;
   const input = args.inputs['input'] as TensorInfo;
   const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
+  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: KH, filterWidth: KW } = info;
   const pt = info.padInfo.top;
@@ -86,12 +75,21 @@ function poolGrad2x2(x: Float32Array, g: Float32Array, dx: Float32Array, B: numb
           const bb = a + C;
           const c = a + row;
           const d = c + C;
-          const va = x[a]!, vb = x[bb]!, vc = x[c]!, vd = x[d]!;
+          const va = x[a]!,
+            vb = x[bb]!,
+            vc = x[c]!,
+            vd = x[d]!;
           // First maximum in row-major order (a, b, c, d), as the cpu backend breaks ties.
           let best = 0;
           let m = va;
-          if (vb > m) { m = vb; best = 1; }
-          if (vc > m) { m = vc; best = 2; }
+          if (vb > m) {
+            m = vb;
+            best = 1;
+          }
+          if (vc > m) {
+            m = vc;
+            best = 2;
+          }
           if (vd > m) best = 3;
           const gv = g[o]!;
           dx[a] = best === 0 ? gv : 0;

@@ -34,13 +34,7 @@ export function free(backend: BackendWasm, t: TensorInfo): void {
 export type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
 
 /** Runs tfjs-wasm's own forward Conv2D (XNNPACK) on heap tensors, NHWC, stride 1, valid or explicit padding. */
-export function xnnConv2d(
-  backend: BackendWasm,
-  x: TensorInfo,
-  filter: TensorInfo,
-  dilations: [number, number],
-  pad: 'valid' | ExplicitPad = 'valid',
-): TensorInfo {
+export function xnnConv2d(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, dilations: [number, number], pad: 'valid' | ExplicitPad = 'valid'): TensorInfo {
   const conv = tf.getKernel('Conv2D', 'wasm');
   if (conv === undefined) throw new Error('tfjs-backend-wasm has no Conv2D kernel registered');
   return conv.kernelFunc({
@@ -59,17 +53,37 @@ export function wasmMatMul(backend: BackendWasm, a: TensorInfo, b: TensorInfo): 
 
 /** The sizes of a convolution the kernels index with, in one flat record (from tfjs's Conv2DInfo). */
 export interface ConvDims {
-  B: number; H: number; W: number; Cin: number; Cout: number;
-  OH: number; OW: number; KH: number; KW: number;
-  sh: number; sw: number; pt: number; pl: number;
+  B: number;
+  H: number;
+  W: number;
+  Cin: number;
+  Cout: number;
+  OH: number;
+  OW: number;
+  KH: number;
+  KW: number;
+  sh: number;
+  sw: number;
+  pt: number;
+  pl: number;
 }
 
 /** Flattens tfjs's Conv2DInfo into the short names the kernels' index arithmetic uses. */
 export function convDims(info: tf.backend_util.Conv2DInfo): ConvDims {
   return {
-    B: info.batchSize, H: info.inHeight, W: info.inWidth, Cin: info.inChannels, Cout: info.outChannels,
-    OH: info.outHeight, OW: info.outWidth, KH: info.filterHeight, KW: info.filterWidth,
-    sh: info.strideHeight, sw: info.strideWidth, pt: info.padInfo.top, pl: info.padInfo.left,
+    B: info.batchSize,
+    H: info.inHeight,
+    W: info.inWidth,
+    Cin: info.inChannels,
+    Cout: info.outChannels,
+    OH: info.outHeight,
+    OW: info.outWidth,
+    KH: info.filterHeight,
+    KW: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    pt: info.padInfo.top,
+    pl: info.padInfo.left,
   };
 }
 

@@ -17,7 +17,10 @@ class AttackStepProgram implements WebGpuProgram {
   variableNames: string[];
   uniforms = 'alpha : f32, lo : f32, hi : f32,';
   size = true;
-  constructor(public outputShape: number[], private readonly boundTensors: boolean) {
+  constructor(
+    public outputShape: number[],
+    private readonly boundTensors: boolean,
+  ) {
     this.shaderKey = `rfl_attack_step_${boundTensors ? 'tensor' : 'scalar'}_bounds`;
     this.variableNames = boundTensors ? ['X', 'G', 'LO', 'HI'] : ['X', 'G'];
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
@@ -53,5 +56,9 @@ export function attackStep(x: tf.Tensor, g: tf.Tensor, alpha: number, lo: number
   } else {
     return undefined;
   }
-  return gpu.runProgram(new AttackStepProgram(x.shape, inputs.length === 4), inputs, [alpha, ...bounds].map((v) => ({ type: 'float32' as const, data: [v] })));
+  return gpu.runProgram(
+    new AttackStepProgram(x.shape, inputs.length === 4),
+    inputs,
+    [alpha, ...bounds].map((v) => ({ type: 'float32' as const, data: [v] })),
+  );
 }

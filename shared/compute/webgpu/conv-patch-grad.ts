@@ -20,10 +20,12 @@ function identityFilter(kh: number, kw: number, cin: number): tf.Tensor4D {
     const k = kh * kw * cin;
     const v = new Float32Array(kh * kw * cin * k);
     // Weight (i, j, c) → output channel (i·kw + j)·cin + c: the layout of the filter tensor [kh, kw, cin].
-    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let c = 0; c < cin; c++) {
-      const ch = (i * kw + j) * cin + c;
-      v[((i * kw + j) * cin + c) * k + ch] = 1;
-    }
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++)
+        for (let c = 0; c < cin; c++) {
+          const ch = (i * kw + j) * cin + c;
+          v[((i * kw + j) * cin + c) * k + ch] = 1;
+        }
     f = tf.keep(tf.tensor4d(v, [kh, kw, cin, k]));
     identities.set(key, f);
   }

@@ -39,7 +39,12 @@ class ConvEpilogueProgram extends FlatProgram {
   shaderKey: string;
   variableNames: string[];
   uniforms = CONV_UNIFORMS;
-  constructor(outputShape: number[], private readonly biased: boolean, private readonly masked: boolean, private readonly backward: boolean) {
+  constructor(
+    outputShape: number[],
+    private readonly biased: boolean,
+    private readonly masked: boolean,
+    private readonly backward: boolean,
+  ) {
     super(outputShape);
     this.shaderKey = `rfl_conv_epilogue_${biased ? 'b' : ''}${masked ? 'm' : ''}_${backward ? 'grad' : 'fwd'}`;
     this.variableNames = ['X', ...(biased ? ['B'] : []), ...(masked ? ['M'] : []), ...(backward ? ['DY'] : [])];
@@ -92,7 +97,11 @@ class DenseEpilogueProgram extends FlatProgram {
   shaderKey: string;
   variableNames: string[];
   uniforms = 'units : i32,';
-  constructor(outputShape: number[], private readonly masked: boolean, private readonly backward: boolean) {
+  constructor(
+    outputShape: number[],
+    private readonly masked: boolean,
+    private readonly backward: boolean,
+  ) {
     super(outputShape);
     this.shaderKey = `rfl_dense_epilogue_${masked ? 'masked' : 'plain'}_${backward ? 'grad' : 'fwd'}`;
     this.variableNames = ['Z', 'B', ...(masked ? ['M'] : []), ...(backward ? ['DY'] : [])];

@@ -88,8 +88,12 @@ export function webgpuInternals(): WebGpuInternals | undefined {
   const b = tf.backend() as unknown as Backend;
   let ok = checked.get(b);
   if (ok === undefined) {
-    ok = METHODS.every((m) => typeof (b as unknown as Record<string, unknown>)[m] === 'function') &&
-      b.device !== undefined && b.tensorMap !== undefined && b.commandQueueOwnedIds instanceof WeakSet && typeof b.dispatchCountInPass === 'number';
+    ok =
+      METHODS.every((m) => typeof (b as unknown as Record<string, unknown>)[m] === 'function') &&
+      b.device !== undefined &&
+      b.tensorMap !== undefined &&
+      b.commandQueueOwnedIds instanceof WeakSet &&
+      typeof b.dispatchCountInPass === 'number';
     checked.set(b, ok);
   }
   return ok ? new WebGpuInternals(b) : undefined;
