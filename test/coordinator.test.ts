@@ -13,6 +13,7 @@ import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { runFederated } from '../shared/federated/runner.js';
 import { identityKeyPair } from '../shared/secagg/keys.js';
+import { STAGES } from '../shared/secagg/messages.js';
 import { pack, unpack } from '../shared/protocol/wire.js';
 import { PROTOCOL_VERSION } from '../shared/protocol/events.js';
 import { connect, type ClientSession } from '../client/session.js';
@@ -28,9 +29,9 @@ const base = { numClients: 5, fraction: 1, rounds: 2, localEpochs: 1, batchSize:
 function killAt(f: Federation, k: number, stage: string, phase?: string): void {
   const c = f.clients[k]!;
   c.socket.prependAny((event: string, ...args: unknown[]) => {
-    if (event !== 'secagg') return;
-    const msg = unpack(args[0], 'test') as { stage: string; request: { env: { phase: string } } };
-    if (msg.stage === stage && (phase === undefined || msg.request.env.phase === phase)) c.close();
+    if (event !== `secagg:${stage}`) return;
+    const req = unpack(args[0], 'test') as { env: { phase: string } };
+    if (phase === undefined || req.env.phase === phase) c.close();
   });
 }
 
@@ -148,7 +149,7 @@ describe('coordinator and clients over socket.io', function () {
     f.coordinator.enrol('rogue', rogueKeys.publicKey);
     const { socket: rogue, outcome: rogueIn } = rawClient(url, 'rogue', rogueKeys.publicKey, { kind: 'sign', with: rogueKeys });
     rogue.on('round:train', (_req: unknown, ack: (r: unknown) => void) => ack({ meta: { ok: true, reply: { numExamples: -1, loss: NaN } }, blob: new Uint8Array(0) }));
-    rogue.on('secagg', (_req: unknown, ack: (r: unknown) => void) => ack({ meta: { ok: true, reply: { y: { $b: [0, 999] } } }, blob: new Uint8Array(4) }));
+    for (const stage of STAGES) rogue.on(`secagg:${stage}`, (_req: unknown, ack: (r: unknown) => void) => ack({ meta: { ok: true, reply: { y: { $b: [0, 999] } } }, blob: new Uint8Array(4) }));
     expect(await rogueIn).to.equal('accepted');
     rogue.emit('made-up-event' as never, { x: 1 } as never);
     let rounds: RoundMetrics[];
@@ -222,9 +223,9 @@ describe('coordinator and clients over socket.io', function () {
     const first = await startFederation(data, cfg, { runDir });
     // Stop the coordinator while round 2's secure aggregation is under way (a client sees its key agreement).
     first.clients[0]!.socket.prependAny((event: string, ...args: unknown[]) => {
-      if (event !== 'secagg') return;
-      const msg = unpack(args[0], 'test') as { stage: string; request: { env: { round: number } } };
-      if (msg.stage === 'shareKeys' && msg.request.env.round === 2) void first.coordinator.close();
+      if (event !== 'secagg:shareKeys') return;
+      const req = unpack(args[0], 'test') as { env: { round: number } };
+      if (req.env.round === 2) void first.coordinator.close();
     });
     await first.coordinator.run();
     expect(first.coordinator.completedRounds).to.equal(1);

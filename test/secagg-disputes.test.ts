@@ -12,6 +12,7 @@ import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { pack, unpack, type Packed } from '../shared/protocol/wire.js';
 import type { ClientSession } from '../client/session.js';
+import type { Stage } from '../shared/secagg/messages.js';
 import { startFederation } from './helpers/federation.js';
 import type { RoundMetrics } from '../server/coordinator.js';
 
@@ -19,22 +20,24 @@ const data = makeSyntheticDataset({ count: 300, testCount: 40, seed: 12 });
 const base = { numClients: 5, fraction: 1, rounds: 1, localEpochs: 1, batchSize: 32, lr: 0.05, sharedSetSize: 8, evalEvery: 1, evalAttacks: ['clean'], finalAttacks: ['clean'], seed: 9 };
 
 type Handler = (raw: unknown, ack: (r: Packed) => void) => void;
-/** Replaces this client's secure-aggregation handler by `wrap(honest)`. */
-function intercept(c: ClientSession, wrap: (honest: Handler) => Handler): void {
+/** Replaces this client's handler of secure-aggregation stage `stage` (its event `secagg:<stage>`) by `wrap(honest)`. */
+function intercept(c: ClientSession, stage: Stage, wrap: (honest: Handler) => Handler): void {
+  // Untyped on purpose: the hostile handler sends what the typed wire would not let an honest client send.
   const socket = c.socket as unknown as { listeners(e: string): Handler[]; off(e: string): void; on(e: string, f: Handler): void };
-  const [honest] = socket.listeners('secagg');
-  socket.off('secagg');
-  socket.on('secagg', wrap(honest!));
+  const event = `secagg:${stage}`;
+  const [honest] = socket.listeners(event);
+  expect(honest, `a listener of ${event}`).to.be.a('function');
+  socket.off(event);
+  socket.on(event, wrap(honest!));
 }
 
 /** Rewrites this client's reply to secure-aggregation stage `stage` before it leaves. */
-function rewriteReply(c: ClientSession, stage: string, rewrite: (reply: Record<string, unknown>, phase: string) => void): void {
-  intercept(c, (honest) => (raw, ack) => {
-    const msg = unpack(raw, 'test') as { stage: string; request: { env: { phase?: string } } };
-    if (msg.stage !== stage) return honest(raw, ack);
+function rewriteReply(c: ClientSession, stage: Stage, rewrite: (reply: Record<string, unknown>, phase: string) => void): void {
+  intercept(c, stage, (honest) => (raw, ack) => {
+    const req = unpack(raw, 'test') as { env: { phase?: string } };
     honest(raw, (res) => {
       const r = unpack(res, 'test') as { ok: boolean; reply?: Record<string, unknown> };
-      if (r.ok && r.reply !== undefined) rewrite(r.reply, msg.request.env.phase ?? '');
+      if (r.ok && r.reply !== undefined) rewrite(r.reply, req.env.phase ?? '');
       ack(pack(r));
     });
   });
@@ -46,11 +49,10 @@ function rewriteReply(c: ClientSession, stage: string, rewrite: (reply: Record<s
  * sound.
  */
 function falselyAccuse(c: ClientSession, whom: (peer: string) => boolean): void {
-  intercept(c, (honest) => (raw, ack) => {
-    const msg = unpack(raw, 'test') as { stage: string; request: { inbox?: { peer: string; box: Uint8Array }[] } };
-    if (msg.stage !== 'checkBoxes') return honest(raw, ack);
-    for (const b of msg.request.inbox ?? []) if (whom(b.peer)) b.box = Uint8Array.from(b.box, (x, i) => (i === 5 ? x ^ 1 : x));
-    honest(pack(msg), ack);
+  intercept(c, 'checkBoxes', (honest) => (raw, ack) => {
+    const req = unpack(raw, 'test') as { inbox?: { peer: string; box: Uint8Array }[] };
+    for (const b of req.inbox ?? []) if (whom(b.peer)) b.box = Uint8Array.from(b.box, (x, i) => (i === 5 ? x ^ 1 : x));
+    honest(pack(req), ack);
   });
 }
 
@@ -129,9 +131,9 @@ describe('share-box disputes', function () {
     // 6 clients in 2 groups of 3; the cohort-wide BV session needs t = 4, and 3 clients send forged setup
     // signatures to it only, so its key agreement aborts after the groups' sums updated the model.
     const forgeBvSetup = (c: ClientSession): void =>
-      intercept(c, (honest) => (raw, ack) => {
-        const msg = unpack(raw, 'test') as { stage: string; request: { plannedSums?: { phase: string }[] } };
-        if (msg.stage !== 'setup' || msg.request.plannedSums?.[0]?.phase.startsWith('bva') !== true) return honest(raw, ack);
+      intercept(c, 'setup', (honest) => (raw, ack) => {
+        const req = unpack(raw, 'test') as { plannedSums?: { phase: string }[] };
+        if (req.plannedSums?.[0]?.phase.startsWith('bva') !== true) return honest(raw, ack);
         honest(raw, (res) => {
           const r = unpack(res, 'test') as { ok: boolean; reply?: { signature: Uint8Array } };
           if (r.ok && r.reply !== undefined) r.reply.signature = new Uint8Array(64);

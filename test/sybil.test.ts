@@ -120,14 +120,15 @@ describe('Sybils and enrolment', function () {
     const seen: string[][] = [];
     for (const s of honest) {
       s.socket.prependAny((event: string, packed: unknown) => {
-        if (event !== 'secagg') return;
-        const msg = unpack(packed, 'test') as { stage: string; request: { cohort?: string[] } };
-        if (msg.stage === 'setup' && msg.request.cohort !== undefined) seen.push(msg.request.cohort);
+        if (event !== 'secagg:setup') return;
+        const req = unpack(packed, 'test') as { cohort?: string[] };
+        if (req.cohort !== undefined) seen.push(req.cohort);
       });
     }
     const rounds: RoundMetrics[] = [];
     await open.c!.run({ onRound: (m) => rounds.push(m) });
     expect(rounds[0]!.groups!.filter((g) => g.refused === 'privacy').length, 'the seed puts an honest client among Sybils').to.be.greaterThan(0);
+    expect(seen.length, 'the honest clients were asked to join secure sums').to.be.greaterThan(0);
     for (const cohort of seen) {
       const sybils = cohort.filter((id) => id.startsWith('sybil-')).length;
       expect(cohort.length - sybils, `cohort ${cohort.join(',')}`).to.be.at.least(2);
