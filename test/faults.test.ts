@@ -36,8 +36,12 @@ const federated = {
   finalAttacks: ['clean'],
 };
 
-/** Where to kill the coordinator: the request a client receives in round 2. */
-type KillPoint = { event: 'round:train' } | { event: 'secagg'; stage: string };
+/**
+ * Where to kill the coordinator: when the first client receives this request in round 2, or, with `everyone`,
+ * once every client has received it (so what the clients do next does not hang on which requests the coordinator
+ * had sent before it died).
+ */
+type KillPoint = ({ event: 'round:train' } | { event: 'secagg'; stage: string }) & { everyone?: boolean };
 
 interface Outcome {
   weights: Float32Array;
@@ -68,16 +72,19 @@ async function runOnce(secure: boolean, kill: KillPoint | undefined): Promise<Ou
   let killed = false;
   try {
     if (kill !== undefined) {
-      sessions[0]!.socket.prependAny((event: string, ...args: unknown[]) => {
-        // The request's own event: `round:train`, or the stage's `secagg:<stage>`.
-        if (killed || event !== (kill.event === 'round:train' ? 'round:train' : `secagg:${kill.stage}`)) return;
-        const msg = unpack(args[0], 'test') as { round?: number; env?: { round: number } };
-        const round = event === 'round:train' ? msg.round : msg.env?.round;
-        if (round === 2) {
-          killed = true;
-          child.kill('SIGKILL');
-        }
-      });
+      let reached = 0;
+      for (const session of kill.everyone === true ? sessions : [sessions[0]!]) {
+        session.socket.prependAny((event: string, ...args: unknown[]) => {
+          // The request's own event: `round:train`, or the stage's `secagg:<stage>`.
+          if (killed || event !== (kill.event === 'round:train' ? 'round:train' : `secagg:${kill.stage}`)) return;
+          const msg = unpack(args[0], 'test') as { round?: number; env?: { round: number } };
+          const round = event === 'round:train' ? msg.round : msg.env?.round;
+          if (round === 2 && ++reached === (kill.everyone === true ? sessions.length : 1)) {
+            killed = true;
+            child.kill('SIGKILL');
+          }
+        });
+      }
     }
     const first = await exited(child);
     if (kill !== undefined) {
@@ -133,7 +140,9 @@ describe('faults: SIGKILL of a real coordinator process, then --resume', functio
   }
 
   it("secure: killed at round 2's unmask, the clients refuse to mask it again; round 2 aborts by name, round 3 runs", async () => {
-    const resumed = await runOnce(true, { event: 'secagg', stage: 'unmask' });
+    // Killed once every client has its unmask request: each has then let its masked input go into a sum that may
+    // have been released, and so refuses to mask it again.
+    const resumed = await runOnce(true, { event: 'secagg', stage: 'unmask', everyone: true });
     expect(resumed.metrics.map((m) => [m.round, m.status])).to.deep.equal([
       [1, 'completed'],
       [2, 'aborted'],

@@ -59,12 +59,16 @@ async function restartAt(stage: 'shareKeys' | 'unmask', resumeSecure = true): Pr
   );
   try {
     await Promise.all(sessions.map((s) => s.ready));
-    // Stop the coordinator when round 2's model sum reaches `stage` (as a client sees it).
-    sessions[0]!.socket.prependAny((event: string, ...args: unknown[]) => {
-      if (event !== `secagg:${stage}`) return;
-      const msg = unpack(args[0], 'test') as { env: { round: number } };
-      if (msg.env.round === 2) void first.close();
-    });
+    // Stop the coordinator once every client has received round 2's `stage` request (so what the clients do
+    // after the restart does not hang on which requests went out before the stop).
+    let reached = 0;
+    for (const s of sessions) {
+      s.socket.prependAny((event: string, ...args: unknown[]) => {
+        if (event !== `secagg:${stage}`) return;
+        const msg = unpack(args[0], 'test') as { env: { round: number } };
+        if (msg.env.round === 2 && ++reached === sessions.length) void first.close();
+      });
+    }
     await first.run();
     expect(first.completedRounds).to.equal(1);
     await first.close();
