@@ -110,6 +110,15 @@ describe('adaptive attacks and Inf through the engine', function () {
     expect(maxAbs(w)).to.be.above(1e37);
   });
 
+  it('inf (max-float) under secure aggregation: the client quantiser clips it to [−c, c], so the mean moves each weight by at most about f/m·c', async () => {
+    const run = await simulate({ secure: true, aggregation: { rule: 'mean' }, corrupted: { fraction: 0.2, behavior: { kind: 'inf' } } });
+    completed(run, 1);
+    const w = run.result.weights!;
+    expect(w.every((v) => Number.isFinite(v))).to.equal(true);
+    // One of 6 clients at c = 8 in every coordinate: about 8/6 on top of the honest step.
+    expect(maxAbs(w)).to.be.within(1, 3);
+  });
+
   it('inf (infinity): the coordinator refuses the non-finite reply, and the round goes on without that client', async () => {
     const run = await simulate({ aggregation: { rule: 'mean' }, corrupted: { fraction: 0.2, behavior: { kind: 'inf', value: 'infinity' } } });
     completed(run, 1);

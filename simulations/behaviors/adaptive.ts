@@ -10,11 +10,12 @@
  *   chosen to maximise ‖agg(honest ∪ f copies of v(x)) − mean(honest)‖₂, the distance between the aggregate the
  *   coordinator will compute and the honest mean. Resolutions:
  *   - The search is ours, not ByzFL's expand-then-contract line search: a geometric grid over [0, max]
- *     (max·2⁻ᵏ), the point 0 and the fixed behaviour's default strength (ALIE z = 1.5, IPM ε = 0.1), then a
- *     golden-section refinement of the bracket around the best grid point with the remaining evaluations. The
- *     best point seen is kept (ties go to the smaller strength), so the result is never worse, by the objective,
- *     than the fixed-strength attack at its default, nor than any grid point; the objective of the rules is not
- *     unimodal (order statistics and Krum's selection jump), so no search of a few dozen points is exact.
+ *     (max·2⁻ᵏ), the point 0 and the fixed behaviour's default strength (ALIE z = 1.5, IPM ε = 0.1, clamped to
+ *     max), then a golden-section refinement of the bracket around the best grid point with the remaining
+ *     evaluations. The best point seen is kept (ties go to the smaller strength), so the result is never worse,
+ *     by the objective, than the fixed-strength attack at its default, nor than any grid point; the objective of
+ *     the rules is not unimodal (order statistics and Krum's selection jump), so no search of a few dozen points
+ *     is exact.
  *   - The strength is bounded by `zMax` / `epsMax`: against the plain mean the objective grows without bound,
  *     so the search ends at the bound there.
  *   - The aggregate is forecast over the honest updates the oracle saw plus f identical copies (f = the round's
@@ -148,11 +149,9 @@ export function maximizeStrength(objective: (x: number) => number, opts: Strengt
       v = -Infinity;
     }
     if (Number.isNaN(v)) v = -Infinity;
-    if (v > bestValue || (v === bestValue && best !== undefined && x < best)) {
-      if (v > -Infinity) {
-        best = x;
-        bestValue = v;
-      }
+    if (v > -Infinity && (v > bestValue || (v === bestValue && x < best!))) {
+      best = x;
+      bestValue = v;
     }
     return v;
   };
