@@ -8,7 +8,7 @@ import type { Trainer, TrainOutcome, TrainTask } from '../client/trainer.js';
 import type { BvaProbe } from '../shared/defense/bva-vectors.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
 import { modelUpdate } from '../shared/federated/secure-model.js';
-import { isAdaptive, isBuiltinBehavior, needsHonestUpdates, transformBvaContribution, transformUpdate, transformsUpdate, type AdaptiveAdversary } from './behaviors/index.js';
+import { isBuiltinBehavior, needsHonestUpdates, transformBvaContribution, transformUpdate, transformsUpdate, type AdaptiveAdversary } from './behaviors/index.js';
 import type { CorruptionPlan } from './corruption-plan.js';
 import type { HonestOracle } from './honest-oracle.js';
 
@@ -19,7 +19,7 @@ export class CorruptedTrainer implements Trainer {
     private readonly id: string,
     private readonly plan: CorruptionPlan,
     private readonly oracle: HonestOracle | undefined,
-    /** The run's adaptive adversary (Mimic, Opt-ALIE, Opt-IPM): the aggregation rule in use, state across rounds. */
+    /** The run's adaptive adversary (every behaviour that needs the honest updates): the rule in use, state across rounds. */
     private readonly adaptive?: AdaptiveAdversary,
   ) {}
 
@@ -45,7 +45,7 @@ export class CorruptedTrainer implements Trainer {
       f,
       ...(seen !== undefined ? { honest: seen.updates } : {}),
       rng: this.plan.rngFor(this.id, task.round, 'update'),
-      ...(isAdaptive(b) && this.adaptive !== undefined ? { adaptive: this.adaptive, round: task.round, honestIds: seen!.ids, corruptedIds: this.plan.corruptedIds(task.round) } : {}),
+      ...(seen !== undefined && this.adaptive !== undefined ? { adaptive: this.adaptive, round: task.round, honestIds: seen.ids, corruptedIds: this.plan.corruptedIds(task.round) } : {}),
     });
     const weights = new Float32Array(task.weights.length);
     for (let i = 0; i < weights.length; i++) weights[i] = task.weights[i]! + delta[i]!;

@@ -35,7 +35,7 @@ import { PooledTrainer } from './pooled-trainer.js';
 import { CorruptedTrainer } from './corrupted-trainer.js';
 import { CorruptionPlan, type WithheldReply } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
-import { AdaptiveAdversary, dataPoisonOf, isAdaptive, needsHonestUpdates, type AdaptiveRecord } from './behaviors/index.js';
+import { AdaptiveAdversary, dataPoisonOf, needsHonestUpdates, type AdaptiveRecord } from './behaviors/index.js';
 import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
 import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
 import { prepareScenario, type Scenario } from './scenario.js';
@@ -157,6 +157,8 @@ export interface SimulationResult {
   /** Resident memory of the process (main thread and workers) at the end, and once every client was connected. */
   rssMb: number;
   connectedRssMb: number;
+  /** An adaptive attack's decision in each round it acted (the `adversary` of rounds.jsonl, with its round). */
+  adversary?: ({ round: number } & AdaptiveRecord)[];
   /** Final global weights (undefined when an external coordinator ran the rounds). */
   weights: Float32Array | undefined;
 }
@@ -211,8 +213,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   }
   const plan = new CorruptionPlan(scenario.corrupted, cfg.seed, ids, opts.sleep, opts.onWithhold);
   const oracle = b !== undefined && needsHonestUpdates(b) ? new HonestOracle() : undefined;
-  // The adaptive attacks also see the aggregation rule in use (the scenario's, as the coordinator resolved it).
-  const adaptive = b !== undefined && isAdaptive(b) ? new AdaptiveAdversary(scenario.aggregation, cfg.seed) : undefined;
+  // Colluding behaviours also see the aggregation rule in use (the scenario's, as the coordinator resolved it); the
+  // adaptive attacks (Mimic, Opt-ALIE, Opt-IPM) keep their state across rounds there.
+  const adaptive = oracle !== undefined ? new AdaptiveAdversary(scenario.aggregation, cfg.seed) : undefined;
   const evalCount = Math.min(cfg.evalSubset ?? data.test.count, data.test.count);
   // Backdoors, and model replacement built on a backdoored update, get their success rate measured.
   const poison = b !== undefined ? dataPoisonOf(b) : undefined;
@@ -381,6 +384,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const { asr, ...accuracy } = finalEval;
   const mean = (f: (r: SimRoundRecord) => number): number => (records.length === 0 ? 0 : records.reduce((a, r) => a + f(r), 0) / records.length);
   const totalRoundMs = records.reduce((a, r) => a + r.ms.round, 0);
+  const adversary = records.flatMap((r) => (r.adversary !== undefined ? [{ round: r.round, ...r.adversary }] : []));
   const result: SimulationResult = {
     scenario: scenario.name,
     runDir: opts.runDir,
@@ -403,6 +407,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     },
     wallMs: earlier.wallMs + performance.now() - t0,
     ...(earlier.parts > 0 ? { parts: earlier.parts + 1 } : {}),
+    ...(adversary.length > 0 ? { adversary } : {}),
     rssMb: process.memoryUsage().rss / 2 ** 20,
     connectedRssMb,
     weights: finalWeights,

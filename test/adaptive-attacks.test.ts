@@ -22,8 +22,10 @@ import {
   maximizeStrength,
   needsHonestUpdates,
   optimizeStrength,
+  parseAnyBehavior,
   parseBehavior,
   parseCorruption,
+  registerBehavior,
   poisonBvaSupported,
   transformBvaContribution,
   transformUpdate,
@@ -214,6 +216,27 @@ describe('adaptive attacks and Inf (threats-and-evaluation.md §3)', () => {
       expect(adversary.record(3)).to.equal(undefined);
       expect(() => transformUpdate(optAlie, honest[0]!, fixedCtx)).to.throw(/adaptive adversary/);
     });
+  });
+
+  it('a registered behaviour that needs the honest updates can forecast the aggregate of the rule in use (ctx.adaptive)', () => {
+    const honest = honestUpdates(8, 20, 3);
+    registerBehavior('adaptive-test-forecast', {
+      needsHonestUpdates: true,
+      transformUpdate(update, _options, ctx) {
+        const r = { round: ctx.round!, honest: ctx.honest!, honestIds: ctx.honestIds!, corruptedIds: ctx.corruptedIds! };
+        // Send whichever of ±5·update moves the forecast aggregate further from the honest mean.
+        const plus = Float32Array.from(update, (x) => 5 * x);
+        const minus = Float32Array.from(update, (x) => -5 * x);
+        const mean = meanOf(ctx.honest!);
+        return dist(ctx.adaptive!.forecast(r, plus), mean) >= dist(ctx.adaptive!.forecast(r, minus), mean) ? plus : minus;
+      },
+    });
+    const spec = parseAnyBehavior({ kind: 'adaptive-test-forecast' });
+    const adversary = new AdaptiveAdversary({ rule: 'mean' }, 1);
+    const out = transformUpdate(spec, honest[0]!, { m: 10, f: 2, honest, rng: new Rng(1), adaptive: adversary, round: 1, honestIds: ids('h', 8), corruptedIds: ids('c', 2) });
+    // Against the mean, −5·h₀ (opposite to the drift) moves it further than +5·h₀ does.
+    expect(out[0]).to.be.closeTo(-5 * honest[0]![0]!, 1e-6);
+    expect(adversary.forecast({ round: 1, honest, honestIds: ids('h', 8), corruptedIds: ids('c', 2) }, out)).to.have.length(20);
   });
 
   describe('Mimic', () => {

@@ -63,6 +63,8 @@ describe('adaptive attacks and Inf through the engine', function () {
     expect(r.adversary!.evaluations).to.be.within(4, 24);
     const scenario = JSON.parse(readFileSync(path.join(run.result.runDir, 'scenario.json'), 'utf8')) as { corrupted: unknown };
     expect(scenario.corrupted).to.deep.include({ behavior: { kind: 'opt-alie', zMax: 10, evals: 24 } });
+    const results = JSON.parse(readFileSync(path.join(run.result.runDir, 'results.json'), 'utf8')) as { adversary: unknown };
+    expect(results.adversary).to.deep.equal([{ round: 1, ...r.adversary }]);
   });
 
   it('opt-ipm against Krum (f = 1): the round completes and records the ε chosen', async () => {
@@ -85,6 +87,7 @@ describe('adaptive attacks and Inf through the engine', function () {
     expect(r2.adversary!.phase).to.be.oneOf(['fixed', 'fallback']);
     expect(r2.corrupted).to.not.include(r2.adversary!.target);
     if (!r2.corrupted.includes(r1.adversary!.target!)) expect(r2.adversary).to.include({ phase: 'fixed', target: r1.adversary!.target });
+    expect(run.result.adversary?.map((a) => a.round)).to.deep.equal([1, 2]);
   });
 
   it('inf (max-float) against the median: two rounds complete and the weights stay finite and small', async () => {

@@ -333,6 +333,15 @@ export class AdaptiveAdversary {
     readonly seed: number,
   ) {}
 
+  /**
+   * The aggregate the coordinator would compute this round if the corrupted clients sent `malicious` (see
+   * `forecastAggregate`): what a registered behaviour with `needsHonestUpdates` can use to adapt to the rule.
+   */
+  forecast(r: AdaptiveRound, malicious: Float32Array): Float32Array {
+    checkRound(r);
+    return forecastAggregate(this.aggregation, r, malicious, this.seed);
+  }
+
   /** The round's decision for `spec` (the same object for every corrupted client of the round). */
   choose(spec: AdaptiveSpec, r: AdaptiveRound): AdaptiveChoice {
     const known = this.memo.get(r.round);

@@ -42,7 +42,11 @@ export interface UpdateContext {
   honest?: readonly Float32Array[];
   /** The generator of this client's draws this round (Gaussian noise). */
   rng: Rng;
-  /** Mimic, Opt-ALIE, Opt-IPM: the run's adaptive adversary (the aggregation rule in use, state across rounds). */
+  /**
+   * The run's adaptive adversary, given to every behaviour that needs the honest updates (required by Mimic,
+   * Opt-ALIE, Opt-IPM): the aggregation rule in use (`aggregation`), the run `seed`, `forecast(round, v)` (the
+   * aggregate the coordinator would compute if the corrupted clients sent v) and the adaptive attacks' state.
+   */
   adaptive?: AdaptiveAdversary;
   /** The round number (≥ 1; default 1); the adaptive adversary decides once per round. */
   round?: number;
