@@ -8,7 +8,7 @@ import type { Trainer, TrainOutcome, TrainTask } from '../client/trainer.js';
 import type { BvaProbe } from '../shared/defense/bva-vectors.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
 import { modelUpdate } from '../shared/federated/secure-model.js';
-import { isBuiltinBehavior, needsHonestUpdates, transformBvaContribution, transformUpdate, transformsUpdate } from './behaviors/index.js';
+import { isBuiltinBehavior, needsHonestUpdates, transformBvaContribution, transformUpdate, transformsUpdate, type AdaptiveAdversary } from './behaviors/index.js';
 import type { CorruptionPlan } from './corruption-plan.js';
 import type { HonestOracle } from './honest-oracle.js';
 
@@ -19,6 +19,8 @@ export class CorruptedTrainer implements Trainer {
     private readonly id: string,
     private readonly plan: CorruptionPlan,
     private readonly oracle: HonestOracle | undefined,
+    /** The run's adaptive adversary (every behaviour that needs the honest updates): the rule in use, state across rounds. */
+    private readonly adaptive?: AdaptiveAdversary,
   ) {}
 
   async train(task: TrainTask): Promise<TrainOutcome> {
@@ -36,9 +38,15 @@ export class CorruptedTrainer implements Trainer {
     const out = await this.inner.train(task);
     if (!transformsUpdate(b)) return out;
     const own = modelUpdate(out.weights, task.weights);
-    const honest = needsHonestUpdates(b) ? await this.oracle!.honest(task.round) : undefined;
+    const seen = needsHonestUpdates(b) ? await this.oracle!.honestWithIds(task.round) : undefined;
     const { m, f } = this.plan.roundInfo(task.round);
-    const delta = transformUpdate(b, own, { m, f, ...(honest !== undefined ? { honest } : {}), rng: this.plan.rngFor(this.id, task.round, 'update') });
+    const delta = transformUpdate(b, own, {
+      m,
+      f,
+      ...(seen !== undefined ? { honest: seen.updates } : {}),
+      rng: this.plan.rngFor(this.id, task.round, 'update'),
+      ...(seen !== undefined && this.adaptive !== undefined ? { adaptive: this.adaptive, round: task.round, honestIds: seen.ids, corruptedIds: this.plan.corruptedIds(task.round) } : {}),
+    });
     const weights = new Float32Array(task.weights.length);
     for (let i = 0; i < weights.length; i++) weights[i] = task.weights[i]! + delta[i]!;
     const numExamples = isBuiltinBehavior(b) && b.kind === 'free-rider' ? (b.claimedExamples ?? out.numExamples) : out.numExamples;

@@ -73,6 +73,11 @@ export class CorruptionPlan {
     return r === undefined ? { m: 1, f: 1 } : { m: r.cohort.length, f: r.corrupted.size };
   }
 
+  /** The corrupted members of a started round, sorted (empty for a round not started here). */
+  corruptedIds(round: number): string[] {
+    return [...(this.perRound.get(round)?.corrupted ?? [])].sort();
+  }
+
   /** Forgets rounds up to `round`. */
   endRound(round: number): void {
     for (const r of [...this.perRound.keys()]) if (r <= round) this.perRound.delete(r);

@@ -35,7 +35,7 @@ import { PooledTrainer } from './pooled-trainer.js';
 import { CorruptedTrainer } from './corrupted-trainer.js';
 import { CorruptionPlan, type WithheldReply } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
-import { dataPoisonOf, needsHonestUpdates } from './behaviors/index.js';
+import { AdaptiveAdversary, dataPoisonOf, needsHonestUpdates, type AdaptiveRecord } from './behaviors/index.js';
 import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
 import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
 import { prepareScenario, type Scenario } from './scenario.js';
@@ -125,6 +125,8 @@ export interface SimRoundRecord {
   bvaFallback?: boolean;
   groups?: RoundMetrics['groups'];
   robust?: RoundMetrics['robust'];
+  /** What an adaptive attack (mimic, opt-alie, opt-ipm) decided this round: the strength and forecast distance, or the client copied. */
+  adversary?: AdaptiveRecord;
   /** Accuracy per attack (and `asr` for a backdoor) at evaluation rounds. */
   eval?: Record<string, number>;
   /** Wall milliseconds: the round without evaluation, and its split (see `splitRound`). */
@@ -155,6 +157,8 @@ export interface SimulationResult {
   /** Resident memory of the process (main thread and workers) at the end, and once every client was connected. */
   rssMb: number;
   connectedRssMb: number;
+  /** An adaptive attack's decision in each round it acted (the `adversary` of rounds.jsonl, with its round). */
+  adversary?: ({ round: number } & AdaptiveRecord)[];
   /** Final global weights (undefined when an external coordinator ran the rounds). */
   weights: Float32Array | undefined;
 }
@@ -209,6 +213,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   }
   const plan = new CorruptionPlan(scenario.corrupted, cfg.seed, ids, opts.sleep, opts.onWithhold);
   const oracle = b !== undefined && needsHonestUpdates(b) ? new HonestOracle() : undefined;
+  // Colluding behaviours also see the aggregation rule in use (the scenario's, as the coordinator resolved it); the
+  // adaptive attacks (Mimic, Opt-ALIE, Opt-IPM) keep their state across rounds there.
+  const adaptive = oracle !== undefined ? new AdaptiveAdversary(scenario.aggregation, cfg.seed) : undefined;
   const evalCount = Math.min(cfg.evalSubset ?? data.test.count, data.test.count);
   // Backdoors, and model replacement built on a backdoored update, get their success rate measured.
   const poison = b !== undefined ? dataPoisonOf(b) : undefined;
@@ -255,7 +262,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   // Virtual clients: the real client session; only the trainer (and, if corrupted, its behaviour) differ.
   const tc = performance.now();
   const sessions = new Map<string, ClientSession>();
-  const trainers = ids.map((id, k) => new CorruptedTrainer(new PooledTrainer(pool, k, (round) => plan.poisonFor(id, round)), id, plan, oracle));
+  const trainers = ids.map((id, k) => new CorruptedTrainer(new PooledTrainer(pool, k, (round) => plan.poisonFor(id, round)), id, plan, oracle, adaptive));
   const CONNECT_BATCH = 100;
   for (let s = 0; s < ids.length; s += CONNECT_BATCH) {
     const batch = ids.slice(s, s + CONNECT_BATCH).map((id, j) => {
@@ -339,6 +346,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
             ...(m.bvaFallback !== undefined ? { bvaFallback: m.bvaFallback } : {}),
             ...(m.groups !== undefined ? { groups: m.groups } : {}),
             ...(m.robust !== undefined ? { robust: m.robust } : {}),
+            ...(adaptive?.record(m.round) !== undefined ? { adversary: adaptive.record(m.round)! } : {}),
             ...(m.eval !== undefined ? { eval: m.eval } : {}),
             ms: { round: roundMs, train, bva, secagg, other: Math.max(0, roundMs - train - bva - secagg), eval: evalMs, coordinator: m.ms },
             bytesSent: m.bytesSent,
@@ -349,6 +357,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
           writeFileSync(progressFile, JSON.stringify({ wallMs: earlier.wallMs + performance.now() - t0, parts: earlier.parts + 1 }) + '\n');
           plan.endRound(m.round);
           oracle?.endRound(m.round);
+          adaptive?.endRound(m.round);
           opts.onRound?.(rec);
           // Clients that left on purpose (crash with rejoin) come back before the next cohort is drawn.
           await Promise.all([...plan.rejoining].map((id) => rejoin(sessions.get(id)!)));
@@ -375,6 +384,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const { asr, ...accuracy } = finalEval;
   const mean = (f: (r: SimRoundRecord) => number): number => (records.length === 0 ? 0 : records.reduce((a, r) => a + f(r), 0) / records.length);
   const totalRoundMs = records.reduce((a, r) => a + r.ms.round, 0);
+  const adversary = records.flatMap((r) => (r.adversary !== undefined ? [{ round: r.round, ...r.adversary }] : []));
   const result: SimulationResult = {
     scenario: scenario.name,
     runDir: opts.runDir,
@@ -397,6 +407,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     },
     wallMs: earlier.wallMs + performance.now() - t0,
     ...(earlier.parts > 0 ? { parts: earlier.parts + 1 } : {}),
+    ...(adversary.length > 0 ? { adversary } : {}),
     rssMb: process.memoryUsage().rss / 2 ** 20,
     connectedRssMb,
     weights: finalWeights,

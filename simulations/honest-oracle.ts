@@ -32,13 +32,20 @@ export class HonestOracle {
 
   /** The round's honest updates, in client-id order, once every expected member has reported. */
   async honest(round: number): Promise<Float32Array[]> {
+    return (await this.honestWithIds(round)).updates;
+  }
+
+  /** The round's honest updates and their clients' ids (same order, client-id order), as `honest` waits for them. */
+  async honestWithIds(round: number): Promise<{ ids: string[]; updates: Float32Array[] }> {
     const s = this.state(round);
     if (s.declared && s.expected.size === 0) throw new Error(`round ${round}: the cohort has no honest member to collude with`);
     if (!this.complete(s)) await new Promise<void>((resolve) => s.waiters.push(resolve));
-    const ids = [...s.expected].sort();
-    const out = ids.map((id) => s.got.get(id)).filter((u): u is Float32Array => u !== null && u !== undefined);
-    if (out.length === 0) throw new Error(`round ${round}: no honest update to collude with`);
-    return out;
+    const ids = [...s.expected].sort().filter((id) => {
+      const u = s.got.get(id);
+      return u !== null && u !== undefined;
+    });
+    if (ids.length === 0) throw new Error(`round ${round}: no honest update to collude with`);
+    return { ids, updates: ids.map((id) => s.got.get(id)!) };
   }
 
   /** Forgets rounds up to `round`. */

@@ -169,6 +169,10 @@ describe('corrupted-client behaviours (threats-and-evaluation.md §3)', () => {
         'free-rider': 'update',
         crash: 'fault',
         straggler: 'fault',
+        mimic: 'update',
+        'opt-alie': 'update',
+        'opt-ipm': 'update',
+        inf: 'update',
       });
       expect(needsHonestUpdates(parseBehavior({ kind: 'alie' }))).to.equal(true);
       expect(needsHonestUpdates(parseBehavior({ kind: 'ipm' }))).to.equal(true);

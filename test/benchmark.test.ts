@@ -68,7 +68,7 @@ describe('benchmark matrices', function () {
 
   it('ships presets that expand without error', () => {
     const dir = path.resolve('simulations/benchmark/presets');
-    for (const name of ['quick', 'paper-mnist-embedded', 'paper-fashion-mnist', 'corruption-sweep', 'smoke']) {
+    for (const name of ['quick', 'paper-mnist-embedded', 'paper-fashion-mnist', 'corruption-sweep', 'smoke', 'adaptive']) {
       const cells = expandMatrix(loadMatrix(path.join(dir, `${name}.yaml`), ['base.rounds=3']));
       expect(cells.length, name).to.be.greaterThan(0);
       expect(cells.every((c) => c.scenario.federated.rounds === 3)).to.equal(true);

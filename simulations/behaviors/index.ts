@@ -1,6 +1,6 @@
 /**
  * Corrupted-client behaviours (threats-and-evaluation.md §2–§3): serialisable specs, the seeded choice of
- * corrupted clients, data and update poisoning, faults, and the backdoor success rate. Simulation-only: nothing
+ * corrupted clients, data and update poisoning, the adaptive attacks, faults, and the backdoor success rate. Simulation-only: nothing
  * under `server/` or `client/` may import this.
  */
 export {
@@ -14,6 +14,7 @@ export {
   behaviorSchema,
   checkPoisonBva,
   implementationOf,
+  isAdaptive,
   isBuiltinBehavior,
   isDeferredBehavior,
   parseAnyBehavior,
@@ -42,8 +43,12 @@ export {
   type FaultStage,
   type FreeRiderSpec,
   type GaussianSpec,
+  type InfSpec,
   type IpmSpec,
   type LabelFlipSpec,
+  type MimicSpec,
+  type OptAlieSpec,
+  type OptIpmSpec,
   type ScaleSpec,
   type SignFlipSpec,
   type StragglerDelay,
@@ -53,6 +58,23 @@ export {
 export { behaviorImplementation, registerBehavior, registeredBehaviorKinds, type BehaviorImplementation, type BehaviorOptions, type PoisonResult } from './registry.js';
 export { corruptedCount, corruptedInRound, corruptedPopulation } from './selection.js';
 export { labelMap, poisonLocalData, stampTrigger, triggerOffsets, type ImageShape, type LocalData, type PoisonedData } from './data.js';
-export { alieAutoZ, normalQuantile, scaleGamma, transformBvaContribution, transformUpdate, type UpdateContext } from './update.js';
+export { MAX_FLOAT32, alieAutoZ, infValue, normalQuantile, scaleGamma, transformBvaContribution, transformUpdate, type UpdateContext } from './update.js';
+export {
+  AdaptiveAdversary,
+  FIXED_ALIE_Z,
+  FIXED_IPM_EPS,
+  MimicTracker,
+  alieVector,
+  forecastAggregate,
+  ipmVector,
+  maximizeStrength,
+  optimizeStrength,
+  type AdaptiveChoice,
+  type AdaptiveRecord,
+  type AdaptiveRound,
+  type AdaptiveSpec,
+  type StrengthResult,
+  type StrengthSearch,
+} from './adaptive.js';
 export { crashPlan, stragglerDelayMs, type CrashPlan } from './faults.js';
 export { attackSuccessRate, type AsrSource } from './asr.js';

@@ -14,8 +14,8 @@ import { z } from 'zod';
 import { ConfigError } from '../../shared/federated/errors.js';
 import { behaviorImplementation, registeredBehaviorKinds, type BehaviorImplementation } from './registry.js';
 
-/** The ten behaviours of §3, by `kind`. */
-export const BEHAVIOR_KINDS = ['label-flip', 'gaussian', 'sign-flip', 'scale', 'alie', 'ipm', 'backdoor', 'free-rider', 'crash', 'straggler'] as const;
+/** The fourteen behaviours of §3, by `kind`: ten fixed ones, then the adaptive attacks (adaptive.ts) and Inf. */
+export const BEHAVIOR_KINDS = ['label-flip', 'gaussian', 'sign-flip', 'scale', 'alie', 'ipm', 'backdoor', 'free-rider', 'crash', 'straggler', 'mimic', 'opt-alie', 'opt-ipm', 'inf'] as const;
 /** A behaviour's kind. */
 export type BehaviorKind = (typeof BEHAVIOR_KINDS)[number];
 
@@ -144,8 +144,49 @@ export interface StragglerSpec {
   stages: FaultStage[];
 }
 
+/**
+ * Mimic (Karimireddy et al., ICLR 2022): every corrupted client sends an exact copy of one honest client's update,
+ * the one furthest along the honest updates' top principal direction, learnt over a warm-up (adaptive.ts).
+ */
+export interface MimicSpec {
+  kind: 'mimic';
+  /** Warm-up, in rounds the attackers act in (integer in [1, 10⁶]): z is learnt and the target re-chosen each of them; default 1. */
+  warmup: number;
+}
+
+/** Opt-ALIE (ByzFL): ALIE's μ + z·σ with z chosen each round to push the aggregate in use furthest from the honest mean. */
+export interface OptAlieSpec {
+  kind: 'opt-alie';
+  /** Upper end of the z searched, [0, zMax]; standard deviations (finite, > 0); default 10. */
+  zMax: number;
+  /** Aggregator evaluations per round (integer in [4, 1000]); default 24. */
+  evals: number;
+}
+
+/** Opt-IPM (ByzFL): IPM's −ε·mean(honest) with ε chosen each round to push the aggregate in use furthest from the honest mean. */
+export interface OptIpmSpec {
+  kind: 'opt-ipm';
+  /** Upper end of the ε searched, [0, epsMax]; multiples of the honest mean (finite, > 0); default 100. */
+  epsMax: number;
+  /** Aggregator evaluations per round (integer in [4, 1000]); default 24. */
+  evals: number;
+}
+
+/**
+ * The infinity attack (ByzFL `Inf`): every coordinate of the update is `value`. `max-float` is the largest finite
+ * float32 (3.4028234663852886e38), which crosses the wire and reaches the rule; `infinity` is a literal +∞, which
+ * the coordinator's wire validation refuses (the client's reply is rejected, as if it had dropped out); a number
+ * sends that finite magnitude.
+ */
+export interface InfSpec {
+  kind: 'inf';
+  /** `max-float` (default), `infinity`, or a finite number > 0 (update units). */
+  value: 'max-float' | 'infinity' | number;
+}
+
 /** One corrupted-client behaviour, discriminated on `kind`, with every default filled. */
-export type BehaviorSpec = LabelFlipSpec | GaussianSpec | SignFlipSpec | ScaleSpec | AlieSpec | IpmSpec | BackdoorSpec | FreeRiderSpec | CrashSpec | StragglerSpec;
+export type BehaviorSpec =
+  LabelFlipSpec | GaussianSpec | SignFlipSpec | ScaleSpec | AlieSpec | IpmSpec | BackdoorSpec | FreeRiderSpec | CrashSpec | StragglerSpec | MimicSpec | OptAlieSpec | OptIpmSpec | InfSpec;
 
 /**
  * A behaviour registered with `registerBehavior` (registry.ts): its kind and its options as the
@@ -183,6 +224,10 @@ export const BEHAVIOR_DEFAULTS = {
   'free-rider': {},
   crash: { mode: 'disconnect', rounds: 'all', rejoin: true },
   straggler: { stages: ['train'] },
+  mimic: { warmup: 1 },
+  'opt-alie': { zMax: 10, evals: 24 },
+  'opt-ipm': { epsMax: 100, evals: 24 },
+  inf: { value: 'max-float' },
 } as const;
 
 /** The defaults of a corruption spec. */
@@ -307,9 +352,48 @@ const stragglerSchema = z.strictObject({
     .default(() => [...D.straggler.stages]),
 });
 
+const evalsSchema = intAtLeast('evals', 4, 1000);
+
+const mimicSchema = z.strictObject({
+  kind: z.literal('mimic'),
+  warmup: intAtLeast('warmup', 1, 1_000_000).default(D.mimic.warmup),
+});
+
+const optAlieSchema = z.strictObject({
+  kind: z.literal('opt-alie'),
+  zMax: positive('zMax').default(D['opt-alie'].zMax),
+  evals: evalsSchema.default(D['opt-alie'].evals),
+});
+
+const optIpmSchema = z.strictObject({
+  kind: z.literal('opt-ipm'),
+  epsMax: positive('epsMax').default(D['opt-ipm'].epsMax),
+  evals: evalsSchema.default(D['opt-ipm'].evals),
+});
+
+const infSchema = z.strictObject({
+  kind: z.literal('inf'),
+  value: z.union([z.literal('max-float'), z.literal('infinity'), positive('value')], { error: 'value must be "max-float", "infinity" or a finite number > 0' }).default(D.inf.value),
+});
+
 const behaviorUnion = z.discriminatedUnion(
   'kind',
-  [labelFlipSchema, gaussianSchema, signFlipSchema, scaleSchema, alieSchema, ipmSchema, backdoorSchema, freeRiderSchema, crashSchema, stragglerSchema],
+  [
+    labelFlipSchema,
+    gaussianSchema,
+    signFlipSchema,
+    scaleSchema,
+    alieSchema,
+    ipmSchema,
+    backdoorSchema,
+    freeRiderSchema,
+    crashSchema,
+    stragglerSchema,
+    mimicSchema,
+    optAlieSchema,
+    optIpmSchema,
+    infSchema,
+  ],
   { error: `kind must be one of ${BEHAVIOR_KINDS.join(', ')}` },
 );
 
@@ -439,7 +523,9 @@ export function checkPoisonBva(spec: CorruptionSpec, path = 'corrupted'): void {
   throw new ConfigError(
     [`${path}.poisonBva`, `${path}.behavior.kind`],
     `${path}.poisonBva = true cannot be combined with ${path}.behavior.kind = ${JSON.stringify(b.kind)}` +
-      `${b.kind === 'sign-flip' ? ' (omniscient)' : ''}: it needs the round's honest updates, which the BV statistics do not have`,
+      (b.kind === 'inf'
+        ? ": inf poisons the model update only (the BV statistics' quantiser would clip it to its range)"
+        : `${b.kind === 'sign-flip' ? ' (omniscient)' : ''}: it needs the round's honest updates, which the BV statistics do not have`),
   );
 }
 
@@ -519,7 +605,7 @@ function checkAgainstDataset(spec: BehaviorSpec, path: string, { numClasses }: B
 
 // --- classification -------------------------------------------------------------------------------------------
 
-/** True for the ten built-in behaviours (false for a registered kind). */
+/** True for the fourteen built-in behaviours (false for a registered kind). */
 export function isBuiltinBehavior(spec: AnyBehaviorSpec): spec is BehaviorSpec {
   return (BEHAVIOR_KINDS as readonly string[]).includes(spec.kind);
 }
@@ -560,6 +646,10 @@ export function behaviorKindOf(spec: AnyBehaviorSpec): 'data' | 'update' | 'faul
     case 'alie':
     case 'ipm':
     case 'free-rider':
+    case 'mimic':
+    case 'opt-alie':
+    case 'opt-ipm':
+    case 'inf':
       return 'update';
     case 'crash':
     case 'straggler':
@@ -570,7 +660,15 @@ export function behaviorKindOf(spec: AnyBehaviorSpec): 'data' | 'update' | 'faul
 /** True when the behaviour needs the round's honest updates from the simulation-only oracle (§2, "Collusion"). */
 export function needsHonestUpdates(spec: AnyBehaviorSpec): boolean {
   if (!isBuiltinBehavior(spec)) return implementationOf(spec).needsHonestUpdates === true;
-  return spec.kind === 'alie' || spec.kind === 'ipm' || (spec.kind === 'sign-flip' && spec.omniscient);
+  return isAdaptive(spec) || spec.kind === 'alie' || spec.kind === 'ipm' || (spec.kind === 'sign-flip' && spec.omniscient);
+}
+
+/**
+ * True for the adaptive attacks (Mimic, Opt-ALIE, Opt-IPM): besides the honest updates they need the aggregation
+ * rule in use and state across rounds, which the simulation's `AdaptiveAdversary` (adaptive.ts) carries.
+ */
+export function isAdaptive(spec: AnyBehaviorSpec): spec is MimicSpec | OptAlieSpec | OptIpmSpec {
+  return spec.kind === 'mimic' || spec.kind === 'opt-alie' || spec.kind === 'opt-ipm';
 }
 
 /**
@@ -579,7 +677,8 @@ export function needsHonestUpdates(spec: AnyBehaviorSpec): boolean {
  */
 export function poisonBvaSupported(spec: AnyBehaviorSpec): boolean {
   if (!isBuiltinBehavior(spec)) return implementationOf(spec).transformBva !== undefined && !needsHonestUpdates(spec);
-  return !needsHonestUpdates(spec);
+  // Inf poisons the model update only: the BV statistics go through the quantiser, which clips it away.
+  return !needsHonestUpdates(spec) && spec.kind !== 'inf';
 }
 
 /** The built-in data poisoning a client applies before training, if any (label flip, backdoor, or a scale's base). */

@@ -17,11 +17,20 @@
  * - IPM: Xie, Koyejo, Gupta, "Fall of Empires: Breaking Byzantine-tolerant SGD by Inner Product Manipulation"
  *   (UAI 2020, arXiv 1903.03936), −ε·mean(honest).
  * - Free rider: FedML's `zero` mode.
+ * - Mimic, Opt-ALIE, Opt-IPM: adaptive.ts (they need the aggregation rule and state across rounds, from
+ *   `ctx.adaptive`).
+ * - Inf: ByzFL's `Inf` sends +∞ in every coordinate. A literal ∞ never reaches a rule here (the coordinator's
+ *   wire validation refuses non-finite values, `f32FromWire`), so `value: 'max-float'` (the default) sends the
+ *   largest finite float32, 3.4028234663852886e38, in every coordinate: it crosses the wire and tests the rules'
+ *   arithmetic (the mean accumulates in float64, Krum's squared distances fit in float64); `value: 'infinity'`
+ *   sends the literal +∞ to show the validation catching it; a number sends that magnitude.
  * `honest` is the round's honest updates from the simulation-only oracle; whether it includes the corrupted
  * clients' own honest updates is the caller's choice (the usual one: the m − f honest clients only).
  */
 import type { Rng } from '../../shared/util/random.js';
-import { behaviorOptions, implementationOf, isBuiltinBehavior, needsHonestUpdates, type AnyBehaviorSpec, type RegisteredBehaviorSpec, type ScaleSpec } from './spec.js';
+import { behaviorOptions, implementationOf, isBuiltinBehavior, needsHonestUpdates, type AnyBehaviorSpec, type InfSpec, type RegisteredBehaviorSpec, type ScaleSpec } from './spec.js';
+import type { AdaptiveAdversary } from './adaptive.js';
+import { meanAndStd, meanOfVectors } from './stats.js';
 
 /** What an update transform may use besides the client's own update. */
 export interface UpdateContext {
@@ -33,6 +42,26 @@ export interface UpdateContext {
   honest?: readonly Float32Array[];
   /** The generator of this client's draws this round (Gaussian noise). */
   rng: Rng;
+  /**
+   * The run's adaptive adversary, given to every behaviour that needs the honest updates (required by Mimic,
+   * Opt-ALIE, Opt-IPM): the aggregation rule in use (`aggregation`), the run `seed`, `forecast(round, v)` (the
+   * aggregate the coordinator would compute if the corrupted clients sent v) and the adaptive attacks' state.
+   */
+  adaptive?: AdaptiveAdversary;
+  /** The round number (≥ 1; default 1); the adaptive adversary decides once per round. */
+  round?: number;
+  /** The honest clients' ids, one per `honest` update (default `honest-<i>`); Mimic records the one it copies. */
+  honestIds?: readonly string[];
+  /** The round's corrupted clients' ids (default f placeholders); adaptive attacks forecast one copy per id. */
+  corruptedIds?: readonly string[];
+}
+
+/** The largest finite float32, 2¹²⁸ − 2¹⁰⁴: what `inf` sends by default. */
+export const MAX_FLOAT32 = 3.4028234663852886e38;
+
+/** The magnitude `inf` puts in every coordinate. */
+export function infValue(spec: InfSpec): number {
+  return spec.value === 'max-float' ? MAX_FLOAT32 : spec.value === 'infinity' ? Infinity : spec.value;
 }
 
 /**
@@ -49,9 +78,19 @@ export function transformUpdate(spec: AnyBehaviorSpec, own: Float32Array, ctx: U
     case 'gaussian':
       return gaussian(own.length, spec.mu, spec.sigma, ctx.rng);
     case 'sign-flip':
-      return scaled(spec.omniscient ? mean(honest) : own, -spec.s);
+      return scaled(spec.omniscient ? meanOfVectors(honest) : own, -spec.s);
     case 'scale':
       return scaled(own, scaleGamma(spec, own, m));
+    case 'mimic':
+    case 'opt-alie':
+    case 'opt-ipm': {
+      if (ctx.adaptive === undefined) throw new Error(`behaviour ${spec.kind} needs the run's adaptive adversary (ctx.adaptive: the aggregation rule in use and state across rounds)`);
+      const corrupted = ctx.corruptedIds ?? Array.from({ length: Math.max(1, f) }, (_, i) => `corrupted-${i}`);
+      const choice = ctx.adaptive.choose(spec, { round: ctx.round ?? 1, honest, honestIds: ctx.honestIds ?? honest.map((_, i) => `honest-${i}`), corruptedIds: corrupted });
+      return choice.update.slice();
+    }
+    case 'inf':
+      return new Float32Array(own.length).fill(infValue(spec));
     case 'alie': {
       const z = spec.z === 'auto' ? alieAutoZ(m, f) : spec.z;
       const { mu, sigma } = meanAndStd(honest);
@@ -60,7 +99,7 @@ export function transformUpdate(spec: AnyBehaviorSpec, own: Float32Array, ctx: U
       return out;
     }
     case 'ipm':
-      return scaled(mean(honest), -spec.eps);
+      return scaled(meanOfVectors(honest), -spec.eps);
     case 'free-rider':
       return new Float32Array(own.length);
     case 'backdoor':
@@ -125,8 +164,8 @@ export function normalQuantile(p: number): number {
  * array on its own, returning new arrays: Gaussian replaces each with N(μ, σ²) noise (drawn in array order),
  * sign flip sends −s·v, scale γ·v (γ numeric, or the cohort size `m` for `cohort`; S is a bound in update units and is
  * ignored here), a backdoor's γ scales likewise, the free rider sends zeros, and data-only or fault kinds copy.
- * ALIE, IPM and the omniscient sign flip have no honest BV oracle: they throw (refused at config time, see
- * `poisonBvaSupported`). Pass the P, B and V arrays only: a segment of kind `count` (the clipped count of
+ * ALIE, IPM, the omniscient sign flip and the adaptive attacks have no honest BV oracle, and Inf poisons the model
+ * update only: they throw (refused at config time, see `poisonBvaSupported`). Pass the P, B and V arrays only: a segment of kind `count` (the clipped count of
  * `phase1Values`/`phase2Values`) must stay a non-negative integer, which noise or a sign flip would break.
  */
 export function transformBvaContribution(spec: AnyBehaviorSpec, values: readonly Float32Array[], rng: Rng, m?: number): Float32Array[] {
@@ -134,6 +173,7 @@ export function transformBvaContribution(spec: AnyBehaviorSpec, values: readonly
   if (needsHonestUpdates(spec)) {
     throw new Error(`poisonBva: behaviour ${spec.kind}${spec.kind === 'sign-flip' ? ' (omniscient)' : ''} needs the honest updates and cannot poison the BV statistics`);
   }
+  if (spec.kind === 'inf') throw new Error('poisonBva: behaviour inf poisons the model update only');
   switch (spec.kind) {
     case 'gaussian':
       return values.map((v) => gaussian(v.length, spec.mu, spec.sigma, rng));
@@ -213,27 +253,6 @@ function scaled(v: ArrayLike<number>, k: number): Float32Array {
   const out = new Float32Array(v.length);
   for (let j = 0; j < v.length; j++) out[j] = k * v[j]!;
   return out;
-}
-
-function mean(vs: readonly Float32Array[]): Float64Array {
-  const out = new Float64Array(vs[0]!.length);
-  for (const v of vs) for (let j = 0; j < out.length; j++) out[j] = out[j]! + v[j]!;
-  for (let j = 0; j < out.length; j++) out[j] = out[j]! / vs.length;
-  return out;
-}
-
-/** Coordinate-wise mean and population standard deviation (÷ n) in float64, two passes for stability. */
-function meanAndStd(vs: readonly Float32Array[]): { mu: Float64Array; sigma: Float64Array } {
-  const mu = mean(vs);
-  const sigma = new Float64Array(mu.length);
-  for (const v of vs) {
-    for (let j = 0; j < mu.length; j++) {
-      const e = v[j]! - mu[j]!;
-      sigma[j] = sigma[j]! + e * e;
-    }
-  }
-  for (let j = 0; j < sigma.length; j++) sigma[j] = Math.sqrt(sigma[j]! / vs.length);
-  return { mu, sigma };
 }
 
 function l2(v: Float32Array): number {
