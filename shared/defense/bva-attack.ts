@@ -33,7 +33,7 @@ import {
   type Phase1Sums,
   type Phase2Sums,
 } from './bva-combine.js';
-import { BIAS_OPTIONS, DEFAULT_TAU, omegaFromMean, phase1Contribution, phase2Contribution, type BiasOption, type Phase1Options } from './bva-stats.js';
+import { BIAS_OPTIONS, DEFAULT_TAU, omegaFromMean, phase1Contribution, phase2Contribution, type BiasOption, type Phase1Contribution, type Phase1Options } from './bva-stats.js';
 
 /** Phase 1 of BV step `step` (0-based): which segments to sum. */
 export interface Phase1Request extends Phase1Options {
@@ -292,6 +292,13 @@ function shapeOf(model: Model, X: Float32Array, labels: Uint8Array): BvaShape {
   return { ns: labels.length, classes: model.spec.numClasses, inputSize: X.length / labels.length };
 }
 
+/** Whether every value of a contribution (absent counts as finite) is finite. */
+function allFinite(v: Float32Array | undefined): boolean {
+  if (v === undefined) return true;
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return false;
+  return true;
+}
+
 /** Sums float32 contributions in float64, in survivor order, then rounds once to float32. */
 function sumInto(acc: Float64Array | undefined, v: Float32Array): Float64Array {
   const a = acc ?? new Float64Array(v.length);
@@ -299,11 +306,6 @@ function sumInto(acc: Float64Array | undefined, v: Float32Array): Float64Array {
   return a;
 }
 
-/**
- * The plaintext ensemble (decent-bva.md §4.1): each survivor's contribution is computed on its model with the
- * same `bva-stats` functions a client runs in secure mode, summed in float64 and rounded once to float32.
- * The caller owns the models (they are not disposed).
- */
 /** Options of the plaintext ensemble. */
 export interface PlaintextEnsembleOptions {
   /**
@@ -318,6 +320,14 @@ export interface PlaintextEnsembleOptions {
   clientSeeds?: readonly number[];
 }
 
+/**
+ * The plaintext ensemble (decent-bva.md §4.1): each survivor's contribution is computed on its model with the
+ * same `bva-stats` functions a client runs in secure mode, summed in float64 and rounded once to float32.
+ * A model whose contribution is not finite (a corrupted upload of huge weights: its softmax overflows) is left out
+ * of that step's sums, as a client in secure mode could not encode such an input, and phase 2 of the step runs
+ * over the models phase 1 kept; only a step whose every model is left out is an error. The caller owns the models
+ * (they are not disposed).
+ */
 export function plaintextEnsemble(models: readonly Model[], survivors: PlaintextSurvivors = {}, options: PlaintextEnsembleOptions = {}): BvaEnsemble {
   if (models.length === 0) throw new Error('plaintextEnsemble: models is empty; the ensemble needs at least one client');
   const all = models.map((_, k) => k);
@@ -329,42 +339,58 @@ export function plaintextEnsemble(models: readonly Model[], survivors: Plaintext
   const phase1Survivors = new Map<number, number[]>();
   return {
     async phase1(X, labels, req) {
-      const u1 = resolveSurvivors(survivors.phase1, req.step, all, all, 'phase-1');
-      phase1Survivors.set(req.step, u1);
+      const survived = resolveSurvivors(survivors.phase1, req.step, all, all, 'phase-1');
+      const kept: number[] = [];
+      const contributions: Phase1Contribution[] = [];
+      for (const k of survived) {
+        const c = phase1Contribution(models[k]!, X, labels, own(req, k));
+        if (!allFinite(c.P) || !allFinite(c.B)) continue;
+        kept.push(k);
+        contributions.push(c);
+      }
+      if (kept.length === 0) throw new Error(`plaintextEnsemble: step ${req.step}: every model's phase-1 statistics are non-finite`);
+      phase1Survivors.set(req.step, kept);
       const q = options.emulateQuantization;
       if (q !== undefined) {
         const spec = phase1Spec(shapeOf(models[0]!, X, labels), req, q.nMax);
-        const inputs = u1.map((k) => phase1Values(phase1Contribution(models[k]!, X, labels, own(req, k)), spec));
-        const { clipped: _clipped, ...sums } = decodePhase1(spec, quantizedSum(spec, inputs), u1.length);
+        const inputs = contributions.map((c) => phase1Values(c, spec));
+        const { clipped: _clipped, ...sums } = decodePhase1(spec, quantizedSum(spec, inputs), kept.length);
         return sums;
       }
       let sumP: Float64Array | undefined;
       let sumB: Float64Array | undefined;
-      for (const k of u1) {
-        const c = phase1Contribution(models[k]!, X, labels, own(req, k));
+      for (const c of contributions) {
         if (c.P !== undefined) sumP = sumInto(sumP, c.P);
         if (c.B !== undefined) sumB = sumInto(sumB, c.B);
       }
       return {
         ...(sumP === undefined ? {} : { sumP: Float32Array.from(sumP) }),
         ...(sumB === undefined ? {} : { sumB: Float32Array.from(sumB) }),
-        count: u1.length,
+        count: kept.length,
       };
     },
     async phase2(X, omega, req) {
       const u1 = phase1Survivors.get(req.step);
       if (u1 === undefined) throw new Error(`plaintextEnsemble: phase 2 of step ${req.step} before its phase 1`);
       const u2 = resolveSurvivors(survivors.phase2, req.step, u1, u1, 'phase-2');
+      const contributions = u2.map((k) => phase2Contribution(models[k]!, X, omega, own(req, k).dropoutSeed)).filter((v) => allFinite(v));
+      if (contributions.length === 0) throw new Error(`plaintextEnsemble: step ${req.step}: every model's phase-2 statistics are non-finite`);
       const q = options.emulateQuantization;
       if (q !== undefined) {
         const spec = phase2Spec(shapeOf(models[0]!, X, new Uint8Array(omega.length / models[0]!.spec.numClasses)), q.nMax);
-        const inputs = u2.map((k) => phase2Values(phase2Contribution(models[k]!, X, omega, own(req, k).dropoutSeed)));
-        const { clipped: _clipped, ...sums } = decodePhase2(spec, quantizedSum(spec, inputs), u2.length);
+        const { clipped: _clipped, ...sums } = decodePhase2(
+          spec,
+          quantizedSum(
+            spec,
+            contributions.map((v) => phase2Values(v)),
+          ),
+          contributions.length,
+        );
         return sums;
       }
       let sumV: Float64Array | undefined;
-      for (const k of u2) sumV = sumInto(sumV, phase2Contribution(models[k]!, X, omega, own(req, k).dropoutSeed));
-      return { sumV: Float32Array.from(sumV!), count: u2.length };
+      for (const v of contributions) sumV = sumInto(sumV, v);
+      return { sumV: Float32Array.from(sumV!), count: contributions.length };
     },
   };
 }
