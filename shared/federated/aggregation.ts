@@ -215,6 +215,7 @@ export const ACROSS_REFUSALS: Readonly<Partial<Record<AggregationRule, string>>>
   monna: "MoNNA averages around the coordinator's root update, which grouped secure aggregation does not compute (use 'mda' or 'geometric-median' across the groups)",
   foolsgold:
     "FoolsGold keeps a history per client identity across rounds, but the groups are redrawn every round, so a group mean has no identity to keep a history for (use 'centered-clipping' or 'geometric-median' across the groups)",
+  mean: "the mean of the group means is the secure mean of the cohort: use rule: 'mean' with secure: true, or a robust rule across the groups",
   grouped: "'grouped' cannot be nested in itself",
 };
 
@@ -498,7 +499,7 @@ function resolveAcross(input: unknown, g: number, fields: Fields): AcrossRule {
   }
   const refusal = ACROSS_REFUSALS[name as AggregationRule];
   if (refusal !== undefined) {
-    throw new ConfigError(typeof input === 'string' ? 'aggregation.across' : 'aggregation.across.rule', `aggregation.across = '${name}' cannot combine group means: ${refusal}`);
+    throw new ConfigError(typeof input === 'string' ? 'aggregation.across' : 'aggregation.across.rule', `aggregation.across = ${show(name)} cannot combine group means: ${refusal}`);
   }
   const r = name as Exclude<AggregationRule, 'grouped'>;
   checkFieldNames(raw, r, at);

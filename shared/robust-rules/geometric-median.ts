@@ -6,8 +6,10 @@
  *   z ← Σ_i β_i x_i / Σ_i β_i,  β_i = α_i / max(ν, ‖x_i − z‖),  repeated T times.
  *
  * Ambiguities resolved:
- * - Start point: the mean of the updates (as the RFA reference code does). ByzFL starts at 0; the iteration is
- *   translation-equivariant, so the fixtures compare us with ByzFL run on x_i − mean, shifted back.
+ * - Start point: the zero update (ByzFL's choice; the paper leaves v⁽⁰⁾ free). With a fixed, small T the start
+ *   matters: the mean, another natural start, sits f/m of the way to far-away outliers, and three iterations
+ *   from it do not get back to the honest cluster (1e6-sized outliers in test/robust-aggregation.test.ts), while
+ *   from zero (no step) the first iteration already weighs those outliers by 1/distance.
  * - A fixed number of iterations T (`iterations`, default 3; ByzFL's default too) and no early stop on the
  *   objective; ν (`nu`, in update-norm units) defaults to 1e-6, small against update norms so that the result
  *   is the (unsmoothed) Weiszfeld iterate unless an update sits on z (ByzFL's default is 0.1).
@@ -30,8 +32,6 @@ export function geometricMedian(updates: readonly Float32Array[], d: number, nu:
   const m = xs.length;
   if (m === 0) return new Float32Array(d);
   let z = new Float64Array(d);
-  for (const u of xs) for (let t = 0; t < d; t++) z[t] += u[t]!;
-  for (let t = 0; t < d; t++) z[t] = z[t]! / m;
   const beta = new Float64Array(m);
   for (let it = 0; it < iterations; it++) {
     let total = 0;
