@@ -2,6 +2,9 @@ import { expect } from 'chai';
 import { AGGREGATION_RULES, DEFAULT_AGGREGATION, aggregationRequires, minUpdates, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { Rng } from '../shared/util/random.js';
 import { expectConfigError } from './helpers/errors.js';
+import { expandMatrix, parseMatrix } from '../simulations/benchmark/matrix.js';
+import { resolveScenario } from '../simulations/scenario.js';
+import { ConfigError } from '../shared/federated/errors.js';
 import { aggregatePlaintext, combineAcross, splitGroups, type AggregateContext } from '../server/robust-aggregators.js';
 
 const f32 = (...v: number[]): Float32Array => Float32Array.from(v);
@@ -606,6 +609,47 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
       expectConfigError(() => resolveAggregation({ rule: 'median', f: 1 }, plain), ['aggregation.f'], /not a parameter of rule 'median'/, /takes none/);
       expectConfigError(() => resolveAggregation({ rule: 'krum', f: 1, beta: 0.1 }, plain), ['aggregation.beta'], /takes 'f'/);
       expectConfigError(() => resolveAggregation({ rule: 'grouped', groups: 2, tau: 1 }, { secure: true, cohortSize: 6 }), ['aggregation.tau'], /'groups', 'across', 'beta', 'minGroups'/);
+    });
+  });
+
+  describe('the issue-18 rules from scenarios and benchmark matrices', () => {
+    const base = { dataset: 'synthetic', model: 'linear', method: 'fedavg', secure: false, numClients: 20, fraction: 0.5, rounds: 1, sharedSetSize: 8, seed: 1, workers: 1 };
+
+    it('a scenario takes every new rule, pre-aggregators and a rule object across groups', () => {
+      expect(resolveScenario({ ...base, aggregation: { rule: 'fltrust' } }).aggregation).to.deep.equal({ rule: 'fltrust', rootSize: 100 });
+      expect(resolveScenario({ ...base, aggregation: { rule: 'krum', f: 2, pre: ['nnm'] } }).aggregation).to.deep.equal({ rule: 'krum', f: 2, pre: [{ name: 'nnm', f: 2 }] });
+      expect(resolveScenario({ ...base, secure: true, aggregation: { rule: 'grouped', groups: 3, across: 'geometric-median' } }).aggregation).to.deep.include({
+        across: { rule: 'geometric-median', nu: 1e-6, iterations: 3 },
+      });
+      expectConfigError(() => resolveScenario({ ...base, aggregation: { rule: 'mda', f: 5 } }), ['aggregation.f'], /m = 10/);
+    });
+
+    it('a matrix crosses the new rules as defenses, and a bad parameter names the cell and the field', () => {
+      const matrix = {
+        name: 'rules',
+        base,
+        defenses: [
+          { name: 'geomed', aggregation: { rule: 'geometric-median' } },
+          { name: 'cc', aggregation: { rule: 'centered-clipping', tau: 1 } },
+          { name: 'nnm-meamed', aggregation: { rule: 'meamed', f: 2, pre: ['nnm'] } },
+          { name: 'bucket-krum', aggregation: { rule: 'krum', f: 1, pre: [{ name: 'bucketing', s: 2 }] } },
+          { name: 'foolsgold', aggregation: { rule: 'foolsgold' } },
+        ],
+        threats: [{ name: 'none' }],
+      };
+      const cells = expandMatrix(parseMatrix(matrix));
+      expect(cells.map((c) => c.scenario.aggregation.rule)).to.deep.equal(['geometric-median', 'centered-clipping', 'meamed', 'krum', 'foolsgold']);
+      let caught: unknown;
+      try {
+        expandMatrix(parseMatrix({ ...matrix, defenses: [{ name: 'bad', aggregation: { rule: 'krum', f: 2, pre: [{ name: 'bucketing', s: 2 }] } }] }));
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).to.be.instanceOf(ConfigError);
+      expect((caught as ConfigError).fields).to.deep.equal(['aggregation.f']);
+      expect((caught as ConfigError).message)
+        .to.match(/matrix cell bad/)
+        .and.match(/after bucketing, the rule sees 5 of the 10/);
     });
   });
 });
