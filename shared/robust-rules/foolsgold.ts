@@ -24,6 +24,8 @@
  *   similarity counts as none, and pardoning never divides by 0 (it rescales only when v_j > v_i ≥ 0).
  * - A history of norm 0 has cosine 0 with every other; an update with a non-finite coordinate is not added to
  *   its history and gets α = 0.
+ * - Memory: one Float64 history of d coordinates per client ever seen (8·d bytes each: 175 KB for cnn-mnist's
+ *   21,840 parameters, 17 MB for 100 clients).
  * - ByzFL has no FoolsGold: the fixtures come from an independent NumPy reference of Algorithm 1.
  * - Across groups: refused. The groups are redrawn every round, so a group mean has no identity to keep a
  *   history for (see `ACROSS_REFUSALS` in shared/federated/aggregation.ts).
