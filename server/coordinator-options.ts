@@ -21,8 +21,9 @@ export interface CoordinatorOptions {
   secure?: boolean;
   /**
    * How updates are combined (threats-and-evaluation.md §4, §5): `mean` (default), a plaintext robust rule
-   * (median, trimmed-mean, krum, multi-krum, norm-clip; refused with secure aggregation) or `grouped` secure
-   * aggregation (a secure sum per group, then median or trimmed mean across the group means).
+   * (median, trimmed-mean, krum, multi-krum, norm-clip, geometric-median, centered-clipping, mda, monna, meamed,
+   * fltrust, foolsgold, any of them with `pre` pre-aggregators; refused with secure aggregation) or `grouped`
+   * secure aggregation (a secure sum per group, then a robust rule `across` the group means).
    */
   aggregation?: unknown;
   /** Secure-aggregation options (threshold, threat model, graph, restarts). */

@@ -14,7 +14,8 @@ import { initialWeights, modelSpec, type ModelSpec } from '../shared/models/mode
 import { gatherBatch, disposeBatch } from '../shared/train/batches.js';
 import { resolveConfig, type FederatedConfig } from '../shared/federated/config.js';
 import { ConfigError } from '../shared/federated/errors.js';
-import { DEFAULT_AGGREGATION, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
+import { DEFAULT_AGGREGATION, needsRootUpdate, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
+import { rootUpdateSource } from './engine/root-update.js';
 import { evaluateWeights, type EvaluationSetup } from '../shared/federated/evaluation.js';
 import { DEFAULT_TIMEOUTS_MS, maxMessageBytes, type ClientToServerEvents, type ServerToClientEvents, type SocketData } from '../shared/protocol/events.js';
 import { cohortSizeOf, RoundEngine } from '../shared/engine/round-engine.js';
@@ -109,7 +110,14 @@ export class Coordinator {
       : undefined;
     this.engine = new RoundEngine({
       config: this.config,
-      strategy: coordinatorStrategy(this.config, this.spec, this.aggregation, sessions, { spec: this.spec, clean, shape }),
+      strategy: coordinatorStrategy(
+        this.config,
+        this.spec,
+        this.aggregation,
+        sessions,
+        { spec: this.spec, clean, shape },
+        needsRootUpdate(this.aggregation) ? rootUpdateSource(this.config, this.spec, train, this.aggregation.rootSize) : undefined,
+      ),
       transport: this.transport,
       clock: systemClock,
       sharedLabels: clean.labels,

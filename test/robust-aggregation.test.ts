@@ -1,10 +1,18 @@
 import { expect } from 'chai';
-import { AGGREGATION_RULES, DEFAULT_AGGREGATION, aggregationRequires, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
+import { AGGREGATION_RULES, DEFAULT_AGGREGATION, aggregationRequires, minUpdates, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { Rng } from '../shared/util/random.js';
 import { expectConfigError } from './helpers/errors.js';
-import { aggregatePlaintext, combineAcross, splitGroups } from '../server/robust-aggregators.js';
+import { expandMatrix, parseMatrix } from '../simulations/benchmark/matrix.js';
+import { resolveScenario } from '../simulations/scenario.js';
+import { ConfigError } from '../shared/federated/errors.js';
+import { aggregatePlaintext, combineAcross, splitGroups, type AggregateContext } from '../server/robust-aggregators.js';
 
 const f32 = (...v: number[]): Float32Array => Float32Array.from(v);
+
+/** The uniform mean of a list of vectors. */
+function meanOf(xs: readonly Float32Array[]): Float32Array {
+  return Float32Array.from(xs[0]!, (_, t) => xs.reduce((s, x) => s + x[t]!, 0) / xs.length);
+}
 
 /** Asserts that every coordinate of `actual` is within `tol` of `expected`. */
 function expectClose(actual: Float32Array, expected: number[], tol = 1e-6): void {
@@ -181,18 +189,89 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
       { rule: 'multi-krum', f: 1, k: 3 },
       { rule: 'norm-clip', tau: 'median' },
       { rule: 'norm-clip', tau: 1e9 },
+      { rule: 'geometric-median', nu: 1e-6, iterations: 3 },
+      { rule: 'geometric-median', nu: 0.1, iterations: 10 },
+      { rule: 'centered-clipping', tau: 1e9, iterations: 1 },
+      { rule: 'centered-clipping', tau: 1e9, iterations: 3 },
+      { rule: 'mda', f: 3 },
+      { rule: 'monna', f: 3, rootSize: 100 },
+      { rule: 'meamed', f: 3 },
+      { rule: 'fltrust', rootSize: 100 },
+      { rule: 'foolsgold', kappa: 1 },
+      { rule: 'mean', pre: [{ name: 'nnm', f: 2 }] },
+      { rule: 'median', pre: [{ name: 'bucketing', s: 2 }] },
+      { rule: 'krum', f: 1, pre: [{ name: 'nnm', f: 1 }] },
+      { rule: 'trimmed-mean', beta: 0.2, pre: [{ name: 'arc', f: 2 }] },
+      {
+        rule: 'geometric-median',
+        nu: 1e-6,
+        iterations: 3,
+        pre: [
+          { name: 'bucketing', s: 3 },
+          { name: 'nnm', f: 1 },
+          { name: 'arc', f: 1 },
+        ],
+      },
     ];
+    // FLTrust rescales every update to the root update's norm: with the root equal to u, u comes back. MoNNA's
+    // pivot may be anything; FoolsGold needs ids.
+    const ctx = { root: Float32Array.from(u), ids: updates.map((_, i) => `c${i}`), seed: 3, round: 2 };
     for (const cfg of rules) {
       it(JSON.stringify(cfg), () => {
-        const r = aggregatePlaintext(cfg, updates);
-        expect(Array.from(r.update)).to.deep.equal(Array.from(u));
+        const r = aggregatePlaintext(cfg, updates, ctx);
+        // Averages of identical float32 values in float64 come back exactly; Weiszfeld's weights and the
+        // rescalings leave at most one float32 rounding.
+        expectClose(r.update, Array.from(u), 1e-5 * 10);
+        if (cfg.rule !== 'geometric-median' && cfg.rule !== 'fltrust' && cfg.rule !== 'foolsgold') expect(Array.from(r.update)).to.deep.equal(Array.from(u));
         if (cfg.rule === 'norm-clip') expect(r.clippedFraction).to.equal(0);
       });
     }
 
-    it('combineAcross, median and trimmed mean', () => {
+    it('a second round of FoolsGold (histories carried) still gives the update back', () => {
+      const cfg: AggregationConfig = { rule: 'foolsgold', kappa: 1 };
+      const first = aggregatePlaintext(cfg, updates, ctx);
+      expect(first.state).to.not.equal(undefined);
+      expectClose(aggregatePlaintext(cfg, updates, { ...ctx, state: first.state! }).update, Array.from(u), 1e-4);
+    });
+
+    it('centered clipping moves its centre at most τ per iteration, so it reaches u after ⌈‖u‖/τ⌉ iterations, carried across rounds', () => {
+      // The contract's exception: from the zero centre, identical updates u come back only within τ·L of it.
+      const norm = Math.hypot(...u);
+      const cfg: AggregationConfig = { rule: 'centered-clipping', tau: norm / 2.5, iterations: 1 };
+      let state: AggregateContext['state'];
+      const fractions = [0.4, 0.8, 1, 1];
+      for (const want of fractions) {
+        const r = aggregatePlaintext(cfg, updates, state !== undefined ? { state } : {});
+        expectClose(
+          r.update,
+          Array.from(u, (v) => want * v),
+          1e-4,
+        );
+        state = r.state;
+      }
+    });
+
+    it('combineAcross, median and trimmed mean, and every rule across allows', () => {
       for (const across of ['median', 'trimmed-mean'] as const) {
         expect(Array.from(combineAcross(across, updates, 0.3))).to.deep.equal(Array.from(u));
+      }
+      for (const across of [
+        'geometric-median',
+        { rule: 'centered-clipping', tau: 1e9 },
+        'mda',
+        'meamed',
+        'krum',
+        'multi-krum',
+        'norm-clip',
+        { rule: 'median', pre: [{ name: 'nnm', f: 1 }] },
+        { rule: 'meamed', f: 1, pre: [{ name: 'bucketing', s: 2 }] },
+      ]) {
+        const cfg = resolveAggregation(
+          { rule: 'grouped', groups: 7, across: typeof across === 'string' && /krum|mda|meamed/.test(across) ? { rule: across, f: 1 } : across },
+          { secure: true, cohortSize: 21 },
+        );
+        if (cfg.rule !== 'grouped') throw new Error('expected grouped');
+        expectClose(combineAcross(cfg.across, updates, cfg.beta), Array.from(u), 1e-4);
       }
     });
   });
@@ -216,6 +295,42 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
       const multi = aggregatePlaintext({ rule: 'multi-krum', f }, updates);
       expect(multi.selected).to.deep.equal([0, 1, 2, 3, 7, 8, 9]);
       expect(withinHonestRange(multi.update)).to.equal(true);
+    });
+
+    it('the issue-18 rules stay within (or, for the geometric median and centered clipping, near) the honest range', () => {
+      const ctx = { root: meanOf(honest), ids: updates.map((_, i) => `c${i}`) };
+      for (const cfg of [
+        { rule: 'mda', f },
+        { rule: 'monna', f, rootSize: 100 },
+        { rule: 'meamed', f },
+        { rule: 'median', pre: [{ name: 'nnm', f }] },
+        { rule: 'multi-krum', f: 1, pre: [{ name: 'arc', f }] },
+        { rule: 'mean', pre: [{ name: 'arc', f }] },
+      ] as AggregationConfig[]) {
+        expect(withinHonestRange(aggregatePlaintext(cfg, updates, ctx).update), JSON.stringify(cfg)).to.equal(true);
+      }
+      // MDA and MoNNA keep exactly the honest updates.
+      expect(aggregatePlaintext({ rule: 'mda', f }, updates).selected).to.deep.equal([0, 1, 2, 3, 7, 8, 9]);
+      expect(aggregatePlaintext({ rule: 'monna', f, rootSize: 100 }, updates, ctx).selected).to.deep.equal([0, 1, 2, 3, 7, 8, 9]);
+      // Weiszfeld from zero weighs each point by 1/distance, so an outlier pulls with a unit vector however far it
+      // is: the result moves a bounded distance (here < 2) from the honest updates' own, and not at all further
+      // when the outliers go from 1e6 to 1e9. Centered clipping bounds each outlier's pull by τ/m.
+      const gap = (x: Float32Array, y: Float32Array): number => Math.hypot(...Array.from(x, (v, t) => v - y[t]!));
+      const gm: AggregationConfig = { rule: 'geometric-median', nu: 1e-6, iterations: 3 };
+      const far = updates.map((x) => (x[0] === 1e6 ? new Float32Array(d).fill(1e9) : x));
+      expect(gap(aggregatePlaintext(gm, updates).update, aggregatePlaintext(gm, honest).update)).to.be.below(2);
+      expect(gap(aggregatePlaintext(gm, updates).update, aggregatePlaintext(gm, far).update)).to.be.below(1e-2);
+      const cc: AggregationConfig = { rule: 'centered-clipping', tau: 1, iterations: 1 };
+      const ccHonest = aggregatePlaintext(cc, honest).update.map((v) => (v * (m - f)) / m);
+      expect(gap(aggregatePlaintext(cc, updates).update, ccHonest)).to.be.at.most((f * 1) / m + 1e-6);
+      // FLTrust's aggregate is a convex combination of vectors rescaled to the root update's norm.
+      const ft = aggregatePlaintext({ rule: 'fltrust', rootSize: 100 }, updates, ctx);
+      expect(Math.hypot(...ft.update)).to.be.at.most(Math.hypot(...ctx.root) * (1 + 1e-6));
+      // FoolsGold does not target outliers but sybils: three identical attackers get weight 0.
+      const sybils = [...honest.slice(0, 4), ...Array.from({ length: 3 }, () => new Float32Array(d).fill(1e6))];
+      const fg = aggregatePlaintext({ rule: 'foolsgold', kappa: 1 }, sybils, { ids: sybils.map((_, i) => `c${i}`) });
+      expect(fg.weights!.slice(4)).to.deep.equal([0, 0, 0]);
+      expect(withinHonestRange(fg.update)).to.equal(true);
     });
 
     it('while the mean is dragged to about f/m · 1e6', () => {
@@ -334,11 +449,32 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
         krum: 'plaintext',
         'multi-krum': 'plaintext',
         'norm-clip': 'plaintext',
+        'geometric-median': 'plaintext',
+        'centered-clipping': 'plaintext',
+        mda: 'plaintext',
+        monna: 'plaintext',
+        meamed: 'plaintext',
+        fltrust: 'plaintext',
+        foolsgold: 'plaintext',
         grouped: 'sum-only',
       });
     });
 
-    for (const input of [{ rule: 'median' }, { rule: 'trimmed-mean' }, { rule: 'krum', f: 1 }, { rule: 'multi-krum', f: 1 }, { rule: 'norm-clip' }]) {
+    for (const input of [
+      { rule: 'median' },
+      { rule: 'trimmed-mean' },
+      { rule: 'krum', f: 1 },
+      { rule: 'multi-krum', f: 1 },
+      { rule: 'norm-clip' },
+      { rule: 'geometric-median' },
+      { rule: 'centered-clipping' },
+      { rule: 'mda', f: 1 },
+      { rule: 'monna', f: 1 },
+      { rule: 'meamed', f: 1 },
+      { rule: 'fltrust' },
+      { rule: 'foolsgold' },
+      { rule: 'mean', pre: ['nnm'] },
+    ]) {
       it(`refuses ${input.rule} with secure aggregation, naming both fields`, () => {
         expectConfigError(() => resolveAggregation(input, secure), ['aggregation.rule', 'secure'], /aggregation\.rule/, /secure = true/, /only their sum/, /secure: false/, /'grouped'/);
       });
@@ -390,16 +526,130 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
     });
 
     it('refuses an unknown rule, listing the valid ones', () => {
-      expectConfigError(() => resolveAggregation({ rule: 'bulyan' }, plain), ['aggregation.rule'], /"bulyan"/, /'mean', 'median', 'trimmed-mean', 'krum', 'multi-krum', 'norm-clip', 'grouped'/);
+      expectConfigError(
+        () => resolveAggregation({ rule: 'bulyan' }, plain),
+        ['aggregation.rule'],
+        /"bulyan"/,
+        /'mean', 'median', 'trimmed-mean', 'krum', 'multi-krum', 'norm-clip', 'geometric-median', 'centered-clipping', 'mda', 'monna', 'meamed', 'fltrust', 'foolsgold', 'grouped'/,
+      );
       expectConfigError(() => resolveAggregation({}, plain), ['aggregation.rule']);
       expectConfigError(() => resolveAggregation(42, plain), ['aggregation'], /42/);
       expectConfigError(() => resolveAggregation(null, plain), ['aggregation']);
+    });
+
+    it('fills the defaults of the issue-18 rules and pre-aggregators', () => {
+      expect(resolveAggregation('geometric-median', plain)).to.deep.equal({ rule: 'geometric-median', nu: 1e-6, iterations: 3 });
+      expect(resolveAggregation({ rule: 'centered-clipping' }, plain)).to.deep.equal({ rule: 'centered-clipping', tau: 10, iterations: 1 });
+      expect(resolveAggregation({ rule: 'mda', f: 2 }, plain)).to.deep.equal({ rule: 'mda', f: 2 });
+      expect(resolveAggregation({ rule: 'monna', f: 2 }, plain)).to.deep.equal({ rule: 'monna', f: 2, rootSize: 100 });
+      expect(resolveAggregation({ rule: 'meamed', f: 4 }, plain)).to.deep.equal({ rule: 'meamed', f: 4 });
+      expect(resolveAggregation({ rule: 'fltrust', rootSize: 50 }, plain)).to.deep.equal({ rule: 'fltrust', rootSize: 50 });
+      expect(resolveAggregation({ rule: 'foolsgold' }, plain)).to.deep.equal({ rule: 'foolsgold', kappa: 1 });
+      // A pre-aggregator's f defaults to the rule's; names and objects mix.
+      expect(resolveAggregation({ rule: 'krum', f: 1, pre: ['nnm'] }, plain)).to.deep.equal({ rule: 'krum', f: 1, pre: [{ name: 'nnm', f: 1 }] });
+      expect(resolveAggregation({ rule: 'median', pre: [{ name: 'bucketing' }, { name: 'arc', f: 2 }] }, plain)).to.deep.equal({
+        rule: 'median',
+        pre: [
+          { name: 'bucketing', s: 2 },
+          { name: 'arc', f: 2 },
+        ],
+      });
+      expect(resolveAggregation({ rule: 'median', pre: [] }, plain)).to.deep.equal({ rule: 'median' });
+      expect(resolveAggregation({ rule: 'mean', pre: ['bucketing'] }, plain)).to.deep.equal({ rule: 'mean', pre: [{ name: 'bucketing', s: 2 }] });
+    });
+
+    it('checks the rule against the vectors its pre-aggregators leave (bucketing: ⌈m/s⌉), and minUpdates counts back', () => {
+      // m = 10 in buckets of 2 leaves 5 vectors: Krum needs 5 > 2f + 2, so f = 1 passes and f = 2 does not.
+      expect(resolveAggregation({ rule: 'krum', f: 1, pre: [{ name: 'bucketing', s: 2 }] }, plain)).to.deep.include({ f: 1 });
+      expectConfigError(() => resolveAggregation({ rule: 'krum', f: 2, pre: [{ name: 'bucketing', s: 2 }] }, plain), ['aggregation.f'], /after bucketing, the rule sees 5 of the 10/, /f ≤ 1/);
+      expect(minUpdates(resolveAggregation({ rule: 'krum', f: 1, pre: [{ name: 'bucketing', s: 2 }] }, plain))).to.equal(9);
+      expect(minUpdates(resolveAggregation({ rule: 'mda', f: 2, pre: ['nnm'] }, plain))).to.equal(5);
+      expect(minUpdates(resolveAggregation({ rule: 'median', pre: [{ name: 'nnm', f: 6 }] }, plain))).to.equal(7);
+      expect(minUpdates({ rule: 'meamed', f: 3 })).to.equal(7);
+    });
+
+    it('refuses bad issue-18 parameters, naming the field', () => {
+      expectConfigError(() => resolveAggregation({ rule: 'mda' }, plain), ['aggregation.f'], /no default/);
+      expectConfigError(() => resolveAggregation({ rule: 'mda', f: 5 }, plain), ['aggregation.f'], /m > 2f/, /m = 10/, /f ≤ 4/);
+      expectConfigError(() => resolveAggregation({ rule: 'mda', f: 20 }, { secure: false, cohortSize: 100 }), ['aggregation.f'], /C\(m, f\) ≤ 2,000,000/, /geometric-median/);
+      expectConfigError(() => resolveAggregation({ rule: 'meamed', f: 5 }, plain), ['aggregation.f'], /m > 2f/);
+      expectConfigError(() => resolveAggregation({ rule: 'monna', f: 1, rootSize: 0 }, plain), ['aggregation.rootSize'], /integer ≥ 1/);
+      expectConfigError(() => resolveAggregation({ rule: 'geometric-median', nu: -1 }, plain), ['aggregation.nu'], /≥ 0/);
+      expectConfigError(() => resolveAggregation({ rule: 'geometric-median', iterations: 0 }, plain), ['aggregation.iterations'], /\[1, 1000\]/);
+      expectConfigError(() => resolveAggregation({ rule: 'centered-clipping', tau: 0 }, plain), ['aggregation.tau'], /> 0/);
+      expectConfigError(() => resolveAggregation({ rule: 'foolsgold', kappa: 'high' }, plain), ['aggregation.kappa']);
+      expectConfigError(() => resolveAggregation({ rule: 'foolsgold', pre: [{ name: 'nnm', f: 1 }] }, plain), ['aggregation.pre'], /history per client/);
+      expectConfigError(() => resolveAggregation({ rule: 'median', pre: 'nnm' }, plain), ['aggregation.pre'], /a list of pre-aggregators/);
+      expectConfigError(() => resolveAggregation({ rule: 'median', pre: ['nnn'] }, plain), ['aggregation.pre[0].name'], /"nnn"/, /'nnm', 'bucketing', 'arc'/);
+      expectConfigError(() => resolveAggregation({ rule: 'median', pre: ['nnm'] }, plain), ['aggregation.pre[0].f'], /no f to inherit/);
+      expectConfigError(() => resolveAggregation({ rule: 'median', pre: [{ name: 'arc', f: 10 }] }, plain), ['aggregation.pre[0].f'], /f < m/, /f ≤ 9/);
+      expectConfigError(() => resolveAggregation({ rule: 'median', pre: [{ name: 'bucketing', s: 0 }] }, plain), ['aggregation.pre[0].s'], /integer ≥ 1/);
+      expectConfigError(() => resolveAggregation({ rule: 'median', pre: [{ name: 'bucketing', f: 1 }] }, plain), ['aggregation.pre[0].f'], /takes 's'/);
+      expectConfigError(() => resolveAggregation({ rule: 'grouped', groups: 2, pre: ['nnm'] }, { secure: true, cohortSize: 6 }), ['aggregation.pre'], /inside across/);
+    });
+
+    it('grouped takes any rule across that needs only the group means, validated against g, and refuses the others by name', () => {
+      const s12 = { secure: true, cohortSize: 30 };
+      expect(resolveAggregation({ rule: 'grouped', groups: 10, across: 'geometric-median' }, s12)).to.deep.include({ across: { rule: 'geometric-median', nu: 1e-6, iterations: 3 } });
+      expect(resolveAggregation({ rule: 'grouped', groups: 10, across: { rule: 'krum', f: 2, pre: ['nnm'] } }, s12)).to.deep.include({ across: { rule: 'krum', f: 2, pre: [{ name: 'nnm', f: 2 }] } });
+      expect(resolveAggregation({ rule: 'grouped', groups: 5, across: { rule: 'centered-clipping', tau: 1 } }, s12)).to.deep.include({ across: { rule: 'centered-clipping', tau: 1, iterations: 1 } });
+      // Krum across g = 5 groups needs 5 > 2f + 2.
+      expectConfigError(() => resolveAggregation({ rule: 'grouped', groups: 5, across: { rule: 'krum', f: 2 } }, s12), ['aggregation.across.f'], /g > 2f \+ 2/, /grouped with g = 5/, /f ≤ 1/);
+      expectConfigError(() => resolveAggregation({ rule: 'grouped', groups: 5, across: { rule: 'mda' } }, s12), ['aggregation.across.f'], /no default/);
+      expectConfigError(() => resolveAggregation({ rule: 'grouped', groups: 5, across: { rule: 'median', tau: 1 } }, s12), ['aggregation.across.tau'], /not a parameter/);
+      for (const refused of ['fltrust', 'monna', 'foolsgold']) {
+        expectConfigError(() => resolveAggregation({ rule: 'grouped', groups: 5, across: refused }, s12), ['aggregation.across'], new RegExp(`"${refused}" cannot combine group means`));
+        expectConfigError(() => resolveAggregation({ rule: 'grouped', groups: 5, across: { rule: refused, f: 1 } }, s12), ['aggregation.across.rule']);
+      }
+      expectConfigError(() => resolveAggregation({ rule: 'grouped', groups: 5, across: 'foolsgold' }, s12), ['aggregation.across'], /redrawn every round/);
+      expectConfigError(() => resolveAggregation({ rule: 'grouped', groups: 5, across: 'mean-ish' }, s12), ['aggregation.across'], /'geometric-median'/);
     });
 
     it('refuses a field the rule does not take', () => {
       expectConfigError(() => resolveAggregation({ rule: 'median', f: 1 }, plain), ['aggregation.f'], /not a parameter of rule 'median'/, /takes none/);
       expectConfigError(() => resolveAggregation({ rule: 'krum', f: 1, beta: 0.1 }, plain), ['aggregation.beta'], /takes 'f'/);
       expectConfigError(() => resolveAggregation({ rule: 'grouped', groups: 2, tau: 1 }, { secure: true, cohortSize: 6 }), ['aggregation.tau'], /'groups', 'across', 'beta', 'minGroups'/);
+    });
+  });
+
+  describe('the issue-18 rules from scenarios and benchmark matrices', () => {
+    const base = { dataset: 'synthetic', model: 'linear', method: 'fedavg', secure: false, numClients: 20, fraction: 0.5, rounds: 1, sharedSetSize: 8, seed: 1, workers: 1 };
+
+    it('a scenario takes every new rule, pre-aggregators and a rule object across groups', () => {
+      expect(resolveScenario({ ...base, aggregation: { rule: 'fltrust' } }).aggregation).to.deep.equal({ rule: 'fltrust', rootSize: 100 });
+      expect(resolveScenario({ ...base, aggregation: { rule: 'krum', f: 2, pre: ['nnm'] } }).aggregation).to.deep.equal({ rule: 'krum', f: 2, pre: [{ name: 'nnm', f: 2 }] });
+      expect(resolveScenario({ ...base, secure: true, aggregation: { rule: 'grouped', groups: 3, across: 'geometric-median' } }).aggregation).to.deep.include({
+        across: { rule: 'geometric-median', nu: 1e-6, iterations: 3 },
+      });
+      expectConfigError(() => resolveScenario({ ...base, aggregation: { rule: 'mda', f: 5 } }), ['aggregation.f'], /m = 10/);
+    });
+
+    it('a matrix crosses the new rules as defenses, and a bad parameter names the cell and the field', () => {
+      const matrix = {
+        name: 'rules',
+        base,
+        defenses: [
+          { name: 'geomed', aggregation: { rule: 'geometric-median' } },
+          { name: 'cc', aggregation: { rule: 'centered-clipping', tau: 1 } },
+          { name: 'nnm-meamed', aggregation: { rule: 'meamed', f: 2, pre: ['nnm'] } },
+          { name: 'bucket-krum', aggregation: { rule: 'krum', f: 1, pre: [{ name: 'bucketing', s: 2 }] } },
+          { name: 'foolsgold', aggregation: { rule: 'foolsgold' } },
+        ],
+        threats: [{ name: 'none' }],
+      };
+      const cells = expandMatrix(parseMatrix(matrix));
+      expect(cells.map((c) => c.scenario.aggregation.rule)).to.deep.equal(['geometric-median', 'centered-clipping', 'meamed', 'krum', 'foolsgold']);
+      let caught: unknown;
+      try {
+        expandMatrix(parseMatrix({ ...matrix, defenses: [{ name: 'bad', aggregation: { rule: 'krum', f: 2, pre: [{ name: 'bucketing', s: 2 }] } }] }));
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).to.be.instanceOf(ConfigError);
+      expect((caught as ConfigError).fields).to.deep.equal(['aggregation.f']);
+      expect((caught as ConfigError).message)
+        .to.match(/matrix cell bad/)
+        .and.match(/after bucketing, the rule sees 5 of the 10/);
     });
   });
 });

@@ -96,7 +96,7 @@ describe('shipped scenario files', () => {
     const kinds = new Set(loaded.flatMap((s) => (s.corrupted !== undefined ? [s.corrupted.behavior.kind] : [])));
     expect([...kinds].sort()).to.deep.equal([...BEHAVIOR_KINDS].sort());
     const rules = new Set(loaded.map((s) => s.aggregation.rule));
-    expect([...rules]).to.include.members(['grouped', 'krum', 'mean', 'median', 'norm-clip', 'trimmed-mean']);
+    expect([...rules]).to.include.members(['grouped', 'krum', 'mean', 'median', 'norm-clip', 'trimmed-mean', 'fltrust', 'foolsgold']);
     expect(new Set(loaded.map((s) => s.secure))).to.deep.equal(new Set([true, false]));
   });
 

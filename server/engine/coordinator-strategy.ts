@@ -11,12 +11,21 @@ import type { Strategy } from '../../shared/engine/strategy.js';
 import { GroupedSecure } from './grouped-secure.js';
 import { RobustRule } from './robust-rule.js';
 import { SecureMean } from './secure-mean.js';
+import type { RootUpdate } from './root-update.js';
 import type { SecureSessions } from './secure-sessions.js';
 
 /** The strategy of a coordinator: `sessions` present means secure mode. */
-export function coordinatorStrategy(config: FederatedConfig, spec: ModelSpec, aggregation: AggregationConfig, sessions: SecureSessions | undefined, sharedSet: SharedSetInputs): Strategy {
+export function coordinatorStrategy(
+  config: FederatedConfig,
+  spec: ModelSpec,
+  aggregation: AggregationConfig,
+  sessions: SecureSessions | undefined,
+  sharedSet: SharedSetInputs,
+  root?: RootUpdate,
+): Strategy {
   let inner: Strategy;
   if (sessions !== undefined) inner = aggregation.rule === 'grouped' ? new GroupedSecure(sessions, spec, aggregation) : new SecureMean(sessions, spec);
-  else inner = aggregation.rule === 'mean' ? new PlaintextMean(config, spec) : new RobustRule(config, spec, aggregation);
+  // The mean with pre-aggregators needs the individual updates: it runs as a robust rule (uniform weights).
+  else inner = aggregation.rule === 'mean' && aggregation.pre === undefined ? new PlaintextMean(config, spec) : new RobustRule(config, spec, aggregation, root);
   return withSharedSetDefense(config, inner, sharedSet);
 }

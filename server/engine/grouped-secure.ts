@@ -1,16 +1,17 @@
 /**
  * Grouped secure aggregation (threats-and-evaluation.md §5): a seeded split of the clients that trained into g
  * groups, one secure sum of the updates per group (its own keys and threshold ⌊s/2⌋ + 1), then the robust rule
- * `across` (median or trimmed mean) over the group means. A group below its threshold, or one that is not private,
+ * `across` (median, trimmed mean, or any rule that needs only the group means) over the group means; a stateful
+ * `across` (centered clipping) keeps its state here, across rounds, not checkpointed. A group below its threshold, or one that is not private,
  * is left out; fewer than `minGroups` surviving groups abort the round. The Decent_BVA phases, when asked for,
  * run on one cohort-wide session after the groups.
  */
 import type { ModelSpec } from '../../shared/models/model.js';
-import type { AggregationConfig } from '../../shared/federated/aggregation.js';
+import { minUpdates, type AggregationConfig } from '../../shared/federated/aggregation.js';
 import type { AggregateOptions, AggregateOutcome, RoundContext, RoundPlan, Strategy, TrainedClient } from '../../shared/engine/strategy.js';
 import { applyMeanUpdate, MODEL_PHASE, modelUpdateSpec } from '../../shared/federated/secure-model.js';
 import { SecAggAbortedError } from '../../shared/secagg/errors.js';
-import { combineAcross, splitGroups } from '../robust-aggregators.js';
+import { aggregateAcross, splitGroups, type RuleState } from '../robust-aggregators.js';
 import { secureEnsemble } from '../secure-bva-ensemble.js';
 import type { SecureSessions } from './secure-sessions.js';
 
@@ -22,6 +23,9 @@ type GroupResult = { size: number; survivors: number; refused?: 'privacy'; mean?
 
 /** A secure sum per group, then a robust rule across the group means. */
 export class GroupedSecure implements Strategy {
+  /** What a stateful `across` rule returned last round. */
+  private acrossState: RuleState | undefined;
+
   constructor(
     private readonly sessions: SecureSessions,
     private readonly spec: ModelSpec,
@@ -66,7 +70,12 @@ export class GroupedSecure implements Strategy {
     const means = results.flatMap((r) => (r.mean !== undefined ? [r.mean] : []));
     if (means.length < minGroups) throw new SecAggAbortedError({ stage: 'aggregate', phase: 'groups', attempt: 0, needed: minGroups, got: means.length });
     ctx.metrics.survivors = results.reduce((a, r) => a + r.survivors, 0);
-    const update = combineAcross(agg.across, means, agg.beta);
+    // The rule across must be defined on the groups that survived (e.g. Krum across needs g > 2f + 2).
+    const needAcross = typeof agg.across === 'string' ? 1 : minUpdates(agg.across);
+    if (means.length < needAcross) throw new SecAggAbortedError({ stage: 'aggregate', phase: 'groups', attempt: 0, needed: needAcross, got: means.length });
+    const combined = aggregateAcross(agg.across, means, agg.beta, { seed: ctx.config.seed, round: t, ...(this.acrossState !== undefined ? { state: this.acrossState } : {}) });
+    this.acrossState = combined.state;
+    const update = combined.update;
     const w = ctx.state.weights;
     const next = new Float32Array(w.length);
     for (let i = 0; i < next.length; i++) next[i] = w[i]! + update[i]!;

@@ -1,24 +1,37 @@
 /**
- * The plaintext robust rules as a strategy (threats-and-evaluation.md §4): median, trimmed mean, Krum, Multi-Krum
- * and norm clipping see each update Δ_k = w_k − w_t and give the aggregate update; w_{t+1} = w_t + update. A round
- * with fewer updates than the rule is defined on (`minUpdates`) aborts at `aggregate`.
+ * The plaintext robust rules as a strategy (threats-and-evaluation.md §4): every rule of
+ * server/robust-aggregators.ts sees each update Δ_k = w_k − w_t and gives the aggregate update;
+ * w_{t+1} = w_t + update. A round with fewer updates than the rule is defined on (`minUpdates`, through its
+ * pre-aggregators) aborts at `aggregate`.
+ *
+ * - FLTrust and MoNNA get the coordinator's root update of the round (root-update.ts), computed from w_t.
+ * - Centered clipping and FoolsGold carry state from round to round in this object (`state`). It is not written
+ *   to the checkpoint: a resumed run starts it afresh (zero centre, empty histories), and says so in its log.
  */
 import type { ModelSpec } from '../../shared/models/model.js';
-import { minUpdates, type AggregationConfig } from '../../shared/federated/aggregation.js';
+import { isStateful, minUpdates, needsRootUpdate, type AggregationConfig } from '../../shared/federated/aggregation.js';
 import type { FederatedConfig } from '../../shared/federated/config.js';
 import { MODEL_PHASE, modelUpdate } from '../../shared/federated/secure-model.js';
 import type { AggregateOptions, AggregateOutcome, RoundContext, RoundPlan, Strategy, TrainedClient } from '../../shared/engine/strategy.js';
 import { uploadedModelsEnsemble, uploadedWeights } from '../../shared/engine/uploaded-models.js';
 import { SecAggAbortedError } from '../../shared/secagg/errors.js';
-import { aggregatePlaintext } from '../robust-aggregators.js';
+import { aggregatePlaintext, type RuleState } from '../robust-aggregators.js';
+import type { RootUpdate } from './root-update.js';
 
 /** A plaintext robust aggregation rule. */
 export class RobustRule implements Strategy {
+  /** What a stateful rule returned last round (centered clipping's centre, FoolsGold's histories). */
+  private state: RuleState | undefined;
+  private announced = false;
+
   constructor(
     private readonly config: FederatedConfig,
     private readonly spec: ModelSpec,
     private readonly rule: AggregationConfig,
-  ) {}
+    private readonly root?: RootUpdate,
+  ) {
+    if (needsRootUpdate(rule) && root === undefined) throw new Error(`RobustRule: '${rule.rule}' needs a root-update source (server/engine/root-update.ts)`);
+  }
 
   configureRound(): RoundPlan {
     return { returnWeights: true, sendSharedSet: false };
@@ -30,13 +43,27 @@ export class RobustRule implements Strategy {
     const need = minUpdates(this.rule);
     if (trained.length < need) throw new SecAggAbortedError({ stage: 'aggregate', phase: this.rule.rule, attempt: 0, needed: need, got: trained.length });
     const w = ctx.state.weights;
+    if (!this.announced && isStateful(this.rule.rule) && ctx.round > 1) {
+      ctx.log(`round ${ctx.round}: '${this.rule.rule}' starts with no state from earlier rounds (its state is not checkpointed)`);
+    }
+    this.announced = true;
+    const root = needsRootUpdate(this.rule) ? await ctx.timed('rootUpdate', () => Promise.resolve(this.root!(w, ctx.round))) : undefined;
     const r = aggregatePlaintext(
       this.rule,
       trained.map((c) => modelUpdate(uploadedWeights(c), w)),
+      {
+        seed: this.config.seed,
+        round: ctx.round,
+        ids: trained.map((c) => c.id),
+        ...(root !== undefined ? { root } : {}),
+        ...(this.state !== undefined ? { state: this.state } : {}),
+      },
     );
+    this.state = r.state;
     ctx.metrics.robust = {
       ...(r.selected !== undefined ? { selected: r.selected.map((i) => trained[i]!.id) } : {}),
       ...(r.clippedFraction !== undefined ? { clippedFraction: r.clippedFraction } : {}),
+      ...(r.weights !== undefined ? { weights: Object.fromEntries(r.weights.map((a, i) => [trained[i]!.id, a])) } : {}),
     };
     const next = new Float32Array(w.length);
     for (let i = 0; i < next.length; i++) next[i] = w[i]! + r.update[i]!;

@@ -39,8 +39,11 @@ export interface RoundMetrics {
   excluded?: string[];
   bvaFallback?: boolean;
   bvaSums?: BvaSumInfo[];
-  /** Plaintext robust rules: which updates were kept (Krum), the clipped fraction (norm clipping). */
-  robust?: { selected?: string[]; clippedFraction?: number };
+  /**
+   * Plaintext robust rules: which updates were kept (Krum, Multi-Krum, MDA, MoNNA), the clipped fraction (norm
+   * clipping), each client's weight (FLTrust's trust score, FoolsGold's α) by id.
+   */
+  robust?: { selected?: string[]; clippedFraction?: number; weights?: Record<string, number> };
   /** Grouped secure aggregation: each group's size and survivors (0 when its sum aborted or the group was refused as not private). */
   groups?: { size: number; survivors: number; refused?: 'privacy' }[];
   trainLoss?: number;
