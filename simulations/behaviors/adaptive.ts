@@ -96,7 +96,12 @@ export function forecastAggregate(aggregation: AggregationConfig, r: AdaptiveRou
   if (aggregation.rule !== 'grouped') {
     const updates: Float32Array[] = [...r.honest];
     for (let i = 0; i < f; i++) updates.push(malicious);
-    return aggregatePlaintext(aggregation, updates).update;
+    // The coordinator's context as far as an attacker can know it: the run seed and round (bucketing's shuffle)
+    // and the ids (FoolsGold). A rule's state and FLTrust's / MoNNA's root update are the server's own: without
+    // them a stateful rule is forecast as in its first round, and a root-based rule throws, so the attack falls
+    // back to its default strength.
+    const ids = [...r.honestIds, ...r.corruptedIds];
+    return aggregatePlaintext(aggregation, updates, { seed, round: r.round, ids }).update;
   }
   const byId = new Map<string, Float32Array>();
   r.honestIds.forEach((id, i) => byId.set(id, r.honest[i]!));
@@ -105,7 +110,7 @@ export function forecastAggregate(aggregation: AggregationConfig, r: AdaptiveRou
   const g = Math.min(aggregation.groups, Math.floor(members.length / 3));
   if (g < 1) throw new RangeError(`forecastAggregate: ${members.length} members cannot form a group of 3`);
   const means = splitGroups(seed, r.round, members, g).map((ids) => Float32Array.from(meanOfVectors(ids.map((id) => byId.get(id)!))));
-  return combineAcross(aggregation.across, means, aggregation.beta);
+  return combineAcross(aggregation.across, means, aggregation.beta, { seed, round: r.round });
 }
 
 /** Options of `maximizeStrength`. */
