@@ -19,6 +19,25 @@ export interface CellCoords {
   behavior: string | null;
   /** The profile of the cell (docs/spec/decent-bva.md, "Profiles"); `reference` cells name their defense `<name>@reference`. */
   profile?: 'default' | 'reference';
+  /**
+   * The cell's data heterogeneity (the matrix's `heterogeneity` axis: a named client partition), absent where the
+   * matrix has no such axis; its cells name their defense `<name>~<heterogeneity>`.
+   */
+  heterogeneity?: string;
+}
+
+/** Joins a defense and a heterogeneity name (`fedavg+median~a0.5`); `~` is not allowed in either name. */
+export const HETEROGENEITY_MARK = '~';
+
+/** The defense name of a cell on the heterogeneity axis: `<defense>~<heterogeneity>`. */
+export function heterogeneousDefense(defense: string, heterogeneity: string | undefined): string {
+  return heterogeneity === undefined ? defense : `${defense}${HETEROGENEITY_MARK}${heterogeneity}`;
+}
+
+/** Splits `<defense>~<heterogeneity>` (the heterogeneity is undefined for a plain name). */
+export function splitHeterogeneity(defense: string): { defense: string; heterogeneity: string | undefined } {
+  const at = defense.lastIndexOf(HETEROGENEITY_MARK);
+  return at < 0 ? { defense, heterogeneity: undefined } : { defense: defense.slice(0, at), heterogeneity: defense.slice(at + 1) };
 }
 
 /** The defense name of a cell: the matrix's defense name, with `@reference` for the reference profile. */

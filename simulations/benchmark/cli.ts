@@ -61,7 +61,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (matching === 0) throw new Error(`--only ${values.only}: no cell id contains it (ids look like ${cells[0]?.id ?? '…'})`);
   const levels = matrix.threats.some((t) => (t as { behavior?: unknown }).behavior !== undefined) ? ` × corruption ${matrix.corruption.join('/')}` : '';
   console.log(
-    `matrix ${matrix.name}: ${cells.length} cells (${matrix.defenses.length} defenses × ${matrix.threats.length} threats${levels} × seeds ${matrix.seeds.join(',')})${values.only !== undefined ? `, ${matching} matching --only` : ''}; writing ${out}`,
+    `matrix ${matrix.name}: ${cells.length} cells (${matrix.defenses.length} defenses${matrix.heterogeneity !== undefined ? ` × ${matrix.heterogeneity.length} heterogeneities` : ''} × ${matrix.threats.length} threats${levels} × seeds ${matrix.seeds.join(',')})${values.only !== undefined ? `, ${matching} matching --only` : ''}; writing ${out}`,
   );
   await initBackend();
   const t0 = performance.now();

@@ -9,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../../shared/federated/errors.js';
 import { applyOverrides, resolveScenario, type Scenario } from '../scenario.js';
-import { cellId, profiledDefense, type CellCoords } from './cell-id.js';
+import { cellId, heterogeneousDefense, profiledDefense, type CellCoords } from './cell-id.js';
 
 const Named = z.object({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.+_-]*$/, 'letters, digits and . + _ - only') }).passthrough();
 /** A defense may pin its profile (then the matrix's `profiles` do not cross it). */
@@ -43,6 +43,15 @@ const MatrixSchema = z
       .min(1)
       .refine((p) => new Set(p).size === p.length, 'each profile once')
       .default(['default']),
+    /**
+     * Data heterogeneity crossed with every defense: named client partitions (scenario `partition`, e.g.
+     * `{ kind: dirichlet, alpha: 0.5 }` or `{ kind: iid }`), each replacing the base's. A cell's defense is named
+     * `<name>~<heterogeneity>`; the report then draws worst-case heatmaps over f × heterogeneity per defense.
+     */
+    heterogeneity: z
+      .array(z.object({ name: Named.shape.name, partition: z.record(z.string(), z.unknown()) }).strict())
+      .min(1)
+      .optional(),
   })
   .strict();
 
@@ -84,6 +93,11 @@ export function parseMatrix(raw: unknown): MatrixConfig {
   names(r.data.defenses, 'defenses');
   if ('profile' in r.data.base) throw new ConfigError('base.profile', 'matrix: base.profile: the profile is an axis of the matrix; use profiles: [reference] (or profile: on a defense)');
   names(r.data.threats, 'threats');
+  if (r.data.heterogeneity !== undefined) {
+    names(r.data.heterogeneity, 'heterogeneity');
+    if ('partition' in r.data.base) throw new ConfigError('base.partition', 'matrix: base.partition: the partition is the heterogeneity axis of this matrix; set it per entry of heterogeneity:');
+    for (const d of r.data.defenses) if ('partition' in d) throw new ConfigError('defenses', `matrix: defense "${d.name}" sets partition, which the heterogeneity axis sets`);
+  }
   return r.data;
 }
 
@@ -96,26 +110,39 @@ export function expandMatrix(m: MatrixConfig): Cell[] {
     if (own === 'default' || own === 'reference') return [{ defense: d, profile: own }];
     return m.profiles.map((profile) => ({ defense: d, profile }));
   });
+  const hetero: ({ name: string; partition: Record<string, unknown> } | undefined)[] = m.heterogeneity ?? [undefined];
   for (const { defense, profile } of crossed) {
-    for (const threat of m.threats) {
-      const { name: tName, behavior, selection, poisonBva, ...threatOverrides } = threat as Record<string, unknown> & { name: string };
-      const levels = behavior === undefined ? [0] : m.corruption.filter((f) => f > 0);
-      for (const f of levels) {
-        for (const seed of m.seeds) {
-          const { name: rawName, ...defenseOverrides } = defense as Record<string, unknown> & { name: string };
-          const dName = profiledDefense(rawName, profile);
-          const id = cellId(dName, tName, f, seed);
-          const raw: Record<string, unknown> = { ...m.base, ...defenseOverrides, ...threatOverrides, seed, name: id, profile };
-          if (behavior !== undefined) raw['corrupted'] = { fraction: f, behavior, ...(selection !== undefined ? { selection } : {}), ...(poisonBva !== undefined ? { poisonBva } : {}) };
-          let scenario: Scenario;
-          try {
-            scenario = resolveScenario(raw);
-          } catch (err) {
-            const e = err as Error & { fields?: string[] };
-            throw new ConfigError(e.fields ?? 'matrix', `matrix cell ${id}: ${e.message}`);
+    for (const h of hetero) {
+      for (const threat of m.threats) {
+        const { name: tName, behavior, selection, poisonBva, ...threatOverrides } = threat as Record<string, unknown> & { name: string };
+        const levels = behavior === undefined ? [0] : m.corruption.filter((f) => f > 0);
+        for (const f of levels) {
+          for (const seed of m.seeds) {
+            const { name: rawName, ...defenseOverrides } = defense as Record<string, unknown> & { name: string };
+            const dName = heterogeneousDefense(profiledDefense(rawName, profile), h?.name);
+            const id = cellId(dName, tName, f, seed);
+            const raw: Record<string, unknown> = { ...m.base, ...defenseOverrides, ...threatOverrides, ...(h !== undefined ? { partition: h.partition } : {}), seed, name: id, profile };
+            if (behavior !== undefined) raw['corrupted'] = { fraction: f, behavior, ...(selection !== undefined ? { selection } : {}), ...(poisonBva !== undefined ? { poisonBva } : {}) };
+            let scenario: Scenario;
+            try {
+              scenario = resolveScenario(raw);
+            } catch (err) {
+              const e = err as Error & { fields?: string[] };
+              throw new ConfigError(e.fields ?? 'matrix', `matrix cell ${id}: ${e.message}`);
+            }
+            const kind = (behavior as { kind?: string } | undefined)?.kind ?? null;
+            cells.push({
+              id,
+              defense: dName,
+              threat: tName,
+              corruption: f,
+              seed,
+              behavior: kind,
+              ...(profile !== 'default' ? { profile } : {}),
+              ...(h !== undefined ? { heterogeneity: h.name } : {}),
+              scenario,
+            });
           }
-          const kind = (behavior as { kind?: string } | undefined)?.kind ?? null;
-          cells.push({ id, defense: dName, threat: tName, corruption: f, seed, behavior: kind, ...(profile !== 'default' ? { profile } : {}), scenario });
         }
       }
     }

@@ -10,14 +10,29 @@ import type { ReportModel } from './model.js';
 import { pct, percent, scenarioLabel } from './format.js';
 import type { Summary } from './stats.js';
 import { entryAt } from './tables.js';
-import { attacksSpec, bytesSpec, corruptionSpec, heatmapSpec, MAX_LINES, roundsSpec, timeSpec, type AttackRow, type CorruptionRow, type HeatRow, type RoundRow, type TimeRow } from './specs.js';
+import {
+  attacksSpec,
+  bytesSpec,
+  corruptionSpec,
+  heatmapSpec,
+  heterogeneitySpec,
+  MAX_LINES,
+  roundsSpec,
+  timeSpec,
+  type AttackRow,
+  type CorruptionRow,
+  type HeatRow,
+  type RoundRow,
+  type TimeRow,
+} from './specs.js';
 import { renderSvg } from './svg.js';
+import { heterogeneityMaps } from './heterogeneity.js';
 
 /** Which chart. */
-export type ChartId = 'rounds' | 'attacks' | 'corruption' | 'heatmap' | 'time' | 'bytes';
+export type ChartId = 'rounds' | 'attacks' | 'corruption' | 'heatmap' | 'heterogeneity' | 'time' | 'bytes';
 
 /** The charts in the order the report shows them (§2 heatmap, §3 attacks, §5 corruption, §6 rounds, §7 cost). */
-export const FIGURE_ORDER: readonly ChartId[] = ['heatmap', 'attacks', 'corruption', 'rounds', 'time', 'bytes'];
+export const FIGURE_ORDER: readonly ChartId[] = ['heatmap', 'heterogeneity', 'attacks', 'corruption', 'rounds', 'time', 'bytes'];
 
 /** A rendered chart. */
 export interface Chart {
@@ -151,6 +166,17 @@ export async function renderCharts(model: ReportModel): Promise<Map<ChartId, Cha
     'The worst-case clean accuracy table as a heatmap: defenses × the percentage f of corrupted clients, each cell the mean over seeds of the worst threat, in percent. Numbers: worst-case.csv (table worst-clean).',
     (title) => heatmapSpec(heatRows, worst!.defenses, worst!.levels.map(percent), title),
   );
+
+  const maps = heterogeneityMaps(model.tables, percent, pct);
+  if (maps !== undefined) {
+    add(
+      'heterogeneity',
+      maps.rows,
+      'Worst-case accuracy over corruption and data heterogeneity',
+      'Per defense, the worst-case clean and robust accuracy (the minimum over threats of the mean over seeds) at each percentage f of corrupted clients (rows) and each client partition of the heterogeneity axis (columns), in percent. Numbers: worst-case.csv (tables worst-clean and worst-robust, defense <defense>~<heterogeneity>).',
+      (title) => heterogeneitySpec(maps, title),
+    );
+  }
 
   const timeRows: TimeRow[] = model.costs.flatMap((c) =>
     TIME_PARTS.flatMap(({ part, metric }, partOrder) => {

@@ -248,6 +248,15 @@ function worstCaseSection(model: ReportModel, charts: Map<ChartId, Chart>, chart
     out.push(extremeBlock(t, model, pct));
     if (t.id === 'worst-clean' && charts.has('heatmap')) out.push({ kind: 'chart', chart: charts.get('heatmap')!, file: chartFile(charts.get('heatmap')!) });
   }
+  const hetero = charts.get('heterogeneity');
+  if (hetero !== undefined) {
+    out.push(heading(3, 'Over corruption and data heterogeneity'));
+    out.push({
+      kind: 'paragraph',
+      text: 'The matrix crosses every defense with a heterogeneity axis (named client partitions; a defense row above is then <defense>~<partition>). The figure rearranges the two worst-case tables above into one heatmap per defense and measure: rows f, columns the partitions.',
+    });
+    out.push({ kind: 'chart', chart: hetero, file: chartFile(hetero) });
+  }
   const overs = new Set(model.groups.flatMap((g) => g.cells.map((c) => robustAccuracy(c)?.over.join(', ') ?? '')).filter(Boolean));
   if (overs.size > 0) {
     out.push({

@@ -7,7 +7,7 @@
  * of the code must still be reportable even when their matrix would no longer validate. A test checks that both
  * give the same coordinates.
  */
-import { cellId, profiledDefense, type CellCoords } from '../benchmark/cell-id.js';
+import { cellId, heterogeneousDefense, profiledDefense, type CellCoords } from '../benchmark/cell-id.js';
 
 export type { CellCoords };
 
@@ -16,7 +16,7 @@ type Named = { name?: unknown } & Record<string, unknown>;
 /** Every cell's coordinates, in the matrix's order; [] when `config` does not look like a matrix. */
 export function expectedCells(config: unknown): CellCoords[] {
   if (typeof config !== 'object' || config === null) return [];
-  const c = config as { defenses?: unknown; threats?: unknown; corruption?: unknown; seeds?: unknown; profiles?: unknown };
+  const c = config as { defenses?: unknown; threats?: unknown; corruption?: unknown; seeds?: unknown; profiles?: unknown; heterogeneity?: unknown };
   const list = (v: unknown): Named[] => (Array.isArray(v) ? v.filter((x): x is Named => typeof x === 'object' && x !== null && typeof (x as Named).name === 'string') : []);
   const nums = (v: unknown, fallback: number[]): number[] => (Array.isArray(v) ? v.filter((x): x is number => typeof x === 'number') : fallback);
   const defenses = list(c.defenses);
@@ -29,24 +29,29 @@ export function expectedCells(config: unknown): CellCoords[] {
   const profiles: Profile[] = Array.isArray(c.profiles) ? c.profiles.filter(isProfile) : ['default'];
   // A defense that pins its own profile is not crossed with the matrix's profiles (as in matrix.ts).
   const crossed = defenses.flatMap((d) => (isProfile(d['profile']) ? [{ d, profile: d['profile'] }] : profiles.map((profile) => ({ d, profile }))));
+  // The heterogeneity axis, when the matrix has one, crosses every defense (as in matrix.ts).
+  const hetero: (string | undefined)[] = c.heterogeneity === undefined ? [undefined] : list(c.heterogeneity).map((h) => String(h.name));
   const out: CellCoords[] = [];
   for (const { d, profile } of crossed) {
-    const defense = profiledDefense(String(d.name), profile);
-    for (const t of threats) {
-      const behavior = t['behavior'] as { kind?: unknown } | undefined;
-      // A threat without a behaviour is the uncorrupted run, so it has one level, f = 0; others skip f = 0.
-      const fs = behavior === undefined ? [0] : levels.filter((f) => f > 0);
-      for (const f of fs) {
-        for (const seed of seeds) {
-          out.push({
-            id: cellId(defense, String(t.name), f, seed),
-            defense,
-            threat: String(t.name),
-            corruption: f,
-            seed,
-            behavior: typeof behavior?.kind === 'string' ? behavior.kind : null,
-            ...(profile !== 'default' ? { profile } : {}),
-          });
+    for (const h of hetero) {
+      const defense = heterogeneousDefense(profiledDefense(String(d.name), profile), h);
+      for (const t of threats) {
+        const behavior = t['behavior'] as { kind?: unknown } | undefined;
+        // A threat without a behaviour is the uncorrupted run, so it has one level, f = 0; others skip f = 0.
+        const fs = behavior === undefined ? [0] : levels.filter((f) => f > 0);
+        for (const f of fs) {
+          for (const seed of seeds) {
+            out.push({
+              id: cellId(defense, String(t.name), f, seed),
+              defense,
+              threat: String(t.name),
+              corruption: f,
+              seed,
+              behavior: typeof behavior?.kind === 'string' ? behavior.kind : null,
+              ...(profile !== 'default' ? { profile } : {}),
+              ...(h !== undefined ? { heterogeneity: h } : {}),
+            });
+          }
         }
       }
     }

@@ -21,6 +21,8 @@ export const CellFileSchema = z
     behavior: z.string().nullable(),
     /** Training profile; absent means `default`. A non-default profile's defense is named `<defense>@<profile>`. */
     profile: z.string().optional(),
+    /** The heterogeneity axis's entry; the defense is then named `<defense>~<heterogeneity>`. */
+    heterogeneity: z.string().optional(),
   })
   .passthrough();
 

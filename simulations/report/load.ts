@@ -160,13 +160,13 @@ function readCellFile(dir: string, warn: (w: string) => void, show: Show): CellC
   const j = readJson(file);
   const parsed = j.ok ? CellFileSchema.safeParse(j.value) : undefined;
   if (parsed?.success) {
-    const { id, defense, threat, corruption, seed, behavior, profile } = parsed.data;
+    const { id, defense, threat, corruption, seed, behavior, profile, heterogeneity } = parsed.data;
     // A non-default profile is another defense (`fed-bva@reference`): without the suffix its seeds would be
     // averaged, and paired, together with the default profile's. The benchmark already writes the suffixed name;
     // this only guards a cell.json that gives the profile on its own.
     const suffix = profile !== undefined && profile !== 'default' ? `@${profile}` : '';
     const named = suffix !== '' && !defense.endsWith(suffix) ? defense + suffix : defense;
-    return { id, defense: named, threat, corruption, seed, behavior, ...(profile === 'reference' ? { profile } : {}) };
+    return { id, defense: named, threat, corruption, seed, behavior, ...(profile === 'reference' ? { profile } : {}), ...(heterogeneity !== undefined ? { heterogeneity } : {}) };
   }
   warn(`${show(file)}: ignored (${j.ok ? describeIssue(parsed!.error) : j.reason})`);
   return undefined;

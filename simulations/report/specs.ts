@@ -13,6 +13,7 @@
  *   than a palette keeps apart (MAX_LINES) become a panel per defense: its line in a dark colour over the other
  *   defenses' lines in grey, so no line hides another and no legend is needed to tell them apart.
  */
+import type { HeteroMaps } from './heterogeneity.js';
 import type { TopLevelSpec } from 'vega-lite';
 
 /** Panels per row in faceted charts. */
@@ -258,6 +259,35 @@ export function heatmapSpec(rows: readonly HeatRow[], defenses: readonly string[
       },
       { mark: { type: 'text', fontSize: 11 }, encoding: { x, y, text: { field: 'label' }, color: { condition: { test: 'datum.value < 0.5', value: 'white' }, value: 'black' } } },
     ],
+    config: CONFIG,
+  } as TopLevelSpec;
+}
+
+/**
+ * Worst-case accuracy over corruption × heterogeneity: a row of panels per defense, clean and robust accuracy side
+ * by side, each panel f (rows) × heterogeneity (columns), every cell labelled.
+ */
+export function heterogeneitySpec(maps: HeteroMaps, title: string): TopLevelSpec {
+  const x = { field: 'heterogeneity', type: 'ordinal', title: 'client data (heterogeneity)', sort: [...maps.heterogeneities], axis: { labelAngle: 0 } };
+  const y = { field: 'level', type: 'ordinal', title: 'corrupted clients f', sort: [...maps.levels] };
+  return {
+    title: heading(title),
+    data: { values: maps.rows as unknown as Record<string, unknown>[] },
+    facet: {
+      row: { field: 'defense', type: 'nominal', title: null, sort: [...maps.defenses] },
+      column: { field: 'measure', type: 'nominal', title: null, sort: [...maps.measures], header: { labelExpr: "datum.value + ' accuracy'" } },
+    },
+    spec: {
+      width: Math.max(140, maps.heterogeneities.length * 60),
+      height: Math.max(60, maps.levels.length * 24),
+      layer: [
+        {
+          mark: 'rect',
+          encoding: { x, y, color: { field: 'value', type: 'quantitative', title: 'worst-case accuracy', scale: { domain: [0, 1], scheme: 'viridis' }, legend: { format: '.0%', titleLimit: 300 } } },
+        },
+        { mark: { type: 'text', fontSize: 10 }, encoding: { x, y, text: { field: 'label' }, color: { condition: { test: 'datum.value < 0.5', value: 'white' }, value: 'black' } } },
+      ],
+    },
     config: CONFIG,
   } as TopLevelSpec;
 }
