@@ -132,6 +132,24 @@ export type FederatedConfigInput = Partial<Omit<FederatedConfig, 'bva' | 'method
   adversarialTraining?: Partial<FederatedConfig['adversarialTraining']>;
 };
 
+/** The client partition's kind and parameters, checked before anything runs (a typo otherwise fails mid-run). */
+function checkPartitionSpec(p: unknown, bad: (field: string, v: unknown, want: string) => never): void {
+  if (p === null || typeof p !== 'object' || !('kind' in p)) return bad('partition', p, "an object with kind 'iid', 'shards' or 'dirichlet'");
+  const o = p as Record<string, unknown>;
+  const allowed: Record<string, readonly string[]> = { iid: ['kind'], shards: ['kind', 'shardsPerClient'], dirichlet: ['kind', 'alpha', 'minPartitionSize', 'maxDraws'] };
+  const keys = allowed[String(o['kind'])];
+  if (keys === undefined) return bad('partition.kind', o['kind'], "'iid', 'shards' or 'dirichlet'");
+  for (const k of Object.keys(o)) if (!keys.includes(k)) bad(`partition.${k}`, o[k], `no such field for kind ${String(o['kind'])} (fields: ${keys.join(', ')})`);
+  const int = (k: string, min: number): void => {
+    if (o[k] !== undefined && !(Number.isSafeInteger(o[k]) && (o[k] as number) >= min)) bad(`partition.${k}`, o[k], `an integer ≥ ${min}`);
+  };
+  if (o['kind'] === 'dirichlet' && !(typeof o['alpha'] === 'number' && o['alpha'] > 0 && Number.isFinite(o['alpha'])))
+    bad('partition.alpha', o['alpha'], 'a finite number > 0 (the Dirichlet concentration)');
+  int('shardsPerClient', 1);
+  int('minPartitionSize', 0);
+  int('maxDraws', 1);
+}
+
 /** Fills defaults from `base` (default `quick`) and validates; throws naming the field and value. */
 export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedConfig, 'method'> = QUICK_PRESET): FederatedConfig {
   const c: FederatedConfig = {
@@ -187,6 +205,7 @@ export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedC
     bad('bva.attack', input.bva.attack, `"${METHODS[c.method].bvaAttack}" or nothing for ${c.method}, which fixes it`);
   }
   if (!(c.evalEps > 0 && c.evalEps <= 1)) bad('evalEps', c.evalEps, 'a number in (0, 1]');
+  checkPartitionSpec(c.partition, bad);
   const bvaAttack = METHODS[c.method].bvaAttack;
   if (bvaAttack !== undefined) c.bva = { ...c.bva, attack: bvaAttack };
   return c;
