@@ -22,9 +22,13 @@ mkdir -p .gpu && tar xJf .gpu-matrix/app.tar.xz -C .gpu
 if [ -f .gpu-partial/partial.tar.xz ]; then tar xJf .gpu-partial/partial.tar.xz -C "$dir"; fi
 cp .gpu-matrix/node.xz .gpu/node.xz
 . bench/gpu/device-setup.sh
-# The default Fashion-MNIST directory, as Debian's dataset-fashion-mnist lays it out.
+# The default Fashion-MNIST directory, as Debian's dataset-fashion-mnist lays it out: from .gpu-data/, carried by
+# this call or by an earlier call to the same warm machine (pack-matrix.sh), or from an older .gpu-matrix/data/.
 mkdir -p /usr/share/datasets/fashion-mnist
-for f in .gpu-matrix/data/*.xz; do xz -dc "$f" > "/usr/share/datasets/fashion-mnist/$(basename "$f" .xz)"; done
+datadir=.gpu-data
+[ -d "$datadir" ] || datadir=.gpu-matrix/data
+[ -d "$datadir" ] || { echo "no Fashion-MNIST here: carry .gpu-data in this call or an earlier one to this machine" >&2; exit 1; }
+for f in "$datadir"/*.xz; do xz -dc "$f" > "/usr/share/datasets/fashion-mnist/$(basename "$f" .xz)"; done
 shards=${SHARDS:-4} workers=${WORKERS:-4} budget=${BUDGET_S:-480}
 # Only the listed cells not finished yet are split between the shards, so each call's shards get equal shares of
 # what is left (all shards start together and see the same finished set, so no cell runs twice).
