@@ -243,6 +243,14 @@ export interface HeatRow {
   label: string;
 }
 
+/** A labelled heatmap's two layers: cells coloured by `value` (a fraction, in percent), each with its `label`. */
+function heatLayers(x: Record<string, unknown>, y: Record<string, unknown>, colorTitle: string, fontSize: number): Record<string, unknown>[] {
+  return [
+    { mark: 'rect', encoding: { x, y, color: { field: 'value', type: 'quantitative', title: colorTitle, scale: { domain: [0, 1], scheme: 'viridis' }, legend: { format: '.0%', titleLimit: 300 } } } },
+    { mark: { type: 'text', fontSize }, encoding: { x, y, text: { field: 'label' }, color: { condition: { test: 'datum.value < 0.5', value: 'white' }, value: 'black' } } },
+  ];
+}
+
 /** Worst-case clean accuracy as a heatmap: defenses × corruption levels (shown in percent), each cell labelled. */
 export function heatmapSpec(rows: readonly HeatRow[], defenses: readonly string[], levels: readonly string[], title: string): TopLevelSpec {
   const x = { field: 'level', type: 'ordinal', title: 'corrupted clients f', sort: [...levels], axis: { labelAngle: 0 } };
@@ -252,13 +260,7 @@ export function heatmapSpec(rows: readonly HeatRow[], defenses: readonly string[
     data: { values: rows as unknown as Record<string, unknown>[] },
     width: Math.max(160, levels.length * 70),
     height: Math.max(60, defenses.length * 28),
-    layer: [
-      {
-        mark: 'rect',
-        encoding: { x, y, color: { field: 'value', type: 'quantitative', title: 'clean accuracy', scale: { domain: [0, 1], scheme: 'viridis' }, legend: { format: '.0%', titleLimit: 300 } } },
-      },
-      { mark: { type: 'text', fontSize: 11 }, encoding: { x, y, text: { field: 'label' }, color: { condition: { test: 'datum.value < 0.5', value: 'white' }, value: 'black' } } },
-    ],
+    layer: heatLayers(x, y, 'clean accuracy', 11),
     config: CONFIG,
   } as TopLevelSpec;
 }
@@ -274,19 +276,13 @@ export function heterogeneitySpec(maps: HeteroMaps, title: string): TopLevelSpec
     title: heading(title),
     data: { values: maps.rows as unknown as Record<string, unknown>[] },
     facet: {
-      row: { field: 'defense', type: 'nominal', title: null, sort: [...maps.defenses] },
-      column: { field: 'measure', type: 'nominal', title: null, sort: [...maps.measures], header: { labelExpr: "datum.value + ' accuracy'" } },
+      row: { field: 'defense', type: 'nominal', title: 'defense', sort: [...maps.defenses] },
+      column: { field: 'measure', type: 'nominal', title: 'worst-case accuracy', sort: [...maps.measures] },
     },
     spec: {
       width: Math.max(140, maps.heterogeneities.length * 60),
       height: Math.max(60, maps.levels.length * 24),
-      layer: [
-        {
-          mark: 'rect',
-          encoding: { x, y, color: { field: 'value', type: 'quantitative', title: 'worst-case accuracy', scale: { domain: [0, 1], scheme: 'viridis' }, legend: { format: '.0%', titleLimit: 300 } } },
-        },
-        { mark: { type: 'text', fontSize: 10 }, encoding: { x, y, text: { field: 'label' }, color: { condition: { test: 'datum.value < 0.5', value: 'white' }, value: 'black' } } },
-      ],
+      layer: heatLayers(x, y, 'worst-case accuracy', 10),
     },
     config: CONFIG,
   } as TopLevelSpec;
