@@ -244,7 +244,7 @@ export interface HeatRow {
 }
 
 /** A labelled heatmap's two layers: cells coloured by `value` (a fraction, in percent), each with its `label`. */
-function heatLayers(x: Record<string, unknown>, y: Record<string, unknown>, colorTitle: string, fontSize: number): Record<string, unknown>[] {
+function heatLayers(x: Record<string, unknown>, y: Record<string, unknown>, colorTitle: string, fontSize: number): unknown[] {
   return [
     { mark: 'rect', encoding: { x, y, color: { field: 'value', type: 'quantitative', title: colorTitle, scale: { domain: [0, 1], scheme: 'viridis' }, legend: { format: '.0%', titleLimit: 300 } } } },
     { mark: { type: 'text', fontSize }, encoding: { x, y, text: { field: 'label' }, color: { condition: { test: 'datum.value < 0.5', value: 'white' }, value: 'black' } } },
