@@ -128,6 +128,8 @@ function protocolSection(model: ReportModel): Block[] {
       { title: 'steps', align: 'right' },
       { title: 'restarts', align: 'right' },
       { title: 'random start' },
+      { title: 'other parameters' },
+      { title: 'images', align: 'right' },
       { title: 'used at' },
     ],
     rows: p.attacks.map((a) => [
@@ -139,6 +141,8 @@ function protocolSection(model: ReportModel): Block[] {
       num(a.steps),
       num(a.restarts),
       a.randomStart === undefined ? '—' : a.randomStart ? 'yes' : 'no',
+      a.other ?? '—',
+      a.images ?? '—',
       a.usedAt,
     ]),
   });

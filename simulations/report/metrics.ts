@@ -3,7 +3,7 @@
  * `timing.trainMs`, …) so that any number in a table can be looked up in the file it came from. The two derived
  * metrics are prefixed `derived.` and say how they are computed.
  */
-import { STANDARD_ATTACKS } from '../../shared/attacks/robust-accuracy.js';
+import { STANDARD_ATTACKS, surrogateLetter, type AttackSpec } from '../../shared/attacks/spec.js';
 import type { CellRecord } from './load.js';
 
 /** Attack names in the order of STANDARD_ATTACKS (clean, FGSM, PGD-10, PGD-20, …, strong PGD). */
@@ -83,10 +83,31 @@ export function cellMetrics(c: CellRecord): Map<string, number> {
 export function attackLabel(name: string): string {
   const s = STANDARD_ATTACKS[name];
   if (s === undefined) return name;
-  if (s.kind === 'none') return 'clean';
-  if (s.kind === 'fgsm') return 'FGSM';
-  const restarts = s.restarts ?? 1;
-  const base = `PGD-${s.steps}${restarts > 1 ? ` ×${restarts}` : ''}`;
-  if (name === 'pgd-strong') return `strong ${base}`;
-  return name.endsWith('madry') ? `${base} (α 2.5ε/steps)` : base;
+  return specLabel(name, s);
+}
+
+/** A label from an attack's specification (`name` tells the presets that share a kind apart). */
+export function specLabel(name: string, s: AttackSpec): string {
+  switch (s.kind) {
+    case 'none':
+      return 'clean';
+    case 'fgsm':
+      return 'FGSM';
+    case 'apgd': {
+      const loss = s.loss === 'ce' ? 'CE' : s.loss === 'dlr' ? 'DLR' : 'T';
+      return `APGD-${loss} (${s.steps} it.${s.loss === 'dlr-targeted' ? ` × ${s.targets ?? 9} targets` : ''})`;
+    }
+    case 'square':
+      return `Square (${s.queries} queries)`;
+    case 'autoattack':
+      return `AutoAttack (${s.components.map((c) => c.name).join(' → ')})`;
+    case 'transfer':
+      return `transfer from ${s.surrogates.map(surrogateLetter).join(', ')}${s.surrogates.length > 1 ? ' (worst)' : ''}`;
+    case 'pgd': {
+      const restarts = s.restarts ?? 1;
+      const base = `PGD-${s.steps}${restarts > 1 ? ` ×${restarts}` : ''}`;
+      if (name === 'pgd-strong') return `strong ${base}`;
+      return name.endsWith('madry') ? `${base} (α 2.5ε/steps)` : base;
+    }
+  }
 }
