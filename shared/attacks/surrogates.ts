@@ -126,3 +126,31 @@ export function surrogateWeights(data: ImageSource, k: SurrogateKey, onInfo?: (i
 export function surrogateModel(data: ImageSource, k: SurrogateKey): Model {
   return new Model(modelSpec(k.surrogate, [data.height, data.width, data.channels], data.numClasses), surrogateWeights(data, k));
 }
+
+/**
+ * Before an evaluation that lists transfer attacks: refuses evaluation rows that overlap the held-out rows, and
+ * trains (or loads) every surrogate in this thread, so that worker threads find them on disk. `log` gets one line
+ * per surrogate.
+ */
+export function prepareSurrogates(specs: readonly { surrogates: readonly string[]; surrogateSeed: number; epochs: number }[], data: ImageSource, evalCount: number, log: (line: string) => void): void {
+  if (specs.length === 0) return;
+  checkDisjointFromHeldOut([evalCount - 1], data.labels.length);
+  const seen = new Set<string>();
+  for (const s of specs)
+    for (const surrogate of s.surrogates) {
+      const k = { surrogate, seed: s.surrogateSeed, epochs: s.epochs };
+      const key = JSON.stringify(k);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      surrogateWeights(data, k, (i) =>
+        log(
+          `transfer surrogate ${surrogate} (seed ${k.seed}, ${k.epochs} epochs): ${i.source === 'trained' ? `trained on test rows [${heldOutStart(data.labels.length)}, ${data.labels.length}) in ${(i.ms / 1000).toFixed(1)} s, training accuracy ${(100 * i.trainAccuracy!).toFixed(2)} %` : `loaded from ${i.source}`} (${i.file})`,
+        ),
+      );
+    }
+}
+
+/** Forgets the weights loaded in this process (the disk cache stays); for tests. */
+export function clearSurrogateMemo(): void {
+  memo.clear();
+}

@@ -23,6 +23,23 @@ export function attacksOf(cells: readonly CellRecord[]): string[] {
   return sortAttacks(cells.flatMap((c) => Object.keys(c.results?.final.accuracy ?? {})));
 }
 
+/** The components suites recorded (`final.components`: AutoAttack's stages, transfer's surrogates), as [attack, component] in display order. */
+export function componentsOf(cells: readonly CellRecord[]): [string, string][] {
+  const seen = new Map<string, string[]>();
+  for (const c of cells) {
+    const comps = (c.results?.final as { components?: Record<string, Record<string, number>> } | undefined)?.components ?? {};
+    for (const [a, byName] of Object.entries(comps)) {
+      const list = seen.get(a) ?? [];
+      for (const n of Object.keys(byName)) if (!list.includes(n)) list.push(n);
+      seen.set(a, list);
+    }
+  }
+  return sortAttacks(seen.keys()).flatMap((a) => seen.get(a)!.map((n): [string, string] => [a, n]));
+}
+
+/** Metric name of a suite component's accuracy. */
+export const componentMetric = (attack: string, component: string): string => `final.components.${attack}.${component}`;
+
 /** Timing fields of `results.json` (means over the rounds, milliseconds), in display order. */
 export const TIMING_FIELDS = ['roundMs', 'trainMs', 'bvaMs', 'secaggMs', 'otherMs', 'evalMs', 'clientUpdatesPerSec', 'connectMs'] as const;
 
@@ -67,6 +84,8 @@ export function cellMetrics(c: CellRecord): Map<string, number> {
   const r = c.results;
   if (r === undefined) return out;
   for (const [a, v] of Object.entries(r.final.accuracy)) out.set(accuracyMetric(a), v);
+  const comps = (r.final as { components?: Record<string, Record<string, number>> }).components ?? {};
+  for (const [a, byName] of Object.entries(comps)) for (const [n, v] of Object.entries(byName)) out.set(componentMetric(a, n), v);
   if (r.final.asr !== undefined) out.set(ASR_METRIC, r.final.asr);
   const robust = robustAccuracy(c);
   if (robust !== undefined) out.set(ROBUST_METRIC, robust.value);
