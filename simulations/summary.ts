@@ -12,6 +12,7 @@ const LABELS: Record<string, string> = {
   'apgd-ce': 'APGD-CE 100 it.',
   'apgd-dlr': 'APGD-DLR 100 it.',
   'apgd-t': 'APGD-T 100 it. × 9 targets',
+  'fab-t': 'FAB-T 100 it. × 9 targets',
   square: 'Square 5000 queries',
   autoattack: 'AutoAttack',
   transfer: 'transfer (worst of A–D)',

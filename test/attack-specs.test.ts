@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { apgdCheckpoints, checkApgdOptions } from '../shared/attacks/apgd.js';
 import { checkSquareOptions, squareP } from '../shared/attacks/square.js';
+import { checkFabOptions } from '../shared/attacks/fab.js';
 import { attackAt, STANDARD_ATTACKS, withSeed } from '../shared/attacks/spec.js';
 import { checkDisjointFromHeldOut, heldOutRows } from '../shared/attacks/surrogates.js';
 import { resolveConfig } from '../shared/federated/config.js';
@@ -23,12 +24,13 @@ describe('attack specifications', () => {
     expect(squareP(0.8, 1000, 5000)).to.equal(0.8 / 32);
   });
 
-  it('records every parameter in the presets (AutoAttack standard: APGD-CE, APGD-T 9 targets, Square 5000 queries)', () => {
+  it('records every parameter in the presets (AutoAttack standard: APGD-CE, APGD-T and FAB-T with 9 targets, Square 5000 queries)', () => {
     expect(STANDARD_ATTACKS['apgd-ce']).to.deep.equal({ kind: 'apgd', eps: 0.3, loss: 'ce', steps: 100, restarts: 1, randomStart: true, rho: 0.75, momentum: 0.75, initialStep: 2 });
     expect(STANDARD_ATTACKS['apgd-t']).to.deep.include({ loss: 'dlr-targeted', targets: 9, steps: 100 });
     expect(STANDARD_ATTACKS['square']).to.deep.equal({ kind: 'square', eps: 0.3, queries: 5000, pInit: 0.8 });
     const aa = STANDARD_ATTACKS['autoattack']!;
-    expect(aa.kind === 'autoattack' && aa.components.map((c) => c.name)).to.deep.equal(['apgd-ce', 'apgd-t', 'square']);
+    expect(aa.kind === 'autoattack' && aa.components.map((c) => c.name)).to.deep.equal(['apgd-ce', 'apgd-t', 'fab-t', 'square']);
+    expect(STANDARD_ATTACKS['fab-t']).to.deep.equal({ kind: 'fab', eps: 0.3, steps: 100, targets: 9, alphaMax: 0.1, eta: 1.05, beta: 0.9 });
     expect(STANDARD_ATTACKS['transfer']).to.deep.include({ kind: 'transfer', surrogates: ['surrogate-a', 'surrogate-b', 'surrogate-c', 'surrogate-d'], steps: 40, epochs: 10, surrogateSeed: 1 });
     expect(STANDARD_ATTACKS['transfer-C']).to.deep.include({ surrogates: ['surrogate-c'] });
   });
@@ -45,7 +47,7 @@ describe('attack specifications', () => {
   it('seeds every component of a suite, and leaves seedless kinds alone', () => {
     const s = withSeed(STANDARD_ATTACKS['autoattack']!, 7);
     expect(s.kind === 'autoattack' && s.seed).to.equal(7);
-    expect(s.kind === 'autoattack' && s.components.map((c) => (c.spec as { seed?: number }).seed)).to.deep.equal([917, 918, 919]);
+    expect(s.kind === 'autoattack' && s.components.map((c) => (c.spec as { seed?: number }).seed)).to.deep.equal([917, 918, 919, 920]);
     expect(withSeed(STANDARD_ATTACKS['fgsm']!, 7)).to.equal(STANDARD_ATTACKS['fgsm']);
   });
 
@@ -54,6 +56,7 @@ describe('attack specifications', () => {
     expect(() => checkApgdOptions({ eps: 0.3, steps: 10, loss: 'ce', rho: 2 })).to.throw(/rho = 2/);
     expect(() => checkSquareOptions({ eps: 0.3, queries: 0, pInit: 0.8 })).to.throw(/queries = 0/);
     expect(() => checkSquareOptions({ eps: 0.3, queries: 10, pInit: 1.5 })).to.throw(/pInit = 1.5/);
+    expect(() => checkFabOptions({ eps: 0.3, steps: 10, targets: 9, alphaMax: 0.1, eta: 0.9, beta: 0.9 })).to.throw(/eta = 0.9/);
   });
 
   it('holds out the second half of the test set for the surrogates', () => {
@@ -66,7 +69,7 @@ describe('attack specifications', () => {
     const c = resolveConfig({
       method: 'fedavg',
       evalAttacks: ['clean'],
-      finalAttacks: ['autoattack', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'square', 'transfer', 'transfer-A', 'transfer-D'],
+      finalAttacks: ['autoattack', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'fab-t', 'square', 'transfer', 'transfer-A', 'transfer-D'],
       autoattackSubset: 500,
     });
     expect(c.autoattackSubset).to.equal(500);

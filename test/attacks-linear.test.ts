@@ -2,7 +2,8 @@
  * The parameter-free attacks against a linear classifier, where the worst case over the L∞ ball ∩ [0, 1] is known
  * in closed form: for logits z = Wᵀx + b, the margin of the true class y over class j at x + δ is linear in δ, so
  * its minimum over the box takes, per pixel, δ_i = −ε·sign(w_y,i − w_j,i) clipped to [−x_i, 1 − x_i]. An example is
- * breakable iff that minimum is negative for some j. APGD-T (and AutoAttack) must break exactly those examples;
+ * breakable iff that minimum is negative for some j. APGD-T (and AutoAttack) must break exactly those examples,
+ * FAB-T (a minimum-norm attack) every one breakable at 0.95·ε and none that is not breakable at ε;
  * APGD-CE on a two-class model must reach the minimal margin itself. Also: the
  * geometry of the outputs, seeding, and that repeated calls leave no tensor behind (the schedules themselves:
  * test/attack-specs.test.ts).
@@ -16,6 +17,8 @@ import { trainLocal } from '../shared/train/sgd.js';
 import { gatherBatch, disposeBatch, range, type Batch } from '../shared/train/batches.js';
 import { apgd } from '../shared/attacks/apgd.js';
 import { square } from '../shared/attacks/square.js';
+import { fabTargeted, projectLinf } from '../shared/attacks/fab.js';
+import { Rng } from '../shared/util/random.js';
 import { autoattack } from '../shared/attacks/autoattack.js';
 import { marginOf } from '../shared/attacks/margin-losses.js';
 import { STANDARD_ATTACKS, attackAt, robustCount } from '../shared/attacks/robust-accuracy.js';
@@ -85,7 +88,7 @@ describe('parameter-free attacks on a linear model (closed-form worst case)', fu
     console.log(`      closed form: ${nBreak} of ${data.test.count} breakable at ε = ${eps}; APGD-T broke ${r.fooled.reduce((a, v) => a + v, 0)}`);
   });
 
-  it('APGD-CE never beats the closed form, and AutoAttack (APGD-CE → APGD-T → Square) reaches it', () => {
+  it('APGD-CE never beats the closed form, and AutoAttack (APGD-CE → APGD-T → FAB-T → Square) reaches it', () => {
     const worst = worstMargins(model, xs, batch.labels, eps);
     const optimum = Array.from(worst).filter((v) => v > 0).length;
     const ce = apgd(model, batch.x, batch.labels, { eps, steps: 100, loss: 'ce', seed: 1 });
@@ -98,11 +101,49 @@ describe('parameter-free attacks on a linear model (closed-form worst case)', fu
     const out = autoattack(model, batch.x, batch.labels, small, 10);
     out.adv.dispose();
     expect(out.robust.reduce((a, v) => a + v, 0)).to.equal(optimum);
-    expect(out.components.map((c) => c.name)).to.deep.equal(['apgd-ce', 'apgd-t', 'square']);
+    expect(out.components.map((c) => c.name)).to.deep.equal(['apgd-ce', 'apgd-t', 'fab-t', 'square']);
     const counts = out.components.map((c) => c.robust.reduce((a, v) => a + v, 0));
     expect(counts[0]).to.equal(ceRobust);
     for (let i = 1; i < counts.length; i++) expect(counts[i]).to.be.at.most(counts[i - 1]!);
     console.log(`      robust: closed form ${optimum}, APGD-CE ${ceRobust}, AutoAttack stages ${counts.join(' → ')}`);
+  });
+
+  it('FAB-T breaks every example breakable at 0.95·ε and none unbreakable at ε', () => {
+    const atEps = Array.from(worstMargins(model, xs, batch.labels, eps), (v) => v < 0);
+    const atLess = Array.from(worstMargins(model, xs, batch.labels, 0.95 * eps), (v) => v < 0);
+    const r = fabTargeted(model, batch.x, batch.labels, { eps, steps: 100, targets: 9, alphaMax: 0.1, eta: 1.05, beta: 0.9 });
+    const a = r.adv.dataSync();
+    r.adv.dispose();
+    for (let i = 0; i < atEps.length; i++) {
+      if (atLess[i]) expect(r.fooled[i], `row ${i} is breakable at 0.95·ε`).to.equal(1);
+      if (!atEps[i]) expect(r.fooled[i], `row ${i} is not breakable at ε`).to.equal(0);
+    }
+    for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - xs[k]!)).to.be.at.most(eps + 1e-6);
+    console.log(`      FAB-T broke ${r.fooled.reduce((s, v) => s + v, 0)}; breakable at 0.95·ε ${atLess.filter(Boolean).length}, at ε ${atEps.filter(Boolean).length}`);
+  });
+
+  it('FAB’s projection reaches the hyperplane inside the box with the L∞-smallest step', () => {
+    const rng = new Rng(5);
+    const d = 50;
+    for (let trial = 0; trial < 20; trial++) {
+      const x = Float32Array.from({ length: d }, () => rng.float());
+      const w = Float32Array.from({ length: d }, () => rng.float() * 2 - 1);
+      const b = (rng.float() * 2 - 1) * 3;
+      const delta = new Float32Array(d);
+      const norm = projectLinf(x, 0, w, 0, d, b, delta);
+      let dot = 0;
+      for (let i = 0; i < d; i++) {
+        dot += w[i]! * delta[i]!;
+        expect(x[i]! + delta[i]!).to.be.within(-1e-6, 1 + 1e-6);
+        expect(Math.abs(delta[i]!)).to.be.at.most(norm + 1e-6);
+      }
+      // Feasible here (|b| ≤ 3 against a reach of about 12): the hyperplane is met, and a step 1 % shorter in every
+      // coordinate cannot meet it (the best any such step does is to move every pixel 0.99·norm the right way).
+      expect(dot).to.be.closeTo(-b, 1e-4);
+      let best = 0;
+      for (let i = 0; i < d; i++) best += Math.abs(w[i]!) * Math.min(0.99 * norm, Math.sign(w[i]!) * Math.sign(-b) > 0 ? 1 - x[i]! : x[i]!);
+      expect(best).to.be.below(Math.abs(b));
+    }
   });
 
   it('APGD-CE on a two-class linear model reaches the minimal margin of every example', () => {
@@ -157,13 +198,17 @@ describe('parameter-free attacks on a linear model (closed-form worst case)', fu
     if (spec.kind !== 'autoattack') throw new Error('autoattack preset');
     const quick = {
       ...spec,
-      components: spec.components.map((c) => ({ name: c.name, spec: c.spec.kind === 'square' ? { ...c.spec, queries: 20 } : c.spec.kind === 'apgd' ? { ...c.spec, steps: 5, targets: 2 } : c.spec })),
+      components: spec.components.map((c) => ({
+        name: c.name,
+        spec: c.spec.kind === 'square' ? { ...c.spec, queries: 20 } : c.spec.kind === 'apgd' || c.spec.kind === 'fab' ? { ...c.spec, steps: 5, targets: 2 } : c.spec,
+      })),
     };
     const idx = range(40);
     const run = (): void => {
       robustCount(model, data.test, quick, idx, 16);
       robustCount(model, data.test, { ...STANDARD_ATTACKS['apgd-ce']!, eps, steps: 5 } as never, idx, 16);
       robustCount(model, data.test, { kind: 'square', eps, queries: 10, pInit: 0.8 }, idx, 16);
+      robustCount(model, data.test, { kind: 'fab', eps, steps: 4, targets: 2, alphaMax: 0.1, eta: 1.05, beta: 0.9 }, idx, 16);
     };
     run();
     const before = tf.memory().numTensors;

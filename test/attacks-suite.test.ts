@@ -27,6 +27,7 @@ import { tinyData, tinyRunDir, tinyScenario } from './helpers/tiny-federation.js
 function lighter(s: AttackSpec): AttackSpec {
   if (s.kind === 'apgd') return { ...s, steps: 50, ...(s.loss === 'dlr-targeted' ? { targets: 3 } : {}) };
   if (s.kind === 'square') return { ...s, queries: 300 };
+  if (s.kind === 'fab') return { ...s, steps: 30, targets: 3 };
   if (s.kind === 'autoattack') return { ...s, components: s.components.map((c) => ({ name: c.name, spec: lighter(c.spec) })) };
   return s;
 }
@@ -61,16 +62,19 @@ describe('APGD, AutoAttack and transfer on trained models', function () {
     const pgd20 = acc(attackAt('pgd-20', eps));
     const apgdCe = acc(lighter(attackAt('apgd-ce', eps)));
     const apgdT = acc(lighter(attackAt('apgd-t', eps)));
+    const fab = acc(lighter(attackAt('fab-t', eps)));
     const sq = acc(lighter(attackAt('square', eps)));
     const aaSpec = lighter(attackAt('autoattack', eps));
     const aa = robustCount(model, test, { ...aaSpec, seed: 3 } as AttackSpec, idx, 100);
     const auto = aa.correct / aa.count;
-    console.log(`      ε = ${eps}, 100 images: clean ${clean}, PGD-20 ${pgd20}, APGD-CE ${apgdCe}, APGD-T ${apgdT}, Square ${sq}, AutoAttack ${auto} (stages ${JSON.stringify(aa.components)})`);
+    console.log(
+      `      ε = ${eps}, 100 images: clean ${clean}, PGD-20 ${pgd20}, APGD-CE ${apgdCe}, APGD-T ${apgdT}, FAB-T ${fab}, Square ${sq}, AutoAttack ${auto} (stages ${JSON.stringify(aa.components)})`,
+    );
     expect(clean).to.be.above(0.7);
     expect(apgdCe).to.be.at.most(pgd20);
     expect(pgd20 - apgdCe, 'APGD-CE is markedly stronger than PGD-20 at α = ε/30').to.be.above(0);
-    for (const c of [apgdCe, apgdT, sq]) expect(auto).to.be.at.most(c);
-    expect(Object.keys(aa.components!)).to.deep.equal(['apgd-ce', 'apgd-t', 'square']);
+    for (const c of [apgdCe, apgdT, fab, sq]) expect(auto).to.be.at.most(c);
+    expect(Object.keys(aa.components!)).to.deep.equal(['apgd-ce', 'apgd-t', 'fab-t', 'square']);
     expect(aa.components!['square']).to.equal(aa.correct);
     expect(aa.components!['apgd-ce']).to.be.at.least(aa.components!['apgd-t']!);
   });
@@ -138,7 +142,7 @@ describe('APGD, AutoAttack and transfer on trained models', function () {
     };
     expect(saved.final.evaluated).to.equal(30);
     expect(saved.final.evaluatedBy).to.deep.equal({ clean: 30, 'pgd-20': 30, autoattack: 12, 'transfer-D': 30 });
-    expect(Object.keys(saved.final.components['autoattack']!)).to.deep.equal(['apgd-ce', 'apgd-t', 'square']);
+    expect(Object.keys(saved.final.components['autoattack']!)).to.deep.equal(['apgd-ce', 'apgd-t', 'fab-t', 'square']);
     expect(saved.final.components['autoattack']!['square']).to.equal(saved.final.accuracy['autoattack']);
     expect(saved.attacks['autoattack']!.kind).to.equal('autoattack');
     expect(saved.attacks['transfer-D']).to.deep.include({ kind: 'transfer', surrogates: ['surrogate-d'], epochs: 10, surrogateSeed: 1 });
@@ -151,7 +155,7 @@ describe('APGD, AutoAttack and transfer on trained models', function () {
     const out = path.join(path.dirname(runDir), 'report');
     await buildReport([runDir], out);
     const md = readFileSync(path.join(out, 'report.md'), 'utf8');
-    expect(md).to.match(/AutoAttack \(apgd-ce → apgd-t → square\)/);
+    expect(md).to.match(/AutoAttack \(apgd-ce → apgd-t → fab-t → square\)/);
     expect(md).to.match(/transfer from D/);
     expect(md).to.match(/after apgd-t/);
     expect(readdirSync(out)).to.include('report.html');

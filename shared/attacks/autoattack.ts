@@ -1,7 +1,7 @@
 /**
  * The AutoAttack suite (Croce & Hein, ICML 2020, arXiv 2003.01690), version `standard` for L∞: APGD-CE, then
- * APGD-T (targeted DLR, 9 targets), then Square (5,000 queries); FAB-T is not implemented, so the sequence skips it
- * and the results record the components that ran. As in the original, each attack runs only on the examples still
+ * APGD-T (targeted DLR, 9 targets), then FAB-T (9 targets), then Square (5,000 queries); the results record the
+ * components that ran. As in the original, each attack runs only on the examples still
  * robust after the ones before it (misclassified clean examples are never attacked), and an example is robust only
  * if every attack fails. The outcome carries the cumulative robust flags after each component.
  */
@@ -10,6 +10,7 @@ import type { Model } from '../models/model.js';
 import { predictClasses } from '../train/evaluate.js';
 import { apgd } from './apgd.js';
 import { square } from './square.js';
+import { fabTargeted } from './fab.js';
 import { fgsm, pgd } from './pgd.js';
 import type { AttackSpec, SuiteComponent } from './spec.js';
 
@@ -30,6 +31,8 @@ function runOne(model: Model, x: tf.Tensor4D, labels: Uint8Array, spec: AttackSp
       return apgd(model, x, labels, spec).adv;
     case 'square':
       return square(model, x, labels, spec).adv;
+    case 'fab':
+      return fabTargeted(model, x, labels, spec).adv;
     case 'pgd':
     case 'fgsm': {
       const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), numClasses).toFloat() as tf.Tensor2D);

@@ -9,6 +9,8 @@ import type { Model } from '../models/model.js';
 
 /** The loss an APGD run maximises. */
 export type ApgdLoss = 'ce' | 'dlr' | 'dlr-targeted';
+/** A row-wise objective: an APGD loss, or `logit-diff` z_t − z_y (FAB's boundary function; needs targets). */
+export type RowObjective = ApgdLoss | 'logit-diff';
 
 /** DLR's denominator guard, as in the paper (1e-12). */
 const DLR_EPS = 1e-12;
@@ -57,7 +59,7 @@ export interface LossGradient {
  * Row-wise loss of `kind` from logits (differentiable) and masks read from their values. `targets` (class per row)
  * is required by `dlr-targeted`.
  */
-function lossRows(kind: ApgdLoss, z: tf.Tensor2D, zv: Float32Array, labels: ArrayLike<number>, targets: ArrayLike<number> | undefined): { rows: tf.Tensor1D; pred: Int32Array } {
+function lossRows(kind: RowObjective, z: tf.Tensor2D, zv: Float32Array, labels: ArrayLike<number>, targets: ArrayLike<number> | undefined): { rows: tf.Tensor1D; pred: Int32Array } {
   const [b, c] = z.shape;
   const m = orderMasks(zv, b, c, labels);
   const yMask = new Float32Array(b * c);
@@ -65,6 +67,12 @@ function lossRows(kind: ApgdLoss, z: tf.Tensor2D, zv: Float32Array, labels: Arra
   const pick = (mask: Float32Array): tf.Tensor1D => tf.sum(tf.mul(z, tf.tensor2d(mask, [b, c])), 1);
   const zy = pick(yMask);
   if (kind === 'ce') return { rows: tf.sub(tf.logSumExp(z, 1), zy), pred: m.pred };
+  if (kind === 'logit-diff') {
+    if (targets === undefined) throw new Error('logit difference: no target classes');
+    const tm = new Float32Array(b * c);
+    for (let i = 0; i < b; i++) tm[i * c + targets[i]!] = 1;
+    return { rows: tf.sub(pick(tm), zy), pred: m.pred };
+  }
   if (c < 4) throw new Error(`DLR loss: the model has ${c} classes; DLR needs at least 4`);
   if (kind === 'dlr') return { rows: tf.neg(tf.div(tf.sub(zy, pick(m.other)), tf.add(tf.sub(pick(m.pi1), pick(m.pi3)), DLR_EPS))), pred: m.pred };
   if (targets === undefined) throw new Error('targeted DLR loss: no target classes');
@@ -78,7 +86,7 @@ function lossRows(kind: ApgdLoss, z: tf.Tensor2D, zv: Float32Array, labels: Arra
  * Loss, predictions and input gradient of `kind` at x, in inference mode. Reads the logits once (synchronously),
  * so it runs on backends with synchronous reads (cpu, wasm, tfjs-node).
  */
-export function lossGradient(model: Model, x: tf.Tensor4D, labels: ArrayLike<number>, kind: ApgdLoss, targets?: ArrayLike<number>): LossGradient {
+export function lossGradient(model: Model, x: tf.Tensor4D, labels: ArrayLike<number>, kind: RowObjective, targets?: ArrayLike<number>): LossGradient {
   let loss: Float32Array = new Float32Array(0);
   let pred: Int32Array = new Int32Array(0);
   const grad = tf.tidy(() =>

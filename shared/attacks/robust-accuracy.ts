@@ -6,6 +6,7 @@ import { disposeBatch, gatherBatch, range, type Batch, type ImageSource } from '
 import { fgsm, pgd } from './pgd.js';
 import { apgd } from './apgd.js';
 import { square } from './square.js';
+import { fabTargeted } from './fab.js';
 import { autoattack } from './autoattack.js';
 import { transferAttack } from './transfer.js';
 import { checkDisjointFromHeldOut } from './surrogates.js';
@@ -37,6 +38,8 @@ function attackBatch(model: Model, data: ImageSource, b: Batch, attack: AttackSp
       return { x: apgd(model, b.x, b.labels, { ...attack, seed: seed(attack) }).adv, owned: true };
     case 'square':
       return { x: square(model, b.x, b.labels, { ...attack, seed: seed(attack) }).adv, owned: true };
+    case 'fab':
+      return { x: fabTargeted(model, b.x, b.labels, attack).adv, owned: true };
     case 'autoattack': {
       const s = withSeed(attack, seed(attack));
       const r = autoattack(model, b.x, b.labels, s.kind === 'autoattack' ? s.components : [], data.numClasses);

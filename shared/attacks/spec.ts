@@ -5,6 +5,7 @@
 import type { PgdOptions } from './pgd.js';
 import type { ApgdOptions } from './apgd.js';
 import type { SquareOptions } from './square.js';
+import type { FabOptions } from './fab.js';
 
 /** One stage of a suite (AutoAttack): its name and specification. */
 export interface SuiteComponent {
@@ -29,6 +30,7 @@ export type AttackSpec =
   | ({ kind: 'pgd' } & PgdOptions)
   | ({ kind: 'apgd' } & ApgdOptions)
   | ({ kind: 'square' } & SquareOptions)
+  | ({ kind: 'fab' } & FabOptions)
   | { kind: 'autoattack'; eps: number; components: SuiteComponent[]; seed?: number }
   | ({ kind: 'transfer' } & TransferOptions);
 
@@ -40,6 +42,7 @@ const E = STANDARD_EPS;
 const APGD_CE: AttackSpec = { kind: 'apgd', eps: E, loss: 'ce', steps: 100, restarts: 1, randomStart: true, rho: 0.75, momentum: 0.75, initialStep: 2 };
 const APGD_T: AttackSpec = { kind: 'apgd', eps: E, loss: 'dlr-targeted', targets: 9, steps: 100, restarts: 1, randomStart: true, rho: 0.75, momentum: 0.75, initialStep: 2 };
 const SQUARE: AttackSpec = { kind: 'square', eps: E, queries: 5000, pInit: 0.8 };
+const FAB_T: AttackSpec = { kind: 'fab', eps: E, steps: 100, targets: 9, alphaMax: 0.1, eta: 1.05, beta: 0.9 };
 /** Transfer: PGD-40 with the strong protocol's step on each surrogate; surrogates trained 10 epochs, seed 1. */
 const transferOn = (surrogates: string[]): AttackSpec => ({ kind: 'transfer', surrogates, eps: E, alpha: (2.5 * E) / 40, steps: 40, randomStart: true, epochs: 10, surrogateSeed: 1 });
 /** The four surrogates of docs/spec/decent-bva.md §8. */
@@ -48,8 +51,8 @@ export const SURROGATES = ['surrogate-a', 'surrogate-b', 'surrogate-c', 'surroga
 /**
  * The attacks of threats-and-evaluation.md, ε = 0.3 on [0,1] pixels: the reference protocol (FGSM; PGD-10/20
  * with α = 0.01, random start, 1 restart), the strong protocol (PGD-40, α = 2.5·ε/steps, random start,
- * 5 restarts), `pgd-20-madry` (PGD-20 with α = 2.5·ε/20), the parameter-free attacks of AutoAttack (APGD-CE,
- * APGD-DLR, APGD-T, Square) and the suite itself, and black-box transfer from the surrogates A–D.
+ * 5 restarts), `pgd-20-madry` (PGD-20 with α = 2.5·ε/20), the attacks of AutoAttack (APGD-CE, APGD-DLR, APGD-T,
+ * FAB-T, Square) and the suite itself, and black-box transfer from the surrogates A–D.
  */
 export const STANDARD_ATTACKS: Record<string, AttackSpec> = {
   clean: { kind: 'none' },
@@ -61,6 +64,7 @@ export const STANDARD_ATTACKS: Record<string, AttackSpec> = {
   'apgd-ce': APGD_CE,
   'apgd-dlr': { ...APGD_CE, loss: 'dlr' } as AttackSpec,
   'apgd-t': APGD_T,
+  'fab-t': FAB_T,
   square: SQUARE,
   autoattack: {
     kind: 'autoattack',
@@ -68,6 +72,7 @@ export const STANDARD_ATTACKS: Record<string, AttackSpec> = {
     components: [
       { name: 'apgd-ce', spec: APGD_CE },
       { name: 'apgd-t', spec: APGD_T },
+      { name: 'fab-t', spec: FAB_T },
       { name: 'square', spec: SQUARE },
     ],
   },
@@ -79,14 +84,14 @@ export const STANDARD_ATTACKS: Record<string, AttackSpec> = {
 };
 
 /** Kinds whose cost calls for the smaller image count `autoattackSubset` (the AutoAttack family). */
-export const COSTLY_KINDS: ReadonlySet<AttackSpec['kind']> = new Set(['apgd', 'square', 'autoattack']);
+export const COSTLY_KINDS: ReadonlySet<AttackSpec['kind']> = new Set(['apgd', 'fab', 'square', 'autoattack']);
 
 /** Kinds that read tensors synchronously while they run (not on WebGPU in Node: run them on the CPU workers). */
-export const SYNC_KINDS: ReadonlySet<AttackSpec['kind']> = new Set(['apgd', 'square', 'autoattack', 'transfer']);
+export const SYNC_KINDS: ReadonlySet<AttackSpec['kind']> = new Set(['apgd', 'fab', 'square', 'autoattack', 'transfer']);
 
 /**
  * A standard attack at radius `eps`: ε and the step size scale together (α·steps/ε stays as in the preset), so
- * `pgd-20` at ε = 0.1 has α = 0.01/3. APGD's and Square's steps are already in units of ε. At ε = 0.3 it is the
+ * `pgd-20` at ε = 0.1 has α = 0.01/3. APGD's, FAB's and Square's steps are already in units of ε or need none. At ε = 0.3 it is the
  * preset itself.
  */
 export function attackAt(name: string, eps: number = STANDARD_EPS): AttackSpec {
@@ -104,6 +109,7 @@ export function scaleTo(s: AttackSpec, eps: number): AttackSpec {
   switch (s.kind) {
     case 'fgsm':
     case 'apgd':
+    case 'fab':
     case 'square':
       return { ...s, eps };
     case 'pgd':

@@ -59,7 +59,7 @@ export interface FederatedConfig {
   /** Evaluate on the first this many test examples (default: all). */
   evalSubset?: number;
   /**
-   * The AutoAttack family (`apgd-ce`, `apgd-dlr`, `apgd-t`, `square`, `autoattack`) runs on the first this many of
+   * The AutoAttack family (`apgd-ce`, `apgd-dlr`, `apgd-t`, `fab-t`, `square`, `autoattack`) runs on the first this many of
    * the evaluated test images (≥ 1; default: all of them); results record each attack's image count.
    */
   autoattackSubset?: number;

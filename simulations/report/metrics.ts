@@ -118,6 +118,8 @@ export function specLabel(name: string, s: AttackSpec): string {
     }
     case 'square':
       return `Square (${s.queries} queries)`;
+    case 'fab':
+      return `FAB-T (${s.steps} it. × ${s.targets} targets)`;
     case 'autoattack':
       return `AutoAttack (${s.components.map((c) => c.name).join(' → ')})`;
     case 'transfer':

@@ -124,6 +124,7 @@ function imagesOf(finished: readonly CellRecord[], name: string): string | undef
 function stepsOf(s: AttackSpec): { steps?: number; restarts?: number; randomStart?: boolean } {
   if (s.kind === 'apgd') return { steps: s.steps, restarts: s.restarts ?? 1, randomStart: s.randomStart ?? true };
   if (s.kind === 'square') return { steps: s.queries, restarts: 1, randomStart: true };
+  if (s.kind === 'fab') return { steps: s.steps, restarts: 1, randomStart: false };
   return {};
 }
 
@@ -134,6 +135,8 @@ export function describeSpec(s: AttackSpec): string | undefined {
       return `loss ${s.loss}${s.loss === 'dlr-targeted' ? `, ${s.targets ?? 9} target classes` : ''}, ρ = ${s.rho ?? 0.75}, momentum ${s.momentum ?? 0.75}, initial step ${s.initialStep ?? 2}·ε, checkpoints p_0 = 0, p_1 = 0.22`;
     case 'square':
       return `${s.queries} queries (steps column), p_init = ${s.pInit}, margin loss`;
+    case 'fab':
+      return `${s.targets} target classes, α_max = ${s.alphaMax}, η = ${s.eta}, β = ${s.beta}; counts a minimal example within ε`;
     case 'autoattack':
       return `runs in order on still-robust examples: ${s.components.map((c) => `${c.name} [${describeSpec(c.spec) ?? c.spec.kind}]`).join('; ')}`;
     case 'transfer':
@@ -204,6 +207,7 @@ export function protocolOf(loaded: LoadedRuns): Protocol {
       case 'pgd':
         return { ...base, label, kind: 'pgd', eps: s.eps, alpha: s.alpha, steps: s.steps, restarts: s.restarts ?? 1, randomStart: s.randomStart ?? true, known: true };
       case 'apgd':
+      case 'fab':
       case 'square':
       case 'autoattack':
         return { ...base, ...none, label, kind: s.kind, eps: s.eps, ...stepsOf(s), other: describeSpec(s), known: true };
