@@ -8,9 +8,12 @@ import { spawnSync } from 'node:child_process';
 /** Result of a PyTorch run, or why there is none. */
 export type TorchRun<T> = { ok: true; python: string; result: T } | { ok: false; reason: string };
 
-/** Executes `script` with the JSON-encoded `args`, parsing the last stdout line as JSON. */
-export function runTorch<T>(script: string, args: object): TorchRun<T> {
-  const candidates = [process.env['PYTHON'], 'python3', '/usr/bin/python3'].filter((p): p is string => !!p);
+/**
+ * Executes `script` with the JSON-encoded `args`, parsing the last stdout line as JSON. `prefer` (a Python path) is
+ * tried first.
+ */
+export function runTorch<T>(script: string, args: object, prefer?: string): TorchRun<T> {
+  const candidates = [prefer, process.env['PYTHON'], 'python3', '/usr/bin/python3'].filter((p): p is string => !!p);
   const reasons: string[] = [];
   for (const py of [...new Set(candidates)]) {
     const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });

@@ -232,6 +232,7 @@ export class Coordinator {
       eps: this.config.evalEps,
       seed: this.config.seed,
       ...(this.config.evalSubset !== undefined ? { subset: this.config.evalSubset } : {}),
+      ...(this.config.autoattackSubset !== undefined ? { autoattackSubset: this.config.autoattackSubset } : {}),
     };
   }
 

@@ -21,7 +21,7 @@ import { trainLocal } from '../shared/train/sgd.js';
 import { accuracy } from '../shared/train/evaluate.js';
 import { range } from '../shared/train/batches.js';
 import { writeFileSync } from 'node:fs';
-import { attackAt, robustAccuracy } from '../shared/attacks/robust-accuracy.js';
+import { attackAt, robustAccuracy, withSeed } from '../shared/attacks/robust-accuracy.js';
 import type { LocalAdversarialSpec } from '../shared/attacks/adversarial-training.js';
 import { intFlag } from '../shared/util/flags.js';
 
@@ -96,7 +96,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const figures: Record<string, number> = {};
   for (const name of attackNames) {
     const spec = attackAt(name, evalEps);
-    const acc = robustAccuracy(model, test, spec.kind === 'pgd' ? { ...spec, seed } : spec, idx);
+    const acc = robustAccuracy(model, test, withSeed(spec, seed), idx);
     figures[name] = acc;
     console.log(`  ${name.padEnd(14)} ${(100 * acc).toFixed(2)} %  ${JSON.stringify(spec)}`);
   }

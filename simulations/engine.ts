@@ -23,7 +23,8 @@ import { modelModuleOf } from '../shared/models/registry.js';
 import { modelSpec, probeModel } from '../shared/models/model.js';
 import { partition, sampleSharedSet } from '../shared/data/partition.js';
 import type { DatasetSplit } from '../shared/data/dataset.js';
-import { attackAt } from '../shared/attacks/robust-accuracy.js';
+import { attackAt, COSTLY_KINDS } from '../shared/attacks/robust-accuracy.js';
+import { prepareSurrogates } from '../shared/attacks/surrogates.js';
 import { clientIdOf } from '../shared/federated/secure-model.js';
 import nacl from 'tweetnacl';
 import { readCheckpoint } from '../server/run-store.js';
@@ -145,7 +146,15 @@ export interface SimulationResult {
   clients: number;
   workers: number;
   /** Final evaluation: accuracy per attack on the evaluation set, and the backdoor success rate if any. */
-  final: { accuracy: Record<string, number>; asr?: number; evaluated: number };
+  final: {
+    accuracy: Record<string, number>;
+    asr?: number;
+    evaluated: number;
+    /** Test images each final attack ran on (the AutoAttack family may run on fewer: `autoattackSubset`). */
+    evaluatedBy?: Record<string, number>;
+    /** Suites: accuracy per component (AutoAttack cumulative after each attack, transfer per surrogate). */
+    components?: Record<string, Record<string, number>>;
+  };
   /** Where the evaluations ran (a GPU worker, or the CPU workers), and why the GPU was given up if it was. */
   evalDevice: 'gpu' | 'cpu';
   gpuFallback?: string;
@@ -220,15 +229,33 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   // Backdoors, and model replacement built on a backdoored update, get their success rate measured.
   const poison = b !== undefined ? dataPoisonOf(b) : undefined;
   const backdoor = poison?.kind === 'backdoor' ? { trigger: poison.trigger, target: poison.target } : undefined;
-  const evaluate = (weights: Float32Array, names: string[], seed: number): Promise<PoolEvaluation> =>
-    pool.evaluate(
+  // Transfer attacks: their surrogates are trained (or loaded) here, once, before any worker needs them.
+  const transferSpecs = [...new Set([...cfg.evalAttacks, ...cfg.finalAttacks])].map((n) => attackAt(n, cfg.evalEps)).flatMap((s) => (s.kind === 'transfer' ? [s] : []));
+  try {
+    prepareSurrogates(transferSpecs, data.test, evalCount, log);
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  const attackCount = Math.min(cfg.autoattackSubset ?? evalCount, evalCount);
+  const countOf = (name: string): number => (COSTLY_KINDS.has(attackAt(name, cfg.evalEps).kind) ? attackCount : evalCount);
+  // Per suite attack, the components of its latest evaluation (in this process: a resumed run has those of its part).
+  const components: Record<string, Record<string, number>> = {};
+  const evaluate = async (weights: Float32Array, names: string[], seed: number): Promise<PoolEvaluation> => {
+    const e = await pool.evaluate(
       cfg.model,
       weights,
       evalCount,
-      names.map((name) => ({ name, spec: attackAt(name, cfg.evalEps) })),
+      names.map((name) => {
+        const spec = attackAt(name, cfg.evalEps);
+        return { name, spec, count: countOf(name) };
+      }),
       seed,
       backdoor,
     );
+    Object.assign(components, e.components ?? {});
+    return e;
+  };
   const evalSeed = (round: number): number => new Rng(cfg.seed).fork('eval').fork(round).nextUint32();
   const withAsr = (e: PoolEvaluation): Record<string, number> => ({ ...e.accuracy, ...(e.asr !== undefined ? { asr: e.asr } : {}) });
 
@@ -392,7 +419,15 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     completedRounds: records.filter((r) => r.status === 'completed').length,
     clients: ids.length,
     workers: pool.workers,
-    final: { accuracy, ...(asr !== undefined ? { asr } : {}), evaluated: evalCount },
+    final: {
+      accuracy,
+      ...(asr !== undefined ? { asr } : {}),
+      evaluated: evalCount,
+      evaluatedBy: Object.fromEntries(Object.keys(accuracy).map((a) => [a, countOf(a)])),
+      ...(Object.keys(accuracy).some((a) => components[a] !== undefined)
+        ? { components: Object.fromEntries(Object.keys(accuracy).flatMap((a) => (components[a] !== undefined ? [[a, components[a]]] : []))) }
+        : {}),
+    },
     evalDevice,
     ...(gpuFallback !== undefined ? { gpuFallback } : {}),
     timing: {

@@ -182,7 +182,7 @@ export function resolveScenario(raw: unknown): Scenario {
   const federatedInput: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(p)) if (!OWN_FIELDS.has(k)) federatedInput[k] = v;
   const base = PRESETS[p.preset]!;
-  const known = new Set([...Object.keys(base), 'method', 'evalSubset']);
+  const known = new Set([...Object.keys(base), 'method', 'evalSubset', 'autoattackSubset']);
   for (const k of Object.keys(federatedInput)) {
     if (!known.has(k)) {
       const all = [...OWN_FIELDS, ...known];

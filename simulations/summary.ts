@@ -9,6 +9,13 @@ const LABELS: Record<string, string> = {
   'pgd-20': 'PGD-20 ε 0.3 α 0.01',
   'pgd-20-madry': 'PGD-20 ε 0.3 α 2.5ε/20',
   'pgd-strong': 'PGD-40 ×5 restarts α 2.5ε/40',
+  'apgd-ce': 'APGD-CE 100 it.',
+  'apgd-dlr': 'APGD-DLR 100 it.',
+  'apgd-t': 'APGD-T 100 it. × 9 targets',
+  'fab-t': 'FAB-T 100 it. × 9 targets',
+  square: 'Square 5000 queries',
+  autoattack: 'AutoAttack',
+  transfer: 'transfer (worst of A–D)',
 };
 
 /** Lines to print. */
@@ -16,7 +23,10 @@ export function summaryLines(r: SimulationResult): string[] {
   const out = [`final accuracy on ${r.final.evaluated} test images after ${r.completedRounds}/${r.rounds} completed rounds:`];
   for (const name of Object.keys(STANDARD_ATTACKS)) {
     const v = r.final.accuracy[name];
-    if (v !== undefined) out.push(`  ${(LABELS[name] ?? name).padEnd(30)} ${(100 * v).toFixed(2)} %`);
+    if (v === undefined) continue;
+    const n = r.final.evaluatedBy?.[name];
+    out.push(`  ${(LABELS[name] ?? name).padEnd(30)} ${(100 * v).toFixed(2)} %${n !== undefined && n !== r.final.evaluated ? ` (on the first ${n} images)` : ''}`);
+    for (const [c, a] of Object.entries(r.final.components?.[name] ?? {})) out.push(`    ${`${name.startsWith('transfer') ? 'from' : 'after'} ${c}`.padEnd(28)} ${(100 * a).toFixed(2)} %`);
   }
   if (r.final.asr !== undefined) out.push(`  ${'backdoor success rate'.padEnd(30)} ${(100 * r.final.asr).toFixed(2)} %`);
   const t = r.timing;

@@ -106,7 +106,7 @@ describe('robustness report', function () {
     // No backdoor ASR at f = 0 %: a column without any ± does not name a spread.
     expect(md).to.include(`| defense | f = 0 % | f = 10 %${ci} | f = 30 %${ci} |`);
     expect(md).to.include(`| defense | threat | f | n (seeds) | clean${ci} | FGSM${ci} | PGD-10${ci} | PGD-20${ci} | strong PGD-40 ×5${ci} | robust${ci} | ASR${ci} | cells |`);
-    expect(md).to.include('| strong PGD-40 ×5 | `pgd-strong` | pgd | 0.3 | 0.01875 | 40 | 5 | yes | final |');
+    expect(md).to.include('| strong PGD-40 ×5 | `pgd-strong` | pgd | 0.3 | 0.01875 | 40 | 5 | yes | — | 500 | final |');
     for (const c of ['rounds', 'attacks', 'corruption', 'heatmap', 'time', 'bytes']) expect(md).to.include(`(charts/${c}.svg)`);
     // The protocol comes from the files, software versions included.
     expect(md).to.match(/\| robust-fl \(package\.json version\) \| 0\.1\.0 \|/);

@@ -117,6 +117,23 @@ export const benches: readonly CommandSpec[] = [
     load: () => import('../../bench/eval-speed.js'),
   },
   {
+    name: 'attack-crosscheck',
+    summary: 'PGD-20 and APGD-CE on the same CNN and images in TF.js and in an independent PyTorch implementation',
+    description:
+      'Trains cnn-mnist on the embedded digits, runs both attacks here and in bench/python/attack_crosscheck.py (Debian python3-torch), prints both robust accuracies and whether they agree within 1 point, and writes JSON. Skips the PyTorch side, with the reason, when no Python can import torch.',
+    options: {
+      epochs: { help: 'training epochs of the CNN', arg: 'N', kind: 'int', min: 0, max: 1000, default: '3' },
+      count: { help: 'test images attacked (the first ones)', arg: 'N', kind: 'int', min: 1, max: 2000, unit: 'images', default: '500' },
+      eps: { help: 'L∞ radius of both attacks', arg: 'X', kind: 'number', min: 0, max: 1, unit: 'pixels on [0, 1]', default: '0.1' },
+      'random-start': { help: 'start both attacks at a random point of the ball (each side its own generator) instead of at x' },
+      seed: { help: 'seed of the training and the random starts', arg: 'N', kind: 'int', min: 0, max: 4294967295, default: '1' },
+      python: { help: 'the Python with torch, tried first', arg: 'PATH', default: '/usr/bin/python3' },
+      backend: BACKEND_OPTION,
+      out: out('docs/benchmarks/attack-crosscheck/attack-crosscheck.json'),
+    },
+    load: () => import('../../bench/attack-crosscheck.js'),
+  },
+  {
     name: 'bva-compare',
     summary: 'every method of docs/spec/decent-bva.md §2 on the same data, cohorts and seed: one accuracy table',
     options: {

@@ -58,6 +58,11 @@ export interface FederatedConfig {
   evalEvery: number;
   /** Evaluate on the first this many test examples (default: all). */
   evalSubset?: number;
+  /**
+   * The AutoAttack family (`apgd-ce`, `apgd-dlr`, `apgd-t`, `fab-t`, `square`, `autoattack`) runs on the first this many of
+   * the evaluated test images (≥ 1; default: all of them); results record each attack's image count.
+   */
+  autoattackSubset?: number;
   /** Attacks (names in STANDARD_ATTACKS) at evaluation rounds. */
   evalAttacks: string[];
   /** Attacks after the last round (the strong protocol runs here by default). */
@@ -184,6 +189,7 @@ export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedC
   if (c.weighting !== 'uniform' && c.weighting !== 'examples') bad('weighting', c.weighting, '"uniform" or "examples"');
   int('evalEvery', c.evalEvery, 1);
   if (c.evalSubset !== undefined) int('evalSubset', c.evalSubset, 1);
+  if (c.autoattackSubset !== undefined) int('autoattackSubset', c.autoattackSubset, 1);
   for (const [field, list] of [
     ['evalAttacks', c.evalAttacks],
     ['finalAttacks', c.finalAttacks],

@@ -5,7 +5,7 @@
  * thread (server/eval-worker.ts, as `rfl coordinator` does) so that a long evaluation never stalls the socket.io
  * event loop.
  */
-import { attackAt, robustAccuracy } from '../attacks/robust-accuracy.js';
+import { attackAt, COSTLY_KINDS, robustCount, withSeed } from '../attacks/robust-accuracy.js';
 import type { Dataset } from '../data/dataset.js';
 import { Model, type ModelSpec } from '../models/model.js';
 import { range } from '../train/batches.js';
@@ -19,6 +19,8 @@ export interface EvaluationSetup {
   eps: number;
   /** Test images evaluated (the first ones); default all. */
   subset?: number;
+  /** Test images the AutoAttack family runs on (the first ones, at most `subset`); default all evaluated. */
+  autoattackSubset?: number;
   /** The run seed: PGD's random starts derive from (seed, round). */
   seed: number;
 }
@@ -31,7 +33,9 @@ export function evaluateWeights(setup: EvaluationSetup, round: number, weights: 
     const out: Record<string, number> = {};
     for (const name of setup.attacks) {
       const s = attackAt(name, setup.eps);
-      out[name] = robustAccuracy(model, setup.test, s.kind === 'pgd' ? { ...s, seed: new Rng(setup.seed).fork('eval').fork(round).nextUint32() } : s, range(n), 1000);
+      const m = COSTLY_KINDS.has(s.kind) ? Math.min(setup.autoattackSubset ?? n, n) : n;
+      const r = robustCount(model, setup.test, withSeed(s, new Rng(setup.seed).fork('eval').fork(round).nextUint32()), range(m), 1000);
+      out[name] = r.correct / r.count;
     }
     return out;
   } finally {

@@ -125,7 +125,15 @@ export async function runFederated(data: DatasetSplit, input: FederatedConfigInp
   const shape = { height: train.height, width: train.width, channels: train.channels, numClasses: train.numClasses };
   const ids = Array.from({ length: cfg.numClients }, (_, k) => clientIdOf(k));
   const indexOf = new Map(ids.map((id, k) => [id, k]));
-  const evaluation = (attacks: readonly string[]) => ({ spec, test: data.test, attacks, eps: cfg.evalEps, seed: cfg.seed, ...(cfg.evalSubset !== undefined ? { subset: cfg.evalSubset } : {}) });
+  const evaluation = (attacks: readonly string[]) => ({
+    spec,
+    test: data.test,
+    attacks,
+    eps: cfg.evalEps,
+    seed: cfg.seed,
+    ...(cfg.evalSubset !== undefined ? { subset: cfg.evalSubset } : {}),
+    ...(cfg.autoattackSubset !== undefined ? { autoattackSubset: cfg.autoattackSubset } : {}),
+  });
 
   const model = new Model(spec, initialWeights(spec, cfg.seed));
   const transport = new InMemoryTransport(ids.map((id, k) => [id, localClient(model, train, parts[k]!, shape)] as const));

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Piscina } from 'piscina';
 import { sharedHandle, type Dataset } from '../../shared/data/dataset.js';
-import type { AttackSpec } from '../../shared/attacks/robust-accuracy.js';
+import { SYNC_KINDS, withSeed, type AttackSpec } from '../../shared/attacks/robust-accuracy.js';
 import { ActivityClock } from './activity.js';
 import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolData, TrainResult, TrainTask } from './tasks.js';
 
@@ -45,6 +45,10 @@ export const GPU_EVAL_CHUNK = 5000;
 export interface PoolEvaluation {
   /** Accuracy per attack name, in [0, 1]. */
   accuracy: Record<string, number>;
+  /** Test images each attack ran on (the first ones). */
+  counts: Record<string, number>;
+  /** Suites: accuracy per component (AutoAttack cumulative, transfer per surrogate), by attack name. */
+  components?: Record<string, Record<string, number>>;
   /** Backdoor attack success rate over the non-target test rows, when asked. */
   asr?: number;
   ms: number;
@@ -118,26 +122,59 @@ export class SimulationPool {
   }
 
   /**
-   * Accuracy of `weights` under each attack on test rows [0, count), in chunks of EVAL_CHUNK spread over the
-   * workers; PGD seeds derive from `seed` and the chunk, so the result does not depend on the worker count.
+   * Accuracy of `weights` under each attack on test rows [0, count) (or [0, a.count) for an attack given its own
+   * smaller count), in chunks of EVAL_CHUNK spread over the workers; random starts derive from `seed` and the chunk,
+   * so the result does not depend on the worker count. Attacks that read tensors synchronously (the AutoAttack
+   * family, transfer) run on the CPU workers even when evaluations run on the GPU.
    */
-  async evaluate(model: string, weights: Float32Array, count: number, attacks: { name: string; spec: AttackSpec }[], seed: number, backdoor?: EvalTask['backdoor']): Promise<PoolEvaluation> {
+  async evaluate(
+    model: string,
+    weights: Float32Array,
+    count: number,
+    attacks: { name: string; spec: AttackSpec; count?: number }[],
+    seed: number,
+    backdoor?: EvalTask['backdoor'],
+  ): Promise<PoolEvaluation> {
     const t0 = performance.now();
+    const countOf = (a: { count?: number }): number => Math.min(a.count ?? count, count);
+    // One group of tasks per (image count, device); the backdoor rides with the first group over all `count` rows.
+    const groups = new Map<string, { n: number; cpu: boolean; attacks: { name: string; spec: AttackSpec }[] }>();
+    for (const a of attacks) {
+      const cpu = this.evalDevice === 'gpu' && SYNC_KINDS.has(a.spec.kind);
+      const key = `${countOf(a)}/${cpu}`;
+      const g = groups.get(key) ?? { n: countOf(a), cpu, attacks: [] };
+      g.attacks.push({ name: a.name, spec: a.spec });
+      groups.set(key, g);
+    }
+    if (backdoor !== undefined && ![...groups.values()].some((g) => g.n === count && !g.cpu)) groups.set(`${count}/false`, { n: count, cpu: false, attacks: [] });
     const tasks: Promise<EvalResult>[] = [];
-    const chunk = this.evalDevice === 'gpu' ? GPU_EVAL_CHUNK : EVAL_CHUNK;
-    for (let s = 0, k = 0; s < count; s += chunk, k++) {
-      const rows = new Int32Array(Math.min(chunk, count - s));
-      for (let i = 0; i < rows.length; i++) rows[i] = s + i;
-      const chunkAttacks = attacks.map((a) => ({ name: a.name, spec: a.spec.kind === 'pgd' ? { ...a.spec, seed: (seed * 7919 + k) >>> 0 } : a.spec }));
-      tasks.push(this.evalTask({ kind: 'eval', model, weights, indices: rows, attacks: chunkAttacks, batchSize: Math.min(chunk, rows.length), ...(backdoor !== undefined ? { backdoor } : {}) }));
+    let withBackdoor = false;
+    for (const g of groups.values()) {
+      const chunk = this.evalDevice === 'gpu' && !g.cpu ? GPU_EVAL_CHUNK : EVAL_CHUNK;
+      const bd: boolean = backdoor !== undefined && !withBackdoor && g.n === count && !g.cpu;
+      withBackdoor ||= bd;
+      for (let s = 0, k = 0; s < g.n; s += chunk, k++) {
+        const rows = new Int32Array(Math.min(chunk, g.n - s));
+        for (let i = 0; i < rows.length; i++) rows[i] = s + i;
+        const chunkAttacks = g.attacks.map((a) => ({ name: a.name, spec: withSeed(a.spec, (seed * 7919 + k) >>> 0) }));
+        const task: EvalTask = { kind: 'eval', model, weights, indices: rows, attacks: chunkAttacks, batchSize: Math.min(chunk, rows.length), ...(bd ? { backdoor } : {}) };
+        tasks.push(g.cpu ? this.timed<EvalResult>(this.clocks.eval, { ...task, batchSize: EVAL_CHUNK }) : this.evalTask(task));
+      }
     }
     const results = await Promise.all(tasks);
     const accuracy: Record<string, number> = {};
-    for (const a of attacks) accuracy[a.name] = results.reduce((s, r) => s + r.correct[a.name]!, 0) / count;
-    const out: PoolEvaluation = { accuracy, ms: performance.now() - t0 };
+    const counts: Record<string, number> = {};
+    const components: Record<string, Record<string, number>> = {};
+    for (const a of attacks) {
+      const n = countOf(a);
+      counts[a.name] = n;
+      accuracy[a.name] = results.reduce((s, r) => s + (r.correct[a.name] ?? 0), 0) / n;
+      for (const r of results) for (const [c, v] of Object.entries(r.components?.[a.name] ?? {})) (components[a.name] ??= {})[c] = (components[a.name]?.[c] ?? 0) + v / n;
+    }
+    const out: PoolEvaluation = { accuracy, counts, ms: performance.now() - t0, ...(Object.keys(components).length > 0 ? { components } : {}) };
     if (backdoor !== undefined) {
-      const eligible = results.reduce((s, r) => s + r.backdoor!.eligible, 0);
-      out.asr = eligible === 0 ? 0 : results.reduce((s, r) => s + r.backdoor!.hits, 0) / eligible;
+      const eligible = results.reduce((s, r) => s + (r.backdoor?.eligible ?? 0), 0);
+      out.asr = eligible === 0 ? 0 : results.reduce((s, r) => s + (r.backdoor?.hits ?? 0), 0) / eligible;
     }
     return out;
   }

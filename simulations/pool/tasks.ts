@@ -79,6 +79,8 @@ export interface EvalTask {
 /** The outcome of an `EvalTask`. */
 export interface EvalResult {
   correct: Record<string, number>;
+  /** Suites (AutoAttack, transfer from several surrogates): correct rows per component, by attack name. */
+  components?: Record<string, Record<string, number>>;
   count: number;
   /** Rows with a label other than the backdoor target, and how many of them were classified as the target. */
   backdoor?: { eligible: number; hits: number };

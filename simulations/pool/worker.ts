@@ -11,7 +11,7 @@ import { loadModelModule } from '../../shared/models/registry.js';
 import { loadExtensions } from '../extensions.js';
 import { trainLocal } from '../../shared/train/sgd.js';
 import { batchFromArrays, disposeBatch, range, type ImageSource } from '../../shared/train/batches.js';
-import { robustAccuracyAsync } from '../../shared/attacks/robust-accuracy.js';
+import { robustCountAsync } from '../../shared/attacks/robust-accuracy.js';
 import { bvaInputs } from '../../client/bva-inputs.js';
 import { trainOptionsOf } from '../../client/trainer.js';
 import { Rng } from '../../shared/util/random.js';
@@ -83,9 +83,14 @@ async function runEval(task: EvalTask): Promise<EvalResult> {
   const t0 = performance.now();
   const model = modelWith(task.model, task.weights);
   const correct: Record<string, number> = {};
+  const components: Record<string, Record<string, number>> = {};
   const batch = task.batchSize ?? 500;
-  for (const a of task.attacks) correct[a.name] = Math.round((await robustAccuracyAsync(model, test, a.spec, task.indices, batch)) * task.indices.length);
-  const out: EvalResult = { correct, count: task.indices.length, ms: 0 };
+  for (const a of task.attacks) {
+    const r = await robustCountAsync(model, test, a.spec, task.indices, batch);
+    correct[a.name] = r.correct;
+    if (r.components !== undefined) components[a.name] = r.components;
+  }
+  const out: EvalResult = { correct, count: task.indices.length, ms: 0, ...(Object.keys(components).length > 0 ? { components } : {}) };
   if (task.backdoor !== undefined) {
     const eligible = Int32Array.from(Array.from(task.indices).filter((r) => test.labels[r] !== task.backdoor!.target));
     const hits = eligible.length === 0 ? 0 : Math.round((await attackSuccessRate(model, test, task.backdoor.trigger, task.backdoor.target, eligible)) * eligible.length);

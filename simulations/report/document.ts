@@ -11,7 +11,7 @@ import type { Chart, ChartId } from './charts.js';
 import type { CsvFile } from './csv-files.js';
 import { bytes, CI_OVER_SEEDS, level, meanCi, meanStd, pct, percent, pValue, SD_OVER_CELLS, seconds } from './format.js';
 import type { Summary } from './stats.js';
-import { accuracyMetric, ASR_METRIC, attackLabel, BYTES_METRIC, robustAccuracy, ROBUST_METRIC } from './metrics.js';
+import { accuracyMetric, ASR_METRIC, attackLabel, BYTES_METRIC, componentMetric, robustAccuracy, ROBUST_METRIC } from './metrics.js';
 import type { ReportModel } from './model.js';
 import { ALPHA, PAIRED_METRICS, type PairedComparison, type PairedTable } from './paired.js';
 import type { Fact, FactValue } from './protocol.js';
@@ -114,7 +114,7 @@ function protocolSection(model: ReportModel): Block[] {
   out.push(heading(3, 'Attacks'));
   out.push({
     kind: 'paragraph',
-    text: "White-box, untargeted cross-entropy on the logits of the global model (inference mode), L∞ ball, inputs and adversarial examples in [0, 1] pixel space. PGD starts at a uniform random point of the ε-ball clipped to [0, 1]; with restarts an example counts as robust only if every restart fails. Parameters: as each run recorded them in its results.json (ε follows the run's evalEps); for results written before runs recorded them, STANDARD_ATTACKS of shared/attacks/robust-accuracy.ts in the build that wrote this report. An attack whose parameters differ between cells is listed as unknown.",
+    text: "White-box, untargeted cross-entropy on the logits of the global model (inference mode), L∞ ball, inputs and adversarial examples in [0, 1] pixel space, unless the kind says otherwise: APGD (Croce & Hein 2020) maximises cross-entropy, DLR or targeted DLR with its own step-size schedule; FAB-T is a minimum-norm attack that counts an example broken when the closest misclassified point it finds lies within ε; Square is score-based (logits only, margin loss, a query budget in the steps column); AutoAttack runs its components in order, each on the examples still robust; transfer crafts PGD on surrogates trained on the second half of the test set and never queries the global model. PGD starts at a uniform random point of the ε-ball clipped to [0, 1]; with restarts an example counts as robust only if every restart fails. The images column is the number of test images each attack ran on (the AutoAttack family may run on fewer: autoattackSubset). Parameters: as each run recorded them in its results.json (ε follows the run's evalEps); for results written before runs recorded them, STANDARD_ATTACKS of shared/attacks/spec.ts in the build that wrote this report. An attack whose parameters differ between cells is listed as unknown.",
   });
   const num = (x: number | undefined): string => (x === undefined ? '—' : String(x));
   out.push({
@@ -128,6 +128,8 @@ function protocolSection(model: ReportModel): Block[] {
       { title: 'steps', align: 'right' },
       { title: 'restarts', align: 'right' },
       { title: 'random start' },
+      { title: 'other parameters' },
+      { title: 'images', align: 'right' },
       { title: 'used at' },
     ],
     rows: p.attacks.map((a) => [
@@ -139,6 +141,8 @@ function protocolSection(model: ReportModel): Block[] {
       num(a.steps),
       num(a.restarts),
       a.randomStart === undefined ? '—' : a.randomStart ? 'yes' : 'no',
+      a.other ?? '—',
+      a.images ?? '—',
       a.usedAt,
     ]),
   });
@@ -307,6 +311,25 @@ function attacksSection(model: ReportModel, charts: Map<ChartId, Chart>, chartFi
       groupSources(g),
     ]),
   });
+  if (model.components.length > 0) {
+    out.push({
+      kind: 'paragraph',
+      text: 'Suite components (%): for AutoAttack, the accuracy after each attack and every one before it (each runs only on the examples still robust); for transfer, the accuracy under each surrogate on its own (the suite counts an example robust only if every surrogate fails). The protocol section gives each attack’s parameters and the test images it ran on.',
+    });
+    out.push({
+      kind: 'table',
+      columns: [
+        { title: 'defense' },
+        { title: 'threat' },
+        { title: 'f', align: 'right' },
+        ...model.components.map(([a, c]) => ({
+          title: spread(`${attackLabel(a)}: ${a.startsWith('transfer') ? 'from' : 'after'} ${c}`, CI_OVER_SEEDS, ciIn(componentMetric(a, c))),
+          align: 'right' as const,
+        })),
+      ],
+      rows: model.groups.map((g) => [g.defense, g.threat, percent(g.corruption), ...model.components.map(([a, c]) => meanCi(g.metrics.get(componentMetric(a, c)), pct))]),
+    });
+  }
   return out;
 }
 

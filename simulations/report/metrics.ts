@@ -3,7 +3,7 @@
  * `timing.trainMs`, …) so that any number in a table can be looked up in the file it came from. The two derived
  * metrics are prefixed `derived.` and say how they are computed.
  */
-import { STANDARD_ATTACKS } from '../../shared/attacks/robust-accuracy.js';
+import { STANDARD_ATTACKS, surrogateLetter, type AttackSpec } from '../../shared/attacks/spec.js';
 import type { CellRecord } from './load.js';
 
 /** Attack names in the order of STANDARD_ATTACKS (clean, FGSM, PGD-10, PGD-20, …, strong PGD). */
@@ -22,6 +22,23 @@ export function sortAttacks(names: Iterable<string>): string[] {
 export function attacksOf(cells: readonly CellRecord[]): string[] {
   return sortAttacks(cells.flatMap((c) => Object.keys(c.results?.final.accuracy ?? {})));
 }
+
+/** The components suites recorded (`final.components`: AutoAttack's stages, transfer's surrogates), as [attack, component] in display order. */
+export function componentsOf(cells: readonly CellRecord[]): [string, string][] {
+  const seen = new Map<string, string[]>();
+  for (const c of cells) {
+    const comps = (c.results?.final as { components?: Record<string, Record<string, number>> } | undefined)?.components ?? {};
+    for (const [a, byName] of Object.entries(comps)) {
+      const list = seen.get(a) ?? [];
+      for (const n of Object.keys(byName)) if (!list.includes(n)) list.push(n);
+      seen.set(a, list);
+    }
+  }
+  return sortAttacks(seen.keys()).flatMap((a) => seen.get(a)!.map((n): [string, string] => [a, n]));
+}
+
+/** Metric name of a suite component's accuracy. */
+export const componentMetric = (attack: string, component: string): string => `final.components.${attack}.${component}`;
 
 /** Timing fields of `results.json` (means over the rounds, milliseconds), in display order. */
 export const TIMING_FIELDS = ['roundMs', 'trainMs', 'bvaMs', 'secaggMs', 'otherMs', 'evalMs', 'clientUpdatesPerSec', 'connectMs'] as const;
@@ -67,6 +84,8 @@ export function cellMetrics(c: CellRecord): Map<string, number> {
   const r = c.results;
   if (r === undefined) return out;
   for (const [a, v] of Object.entries(r.final.accuracy)) out.set(accuracyMetric(a), v);
+  const comps = (r.final as { components?: Record<string, Record<string, number>> }).components ?? {};
+  for (const [a, byName] of Object.entries(comps)) for (const [n, v] of Object.entries(byName)) out.set(componentMetric(a, n), v);
   if (r.final.asr !== undefined) out.set(ASR_METRIC, r.final.asr);
   const robust = robustAccuracy(c);
   if (robust !== undefined) out.set(ROBUST_METRIC, robust.value);
@@ -83,10 +102,33 @@ export function cellMetrics(c: CellRecord): Map<string, number> {
 export function attackLabel(name: string): string {
   const s = STANDARD_ATTACKS[name];
   if (s === undefined) return name;
-  if (s.kind === 'none') return 'clean';
-  if (s.kind === 'fgsm') return 'FGSM';
-  const restarts = s.restarts ?? 1;
-  const base = `PGD-${s.steps}${restarts > 1 ? ` ×${restarts}` : ''}`;
-  if (name === 'pgd-strong') return `strong ${base}`;
-  return name.endsWith('madry') ? `${base} (α 2.5ε/steps)` : base;
+  return specLabel(name, s);
+}
+
+/** A label from an attack's specification (`name` tells the presets that share a kind apart). */
+export function specLabel(name: string, s: AttackSpec): string {
+  switch (s.kind) {
+    case 'none':
+      return 'clean';
+    case 'fgsm':
+      return 'FGSM';
+    case 'apgd': {
+      const loss = s.loss === 'ce' ? 'CE' : s.loss === 'dlr' ? 'DLR' : 'T';
+      return `APGD-${loss} (${s.steps} it.${s.loss === 'dlr-targeted' ? ` × ${s.targets ?? 9} targets` : ''})`;
+    }
+    case 'square':
+      return `Square (${s.queries} queries)`;
+    case 'fab':
+      return `FAB-T (${s.steps} it. × ${s.targets} targets)`;
+    case 'autoattack':
+      return `AutoAttack (${s.components.map((c) => c.name).join(' → ')})`;
+    case 'transfer':
+      return `transfer from ${s.surrogates.map(surrogateLetter).join(', ')}${s.surrogates.length > 1 ? ' (worst)' : ''}`;
+    case 'pgd': {
+      const restarts = s.restarts ?? 1;
+      const base = `PGD-${s.steps}${restarts > 1 ? ` ×${restarts}` : ''}`;
+      if (name === 'pgd-strong') return `strong ${base}`;
+      return name.endsWith('madry') ? `${base} (α 2.5ε/steps)` : base;
+    }
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { curvePoints, defenseCosts, groupCells, type CurvePoint, type DefenseCost, type Group } from './aggregate.js';
 import type { LoadedRuns } from './load.js';
-import { attacksOf } from './metrics.js';
+import { attacksOf, componentsOf } from './metrics.js';
 import { pairedTables, type PairedTable } from './paired.js';
 import { protocolOf, type Protocol } from './protocol.js';
 import { worstCaseTables, type ExtremeTable } from './tables.js';
@@ -15,6 +15,8 @@ export interface ReportModel {
   loaded: LoadedRuns;
   /** Attacks with a final accuracy in some finished cell, in display order. */
   attacks: string[];
+  /** Suite components ([attack, component]) some finished cell recorded. */
+  components: [string, string][];
   /** Defenses and threats that have at least one cell, in matrix order. */
   defenses: string[];
   threats: string[];
@@ -37,6 +39,7 @@ export function buildModel(loaded: LoadedRuns): ReportModel {
   return {
     loaded,
     attacks: attacksOf(loaded.cells),
+    components: componentsOf(loaded.cells),
     defenses,
     threats,
     levels: [...new Set(loaded.cells.map((c) => c.corruption))].sort((a, b) => a - b),

@@ -10,7 +10,7 @@
 import { STANDARD_ATTACKS, type AttackSpec } from '../../shared/attacks/robust-accuracy.js';
 import type { CellRecord, LoadedRuns } from './load.js';
 import { percent } from './format.js';
-import { attackLabel, sortAttacks } from './metrics.js';
+import { sortAttacks, specLabel } from './metrics.js';
 
 /** One distinct value of a field and where it was read. */
 export interface FactValue {
@@ -39,6 +39,10 @@ export interface AttackRow {
   known: boolean;
   /** Where the runs used it: at evaluation rounds, after the last round, or both. */
   usedAt: string;
+  /** Parameters beyond ε, α, steps, restarts and start (APGD's loss and schedule, Square's queries, suite components, surrogates). */
+  other: string | undefined;
+  /** Test images the attack ran on, as the results recorded them (distinct values comma-separated). */
+  images: string | undefined;
 }
 
 /** A named defense or threat with its settings as facts. */
@@ -105,6 +109,43 @@ function showAggregation(a: unknown): string | undefined {
   return ps.length === 0 ? String(rule) : `${String(rule)} (${ps.join(', ')})`;
 }
 
+/** The image counts the finished cells ran `name` on (`final.evaluatedBy`, else `final.evaluated`). */
+function imagesOf(finished: readonly CellRecord[], name: string): string | undefined {
+  const counts = new Set<number>();
+  for (const c of finished) {
+    if (c.results!.final.accuracy[name] === undefined) continue;
+    const by = (c.results!.final as { evaluatedBy?: Record<string, number> }).evaluatedBy?.[name];
+    counts.add(by ?? c.results!.final.evaluated);
+  }
+  return counts.size === 0 ? undefined : [...counts].sort((a, b) => a - b).join(', ');
+}
+
+/** Steps and restarts of the parameter-free attacks (AutoAttack: none of its own). */
+function stepsOf(s: AttackSpec): { steps?: number; restarts?: number; randomStart?: boolean } {
+  if (s.kind === 'apgd') return { steps: s.steps, restarts: s.restarts ?? 1, randomStart: s.randomStart ?? true };
+  if (s.kind === 'square') return { steps: s.queries, restarts: 1, randomStart: true };
+  if (s.kind === 'fab') return { steps: s.steps, restarts: 1, randomStart: false };
+  return {};
+}
+
+/** The parameters of an attack that the common columns do not hold, in words. */
+export function describeSpec(s: AttackSpec): string | undefined {
+  switch (s.kind) {
+    case 'apgd':
+      return `loss ${s.loss}${s.loss === 'dlr-targeted' ? `, ${s.targets ?? 9} target classes` : ''}, ρ = ${s.rho ?? 0.75}, momentum ${s.momentum ?? 0.75}, initial step ${s.initialStep ?? 2}·ε, checkpoints p_0 = 0, p_1 = 0.22`;
+    case 'square':
+      return `${s.queries} queries (steps column), p_init = ${s.pInit}, margin loss`;
+    case 'fab':
+      return `${s.targets} target classes, α_max = ${s.alphaMax}, η = ${s.eta}, β = ${s.beta}; counts a minimal example within ε`;
+    case 'autoattack':
+      return `runs in order on still-robust examples: ${s.components.map((c) => `${c.name} [${describeSpec(c.spec) ?? c.spec.kind}]`).join('; ')}`;
+    case 'transfer':
+      return `PGD on surrogates ${s.surrogates.join(', ')} (${s.epochs} epochs, seed ${s.surrogateSeed}, trained on the second half of the test set)`;
+    default:
+      return undefined;
+  }
+}
+
 /** The protocol of every cell that has a scenario (finished or not: an unfinished cell still ran a setup). */
 export function protocolOf(loaded: LoadedRuns): Protocol {
   const withScenario = loaded.cells.filter((c) => c.scenario !== undefined);
@@ -153,11 +194,26 @@ export function protocolOf(loaded: LoadedRuns): Protocol {
     const recorded = [...new Set(finished.flatMap((c) => (c.results!.attacks?.[name] !== undefined ? [JSON.stringify(c.results!.attacks[name])] : [])))];
     const s = recorded.length === 1 ? (JSON.parse(recorded[0]!) as AttackSpec) : recorded.length > 1 ? undefined : STANDARD_ATTACKS[name];
     const usedAt = [evalAt.has(name) ? 'evaluation rounds' : '', finalAt.has(name) ? 'final' : ''].filter(Boolean).join(', ');
-    if (s === undefined) return { name, label: name, kind: 'unknown', eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined, known: false, usedAt };
-    if (s.kind === 'none')
-      return { name, label: attackLabel(name), kind: 'none', eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined, known: true, usedAt };
-    if (s.kind === 'fgsm') return { name, label: attackLabel(name), kind: 'fgsm', eps: s.eps, alpha: undefined, steps: 1, restarts: 1, randomStart: false, known: true, usedAt };
-    return { name, label: attackLabel(name), kind: 'pgd', eps: s.eps, alpha: s.alpha, steps: s.steps, restarts: s.restarts ?? 1, randomStart: s.randomStart ?? true, known: true, usedAt };
+    const images = imagesOf(finished, name);
+    const base = { name, usedAt, images, other: undefined };
+    if (s === undefined) return { ...base, label: name, kind: 'unknown', eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined, known: false };
+    const label = specLabel(name, s);
+    const none = { eps: undefined, alpha: undefined, steps: undefined, restarts: undefined, randomStart: undefined };
+    switch (s.kind) {
+      case 'none':
+        return { ...base, ...none, label, kind: 'none', known: true };
+      case 'fgsm':
+        return { ...base, ...none, label, kind: 'fgsm', eps: s.eps, steps: 1, restarts: 1, randomStart: false, known: true };
+      case 'pgd':
+        return { ...base, label, kind: 'pgd', eps: s.eps, alpha: s.alpha, steps: s.steps, restarts: s.restarts ?? 1, randomStart: s.randomStart ?? true, known: true };
+      case 'apgd':
+      case 'fab':
+      case 'square':
+      case 'autoattack':
+        return { ...base, ...none, label, kind: s.kind, eps: s.eps, ...stepsOf(s), other: describeSpec(s), known: true };
+      case 'transfer':
+        return { ...base, label, kind: 'transfer', eps: s.eps, alpha: s.alpha, steps: s.steps, restarts: s.restarts ?? 1, randomStart: s.randomStart ?? true, other: describeSpec(s), known: true };
+    }
   });
 
   const entities = (names: readonly string[], of: (c: CellRecord) => string, facts: (cells: CellRecord[]) => Fact[]): Entity[] =>
