@@ -30,6 +30,7 @@ import { tokenPrivacyProblem } from './cohort-privacy.js';
 import { checkResumable } from './resume-check.js';
 import { listenOn } from './http-listen.js';
 import { printable } from './printable.js';
+import { serveBrowserPage } from './browser-pages.js';
 import type { CoordinatorOptions } from './coordinator-options.js';
 import { SocketTransport } from './engine/socket-transport.js';
 import { SecureSessions } from './engine/secure-sessions.js';
@@ -134,6 +135,7 @@ export class Coordinator {
     const cap = maxMessageBytes(this.spec.numParams, this.config.sharedSetSize * perImage, this.config.sharedSetSize * (train.numClasses + perImage));
     // socket.io answers its own path; anything else gets a 404 rather than a request left hanging.
     this.http = createServer((req, res) => {
+      if (serveBrowserPage(req, res)) return;
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end(`not found: ${printable(req.url ?? '')} (this is a robust-fl coordinator; clients connect over socket.io)\n`);
     });
