@@ -18,7 +18,10 @@ export interface LocalData {
 /** The demo split's parameters (the coordinator's federation must use the same count, seed and client count). */
 export interface DemoSplit {
   count: number;
+  /** The synthetic dataset's seed. */
   seed: number;
+  /** The seed of the shared set and the partition (the federation's `seed`). */
+  splitSeed: number;
   clients: number;
   /** This client's part, 0-based. */
   part: number;
@@ -28,11 +31,11 @@ export interface DemoSplit {
 /** Part `part` of the IID split of the seeded synthetic dataset, D_s excluded. */
 export function demoData(s: DemoSplit): LocalData {
   const { train } = makeSyntheticDataset({ count: s.count, seed: s.seed });
-  const shared = sampleSharedSet(train.count, s.sharedSetSize, s.seed);
-  const parts = partition(train.labels, { kind: 'iid' }, s.clients, s.seed, shared);
+  const shared = sampleSharedSet(train.count, s.sharedSetSize, s.splitSeed);
+  const parts = partition(train.labels, { kind: 'iid' }, s.clients, s.splitSeed, shared);
   const indices = parts[s.part];
   if (indices === undefined) throw new Error(`demo split: part ${s.part} of ${s.clients} does not exist`);
-  return { data: train, indices, describe: `demo split: part ${s.part + 1} of ${s.clients}, ${indices.length} of ${train.count} synthetic images (seed ${s.seed})` };
+  return { data: train, indices, describe: `demo split: part ${s.part + 1} of ${s.clients}, ${indices.length} of ${train.count} synthetic images (seeds ${s.seed}, ${s.splitSeed})` };
 }
 
 async function bytesOf(file: Blob & { name: string }): Promise<Uint8Array> {

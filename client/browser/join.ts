@@ -25,10 +25,12 @@ export interface JoinState {
   /** The current stage ('train', a secure-aggregation stage, or ''). */
   stage: string;
   error?: string;
+  /** True once the client reached its `pauseAt` stage. */
+  paused: boolean;
   log: string[];
 }
 
-const state: JoinState = { status: 'idle', rounds: [], stage: '', log: [] };
+const state: JoinState = { status: 'idle', rounds: [], stage: '', paused: false, log: [] };
 let session: ClientSession | undefined;
 let identity: nacl.SignKeyPair | undefined;
 
@@ -44,13 +46,14 @@ function render(): void {
   }
   const r = $('rounds');
   if (r !== null) r.textContent = state.rounds.map((x) => `round ${x.round}: ${x.status}`).join('\n');
-  const b = $('backend');
+  const b = $('backend-line');
   if (b !== null) b.textContent = state.backend ?? '';
   const l = $('log');
   if (l !== null) l.textContent = state.log.slice(-200).join('\n');
 }
 
 function log(line: string): void {
+  console.log(line);
   state.log.push(`${new Date().toISOString().slice(11, 19)} ${line}`);
   render();
 }
@@ -70,8 +73,13 @@ export interface JoinOptions {
   token: string;
   clientId: string;
   backend?: BrowserBackend;
-  data: { kind: 'demo'; count: number; seed: number; clients: number; part: number; sharedSetSize: number } | { kind: 'idx'; images: File; labels: File };
+  data: { kind: 'demo'; count: number; seed: number; splitSeed: number; clients: number; part: number; sharedSetSize: number } | { kind: 'idx'; images: File; labels: File };
   rounding?: 'stochastic' | 'half-up';
+  /**
+   * Pause (never answer) at a stage, given as `stage` or `stage:phase` (e.g. `collectMasked:model`): for
+   * demonstrations and tests of a tab that stops mid-round; `state.paused` turns true when it is reached.
+   */
+  pauseAt?: string;
 }
 
 /** Joins a coordinator's rounds; resolves once the coordinator accepted this client. */
@@ -103,6 +111,11 @@ export async function join(o: JoinOptions): Promise<void> {
       log,
       beforeReply: ({ stage, round, phase }) => {
         state.stage = `round ${round}: ${stage}${phase !== '' ? ` (${phase})` : ''}`;
+        if (o.pauseAt !== undefined && (o.pauseAt === stage || o.pauseAt === `${stage}:${phase}`)) {
+          state.paused = true;
+          log(`paused at ${stage}${phase !== '' ? ` (${phase})` : ''} (pauseAt)`);
+          return new Promise<'answer'>(() => undefined);
+        }
         render();
         return 'answer';
       },
@@ -155,11 +168,13 @@ function joinFromForm(): void {
             kind: 'demo',
             count: Number(get('count') || 300),
             seed: Number(get('seed') || 3),
+            splitSeed: Number(get('splitSeed') || 5),
             clients: Number(get('clients') || 5),
             part: Number(get('part') || 0),
             sharedSetSize: Number(get('sharedSetSize') || 8),
           },
     ...(get('rounding') === 'half-up' ? { rounding: 'half-up' as const } : {}),
+    ...(new URLSearchParams(location.search).get('pauseAt') !== null ? { pauseAt: new URLSearchParams(location.search).get('pauseAt')! } : {}),
   };
   if (opts.clientId === '') throw new Error('give a client id');
   void join(opts).catch(() => undefined);
@@ -191,15 +206,15 @@ function start(): void {
   }
 }
 
-/** The page's API: state, join, and the identity's Ed25519 (tweetnacl) for interoperability checks. */
+/** The page's API: state, join, and the stored identities' Ed25519 (tweetnacl) for interoperability checks. */
 const api = {
   state,
   join,
   leave: (): void => session?.close(),
-  sign: (msgHex: string): string => {
-    if (identity === undefined) throw new Error('no identity yet');
-    return toHex(nacl.sign.detached(fromHex(msgHex), identity.secretKey));
-  },
+  /** The public key (hex) of the identity stored for `clientId`, made on first use: what an operator enrols. */
+  identity: async (clientId: string): Promise<string> => toHex((await loadIdentity(clientId)).identity.publicKey),
+  /** An Ed25519 signature (hex) of `msgHex` by the identity stored for `clientId`. */
+  signAs: async (clientId: string, msgHex: string): Promise<string> => toHex(nacl.sign.detached(fromHex(msgHex), (await loadIdentity(clientId)).identity.secretKey)),
   verify: (pkHex: string, msgHex: string, sigHex: string): boolean => nacl.sign.detached.verify(fromHex(msgHex), fromHex(sigHex), fromHex(pkHex)),
 };
 (globalThis as unknown as { rfl: typeof api }).rfl = api;
