@@ -1,5 +1,5 @@
-// Bundles the browser client (client/browser/join.ts) with esbuild into dist/browser/join.js, with the
-// coordinator's pages next to it, and copies tfjs-backend-wasm's binaries there; run by `npm run build`.
+// Bundles the browser client (client/browser/join.ts) and the dashboard (client/browser/dashboard.ts) with
+// esbuild into dist/browser/, and copies tfjs-backend-wasm's binaries there; run by `npm run build`.
 // The browser build resolves shared/secagg/primitives.js to primitives-browser.ts (tweetnacl and plain-JS
 // AES/SHA-256 in place of node:crypto), and refuses any Node built-in: the bundle must have none.
 import { build } from 'esbuild';
@@ -42,7 +42,7 @@ const browserPrimitives = {
 
 mkdirSync(out, { recursive: true });
 const result = await build({
-  entryPoints: [path.join(root, 'client', 'browser', 'join.ts')],
+  entryPoints: [path.join(root, 'client', 'browser', 'join.ts'), path.join(root, 'client', 'browser', 'dashboard.ts')],
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -50,12 +50,11 @@ const result = await build({
   minify: true,
   sourcemap: false,
   metafile: true,
-  outfile: path.join(out, 'join.js'),
+  outdir: out,
   plugins: [browserPrimitives],
   define: { 'process.env.NODE_ENV': '"production"' },
   logLevel: 'warning',
 });
 const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
 for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) copyFileSync(path.join(wasmDir, f), path.join(out, f));
-const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-if (process.argv.includes('--verbose')) console.log(`dist/browser/join.js: ${bytes} bytes`);
+if (process.argv.includes('--verbose')) for (const [f, o] of Object.entries(result.metafile.outputs)) console.log(`${f}: ${o.bytes} bytes`);

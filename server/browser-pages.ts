@@ -1,7 +1,8 @@
 /**
- * The pages a coordinator serves over HTTP next to socket.io: `/join`, the browser client (its bundle and tfjs's
- * wasm binaries under `/browser/`, built by scripts/build-browser.mjs into dist/browser/). Everything else is
- * left to the caller (a 404).
+ * The pages a coordinator serves over HTTP next to socket.io: `/join`, the browser client, and `/`, the live
+ * dashboard over the read-only observer namespace (server/observer.ts); their bundles and tfjs's wasm binaries
+ * under `/browser/` (built by scripts/build-browser.mjs into dist/browser/). Everything else is left to the
+ * caller (a 404).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +14,7 @@ export const BROWSER_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)
 
 const ASSETS: Record<string, string> = {
   'join.js': 'text/javascript; charset=utf-8',
+  'dashboard.js': 'text/javascript; charset=utf-8',
   'tfjs-backend-wasm.wasm': 'application/wasm',
   'tfjs-backend-wasm-simd.wasm': 'application/wasm',
   'tfjs-backend-wasm-threaded-simd.wasm': 'application/wasm',
@@ -59,15 +61,46 @@ export function joinPage(): string {
 `;
 }
 
+const DASHBOARD_STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.2rem;color:#1d2330;background:#f7f8fa}
+h1{font-size:1.3rem;margin:.2rem 0 .8rem}section{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:.7rem 1rem;margin:.6rem 0}
+.grid{display:grid;grid-template-columns:minmax(16rem,1fr) 2fr;gap:.8rem}table{border-collapse:collapse}
+td,th{padding:.15rem .6rem;text-align:left;border-bottom:1px solid #eef0f3;font-variant-numeric:tabular-nums}
+#charts{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0}figcaption{font-weight:600;margin-bottom:.2rem}
+.bar{display:flex;height:18px;border-radius:4px;overflow:hidden;max-width:40rem}.bar span{display:block}
+.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.8rem}.legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;border-radius:2px}
+#progress{font-size:1.1rem;font-weight:600}#conn{float:right;color:#555}`;
+
+/** The dashboard page `/` (with the observer namespace), or a page that says the coordinator has none. */
+export function dashboardPage(observing: boolean): string {
+  const body = observing
+    ? `<h1>robust-fl coordinator <span id="conn">connecting…</span></h1>
+<div class="grid"><section><h2>Run</h2><table id="config"></table></section>
+<section><h2>Progress</h2><p id="progress">—</p><p id="clients">—</p><h3>Time split of the last round</h3><div id="split"></div></section></div>
+<section><div id="charts"></div></section>
+<section><h2>Rounds</h2><table><thead id="rounds-head"></thead><tbody id="rounds"></tbody></table></section>
+<script type="module" src="/browser/dashboard.js"></script>`
+    : '<h1>robust-fl coordinator</h1><p>This coordinator has no observer token, so no live dashboard. Browser clients join at <a href="/join">/join</a>.</p>';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>robust-fl — dashboard</title><style>${DASHBOARD_STYLE}</style></head><body>
+${body}
+</body></html>
+`;
+}
+
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
   res.end(body);
 }
 
 /** Answers a request for one of the browser pages; false when the path is not one of them. */
-export function serveBrowserPage(req: IncomingMessage, res: ServerResponse): boolean {
+export function serveBrowserPage(req: IncomingMessage, res: ServerResponse, observing: boolean): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const url = new URL(req.url ?? '/', 'http://coordinator');
+  if (url.pathname === '/') {
+    send(res, 200, 'text/html; charset=utf-8', dashboardPage(observing));
+    return true;
+  }
   if (url.pathname === '/join' || url.pathname === '/join/') {
     send(res, 200, 'text/html; charset=utf-8', joinPage());
     return true;

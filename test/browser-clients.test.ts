@@ -8,7 +8,10 @@
  * Everything runs on loopback, port 0; no step waits on the clock (the rounds wait on events).
  */
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { io } from 'socket.io-client';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import nacl from 'tweetnacl';
 import { initBackend } from '../shared/compute/backend.js';
@@ -36,11 +39,13 @@ const base = {
   lr: 0.05,
   sharedSetSize: 8,
   evalEvery: 1,
-  evalAttacks: ['clean'],
-  finalAttacks: ['clean'],
+  evalAttacks: ['clean', 'fgsm'],
+  finalAttacks: ['clean', 'fgsm'],
   seed: 5,
   method: 'fed-bva',
 };
+/** Where the dashboard's screenshot goes (RFL_SCREENSHOT_DIR, else a fresh temporary folder). */
+const SHOT_DIR = process.env['RFL_SCREENSHOT_DIR'] ?? mkdtempSync(path.join(os.tmpdir(), 'rfl-dashboard-'));
 
 /** The page's API (client/browser/join.ts), as the test calls it inside the page. */
 interface PageApi {
@@ -49,7 +54,20 @@ interface PageApi {
   signAs(clientId: string, msgHex: string): Promise<string>;
   verify(pkHex: string, msgHex: string, sigHex: string): boolean;
 }
-type WithApi = typeof globalThis & { rfl: PageApi };
+type WithApi = typeof globalThis & { rfl: PageApi; rflDashboard: { snapshot: { rounds: { round: number }[]; finished: boolean } | null } };
+
+/** Fails on anything in an observer message that could carry an update, a share or a key. */
+function assertSummaryOnly(v: unknown, where: string): void {
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) throw new Error(`${where}: binary data sent to an observer`);
+  if (typeof v === 'string') {
+    if (v.length > 200 || /[0-9a-f]{32,}/i.test(v)) throw new Error(`${where}: a long or key-like string sent to an observer`);
+  } else if (Array.isArray(v)) {
+    v.forEach((x, i) => {
+      if (typeof x !== 'object' || x === null) throw new Error(`${where}[${i}]: an array of values sent to an observer`);
+      assertSummaryOnly(x, `${where}[${i}]`);
+    });
+  } else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) assertSummaryOnly(x, `${where}.${k}`);
+}
 
 const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
@@ -140,12 +158,40 @@ describe('browser clients in Chromium', function () {
     } finally {
       await ref.close();
     }
-    const f = await startFederation(data, base, {}, false);
+    const f = await startFederation(data, base, { observerToken: 'watch' }, false);
     const pages = await joinPages(f, [0, 1, 2]);
+    // The live dashboard, and a raw observer that records every message it gets.
+    const dash = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await dash.goto(`${f.url}/?token=watch`);
+    await dash.waitForFunction(() => (globalThis as WithApi).rflDashboard?.snapshot !== null);
+    const observed: { event: string; payload: unknown }[] = [];
+    const observer = io(`${f.url}/observer`, { auth: { token: 'watch' }, transports: ['websocket'], reconnection: false });
+    observer.onAny((event: string, payload: unknown) => observed.push({ event, payload }));
+    await new Promise<void>((resolve) => observer.once('observe:snapshot', () => resolve()));
     let rounds: RoundMetrics[];
     try {
       await joinNode(f, [3, 4]);
       rounds = await run(f);
+      // The dashboard shows every round's number and figures once the round is over.
+      await dash.waitForFunction(() => (globalThis as WithApi).rflDashboard.snapshot?.finished === true);
+      for (const r of rounds) {
+        const row = await dash.locator(`tr[data-round="${r.round}"]`).innerText();
+        expect(row).to.include(String(r.round)).and.include('completed').and.include(r.trainLoss!.toFixed(4));
+        expect(row)
+          .to.include(`${(100 * r.eval!['clean']!).toFixed(1)} %`)
+          .and.include(`${(100 * r.eval!['fgsm']!).toFixed(1)} %`);
+      }
+      expect(await dash.locator('#progress').innerText()).to.equal('finished: 2 of 2 rounds');
+      expect(await dash.locator('#charts svg').count()).to.equal(2);
+      expect(await dash.locator('#split').innerText()).to.match(/Round 2: \d+ ms in all/);
+      mkdirSync(SHOT_DIR, { recursive: true });
+      const shot = path.join(SHOT_DIR, 'dashboard.png');
+      await dash.screenshot({ path: shot, fullPage: true });
+      expect(statSync(shot).size).to.be.above(10_000);
+      // What the observer got: summaries only, and every round.
+      expect(observed.filter((o) => o.event === 'observe:round').map((o) => (o.payload as { round: number }).round)).to.deep.equal([1, 2]);
+      expect(observed.some((o) => o.event === 'observe:phase' && (o.payload as { phase: string }).phase === 'modelSum')).to.equal(true);
+      for (const o of observed) assertSummaryOnly(o.payload, o.event);
       for (const page of pages) {
         await page.waitForFunction(() => (globalThis as WithApi).rfl.state.rounds.length >= 2);
         const st = await page.evaluate(() => (globalThis as WithApi).rfl.state);
@@ -155,6 +201,8 @@ describe('browser clients in Chromium', function () {
         ]);
       }
     } finally {
+      observer.close();
+      await dash.context().close();
       await Promise.all(pages.map((p) => p.context().close()));
       await f.close();
     }
@@ -200,6 +248,41 @@ describe('browser clients in Chromium', function () {
       expect(r.secaggDropouts).to.deep.equal([f.ids[2]]);
     }
     expect(maxDiff(f.coordinator.globalWeights(), ref.coordinator.globalWeights())).to.equal(0);
+  });
+
+  it('observers are read-only: their token opens no training connection, and what they send is ignored', async () => {
+    const f = await startFederation(data, { ...base, rounds: 1, evalAttacks: ['clean'], finalAttacks: ['clean'] }, { observerToken: 'watch' });
+    const ref = await startFederation(data, { ...base, rounds: 1, evalAttacks: ['clean'], finalAttacks: ['clean'] });
+    try {
+      // A wrong observer token is refused.
+      const bad = io(`${f.url}/observer`, { auth: { token: 'guess' }, transports: ['websocket'], reconnection: false });
+      const refusal = await new Promise<string>((resolve) => bad.once('connect_error', (e) => resolve(e.message)));
+      bad.close();
+      expect(refusal).to.equal('invalid observer token');
+      // The observer token is no client token: the training namespace refuses it.
+      const asClient = connect(f.url, { clientId: 'spy', token: 'watch', identity: nacl.sign.keyPair(), trainer: f.trainers[0]!, reconnection: false });
+      const err = await asClient.ready.then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      asClient.close();
+      expect(err?.message).to.match(/invalid token|not enrolled/);
+      // An observer that sends training and secure-aggregation messages gets no answer and changes nothing.
+      const obs = io(`${f.url}/observer`, { auth: { token: 'watch' }, transports: ['websocket'], reconnection: false });
+      await new Promise<void>((resolve) => obs.once('observe:snapshot', () => resolve()));
+      let answered = 0;
+      const running = run(f);
+      for (const ev of ['round:train', 'secagg:collectMasked', 'secagg:unmask', 'auth:proof'])
+        obs.emit(ev, { ok: true, reply: { numExamples: 1e9, loss: 0, weights: new Float32Array(8) } }, () => answered++);
+      const [rounds] = await Promise.all([running, run(ref)]);
+      obs.close();
+      expect(answered).to.equal(0);
+      expect(rounds[0]!.status).to.equal('completed');
+      expect(maxDiff(f.coordinator.globalWeights(), ref.coordinator.globalWeights())).to.equal(0);
+    } finally {
+      await f.close();
+      await ref.close();
+    }
   });
 
   it('a wrong token gets a plain message on the page', async () => {
