@@ -45,7 +45,7 @@ const base = {
   method: 'fed-bva',
 };
 /** Where the dashboard's screenshot goes (RFL_SCREENSHOT_DIR, else a fresh temporary folder). */
-const SHOT_DIR = process.env['RFL_SCREENSHOT_DIR'] ?? mkdtempSync(path.join(os.tmpdir(), 'rfl-dashboard-'));
+const shotDir = (): string => process.env['RFL_SCREENSHOT_DIR'] ?? mkdtempSync(path.join(os.tmpdir(), 'rfl-dashboard-'));
 
 /** The page's API (client/browser/join.ts), as the test calls it inside the page. */
 interface PageApi {
@@ -184,8 +184,9 @@ describe('browser clients in Chromium', function () {
       expect(await dash.locator('#progress').innerText()).to.equal('finished: 2 of 2 rounds');
       expect(await dash.locator('#charts svg').count()).to.equal(2);
       expect(await dash.locator('#split').innerText()).to.match(/Round 2: \d+ ms in all/);
-      mkdirSync(SHOT_DIR, { recursive: true });
-      const shot = path.join(SHOT_DIR, 'dashboard.png');
+      const dir = shotDir();
+      mkdirSync(dir, { recursive: true });
+      const shot = path.join(dir, 'dashboard.png');
       await dash.screenshot({ path: shot, fullPage: true });
       expect(statSync(shot).size).to.be.above(10_000);
       // What the observer got: summaries only, and every round.
