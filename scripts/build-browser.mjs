@@ -9,7 +9,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const out = path.join(root, 'dist', 'browser');
+// `--out DIR` builds elsewhere (a private build next to a running one, e.g. .dist-NAME/browser).
+const outAt = process.argv.indexOf('--out');
+const out = outAt >= 0 ? path.resolve(process.argv[outAt + 1]) : path.join(root, 'dist', 'browser');
 const require = createRequire(import.meta.url);
 
 const browserPrimitives = {

@@ -43,11 +43,12 @@ export function joinPage(): string {
 <input id="rounding" type="hidden" value="stochastic">
 </fieldset>
 <fieldset><legend>Local data</legend>
-<label>Source <select id="source"><option value="demo">embedded demo split</option><option value="idx">IDX files</option></select></label>
+<label>Source <select id="source"><option value="demo">embedded demo split</option><option value="idx">IDX files</option><option value="png">a folder of PNGs with labels.csv</option></select></label>
 <label>Demo split: part <input id="part" type="number" min="0" value="0" size="4"> of <input id="clients" type="number" min="1" value="5" size="4"> clients,
  <input id="count" type="number" min="1" value="300" size="6"> images, seed <input id="seed" type="number" value="3" size="6">, split seed <input id="splitSeed" type="number" value="5" size="6">, shared set <input id="sharedSetSize" type="number" min="0" value="8" size="4"></label>
 <label>IDX images <input id="idx-images" type="file"></label>
 <label>IDX labels <input id="idx-labels" type="file"></label>
+<label>PNG folder <input id="png-folder" type="file" webkitdirectory multiple></label>
 </fieldset>
 <button type="submit">Join</button>
 </form>

@@ -16,6 +16,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import nacl from 'tweetnacl';
 import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
+import { loadImageFolder } from '../shared/data/images.js';
 import { fromHex, toHex } from '../shared/secagg/encoding.js';
 import { ed25519Sign, ed25519Verify } from '../shared/secagg/primitives.js';
 import { unpack } from '../shared/protocol/wire.js';
@@ -52,6 +53,7 @@ interface PageApi {
   state: { status: string; rounds: { round: number; status: string }[]; stage: string; error?: string; paused: boolean; backend?: string; log: string[] };
   identity(clientId: string): Promise<string>;
   signAs(clientId: string, msgHex: string): Promise<string>;
+  pngFolderSummary(): Promise<{ count: number; height: number; width: number; channels: number; numClasses: number; labels: number[]; pixelSum: number }>;
   verify(pkHex: string, msgHex: string, sigHex: string): boolean;
 }
 type WithApi = typeof globalThis & { rfl: PageApi; rflDashboard: { snapshot: { rounds: { round: number }[]; finished: boolean } | null } };
@@ -283,6 +285,30 @@ describe('browser clients in Chromium', function () {
     } finally {
       await f.close();
       await ref.close();
+    }
+  });
+
+  it('a picked folder of PNGs with labels.csv loads in the page as Node’s loader loads it', async () => {
+    const f = await startFederation(data, { ...base, rounds: 1 }, {}, false);
+    const page = await openJoin(f.url);
+    try {
+      const dir = path.resolve('examples/own-model/my-data');
+      await page.locator('#png-folder').setInputFiles(dir);
+      const got = await page.evaluate(() => (globalThis as WithApi).rfl.pngFolderSummary());
+      const { train } = loadImageFolder(dir);
+      expect({ ...got, pixelSum: 0 }).to.deep.equal({
+        count: train.count,
+        height: train.height,
+        width: train.width,
+        channels: train.channels,
+        numClasses: train.numClasses,
+        labels: Array.from(train.labels),
+        pixelSum: 0,
+      });
+      expect(got.pixelSum).to.equal(train.images.reduce((a, v) => a + v, 0));
+    } finally {
+      await page.context().close();
+      await f.close();
     }
   });
 

@@ -12,7 +12,7 @@ import { LocalTrainer } from '../trainer.js';
 import { fromHex, toHex } from '../../shared/secagg/encoding.js';
 import { initBrowserBackend, type BrowserBackend } from './backend.js';
 import { loadIdentity } from './identity-store.js';
-import { demoData, idxData, type LocalData } from './data.js';
+import { demoData, idxData, pngFolderData, type FolderFile, type LocalData } from './data.js';
 
 /** What the page shows and a test reads. */
 export interface JoinState {
@@ -73,7 +73,10 @@ export interface JoinOptions {
   token: string;
   clientId: string;
   backend?: BrowserBackend;
-  data: { kind: 'demo'; count: number; seed: number; splitSeed: number; clients: number; part: number; sharedSetSize: number } | { kind: 'idx'; images: File; labels: File };
+  data:
+    | { kind: 'demo'; count: number; seed: number; splitSeed: number; clients: number; part: number; sharedSetSize: number }
+    | { kind: 'idx'; images: File; labels: File }
+    | { kind: 'png'; files: FolderFile[] };
   rounding?: 'stochastic' | 'half-up';
   /**
    * Pause (never answer) at a stage, given as `stage` or `stage:phase` (e.g. `collectMasked:model`): for
@@ -92,7 +95,7 @@ export async function join(o: JoinOptions): Promise<void> {
     const choice = await initBrowserBackend(o.backend, new URL('/browser/', location.href).href);
     state.backend = choice.line;
     log(choice.line);
-    const local: LocalData = o.data.kind === 'demo' ? demoData(o.data) : await idxData(o.data.images, o.data.labels);
+    const local: LocalData = o.data.kind === 'demo' ? demoData(o.data) : o.data.kind === 'idx' ? await idxData(o.data.images, o.data.labels) : await pngFolderData(o.data.files);
     log(`data: ${local.describe}`);
     const id = await loadIdentity(o.clientId);
     identity = id.identity;
@@ -158,21 +161,23 @@ function joinFromForm(): void {
     clientId: get('clientId'),
     ...(backend !== '' && backend !== 'auto' ? { backend: backend as BrowserBackend } : {}),
     data:
-      source === 'idx'
-        ? images !== undefined && labels !== undefined
-          ? { kind: 'idx', images, labels }
-          : (() => {
-              throw new Error('pick an IDX images file and an IDX labels file');
-            })()
-        : {
-            kind: 'demo',
-            count: Number(get('count') || 300),
-            seed: Number(get('seed') || 3),
-            splitSeed: Number(get('splitSeed') || 5),
-            clients: Number(get('clients') || 5),
-            part: Number(get('part') || 0),
-            sharedSetSize: Number(get('sharedSetSize') || 8),
-          },
+      source === 'png'
+        ? { kind: 'png', files: Array.from($<HTMLInputElement>('png-folder')?.files ?? []) }
+        : source === 'idx'
+          ? images !== undefined && labels !== undefined
+            ? { kind: 'idx', images, labels }
+            : (() => {
+                throw new Error('pick an IDX images file and an IDX labels file');
+              })()
+          : {
+              kind: 'demo',
+              count: Number(get('count') || 300),
+              seed: Number(get('seed') || 3),
+              splitSeed: Number(get('splitSeed') || 5),
+              clients: Number(get('clients') || 5),
+              part: Number(get('part') || 0),
+              sharedSetSize: Number(get('sharedSetSize') || 8),
+            },
     ...(get('rounding') === 'half-up' ? { rounding: 'half-up' as const } : {}),
     ...(new URLSearchParams(location.search).get('pauseAt') !== null ? { pauseAt: new URLSearchParams(location.search).get('pauseAt')! } : {}),
   };
@@ -212,6 +217,19 @@ const api = {
   join,
   leave: (): void => session?.close(),
   /** The public key (hex) of the identity stored for `clientId`, made on first use: what an operator enrols. */
+  /** The picked PNG folder's dataset summary (for checks against Node's loader): shape, labels and pixel sum. */
+  pngFolderSummary: async (): Promise<{ count: number; height: number; width: number; channels: number; numClasses: number; labels: number[]; pixelSum: number }> => {
+    const { data } = await pngFolderData(Array.from($<HTMLInputElement>('png-folder')?.files ?? []));
+    return {
+      count: data.count,
+      height: data.height,
+      width: data.width,
+      channels: data.channels,
+      numClasses: data.numClasses,
+      labels: Array.from(data.labels),
+      pixelSum: data.images.reduce((a, v) => a + v, 0),
+    };
+  },
   identity: async (clientId: string): Promise<string> => toHex((await loadIdentity(clientId)).identity.publicKey),
   /** An Ed25519 signature (hex) of `msgHex` by the identity stored for `clientId`. */
   signAs: async (clientId: string, msgHex: string): Promise<string> => toHex(nacl.sign.detached(fromHex(msgHex), (await loadIdentity(clientId)).identity.secretKey)),
