@@ -159,6 +159,8 @@ export class Coordinator {
     if (opts.observerToken !== undefined) {
       if (opts.observerToken.length === 0 || opts.tokens.has(opts.observerToken)) throw new ConfigError('observerToken', 'the observer token must be non-empty and differ from every client token');
       this.observers = new ObserverHub(this.io as unknown as Server, opts.observerToken, this.config, secure, this.log);
+      const hub = this.observers;
+      this.transport.onStage = (stage, round, phase) => hub.stage(stage, round, phase);
     }
     this.io.on('connection', (socket) => {
       this.observers?.clients(this.io.of('/').sockets.size);

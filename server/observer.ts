@@ -1,6 +1,7 @@
 /**
  * The read-only observer namespace (`/observer`) behind the coordinator's live dashboard: its own token, and only
- * summaries go out — the run's configuration (scalars), each round's cohort size, step, survivors, dropouts,
+ * summaries go out — the run's configuration (scalars), each round's cohort size, step, secure-aggregation stage
+ * (its name and sum), survivors, dropouts,
  * loss, evaluation figures and time split, and the number of clients connected. No update, share, key or client
  * input is ever put into an observer message (every message is built here from numbers and strings, never from
  * the round's payloads), and nothing an observer sends is acted on: the namespace has no handlers, and the
@@ -31,7 +32,8 @@ export interface ObserverSnapshot {
   config: Record<string, string | number | boolean>;
   secure: boolean;
   connected: number;
-  current: { round: number; phase: string; sampled: number } | null;
+  /** The round in progress: its step (train, keyAgreement, modelSum, sharedSet, eval) and secure-aggregation stage. */
+  current: { round: number; phase: string; stage: string; sampled: number } | null;
   rounds: ObservedRound[];
   finished: boolean;
 }
@@ -42,6 +44,7 @@ export interface ObserverEvents {
   'observe:clients': (m: { connected: number }) => void;
   'observe:round-start': (m: { round: number; sampled: number }) => void;
   'observe:phase': (m: { round: number; phase: string }) => void;
+  'observe:stage': (m: { round: number; stage: string }) => void;
   'observe:round': (m: ObservedRound) => void;
   'observe:end': (m: { rounds: number }) => void;
 }
@@ -84,7 +87,7 @@ export class ObserverHub {
   hooks(inner: RoundHooks): RoundHooks {
     return {
       onRoundStart: (round, cohort) => {
-        this.snapshot.current = { round, phase: 'train', sampled: cohort.length };
+        this.snapshot.current = { round, phase: 'train', stage: '', sampled: cohort.length };
         this.ns.emit('observe:round-start', { round, sampled: cohort.length });
         return inner.onRoundStart?.(round, cohort);
       },
@@ -101,6 +104,14 @@ export class ObserverHub {
         return inner.onRound?.(m);
       },
     };
+  }
+
+  /** A secure-aggregation stage request went out (told once per change of stage and sum). */
+  stage(stage: string, round: number, phase: string): void {
+    const name = phase !== '' ? `${stage} (${phase})` : stage;
+    if (this.snapshot.current === null || this.snapshot.current.stage === name) return;
+    this.snapshot.current.stage = name;
+    this.ns.emit('observe:stage', { round, stage: name });
   }
 
   /** Every round is done. */

@@ -194,6 +194,10 @@ describe('browser clients in Chromium', function () {
       // What the observer got: summaries only, and every round.
       expect(observed.filter((o) => o.event === 'observe:round').map((o) => (o.payload as { round: number }).round)).to.deep.equal([1, 2]);
       expect(observed.some((o) => o.event === 'observe:phase' && (o.payload as { phase: string }).phase === 'modelSum')).to.equal(true);
+      // The secure-aggregation stages as they went out, SecAgg's and each sum's.
+      const stages = observed.filter((o) => o.event === 'observe:stage').map((o) => (o.payload as { stage: string }).stage);
+      for (const st of ['setup', 'shareKeys', 'collectMasked (model)', 'unmask (model)', 'collectMasked (bva/0/p1)', 'collectMasked (bva/0/p2)']) expect(stages).to.include(st);
+      expect(await dash.evaluate(() => (globalThis as unknown as { rflDashboard: { stages: string[] } }).rflDashboard.stages)).to.include('round 2: collectMasked (model)');
       for (const o of observed) assertSummaryOnly(o.payload, o.event);
       for (const page of pages) {
         await page.waitForFunction(() => (globalThis as WithApi).rfl.state.rounds.length >= 2);

@@ -8,7 +8,7 @@
 import { io } from 'socket.io-client';
 import type { ObservedRound, ObserverSnapshot } from '../../server/observer.js';
 
-const state: { snapshot: ObserverSnapshot | null; error?: string; connected: boolean } = { snapshot: null, connected: false };
+const state: { snapshot: ObserverSnapshot | null; error?: string; connected: boolean; stages: string[] } = { snapshot: null, connected: false, stages: [] };
 (globalThis as unknown as { rflDashboard: typeof state }).rflDashboard = state;
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
@@ -68,7 +68,7 @@ function render(): void {
   $('progress').textContent = s.finished
     ? `finished: ${s.rounds.length} of ${String(s.config['rounds'])} rounds`
     : s.current !== null
-      ? `round ${s.current.round} of ${String(s.config['rounds'])} — step: ${s.current.phase}`
+      ? `round ${s.current.round} of ${String(s.config['rounds'])} — step: ${s.current.phase}${s.current.stage !== '' ? ` — secure-aggregation stage: ${s.current.stage}` : ''}`
       : `waiting (${s.rounds.length} of ${String(s.config['rounds'])} rounds done)`;
   $('clients').textContent = `connected ${s.connected} · sampled ${s.current?.sampled ?? last?.sampled ?? 0} · dropped last round ${last !== undefined ? last.dropouts + last.secaggDropouts : 0}`;
   const rounds = s.rounds.map((r) => r.round);
@@ -121,11 +121,16 @@ function start(): void {
     render();
   });
   socket.on('observe:round-start', (m: { round: number; sampled: number }) => {
-    if (state.snapshot !== null) state.snapshot.current = { round: m.round, phase: 'train', sampled: m.sampled };
+    if (state.snapshot !== null) state.snapshot.current = { round: m.round, phase: 'train', stage: '', sampled: m.sampled };
     render();
   });
   socket.on('observe:phase', (m: { round: number; phase: string }) => {
     if (state.snapshot?.current != null) state.snapshot.current.phase = m.phase;
+    render();
+  });
+  socket.on('observe:stage', (m: { round: number; stage: string }) => {
+    if (state.snapshot?.current != null) state.snapshot.current.stage = m.stage;
+    state.stages.push(`round ${m.round}: ${m.stage}`);
     render();
   });
   socket.on('observe:round', (r: ObservedRound) => {
