@@ -8,7 +8,8 @@
  * Everything runs on loopback, port 0; no step waits on the clock (the rounds wait on events).
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { io } from 'socket.io-client';
@@ -53,7 +54,7 @@ interface PageApi {
   state: { status: string; rounds: { round: number; status: string }[]; stage: string; error?: string; paused: boolean; backend?: string; log: string[] };
   identity(clientId: string): Promise<string>;
   signAs(clientId: string, msgHex: string): Promise<string>;
-  pngFolderSummary(): Promise<{ count: number; height: number; width: number; channels: number; numClasses: number; labels: number[]; pixelSum: number }>;
+  pickedDataSummary(kind: 'png' | 'idx'): Promise<{ count: number; height: number; width: number; channels: number; numClasses: number; labels: number[]; pixelSum: number }>;
   verify(pkHex: string, msgHex: string, sigHex: string): boolean;
 }
 type WithApi = typeof globalThis & { rfl: PageApi; rflDashboard: { snapshot: { rounds: { round: number }[]; finished: boolean } | null } };
@@ -298,7 +299,7 @@ describe('browser clients in Chromium', function () {
     try {
       const dir = path.resolve('examples/own-model/my-data');
       await page.locator('#png-folder').setInputFiles(dir);
-      const got = await page.evaluate(() => (globalThis as WithApi).rfl.pngFolderSummary());
+      const got = await page.evaluate(() => (globalThis as WithApi).rfl.pickedDataSummary('png'));
       const { train } = loadImageFolder(dir);
       expect({ ...got, pixelSum: 0 }).to.deep.equal({
         count: train.count,
@@ -311,6 +312,33 @@ describe('browser clients in Chromium', function () {
       });
       expect(got.pixelSum).to.equal(train.images.reduce((a, v) => a + v, 0));
     } finally {
+      await page.context().close();
+      await f.close();
+    }
+  });
+
+  it('picked IDX files (raw and gzipped) load in the page as Node’s IDX reader loads them', async () => {
+    const f = await startFederation(data, { ...base, rounds: 1 }, {}, false);
+    const page = await openJoin(f.url);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-idx-'));
+    try {
+      const n = 40;
+      const pixels = Uint8Array.from(data.train.images.subarray(0, n * 784), (v) => Math.round(v * 255));
+      const header = (magic: number, dims: number[]): Buffer => {
+        const b = Buffer.alloc(4 + 4 * dims.length);
+        b.writeUInt32BE(magic, 0);
+        dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+        return b;
+      };
+      writeFileSync(path.join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(Buffer.concat([header(0x803, [n, 28, 28]), pixels])));
+      writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), Buffer.concat([header(0x801, [n]), data.train.labels.subarray(0, n)]));
+      await page.locator('#idx-images').setInputFiles(path.join(dir, 'train-images-idx3-ubyte.gz'));
+      await page.locator('#idx-labels').setInputFiles(path.join(dir, 'train-labels-idx1-ubyte'));
+      const got = await page.evaluate(() => (globalThis as WithApi).rfl.pickedDataSummary('idx'));
+      expect({ ...got, pixelSum: 0 }).to.deep.equal({ count: n, height: 28, width: 28, channels: 1, numClasses: 10, labels: Array.from(data.train.labels.subarray(0, n)), pixelSum: 0 });
+      expect(got.pixelSum).to.equal(Float32Array.from(pixels, (v) => v / 255).reduce((a, v) => a + v, 0));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
       await page.context().close();
       await f.close();
     }

@@ -217,9 +217,14 @@ const api = {
   join,
   leave: (): void => session?.close(),
   /** The public key (hex) of the identity stored for `clientId`, made on first use: what an operator enrols. */
-  /** The picked PNG folder's dataset summary (for checks against Node's loader): shape, labels and pixel sum. */
-  pngFolderSummary: async (): Promise<{ count: number; height: number; width: number; channels: number; numClasses: number; labels: number[]; pixelSum: number }> => {
-    const { data } = await pngFolderData(Array.from($<HTMLInputElement>('png-folder')?.files ?? []));
+  /** The picked files' dataset summary (for checks against Node's loaders): shape, labels and pixel sum. */
+  pickedDataSummary: async (kind: 'png' | 'idx'): Promise<{ count: number; height: number; width: number; channels: number; numClasses: number; labels: number[]; pixelSum: number }> => {
+    const files = (id: string): File => {
+      const f = $<HTMLInputElement>(id)?.files?.[0];
+      if (f === undefined) throw new Error(`nothing picked in #${id}`);
+      return f;
+    };
+    const { data } = kind === 'png' ? await pngFolderData(Array.from($<HTMLInputElement>('png-folder')?.files ?? [])) : await idxData(files('idx-images'), files('idx-labels'));
     return {
       count: data.count,
       height: data.height,
