@@ -317,7 +317,7 @@ describe('browser clients in Chromium', function () {
     }
   });
 
-  it('picked IDX files (raw and gzipped) load in the page as Node’s IDX reader loads them', async () => {
+  it('picked IDX files (raw and gzipped) load in the page with the pixels and labels written', async () => {
     const f = await startFederation(data, { ...base, rounds: 1 }, {}, false);
     const page = await openJoin(f.url);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-idx-'));
