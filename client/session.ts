@@ -18,6 +18,7 @@ import { pack, toWire, unpack } from '../shared/protocol/wire.js';
 import { isBvaProbe } from '../shared/defense/bva-vectors.js';
 import type { SetupRequest, Stage, StageReply, StageRequest } from '../shared/secagg/messages.js';
 import type { VectorSpec } from '../shared/secagg/quantize.js';
+import { toHex } from '../shared/secagg/encoding.js';
 import { onStageEvents, type ClientSocket } from './stage-listeners.js';
 
 /** Options of `connect`. */
@@ -61,7 +62,7 @@ export interface ClientSession {
 export function connect(url: string, opts: ClientOptions): ClientSession {
   const log = opts.log ?? (() => undefined);
   const socket: ClientSocket = io(url, {
-    auth: { protocolVersion: PROTOCOL_VERSION, clientId: opts.clientId, token: opts.token, identityPk: Buffer.from(opts.identity.publicKey).toString('hex') },
+    auth: { protocolVersion: PROTOCOL_VERSION, clientId: opts.clientId, token: opts.token, identityPk: toHex(opts.identity.publicKey) },
     reconnection: opts.reconnection ?? true,
     ...(opts.maxReconnectAttempts !== undefined ? { reconnectionAttempts: opts.maxReconnectAttempts } : {}),
     reconnectionDelay: 500,
@@ -73,7 +74,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
   // reached unmask: an update enters at most one released sum (guardRemask).
   let setups = 0;
   const masked = new Map<string, { serial: number; unmasked: boolean }>();
-  const sumKey = (env: { runId: Uint8Array; round: number; phase?: string }): string => `${Buffer.from(env.runId).toString('hex')}:${env.round}:${env.phase ?? ''}`;
+  const sumKey = (env: { runId: Uint8Array; round: number; phase?: string }): string => `${toHex(env.runId)}:${env.round}:${env.phase ?? ''}`;
 
   /**
    * Refuses to mask an input again for a sum (run, round, phase) whose input this client already masked under an
@@ -198,7 +199,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
   socket.on('auth:challenge', (msg, ack) => {
     try {
       const nonce = parseIdentityChallenge(msg);
-      if (typeof ack === 'function') ack({ signature: Buffer.from(signProof(nonce, opts.clientId, opts.identity)).toString('hex') });
+      if (typeof ack === 'function') ack({ signature: toHex(signProof(nonce, opts.clientId, opts.identity)) });
     } catch (err) {
       log(`identity challenge refused: ${(err as Error).message}`);
     }

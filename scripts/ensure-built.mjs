@@ -2,7 +2,7 @@
 // Builds dist/ only when the sources changed since the last build, so `npm start`, `npm run simulate` and the
 // other aliases start at once on a current build. The fingerprint is every file under tsconfig.json's
 // "include" folders (path, size, mtime) plus tsconfig.json and package.json; the last build's is kept in
-// dist/.build-stamp. A changed, added or deleted file means a clean rebuild (rm -rf dist, tsc), so no output
+// dist/.build-stamp. A changed, added or deleted file means a clean rebuild (rm -rf dist, tsc, the browser bundle), so no output
 // of a deleted source survives.
 //   node scripts/ensure-built.mjs            build if stale (quiet when current)
 //   node scripts/ensure-built.mjs --check    exit 0 when current, 1 when stale; build nothing
@@ -64,8 +64,10 @@ if (args.includes('--check')) {
   rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   try {
     execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
+    // The browser client's bundle (dist/browser/), as `npm run build` makes it.
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-browser.mjs')], { stdio: 'inherit', cwd: root });
   } catch {
-    process.stderr.write('build failed: fix the TypeScript errors above, then run the command again\n');
+    process.stderr.write('build failed: fix the errors above, then run the command again\n');
     process.exit(1);
   }
   stamp();

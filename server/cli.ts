@@ -7,6 +7,7 @@
  *                        "dataset": "mnist-embedded", "dataDir": "…", "minClients": 3, "timeoutsMs": { "train": 600000, … } }
  *   --port N             listen port (default 8080; 0 picks a free one)    --host H (default 127.0.0.1; 0.0.0.0 for every interface)
  *   --tokens A,B         accepted client tokens       --tokens-file F (one token per line)
+ *   --observer-token T   the read-only observer namespace behind the live dashboard at /
  *   --run-dir DIR        checkpoints, metrics.jsonl, identities.json (default runs/coordinator)
  *   --resume DIR         continue the run in DIR from its last completed round
  *   --method NAME --rounds N --clients N --fraction F --local-epochs N --seed N --min-clients N --eval-every N
@@ -35,6 +36,7 @@ export const OPTIONS = {
   host: { type: 'string' },
   tokens: { type: 'string' },
   'tokens-file': { type: 'string' },
+  'observer-token': { type: 'string' },
   'run-dir': { type: 'string' },
   resume: { type: 'string' },
   method: { type: 'string' },
@@ -127,6 +129,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     ...(minClients !== undefined ? { minClients } : {}),
     ...(enrolment !== undefined ? { enrolment } : {}),
     maxIdentitiesPerToken: intFlag('max-identities-per-token', values['max-identities-per-token'], 1),
+    ...(values['observer-token'] !== undefined ? { observerToken: values['observer-token'] } : {}),
     // A long evaluation must not stall the sockets (socket.io's ping window is about 45 s).
     evaluateInWorker: true,
     maxConnections: intFlag('max-connections', values['max-connections'], 1),
@@ -134,6 +137,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   const port = await coordinator.listen(values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080), values.host ?? file.host ?? '127.0.0.1');
   const c = coordinator.config;
+  console.error(
+    `browser clients join at http://${values.host ?? file.host ?? '127.0.0.1'}:${port}/join${values['observer-token'] !== undefined ? `; the live dashboard is http://${values.host ?? file.host ?? '127.0.0.1'}:${port}/?token=<observer token>` : ''}`,
+  );
   console.error(
     `coordinator listening on port ${port}: ${c.method}, ${c.rounds} rounds, ${c.numClients} clients × fraction ${c.fraction}, ` +
       `${values.plaintext === true ? 'plaintext' : 'secure aggregation'} (${coordinator.aggregation.rule}), data ${datasetName}, run directory ${runDir}`,

@@ -31,6 +31,11 @@ export interface CoordinatorOptions {
   /** Accepted tokens; a client must present one (any token, when an enrolment list admits clients by key). */
   tokens: ReadonlySet<string>;
   /**
+   * The token of the read-only observer namespace `/observer` behind the live dashboard at `/` (server/observer.ts);
+   * without it there is no observer namespace and `/` says so. It must not be one of `tokens`.
+   */
+  observerToken?: string;
+  /**
    * The enrolment list (server/enrolment.ts): client id → identity key. When given, only listed clients with their
    * listed key are admitted, and each counts as its own principal in the privacy check. Without it, enrolment is
    * open: any token holder may bind new identities, up to `maxIdentitiesPerToken`, and a token's identities

@@ -30,6 +30,8 @@ import { tokenPrivacyProblem } from './cohort-privacy.js';
 import { checkResumable } from './resume-check.js';
 import { listenOn } from './http-listen.js';
 import { printable } from './printable.js';
+import { serveBrowserPage } from './browser-pages.js';
+import { ObserverHub } from './observer.js';
 import type { CoordinatorOptions } from './coordinator-options.js';
 import { SocketTransport } from './engine/socket-transport.js';
 import { SecureSessions } from './engine/secure-sessions.js';
@@ -58,6 +60,8 @@ export class Coordinator {
   private readonly log: (line: string) => void;
   private closing: Promise<void> | undefined;
   private evalWorker: WorkerEvaluator | undefined;
+  /** The read-only observer namespace of the dashboard, when `observerToken` is given. */
+  private readonly observers: ObserverHub | undefined;
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.config = resolveConfig(opts.federated);
@@ -134,6 +138,7 @@ export class Coordinator {
     const cap = maxMessageBytes(this.spec.numParams, this.config.sharedSetSize * perImage, this.config.sharedSetSize * (train.numClasses + perImage));
     // socket.io answers its own path; anything else gets a 404 rather than a request left hanging.
     this.http = createServer((req, res) => {
+      if (serveBrowserPage(req, res, opts.observerToken !== undefined)) return;
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end(`not found: ${printable(req.url ?? '')} (this is a robust-fl coordinator; clients connect over socket.io)\n`);
     });
@@ -151,12 +156,20 @@ export class Coordinator {
       log: this.log,
     });
     this.io.use(admission.check);
+    if (opts.observerToken !== undefined) {
+      if (opts.observerToken.length === 0 || opts.tokens.has(opts.observerToken)) throw new ConfigError('observerToken', 'the observer token must be non-empty and differ from every client token');
+      this.observers = new ObserverHub(this.io as unknown as Server, opts.observerToken, this.config, secure, this.log);
+      const hub = this.observers;
+      this.transport.onStage = (stage, round, phase) => hub.stage(stage, round, phase);
+    }
     this.io.on('connection', (socket) => {
+      this.observers?.clients(this.io.of('/').sockets.size);
       const id = socket.data.clientId;
       // Clients send nothing but acknowledgements: any event from them is logged and ignored.
       socket.onAny((event: string) => this.log(`client ${id} sent unexpected event '${printable(event)}'; ignored`));
       socket.on('disconnect', (reason) => {
         if (this.transport.detach(id, socket)) this.log(`client ${id} disconnected (${reason})`);
+        this.observers?.clients(this.io.of('/').sockets.size);
       });
       void admission.prove(socket);
     });
@@ -208,8 +221,9 @@ export class Coordinator {
   async run(hooks: RoundHooks = {}): Promise<void> {
     // The evaluation worker starts with the run, so a failure to start is known before any round.
     if (this.opts.evaluateInWorker === true && this.opts.evaluator === undefined) await this.workerEvaluator().ready();
-    await this.engine.run(hooks);
+    await this.engine.run(this.observers?.hooks(hooks) ?? hooks);
     if (this.engine.completedRounds >= this.config.rounds) {
+      this.observers?.end(this.engine.completedRounds);
       // From now on a client that (re)connects is told at once that the run is over (admission.ts).
       this.finished = true;
       await this.transport.endRun(this.engine.completedRounds);
@@ -246,6 +260,7 @@ export class Coordinator {
   close(): Promise<void> {
     this.engine.stop();
     this.transport.close();
+    this.observers?.close();
     this.closing ??= Promise.all([new Promise<void>((resolve) => this.io.close(() => resolve())), this.evalWorker?.close(), this.expander.close()]).then(() => undefined);
     return this.closing;
   }

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../shared/compute/backend.js';
 import { loadDatasetAsync } from '../shared/data/index.js';
-import { modelModuleOf } from '../shared/models/registry.js';
+import { modelModuleOf } from '../shared/models/module-loader.js';
 import { modelSpec, probeModel } from '../shared/models/model.js';
 import { partition, sampleSharedSet } from '../shared/data/partition.js';
 import type { DatasetSplit } from '../shared/data/dataset.js';

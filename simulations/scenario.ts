@@ -19,7 +19,8 @@ import { PRESETS, resolveConfig, type FederatedConfig } from '../shared/federate
 import { resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { DEFAULT_TIMEOUTS_MS } from '../shared/protocol/events.js';
 import { closest } from '../shared/util/closest.js';
-import { isKnownModel, isModulePath, loadModelModule, MODEL_FIX, modulePath, registeredModel } from '../shared/models/registry.js';
+import { isKnownModel, isModulePath, MODEL_FIX, registeredModel } from '../shared/models/registry.js';
+import { loadModelModule, modulePath } from '../shared/models/module-loader.js';
 import { MODEL_NAMES } from '../shared/models/zoo.js';
 import { DATASET_FIX, datasetSource, isDatasetPath, registeredDatasetNames } from '../shared/data/registry.js';
 import { checkPoisonBva, isBuiltinBehavior, isDeferredBehavior, parseCorruption, poisonBvaSupported, resolveDeferredBehavior, type CorruptionSpec } from './behaviors/index.js';

@@ -16,7 +16,8 @@ import { DataError, loadDataset, loadDatasetAsync, type DatasetSplit } from '../
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { ConfigError } from '../shared/federated/errors.js';
 import { Model, initialWeights, modelSpec } from '../shared/models/model.js';
-import { loadModelModule, registerModel } from '../shared/models/registry.js';
+import { registerModel } from '../shared/models/registry.js';
+import { loadModelModule } from '../shared/models/module-loader.js';
 import { lossInputGradient } from '../shared/attacks/input-gradient.js';
 import { behaviorImplementation, registerBehavior, type BehaviorImplementation } from '../simulations/behaviors/registry.js';
 import { loadExtensions } from '../simulations/extensions.js';

@@ -64,6 +64,16 @@ export const benches: readonly CommandSpec[] = [
     load: () => import('../../bench/secagg.js'),
   },
   {
+    name: 'browser',
+    summary: 'browser clients in chromium against Node clients: round time of a secure fed-bva federation, and the join bundle’s gzipped size',
+    options: {
+      rounds: { help: 'rounds of each federation', arg: 'N', kind: 'int', min: 1, max: 1000, default: '3' },
+      count: { help: 'synthetic training images', arg: 'N', kind: 'int', min: 50, max: 100000, unit: 'images', default: '600' },
+      out: out('runs/bench-browser.json'),
+    },
+    load: () => import('../../bench/browser.js'),
+  },
+  {
     name: 'secagg-sizing',
     summary: 'SecAgg+ (k, t) sized for n, dropout and corruption: bounds, and the abort rate measured over random drop sets',
     options: {

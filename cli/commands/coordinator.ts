@@ -29,6 +29,7 @@ export const coordinator: CommandSpec = {
     host: { help: 'listen address (0.0.0.0 accepts other machines)', arg: 'HOST', defaultNote: "the config's, else 127.0.0.1" },
     tokens: { help: 'accepted client tokens, comma-separated (required without --enrolment)', arg: 'A,B,…' },
     'tokens-file': { help: 'accepted client tokens, one per line', arg: 'FILE' },
+    'observer-token': { help: 'token of the read-only observer namespace behind the live dashboard at / (differs from every client token)', arg: 'TOKEN' },
     'run-dir': { help: 'directory for checkpoints, metrics.jsonl and identities.json', arg: 'DIR', defaultNote: "the config's, else runs/coordinator" },
     resume: { help: 'continue the run in DIR from its last completed round', arg: 'DIR' },
     method: { help: 'training method (docs/spec/decent-bva.md §2)', arg: 'NAME', defaultNote: "the config's, else fed-bva" },

@@ -27,6 +27,8 @@ export class SocketTransport implements RoundTransport {
   private waiters: (() => void)[] = [];
   private closed = false;
   private sent = 0;
+  /** Told of every secure-aggregation stage request as it goes out (the dashboard's current stage). */
+  onStage: ((stage: Stage, round: number, phase: string) => void) | undefined;
 
   constructor(
     private readonly timeouts: typeof DEFAULT_TIMEOUTS_MS,
@@ -111,6 +113,7 @@ export class SocketTransport implements RoundTransport {
     if (socket === undefined) throw new ProtocolError('dropped', `${id} is not connected`);
     const packed = pack(request);
     this.sent += packed.blob.byteLength;
+    this.onStage?.(stage, request.env.round, request.env.phase);
     const res = unpack(await stageAck(socket, stage, packed, { ms: this.timeouts[stage], deadlines: this.deadlines }), `${id} ${stage} reply`);
     return parseStageReply(stage, ackReply(res, `${id}: malformed acknowledgement`, `${id} refused ${stage}`), request);
   };

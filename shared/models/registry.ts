@@ -13,9 +13,6 @@
  * Registrations are per thread: a worker thread must load the same module (the simulation pool does, from the
  * paths it is given). Docs: docs/own-model.md.
  */
-import { existsSync, statSync } from 'node:fs';
-import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type * as tfType from '@tensorflow/tfjs';
 import { ConfigError } from '../federated/errors.js';
 import type { LayerSpec } from './layers.js';
@@ -111,9 +108,26 @@ export function isModulePath(name: string): boolean {
   return /[\\/]/.test(name) || /\.(c|m)?js$/i.test(name);
 }
 
-/** The absolute path a module path names (relative paths from the current directory). */
-export function modulePath(name: string): string {
-  return path.resolve(name);
+/**
+ * How a module path becomes the absolute path it is registered under. Node's (path.resolve) is installed by
+ * module-loader.ts, the only place that registers module paths; this module stays free of Node built-ins so that
+ * the browser client's bundle can use the model zoo.
+ */
+let resolveModulePath = (name: string): string => name;
+
+/** Installs the resolver of module paths (module-loader.ts). */
+export function setModulePathResolver(resolve: (name: string) => string): void {
+  resolveModulePath = resolve;
+}
+
+/** Registers a checked definition under a module's absolute path (module-loader.ts). */
+export function registerModuleDefinition(abs: string, def: ResolvedDefinition): void {
+  registry.set(abs, def);
+}
+
+/** Whether a module path is registered already. */
+export function isRegistered(name: string): boolean {
+  return registry.has(name);
 }
 
 /**
@@ -203,15 +217,7 @@ export function registerModel(name: string, definition: ModelDefinition): void {
 
 /** The registered definition of `name` (a module path is looked up by its absolute path), if any. */
 export function registeredModel(name: string): ResolvedDefinition | undefined {
-  return registry.get(name) ?? (isModulePath(name) ? registry.get(modulePath(name)) : undefined);
-}
-
-/**
- * The module a model name refers to: its absolute path when `name` is a module path (and not a name registered
- * as such), else undefined. Worker threads import this module to build the model.
- */
-export function modelModuleOf(name: string): string | undefined {
-  return registry.has(name) || !isModulePath(name) ? undefined : modulePath(name);
+  return registry.get(name) ?? (isModulePath(name) ? registry.get(resolveModulePath(name)) : undefined);
 }
 
 /** Names registered in this thread (module paths as absolute paths), sorted. */
@@ -225,27 +231,4 @@ export function registeredModelNames(): string[] {
  */
 export function isKnownModel(name: string): boolean {
   return (MODEL_NAMES as readonly string[]).includes(name) || registeredModel(name) !== undefined || isModulePath(name);
-}
-
-/**
- * Imports the JavaScript module at `file` (relative to the current directory) and registers its default export,
- * a model definition, under the module's absolute path; returns that path. Loading a module twice imports it
- * once. Throws a ConfigError naming the field `model` when the file is missing, fails to import, or exports no
- * definition.
- */
-export async function loadModelModule(file: string): Promise<string> {
-  const abs = modulePath(file);
-  if (registry.has(abs)) return abs;
-  if (!existsSync(abs) || !statSync(abs).isFile()) throw new ConfigError('model', `model = ${JSON.stringify(file)}: no such file (resolved to ${abs}); ${MODEL_FIX}`);
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
-  } catch (err) {
-    throw new ConfigError('model', `model = ${JSON.stringify(file)}: cannot import ${abs}: ${(err as Error).message}`);
-  }
-  if (!('default' in mod) || mod['default'] === undefined) {
-    throw new ConfigError('model', `model = ${JSON.stringify(file)}: ${abs} has no default export; write \`export default { params, forward }\` (or { layers }) in it (see docs/own-model.md)`);
-  }
-  registry.set(abs, checkModelDefinition(mod['default'], `model = ${JSON.stringify(file)} (${abs})`));
-  return abs;
 }

@@ -9,7 +9,7 @@
  * new for each connection, stops a recorded proof being replayed; the domain string stops a signature made for
  * the secure-aggregation messages (which the same key signs) being passed off as a proof, and vice versa.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../secagg/primitives.js';
 import nacl from 'tweetnacl';
 import { signBytes, verifyBytes } from '../secagg/signed-messages.js';
 
@@ -19,7 +19,7 @@ const DOMAIN = new TextEncoder().encode('robust-fl/identity-proof/v1');
 
 /** A fresh nonce for one connection. */
 export function proofNonce(): Uint8Array {
-  return new Uint8Array(randomBytes(PROOF_NONCE_BYTES));
+  return randomBytes(PROOF_NONCE_BYTES);
 }
 
 /** The bytes a client signs to prove `identityPk` for `clientId` against `nonce`. */

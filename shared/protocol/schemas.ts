@@ -28,6 +28,7 @@ import {
   type UnmaskRequest,
 } from '../secagg/messages.js';
 import { vectorLength } from '../secagg/quantize.js';
+import { fromHex } from '../secagg/encoding.js';
 
 const bytes = (len?: number, max = 1 << 30) =>
   z.custom<Uint8Array>((v) => v instanceof Uint8Array && (len === undefined ? v.byteLength <= max : v.byteLength === len), {
@@ -64,12 +65,12 @@ export const identityProofSchema = z.object({ signature: z.string().regex(/^[0-9
 
 /** Validates a client's answer to the identity challenge; returns the signature bytes. */
 export function parseIdentityProof(v: unknown): Uint8Array {
-  return Uint8Array.from(Buffer.from(parse(identityProofSchema, v, 'identity proof').signature, 'hex'));
+  return fromHex(parse(identityProofSchema, v, 'identity proof').signature);
 }
 
 /** Validates the coordinator's identity challenge; returns the nonce bytes. */
 export function parseIdentityChallenge(v: unknown): Uint8Array {
-  return Uint8Array.from(Buffer.from(parse(identityChallengeSchema, v, 'identity challenge').nonce, 'hex'));
+  return fromHex(parse(identityChallengeSchema, v, 'identity challenge').nonce);
 }
 
 /** Validates the handshake; throws ProtocolError('version' | 'bad-payload'). */
@@ -78,7 +79,7 @@ export function parseHello(v: unknown): HelloAuth {
   if (h.protocolVersion !== PROTOCOL_VERSION) {
     throw new ProtocolError('version', `protocol version ${h.protocolVersion} is not supported; this coordinator speaks version ${PROTOCOL_VERSION}`);
   }
-  return { ...h, identityPk: Uint8Array.from(Buffer.from(h.identityPk, 'hex')) };
+  return { ...h, identityPk: fromHex(h.identityPk) };
 }
 
 const trainSpec = z.object({

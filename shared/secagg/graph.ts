@@ -8,7 +8,7 @@
  * recompute and check its own neighbour list.
  */
 
-import { createCipheriv, type Cipheriv } from 'node:crypto';
+import { aes256Ctr, type KeystreamCipher } from './primitives.js';
 import { LABELS, KEY_BYTES } from './labels.js';
 import { sha256 } from './session-id.js';
 import { concatBytes, str } from './encoding.js';
@@ -27,13 +27,13 @@ function fail(field: string, message: string): never {
 
 /** Reads uniform integers from the AES-256-CTR keystream of a 32-byte seed (portable: WebCrypto has AES-CTR). */
 class KeystreamInts {
-  readonly #cipher: Cipheriv;
+  readonly #cipher: KeystreamCipher;
   readonly #zeros = new Uint8Array(4096);
-  #view = new DataView(new ArrayBuffer(0));
+  #view: DataView = new DataView(new ArrayBuffer(0));
   #at = 0;
 
   constructor(seed: Uint8Array) {
-    this.#cipher = createCipheriv('aes-256-ctr', seed, new Uint8Array(16));
+    this.#cipher = aes256Ctr(seed, new Uint8Array(16));
   }
 
   #word(): number {

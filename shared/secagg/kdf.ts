@@ -4,7 +4,7 @@
  * keys, the self-mask keys and the share-box keys.
  */
 
-import { hkdfSync } from 'node:crypto';
+import { hkdfSha256 as hkdf } from './primitives.js';
 import { concatBytes, str, u32 } from './encoding.js';
 import { SecAggConfigError } from './errors.js';
 import { checkIndex, checkKeyBytes, KEY_BYTES, LABELS } from './labels.js';
@@ -23,9 +23,9 @@ export function kdf(ikm: Uint8Array, sessionId: Uint8Array, label: string, phase
   return hkdfSha256(ikm, sessionId, info, KEY_BYTES);
 }
 
-/** HKDF-SHA256 (RFC 5869) from `node:crypto`: `length` bytes of output keying material. */
+/** HKDF-SHA256 (RFC 5869; primitives.ts): `length` bytes of output keying material. */
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', ikm, salt, info, length));
+  return hkdf(ikm, salt, info, length);
 }
 
 /** Pairwise mask key K_uv from X25519(s_u^SK, s_v^PK): label pair-mask, (a, b) = (min(u,v), max(u,v)). */

@@ -2,12 +2,12 @@
  * Round and identity keys of secure aggregation (Bonawitz et al., CCS 2017, §4 and §6): fresh X25519 round key
  * pairs, long-term Ed25519 identity keys, raw X25519 key agreement with an explicit all-zero check, the
  * small-order public-key check, and the wiping of secrets after use. Keys are generated and agreed through
- * OpenSSL (node:crypto), with the same bytes tweetnacl would give (docs/spec/secure-aggregation.md §3.2).
+ * OpenSSL (node:crypto) in Node and tweetnacl in a browser (primitives.ts), the same bytes either way (docs/spec/secure-aggregation.md §3.2).
  */
 
-import { createHash, createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { bytesEqual, isAllZero } from './encoding.js';
+import { bytesEqual, fromHex, isAllZero } from './encoding.js';
+import { rawKeyPair, x25519 as rawX25519 } from './primitives.js';
 import { SecAggConfigError, SecAggProtocolError } from './errors.js';
 import { checkKeyBytes, KEY_BYTES } from './labels.js';
 
@@ -17,21 +17,6 @@ export interface RoundKeyPairs {
   c: nacl.BoxKeyPair;
   /** Masking key pair. */
   s: nacl.BoxKeyPair;
-}
-
-/**
- * Raw 32-byte private (`d`) and public (`x`) keys of a fresh key pair: 32 random bytes as the secret, the public
- * key from OpenSSL. Not `generateKeyPairSync` + a JWK export: on Node 20.20 that pair deadlocks now and then
- * (a garbage-collected KeyGenJob takes a mutex the export holds; seen after 20,000–220,000 keys).
- */
-function rawKeyPair(type: 'x25519' | 'ed25519'): { d: Uint8Array; x: Uint8Array } {
-  const d = new Uint8Array(randomBytes(KEY_BYTES));
-  const prefix = type === 'x25519' ? X25519_PKCS8_PREFIX : ED25519_PKCS8_PREFIX;
-  const privateKey = createPrivateKey({ key: Buffer.concat([prefix, d]), format: 'der', type: 'pkcs8' });
-  // The round's agreements reuse this parsed key (parsing costs more than an agreement).
-  if (type === 'x25519') x25519Keys.set(d, { fingerprint: createHash('sha256').update(d).digest('hex'), key: privateKey });
-  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  return { d, x: new Uint8Array(spki.subarray(spki.length - KEY_BYTES)) };
 }
 
 /**
@@ -90,7 +75,7 @@ const SMALL_ORDER = [
   'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
   'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-].map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
+].map((h) => fromHex(h));
 
 /** True when a public key has small order (or is malformed): every X25519 with it yields 32 zero bytes. */
 export function isLowOrderPublicKey(pk: Uint8Array): boolean {
@@ -130,51 +115,11 @@ export function agree(sk: Uint8Array, peerPk: Uint8Array): Uint8Array {
   return shared;
 }
 
-// DER prefix of an Ed25519 PKCS#8 private key (RFC 8410): the 32-byte seed follows it (signed-messages.ts signs with it).
-export const ED25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
-// DER prefixes of X25519 keys (RFC 8410): PKCS#8 private key, SubjectPublicKeyInfo public key.
-const X25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
-const X25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
-
-/**
- * Raw X25519 (RFC 7748) through OpenSSL: the same bytes as tweetnacl's `scalarMult` (the known-answer tests pin
- * it), about ten times faster, which matters when one machine simulates hundreds of clients.
- */
-const x25519Keys = new WeakMap<Uint8Array, { fingerprint: string; key: KeyObject }>();
-
+/** Raw X25519 (RFC 7748) through primitives.ts; refuses a wiped (all-zero) secret key. */
 function x25519(sk: Uint8Array, pk: Uint8Array): Uint8Array {
-  // Parsing a key costs more than the multiplication: cache the parsed key per secret-key array (no copy of the
-  // bytes is kept). Secrets are wiped in place after use; a wiped (all-zero) key must not keep working.
+  // Secrets are wiped in place after use; a wiped key must not keep working.
   if (isAllZero(sk)) throw new SecAggConfigError('sk', 'X25519 with a wiped (all-zero) secret key');
-  // A hash, not a copy, detects an array reused for another key.
-  const fingerprint = createHash('sha256').update(sk).digest('hex');
-  let cached = x25519Keys.get(sk);
-  if (cached === undefined || cached.fingerprint !== fingerprint) {
-    cached = { fingerprint, key: createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, sk]), format: 'der', type: 'pkcs8' }) };
-    x25519Keys.set(sk, cached);
-  }
-  const privateKey = cached.key;
-  return new Uint8Array(diffieHellman({ privateKey, publicKey: x25519PublicKey(pk) }));
-}
-
-/**
- * Parsed peer public keys by their bytes. Every member agrees with each of its peers, so each public key is
- * parsed once per round instead of once per agreement (parsing dominated key agreement in simulations). Public
- * keys are not secret; the map is cleared when it grows past a bound.
- */
-const x25519PublicKeys = new Map<string, KeyObject>();
-const PUBLIC_KEY_CACHE = 8192;
-
-function x25519PublicKey(pk: Uint8Array): KeyObject {
-  const id = Buffer.from(pk.buffer, pk.byteOffset, pk.byteLength).toString('hex');
-  let key = x25519PublicKeys.get(id);
-  if (key === undefined) {
-    if (x25519PublicKeys.size >= PUBLIC_KEY_CACHE) x25519PublicKeys.clear();
-    // The top bit of the u-coordinate is ignored by X25519; OpenSSL masks it too.
-    key = createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, pk]), format: 'der', type: 'spki' });
-    x25519PublicKeys.set(id, key);
-  }
-  return key;
+  return rawX25519(sk, pk);
 }
 
 /** Overwrites secrets with zeros (round secrets are wiped after use, docs/spec/architecture.md, habit 5). */

@@ -4,7 +4,7 @@
  * signed pairwise masks (Bonawitz et al., CCS 2017, §4, double masking).
  */
 
-import { createCipheriv } from 'node:crypto';
+import { aes256Ctr } from './primitives.js';
 import { SecAggConfigError } from './errors.js';
 import { checkKeyBytes } from './labels.js';
 import { SimdAccumulator } from './simd-accumulator.js';
@@ -41,7 +41,7 @@ function swapWords(words: Uint32Array): void {
  * sees words[offset .. offset + words.length). `visit` must not keep `words`: it views a chunk that is dropped next.
  */
 function streamMaskWords(key: Uint8Array, length: number, visit: (words: Uint32Array, offset: number) => void): void {
-  const cipher = createCipheriv('aes-256-ctr', key, ZERO_IV);
+  const cipher = aes256Ctr(key, ZERO_IV);
   const chunkWords = CHUNK_BYTES / 4;
   let scratch: Uint32Array | undefined;
   for (let offset = 0; offset < length; offset += chunkWords) {
@@ -59,7 +59,6 @@ function streamMaskWords(key: Uint8Array, length: number, visit: (words: Uint32A
     if (!LITTLE_ENDIAN) swapWords(words);
     visit(words, offset);
   }
-  cipher.final();
 }
 
 /** PRG(key): `length` mask words, word i = little-endian uint32 of keystream bytes 4i..4i+3 (§3.1). */

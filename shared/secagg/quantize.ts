@@ -9,7 +9,7 @@
  * wraps, so the unmasked Uint32 sum is the exact integer sum.
  */
 
-import { randomFillSync } from 'node:crypto';
+import { randomFill } from './primitives.js';
 import type { Rng } from '../util/random.js';
 import { SecAggConfigError } from './errors.js';
 
@@ -169,7 +169,7 @@ function uniformSource(rng: Rng | undefined): () => number {
   let at = batch.length;
   return () => {
     if (at === batch.length) {
-      randomFillSync(batch);
+      randomFill(new Uint8Array(batch.buffer));
       at = 0;
     }
     // 32 random bits: P(round up) is off from the exact fraction by less than 2^−32.

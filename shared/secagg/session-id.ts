@@ -4,7 +4,7 @@
  * the run, the round and every member's keys, so every derived key and signed message is bound to this round.
  */
 
-import { createHash } from 'node:crypto';
+import { sha256 as sha256Bytes } from './primitives.js';
 import { bin, compareUtf8, concatBytes, str, toHex, u32 } from './encoding.js';
 import { SecAggConfigError, SecAggProtocolError } from './errors.js';
 import { isLowOrderPublicKey } from './keys.js';
@@ -66,7 +66,7 @@ export function validateMemberKeys(members: readonly MemberKeys[]): void {
 
 /** SHA-256 of some bytes. */
 export function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
+  return sha256Bytes(data);
 }
 
 /**

@@ -4,47 +4,19 @@
  * the round-key advertisement, the commitments to the self-mask seeds, the box check and the survivor set U3.
  */
 
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { bin, concatBytes, str, toHex, u32 } from './encoding.js';
-import { ED25519_PKCS8_PREFIX } from './keys.js';
+import { bin, concatBytes, str, u32 } from './encoding.js';
+import { ed25519Sign, ed25519Verify } from './primitives.js';
 import { checkIndex, checkKeyBytes, LABELS } from './labels.js';
 import { sha256, sortClientIds } from './session-id.js';
 
-const signKeys = new WeakMap<Uint8Array, KeyObject>();
-
-/** Ed25519 signature (deterministic, RFC 8032) through OpenSSL; a nacl secret key is seed ‖ public key. */
+/** Ed25519 signature (deterministic, RFC 8032; primitives.ts); a nacl secret key is seed ‖ public key. */
 export function signBytes(identitySk: Uint8Array, msg: Uint8Array): Uint8Array {
   checkKeyBytes('identity secret key', identitySk, nacl.sign.secretKeyLength);
-  let key = signKeys.get(identitySk);
-  if (key === undefined) {
-    key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, identitySk.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
-    signKeys.set(identitySk, key);
-  }
-  return new Uint8Array(nodeSign(null, msg, key));
+  return ed25519Sign(identitySk, msg);
 }
 
-// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the raw 32-byte key follows it.
-const ED25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
-const verifyKeys = new Map<string, KeyObject>();
-
-/**
- * Ed25519 verification through OpenSSL (node:crypto), about 300 times faster than tweetnacl's JavaScript
- * (16 ms a signature here): every member verifies every advertisement, so a simulation of n clients verifies n²
- * signatures per round. Same keys, same signatures (RFC 8032), so clients elsewhere may use tweetnacl.
- */
-function ed25519Verify(pk: Uint8Array, msg: Uint8Array, signature: Uint8Array): boolean {
-  const hex = toHex(pk);
-  let key = verifyKeys.get(hex);
-  if (key === undefined) {
-    key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, pk]), format: 'der', type: 'spki' });
-    if (verifyKeys.size > 10_000) verifyKeys.clear();
-    verifyKeys.set(hex, key);
-  }
-  return nodeVerify(null, msg, key, signature);
-}
-
-/** Ed25519 verification through OpenSSL of `msg()` (built only when the key and signature have their sizes). */
+/** Ed25519 verification (primitives.ts: OpenSSL in Node, tweetnacl in a browser) of `msg()` (built only when the key and signature have their sizes). */
 export function verifyBytes(identityPk: Uint8Array, msg: () => Uint8Array, signature: Uint8Array): boolean {
   if (!(identityPk instanceof Uint8Array) || identityPk.length !== nacl.sign.publicKeyLength) return false;
   if (!(signature instanceof Uint8Array) || signature.length !== nacl.sign.signatureLength) return false;

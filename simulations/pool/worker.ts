@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../shared/compute/backend.js';
 import { datasetFromShared, type Dataset } from '../../shared/data/dataset.js';
 import { Model, modelSpec } from '../../shared/models/model.js';
-import { loadModelModule } from '../../shared/models/registry.js';
+import { loadModelModule } from '../../shared/models/module-loader.js';
 import { loadExtensions } from '../extensions.js';
 import { trainLocal } from '../../shared/train/sgd.js';
 import { batchFromArrays, disposeBatch, range, type ImageSource } from '../../shared/train/batches.js';
