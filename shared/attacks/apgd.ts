@@ -205,23 +205,35 @@ function randomStartOf(x: tf.Tensor4D, eps: number, seed: number): tf.Tensor4D {
 
 /** APGD with restarts for fixed per-row targets (or none); keeps the first run that breaks each row. */
 function apgdRestarts(model: Model, x: tf.Tensor4D, labels: ArrayLike<number>, o: ApgdOptions, targets: ArrayLike<number> | undefined, seed: number): { adv: tf.Tensor4D; fooled: Uint8Array } {
-  const restarts = o.restarts ?? APGD_DEFAULTS.restarts;
-  let adv: tf.Tensor4D | undefined;
-  let fooled: Uint8Array = new Uint8Array(x.shape[0]);
-  try {
-    for (let r = 0; r < restarts; r++) {
-      const start = (o.randomStart ?? APGD_DEFAULTS.randomStart) ? randomStartOf(x, o.eps, seed * 7919 + r) : x.clone();
-      const run = apgdRun(model, x, labels, start, o, targets);
+  return firstBreaks(o.restarts ?? APGD_DEFAULTS.restarts, x.shape[0], (r) => {
+    const start = (o.randomStart ?? APGD_DEFAULTS.randomStart) ? randomStartOf(x, o.eps, seed * 7919 + r) : x.clone();
+    try {
+      return apgdRun(model, x, labels, start, o, targets);
+    } finally {
       start.dispose();
+    }
+  });
+}
+
+/**
+ * Runs `run(0)`, …, `run(n − 1)` and keeps, for each row, the adversarial example of the first run that broke it
+ * (the first run's where none did): restarts and targets combine so. The runs' tensors are freed as they merge.
+ */
+function firstBreaks(n: number, rows: number, run: (k: number) => { adv: tf.Tensor4D; fooled: Uint8Array }): { adv: tf.Tensor4D; fooled: Uint8Array } {
+  let adv: tf.Tensor4D | undefined;
+  let fooled: Uint8Array = new Uint8Array(rows);
+  try {
+    for (let k = 0; k < n; k++) {
+      const r = run(k);
       if (adv === undefined) {
-        adv = run.adv;
-        fooled = run.fooled;
+        adv = r.adv;
+        fooled = r.fooled;
         continue;
       }
-      const take = fooled.map((f, i) => (f === 0 && run.fooled[i] === 1 ? 1 : 0));
-      adv = swap(adv, pickRows(take, run.adv, adv));
-      run.adv.dispose();
-      fooled = fooled.map((f, i) => f | run.fooled[i]!);
+      const take = fooled.map((f, i) => (f === 0 && r.fooled[i] === 1 ? 1 : 0));
+      adv = swap(adv, pickRows(take, r.adv, adv));
+      r.adv.dispose();
+      fooled = fooled.map((f, i) => f | r.fooled[i]!);
     }
   } catch (err) {
     adv?.dispose();
@@ -246,33 +258,16 @@ export function apgd(model: Model, x: tf.Tensor4D, labels: ArrayLike<number>, op
   const ranked = targetRanking(model, x, labels);
   const classes = ranked.length === 0 ? 0 : ranked[0]!.length;
   const count = Math.min(options.targets ?? APGD_DEFAULTS.targets, classes);
-  let adv: tf.Tensor4D | undefined;
-  let fooled: Uint8Array = new Uint8Array(x.shape[0]);
-  try {
-    for (let t = 0; t < count; t++) {
-      const run = apgdRestarts(
-        model,
-        x,
-        labels,
-        options,
-        ranked.map((r) => r[t]!),
-        seed * 31 + t,
-      );
-      if (adv === undefined) {
-        adv = run.adv;
-        fooled = run.fooled;
-        continue;
-      }
-      const take = fooled.map((f, i) => (f === 0 && run.fooled[i] === 1 ? 1 : 0));
-      adv = swap(adv, pickRows(take, run.adv, adv));
-      run.adv.dispose();
-      fooled = fooled.map((f, i) => f | run.fooled[i]!);
-    }
-  } catch (err) {
-    adv?.dispose();
-    throw err;
-  }
-  return { adv: adv!, fooled };
+  return firstBreaks(count, x.shape[0], (t) =>
+    apgdRestarts(
+      model,
+      x,
+      labels,
+      options,
+      ranked.map((r) => r[t]!),
+      seed * 31 + t,
+    ),
+  );
 }
 
 /** Per row, the classes other than the true one, by clean logit, largest first (ties to the lower index). */
