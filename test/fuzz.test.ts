@@ -2,10 +2,12 @@
  * A fuzzer against a live coordinator process (issue 16, deliverable 9): three enrolled hostile clients send more
  * than 10,000 messages (unsolicited events with random names and payloads, and random replies to every request,
  * some shaped well enough to pass training and reach secure aggregation) while four honest clients train. The
- * coordinator must not crash, its resident memory must grow by at most 10 % while the fuzzers run, and the
- * honest aggregate must equal that of a run without the fuzzers, bit for bit (half-up rounding, the same seeds).
- * Payloads come from fast-check with a fixed seed. The memory window opens after round 1 (warm), when the flood
- * starts; the clean run's growth over the same window is printed beside it with RFL_FUZZ_LOG=1.
+ * coordinator must not crash; its live memory (after a full garbage collection, read by test/fixtures/heap-probe)
+ * must peak at most 10 % above its level when the flood starts and settle within 2 % of it once the last round
+ * is over; and the honest aggregate must equal that of a run without the fuzzers, bit for bit (half-up
+ * rounding, the same seeds). Payloads come from fast-check with a fixed seed. The memory window opens after
+ * round 1 (warm), when the flood starts; the figures are printed with RFL_FUZZ_LOG=1. The resident set size is not the measure: its peak depends on when
+ * V8 collects, and a CI machine once saw it 10.4 % up with no leak (1-2 % on the machine that wrote the test).
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -44,12 +46,6 @@ const federated = {
   evalAttacks: ['clean'],
   finalAttacks: ['clean'],
 };
-
-/** Resident memory of a process in kB (Linux /proc). */
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m === null ? 0 : Number(m[1]);
-}
 
 const junk = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
@@ -108,7 +104,28 @@ function fuzzer(url: string, id: string, seed: number, sent: { n: number }): Soc
   return socket;
 }
 
-async function run(withFuzzers: boolean): Promise<{ weights: Float32Array; code: number | null; rssGrowth: number; sent: number; statuses: string[] }> {
+/** One live-memory reading, with the rounds completed when it was taken. */
+interface Reading {
+  rounds: number;
+  bytes: number;
+}
+
+/**
+ * Live-memory growth against the first reading once round 1 is complete (warm, as the flood starts): `peak`,
+ * the largest reading after it (what the flood costs while it lasts), and `settled`, the smallest reading once
+ * the last round is complete (what stays). A coordinator patched to keep every unexpected event's payload
+ * settled at +2.9 to +3.1 % and peaked at +4.3 to +4.8 % here; unpatched, settled was -1.6 to -0.1 % over 4 runs. NaN (a failing
+ * comparison) where a reading is missing.
+ */
+function growth(readings: Reading[], rounds: number): { peak: number; settled: number } {
+  const window = readings.filter((r) => r.rounds >= 1);
+  const after = readings.filter((r) => r.rounds >= rounds);
+  if (window.length === 0 || after.length === 0) return { peak: Number.NaN, settled: Number.NaN };
+  const base = window[0]!.bytes;
+  return { peak: Math.max(...window.map((r) => r.bytes)) / base - 1, settled: Math.min(...after.map((r) => r.bytes)) / base - 1 };
+}
+
+async function run(withFuzzers: boolean): Promise<{ weights: Float32Array; code: number | null; heapGrowth: { peak: number; settled: number }; sent: number; statuses: string[] }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-fuzz-'));
   const runDir = path.join(dir, 'run');
   const clients = syntheticClients(HONEST, federated);
@@ -135,27 +152,31 @@ async function run(withFuzzers: boolean): Promise<{ weights: Float32Array; code:
       timeoutsMs: { train: 20000, setup: 5000, shareKeys: 5000, collectMasked: 5000, consistency: 5000, unmask: 5000, reshare: 5000 },
     }),
   );
-  const child: ChildProcess = spawn(process.execPath, [path.resolve('dist/cli/rfl.js'), 'coordinator', '--config', config, '--enrolment', enrolment, '--port', String(port), '--run-dir', runDir], {
-    env: { ...process.env, RFL_BACKEND: 'wasm' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const probe = path.resolve('dist/test/fixtures/heap-probe.js');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--expose-gc', '--import', probe, path.resolve('dist/cli/rfl.js'), 'coordinator', '--config', config, '--enrolment', enrolment, '--port', String(port), '--run-dir', runDir],
+    { env: { ...process.env, RFL_BACKEND: 'wasm' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  // Live memory after a full collection, each reading tagged with the rounds completed when it was taken.
   let log = '';
-  child.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-  clients.connect(url);
-  // Resident memory: after round 1 (warm, before any flood: the baseline), then the largest seen until the run
-  // ends, so the flood, rounds 2 and 3 and the final evaluation are inside the window.
-  let base = 0;
-  let peak = 0;
-  const sampler = setInterval(() => {
-    if (child.pid === undefined || child.exitCode !== null) return;
-    try {
-      const r = rssKb(child.pid);
-      if (base === 0 && log.includes('round 1:')) base = r;
-      if (base > 0) peak = Math.max(peak, r);
-    } catch {
-      // The process is gone.
+  let pending = '';
+  let rounds = 0;
+  const readings: Reading[] = [];
+  child.stderr!.on('data', (d: Buffer) => {
+    pending += d.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) {
+      const m = /^heap-probe (\d+)$/.exec(line);
+      if (m !== null) readings.push({ rounds, bytes: Number(m[1]) });
+      else {
+        log = (log + line + '\n').slice(-4000);
+        if (/^round \d+: completed/.test(line)) rounds++;
+      }
     }
-  }, 20);
+  });
+  clients.connect(url);
   try {
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     const lines = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
@@ -164,9 +185,8 @@ async function run(withFuzzers: boolean): Promise<{ weights: Float32Array; code:
       .map((l) => JSON.parse(l) as { status: string; abort?: unknown });
     const statuses = lines.map((l) => (l.abort !== undefined ? `${l.status} ${JSON.stringify(l.abort)}` : l.status));
     expect(code, log).to.equal(0);
-    return { weights: readCheckpoint(path.join(runDir, 'checkpoint.bin')).weights, code, rssGrowth: base > 0 ? peak / base - 1 : 0, sent: sent.n, statuses };
+    return { weights: readCheckpoint(path.join(runDir, 'checkpoint.bin')).weights, code, heapGrowth: growth(readings, federated.rounds), sent: sent.n, statuses };
   } finally {
-    clearInterval(sampler);
     clients.close();
     for (const s of fuzzSockets) s.close();
     if (child.exitCode === null) child.kill('SIGKILL');
@@ -184,8 +204,11 @@ describe('fuzzing a live coordinator', function () {
     const fuzzed = await run(true);
     expect(fuzzed.sent).to.be.greaterThan(10_000);
     expect(fuzzed.statuses).to.deep.equal(['completed', 'completed', 'completed']);
-    if (process.env['RFL_FUZZ_LOG'] === '1') console.log(`rss growth: clean ${(100 * clean.rssGrowth).toFixed(1)} %, fuzzed ${(100 * fuzzed.rssGrowth).toFixed(1)} %, messages ${fuzzed.sent}`);
-    expect(fuzzed.rssGrowth).to.be.at.most(0.1);
+    const pct = (g: { peak: number; settled: number }): string =>
+      Number.isNaN(g.settled) ? 'run too short to read' : `peak ${(100 * g.peak).toFixed(1)} %, settled ${(100 * g.settled).toFixed(1)} %`;
+    if (process.env['RFL_FUZZ_LOG'] === '1') console.log(`live memory growth: clean ${pct(clean.heapGrowth)}; fuzzed ${pct(fuzzed.heapGrowth)}; messages ${fuzzed.sent}`);
+    expect(fuzzed.heapGrowth.peak, 'live memory peak growth (NaN: no reading after round 1)').to.be.at.most(0.1);
+    expect(fuzzed.heapGrowth.settled, 'live memory left after the last round (NaN: no reading)').to.be.at.most(0.02);
     expect(Buffer.from(fuzzed.weights.buffer).equals(Buffer.from(clean.weights.buffer))).to.equal(true);
   });
 });
