@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds dist/ only when the sources changed since the last build, so `npm start`, `npm run simulate` and the
 // other aliases start at once on a current build. The fingerprint is every file under tsconfig.json's
-// "include" folders (path, size, mtime) plus tsconfig.json and package.json; the last build's is kept in
-// dist/.build-stamp. A changed, added or deleted file means a clean rebuild (rm -rf dist, tsc, the browser bundle), so no output
+// "include" folders and native/src (path, size, mtime) plus tsconfig.json, package.json and native/binding.gyp; the last build's is kept in
+// dist/.build-stamp. A changed, added or deleted file means a clean rebuild (rm -rf dist, tsc, the native kernels where a
+// compiler exists, the browser bundle), so no output
 // of a deleted source survives.
 //   node scripts/ensure-built.mjs            build if stale (quiet when current)
 //   node scripts/ensure-built.mjs --check    exit 0 when current, 1 when stale; build nothing
@@ -35,8 +36,8 @@ export function fingerprint(dir) {
       }
     }
   };
-  for (const folder of tsconfig.include ?? []) walk(folder);
-  for (const f of ['tsconfig.json', 'package.json']) {
+  for (const folder of [...(tsconfig.include ?? []), 'native/src']) walk(folder);
+  for (const f of ['tsconfig.json', 'package.json', 'native/binding.gyp']) {
     if (existsSync(path.join(dir, f))) {
       const st = statSync(path.join(dir, f));
       entries.push(`${f}\t${st.size}\t${st.mtimeMs}`);
@@ -64,7 +65,9 @@ if (args.includes('--check')) {
   rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   try {
     execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
-    // The browser client's bundle (dist/browser/), as `npm run build` makes it.
+    // The native kernels (skipped with one line where no compiler is found) and the browser client's bundle
+    // (dist/browser/), as `npm run build` makes them.
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--root', root], { stdio: 'inherit', cwd: root });
     execFileSync(process.execPath, [path.join(root, 'scripts', 'build-browser.mjs')], { stdio: 'inherit', cwd: root });
   } catch {
     process.stderr.write('build failed: fix the errors above, then run the command again\n');

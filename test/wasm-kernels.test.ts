@@ -8,60 +8,13 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/compute/backend.js';
 import { maxRelativeError } from './helpers/compare.js';
 import { WASM_KERNELS } from '../shared/compute/kernels/index.js';
-
-type Pad = 'valid' | 'same' | [[number, number], [number, number], [number, number], [number, number]];
+import { CONV_CASES as convCases, POOL_CASES as poolCases, onBackends, randomArray, randomConvCases, size } from './helpers/kernel-cases.js';
 
 /** Runs `f` on the cpu backend and on wasm, with the same inputs, and returns both outputs. */
 async function onBoth(inputs: Float32Array[], shapes: number[][], f: (ts: tf.Tensor[]) => tf.Tensor): Promise<[Float32Array, Float32Array]> {
-  const run = async (backend: string): Promise<Float32Array> => {
-    await tf.setBackend(backend);
-    return tf.tidy(() => f(inputs.map((v, i) => tf.tensor(v, shapes[i]))).dataSync() as Float32Array).slice();
-  };
-  const ref = await run('cpu');
-  const got = await run('wasm');
-  return [ref, got];
+  const [ref, got] = await onBackends(['cpu', 'wasm'], inputs, shapes, f);
+  return [ref!, got!];
 }
-
-function randomArray(n: number, seed: number): Float32Array {
-  // Small LCG: the kernels' correctness does not depend on the quality of the randomness.
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
-
-interface ConvCase {
-  x: [number, number, number, number];
-  filter: [number, number, number, number];
-  stride: number | [number, number];
-  pad: Pad;
-}
-
-const convCases: ConvCase[] = [
-  { x: [4, 28, 28, 1], filter: [5, 5, 1, 10], stride: 1, pad: 'valid' },
-  { x: [4, 12, 12, 10], filter: [5, 5, 10, 20], stride: 1, pad: 'valid' },
-  { x: [3, 9, 11, 3], filter: [3, 3, 3, 4], stride: 1, pad: 'same' },
-  { x: [3, 9, 11, 3], filter: [3, 3, 3, 4], stride: 2, pad: 'same' },
-  { x: [2, 10, 10, 8], filter: [4, 4, 8, 5], stride: 2, pad: 'valid' },
-  { x: [2, 13, 7, 2], filter: [3, 2, 2, 6], stride: [2, 1], pad: 'same' },
-  {
-    x: [2, 8, 8, 4],
-    filter: [3, 3, 4, 4],
-    stride: 2,
-    pad: [
-      [0, 0],
-      [1, 2],
-      [2, 0],
-      [0, 0],
-    ],
-  },
-  { x: [5, 7, 7, 1], filter: [7, 7, 1, 3], stride: 1, pad: 'valid' },
-];
 
 describe('wasm kernels match the cpu backend', function () {
   before(async function () {
@@ -124,13 +77,6 @@ describe('wasm kernels match the cpu backend', function () {
     });
   }
 
-  const poolCases: { x: [number, number, number, number]; size: number | [number, number]; stride: number | [number, number]; pad: 'valid' | 'same' }[] = [
-    { x: [4, 24, 24, 10], size: 2, stride: 2, pad: 'valid' },
-    { x: [3, 7, 9, 4], size: 2, stride: 2, pad: 'valid' }, // the 2×2 fast path with a leftover row and column
-    { x: [3, 9, 7, 3], size: 3, stride: 2, pad: 'same' },
-    { x: [2, 8, 8, 2], size: 3, stride: 1, pad: 'valid' },
-    { x: [2, 11, 10, 5], size: [2, 3], stride: [2, 1], pad: 'same' },
-  ];
   for (const c of poolCases) {
     it(`MaxPoolGrad: x ${c.x.join('×')}, size ${String(c.size)}, stride ${String(c.stride)}, ${c.pad}`, async function () {
       // ReLU before the pool makes ties (zeros) common, so the tie-breaking rule is exercised.
@@ -152,32 +98,10 @@ describe('wasm kernels match the cpu backend', function () {
   // Seeded random configurations on top of the hand-picked ones: every stride, padding and size mix,
   // including asymmetric explicit pads and pads larger than K − 1 (the fallback of the stride-1 path).
   describe('seeded random configurations', function () {
-    let s = 12345;
-    const rnd = (n: number): number => {
-      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-      return (s >>> 8) % n;
-    };
-    for (let i = 0; i < 40; i++) {
-      const k = 1 + rnd(4);
-      const h = k + rnd(8);
-      const w = k + rnd(8);
-      const stride = 1 + rnd(3);
-      const padKind = rnd(3);
-      const pad: Pad =
-        padKind === 0
-          ? 'valid'
-          : padKind === 1
-            ? 'same'
-            : [
-                [0, 0],
-                [rnd(k + 2), rnd(k + 2)],
-                [rnd(k + 1), rnd(k + 2)],
-                [0, 0],
-              ];
-      const c: ConvCase = { x: [1 + rnd(3), h, w, 1 + rnd(5)], filter: [k, k, 0, 1 + rnd(5)], stride, pad };
-      c.filter[2] = c.x[3];
+    for (const { index: i, c } of randomConvCases()) {
+      const stride = c.stride;
+      const pad = c.pad;
       const outShape = tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.stride, c.pad).shape);
-      if (outShape.some((d) => d <= 0)) continue;
       const label = `#${i}: x ${c.x.join('×')}, filter ${c.filter.join('×')}, stride ${stride}, pad ${JSON.stringify(pad)}`;
       it(`Conv2DBackpropFilter and Conv2DBackpropInput ${label}`, async function () {
         const x = randomArray(size(c.x), 100 + i);

@@ -2,8 +2,9 @@
  * Picks and initialises the TensorFlow.js compute backend, once per process (or worker thread).
  *
  * Order: an explicit choice (option, else the RFL_BACKEND environment variable), else the first of
- * tfjs-node-gpu, webgpu (Dawn over Vulkan, where a GPU driver is present), tfjs-node, wasm, cpu that actually
- * loads. Presence of a package proves nothing here: npm may
+ * tfjs-node-gpu, webgpu (Dawn over Vulkan, where a GPU driver is present; asynchronous callers only), tfjs-node,
+ * native (tfjs-wasm with the project's C++ kernels, where `npm run build` could compile them), wasm, cpu that
+ * actually loads. Presence of a package proves nothing here: npm may
  * skip a dependency's install script, leaving tfjs-node without its native library, so each candidate is
  * imported and initialised for real (docs/spec/compute-backend.md).
  */
@@ -11,10 +12,11 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernels } from './kernels/index.js';
+import { NATIVE_BACKEND, registerNativeBackend } from './native/kernels.js';
 import { loadWebGpu } from './webgpu/backend.js';
 
 /** Backends the picker knows, by the name users pass. */
-export const BACKEND_NAMES = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'native', 'wasm', 'cpu'] as const;
 /** A backend name accepted by `initBackend`. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
@@ -26,7 +28,7 @@ export interface BackendChoice {
   tfName: string;
   /** One sentence: why this one. */
   reason: string;
-  /** The GPU adapter, for `webgpu`. */
+  /** The GPU adapter, for `webgpu`; the instruction set the kernels use (`avx512`, `avx2+fma`, `portable`), for `native`. */
   adapter?: string;
   /** Every candidate tried before it, with the error that ruled it out. */
   rejected: { name: BackendName; error: string }[];
@@ -71,6 +73,11 @@ async function tryLoad(name: BackendName): Promise<string> {
       await import(specifier);
       if (!(await tf.setBackend('tensorflow'))) throw new Error('backend "tensorflow" failed to initialise');
       return 'tensorflow';
+    }
+    case 'native': {
+      adapter = await registerNativeBackend(() => tryLoad('wasm').then(() => undefined));
+      if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error('backend "native" failed to initialise');
+      return NATIVE_BACKEND;
     }
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');

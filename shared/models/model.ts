@@ -140,9 +140,14 @@ export function initialWeights(spec: ModelSpec, seed: number): Float32Array {
   return flat;
 }
 
-/** True when the active backend is tfjs-wasm, whose heap we may read without an intermediate copy. */
+/** True when the active backend keeps tensors on tfjs-wasm's heap (wasm, native), which we may read without an intermediate copy. */
+function onWasmHeap(): boolean {
+  const b = tf.getBackend();
+  return b === 'wasm' || b === 'native';
+}
+
 function wasmBackend(): BackendWasm | undefined {
-  return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as BackendWasm) : undefined;
+  return onWasmHeap() ? (tf.backend() as unknown as BackendWasm) : undefined;
 }
 
 /** Copies a tensor's values into `out` at `offset` with exactly one copy on wasm and cpu. */
@@ -159,11 +164,11 @@ export function readInto(t: tf.Tensor, out: Float32Array, offset: number): void 
 }
 
 /**
- * A tensor holding a copy of `values`. Only wasm copies on write (into its heap); cpu and tfjs-node keep a
+ * A tensor holding a copy of `values`. Only wasm (and native, on its heap) copies on write (into its heap); cpu and tfjs-node keep a
  * reference to the caller's array, so for them the copy is made here.
  */
 export function tensorFrom(values: Float32Array, shape: number[]): tf.Tensor {
-  return tf.getBackend() === 'wasm' ? tf.tensor(values, shape) : tf.tensor(values.slice(), shape);
+  return onWasmHeap() ? tf.tensor(values, shape) : tf.tensor(values.slice(), shape);
 }
 
 /** A model with its weights held as tf.Variables. Dispose it when done. */
