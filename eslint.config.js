@@ -16,7 +16,7 @@ const TS = ['**/*.ts'];
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', '**/node_modules/**', '.gpu/**', '.gpu-matrix/**', '.dist-*/**', 'runs/**', 'scratch/**', 'docs/**'],
+    ignores: ['dist/**', '**/node_modules/**', '.gpu/**', '.gpu-matrix/**', '.dist-*/**', 'runs/**', 'scratch/**', '.scratch/**', 'native/build/**', 'docs/**'],
   },
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -102,7 +102,7 @@ describe('wasm kernels match the cpu backend', function () {
       const stride = c.stride;
       const pad = c.pad;
       const outShape = tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.stride, c.pad).shape);
-      const label = `#${i}: x ${c.x.join('×')}, filter ${c.filter.join('×')}, stride ${stride}, pad ${JSON.stringify(pad)}`;
+      const label = `#${i}: x ${c.x.join('×')}, filter ${c.filter.join('×')}, stride ${String(stride)}, pad ${JSON.stringify(pad)}`;
       it(`Conv2DBackpropFilter and Conv2DBackpropInput ${label}`, async function () {
         const x = randomArray(size(c.x), 100 + i);
         const dy = randomArray(size(outShape), 200 + i);

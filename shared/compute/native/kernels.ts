@@ -221,7 +221,7 @@ function nativeKernels(addon: NativeAddon, stock: (name: string) => tf.KernelFun
       const leading = r >= 2 && axes.length === r - 1 && [...axes].sort((p, q) => p - q).every((v, i) => v === i);
       if (x.dtype !== 'float32' || !leading || size(x.shape) === 0) return fallback(tf.Sum, args);
       const c = x.shape[r - 1]!;
-      const out = backend.makeOutput(attrs.keepDims ? [...Array(r - 1).fill(1), c] : [c], 'float32');
+      const out = backend.makeOutput(attrs.keepDims ? [...new Array<number>(r - 1).fill(1), c] : [c], 'float32');
       addon.sumRows(view(backend, x), view(backend, out));
       return out;
     }),
