@@ -14,7 +14,7 @@ import { initialWeights, modelSpec, type ModelSpec } from '../shared/models/mode
 import { gatherBatch, disposeBatch } from '../shared/train/batches.js';
 import { resolveConfig, type FederatedConfig } from '../shared/federated/config.js';
 import { ConfigError } from '../shared/federated/errors.js';
-import { DEFAULT_AGGREGATION, needsRootUpdate, resolveAggregation, type AggregationConfig } from '../shared/federated/aggregation.js';
+import { DEFAULT_AGGREGATION, needsRootUpdate, resolveAggregation, statefulPart, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { rootUpdateSource } from './engine/root-update.js';
 import { evaluateWeights, type EvaluationSetup } from '../shared/federated/evaluation.js';
 import { DEFAULT_TIMEOUTS_MS, maxMessageBytes, type ClientToServerEvents, type ServerToClientEvents, type SocketData } from '../shared/protocol/events.js';
@@ -27,7 +27,7 @@ import { CheckpointError, RunStore } from './run-store.js';
 import { WorkerEvaluator } from './worker-evaluator.js';
 import { Admission } from './admission.js';
 import { tokenPrivacyProblem } from './cohort-privacy.js';
-import { checkResumable } from './resume-check.js';
+import { checkResumable, checkRuleState } from './resume-check.js';
 import { listenOn } from './http-listen.js';
 import { printable } from './printable.js';
 import { serveBrowserPage } from './browser-pages.js';
@@ -92,6 +92,7 @@ export class Coordinator {
     if (opts.resume === true && resumed === undefined) throw new CheckpointError(this.store.checkpointPath(), 'no checkpoint to resume from (start a new run instead)');
     if (resumed !== undefined) {
       checkResumable(resumed, this.config, this.spec.numParams);
+      if (resumed.ruleState !== undefined) checkRuleState(this.store.checkpointPath(), resumed.ruleState, this.aggregation);
       this.log(`resumed ${opts.runDir} after round ${resumed.round}`);
     }
     const runId = resumed?.runId ?? new Uint8Array(randomBytes(16));
@@ -112,16 +113,27 @@ export class Coordinator {
           bvaShape: { ns: this.config.sharedSetSize, classes: train.numClasses, inputSize: perImage },
         })
       : undefined;
+    const { strategy, rules } = coordinatorStrategy(
+      this.config,
+      this.spec,
+      this.aggregation,
+      sessions,
+      { spec: this.spec, clean, shape },
+      needsRootUpdate(this.aggregation) ? rootUpdateSource(this.config, this.spec, train, this.aggregation.rootSize) : undefined,
+    );
+    // What the aggregation keeps across rounds (centered clipping's centre, FoolsGold's histories) goes into every
+    // checkpoint and comes back on resume, so the resumed rounds aggregate as the uninterrupted run's would.
+    const stateful = statefulPart(this.aggregation);
+    if (stateful !== undefined && rules === undefined) throw new Error(`Coordinator: '${stateful.rule}' keeps state across rounds, but its strategy holds none`);
+    if (resumed?.ruleState !== undefined) {
+      // checkRuleState above: a non-null state is the configured stateful rule's.
+      if (resumed.ruleState !== null) rules!.restoreRuleState(resumed.ruleState.state);
+    } else if (resumed !== undefined && stateful !== undefined) {
+      this.log(`the checkpoint is format ${resumed.format ?? 1}, which holds no rule state: '${stateful.rule}' starts with no state from earlier rounds (as at round 1)`);
+    }
     this.engine = new RoundEngine({
       config: this.config,
-      strategy: coordinatorStrategy(
-        this.config,
-        this.spec,
-        this.aggregation,
-        sessions,
-        { spec: this.spec, clean, shape },
-        needsRootUpdate(this.aggregation) ? rootUpdateSource(this.config, this.spec, train, this.aggregation.rootSize) : undefined,
-      ),
+      strategy,
       transport: this.transport,
       clock: systemClock,
       sharedLabels: clean.labels,
@@ -129,7 +141,8 @@ export class Coordinator {
       evaluate: (t, w) => this.evaluate(t, w),
       ...(opts.minClients !== undefined ? { minClients: opts.minClients } : {}),
       persist: (s, metrics) => {
-        this.store.saveCheckpoint({ ...s, config: this.config, runId });
+        const ruleState = stateful !== undefined ? { at: stateful.at, kind: stateful.rule, state: rules?.ruleState } : null;
+        this.store.saveCheckpoint({ ...s, config: this.config, runId, ruleState });
         this.store.appendMetrics(metrics);
       },
       log: this.log,

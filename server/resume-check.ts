@@ -1,9 +1,13 @@
 /**
  * Whether a checkpoint may be resumed by this coordinator: the same model size and the same configuration, field
- * by field, so a resumed run is the run that was interrupted.
+ * by field, and a rule state (format 3) that belongs to the configured aggregation, so a resumed run is the run
+ * that was interrupted.
  */
+import { statefulPart, type AggregationConfig } from '../shared/federated/aggregation.js';
 import { resolveConfig, type FederatedConfig, type FederatedConfigInput } from '../shared/federated/config.js';
 import { ConfigError } from '../shared/federated/errors.js';
+import { CheckpointError } from './checkpoint-error.js';
+import type { AggregationState } from './rule-state-codec.js';
 import type { Checkpoint } from './run-store.js';
 
 /** Throws, naming the differing fields, unless `c` continues a run of `config` with `numParams` weights. */
@@ -27,6 +31,28 @@ export function checkResumable(c: Checkpoint, config: FederatedConfig, numParams
       differ,
       `resume: the configuration differs from the checkpoint's in ${shown}${differ.length > 5 ? ` and ${differ.length - 5} more` : ''}; resume with the checkpoint's configuration`,
     );
+  }
+}
+
+/**
+ * Throws a CheckpointError naming `file` unless the checkpoint's rule state belongs to `aggregation`: the same
+ * stateful rule in the same place, or none on both sides. (The checkpoint's configuration does not hold the
+ * aggregation rule, which comes from the command line or the scenario; this is where a resume with another rule
+ * is caught, before its state could be applied to the wrong rule or silently dropped.)
+ */
+export function checkRuleState(file: string, stored: AggregationState | null, aggregation: AggregationConfig): void {
+  const want = statefulPart(aggregation);
+  const where = (at: 'rule' | 'across'): string => (at === 'rule' ? 'the aggregation rule' : 'the rule across the group means');
+  const hint = 'resume with the aggregation the run was started with';
+  if (stored === null && want === undefined) return;
+  if (stored === null) {
+    throw new CheckpointError(file, `it was written by a run whose aggregation keeps no state across rounds, but the configured '${want!.rule}' (${where(want!.at)}) does: ${hint}`);
+  }
+  if (want === undefined) {
+    throw new CheckpointError(file, `it holds the state of '${stored.kind}' (${where(stored.at)}), but the configured aggregation '${aggregation.rule}' keeps no state across rounds: ${hint}`);
+  }
+  if (stored.kind !== want.rule || stored.at !== want.at) {
+    throw new CheckpointError(file, `it holds the state of '${stored.kind}' (${where(stored.at)}), but the configured aggregation keeps that of '${want.rule}' (${where(want.at)}): ${hint}`);
   }
 }
 

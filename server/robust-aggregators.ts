@@ -8,8 +8,9 @@
  *
  * - `aggregatePlaintext` is a pure function (updates, config, context) → aggregate: it reads nothing but its
  *   arguments and mutates none of them. What a stateful rule carries between rounds (centered clipping's centre,
- *   FoolsGold's histories) comes in as `context.state` and goes out as `result.state`; FLTrust's and MoNNA's root
- *   update comes in as `context.root`. Simulated adaptive attacks may call it with the rule in use.
+ *   FoolsGold's histories) comes in as `context.state` and goes out as `result.state`, which the coordinator
+ *   checkpoints after every round (rule-state-codec.ts); FLTrust's and MoNNA's root update comes in as
+ *   `context.root`. Simulated adaptive attacks may call it with the rule in use.
  * - Grouping: threats-and-evaluation.md §5; the group-then-robust-rule structure is that of Karimireddy, He,
  *   Jaggi, "Byzantine-Robust Learning on Heterogeneous Datasets via Bucketing", ICLR 2022.
  * - Runtime constraints are checked against the updates received, which dropouts can make fewer than the
@@ -34,7 +35,7 @@ import { nnm } from '../shared/robust-rules/nnm.js';
 import { bucketOrder, bucketing } from '../shared/robust-rules/bucketing.js';
 import { arc } from '../shared/robust-rules/arc.js';
 
-/** What a stateful rule carries from one round to the next. */
+/** What a stateful rule carries from one round to the next (and a checkpoint carries across a resume). */
 export type RuleState = CenteredClippingState | FoolsGoldState;
 
 /** What a rule may need besides the updates. */

@@ -4,22 +4,33 @@
  *
  * A checkpoint is one file, `checkpoint.bin`:
  *
- *   robust-fl-checkpoint/2 <sha256 of everything after this line, hex>\n
- *   <header JSON: round, sizes, run id, configuration>\n
- *   <weights, then the perturbed shared set, as little-endian float32>
+ *   robust-fl-checkpoint/3 <sha256 of everything after this line, hex>\n
+ *   <header JSON: round, sizes, run id, configuration, the rule state's description>\n
+ *   <weights, then the perturbed shared set, as little-endian float32; then the rule state>
+ *
+ * The rule state is what a stateful aggregation rule (centered clipping's centre, FoolsGold's per-client
+ * histories) kept after the round, in binary, as rule-state-codec.ts lays it out; a resumed run aggregates with
+ * it exactly as the uninterrupted run does.
  *
  * It is written to a temporary file, fsync'ed, then renamed over the last one, which is first kept as
  * `checkpoint.prev.bin`; the directory is fsync'ed after the renames. A coordinator killed at any moment, or a
- * machine losing power, leaves a whole checkpoint of the last or the one before. Loading checks the checksum,
- * the header's schema (zod) and that every value is finite and within ±1e10; any failure is a CheckpointError that names the file
- * and what is wrong, never a silently accepted model. Format 1 files (no checksum) still load, checked the same
- * way otherwise.
+ * machine losing power, leaves a whole checkpoint of the last or the one before. The parts are hashed and
+ * written one by one, so a large FoolsGold state is never copied into one buffer. Loading checks the checksum,
+ * the header's schema (zod), that the header's format is the first line's, and that every value is finite (the
+ * weights and the shared set also within ±1e10); any failure is a CheckpointError that names the file and what
+ * is wrong, never a silently accepted model. Format 2 files (no rule state) and format 1 files (no checksum
+ * either) still load, checked the same way otherwise; they give `ruleState: undefined`, and a resumed stateful
+ * rule then starts afresh (the coordinator logs it).
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { FederatedConfig } from '../shared/federated/config.js';
+import { CheckpointError } from './checkpoint-error.js';
+import { decodeRuleState, describeRuleStateBytes, encodeRuleState, ruleStateBytes, ruleStateHeaderSchema, type AggregationState } from './rule-state-codec.js';
+
+export { CheckpointError } from './checkpoint-error.js';
 
 /** Everything needed to continue a run after the last completed round. */
 export interface Checkpoint {
@@ -30,28 +41,24 @@ export interface Checkpoint {
   config: FederatedConfig;
   /** The run id that binds every round's secure-aggregation session. */
   runId: Uint8Array;
-}
-
-/** A checkpoint that cannot be trusted: unreadable, corrupt, tampered with, or holding non-finite weights. */
-export class CheckpointError extends Error {
-  override readonly name = 'CheckpointError';
-  readonly fields = ['resume'];
-  constructor(
-    readonly file: string,
-    problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-  }
+  /**
+   * The aggregation's state across rounds after `round`: null when the run's aggregation keeps none; undefined
+   * when read from a format 1 or 2 file, which did not save it (saved as null).
+   */
+  ruleState?: AggregationState | null;
+  /** The file's format (set when read; a save always writes the current one). */
+  format?: 1 | 2 | 3;
 }
 
 /** The largest magnitude a stored weight or shared-set value may have. */
 export const MAX_ABS_VALUE = 1e10;
 
+const MAGIC_V3 = 'robust-fl-checkpoint/3';
 const MAGIC_V2 = 'robust-fl-checkpoint/2';
 const MAGIC_V1 = 'robust-fl-checkpoint/1';
 
 const headerSchema = z.object({
-  format: z.enum([MAGIC_V1, MAGIC_V2]),
+  format: z.enum([MAGIC_V1, MAGIC_V2, MAGIC_V3]),
   round: z.number().int().min(1),
   weights: z.number().int().min(1),
   shared: z.number().int().min(0),
@@ -59,6 +66,8 @@ const headerSchema = z.object({
   config: z.record(z.string(), z.unknown()),
   randomState: z.object({ seed: z.number(), nextRound: z.number().int() }).optional(),
   savedAt: z.string().optional(),
+  // Required in format 3 (checked after parsing); formats 1 and 2 have none.
+  ruleState: ruleStateHeaderSchema.optional(),
 });
 
 /** Reads and writes one run directory. */
@@ -89,8 +98,9 @@ export class RunStore {
 
   /** Writes the checkpoint atomically and durably, keeping the previous one as checkpoint.prev.bin. */
   saveCheckpoint(c: Checkpoint): void {
+    const rules = encodeRuleState(c.ruleState ?? null, c.weights.length);
     const header = {
-      format: MAGIC_V2,
+      format: MAGIC_V3,
       round: c.round,
       weights: c.weights.length,
       shared: c.shared?.length ?? 0,
@@ -100,19 +110,23 @@ export class RunStore {
       // the seed (in config) are the whole state.
       randomState: { seed: c.config.seed, nextRound: c.round + 1 },
       savedAt: new Date().toISOString(),
+      ruleState: rules.header,
     };
-    const content = Buffer.concat([
+    const parts: Uint8Array[] = [
       Buffer.from(JSON.stringify(header) + '\n'),
-      Buffer.from(c.weights.buffer, c.weights.byteOffset, c.weights.byteLength),
-      ...(c.shared !== undefined ? [Buffer.from(c.shared.buffer, c.shared.byteOffset, c.shared.byteLength)] : []),
-    ]);
-    const digest = createHash('sha256').update(content).digest('hex');
+      new Uint8Array(c.weights.buffer, c.weights.byteOffset, c.weights.byteLength),
+      ...(c.shared !== undefined ? [new Uint8Array(c.shared.buffer, c.shared.byteOffset, c.shared.byteLength)] : []),
+      ...rules.parts,
+    ];
+    const hash = createHash('sha256');
+    for (const p of parts) hash.update(p);
+    const digest = hash.digest('hex');
     const file = this.checkpointPath();
     const tmp = `${file}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, Buffer.from(`${MAGIC_V2} ${digest}\n`));
-      writeSync(fd, content);
+      writeAll(fd, Buffer.from(`${MAGIC_V3} ${digest}\n`));
+      for (const p of parts) writeAll(fd, p);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -152,10 +166,11 @@ export function readCheckpoint(file: string): Checkpoint {
   const first = buf.indexOf(0x0a);
   if (first < 0) throw new CheckpointError(file, 'not a checkpoint (no header line)');
   const line = buf.subarray(0, first).toString('utf8');
-  if (line.startsWith(`${MAGIC_V2} `)) {
+  const magic = [MAGIC_V3, MAGIC_V2].find((m) => line.startsWith(`${m} `));
+  if (magic !== undefined) {
     content = buf.subarray(first + 1);
     const digest = createHash('sha256').update(content).digest('hex');
-    if (line.slice(MAGIC_V2.length + 1) !== digest)
+    if (line.slice(magic.length + 1) !== digest)
       throw new CheckpointError(file, 'checksum mismatch: the file is corrupt or was changed after it was written (checkpoint.prev.bin beside it holds the round before)');
   } else if (!line.startsWith(`{"format":"${MAGIC_V1}"`)) {
     throw new CheckpointError(file, `not a checkpoint (it starts ${JSON.stringify(line.slice(0, 40))})`);
@@ -173,13 +188,26 @@ export function readCheckpoint(file: string): Checkpoint {
     throw new CheckpointError(file, `header field "${issue.path.join('.')}": ${issue.message}`);
   }
   const header = parsed.data;
+  // The checksum line and the header agree on the format, so a format 3 body is never read by format 2's rules.
+  const format = magic ?? MAGIC_V1;
+  if (header.format !== format) throw new CheckpointError(file, `header field "format": ${header.format} in a file whose first line says ${format}`);
+  if (format === MAGIC_V3 && header.ruleState === undefined) throw new CheckpointError(file, 'header field "ruleState": required in format 3 (null when the aggregation keeps no state)');
+  if (format !== MAGIC_V3 && header.ruleState !== undefined) throw new CheckpointError(file, `header field "ruleState": not part of format ${format}`);
   const rounds = (header.config as { rounds?: unknown }).rounds;
   if (typeof rounds === 'number' && header.round > rounds) throw new CheckpointError(file, `header field "round": ${header.round} is past the configured ${rounds} rounds`);
   const body = content.subarray(nl + 1);
-  if (body.byteLength !== 4 * (header.weights + header.shared))
-    throw new CheckpointError(file, `truncated: ${body.byteLength} bytes of data for ${header.weights} weights and ${header.shared} shared-set values`);
+  const ruleHeader = header.ruleState ?? null;
+  const floatBytes = 4 * (header.weights + header.shared);
+  const expected = floatBytes + ruleStateBytes(ruleHeader);
+  if (body.byteLength !== expected) {
+    throw new CheckpointError(
+      file,
+      `${body.byteLength < expected ? 'truncated' : 'trailing bytes'}: ${body.byteLength} bytes of data for ${header.weights} weights and ${header.shared} shared-set values` +
+        `${describeRuleStateBytes(ruleHeader)}, which take ${expected}`,
+    );
+  }
   const floats = new Float32Array(header.weights + header.shared);
-  new Uint8Array(floats.buffer).set(body);
+  new Uint8Array(floats.buffer).set(body.subarray(0, floatBytes));
   // Finite, and within a bound no trained model reaches (a diverged run or a forged file otherwise).
   const bad = floats.findIndex((v) => !Number.isFinite(v) || Math.abs(v) > MAX_ABS_VALUE);
   if (bad >= 0) {
@@ -197,7 +225,14 @@ export function readCheckpoint(file: string): Checkpoint {
     shared: header.shared > 0 ? floats.slice(header.weights) : undefined,
     config: header.config as unknown as FederatedConfig,
     runId: Uint8Array.from(Buffer.from(header.runId, 'hex')),
+    format: format === MAGIC_V3 ? 3 : format === MAGIC_V2 ? 2 : 1,
+    ...(format === MAGIC_V3 ? { ruleState: decodeRuleState(file, ruleHeader, body.subarray(floatBytes), header.weights) } : {}),
   };
+}
+
+/** writeSync until every byte of `data` is written (a single call may write fewer). */
+function writeAll(fd: number, data: Uint8Array): void {
+  for (let at = 0; at < data.byteLength;) at += writeSync(fd, data, at, data.byteLength - at);
 }
 
 /** fsync of a directory, so renames in it survive a power loss (a no-op where the platform refuses it). */

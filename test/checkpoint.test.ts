@@ -5,29 +5,15 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CheckpointError, readCheckpoint, RunStore, type Checkpoint } from '../server/run-store.js';
 import { resolveConfig } from '../shared/federated/config.js';
+import { rewriteCheckpoint as rewrite } from './helpers/checkpoint-files.js';
 
 const config = resolveConfig({ method: 'fedavg', numClients: 3, fraction: 1, rounds: 5, seed: 1 });
 const checkpoint = (round: number, fill = 0.5): Checkpoint => ({ round, weights: new Float32Array(10).fill(fill), shared: new Float32Array(4).fill(0.25), config, runId: new Uint8Array(16).fill(7) });
-
-/** Rewrites a v2 checkpoint: edits its header and/or body, then (unless `keepDigest`) recomputes the checksum. */
-function rewrite(file: string, edit: (header: Record<string, unknown>, body: Buffer) => Buffer | void, keepDigest = false): void {
-  const buf = readFileSync(file);
-  const first = buf.indexOf(0x0a);
-  const content = buf.subarray(first + 1);
-  const nl = content.indexOf(0x0a);
-  const header = JSON.parse(content.subarray(0, nl).toString()) as Record<string, unknown>;
-  const body = Buffer.from(content.subarray(nl + 1));
-  const newBody = edit(header, body) ?? body;
-  const newContent = Buffer.concat([Buffer.from(JSON.stringify(header) + '\n'), newBody]);
-  const digest = keepDigest ? buf.subarray(0, first).toString().split(' ')[1] : createHash('sha256').update(newContent).digest('hex');
-  writeFileSync(file, Buffer.concat([Buffer.from(`robust-fl-checkpoint/2 ${digest}\n`), newContent]));
-}
 
 describe('checkpoints', () => {
   const fresh = (): RunStore => new RunStore(mkdtempSync(path.join(os.tmpdir(), 'rfl-ckpt-')));

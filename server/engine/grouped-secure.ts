@@ -2,9 +2,10 @@
  * Grouped secure aggregation (threats-and-evaluation.md §5): a seeded split of the clients that trained into g
  * groups, one secure sum of the updates per group (its own keys and threshold ⌊s/2⌋ + 1), then the robust rule
  * `across` (median, trimmed mean, or any rule that needs only the group means) over the group means; a stateful
- * `across` (centered clipping) keeps its state here, across rounds, not checkpointed. A group below its threshold, or one that is not private,
- * is left out; fewer than `minGroups` surviving groups abort the round. The Decent_BVA phases, when asked for,
- * run on one cohort-wide session after the groups.
+ * `across` (centered clipping) keeps its state here, across rounds, and the coordinator checkpoints it after every
+ * round (`ruleState`, `restoreRuleState`). A group below its threshold, or one that is not private, is left out;
+ * fewer than `minGroups` surviving groups abort the round. The Decent_BVA phases, when asked for, run on one
+ * cohort-wide session after the groups.
  */
 import type { ModelSpec } from '../../shared/models/model.js';
 import { minUpdates, type AggregationConfig } from '../../shared/federated/aggregation.js';
@@ -14,6 +15,7 @@ import { SecAggAbortedError } from '../../shared/secagg/errors.js';
 import { aggregateAcross, splitGroups, type RuleState } from '../robust-aggregators.js';
 import { secureEnsemble } from '../secure-bva-ensemble.js';
 import type { SecureSessions } from './secure-sessions.js';
+import type { RuleStateHolder } from './coordinator-strategy.js';
 
 /** The grouped rule's parameters. */
 type GroupedRule = Extract<AggregationConfig, { rule: 'grouped' }>;
@@ -22,7 +24,7 @@ type GroupedRule = Extract<AggregationConfig, { rule: 'grouped' }>;
 type GroupResult = { size: number; survivors: number; refused?: 'privacy'; mean?: Float32Array };
 
 /** A secure sum per group, then a robust rule across the group means. */
-export class GroupedSecure implements Strategy {
+export class GroupedSecure implements Strategy, RuleStateHolder {
   /** What a stateful `across` rule returned last round. */
   private acrossState: RuleState | undefined;
 
@@ -35,6 +37,14 @@ export class GroupedSecure implements Strategy {
   /** Privacy is checked per group, once the groups are known (aggregateRound). */
   configureRound(): RoundPlan {
     return { returnWeights: false, sendSharedSet: false };
+  }
+
+  get ruleState(): RuleState | undefined {
+    return this.acrossState;
+  }
+
+  restoreRuleState(state: RuleState | undefined): void {
+    this.acrossState = state;
   }
 
   async aggregateRound(ctx: RoundContext, trainedClients: readonly TrainedClient[], options: AggregateOptions): Promise<AggregateOutcome> {

@@ -5,11 +5,12 @@
  * pre-aggregators) aborts at `aggregate`.
  *
  * - FLTrust and MoNNA get the coordinator's root update of the round (root-update.ts), computed from w_t.
- * - Centered clipping and FoolsGold carry state from round to round in this object (`state`). It is not written
- *   to the checkpoint: a resumed run starts it afresh (zero centre, empty histories), and says so in its log.
+ * - Centered clipping and FoolsGold carry state from round to round in this object (`ruleState`). The coordinator
+ *   writes it to the checkpoint after every completed round and hands it back on resume (`restoreRuleState`), so
+ *   a resumed run aggregates as the uninterrupted one (server/rule-state-codec.ts).
  */
 import type { ModelSpec } from '../../shared/models/model.js';
-import { isStateful, minUpdates, needsRootUpdate, type AggregationConfig } from '../../shared/federated/aggregation.js';
+import { minUpdates, needsRootUpdate, type AggregationConfig } from '../../shared/federated/aggregation.js';
 import type { FederatedConfig } from '../../shared/federated/config.js';
 import { MODEL_PHASE, modelUpdate } from '../../shared/federated/secure-model.js';
 import type { AggregateOptions, AggregateOutcome, RoundContext, RoundPlan, Strategy, TrainedClient } from '../../shared/engine/strategy.js';
@@ -17,12 +18,12 @@ import { uploadedModelsEnsemble, uploadedWeights } from '../../shared/engine/upl
 import { SecAggAbortedError } from '../../shared/secagg/errors.js';
 import { aggregatePlaintext, type RuleState } from '../robust-aggregators.js';
 import type { RootUpdate } from './root-update.js';
+import type { RuleStateHolder } from './coordinator-strategy.js';
 
 /** A plaintext robust aggregation rule. */
-export class RobustRule implements Strategy {
+export class RobustRule implements Strategy, RuleStateHolder {
   /** What a stateful rule returned last round (centered clipping's centre, FoolsGold's histories). */
   private state: RuleState | undefined;
-  private announced = false;
 
   constructor(
     private readonly config: FederatedConfig,
@@ -37,16 +38,20 @@ export class RobustRule implements Strategy {
     return { returnWeights: true, sendSharedSet: false };
   }
 
+  get ruleState(): RuleState | undefined {
+    return this.state;
+  }
+
+  restoreRuleState(state: RuleState | undefined): void {
+    this.state = state;
+  }
+
   async aggregateRound(ctx: RoundContext, trained: readonly TrainedClient[], options: AggregateOptions): Promise<AggregateOutcome> {
     if (trained.length === 0) throw new SecAggAbortedError({ stage: 'train', phase: MODEL_PHASE, attempt: 0, needed: 1, got: 0 });
     ctx.metrics.survivors = trained.length;
     const need = minUpdates(this.rule);
     if (trained.length < need) throw new SecAggAbortedError({ stage: 'aggregate', phase: this.rule.rule, attempt: 0, needed: need, got: trained.length });
     const w = ctx.state.weights;
-    if (!this.announced && isStateful(this.rule.rule) && ctx.round > 1) {
-      ctx.log(`round ${ctx.round}: '${this.rule.rule}' starts with no state from earlier rounds (its state is not checkpointed)`);
-    }
-    this.announced = true;
     const root = needsRootUpdate(this.rule) ? await ctx.timed('rootUpdate', () => Promise.resolve(this.root!(w, ctx.round))) : undefined;
     const r = aggregatePlaintext(
       this.rule,

@@ -229,9 +229,26 @@ export function needsRootUpdate(a: AggregationConfig): a is Extract<AggregationC
   return a.rule === 'fltrust' || a.rule === 'monna';
 }
 
-/** Whether the rule keeps state across rounds (centered clipping's centre, FoolsGold's histories). */
-export function isStateful(rule: AggregationRule): boolean {
+/** The rules that keep state across rounds: centered clipping (its centre) and FoolsGold (its per-client histories). */
+export type StatefulRule = 'centered-clipping' | 'foolsgold';
+
+/**
+ * Whether the rule keeps state across rounds. No pre-aggregator does: NNM and ARC look at one round's vectors
+ * only, and bucketing's shuffle is drawn from the run seed and the round (`bucketOrder`), so a resumed round
+ * shuffles as the uninterrupted one would.
+ */
+export function isStateful(rule: AggregationRule): rule is StatefulRule {
   return rule === 'centered-clipping' || rule === 'foolsgold';
+}
+
+/**
+ * Which rule of an aggregation keeps state across rounds, the state a checkpoint must carry
+ * (server/rule-state-codec.ts): the rule itself (`at: 'rule'`), or the rule across the group means of grouped
+ * secure aggregation (`at: 'across'`); undefined when the aggregation keeps none.
+ */
+export function statefulPart(a: AggregationConfig): { at: 'rule' | 'across'; rule: StatefulRule } | undefined {
+  if (a.rule === 'grouped') return typeof a.across !== 'string' && isStateful(a.across.rule) ? { at: 'across', rule: a.across.rule } : undefined;
+  return isStateful(a.rule) ? { at: 'rule', rule: a.rule } : undefined;
 }
 
 const show = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : (JSON.stringify(v) ?? String(v)));

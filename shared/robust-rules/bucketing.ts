@@ -5,7 +5,9 @@
  *
  * Ambiguities resolved:
  * - The shuffle is seeded by the run seed and the round (`bucketOrder`), so a run is reproducible; ByzFL uses
- *   NumPy's global generator. The fixtures record ByzFL's permutation and pass it to `bucketing`.
+ *   NumPy's global generator. The fixtures record ByzFL's permutation and pass it to `bucketing`. It is the only
+ *   random state of a pre-aggregator, and a function of (seed, round, place): a run resumed from a checkpoint
+ *   shuffles each later round exactly as the uninterrupted run does, with nothing to checkpoint.
  * - The last, incomplete bucket is kept (ByzFL does too); the rule then sees ⌈m/s⌉ vectors, so its condition
  *   (e.g. Krum's m > 2f + 2) is checked against ⌈m/s⌉, at start-up for the cohort and in each round.
  * - s (`s`, default 2, the paper's experiments' bucket size) is an integer ≥ 1; s = 1 only shuffles.

@@ -7,9 +7,12 @@
  * starting from the previous round's aggregate (the paper's v = the last aggregate momentum).
  *
  * Ambiguities resolved:
- * - The centre carries across rounds as the rule's state (`CenteredClippingState`): the first round, and the
- *   first round after a resume from a checkpoint (the state is not checkpointed), start from the zero update,
- *   as ByzFL's first call does. ByzFL keeps the centre in the aggregator object the same way.
+ * - The centre carries across rounds as the rule's state (`CenteredClippingState`): the first round starts from
+ *   the zero update, as ByzFL's first call does. ByzFL keeps the centre in the aggregator object the same way.
+ *   The coordinator checkpoints the centre after every completed round (float32, in the checkpoint's binary
+ *   body: server/rule-state-codec.ts) and restores it on resume, so the rounds after a resume clip around the
+ *   centre the uninterrupted run would; a checkpoint of format 1 or 2 (before rule states were saved) resumes
+ *   from the zero centre, and the run log says so.
  * - The paper applies CC to worker momenta; here it clips the model updates Δ_k = w_k − w_t the clients send
  *   (client momentum lives inside local training).
  * - τ (`tau`, update-norm units, > 0) defaults to 10, L (`iterations`) to 1 (the paper's experiments use one

@@ -10,6 +10,9 @@
  *   of its own (`sampleRootSet`), for the same local epochs, batch size, learning rate and momentum as the
  *   clients, without the shared-set term (server/engine/root-update.ts). The paper samples the root set from
  *   the union of the clients' data; here the training split plays that role, as it does for the shared set.
+ *   Nothing carries across rounds: the root set and each round's training seed derive from the run seed (and
+ *   the round), so a run resumed from a checkpoint computes the same root updates and there is no rule state to
+ *   save (MoNNA's pivot, the same root update, likewise).
  * - Every TS_i = 0 (no update points the server's way): the aggregate is the zero update (no step); the paper
  *   leaves 0/0 open. A client update of norm 0 or with a non-finite coordinate gets TS = 0; a root update of
  *   norm 0 gives the zero update.

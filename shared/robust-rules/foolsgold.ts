@@ -11,9 +11,10 @@
  *
  * Ambiguities resolved:
  * - The history is per client id and lives in the rule's state (`FoolsGoldState`), across rounds; the round's
- *   similarities are between the clients of this round. It is not checkpointed: after a resume every history
- *   restarts from the first round run (the weights of the first rounds after a resume are those of a fresh
- *   run's first rounds), and the run log says so.
+ *   similarities are between the clients of this round. The coordinator checkpoints it after every completed
+ *   round, every history as Float64 in the checkpoint's binary body (server/rule-state-codec.ts), and restores it
+ *   on resume, so a resumed run weighs the clients exactly as the uninterrupted run does. A checkpoint of format
+ *   1 or 2 (before rule states were saved) resumes with every history empty, and the run log says so.
  * - The aggregate is normalised by Σ α_i, so that with every α_i = 1 it is the mean (Algorithm 1 writes
  *   Σ α_i Δ_i, whose size grows with the number of honest clients); when every α_i = 0 it is the zero update.
  *   α ← α / max α with max α = 0 leaves α = 0.
@@ -25,7 +26,8 @@
  * - A history of norm 0 has cosine 0 with every other; an update with a non-finite coordinate is not added to
  *   its history and gets α = 0.
  * - Memory: one Float64 history of d coordinates per client ever seen (8·d bytes each: 175 KB for cnn-mnist's
- *   21,840 parameters, 17 MB for 100 clients).
+ *   21,840 parameters, 17 MB for 100 clients), and as much again in every checkpoint (written without copying
+ *   the histories; a resume copies each once out of the file).
  * - ByzFL has no FoolsGold: the fixtures come from an independent NumPy reference of Algorithm 1.
  * - Across groups: refused. The groups are redrawn every round, so a group mean has no identity to keep a
  *   history for (see `ACROSS_REFUSALS` in shared/federated/aggregation.ts).
