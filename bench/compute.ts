@@ -4,7 +4,9 @@
  * Median milliseconds (after warm-up) of the three operations everything else is built on, for `cnn-mnist`
  * on one thread: one SGD-with-momentum training step at batch 64, one FGSM input gradient of 64 images, and
  * inference on 1,000 images. Where PyTorch is importable, the same three on PyTorch (bench/torch_compute.py),
- * in the same invocation, and the ratios ours / PyTorch (lower is better; 1.0 = as fast as PyTorch).
+ * in the same invocation, and the ratios ours / PyTorch (lower is better; 1.0 = as fast as PyTorch). When the
+ * backend is `native`, stock `wasm` is measured in the same process too (they share one heap), so the table
+ * shows native, wasm and PyTorch side by side (`alongside` in the JSON).
  * On a GPU backend (webgpu, tfjs-node-gpu) it also measures the training step and FGSM at `--large` (default
  * 1,024; `large` in the JSON), and compares with PyTorch on CUDA where PyTorch sees a GPU.
  */
@@ -56,74 +58,88 @@ export async function main(argv: readonly string[]): Promise<void> {
     return Float32Array.from({ length: n * 784 }, () => rng.float());
   }
   const shape = { height: 28, width: 28, channels: 1, numClasses: 10 };
-  const big = batchFromArrays(
-    randomImages(1000, 2),
-    Uint8Array.from({ length: 1000 }, (_, i) => i % 10),
-    shape,
-  );
-  const model = createModel('cnn-mnist', 1);
-  const velocity = model.params.map((p) => tf.zerosLike(p));
-  let step = 0;
-
-  /**
-   * Waits for `t`: on a CPU backend by reading it; on a GPU by reading back one number that depends on all of it
-   * (a sum), which finishes the work without timing a 3 MB copy to the host — PyTorch's side only calls
-   * torch.cuda.synchronize(). Reads are asynchronous: WebGPU in Node has no synchronous read.
-   */
-  async function finish(t: tf.Tensor): Promise<void> {
-    if (!gpu) {
-      await t.data();
-      return;
+  /** The three figures (and the large batch's) on the backend active now, with a fresh model. */
+  async function measure(): Promise<{ ours: Figures; oursLarge: Pick<Figures, 'trainStepMs' | 'fgsmMs'> | undefined }> {
+    const model = createModel('cnn-mnist', 1);
+    const velocity = model.params.map((p) => tf.zerosLike(p));
+    const big = batchFromArrays(
+      randomImages(1000, 2),
+      Uint8Array.from({ length: 1000 }, (_, i) => i % 10),
+      shape,
+    );
+    let step = 0;
+    /**
+     * Waits for `t`: on a CPU backend by reading it; on a GPU by reading back one number that depends on all of it
+     * (a sum), which finishes the work without timing a 3 MB copy to the host — PyTorch's side only calls
+     * torch.cuda.synchronize(). Reads are asynchronous: WebGPU in Node has no synchronous read.
+     */
+    async function finish(t: tf.Tensor): Promise<void> {
+      if (!gpu) {
+        await t.data();
+        return;
+      }
+      const s = tf.sum(t);
+      await s.data();
+      s.dispose();
     }
-    const s = tf.sum(t);
-    await s.data();
-    s.dispose();
+
+    /** Training step and FGSM at batch `n`, each waited for (`finish`). */
+    async function stepFigures(n: number): Promise<Pick<Figures, 'trainStepMs' | 'fgsmMs'>> {
+      const lbl = Uint8Array.from({ length: n }, (_, i) => (i * 7) % 10);
+      const bb = batchFromArrays(randomImages(n, 1), lbl, shape);
+      try {
+        return {
+          trainStepMs: await medianMsAsync(
+            async () => {
+              const loss = sgdStepLoss(model, bb, velocity, DEFAULT_TRAIN_OPTIONS, step++);
+              await finish(loss);
+              loss.dispose();
+            },
+            reps,
+            warmup,
+          ),
+          fgsmMs: await medianMsAsync(
+            async () => {
+              const adv = fgsm(model, bb.x, bb.y, 0.3);
+              await finish(adv);
+              adv.dispose();
+            },
+            reps,
+            warmup,
+          ),
+        };
+      } finally {
+        bb.x.dispose();
+        bb.y.dispose();
+      }
+    }
+
+    const ours: Figures = {
+      ...(await stepFigures(batch)),
+      infer1000Ms: await medianMsAsync(
+        async () => {
+          const pred = tf.tidy(() => tf.argMax(model.predictLogits(big.x), 1));
+          await finish(pred);
+          pred.dispose();
+        },
+        reps,
+        warmup,
+      ),
+    };
+    const oursLarge = large !== undefined ? await stepFigures(large) : undefined;
+    for (const t of [...velocity, big.x, big.y]) t.dispose();
+    model.dispose();
+    return { ours, oursLarge };
   }
 
-  /** Training step and FGSM at batch `n`, each waited for (`finish`). */
-  async function stepFigures(n: number): Promise<Pick<Figures, 'trainStepMs' | 'fgsmMs'>> {
-    const lbl = Uint8Array.from({ length: n }, (_, i) => (i * 7) % 10);
-    const bb = batchFromArrays(randomImages(n, 1), lbl, shape);
-    try {
-      return {
-        trainStepMs: await medianMsAsync(
-          async () => {
-            const loss = sgdStepLoss(model, bb, velocity, DEFAULT_TRAIN_OPTIONS, step++);
-            await finish(loss);
-            loss.dispose();
-          },
-          reps,
-          warmup,
-        ),
-        fgsmMs: await medianMsAsync(
-          async () => {
-            const adv = fgsm(model, bb.x, bb.y, 0.3);
-            await finish(adv);
-            adv.dispose();
-          },
-          reps,
-          warmup,
-        ),
-      };
-    } finally {
-      bb.x.dispose();
-      bb.y.dispose();
-    }
+  const { ours, oursLarge } = await measure();
+  // native runs over tfjs-wasm's heap: stock wasm is one setBackend away, so it is measured in the same run.
+  let alongside: { backend: string; figures: Figures } | undefined;
+  if (choice.name === 'native') {
+    await tf.setBackend('wasm');
+    alongside = { backend: 'wasm', figures: (await measure()).ours };
+    await tf.setBackend(choice.tfName);
   }
-
-  const ours: Figures = {
-    ...(await stepFigures(batch)),
-    infer1000Ms: await medianMsAsync(
-      async () => {
-        const pred = tf.tidy(() => tf.argMax(model.predictLogits(big.x), 1));
-        await finish(pred);
-        pred.dispose();
-      },
-      reps,
-      warmup,
-    ),
-  };
-  const oursLarge = large !== undefined ? await stepFigures(large) : undefined;
 
   const here = path.dirname(fileURLToPath(import.meta.url));
   const script = path.resolve(here, '../../bench/torch_compute.py');
@@ -157,6 +173,20 @@ export async function main(argv: readonly string[]): Promise<void> {
     ratios: torch.ok
       ? { trainStep: ratio(ours.trainStepMs, torch.result.trainStepMs), fgsm: ratio(ours.fgsmMs, torch.result.fgsmMs), infer1000: ratio(ours.infer1000Ms, torch.result.infer1000Ms) }
       : null,
+    alongside:
+      alongside !== undefined
+        ? {
+            backend: alongside.backend,
+            ...alongside.figures,
+            ratios: torch.ok
+              ? {
+                  trainStep: ratio(alongside.figures.trainStepMs, torch.result.trainStepMs),
+                  fgsm: ratio(alongside.figures.fgsmMs, torch.result.fgsmMs),
+                  infer1000: ratio(alongside.figures.infer1000Ms, torch.result.infer1000Ms),
+                }
+              : null,
+          }
+        : undefined,
     large:
       oursLarge !== undefined
         ? {
@@ -166,20 +196,23 @@ export async function main(argv: readonly string[]): Promise<void> {
             ratios: torchLarge?.ok === true ? { trainStep: ratio(oursLarge.trainStepMs, torchLarge.result.trainStepMs), fgsm: ratio(oursLarge.fgsmMs, torchLarge.result.fgsmMs) } : null,
           }
         : undefined,
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs },
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs, isa: choice.name === 'native' ? (choice.adapter ?? null) : null },
     date: new Date().toISOString(),
   };
 
   const fmt = (v: number): string => v.toFixed(2).padStart(8);
   console.log(`cnn-mnist, batch ${batch}, 1 thread, median of ${reps} after ${warmup} warm-up (ms)`);
-  console.log(`operation        ${choice.name.padStart(8)}  ${(torch.ok ? `pytorch-${torch.result.device}` : 'pytorch').padStart(8)}   ratio`);
+  const side = alongside !== undefined ? `  ${alongside.backend.padStart(8)}   ratio` : '';
+  console.log(`operation        ${choice.name.padStart(8)}  ${(torch.ok ? `pytorch-${torch.result.device}` : 'pytorch').padStart(8)}   ratio${side}`);
   for (const [k, label] of [
     ['trainStepMs', 'train step'],
     ['fgsmMs', 'FGSM grad'],
     ['infer1000Ms', 'infer 1000'],
   ] as const) {
     const t = result.torch?.[k];
-    console.log(`${label.padEnd(15)} ${fmt(ours[k])}  ${t !== undefined ? fmt(t) : '       -'}   ${t !== undefined ? (ours[k] / t).toFixed(2) + '×' : '-'}`);
+    const a = alongside?.figures[k];
+    const aside = a !== undefined ? `  ${fmt(a)}   ${t !== undefined ? (a / t).toFixed(2) + '×' : '-'}` : '';
+    console.log(`${label.padEnd(15)} ${fmt(ours[k])}  ${t !== undefined ? fmt(t) : '       -'}   ${t !== undefined ? (ours[k] / t).toFixed(2) + '×' : '-'}${aside}`);
   }
   if (oursLarge !== undefined) {
     const tl = torchLarge?.ok === true ? torchLarge.result : undefined;

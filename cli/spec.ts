@@ -81,7 +81,7 @@ export function checkValue(o: OptionDoc, value: string): string | undefined {
 }
 
 /** The compute backends' names (shared/compute/backend.ts BACKEND_NAMES; the test holds them equal). */
-export const BACKENDS = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'native', 'wasm', 'cpu'] as const;
 
 /** The --backend option every compute command shares. */
 export const BACKEND_OPTION: OptionDoc = {
