@@ -240,7 +240,8 @@ bool isPointwise(const ConvDims& d) {
 
 /** Vector registers the target has: MR·NV accumulators + NV operands + one broadcast must fit. */
 constexpr int REGS = VW == 16 ? 32 : 16;
-constexpr int tileRows(int nv) { return std::min(12, (REGS - nv - 1) / nv); }
+// One vector of channels (cnn-mnist's 10 and 20... 16) takes up to 14 rows, so K = 25 splits into two tiles.
+constexpr int tileRows(int nv) { return std::min(nv == 1 ? 14 : 12, (REGS - nv - 1) / nv); }
 
 /** x with the convolution's padding made explicit: [B, Hp, Wp, C], zero borders; `x` itself when nothing pads. */
 const float* padded(const ConvDims& d, const float* x, int& Hp, int& Wp, std::vector<float>& buf) {
@@ -278,6 +279,33 @@ inline long pixelOffset(const ConvDims& d, int Hp, int Wp, long p) {
   return ((b * Hp + (long)oh * d.sh) * Wp + (long)ow * d.sw) * d.Cin;
 }
 
+/** Walks output pixels in order, giving each one's window-corner offset without a division per pixel. */
+struct PixelWalk {
+  long off;
+  int ow, oh;
+  const int OW, OH;
+  const long stepW, stepH, stepB;
+  PixelWalk(const ConvDims& d, int Hp, int Wp, long p)
+      : off(pixelOffset(d, Hp, Wp, p)),
+        ow((int)(p % ((long)d.OH * d.OW)) % d.OW),
+        oh((int)(p % ((long)d.OH * d.OW)) / d.OW),
+        OW(d.OW),
+        OH(d.OH),
+        stepW((long)d.sw * d.Cin),
+        stepH((long)d.sh * Wp * d.Cin),
+        stepB((long)(Hp - d.OH * d.sh) * Wp * d.Cin) {}
+  void next() {
+    off += stepW;
+    if (++ow < OW) return;
+    // Back to the row start, down one output row; past the last row, on to the next image.
+    off += stepH - (long)OW * stepW;
+    ow = 0;
+    if (++oh < OH) return;
+    off += stepB;
+    oh = 0;
+  }
+};
+
 /**
  * y[p, co0 + ·] for pixels [p0, p1) and NV vectors of output channels from co0: y = Σ_k xp[pixel(p) + off(k)]·w[k, ·].
  * `w` is [K, ldw] with zero-padded rows; `koff` holds off(k). A last partial tile repeats its last pixel (computed,
@@ -290,7 +318,11 @@ void convTiles(const ConvDims& d, int Hp, int Wp, const float* xp, const float* 
   for (long pt = p0; pt < p1; pt += MR) {
     const int mr = (int)std::min<long>(MR, p1 - pt);
     const float* base[MR];
-    for (int i = 0; i < MR; i++) base[i] = xp + pixelOffset(d, Hp, Wp, pt + std::min(i, mr - 1));
+    PixelWalk walk(d, Hp, Wp, pt);
+    for (int i = 0; i < MR; i++) {
+      base[i] = xp + walk.off;
+      if (i + 1 < mr) walk.next();
+    }
     vf acc[MR][NV];
     for (int i = 0; i < MR; i++)
       for (int v = 0; v < NV; v++) acc[i][v] = vf{};
@@ -332,10 +364,10 @@ void convImplicit(const ConvDims& d, const float* x, const float* w, float* y, i
   const long* ko = koff.data();
   const double flops = 2.0 * P * K * d.Cout;
   const int t = flops < 4e6 * threads ? 1 : threads;
-  // Blocks of 96 pixels (a multiple of every tile height) for the threads to share.
-  const long blocks = (P + 95) / 96;
+  // Blocks of 168 pixels (a multiple of every tile height) for the threads to share.
+  const long blocks = (P + 167) / 168;
   parallelFor((int)blocks, t, [&](long b0, long b1) {
-    const long q0 = b0 * 96, q1 = std::min(P, b1 * 96);
+    const long q0 = b0 * 168, q1 = std::min(P, b1 * 168);
     for (int co0 = 0; co0 < d.Cout;) {
       const int left = (d.Cout - co0 + VW - 1) / VW;
       if (left >= 4 || left == 3) {
@@ -374,8 +406,9 @@ void filterTiles(const ConvDims& d, int Hp, int Wp, const float* xp, const float
       vf acc[MR][NV];
       for (int i = 0; i < MR; i++)
         for (int v = 0; v < NV; v++) acc[i][v] = vf{};
-      for (long p = c0; p < c1; p++) {
-        const float* px = xp + pixelOffset(d, Hp, Wp, p);
+      PixelWalk walk(d, Hp, Wp, c0);
+      for (long p = c0; p < c1; p++, walk.next()) {
+        const float* px = xp + walk.off;
         const float* g = dy + p * ldy + co0;
         vf gv[NV];
         for (int v = 0; v < NV; v++) gv[v] = load(g + v * VW);
@@ -406,10 +439,11 @@ void filterImplicit(const ConvDims& d, const float* x, const float* dy, float* d
   const long* ko = koff.data();
   const double flops = 2.0 * P * K * d.Cout;
   const int t = flops < 4e6 * threads ? 1 : threads;
-  // Row blocks of 12 (the largest tile height) for the threads to share.
-  const int blocks = (K + 11) / 12;
+  // Row blocks for the threads to share: one tile height when there are few rows, else 12·14 (whole tiles of both heights).
+  const int rowsPer = K <= 28 ? K : 168;
+  const int blocks = (K + rowsPer - 1) / rowsPer;
   parallelFor(blocks, t, [&](long b0, long b1) {
-    const int k0 = (int)b0 * 12, k1 = std::min(K, (int)b1 * 12);
+    const int k0 = (int)b0 * rowsPer, k1 = std::min(K, (int)b1 * rowsPer);
     for (int co0 = 0; co0 < d.Cout;) {
       const int left = (d.Cout - co0 + VW - 1) / VW;
       if (left >= 2) {
@@ -506,7 +540,31 @@ void conv2dBackpropFilter(const ConvDims& d, const float* x, const float* dy, fl
   filterImplicit(d, x, dy, dw, threads);
 }
 
+/** The common 2×2, stride-2, unpadded pool: each output row from two input rows, channels innermost. */
+bool isPool2x2(const PoolDims& d) { return d.KH == 2 && d.KW == 2 && d.sh == 2 && d.sw == 2 && d.pt == 0 && d.pl == 0 && 2 * d.OH <= d.H && 2 * d.OW <= d.W; }
+
 void maxPool(const PoolDims& d, const float* x, float* y) {
+  if (isPool2x2(d)) {
+    const long row = (long)d.W * d.C;
+    for (int b = 0; b < d.B; b++)
+      for (int oh = 0; oh < d.OH; oh++) {
+        const float* r0 = x + ((long)b * d.H + 2 * oh) * row;
+        const float* r1 = r0 + row;
+        float* out = y + (((long)b * d.OH + oh) * d.OW) * d.C;
+        for (int ow = 0; ow < d.OW; ow++, out += d.C) {
+          const float *a = r0 + 2L * ow * d.C, *c = r1 + 2L * ow * d.C;
+          for (int ch = 0; ch < d.C; ch++) {
+            // In the cpu backend's order (a, b, c, d), keeping the first of equal values.
+            float m = a[ch];
+            m = a[ch + d.C] > m ? a[ch + d.C] : m;
+            m = c[ch] > m ? c[ch] : m;
+            m = c[ch + d.C] > m ? c[ch + d.C] : m;
+            out[ch] = m;
+          }
+        }
+      }
+    return;
+  }
   long o = 0;
   for (int b = 0; b < d.B; b++) {
     const float* xb = x + (long)b * d.H * d.W * d.C;
@@ -529,6 +587,36 @@ void maxPool(const PoolDims& d, const float* x, float* y) {
 void maxPoolGrad(const PoolDims& d, const float* x, const float* dy, float* dx) {
   // Each output gradient goes to the first maximum of its window in row-major order (the cpu backend's rule
   // for ties); overlapping windows accumulate; padded positions never win.
+  if (isPool2x2(d)) {
+    // Windows do not overlap: every input position gets its window's gradient or zero, written once.
+    const long row = (long)d.W * d.C;
+    for (int b = 0; b < d.B; b++) {
+      for (int oh = 0; oh < d.OH; oh++) {
+        const long r0 = ((long)b * d.H + 2 * oh) * row;
+        const float* g = dy + (((long)b * d.OH + oh) * d.OW) * d.C;
+        for (int ow = 0; ow < d.OW; ow++, g += d.C) {
+          const long a = r0 + 2L * ow * d.C;
+          for (int ch = 0; ch < d.C; ch++) {
+            const long pa = a + ch, pb = pa + d.C, pc = pa + row, pd = pc + d.C;
+            int best = 0;
+            float m = x[pa];
+            if (x[pb] > m) m = x[pb], best = 1;
+            if (x[pc] > m) m = x[pc], best = 2;
+            if (x[pd] > m) best = 3;
+            dx[pa] = best == 0 ? g[ch] : 0.f;
+            dx[pb] = best == 1 ? g[ch] : 0.f;
+            dx[pc] = best == 2 ? g[ch] : 0.f;
+            dx[pd] = best == 3 ? g[ch] : 0.f;
+          }
+        }
+      }
+      // Rows and columns past the last whole window (odd sizes) get no gradient.
+      for (int r = 2 * d.OH; r < d.H; r++) std::memset(dx + ((long)b * d.H + r) * row, 0, sizeof(float) * row);
+      if (2 * d.OW < d.W)
+        for (int r = 0; r < 2 * d.OH; r++) std::memset(dx + ((long)b * d.H + r) * row + 2L * d.OW * d.C, 0, sizeof(float) * (d.W - 2 * d.OW) * d.C);
+    }
+    return;
+  }
   std::memset(dx, 0, sizeof(float) * d.B * d.H * d.W * d.C);
   long o = 0;
   for (int b = 0; b < d.B; b++) {
