@@ -38,33 +38,41 @@ inline vf load(const float* p) {
 inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 inline vf splat(float s) { return vf{} + s; }
 
-// Blocking of the matrix product (floats): a KC×VW panel of B and an MR×KC panel of A stay in L1, an
+// Blocking of the matrix product (floats): a KC×(NB·VW) panel of B and an MR×KC panel of A stay in L1, an
 // MC×KC block of A in L2. Measured on cnn-mnist's shapes, where K and N are small; larger ones lose little.
 constexpr int KC = 256;
 constexpr int NC = 2048;
 constexpr int MC_TARGET = 144;
-// Largest register tile height: MR accumulators + one B vector + one broadcast fit 16 vector registers.
-constexpr int MR_MAX = 12;
+// Largest register tile height: MR·NB accumulators + NB B vectors + one broadcast fit the vector registers
+// (32 on AVX-512, 16 elsewhere), and never more than 12 rows.
+constexpr int REG_COUNT = VW == 16 ? 32 : 16;
+constexpr int mrMax(int nb) { return std::min(12, (REG_COUNT - nb - 1) / nb); }
 
-/** MR rows × VW columns of C += A panel · B panel over kc; `mr`, `nr` clip the tile at the matrix edge. */
-template <int MR>
+/** MR rows × NB·VW columns of C (+)= A panel · B panel over kc; `mr`, `nr` clip the tile at the matrix edge. */
+template <int MR, int NB>
 inline void microKernel(int kc, const float* __restrict ap, const float* __restrict bp, float* c, long ldc, int mr, int nr, bool add) {
-  vf r[MR];
-  for (int i = 0; i < MR; i++) r[i] = vf{};
+  constexpr int PW = NB * VW;
+  vf r[MR][NB];
+  for (int i = 0; i < MR; i++)
+    for (int v = 0; v < NB; v++) r[i][v] = vf{};
   for (int k = 0; k < kc; k++) {
-    const vf b = load(bp + (long)k * VW);
+    vf b[NB];
+    for (int v = 0; v < NB; v++) b[v] = load(bp + (long)k * PW + v * VW);
     const float* a = ap + (long)k * MR;
-    for (int i = 0; i < MR; i++) r[i] += splat(a[i]) * b;
+    for (int i = 0; i < MR; i++) {
+      const vf ai = splat(a[i]);
+      for (int v = 0; v < NB; v++) r[i][v] += ai * b[v];
+    }
   }
-  if (nr == VW) {
+  if (nr == PW) {
     for (int i = 0; i < mr; i++) {
       float* ci = c + i * ldc;
-      store(ci, add ? load(ci) + r[i] : r[i]);
+      for (int v = 0; v < NB; v++) store(ci + v * VW, add ? load(ci + v * VW) + r[i][v] : r[i][v]);
     }
   } else {
-    float t[VW];
+    float t[PW];
     for (int i = 0; i < mr; i++) {
-      store(t, r[i]);
+      for (int v = 0; v < NB; v++) store(t + v * VW, r[i][v]);
       float* ci = c + i * ldc;
       if (add)
         for (int j = 0; j < nr; j++) ci[j] += t[j];
@@ -74,22 +82,22 @@ inline void microKernel(int kc, const float* __restrict ap, const float* __restr
   }
 }
 
-/** Packs rows [0, kc) × columns [0, nc) of B into VW-wide panels, zero-padded past nc. */
-void packB(int kc, int nc, const float* B, long rsb, long csb, float* out) {
-  const int panels = (nc + VW - 1) / VW;
+/** Packs rows [0, kc) × columns [0, nc) of B into panels `pw` floats wide, zero-padded past nc. */
+void packB(int kc, int nc, int pw, const float* B, long rsb, long csb, float* out) {
+  const int panels = (nc + pw - 1) / pw;
   for (int p = 0; p < panels; p++) {
-    const int j0 = p * VW;
-    const int w = std::min(VW, nc - j0);
-    float* o = out + (long)p * kc * VW;
-    if (csb == 1 && w == VW) {
-      for (int k = 0; k < kc; k++) std::memcpy(o + (long)k * VW, B + k * rsb + j0, VW * sizeof(float));
+    const int j0 = p * pw;
+    const int w = std::min(pw, nc - j0);
+    float* o = out + (long)p * kc * pw;
+    if (csb == 1 && w == pw) {
+      for (int k = 0; k < kc; k++) std::memcpy(o + (long)k * pw, B + k * rsb + j0, pw * sizeof(float));
     } else {
       for (int k = 0; k < kc; k++) {
         const float* src = B + k * rsb + j0 * csb;
-        float* dst = o + (long)k * VW;
+        float* dst = o + (long)k * pw;
         int j = 0;
         for (; j < w; j++) dst[j] = src[j * csb];
-        for (; j < VW; j++) dst[j] = 0.f;
+        for (; j < pw; j++) dst[j] = 0.f;
       }
     }
   }
@@ -140,17 +148,18 @@ std::vector<float>& scratch(int slot) {
   return buffers[slot];
 }
 
-template <int MR>
+template <int MR, int NB>
 void gemmMR(int M, int N, int K, const float* A, long rsa, long csa, const float* B, long rsb, long csb, float* C, long ldc, bool accumulate, int threads) {
+  constexpr int PW = NB * VW;
   const int MC = MR * std::max(1, MC_TARGET / MR);
   std::vector<float>& bpack = scratch(0);
   for (int jc = 0; jc < N; jc += NC) {
     const int nc = std::min(NC, N - jc);
-    const int npanels = (nc + VW - 1) / VW;
+    const int npanels = (nc + PW - 1) / PW;
     for (int pc = 0; pc < K; pc += KC) {
       const int kc = std::min(KC, K - pc);
-      bpack.resize((size_t)npanels * kc * VW);
-      packB(kc, nc, B + pc * rsb + jc * csb, rsb, csb, bpack.data());
+      bpack.resize((size_t)npanels * kc * PW);
+      packB(kc, nc, PW, B + pc * rsb + jc * csb, rsb, csb, bpack.data());
       const bool add = accumulate || pc > 0;
       const int blocks = (M + MC - 1) / MC;
       const float* bp = bpack.data();
@@ -165,10 +174,10 @@ void gemmMR(int M, int N, int K, const float* A, long rsa, long csa, const float
           const int mc = std::min(MC, M - ic);
           packA<MR>(mc, kc, A + ic * rsa + pc * csa, rsa, csa, apack.data());
           for (int jp = 0; jp < npanels; jp++) {
-            const int nr = std::min(VW, nc - jp * VW);
+            const int nr = std::min(PW, nc - jp * PW);
             for (int ip = 0; ip * MR < mc; ip++) {
               const int mr = std::min(MR, mc - ip * MR);
-              microKernel<MR>(kc, apack.data() + (long)ip * kc * MR, bp + (long)jp * kc * VW, C + (long)(ic + ip * MR) * ldc + jc + jp * VW, ldc, mr, nr, add);
+              microKernel<MR, NB>(kc, apack.data() + (long)ip * kc * MR, bp + (long)jp * kc * PW, C + (long)(ic + ip * MR) * ldc + jc + jp * PW, ldc, mr, nr, add);
             }
           }
         }
@@ -177,11 +186,11 @@ void gemmMR(int M, int N, int K, const float* A, long rsa, long csa, const float
   }
 }
 
-/** Tile height for M rows: M itself when small, else the height in [8, 12] that pads the fewest rows. */
-int pickMR(int M) {
-  if (M <= MR_MAX) return M;
-  int best = MR_MAX, waste = 1 << 30;
-  for (int mr = MR_MAX; mr >= 8; mr--) {
+/** Tile height for M rows: M itself when small, else the height in [max − 4, max] that pads the fewest rows. */
+int pickMR(int M, int max) {
+  if (M <= max) return M;
+  int best = max, waste = 1 << 30;
+  for (int mr = max; mr >= max - 4; mr--) {
     const int w = (M + mr - 1) / mr * mr - M;
     if (w < waste) waste = w, best = mr;
   }
@@ -238,10 +247,9 @@ bool isPointwise(const ConvDims& d) {
 // passes over P×K floats cost more than the products. Vectors run along the output channels; a tile is MR output
 // pixels (forward) or MR filter rows (filter gradient) by NV vectors of channels.
 
-/** Vector registers the target has: MR·NV accumulators + NV operands + one broadcast must fit. */
-constexpr int REGS = VW == 16 ? 32 : 16;
+/** Tile rows for NV vectors of channels: MR·NV accumulators + NV operands + one broadcast must fit the registers. */
 // One vector of channels (cnn-mnist's 10 and 20... 16) takes up to 14 rows, so K = 25 splits into two tiles.
-constexpr int tileRows(int nv) { return std::min(nv == 1 ? 14 : 12, (REGS - nv - 1) / nv); }
+constexpr int tileRows(int nv) { return std::min(nv == 1 ? 14 : 12, (REG_COUNT - nv - 1) / nv); }
 
 /** x with the convolution's padding made explicit: [B, Hp, Wp, C], zero borders; `x` itself when nothing pads. */
 const float* padded(const ConvDims& d, const float* x, int& Hp, int& Wp, std::vector<float>& buf) {
@@ -338,7 +346,9 @@ void convTiles(const ConvDims& d, int Hp, int Wp, const float* xp, const float* 
     }
     for (int i = 0; i < mr; i++) {
       float* out = y + (pt + i) * d.Cout + co0;
-      if (ncols == NV * VW) {
+      // A whole-vector store past this pixel's channels lands on later pixels of this range, which are written
+      // after it (pixels in order; the caller does partial column blocks first): exact copies only at the end.
+      if (ncols == NV * VW || out + NV * VW <= y + p1 * d.Cout) {
         for (int v = 0; v < NV; v++) store(out + v * VW, acc[i][v]);
       } else {
         float t[NV * VW];
@@ -368,19 +378,20 @@ void convImplicit(const ConvDims& d, const float* x, const float* w, float* y, i
   const long blocks = (P + 167) / 168;
   parallelFor((int)blocks, t, [&](long b0, long b1) {
     const long q0 = b0 * 168, q1 = std::min(P, b1 * 168);
+    // Column blocks of up to 4 vectors, the last (partial) one first: see the store in convTiles.
+    std::vector<int> starts, widths;
     for (int co0 = 0; co0 < d.Cout;) {
       const int left = (d.Cout - co0 + VW - 1) / VW;
-      if (left >= 4 || left == 3) {
-        const int nv = left >= 4 ? 4 : 3;
-        if (nv == 4) convTiles<4>(d, Hp, Wp, xp, wp, ldw, ko, K, y, co0, q0, q1);
-        else convTiles<3>(d, Hp, Wp, xp, wp, ldw, ko, K, y, co0, q0, q1);
-        co0 += nv * VW;
-      } else if (left == 2) {
-        convTiles<2>(d, Hp, Wp, xp, wp, ldw, ko, K, y, co0, q0, q1);
-        co0 += 2 * VW;
-      } else {
-        convTiles<1>(d, Hp, Wp, xp, wp, ldw, ko, K, y, co0, q0, q1);
-        co0 += VW;
+      const int nv = left >= 4 ? 4 : left;
+      starts.push_back(co0), widths.push_back(nv);
+      co0 += nv * VW;
+    }
+    for (int j = (int)starts.size() - 1; j >= 0; j--) {
+      switch (widths[j]) {
+        case 4: convTiles<4>(d, Hp, Wp, xp, wp, ldw, ko, K, y, starts[j], q0, q1); break;
+        case 3: convTiles<3>(d, Hp, Wp, xp, wp, ldw, ko, K, y, starts[j], q0, q1); break;
+        case 2: convTiles<2>(d, Hp, Wp, xp, wp, ldw, ko, K, y, starts[j], q0, q1); break;
+        default: convTiles<1>(d, Hp, Wp, xp, wp, ldw, ko, K, y, starts[j], q0, q1); break;
       }
     }
   });
@@ -468,10 +479,20 @@ void gemm(int M, int N, int K, const float* A, long rsa, long csa, const float* 
       for (int i = 0; i < M; i++) std::memset(C + i * ldc, 0, N * sizeof(float));
     return;
   }
-  switch (pickMR(M)) {
+  // Panels two vectors wide where N fills them (twice the multiply-adds per load of A), else one.
+  if (N >= 2 * VW) {
+    switch (pickMR(M, mrMax(2))) {
 #define RFL_CASE(R) \
   case R:           \
-    return gemmMR<R>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, threads);
+    return gemmMR<R, 2>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, threads);
+      RFL_CASE(1) RFL_CASE(2) RFL_CASE(3) RFL_CASE(4) RFL_CASE(5) RFL_CASE(6) RFL_CASE(7) RFL_CASE(8) RFL_CASE(9) RFL_CASE(10) RFL_CASE(11) RFL_CASE(12)
+#undef RFL_CASE
+    }
+  }
+  switch (pickMR(M, mrMax(1))) {
+#define RFL_CASE(R) \
+  case R:           \
+    return gemmMR<R, 1>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, threads);
     RFL_CASE(1) RFL_CASE(2) RFL_CASE(3) RFL_CASE(4) RFL_CASE(5) RFL_CASE(6) RFL_CASE(7) RFL_CASE(8) RFL_CASE(9) RFL_CASE(10) RFL_CASE(11) RFL_CASE(12)
 #undef RFL_CASE
   }
@@ -518,9 +539,38 @@ void conv2dBackpropInput(const ConvDims& d, const float* dy, const float* w, flo
     gemm((int)P, d.Cin, d.Cout, dy, d.Cout, 1, w, 1, d.Cout, dx, d.Cin, false, threads);
     return;
   }
-  // dx = col2im(dy · wᵀ): a product with K = KH·KW·Cin columns, then a scatter-add. (The other form, a forward
-  // convolution of the zero-padded dy with the flipped filter, does (H·W)/(OH·OW) times the work: 2.25× on
-  // cnn-mnist's second layer, and measured 2.1× slower there.)
+  if (d.Cin == 1 && d.sw == 1) {
+    // One input channel (a first layer on grey images, the input gradient of every attack): the product
+    // transposed, colsᵀ[k, p] = Σ_co w[k, co]·dy[p, co], whose rows add into dx as contiguous runs of OW values.
+    std::memset(dx, 0, sizeof(float) * d.B * d.H * d.W);
+    const long rowsOut = (long)d.B * d.OH;
+    const long chunkRows = std::max(1L, CHUNK_FLOATS / ((long)K * d.OW));
+    std::vector<float>& cols = scratch(2);
+    cols.resize((size_t)std::min(chunkRows, rowsOut) * d.OW * K);
+    for (long r0 = 0; r0 < rowsOut; r0 += chunkRows) {
+      const long rows = std::min(chunkRows, rowsOut - r0);
+      const long pc = rows * d.OW;
+      gemm(K, (int)pc, d.Cout, w, d.Cout, 1, dy + r0 * d.OW * d.Cout, 1, d.Cout, cols.data(), pc, false, threads);
+      for (long r = 0; r < rows; r++) {
+        const int b = (int)((r0 + r) / d.OH), oh = (int)((r0 + r) % d.OH);
+        for (int k = 0; k < K; k++) {
+          const int kh = k / d.KW, kw = k % d.KW;
+          const int ih = oh * d.sh - d.pt + kh * d.dh;
+          if (ih < 0 || ih >= d.H) continue;
+          const int iw0 = kw * d.dw - d.pl;
+          const int lo = std::max(0, -iw0), hi = std::min(d.OW, d.W - iw0);
+          float* o = dx + ((long)b * d.H + ih) * d.W + iw0;
+          const float* c = cols.data() + (long)k * pc + r * d.OW;
+          for (int ow = lo; ow < hi; ow++) o[ow] += c[ow];
+        }
+      }
+    }
+    return;
+  }
+  // dx = col2im(dy · wᵀ): a product with K = KH·KW·Cin columns, then a scatter-add. (The other forms: a forward
+  // convolution of the zero-padded dy with the flipped filter does (H·W)/(OH·OW) times the work, 2.25× on
+  // cnn-mnist's second layer, and measured 2.1× slower there; scattering dy through the filter with vectors along
+  // the input channels measured 1.25× slower.)
   std::memset(dx, 0, sizeof(float) * d.B * d.H * d.W * d.Cin);
   const long chunk = std::max(1L, CHUNK_FLOATS / K);
   std::vector<float>& cols = scratch(2);
