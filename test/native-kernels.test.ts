@@ -14,6 +14,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/compute/backend.js';
 import { loadNativeAddon, type NativeAddon } from '../shared/compute/native/addon.js';
 import { NATIVE_BACKEND } from '../shared/compute/native/kernels.js';
+import { nativeSegmentedCrossEntropy, nativeSgdMomentumInPlace } from '../shared/compute/native/fused.js';
+import { segmentedCrossEntropyReference } from '../shared/compute/webgpu/cross-entropy.js';
 import { maxRelativeError } from './helpers/compare.js';
 import { CONV_CASES, POOL_CASES, convLabel, convOutShape, onBackends, randomArray, randomConvCases, size, type ConvCase } from './helpers/kernel-cases.js';
 
@@ -140,6 +142,56 @@ describe('native kernels match the cpu backend', function () {
     for (const f of [([xt]: tf.Tensor[]) => tf.add(xt!, tf.ones([6, 1])), ([xt]: tf.Tensor[]) => tf.sum(xt!, [1, 2])]) {
       const [ref, got] = await onBoth([x], [[4, 6, 6, 10]], f);
       expect(maxRelativeError(got, ref)).to.be.below(1e-5);
+    }
+  });
+
+  it('the fused segmented cross-entropy: value and logit gradient as tfjs ops compute them, three segments', async () => {
+    const rows = 64 + 16 + 64;
+    const z = randomArray(rows * 10, 101).map((v) => 4 * v);
+    const t = new Float32Array(rows * 10);
+    for (let r = 0; r < rows; r++) t[r * 10 + ((r * 7) % 10)] = 1;
+    const segments = [
+      { rows: 64, weight: 1 / 64 },
+      { rows: 16, weight: 0.7 / 16 },
+      { rows: 64, weight: 1 / 64 },
+    ];
+    const run = (f: (a: tf.Tensor2D, b: tf.Tensor2D, s: typeof segments) => tf.Scalar): [Float32Array, Float32Array] =>
+      tf.tidy(() => {
+        const zt = tf.tensor2d(z, [rows, 10]);
+        const tt = tf.tensor2d(t, [rows, 10]);
+        const { value, grads } = tf.valueAndGrads((a: tf.Tensor) => tf.mul(f(a as tf.Tensor2D, tt, segments), 3))([zt]);
+        return [(value.dataSync() as Float32Array).slice(), (grads[0]!.dataSync() as Float32Array).slice()];
+      });
+    await tf.setBackend('cpu');
+    const [rv, rg] = run(segmentedCrossEntropyReference);
+    await tf.setBackend(NATIVE_BACKEND);
+    const [gv, gg] = run(nativeSegmentedCrossEntropy);
+    expect(maxRelativeError(gv, rv)).to.be.below(1e-5);
+    expect(maxRelativeError(gg, rg)).to.be.below(1e-5);
+  });
+
+  it("the in-place momentum update: PyTorch's rule on every parameter, and nothing changed when a buffer is shared", async () => {
+    await tf.setBackend(NATIVE_BACKEND);
+    const sizes = [5, 1000, 17];
+    const ws = sizes.map((n, k) => tf.tidy(() => tf.variable(tf.tensor1d(randomArray(n, 200 + k)), true, `native-sgd-${k}`)));
+    const vs = sizes.map((n, k) => tf.tensor1d(randomArray(n, 210 + k)));
+    const gs = sizes.map((n, k) => tf.tensor1d(randomArray(n, 220 + k)));
+    try {
+      // A second tensor on the first momentum buffer: writing it in place would change that tensor too.
+      const alias = tf.reshape(vs[0]!, [5]);
+      expect(nativeSgdMomentumInPlace(ws, gs, vs, 0.05, 0.9)).to.equal(false);
+      expect(Array.from(ws[0]!.dataSync())).to.deep.equal(Array.from(randomArray(5, 200)));
+      alias.dispose();
+      expect(nativeSgdMomentumInPlace(ws, gs, vs, 0.05, 0.9)).to.equal(true);
+      for (const [k, n] of sizes.entries()) {
+        const [w0, v0, g0] = [randomArray(n, 200 + k), randomArray(n, 210 + k), randomArray(n, 220 + k)];
+        const vRef = Float32Array.from(v0, (x, i) => 0.9 * x + g0[i]!);
+        const wRef = Float32Array.from(w0, (x, i) => x - 0.05 * vRef[i]!);
+        expect(maxRelativeError(vs[k]!.dataSync() as Float32Array, vRef)).to.be.below(1e-6);
+        expect(maxRelativeError(ws[k]!.dataSync() as Float32Array, wRef)).to.be.below(1e-6);
+      }
+    } finally {
+      for (const t of [...ws, ...vs, ...gs]) t.dispose();
     }
   });
 

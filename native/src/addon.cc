@@ -24,12 +24,13 @@ struct Table {
   void (*addRows)(const float*, long, int, const float*, float*);
   void (*sumRows)(const float*, long, int, float*);
   void (*softmaxCrossEntropy)(const float*, const float*, int, int, float*, float*);
+  void (*sgdMomentum)(float*, float*, const float*, long, float, float);
 };
 
 #define RFL_TABLE(NS)                                                                                                          \
   Table {                                                                                                                      \
     rfl::NS::isa, rfl::NS::gemm, rfl::NS::conv2d, rfl::NS::conv2dBackpropInput, rfl::NS::conv2dBackpropFilter, rfl::NS::maxPool, \
-        rfl::NS::maxPoolGrad, rfl::NS::biasAct, rfl::NS::addRows, rfl::NS::sumRows, rfl::NS::softmaxCrossEntropy             \
+        rfl::NS::maxPoolGrad, rfl::NS::biasAct, rfl::NS::addRows, rfl::NS::sumRows, rfl::NS::softmaxCrossEntropy, rfl::NS::sgdMomentum \
   }
 
 Table pickTable() {
@@ -278,6 +279,21 @@ napi_value SoftmaxCrossEntropy(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// sgdMomentum(w, v, g, lr, mu): in place, v ← μ·v + g; w ← w − lr·v.
+napi_value SgdMomentum(napi_env env, napi_callback_info info) {
+  napi_value a[5];
+  if (!args(env, info, a)) return nullptr;
+  float *w, *v, *g;
+  size_t nw, nv, ng;
+  if (!floats(env, a[0], "w", &w, &nw) || !floats(env, a[1], "v", &v, &nv) || !floats(env, a[2], "g", &g, &ng)) return nullptr;
+  if (nv != nw || ng != nw) {
+    napi_throw_range_error(env, "ERR_RFL_NATIVE_ARG", "sgdMomentum: w, v and g must have the same length");
+    return nullptr;
+  }
+  K.sgdMomentum(w, v, g, (long)nw, static_cast<float>(number(env, a[3])), static_cast<float>(number(env, a[4])));
+  return nullptr;
+}
+
 napi_value Isa(napi_env env, napi_callback_info) {
   napi_value v;
   CHECK(napi_create_string_utf8(env, K.isa(), NAPI_AUTO_LENGTH, &v));
@@ -312,6 +328,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"addRows", nullptr, AddRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxCrossEntropy", nullptr, SoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdMomentum", nullptr, SgdMomentum, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -690,6 +690,18 @@ void maxPoolGrad(const PoolDims& d, const float* x, const float* dy, float* dx) 
   }
 }
 
+void sgdMomentum(float* w, float* v, const float* g, long n, float lr, float mu) {
+  // PyTorch's rule, as shared/train/sgd.ts writes it with tfjs ops: v ← μ·v + g; w ← w − lr·v (μ = 0: w ← w − lr·g).
+  if (mu == 0.f) {
+    for (long i = 0; i < n; i++) w[i] -= lr * g[i];
+    return;
+  }
+  for (long i = 0; i < n; i++) {
+    v[i] = mu * v[i] + g[i];
+    w[i] -= lr * v[i];
+  }
+}
+
 void softmaxCrossEntropy(const float* logits, const float* labels, int rows, int n, float* loss, float* grad) {
   for (int r = 0; r < rows; r++) {
     const float* z = logits + (long)r * n;

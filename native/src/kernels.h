@@ -33,6 +33,7 @@ enum class Act : int { Linear = 0, Relu = 1, Relu6 = 2, LeakyRelu = 3 };
   void addRows(const float* a, long rows, int n, const float* b, float* y);                                                              \
   void sumRows(const float* x, long rows, int n, float* y);                                                                              \
   void softmaxCrossEntropy(const float* logits, const float* labels, int rows, int n, float* loss, float* grad);                         \
+  void sgdMomentum(float* w, float* v, const float* g, long n, float lr, float mu);                                                      \
   const char* isa();                                                                                                                     \
   }
 

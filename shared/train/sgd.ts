@@ -16,6 +16,7 @@ import type { Model } from '../models/model.js';
 import { checkLocalAdversarial, craftLocalAdversarial, tradesKl, type LocalAdversarialSpec } from '../attacks/adversarial-training.js';
 import { fusedCrossEntropyAvailable, segmentedCrossEntropy, type LossSegment } from '../compute/webgpu/cross-entropy.js';
 import { sgdMomentumInPlace } from '../compute/webgpu/sgd.js';
+import { nativeFusedAvailable, nativeSegmentedCrossEntropy, nativeSgdMomentumInPlace } from '../compute/native/fused.js';
 import { disposeBatch, gatherBatch, type Batch, type ImageSource } from './batches.js';
 
 /** An extra, mean-reduced loss term added to the minibatch cross-entropy (called inside the gradient scope). */
@@ -147,9 +148,10 @@ export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o
       if (adv !== undefined) parts.push(adv);
       const xAll = parts.length > 1 ? (tf.concat(parts, 0) as tf.Tensor4D) : parts[0]!;
       const nClean = cleanTerm ? n : 0;
-      // On webgpu the CE terms are one fused kernel (forward and backward) over the concatenated rows; TRADES'
+      // On webgpu and native the CE terms are one fused kernel (forward and backward) over the concatenated rows; TRADES'
       // KL term is not a cross-entropy against labels, so it takes tfjs's ops.
-      const fused = fusedCrossEntropyAvailable() && a?.loss !== 'trades';
+      const native = nativeFusedAvailable();
+      const fused = (native || fusedCrossEntropyAvailable()) && a?.loss !== 'trades';
       const { value, grads } = tf.variableGrads(() => {
         const logits = model.logits(xAll, { training: true, dropoutSeed, inputGradient: false });
         let loss: tf.Scalar;
@@ -168,7 +170,8 @@ export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o
             labels.push(batch.y);
             segments.push({ rows: n, weight: 1 / n });
           }
-          loss = segmentedCrossEntropy(logits, labels.length > 1 ? (tf.concat(labels, 0) as tf.Tensor2D) : labels[0]!, segments);
+          const all = labels.length > 1 ? (tf.concat(labels, 0) as tf.Tensor2D) : labels[0]!;
+          loss = native ? nativeSegmentedCrossEntropy(logits, all, segments) : segmentedCrossEntropy(logits, all, segments);
         } else {
           const part = (start: number, size: number): tf.Tensor2D => (parts.length > 1 ? (tf.slice(logits, [start, 0], [size, -1]) as tf.Tensor2D) : logits);
           loss = tf.losses.softmaxCrossEntropy(batch.y, cleanTerm ? part(0, n) : part(nClean + ns, n)) as tf.Scalar;
@@ -182,8 +185,10 @@ export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o
         return loss;
       }, model.params);
       const gradList = model.params.map((p) => grads[p.name]!);
-      // On webgpu: in place, one dispatch per two parameters instead of four tfjs kernels per parameter.
+      // On webgpu: in place, one dispatch per two parameters instead of four tfjs kernels per parameter; on
+      // native, one call per parameter.
       if (sgdMomentumInPlace(model.params, gradList, velocity, o.lr, o.momentum)) return value;
+      if (nativeSgdMomentumInPlace(model.params, gradList, velocity, o.lr, o.momentum)) return value;
       model.params.forEach((p, i) => {
         const g = gradList[i]!;
         const v = o.momentum > 0 ? tf.add(tf.mul(velocity[i]!, constant(o.momentum)), g) : g;

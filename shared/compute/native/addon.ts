@@ -32,6 +32,8 @@ export interface NativeAddon {
   sumRows(x: Float32Array, y: Float32Array): void;
   /** Per row: loss = −Σ t·log softmax(z); grad (optional) = softmax(z)·Σt − t. */
   softmaxCrossEntropy(logits: Float32Array, labels: Float32Array, loss: Float32Array, grad: Float32Array | null): void;
+  /** In place: v ← μ·v + g; w ← w − lr·v (μ = 0: w ← w − lr·g, v untouched). */
+  sgdMomentum(w: Float32Array, v: Float32Array, g: Float32Array, lr: number, mu: number): void;
 }
 
 /** Activation codes shared with native/src/kernels.h `Act`. */

@@ -1,6 +1,6 @@
 /**
  * The `native` tfjs backend: tfjs-wasm's backend and memory, with the heavy kernels (convolutions and their
- * gradients, matrix products, max-pooling and its gradient, bias adds and bias gradients) replaced by the
+ * gradients, matrix products, max-pooling and its gradient, bias adds and bias gradients, and Identity) replaced by the
  * project's C++ kernels (native/). Each native kernel receives views of the wasm heap and writes its output
  * there, so tensors never leave the heap and every other operation (elementwise, reductions, random numbers)
  * stays XNNPACK's. Cases the native kernels do not cover (NCHW, other activations, general broadcasting) call
@@ -210,6 +210,14 @@ function nativeKernels(addon: NativeAddon, stock: (name: string) => tf.KernelFun
       const out = backend.makeOutput(a.shape, 'float32');
       addon.addRows(view(backend, a), view(backend, b), view(backend, out));
       return out;
+    }),
+    // Identity shares the input's memory (as the cpu backend does) where stock wasm copies it: gradients pass
+    // many tensors through unchanged.
+    kernel(tf.Identity, (args) => {
+      const x = args.inputs['x'] as TensorInfo;
+      if (x.dtype === 'string') return fallback(tf.Identity, args);
+      args.backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     }),
     // The bias gradient: a sum over every axis but the last.
     kernel(tf.Sum, (args) => {
