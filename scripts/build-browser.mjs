@@ -1,7 +1,8 @@
 // Bundles the browser client (client/browser/join.ts) and the dashboard (client/browser/dashboard.ts) with
 // esbuild into dist/browser/, and copies tfjs-backend-wasm's binaries there; run by `npm run build`.
 // The browser build resolves shared/secagg/primitives.js to primitives-browser.ts (tweetnacl and plain-JS
-// AES/SHA-256 in place of node:crypto), and refuses any Node built-in: the bundle must have none.
+// AES/SHA-256 in place of node:crypto) and shared/compute/native/fused.js to fused-browser.ts (no native addon in
+// a page), and refuses any Node built-in: the bundle must have none.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,6 +21,10 @@ const browserPrimitives = {
     b.onResolve({ filter: /(^|\/)primitives\.js$/ }, (args) => {
       if (!args.importer.includes(`${path.sep}shared${path.sep}`)) return undefined;
       return { path: path.join(path.dirname(args.importer), args.path.replace(/primitives\.js$/, 'primitives-browser.ts')) };
+    });
+    b.onResolve({ filter: /(^|\/)native\/fused\.js$/ }, (args) => {
+      if (!args.importer.includes(`${path.sep}shared${path.sep}`)) return undefined;
+      return { path: path.join(path.dirname(args.importer), args.path.replace(/fused\.js$/, 'fused-browser.ts')) };
     });
     // A TypeScript source imported as './x.js' (NodeNext style) resolves to ./x.ts.
     b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, (args) => {

@@ -140,7 +140,9 @@ export function summarizeBackend(c: BackendChoice): string {
   if (notInstalled.length > 0) notes.push(`${notInstalled.join(', ')} not installed`);
   for (const r of c.rejected) {
     if (notInstalled.includes(r.name) || /reads tensors synchronously/.test(r.error)) continue;
-    notes.push(r.name === 'webgpu' ? 'no GPU' : `${r.name} failed to load`);
+    // The native kernels say why themselves (not built: no compiler; off: RFL_NATIVE=0).
+    if (r.name === 'native' && r.error.startsWith('native kernels ')) notes.push(r.error);
+    else notes.push(r.name === 'webgpu' ? 'no GPU' : `${r.name} failed to load`);
   }
   if (c.reason.startsWith('chosen by')) notes.unshift(c.reason);
   return `compute backend: ${c.name}${c.adapter !== undefined ? ` on ${c.adapter}` : ''}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;

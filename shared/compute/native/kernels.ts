@@ -14,6 +14,7 @@
  * of every wasm kernel for that name and the native ones on top. Both names share one instance and one heap,
  * so tensors need no move between them, and tests can compare `native` with `wasm` and `cpu` in one process.
  */
+import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { loadNativeAddon, NATIVE_ACTIVATIONS, type NativeAddon } from './addon.js';
@@ -262,6 +263,14 @@ export function registerNativeBackend(initWasm: () => Promise<void>): Promise<st
       tf.registerKernel(k);
     }
     tf.registerBackend(NATIVE_BACKEND, () => instance);
+    // Intra-op threads for the main thread only (a coordinator generating Decent_BVA's set alone); worker
+    // threads keep one compute thread each, so a pool of N workers uses N cores.
+    const threads = process.env['RFL_NATIVE_THREADS'];
+    if (isMainThread && threads !== undefined && threads !== '') {
+      const n = Number(threads);
+      if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`RFL_NATIVE_THREADS=${threads}: expected an integer from 1 to 256`);
+      addon.setThreads(n);
+    }
     return addon.isa();
   })();
   registered.catch(() => (registered = undefined));
