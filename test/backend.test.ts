@@ -33,7 +33,7 @@ describe('compute backend picker', function () {
     const r = pickInChild({ RFL_BACKEND: '' });
     expect(r.status, r.stderr).to.equal(0);
     const c = JSON.parse(r.stdout.trim()) as { name: string; rejected: { name: string; error: string }[] };
-    const order = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'];
+    const order = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'native', 'wasm', 'cpu'];
     expect(order).to.include(c.name);
     expect(c.rejected.map((x) => x.name)).to.deep.equal(order.slice(0, order.indexOf(c.name)));
     for (const x of c.rejected) expect(x.error).to.be.a('string').and.not.equal('');
@@ -49,7 +49,7 @@ describe('compute backend picker', function () {
     expect(ok.stderr).to.contain('compute backend: cpu (chosen by RFL_BACKEND)');
     const bad = pickInChild({ RFL_BACKEND: 'cuda' });
     expect(bad.status).to.equal(3);
-    expect(bad.stderr).to.contain('RFL_BACKEND: unknown backend "cuda"; expected one of tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu');
+    expect(bad.stderr).to.contain('RFL_BACKEND: unknown backend "cuda"; expected one of tfjs-node-gpu, webgpu, tfjs-node, native, wasm, cpu');
   });
 
   it('rules out webgpu without loading Dawn where Vulkan is missing, saying what is missing', function () {

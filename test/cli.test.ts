@@ -83,7 +83,7 @@ describe('rfl command line', function () {
     const cases: [string[], RegExp][] = [
       [['simulate', '--rounds', '0'], /^UsageError: --rounds 0: expected an integer in \[1, 100000\]$/],
       [['coordinator', '--fraction', '1.5'], /^UsageError: --fraction 1\.5: expected a number in \[0, 1\]$/],
-      [['simulate', '--backend', 'cuda'], /^UsageError: --backend cuda: expected one of tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu$/],
+      [['simulate', '--backend', 'cuda'], /^UsageError: --backend cuda: expected one of tfjs-node-gpu, webgpu, tfjs-node, native, wasm, cpu$/],
       [['train', '--adversarial', 'pgd'], /^UsageError: --adversarial pgd: expected one of none, eat, pgd-at, trades$/],
       [['benchmark', '--config', 'no-such-preset'], /^UsageError: --config no-such-preset: no such file, and no preset of that name \(presets: .*quick.*\)$/],
       [['coordinator', '--tokens', 'a', '--aggregation', '{rule'], /^UsageError: --aggregation: not valid JSON .*; expected e\.g\. '\{"rule":"median"\}'$/],

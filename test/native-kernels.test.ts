@@ -11,9 +11,9 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../shared/compute/backend.js';
+import { loadWasmBackend } from '../shared/compute/backend.js';
 import { loadNativeAddon, type NativeAddon } from '../shared/compute/native/addon.js';
-import { NATIVE_BACKEND } from '../shared/compute/native/kernels.js';
+import { NATIVE_BACKEND, registerNativeBackend } from '../shared/compute/native/kernels.js';
 import { nativeSegmentedCrossEntropy, nativeSgdMomentumInPlace } from '../shared/compute/native/fused.js';
 import { segmentedCrossEntropyReference } from '../shared/compute/webgpu/cross-entropy.js';
 import { maxRelativeError } from './helpers/compare.js';
@@ -67,10 +67,13 @@ describe('native kernels match the cpu backend', function () {
       console.log(`      (skipped: ${why})`);
       this.skip();
     }
-    await initBackend({ backend: 'native', quiet: true });
+    // Registered directly: other tests in this process may have initialised the picker's choice already.
+    await registerNativeBackend(loadWasmBackend);
+    await tf.setBackend(NATIVE_BACKEND);
   });
   after(async () => {
-    await tf.setBackend(NATIVE_BACKEND);
+    // Leave the process on wasm, where the other suites expect it.
+    await loadWasmBackend();
   });
 
   it('the native backend runs the native kernels (a convolution the stock wasm kernel would give other bits)', async () => {

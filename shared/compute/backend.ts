@@ -75,7 +75,7 @@ async function tryLoad(name: BackendName): Promise<string> {
       return 'tensorflow';
     }
     case 'native': {
-      adapter = await registerNativeBackend(() => tryLoad('wasm').then(() => undefined));
+      adapter = await registerNativeBackend(loadWasmBackend);
       if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error('backend "native" failed to initialise');
       return NATIVE_BACKEND;
     }
@@ -91,6 +91,14 @@ async function tryLoad(name: BackendName): Promise<string> {
       return 'cpu';
     }
   }
+}
+
+/**
+ * Initialises tfjs-wasm with the project's kernels and makes it the active backend, outside the picker (the
+ * native backend is registered over it; tests that compare backends in one process use it too).
+ */
+export async function loadWasmBackend(): Promise<void> {
+  await tryLoad('wasm');
 }
 
 function parseName(v: string, source: string): BackendName {
