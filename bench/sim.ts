@@ -7,8 +7,9 @@
  *     (evaluation excluded), and client updates per second, with 1 and with 2 workers;
  *  2. scale: `--max-clients` (default 1,000) connected virtual clients in one process, 10 % per round, for
  *     `--max-rounds` (default 3) rounds; the resident memory once all are connected.
- * Prints a table and writes JSON (roundMs, trainMs, bvaMs, secaggMs, otherMs, clientUpdatesPerSec, workers,
- * maxClients, rssMbAtMaxClients, and the per-worker-count detail).
+ * Prints a table and the training speed-up of the most workers over one, and writes JSON (roundMs, trainMs,
+ * bvaMs, secaggMs, otherMs, trainSpeedup, trainTimeRatio, clientUpdatesPerSec, workers, maxClients,
+ * rssMbAtMaxClients, and the per-worker-count detail).
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -62,6 +63,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     );
   }
 
+  // The pool's scaling: the round's training time with the most workers against one worker.
+  const one = perWorkers[1];
+  const most = Math.max(...workerCounts);
+  const trainSpeedup = one !== undefined && most > 1 ? one.trainMs / perWorkers[most]!.trainMs : undefined;
+  if (trainSpeedup !== undefined) {
+    console.log(`training with ${most} workers: ${trainSpeedup.toFixed(2)}× the speed of 1 (time ratio ${(1 / trainSpeedup).toFixed(2)}); compute backend ${choice.name}${choice.adapter !== undefined ? ` (${choice.adapter})` : ''}`);
+  }
+
   let scale: SimulationResult | undefined;
   if (maxClients === 0) console.log('\nscale part skipped (--max-clients 0)');
   else {
@@ -86,6 +95,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     secaggMs: main.secaggMs,
     otherMs: main.otherMs,
     overheadFraction: main.overheadFraction,
+    trainSpeedup: trainSpeedup ?? null,
+    trainTimeRatio: trainSpeedup !== undefined ? 1 / trainSpeedup : null,
     clientUpdatesPerSec: Object.fromEntries(Object.entries(perWorkers).map(([w, t]) => [w, t.clientUpdatesPerSec])),
     workers: workerCounts,
     perWorkers,
