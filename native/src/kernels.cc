@@ -9,7 +9,9 @@
 // other thread count.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -37,6 +39,23 @@ inline vf load(const float* p) {
 }
 inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 inline vf splat(float s) { return vf{} + s; }
+
+/** Allocates on 64-byte boundaries, so packed panels never split a vector load across two cache lines. */
+template <typename T>
+struct CacheAligned {
+  using value_type = T;
+  CacheAligned() = default;
+  template <typename U>
+  CacheAligned(const CacheAligned<U>&) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t(64)); }
+  template <typename U>
+  bool operator==(const CacheAligned<U>&) const { return true; }
+  template <typename U>
+  bool operator!=(const CacheAligned<U>&) const { return false; }
+};
+/** A float buffer for packed operands and scratch. */
+using Buffer = std::vector<float, CacheAligned<float>>;
 
 // Blocking of the matrix product (floats): a KC×(NB·VW) panel of B and an MR×KC panel of A stay in L1, an
 // MC×KC block of A in L2. Measured on cnn-mnist's shapes, where K and N are small; larger ones lose little.
@@ -143,8 +162,8 @@ void parallelFor(int n, int threads, F body) {
   for (auto& th : pool) th.join();
 }
 
-std::vector<float>& scratch(int slot) {
-  thread_local std::vector<float> buffers[3];
+Buffer& scratch(int slot) {
+  thread_local Buffer buffers[3];
   return buffers[slot];
 }
 
@@ -152,7 +171,7 @@ template <int MR, int NB>
 void gemmMR(int M, int N, int K, const float* A, long rsa, long csa, const float* B, long rsb, long csb, float* C, long ldc, bool accumulate, int threads) {
   constexpr int PW = NB * VW;
   const int MC = MR * std::max(1, MC_TARGET / MR);
-  std::vector<float>& bpack = scratch(0);
+  Buffer& bpack = scratch(0);
   for (int jc = 0; jc < N; jc += NC) {
     const int nc = std::min(NC, N - jc);
     const int npanels = (nc + PW - 1) / PW;
@@ -167,7 +186,7 @@ void gemmMR(int M, int N, int K, const float* A, long rsa, long csa, const float
       const double flops = 2.0 * M * nc * kc;
       const int t = flops < 2e6 * threads ? 1 : threads;
       parallelFor(blocks, t, [&](long b0, long b1) {
-        std::vector<float>& apack = scratch(1);
+        Buffer& apack = scratch(1);
         apack.resize((size_t)MC * kc);
         for (long b = b0; b < b1; b++) {
           const int ic = (int)b * MC;
@@ -224,13 +243,27 @@ void col2imAdd(const ConvDims& d, const float* cols, long p0, long rows, float* 
     const int oh = rem / d.OW, ow = rem % d.OW;
     const float* in = cols + r * K;
     float* xb = dx + (long)b * d.H * d.W * d.Cin;
-    for (int kh = 0; kh < d.KH; kh++) {
+    for (int kh = 0; kh < d.KH; kh++, in += d.KW * d.Cin) {
       const int ih = oh * d.sh - d.pt + kh * d.dh;
-      for (int kw = 0; kw < d.KW; kw++, in += d.Cin) {
-        const int iw = ow * d.sw - d.pl + kw * d.dw;
-        if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) continue;
-        float* o = xb + ((long)ih * d.W + iw) * d.Cin;
-        for (int c = 0; c < d.Cin; c++) o[c] += in[c];
+      if (ih < 0 || ih >= d.H) continue;
+      const int iw0 = ow * d.sw - d.pl;
+      float* row = xb + (long)ih * d.W * d.Cin;
+      if (d.dw == 1) {
+        // Undilated: the window's columns kw0..kw1 are one contiguous run in both cols and dx.
+        const int kw0 = std::max(0, -iw0), kw1 = std::min(d.KW, d.W - iw0);
+        if (kw1 <= kw0) continue;
+        float* o = row + (long)(iw0 + kw0) * d.Cin;
+        const float* src = in + kw0 * d.Cin;
+        const int n = (kw1 - kw0) * d.Cin;
+        for (int c = 0; c < n; c++) o[c] += src[c];
+        continue;
+      }
+      for (int kw = 0; kw < d.KW; kw++) {
+        const int iw = iw0 + kw * d.dw;
+        if (iw < 0 || iw >= d.W) continue;
+        float* o = row + (long)iw * d.Cin;
+        const float* src = in + kw * d.Cin;
+        for (int c = 0; c < d.Cin; c++) o[c] += src[c];
       }
     }
   }
@@ -252,7 +285,7 @@ bool isPointwise(const ConvDims& d) {
 constexpr int tileRows(int nv) { return std::min(nv == 1 ? 14 : 12, (REG_COUNT - nv - 1) / nv); }
 
 /** x with the convolution's padding made explicit: [B, Hp, Wp, C], zero borders; `x` itself when nothing pads. */
-const float* padded(const ConvDims& d, const float* x, int& Hp, int& Wp, std::vector<float>& buf) {
+const float* padded(const ConvDims& d, const float* x, int& Hp, int& Wp, Buffer& buf) {
   const int needH = (d.OH - 1) * d.sh + (d.KH - 1) * d.dh + 1;
   const int needW = (d.OW - 1) * d.sw + (d.KW - 1) * d.dw + 1;
   Hp = std::max(d.H + d.pt, needH);
@@ -266,8 +299,8 @@ const float* padded(const ConvDims& d, const float* x, int& Hp, int& Wp, std::ve
 }
 
 /** Rows of `src` ([rows, n]) copied with each row zero-padded to `ld` (a multiple of VW). */
-const float* paddedRows(const float* src, long rows, int n, int ld, std::vector<float>& buf) {
-  if (ld == n) return src;
+const float* paddedRows(const float* src, long rows, int n, int ld, Buffer& buf) {
+  if (ld == n && (reinterpret_cast<std::uintptr_t>(src) & 63) == 0) return src;
   buf.assign((size_t)rows * ld, 0.f);
   for (long r = 0; r < rows; r++) std::memcpy(buf.data() + r * ld, src + r * n, sizeof(float) * n);
   return buf.data();
@@ -363,7 +396,7 @@ void convTiles(const ConvDims& d, int Hp, int Wp, const float* xp, const float* 
 void convImplicit(const ConvDims& d, const float* x, const float* w, float* y, int threads) {
   const int K = d.KH * d.KW * d.Cin;
   const int ldw = (d.Cout + VW - 1) / VW * VW;
-  thread_local std::vector<float> xbuf, wbuf;
+  thread_local Buffer xbuf, wbuf;
   thread_local std::vector<long> koff;
   int Hp, Wp;
   const float* xp = padded(d, x, Hp, Wp, xbuf);
@@ -439,7 +472,7 @@ void filterTiles(const ConvDims& d, int Hp, int Wp, const float* xp, const float
 void filterImplicit(const ConvDims& d, const float* x, const float* dy, float* dw, int threads) {
   const int K = d.KH * d.KW * d.Cin;
   const int ldy = (d.Cout + VW - 1) / VW * VW;
-  thread_local std::vector<float> xbuf, ybuf;
+  thread_local Buffer xbuf, ybuf;
   thread_local std::vector<long> koff;
   int Hp, Wp;
   const float* xp = padded(d, x, Hp, Wp, xbuf);
@@ -545,7 +578,7 @@ void conv2dBackpropInput(const ConvDims& d, const float* dy, const float* w, flo
     std::memset(dx, 0, sizeof(float) * d.B * d.H * d.W);
     const long rowsOut = (long)d.B * d.OH;
     const long chunkRows = std::max(1L, CHUNK_FLOATS / ((long)K * d.OW));
-    std::vector<float>& cols = scratch(2);
+    Buffer& cols = scratch(2);
     cols.resize((size_t)std::min(chunkRows, rowsOut) * d.OW * K);
     for (long r0 = 0; r0 < rowsOut; r0 += chunkRows) {
       const long rows = std::min(chunkRows, rowsOut - r0);
@@ -573,7 +606,7 @@ void conv2dBackpropInput(const ConvDims& d, const float* dy, const float* w, flo
   // the input channels measured 1.25× slower.)
   std::memset(dx, 0, sizeof(float) * d.B * d.H * d.W * d.Cin);
   const long chunk = std::max(1L, CHUNK_FLOATS / K);
-  std::vector<float>& cols = scratch(2);
+  Buffer& cols = scratch(2);
   cols.resize((size_t)std::min(chunk, P) * K);
   for (long p0 = 0; p0 < P; p0 += chunk) {
     const long rows = std::min(chunk, P - p0);
