@@ -210,7 +210,11 @@ describe('native kernels match the cpu backend', function () {
           const y = tf.conv2d(x, w, 1, 'same');
           const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'))))([x, w]);
           const m = tf.matMul(tf.reshape(y, [-1, 10]), tf.reshape(y, [-1, 10]), true, false);
-          return [y, dx!, dw!, m].map((t) => (t.dataSync() as Float32Array).slice());
+          // A one-channel first layer takes its own filter-gradient path with one thread: same sums, same bits.
+          const x1 = tf.tensor4d(randomArray(8 * 28 * 28, 93), [8, 28, 28, 1]);
+          const w1 = tf.tensor4d(randomArray(5 * 5 * 10, 94), [5, 5, 1, 10]);
+          const dw1 = tf.grad((b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x1, b as tf.Tensor4D, 1, 'valid'))))(w1);
+          return [y, dx!, dw!, m, dw1].map((t) => (t.dataSync() as Float32Array).slice());
         });
       } finally {
         addon.setThreads(prev);

@@ -468,6 +468,37 @@ void filterTiles(const ConvDims& d, int Hp, int Wp, const float* xp, const float
   }
 }
 
+/**
+ * The filter gradient of a one-channel input with at most one vector of output channels and a KH×KW window
+ * known at compile time (a first layer on grey images): all KH·KW filter rows stay in registers while the
+ * pixels stream past once, and each pixel's window is read through KH row pointers with constant offsets
+ * instead of a table of offsets. Pixel chunks of 256, summed in order, as in filterTiles.
+ */
+template <int KH, int KW>
+void filterOneChannel(const ConvDims& d, int Hp, int Wp, const float* xp, const float* dy, int ldy, float* dw) {
+  const long P = (long)d.B * d.OH * d.OW;
+  float tot[KH * KW][VW];
+  std::memset(tot, 0, sizeof tot);
+  for (long c0 = 0; c0 < P; c0 += 256) {
+    const long c1 = std::min(P, c0 + 256);
+    vf acc[KH][KW];
+    for (int i = 0; i < KH; i++)
+      for (int j = 0; j < KW; j++) acc[i][j] = vf{};
+    PixelWalk walk(d, Hp, Wp, c0);
+    for (long p = c0; p < c1; p++, walk.next()) {
+      const vf g = load(dy + p * ldy);
+      const float* px = xp + walk.off;
+      for (int i = 0; i < KH; i++) {
+        const float* row = px + (long)i * d.dh * Wp;
+        for (int j = 0; j < KW; j++) acc[i][j] += splat(row[j]) * g;
+      }
+    }
+    for (int i = 0; i < KH; i++)
+      for (int j = 0; j < KW; j++) store(tot[i * KW + j], load(tot[i * KW + j]) + acc[i][j]);
+  }
+  for (int k = 0; k < KH * KW; k++) std::memcpy(dw + (long)k * d.Cout, tot[k], sizeof(float) * d.Cout);
+}
+
 /** The filter gradient, implicit GEMM; threads split the filter rows (each output summed by one thread, in one order). */
 void filterImplicit(const ConvDims& d, const float* x, const float* dy, float* dw, int threads) {
   const int K = d.KH * d.KW * d.Cin;
@@ -478,6 +509,11 @@ void filterImplicit(const ConvDims& d, const float* x, const float* dy, float* d
   const float* xp = padded(d, x, Hp, Wp, xbuf);
   const long P = (long)d.B * d.OH * d.OW;
   const float* g = paddedRows(dy, P, d.Cout, ldy, ybuf);
+  if (d.Cin == 1 && d.Cout <= VW && d.dw == 1 && threads == 1) {
+    // All filter rows in registers: 25 + 2 vectors fit AVX-512's 32 registers, 9 + 2 fit 16.
+    if (d.KH == 3 && d.KW == 3) return filterOneChannel<3, 3>(d, Hp, Wp, xp, g, ldy, dw);
+    if (VW == 16 && d.KH == 5 && d.KW == 5) return filterOneChannel<5, 5>(d, Hp, Wp, xp, g, ldy, dw);
+  }
   koff.resize(K);
   for (int k = 0; k < K; k++) koff[k] = filterOffset(d, Wp, k);
   const long* ko = koff.data();
