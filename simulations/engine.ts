@@ -194,7 +194,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const earlier = resuming && existsSync(progressFile) ? (JSON.parse(readFileSync(progressFile, 'utf8')) as { wallMs: number; parts: number }) : { wallMs: 0, parts: 0 };
   if (resuming) log(`resuming after round ${readRecords(opts.runDir).length} (part ${earlier.parts + 1} of this run)`);
 
-  await initBackend({ quiet: true, ...(opts.backend !== undefined ? { backend: opts.backend } : {}) });
+  const compute = await initBackend({ quiet: true, ...(opts.backend !== undefined ? { backend: opts.backend } : {}) });
   const data = opts.data ?? (await loadDatasetAsync(scenario.dataset, scenario.dataDir !== undefined ? { dir: scenario.dataDir } : {}));
   // A user's model must fit the data: one clear error now, before any worker starts.
   probeModel(modelSpec(cfg.model, [data.train.height, data.train.width, data.train.channels], data.train.numClasses));
@@ -453,7 +453,20 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   writeFileSync(
     path.join(opts.runDir, 'results.json'),
     JSON.stringify(
-      { ...summary, attacks, machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, tfjs: tf.version.tfjs }, date: new Date().toISOString() },
+      {
+        ...summary,
+        attacks,
+        machine: {
+          cpu: os.cpus()[0]?.model ?? 'unknown',
+          cores: os.cpus().length,
+          node: process.version,
+          tfjs: tf.version.tfjs,
+          // Seeded figures are exact per backend (and, for native, per instruction set: FMA rounds differently).
+          backend: compute.name,
+          ...(compute.adapter !== undefined ? { backendDetail: compute.adapter } : {}),
+        },
+        date: new Date().toISOString(),
+      },
       null,
       2,
     ) + '\n',
