@@ -88,5 +88,5 @@ export const BACKEND_OPTION: OptionDoc = {
   help: 'compute backend',
   arg: 'NAME',
   choices: BACKENDS,
-  defaultNote: 'the first of tfjs-node-gpu, tfjs-node, wasm, cpu that loads (webgpu only when named)',
+  defaultNote: 'the first of tfjs-node-gpu, tfjs-node, native, wasm, cpu that loads (webgpu only when named)',
 };
