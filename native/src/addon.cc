@@ -106,6 +106,13 @@ bool enough(napi_env env, size_t have, long need, const char* name) {
   return true;
 }
 
+/** A Float32Array of at least `need` elements (null allowed where `nullable`), or a thrown error naming it. */
+bool sized(napi_env env, napi_value v, const char* name, long need, float** out, bool nullable = false) {
+  size_t n = 0;
+  if (!floats(env, v, name, out, &n, nullable)) return false;
+  return *out == nullptr || enough(env, n, need, name);
+}
+
 template <size_t N>
 bool args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
   size_t argc = N;
@@ -128,19 +135,15 @@ rfl::PoolDims poolDims(const int32_t* s) { return {s[0], s[1], s[2], s[3], s[4],
 // matMul(dims[B_a, B_b, M, N, K, transA, transB, act], a, b, bias|null, alpha, y): y[b] = act(op(a[b])·op(b[b]) + bias).
 napi_value MatMul(napi_env env, napi_callback_info info) {
   napi_value a[6];
-  if (!args(env, info, a)) return nullptr;
   const int32_t* s;
-  float *A, *B, *bias, *Y;
-  size_t na, nb, nbias, ny;
-  if (!ints(env, a[0], "dims", &s, 8) || !floats(env, a[1], "a", &A, &na) || !floats(env, a[2], "b", &B, &nb) || !floats(env, a[3], "bias", &bias, &nbias, true) ||
-      !floats(env, a[5], "y", &Y, &ny))
-    return nullptr;
+  if (!args(env, info, a) || !ints(env, a[0], "dims", &s, 8)) return nullptr;
   const int ba = s[0], bb = s[1], M = s[2], N = s[3], Kd = s[4];
   const bool ta = s[5] != 0, tb = s[6] != 0;
   const auto act = static_cast<rfl::Act>(s[7]);
   const int batch = ba > bb ? ba : bb;
-  if (!enough(env, na, (long)ba * M * Kd, "a") || !enough(env, nb, (long)bb * Kd * N, "b") || !enough(env, ny, (long)batch * M * N, "y") ||
-      (bias != nullptr && !enough(env, nbias, N, "bias")))
+  float *A, *B, *bias, *Y;
+  if (!sized(env, a[1], "a", (long)ba * M * Kd, &A) || !sized(env, a[2], "b", (long)bb * Kd * N, &B) || !sized(env, a[3], "bias", N, &bias, true) ||
+      !sized(env, a[5], "y", (long)batch * M * N, &Y))
     return nullptr;
   const float alpha = static_cast<float>(number(env, a[4]));
   for (int i = 0; i < batch; i++) {
@@ -157,20 +160,18 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
 long convIn(const rfl::ConvDims& d) { return (long)d.B * d.H * d.W * d.Cin; }
 long convOut(const rfl::ConvDims& d) { return (long)d.B * d.OH * d.OW * d.Cout; }
 long convFilter(const rfl::ConvDims& d) { return (long)d.KH * d.KW * d.Cin * d.Cout; }
+long poolIn(const rfl::PoolDims& d) { return (long)d.B * d.H * d.W * d.C; }
+long poolOut(const rfl::PoolDims& d) { return (long)d.B * d.OH * d.OW * d.C; }
 
 // conv2d(dims[15 + act], x, w, bias|null, alpha, y)
 napi_value Conv2D(napi_env env, napi_callback_info info) {
   napi_value a[6];
-  if (!args(env, info, a)) return nullptr;
   const int32_t* s;
-  float *x, *w, *bias, *y;
-  size_t nx, nw, nbias, ny;
-  if (!ints(env, a[0], "dims", &s, 16) || !floats(env, a[1], "x", &x, &nx) || !floats(env, a[2], "filter", &w, &nw) || !floats(env, a[3], "bias", &bias, &nbias, true) ||
-      !floats(env, a[5], "y", &y, &ny))
-    return nullptr;
+  if (!args(env, info, a) || !ints(env, a[0], "dims", &s, 16)) return nullptr;
   const rfl::ConvDims d = convDims(s);
-  if (!enough(env, nx, convIn(d), "x") || !enough(env, nw, convFilter(d), "filter") || !enough(env, ny, convOut(d), "y") ||
-      (bias != nullptr && !enough(env, nbias, d.Cout, "bias")))
+  float *x, *w, *bias, *y;
+  if (!sized(env, a[1], "x", convIn(d), &x) || !sized(env, a[2], "filter", convFilter(d), &w) || !sized(env, a[3], "bias", d.Cout, &bias, true) ||
+      !sized(env, a[5], "y", convOut(d), &y))
     return nullptr;
   K.conv2d(d, x, w, bias, static_cast<rfl::Act>(s[15]), static_cast<float>(number(env, a[4])), y, threads);
   return nullptr;
@@ -179,13 +180,11 @@ napi_value Conv2D(napi_env env, napi_callback_info info) {
 // conv2dBackpropInput(dims[15], dy, w, dx)
 napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
   napi_value a[4];
-  if (!args(env, info, a)) return nullptr;
   const int32_t* s;
-  float *dy, *w, *dx;
-  size_t ndy, nw, ndx;
-  if (!ints(env, a[0], "dims", &s, 15) || !floats(env, a[1], "dy", &dy, &ndy) || !floats(env, a[2], "filter", &w, &nw) || !floats(env, a[3], "dx", &dx, &ndx)) return nullptr;
+  if (!args(env, info, a) || !ints(env, a[0], "dims", &s, 15)) return nullptr;
   const rfl::ConvDims d = convDims(s);
-  if (!enough(env, ndy, convOut(d), "dy") || !enough(env, nw, convFilter(d), "filter") || !enough(env, ndx, convIn(d), "dx")) return nullptr;
+  float *dy, *w, *dx;
+  if (!sized(env, a[1], "dy", convOut(d), &dy) || !sized(env, a[2], "filter", convFilter(d), &w) || !sized(env, a[3], "dx", convIn(d), &dx)) return nullptr;
   K.conv2dBackpropInput(d, dy, w, dx, threads);
   return nullptr;
 }
@@ -193,13 +192,11 @@ napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
 // conv2dBackpropFilter(dims[15], x, dy, dw)
 napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
   napi_value a[4];
-  if (!args(env, info, a)) return nullptr;
   const int32_t* s;
-  float *x, *dy, *dw;
-  size_t nx, ndy, ndw;
-  if (!ints(env, a[0], "dims", &s, 15) || !floats(env, a[1], "x", &x, &nx) || !floats(env, a[2], "dy", &dy, &ndy) || !floats(env, a[3], "dw", &dw, &ndw)) return nullptr;
+  if (!args(env, info, a) || !ints(env, a[0], "dims", &s, 15)) return nullptr;
   const rfl::ConvDims d = convDims(s);
-  if (!enough(env, nx, convIn(d), "x") || !enough(env, ndy, convOut(d), "dy") || !enough(env, ndw, convFilter(d), "dw")) return nullptr;
+  float *x, *dy, *dw;
+  if (!sized(env, a[1], "x", convIn(d), &x) || !sized(env, a[2], "dy", convOut(d), &dy) || !sized(env, a[3], "dw", convFilter(d), &dw)) return nullptr;
   K.conv2dBackpropFilter(d, x, dy, dw, threads);
   return nullptr;
 }
@@ -207,13 +204,11 @@ napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
 // maxPool(dims[12], x, y)
 napi_value MaxPool(napi_env env, napi_callback_info info) {
   napi_value a[3];
-  if (!args(env, info, a)) return nullptr;
   const int32_t* s;
-  float *x, *y;
-  size_t nx, ny;
-  if (!ints(env, a[0], "dims", &s, 12) || !floats(env, a[1], "x", &x, &nx) || !floats(env, a[2], "y", &y, &ny)) return nullptr;
+  if (!args(env, info, a) || !ints(env, a[0], "dims", &s, 12)) return nullptr;
   const rfl::PoolDims d = poolDims(s);
-  if (!enough(env, nx, (long)d.B * d.H * d.W * d.C, "x") || !enough(env, ny, (long)d.B * d.OH * d.OW * d.C, "y")) return nullptr;
+  float *x, *y;
+  if (!sized(env, a[1], "x", poolIn(d), &x) || !sized(env, a[2], "y", poolOut(d), &y)) return nullptr;
   K.maxPool(d, x, y);
   return nullptr;
 }
@@ -221,14 +216,11 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
 // maxPoolGrad(dims[12], x, dy, dx)
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   napi_value a[4];
-  if (!args(env, info, a)) return nullptr;
   const int32_t* s;
-  float *x, *dy, *dx;
-  size_t nx, ndy, ndx;
-  if (!ints(env, a[0], "dims", &s, 12) || !floats(env, a[1], "x", &x, &nx) || !floats(env, a[2], "dy", &dy, &ndy) || !floats(env, a[3], "dx", &dx, &ndx)) return nullptr;
+  if (!args(env, info, a) || !ints(env, a[0], "dims", &s, 12)) return nullptr;
   const rfl::PoolDims d = poolDims(s);
-  const long in = (long)d.B * d.H * d.W * d.C;
-  if (!enough(env, nx, in, "x") || !enough(env, ndy, (long)d.B * d.OH * d.OW * d.C, "dy") || !enough(env, ndx, in, "dx")) return nullptr;
+  float *x, *dy, *dx;
+  if (!sized(env, a[1], "x", poolIn(d), &x) || !sized(env, a[2], "dy", poolOut(d), &dy) || !sized(env, a[3], "dx", poolIn(d), &dx)) return nullptr;
   K.maxPoolGrad(d, x, dy, dx);
   return nullptr;
 }
