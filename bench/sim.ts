@@ -68,7 +68,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   const most = Math.max(...workerCounts);
   const trainSpeedup = one !== undefined && most > 1 ? one.trainMs / perWorkers[most]!.trainMs : undefined;
   if (trainSpeedup !== undefined) {
-    console.log(`training with ${most} workers: ${trainSpeedup.toFixed(2)}× the speed of 1 (time ratio ${(1 / trainSpeedup).toFixed(2)}); compute backend ${choice.name}${choice.adapter !== undefined ? ` (${choice.adapter})` : ''}`);
+    console.log(
+      `training with ${most} workers: ${trainSpeedup.toFixed(2)}× the speed of 1 (time ratio ${(1 / trainSpeedup).toFixed(2)}); compute backend ${choice.name}${choice.adapter !== undefined ? ` (${choice.adapter})` : ''}`,
+    );
   }
 
   let scale: SimulationResult | undefined;
