@@ -78,6 +78,7 @@ export function writeCellOnce(out: string, cell: Cell, fingerprint: string, scen
   // results racing for one cell only one rename can land.
   const incoming = path.join(out, '.incoming', `${cell.id}.${randomBytes(6).toString('hex')}`);
   mkdirSync(incoming, { recursive: true });
+  mkdirSync(path.dirname(dir), { recursive: true });
   try {
     for (const [name, content] of files) writeFileSync(path.join(incoming, name), content);
     if (cellFinished(out, cell.id)) return { outcome: 'duplicate', worker: result.worker };
