@@ -19,9 +19,10 @@ import { benchmark } from './commands/benchmark.js';
 import { report } from './commands/report.js';
 import { train } from './commands/train.js';
 import { benches } from './commands/bench.js';
+import { clientHost } from './commands/client-host.js';
 
 /** The top-level subcommands, in the order `rfl --help` lists them (`bench` groups `benches`). */
-export const COMMANDS: readonly CommandSpec[] = [start, simulate, coordinator, client, benchmark, report, train];
+export const COMMANDS: readonly CommandSpec[] = [start, simulate, clientHost, coordinator, client, benchmark, report, train];
 export { benches as BENCHES };
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
