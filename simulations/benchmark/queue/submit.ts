@@ -90,7 +90,6 @@ export async function submitMatrix(matrix: MatrixConfig, opts: SubmitOptions): P
   const queueName = opts.queueName ?? DEFAULT_QUEUE_NAME;
   const shown = `${opts.target.shown} (queue ${queueName})`;
   const queue = new Queue<CellJob>(queueName, { connection: opts.target.connection, streams: { events: { maxLen: 2000 } } });
-  const events = new QueueEvents(queueName, { connection: opts.target.connection });
   const seenErrors = new Set<string>();
   const monitor = new LinkMonitor({
     ping: async () => (await queue.client).get(LINK_CHECK_KEY),
@@ -110,6 +109,20 @@ export async function submitMatrix(matrix: MatrixConfig, opts: SubmitOptions): P
     }
   };
   queue.on('error', onError);
+  try {
+    // A wrong address fails here, in one line, rather than waiting for ever.
+    await Promise.race([
+      queue.waitUntilReady(),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`cannot reach Redis at ${shown} within ${lostAfterMs / 1000} s; start it (docs/distributed.md) or check --queue`)), lostAfterMs).unref(),
+      ),
+    ]);
+  } catch (err) {
+    await queue.close().catch(() => undefined);
+    throw err;
+  }
+  // Created once Redis answers: QueueEvents cannot be closed before its connection is ready.
+  const events = new QueueEvents(queueName, { connection: opts.target.connection });
   events.on('error', onError);
 
   const progress = new QueueProgress(awaited.size);
@@ -281,13 +294,7 @@ export async function submitMatrix(matrix: MatrixConfig, opts: SubmitOptions): P
 
   let timer: NodeJS.Timeout | undefined;
   try {
-    // A wrong address fails here, in one line, rather than waiting for ever.
-    await Promise.race([
-      Promise.all([queue.waitUntilReady(), events.waitUntilReady()]),
-      new Promise((_, reject) =>
-        setTimeout(() => reject(new Error(`cannot reach Redis at ${shown} within ${lostAfterMs / 1000} s; start it (docs/distributed.md) or check --queue`)), lostAfterMs).unref(),
-      ),
-    ]);
+    await events.waitUntilReady();
     monitor.start();
     log(
       `queue: ${awaited.size} cell${awaited.size === 1 ? '' : 's'} to run on ${shown}${summary.skipped.length > 0 ? ` (${summary.skipped.length} already done)` : ''}; start workers with: rfl benchmark worker --queue ${opts.target.shown}${queueName !== DEFAULT_QUEUE_NAME ? ` --queue-name ${queueName}` : ''}`,
