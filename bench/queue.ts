@@ -107,6 +107,18 @@ function cpuSeconds(pid: number): number | null {
   }
 }
 
+/** Busy CPU seconds of the whole machine so far (all cores, from /proc/stat); null where there is no /proc. */
+function machineBusySeconds(): number | null {
+  try {
+    const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    const j = f.map(Number);
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    return (j[0]! + j[1]! + j[2]! + j[5]! + j[6]! + j[7]!) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Starts `n` worker processes on the queue and waits until each takes cells. */
 async function startWorkers(n: number, url: string, queueName: string): Promise<ChildProcess[]> {
   return Promise.all(
@@ -146,6 +158,13 @@ interface QueueRun {
   /** CPU seconds of each worker process over the run (startup excluded), and of this process (the submitter). */
   workerCpuS: (number | null)[];
   submitterCpuS: number;
+  /** Redis's CPU seconds over the run. */
+  redisCpuS: number | null;
+  /**
+   * CPU seconds other processes of the machine used during the run (the machine's busy time less the workers',
+   * the submitter's and Redis's): how much the run was contended.
+   */
+  othersCpuS: number | null;
   /** Cells each worker ran. */
   cellsPerWorker: Record<string, number>;
   accuracy: Record<string, number>;
@@ -171,6 +190,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       const procs = await startWorkers(n, url, queueName);
       const cpu0 = procs.map((p) => cpuSeconds(p.pid!));
       const self0 = process.cpuUsage();
+      const redis0 = cpuSeconds(redis.proc.pid!);
+      const machine0 = machineBusySeconds();
       const loadBefore = os.loadavg();
       const out = path.join(scratch, `w${n}`);
       const t0 = performance.now();
@@ -183,20 +204,26 @@ export async function main(argv: readonly string[]): Promise<void> {
         return a === null || a === undefined || b === null ? null : b - a;
       });
       const self = process.cpuUsage(self0);
+      const redis1 = cpuSeconds(redis.proc.pid!);
+      const machine1 = machineBusySeconds();
+      const redisCpuS = redis0 === null || redis1 === null ? null : redis1 - redis0;
+      const ours = workerCpuS.reduce<number | null>((a, c) => (a === null || c === null ? null : a + c), (self.user + self.system) / 1e6 + (redisCpuS ?? 0));
+      const othersCpuS = machine0 === null || machine1 === null || ours === null ? null : Math.max(0, machine1 - machine0 - ours);
       await stopWorkers(procs);
       if (summary.failed.length > 0) throw new Error(`bench queue: ${summary.failed.length} cells failed with ${n} workers: ${summary.failed.map((f) => `${f.id}: ${f.reason}`).join('; ')}`);
       const cellsPerWorker: Record<string, number> = {};
       for (const w of Object.values(summary.workers)) cellsPerWorker[w] = (cellsPerWorker[w] ?? 0) + 1;
       const accuracy = Object.fromEntries(
-        summary.ran.map((id) => [id, (JSON.parse(readFileSync(path.join(out, 'cells', id, 'results.json'), 'utf8')) as { final: { accuracy: { clean: number } } }).final.accuracy.clean]),
+        [...summary.ran].sort().map((id) => [id, (JSON.parse(readFileSync(path.join(out, 'cells', id, 'results.json'), 'utf8')) as { final: { accuracy: { clean: number } } }).final.accuracy.clean]),
       );
-      runs.push({ workers: n, wallMs, loadBefore, loadAfter, workerCpuS, submitterCpuS: (self.user + self.system) / 1e6, cellsPerWorker, accuracy });
+      runs.push({ workers: n, wallMs, loadBefore, loadAfter, workerCpuS, submitterCpuS: (self.user + self.system) / 1e6, redisCpuS, othersCpuS, cellsPerWorker, accuracy });
       console.log(
         `${n} worker${n === 1 ? ' ' : 's'}: ${(wallMs / 1000).toFixed(1)} s wall for ${summary.ran.length} cells (${Object.entries(cellsPerWorker)
           .map(([w, c]) => `${w} ${c}`)
           .join(
             ', ',
-          )}); worker CPU ${workerCpuS.map((c) => (c === null ? '?' : `${c.toFixed(1)} s`)).join(' + ')}, submitter CPU ${((self.user + self.system) / 1e6).toFixed(1)} s; load average before ${loadBefore[0]!.toFixed(2)}, after ${loadAfter[0]!.toFixed(2)}`,
+          )}); worker CPU ${workerCpuS.map((c) => (c === null ? '?' : `${c.toFixed(1)} s`)).join(' + ')}, submitter CPU ${((self.user + self.system) / 1e6).toFixed(1)} s, Redis CPU ${redisCpuS === null ? '?' : `${redisCpuS.toFixed(1)} s`}; ` +
+          `other processes used ${othersCpuS === null ? '?' : `${othersCpuS.toFixed(1)} s`} of CPU meanwhile; load average before ${loadBefore[0]!.toFixed(2)}, after ${loadAfter[0]!.toFixed(2)}`,
       );
     }
     if (values.embedded) {
