@@ -121,6 +121,7 @@ export const benches: readonly CommandSpec[] = [
       rounds: { help: 'rounds of each cell', arg: 'N', kind: 'int', min: 1, max: 1000, default: '2' },
       'local-epochs': { help: 'local epochs per round of each cell', arg: 'N', kind: 'int', min: 1, max: 1000, default: '1' },
       embedded: { help: 'also time the same matrix run in this process without a queue' },
+      repeat: { help: 'pairs of runs (1 worker, then 2), alternating; the bar is checked on the median ratio', arg: 'N', kind: 'int', min: 1, max: 100, default: '1' },
     },
     load: () => import('../../bench/queue.js'),
   },
