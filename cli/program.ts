@@ -19,9 +19,10 @@ import { benchmark } from './commands/benchmark.js';
 import { report } from './commands/report.js';
 import { train } from './commands/train.js';
 import { benches } from './commands/bench.js';
+import { clientHost } from './commands/client-host.js';
 
 /** The top-level subcommands, in the order `rfl --help` lists them (`bench` groups `benches`). */
-export const COMMANDS: readonly CommandSpec[] = [start, simulate, coordinator, client, benchmark, report, train];
+export const COMMANDS: readonly CommandSpec[] = [start, simulate, clientHost, coordinator, client, benchmark, report, train];
 export { benches as BENCHES };
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -35,6 +36,9 @@ export function buildProgram(): Command {
     .option('--debug', 'on an error, also print its stack trace')
     .option('--verbose', "say more: the compute backend's full selection with every rejected candidate's error")
     .exitOverride()
+    // Each command's options are its own: what follows a subcommand's name is parsed by that subcommand, so a
+    // subcommand may reuse a parent's option name (`benchmark --queue`, `benchmark worker --queue`).
+    .enablePositionalOptions()
     .configureOutput({ outputError: () => undefined })
     .showSuggestionAfterError(true)
     .addHelpCommand(false)
@@ -44,6 +48,7 @@ export function buildProgram(): Command {
     .command('bench')
     .summary('performance benchmarks: rfl bench <name> (compute, bva, secagg, …)')
     .description('Performance benchmarks. Each prints its figures, beside the peer measured in the same run where one is installed, and writes JSON.');
+  for (const flag of ['--debug', '--verbose']) bench.addOption(new Option(flag).hideHelp());
   for (const spec of benches) addCommand(bench, spec);
   bench.argument('[name]', 'the benchmark').action((name: string | undefined) => {
     const names = benches.map((b) => b.name).join(', ');
@@ -59,6 +64,8 @@ function addCommand(parent: Command, spec: CommandSpec): void {
     .summary(spec.summary)
     .description(spec.description !== undefined ? `${spec.summary}.\n\n${spec.description}` : `${spec.summary}.`);
   if (spec.args !== undefined) cmd.argument(spec.args.syntax, spec.args.help);
+  // The program's --debug and --verbose, accepted after any subcommand too (run() reads them from argv).
+  for (const flag of ['--debug', '--verbose']) cmd.addOption(new Option(flag).hideHelp());
   const attributes: [string, string][] = [];
   for (const [name, doc] of Object.entries(spec.options)) {
     const option = new Option(doc.arg !== undefined ? `--${name} <${doc.arg}>` : `--${name}`, describeOption(doc));
@@ -73,6 +80,9 @@ function addCommand(parent: Command, spec: CommandSpec): void {
     attributes.push([name, option.attributeName()]);
   }
   if (spec.examples !== undefined) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}`);
+  // A subcommand may share an option name with its parent (`benchmark --queue`, `benchmark worker --queue`): the
+  // parent's options then stop at the subcommand's name, and what follows is the subcommand's.
+  if ((spec.subcommands ?? []).length > 0) cmd.enablePositionalOptions();
   for (const sub of spec.subcommands ?? []) addCommand(cmd, sub);
   cmd.action(async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;

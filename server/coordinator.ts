@@ -8,7 +8,7 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { Server } from 'socket.io';
+import { Server, type Namespace } from 'socket.io';
 import { sampleSharedSet } from '../shared/data/partition.js';
 import { initialWeights, modelSpec, type ModelSpec } from '../shared/models/model.js';
 import { gatherBatch, disposeBatch } from '../shared/train/batches.js';
@@ -191,6 +191,16 @@ export class Coordinator {
   /** Starts listening; resolves with the port, or rejects with a ListenError that names the port and the fix. */
   listen(port = 0, host = '127.0.0.1'): Promise<number> {
     return listenOn(this.http, port, host);
+  }
+
+  /**
+   * A namespace of this coordinator's socket.io server beside the clients' (`/`), on the same port: the simulation's
+   * client hosts talk to it on `/hosts` (simulations/hosts/). Its own middleware admits whom it will; the clients'
+   * admission does not apply there, and nothing sent on it reaches the round engine.
+   */
+  namespace(name: string): Namespace {
+    if (!/^\/[a-z]+$/.test(name) || name === '/observer') throw new Error(`namespace ${name}: expected /<lower-case letters>, other than the observers'`);
+    return this.io.of(name) as unknown as Namespace;
   }
 
   /** Adds a client to the enrolment list (enrolled mode only): it may then join with this key. */

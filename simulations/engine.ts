@@ -11,7 +11,6 @@
  * clients, evaluation seeds), the virtual clients' identities included, so the resumed run ends with the results
  * of an uninterrupted one (tested bit for bit on the final weights).
  */
-import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,20 +25,20 @@ import type { DatasetSplit } from '../shared/data/dataset.js';
 import { attackAt, COSTLY_KINDS } from '../shared/attacks/robust-accuracy.js';
 import { prepareSurrogates } from '../shared/attacks/surrogates.js';
 import { clientIdOf } from '../shared/federated/secure-model.js';
-import nacl from 'tweetnacl';
 import { readCheckpoint } from '../server/run-store.js';
 import { Rng } from '../shared/util/random.js';
 import { Coordinator, type RoundMetrics } from '../server/coordinator.js';
-import { connect, type ClientSession } from '../client/session.js';
+import type { ClientSession } from '../client/session.js';
 import { SimulationPool, type PoolEvaluation } from './pool/pool.js';
-import { PooledTrainer } from './pooled-trainer.js';
-import { CorruptedTrainer } from './corrupted-trainer.js';
 import { CorruptionPlan, type WithheldReply } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
 import { AdaptiveAdversary, dataPoisonOf, needsHonestUpdates, type AdaptiveRecord } from './behaviors/index.js';
 import { vulkanMissing } from '../shared/compute/webgpu/backend.js';
-import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
 import { prepareScenario, type Scenario } from './scenario.js';
+import { scenarioToWire } from './scenario-wire.js';
+import { connectVirtualClients, rejoin, virtualIdentity } from './virtual-clients.js';
+import { HostHub } from './hosts/hub.js';
+import { HOSTS_NAMESPACE } from './hosts/protocol.js';
 import type { Deadlines } from '../shared/engine/clock.js';
 
 /** Options of `runSimulation`. */
@@ -74,6 +73,17 @@ export interface SimulationOptions {
    * same scenario. Without it, `runDir` must be empty or absent.
    */
   resume?: boolean;
+  /**
+   * Spread the virtual clients over this many client hosts (`rfl client-host`, simulations/hosts/), processes on
+   * any machines that reach the coordinator, each with its own pool: host k runs clients k, k + n, k + 2n, …. This
+   * process keeps the coordinator (and the evaluations) and runs no client. The rounds start once every host has
+   * connected its clients. Not with `url`.
+   */
+  hosts?: number;
+  /** Where the in-process coordinator listens (default 127.0.0.1, a free port); hosts on other machines need an address they reach. */
+  listen?: { host?: string; port?: number };
+  /** Told the coordinator's URL and the token clients and hosts present, once it listens (before any client connects). */
+  onListening?: (at: { url: string; token: string }) => void;
 }
 
 /** Wall time of a run's earlier parts, kept beside its checkpoint so a resumed run reports its whole time. */
@@ -102,15 +112,6 @@ function readRecords(runDir: string): SimRoundRecord[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as SimRoundRecord);
-}
-
-/**
- * A virtual client's identity key pair, derived from the run seed and its id rather than drawn at random, so a
- * resumed run's clients prove the same keys the coordinator's registry bound. (They are simulated clients in one
- * process; an edge client's key is its own, from `rfl coordinator enrol`.)
- */
-function virtualIdentity(seed: number, id: string): nacl.SignKeyPair {
-  return nacl.sign.keyPair.fromSeed(createHash('sha256').update(`robust-fl/virtual-client-identity/v1/${seed}/${id}`).digest());
 }
 
 /** One line of rounds.jsonl: the coordinator's metrics plus what the simulation knows. */
@@ -216,6 +217,15 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   });
 
   const b = scenario.corrupted?.behavior;
+  const hosts = opts.hosts;
+  if (hosts !== undefined && (opts.url !== undefined || !Number.isInteger(hosts) || hosts < 1)) {
+    await pool.close();
+    throw new Error(opts.url !== undefined ? 'hosts: the clients of an external coordinator (url) cannot be spread over client hosts' : `hosts = ${hosts}: expected an integer ≥ 1`);
+  }
+  if (hosts !== undefined && b !== undefined && needsHonestUpdates(b)) {
+    await pool.close();
+    throw new Error(`hosts: ${b.kind} needs every honest update of a cohort, which no single client host sees; run it in one process (without hosts)`);
+  }
   if (opts.url !== undefined && scenario.corrupted !== undefined && (scenario.corrupted.selection !== 'population' || (b !== undefined && needsHonestUpdates(b)))) {
     await pool.close();
     throw new Error('with an external coordinator the simulation cannot see the cohorts: use corrupted.selection: population and a behaviour that needs no honest updates');
@@ -283,34 +293,47 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       log: (l) => log(`coordinator: ${l}`),
       evaluator: async (round, weights) => withAsr(await evaluate(weights, cfg.evalAttacks, evalSeed(round))),
     });
-    url = `http://127.0.0.1:${await coordinator.listen(0)}`;
+    const listenHost = opts.listen?.host ?? '127.0.0.1';
+    const port = await coordinator.listen(opts.listen?.port ?? 0, listenHost);
+    // An address others can use: a wildcard listen is reached at this machine's name.
+    const shownHost = listenHost === '0.0.0.0' || listenHost === '::' ? os.hostname() : listenHost.includes(':') ? `[${listenHost}]` : listenHost;
+    url = `http://${shownHost}:${port}`;
+    opts.onListening?.({ url, token });
   }
+  const hub =
+    hosts !== undefined && coordinator !== undefined
+      ? new HostHub({
+          namespace: coordinator.namespace(HOSTS_NAMESPACE),
+          token,
+          count: hosts,
+          scenario: scenarioToWire(scenario),
+          clientToken: token,
+          numClients: ids.length,
+          log: (l) => log(`hosts: ${l}`),
+        })
+      : undefined;
 
   // Virtual clients: the real client session; only the trainer (and, if corrupted, its behaviour) differ.
   const tc = performance.now();
-  const sessions = new Map<string, ClientSession>();
-  const trainers = ids.map((id, k) => new CorruptedTrainer(new PooledTrainer(pool, k, (round) => plan.poisonFor(id, round)), id, plan, oracle, adaptive));
-  const CONNECT_BATCH = 100;
-  for (let s = 0; s < ids.length; s += CONNECT_BATCH) {
-    const batch = ids.slice(s, s + CONNECT_BATCH).map((id, j) => {
-      const session = connect(url!, {
-        clientId: id,
-        token,
-        identity: identities.get(id)!,
-        trainer: trainers[s + j]!,
-        rounding: 'half-up',
-        reconnection: false,
-        beforeReply: plan.beforeReply(id),
-        log: (l) => log(`${id}: ${l}`),
-      });
-      sessions.set(id, session);
-      return session.ready;
+  let sessions = new Map<string, ClientSession>();
+  if (hub !== undefined) {
+    log(`waiting for ${hosts} client host${hosts === 1 ? '' : 's'} (rfl client-host --url ${url} --token …)`);
+    await hub.ready();
+  } else
+    sessions = await connectVirtualClients({
+      url,
+      token,
+      seed: cfg.seed,
+      clients: ids.map((id, index) => ({ id, index })),
+      pool,
+      plan,
+      ...(oracle !== undefined ? { oracle } : {}),
+      ...(adaptive !== undefined ? { adaptive } : {}),
+      log,
     });
-    await Promise.all(batch);
-  }
   const connectMs = performance.now() - tc;
   const connectedRssMb = process.memoryUsage().rss / 2 ** 20;
-  log(`${ids.length} virtual clients connected in ${connectMs.toFixed(0)} ms`);
+  log(`${ids.length} virtual clients connected${hub !== undefined ? ` on ${hosts} client hosts` : ''} in ${connectMs.toFixed(0)} ms`);
 
   const records: SimRoundRecord[] = resuming ? readRecords(opts.runDir) : [];
   let roundStart = 0;
@@ -345,19 +368,22 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       });
     } else
       await coordinator.run({
-        onRoundStart: (round, cohort) => {
+        onRoundStart: async (round, cohort) => {
           roundStart = performance.now();
-          clock0 = { train: pool.clocks.train.busyMs(), bva: pool.clocks.bva.busyMs() };
           const { corrupted, honest } = plan.startRound(round, cohort);
           corruptedNow = [...corrupted].sort();
           oracle?.expect(round, honest);
+          // The hosts learn the cohort before any request goes out (the engine awaits this), so their plans match.
+          clock0 = hub !== undefined ? await hub.roundStart(round, cohort) : { train: pool.clocks.train.busyMs(), bva: pool.clocks.bva.busyMs() };
         },
         onPhase: (round, phase) => opts.onPhase?.(round, phase),
         onRound: async (m) => {
           const evalMs = m.ms['eval'] ?? 0;
           const roundMs = performance.now() - roundStart - evalMs;
-          const train = pool.clocks.train.busyMs() - clock0.train;
-          const bva = pool.clocks.bva.busyMs() - clock0.bva;
+          // With client hosts, their pools did the clients' compute (and they rejoin their departed clients now).
+          const busy = hub !== undefined ? await hub.roundEnd(m.round) : { train: pool.clocks.train.busyMs(), bva: pool.clocks.bva.busyMs() };
+          const train = busy.train - clock0.train;
+          const bva = busy.bva - clock0.bva;
           // Secure aggregation: key agreement, the sums and the server's share of Decent_BVA, minus the time the
           // clients spent computing their BV statistics inside those sums.
           const secagg = Math.max(0, (m.ms['keyAgreement'] ?? 0) + (m.ms['modelSum'] ?? 0) + (m.ms['sharedSet'] ?? 0) - bva);
@@ -392,6 +418,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
         },
       });
     finalWeights = coordinator?.globalWeights();
+    hub?.end();
   } finally {
     for (const s of sessions.values()) s.close();
     await coordinator?.close();
@@ -472,16 +499,4 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     ) + '\n',
   );
   return result;
-}
-
-/** Reconnects a client that disconnected on purpose, resolving once the coordinator has it again. */
-function rejoin(s: ClientSession): Promise<void> {
-  if (s.socket.connected) return Promise.resolve();
-  return new Promise<void>((resolve, reject) => {
-    // The coordinator has it again once the identity proof is accepted, not at the transport's 'connect'.
-    s.socket.once('auth:accepted', () => resolve());
-    s.socket.once('auth:refused', (msg) => reject(new CodedError(peerErrorCode(msg.code, 'auth'), `rejoin refused: ${msg.code}: ${msg.message}`)));
-    s.socket.once('connect_error', (err) => reject(err));
-    s.socket.connect();
-  });
 }

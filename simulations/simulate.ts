@@ -2,6 +2,8 @@
  * `rfl simulate [--config FILE] [options]` (alias `npm run simulate --`): runs a simulated federation from a
  * scenario file (default: the quick start's). `rfl simulate --help` lists the options with units and ranges;
  * `--model`, `--data` and `--extension` bring your own model, dataset and behaviours (docs/own-model.md).
+ * `--hosts N [--host ADDR] [--port N]` keeps the coordinator here and spreads the virtual clients over N client
+ * hosts (`rfl client-host`, simulations/hosts/; docs/distributed.md).
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +13,8 @@ import { loadScenario } from './scenario.js';
 import { runSimulation } from './engine.js';
 import { createProgress } from './progress.js';
 import { summaryLines } from './summary.js';
+import { intFlag } from '../shared/util/flags.js';
+import { UsageError } from '../shared/util/usage-error.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -32,6 +36,9 @@ export const OPTIONS = {
   out: { type: 'string' },
   url: { type: 'string' },
   token: { type: 'string' },
+  hosts: { type: 'string' },
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string', default: '0' },
   backend: { type: 'string' },
   'no-progress': { type: 'boolean', default: false },
 } satisfies ParseArgsOptionsConfig;
@@ -73,6 +80,12 @@ export function shorthandOverrides(values: {
 /** Runs the command; `argv` is its arguments (without node and the script). Errors propagate to rfl. */
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS });
+  const hosts = values.hosts !== undefined ? intFlag('hosts', values.hosts, 1) : undefined;
+  if (hosts !== undefined && values.url !== undefined) throw new UsageError('--hosts: spreads the clients of this simulation’s own coordinator; not with --url', ['hosts', 'url']);
+  if (hosts === undefined && (values.host !== '127.0.0.1' || values.port !== '0'))
+    throw new UsageError('--host and --port place the coordinator for client hosts: give --hosts N too', ['host', 'port']);
+  const port = intFlag('port', values.port, 0);
+  if (port > 65535) throw new UsageError(`--port ${port}: expected an integer in [0, 65535]`, ['port']);
   const config = values.config ?? path.resolve(here, '../..', DEFAULT_SCENARIO);
   const scenario = loadScenario(config, shorthandOverrides(values));
   const runDir = values.out ?? path.join('runs', `${scenario.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -90,6 +103,14 @@ export async function main(argv: readonly string[]): Promise<void> {
       runDir,
       ...(values.url !== undefined ? { url: values.url } : {}),
       ...(values.token !== undefined ? { token: values.token } : {}),
+      ...(hosts !== undefined
+        ? {
+            hosts,
+            listen: { host: values.host!, port },
+            onListening: ({ url, token }: { url: string; token: string }) =>
+              console.error(`waiting for ${hosts} client host${hosts === 1 ? '' : 's'}; on each machine run: rfl client-host --url ${url} --token ${token}`),
+          }
+        : {}),
       ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}),
       onPhase: progress.onPhase,
       onRound: progress.onRound,

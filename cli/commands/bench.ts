@@ -110,6 +110,22 @@ export const benches: readonly CommandSpec[] = [
     load: () => import('../../bench/sim.js'),
   },
   {
+    name: 'queue',
+    summary: 'a matrix of small cells through a BullMQ queue in a local redis-server: wall time on 1 worker process, then 2, and their ratio',
+    description:
+      'Starts redis-server (Debian package redis-server) on a free loopback port without persistence, and stops it at the end. Each worker runs one simulation thread; ' +
+      'the clock runs from the first job queued to the last cell written, with the workers already started. The bar of issue 22 is a ratio ≤ 0.6 on 2 cores.',
+    options: {
+      out: out('runs/bench-queue.json'),
+      cells: { help: 'cells of the matrix (seeds 1…N of one small fedavg cell)', arg: 'N', kind: 'int', min: 2, max: 1000, default: '16' },
+      rounds: { help: 'rounds of each cell', arg: 'N', kind: 'int', min: 1, max: 1000, default: '2' },
+      'local-epochs': { help: 'local epochs per round of each cell', arg: 'N', kind: 'int', min: 1, max: 1000, default: '1' },
+      embedded: { help: 'also time the same matrix run in this process without a queue' },
+      repeat: { help: 'pairs of runs (1 worker, then 2), alternating; the bar is checked on the median ratio', arg: 'N', kind: 'int', min: 1, max: 100, default: '1' },
+    },
+    load: () => import('../../bench/queue.js'),
+  },
+  {
     name: 'eval',
     summary: 'wall time of a full robustness evaluation (clean and strong PGD over 10,000 images)',
     options: {

@@ -1,5 +1,10 @@
 /**
- * `rfl benchmark --config FILE|PRESET [--out DIR] [--set path=value ...] [--only SUBSTRING] [--cells ID,ID,...] [--shard K/N] [--workers N]`
+ * `rfl benchmark --config FILE|PRESET [--out DIR] [--set path=value ...] [--only SUBSTRING] [--cells ID,ID,...] [--shard K/N] [--workers N]
+ *  [--queue redis://host:port [--queue-name NAME] [--attempts N] [--unreachable-after-s S]]`
+ *
+ * With `--queue`, the cells run on workers (`rfl benchmark worker`, on any machines) through a BullMQ queue in
+ * that Redis, and this process writes each finished cell into the matrix directory as a local run would
+ * (queue/submit.ts; docs/distributed.md). Without it, everything runs here, and nothing needs Redis.
  *
  * `--cells` runs exactly the listed cells in the listed order (a priority list); `--shard` then splits that list.
  *
@@ -18,6 +23,9 @@ import { initBackend } from '../../shared/compute/backend.js';
 import { expandMatrix, loadMatrix } from './matrix.js';
 import { runMatrix } from './run.js';
 import { UsageError } from '../../shared/util/usage-error.js';
+import { intFlag, numberFlag } from '../../shared/util/flags.js';
+import { DEFAULT_QUEUE_NAME } from './queue/protocol.js';
+import { parseRedisTarget } from './queue/redis-target.js';
 
 /** The preset names in `dir` (its .yaml files). */
 export function presetNames(dir: string): string[] {
@@ -38,6 +46,10 @@ export const OPTIONS = {
   cells: { type: 'string' },
   shard: { type: 'string' },
   workers: { type: 'string' },
+  queue: { type: 'string' },
+  'queue-name': { type: 'string', default: DEFAULT_QUEUE_NAME },
+  attempts: { type: 'string', default: '3' },
+  'unreachable-after-s': { type: 'string', default: '10' },
 } satisfies ParseArgsOptionsConfig;
 
 /** Runs the command; `argv` is its arguments (without node and the script). */
@@ -63,20 +75,45 @@ export async function main(argv: readonly string[]): Promise<void> {
   console.log(
     `matrix ${matrix.name}: ${cells.length} cells (${matrix.defenses.length} defenses${matrix.heterogeneity !== undefined ? ` × ${matrix.heterogeneity.length} heterogeneities` : ''} × ${matrix.threats.length} threats${levels} × seeds ${matrix.seeds.join(',')})${values.only !== undefined ? `, ${matching} matching --only` : ''}; writing ${out}`,
   );
-  await initBackend();
+  const cellList =
+    values.cells !== undefined
+      ? values.cells
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : undefined;
   const t0 = performance.now();
+  if (values.queue !== undefined) {
+    if (values.workers !== undefined) throw new UsageError('--workers: with --queue, each worker sets its own threads (rfl benchmark worker --workers N)', ['workers', 'queue']);
+    const target = parseRedisTarget(values.queue);
+    // Loaded only here: a run without --queue never touches BullMQ or Redis.
+    const { submitMatrix } = await import('./queue/submit.js');
+    const summary = await submitMatrix(matrix, {
+      out,
+      target,
+      queueName: values['queue-name']!,
+      overrides: values.set!,
+      attempts: intFlag('attempts', values.attempts, 1),
+      lostAfterMs: 1000 * numberFlag('unreachable-after-s', values['unreachable-after-s'], 0.5, 86400),
+      ...(values.only !== undefined ? { only: values.only } : {}),
+      ...(cellList !== undefined ? { cells: cellList } : {}),
+      ...(shard !== undefined ? { shard } : {}),
+    });
+    console.log(
+      `ran ${summary.ran.length} cells on the queue's workers, ${summary.skipped.length} already done${summary.retried.length > 0 ? `, ${summary.retried.length} retried` : ''}, in ${((performance.now() - t0) / 1000).toFixed(0)} s; report: rfl report ${out}`,
+    );
+    if (summary.failed.length > 0)
+      throw new Error(
+        `${summary.failed.length} cell${summary.failed.length === 1 ? '' : 's'} failed (${summary.failed.map((f) => f.id).join(', ')}); the lines above say why; submit the matrix again to retry them`,
+      );
+    return;
+  }
+  await initBackend();
   const summary = await runMatrix(matrix, {
     out,
     overrides: values.set!,
     ...(values.only !== undefined ? { only: values.only } : {}),
-    ...(values.cells !== undefined
-      ? {
-          cells: values.cells
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s !== ''),
-        }
-      : {}),
+    ...(cellList !== undefined ? { cells: cellList } : {}),
     ...(shard !== undefined ? { shard } : {}),
     ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}),
     onCell: (cell, r, k, n, ms) => {
