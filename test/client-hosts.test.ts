@@ -61,8 +61,13 @@ describe('virtual clients on several client hosts, one coordinator', function ()
   let dir: string;
   let embedded: { weights: Float32Array; rounds: unknown[]; accuracy: unknown };
   const children: ChildProcess[] = [];
+  let previousBackend: string | undefined;
 
   before(async () => {
+    // Every thread and process on wasm: the embedded run's pool workers read RFL_BACKEND too (the automatic choice
+    // would give them native, whose sums round differently from the children's).
+    previousBackend = process.env['RFL_BACKEND'];
+    process.env['RFL_BACKEND'] = 'wasm';
     await initBackend({ backend: 'wasm', quiet: true });
     dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-hosts-'));
     // The CLI runs read the scenario the embedded run resolves.
@@ -72,6 +77,8 @@ describe('virtual clients on several client hosts, one coordinator', function ()
   });
   after(() => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (previousBackend === undefined) delete process.env['RFL_BACKEND'];
+    else process.env['RFL_BACKEND'] = previousBackend;
   });
 
   /** Runs the scenario with `hosts` client hosts; returns the run directory. */

@@ -106,6 +106,7 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
   this.timeout(240000);
   let redis: TestRedis;
   let hosts: WorkerHost[] | undefined;
+  let previousBackend: string | undefined;
   let local: string;
   const children: ChildProcess[] = [];
   let w2: Watched;
@@ -119,6 +120,10 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
     hosts = made.hosts;
     console.log(hosts !== undefined ? `      (workers in network namespaces ${hosts.map((h) => h.ns).join(', ')})` : `      (workers on loopback: ${made.reason})`);
     redis = await startRedis(hosts?.map((h) => h.gateway) ?? []);
+    // Every thread and process on wasm: the embedded run's pool workers read RFL_BACKEND too (the automatic choice
+    // would give them native, whose sums round differently from the children's).
+    previousBackend = process.env['RFL_BACKEND'];
+    process.env['RFL_BACKEND'] = 'wasm';
     await initBackend({ backend: 'wasm', quiet: true });
     local = path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-queue-')), 'local');
     await runMatrix(parseMatrix(MATRIX), { out: local });
@@ -127,6 +132,8 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
 
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (previousBackend === undefined) delete process.env['RFL_BACKEND'];
+    else process.env['RFL_BACKEND'] = previousBackend;
     await redis?.dispose();
     if (hosts !== undefined) removeWorkerHosts(hosts);
   });
