@@ -16,13 +16,16 @@ export function resultsSansTiming(text: string, runDir: string): string {
   return out.split(JSON.stringify(runDir)).join('<runDir>');
 }
 
-/** A JSON-lines file with each line's `ms` (wall times) dropped. */
+/**
+ * A JSON-lines file with each line's `ms` (wall times) and `mainTensors` dropped: the latter counts every live
+ * tensor of the process's main thread, which for a run inside the test process includes what earlier tests left.
+ */
 export function jsonlSansTiming(text: string): unknown[] {
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => {
-      const { ms: _ms, ...rest } = JSON.parse(l) as Record<string, unknown>;
+      const { ms: _ms, mainTensors: _mainTensors, ...rest } = JSON.parse(l) as Record<string, unknown>;
       return rest;
     });
 }
