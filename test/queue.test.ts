@@ -63,19 +63,29 @@ const RFL = path.resolve('dist/cli/rfl.js');
 /** A child process's stderr, and a way to wait for a line matching a pattern (from a given offset on). */
 class Watched {
   text = '';
-  private waiters: { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void }[] = [];
+  private waiters: { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void; reject: (e: Error) => void }[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   constructor(readonly proc: ChildProcess) {
     proc.stderr!.on('data', (d: Buffer) => {
       this.text += d.toString();
       this.check();
     });
-    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      proc.once('close', (code, signal) => {
+        // A line awaited from a process that is gone will never come: fail with what it said.
+        for (const w of this.waiters.splice(0)) w.reject(new Error(`the process exited (${code ?? signal}) before printing ${w.re}: ${this.text.slice(-800)}`));
+        resolve({ code, signal });
+      }),
+    );
   }
   /** Resolves with the first match of `re` at or after offset `from` of the text. */
   waitFor(re: RegExp, from = 0): Promise<RegExpMatchArray> {
-    return new Promise((resolve) => {
-      this.waiters.push({ re, from, resolve });
+    return new Promise((resolve, reject) => {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+        const m = this.text.slice(from).match(re);
+        return m !== null ? resolve(m) : reject(new Error(`the process exited before printing ${re}: ${this.text.slice(-800)}`));
+      }
+      this.waiters.push({ re, from, resolve, reject });
       this.check();
     });
   }
@@ -108,6 +118,8 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
   let hosts: WorkerHost[] | undefined;
   let local: string;
   const children: ChildProcess[] = [];
+  // A failing test must not leave a submitter waiting on Redis (mocha would never exit).
+  const stop = new AbortController();
   let w2: Watched;
   const urlFor = (k: number): string => redis.url(hosts?.[k]?.gateway);
 
@@ -126,6 +138,7 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
   });
 
   after(async () => {
+    stop.abort();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await redis?.dispose();
     if (hosts !== undefined) removeWorkerHosts(hosts);
@@ -147,7 +160,7 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
     await queue.add('cell', { protocol: 1, fingerprint: 'not-a-fingerprint', matrix: {}, cell: 'x' }, { jobId: 'malformed-1', attempts: 3 });
 
     const w1 = new Watched(
-      spawnOn(hosts?.[0], [fileURLToPath(new URL('./fixtures/queue-worker-killed.js', import.meta.url)), JSON.stringify({ url: urlFor(0), name: 'w1', ...LOCK, killRound: 1 })], {
+      spawnOn(hosts?.[0], [fileURLToPath(new URL('./fixtures/queue-worker-killed.js', import.meta.url)), JSON.stringify({ url: urlFor(0), name: 'w1', ...LOCK })], {
         stdio: ['ignore', 'ignore', 'pipe'],
       }),
     );
@@ -155,9 +168,10 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
     await w1.waitFor(/taking cells/);
     const out = path.join(path.dirname(local), 'queued');
     const lines = new Lines();
-    const submitted: Promise<SubmitSummary> = submitMatrix(parseMatrix(MATRIX), { out, target, lostAfterMs: LOCK.lostAfterMs, log: lines.log });
-    // The second worker starts once the first holds a cell, so the first surely dies in mid-cell with its lock held.
-    await w1.waitFor(/cell \S+ of matrix queue-e2e: running/);
+    const submitted: Promise<SubmitSummary> = submitMatrix(parseMatrix(MATRIX), { out, target, lostAfterMs: LOCK.lostAfterMs, log: lines.log, signal: stop.signal });
+    // The second worker starts once the first holds a cell, so the first surely dies in mid-cell with its lock held
+    // (its processor kills it after round 1 of that cell, from the cell's thread).
+    const killed = (await w1.waitFor(/cell (\S+) of matrix queue-e2e: running/))[1]!;
     w2 = new Watched(
       spawnOn(
         hosts?.[1],
@@ -180,7 +194,6 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
       ),
     );
     children.push(w2.proc);
-    const killed = (await w1.waitFor(/killing myself in cell (\S+) after round 1/))[1]!;
     expect((await w1.exited).signal, w1.text.slice(-600)).to.equal('SIGKILL');
 
     const summary = await submitted;
@@ -221,7 +234,7 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
 
     const out = path.join(path.dirname(local), 'restarted');
     const lines = new Lines();
-    const submitted = submitMatrix(parseMatrix(MATRIX), { out, target, cells, lostAfterMs: LOCK.lostAfterMs, reconcileMs: 60000, log: lines.log });
+    const submitted = submitMatrix(parseMatrix(MATRIX), { out, target, cells, lostAfterMs: LOCK.lostAfterMs, reconcileMs: 60000, log: lines.log, signal: stop.signal });
     await lines.waitFor(/^queue: 0\/2 done, 0 running, 2 queued$/);
     // Redis restarts without its data: the jobs are gone, and the submitter queues them again once it answers.
     await redis.stop();

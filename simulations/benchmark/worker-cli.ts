@@ -37,6 +37,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const maxStalled = intFlag('max-stalled', values['max-stalled'], 1);
   const lostAfterMs = 1000 * numberFlag('unreachable-after-s', values['unreachable-after-s'], 0.5, 86400);
   const workers = values.workers !== undefined ? intFlag('workers', values.workers, 1) : undefined;
+  // The cells compute on the worker's sandbox thread; this line names the backend they will pick, before any runs.
   await initBackend(values.backend !== undefined ? { backend: values.backend as BackendName } : {});
   const worker = await startCellWorker({
     target,
@@ -47,6 +48,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     lostAfterMs,
     ...(values.name !== undefined ? { name: values.name } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}),
   });
   await new Promise<void>((resolve) => {
     let signals = 0;
