@@ -55,11 +55,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     const stop = (signal: string): void => {
       signals++;
       if (signals > 1) {
-        console.error(`worker ${worker.name}: ${signal} again: stopping now${worker.current() !== undefined ? `; cell ${worker.current()} will run again on another worker` : ''}`);
+        console.error(`worker ${worker.name}: ${signal} again: stopping now${worker.current() !== undefined ? `; job ${worker.current()} will run again on another worker` : ''}`);
         process.exit(130);
       }
-      const cell = worker.current();
-      console.error(`worker ${worker.name}: ${signal}: ${cell !== undefined ? `finishing cell ${cell}, then stopping (${signal} again to stop now)` : 'stopping'}`);
+      const job = worker.current();
+      console.error(`worker ${worker.name}: ${signal}: ${job !== undefined ? `finishing job ${job}, then stopping (${signal} again to stop now)` : 'stopping'}`);
       void worker.close().then(resolve, resolve);
     };
     process.on('SIGINT', () => stop('SIGINT'));

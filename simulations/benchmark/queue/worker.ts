@@ -50,7 +50,7 @@ export interface CellWorker {
   name: string;
   /** Stops taking cells; with `force`, also abandons the one running (its lock expires and it is retried elsewhere). */
   close(force?: boolean): Promise<void>;
-  /** The cell running now, if any. */
+  /** The id of the job (`<fingerprint>.<cell id>`) running now, if any. */
   current(): string | undefined;
 }
 
