@@ -10,10 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../shared/compute/backend.js';
 import { readCheckpoint } from '../server/run-store.js';
-import { runSimulation } from '../simulations/engine.js';
-import { resolveScenario } from '../simulations/scenario.js';
 import { closedPort } from './helpers/closed-port.js';
 import { jsonlSansTiming } from './helpers/sans-timing.js';
 
@@ -61,24 +58,21 @@ describe('virtual clients on several client hosts, one coordinator', function ()
   let dir: string;
   let embedded: { weights: Float32Array; rounds: unknown[]; accuracy: unknown };
   const children: ChildProcess[] = [];
-  let previousBackend: string | undefined;
 
   before(async () => {
-    // Every thread and process on wasm: the embedded run's pool workers read RFL_BACKEND too (the automatic choice
-    // would give them native, whose sums round differently from the children's).
-    previousBackend = process.env['RFL_BACKEND'];
-    process.env['RFL_BACKEND'] = 'wasm';
-    await initBackend({ backend: 'wasm', quiet: true });
     dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-hosts-'));
-    // The CLI runs read the scenario the embedded run resolves.
     writeFileSync(path.join(dir, 'scenario.json'), JSON.stringify(SCENARIO));
-    const r = await runSimulation({ scenario: resolveScenario(SCENARIO), runDir: path.join(dir, 'embedded'), log: () => undefined });
-    embedded = { weights: r.weights!, rounds: jsonlSansTiming(readFileSync(path.join(dir, 'embedded', 'rounds.jsonl'), 'utf8')), accuracy: r.final.accuracy };
+    // One process, as a user runs it (a fresh process: rounds.jsonl records the live tensor count of the process).
+    const one = rfl(['simulate', '--config', 'scenario.json', '--out', 'embedded', '--no-progress'], dir);
+    expect(await one.exit, one.err()).to.equal(0);
+    embedded = {
+      weights: readCheckpoint(path.join(dir, 'embedded', 'checkpoint.bin')).weights,
+      rounds: jsonlSansTiming(readFileSync(path.join(dir, 'embedded', 'rounds.jsonl'), 'utf8')),
+      accuracy: (JSON.parse(readFileSync(path.join(dir, 'embedded', 'results.json'), 'utf8')) as { final: { accuracy: unknown } }).final.accuracy,
+    };
   });
   after(() => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    if (previousBackend === undefined) delete process.env['RFL_BACKEND'];
-    else process.env['RFL_BACKEND'] = previousBackend;
   });
 
   /** Runs the scenario with `hosts` client hosts; returns the run directory. */

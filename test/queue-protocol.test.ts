@@ -19,7 +19,7 @@ import { LinkMonitor } from '../simulations/benchmark/queue/link-monitor.js';
 import { QueueProgress } from '../simulations/benchmark/queue/progress.js';
 import { jobIdOf, matrixFingerprint, QUEUE_PROTOCOL, type CellResult } from '../simulations/benchmark/queue/protocol.js';
 import { parseRedisTarget } from '../simulations/benchmark/queue/redis-target.js';
-import { cellOfJob } from '../simulations/benchmark/queue/worker.js';
+import { cellOfJob } from '../simulations/benchmark/queue/cell-processor.js';
 import { CellResultError, writeCellOnce } from '../simulations/benchmark/queue/write-cell.js';
 import { prepareScenario } from '../simulations/scenario.js';
 

@@ -14,16 +14,14 @@
  * and the link monitor run on short settings (3 s, 0.5 s, 2 s), which only make the waits shorter.
  */
 import { expect } from 'chai';
-import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Job, Queue } from 'bullmq';
-import { initBackend } from '../shared/compute/backend.js';
 import { readCheckpoint } from '../server/run-store.js';
 import { expandMatrix, parseMatrix } from '../simulations/benchmark/matrix.js';
-import { runMatrix } from '../simulations/benchmark/run.js';
 import { parseRedisTarget } from '../simulations/benchmark/queue/redis-target.js';
 import { submitMatrix, type SubmitSummary } from '../simulations/benchmark/queue/submit.js';
 import { buildReport } from '../simulations/report/build.js';
@@ -63,19 +61,29 @@ const RFL = path.resolve('dist/cli/rfl.js');
 /** A child process's stderr, and a way to wait for a line matching a pattern (from a given offset on). */
 class Watched {
   text = '';
-  private waiters: { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void }[] = [];
+  private waiters: { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void; reject: (e: Error) => void }[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   constructor(readonly proc: ChildProcess) {
     proc.stderr!.on('data', (d: Buffer) => {
       this.text += d.toString();
       this.check();
     });
-    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      proc.once('close', (code, signal) => {
+        // A line awaited from a process that is gone will never come: fail with what it said.
+        for (const w of this.waiters.splice(0)) w.reject(new Error(`the process exited (${code ?? signal}) before printing ${w.re}: ${this.text.slice(-800)}`));
+        resolve({ code, signal });
+      }),
+    );
   }
   /** Resolves with the first match of `re` at or after offset `from` of the text. */
   waitFor(re: RegExp, from = 0): Promise<RegExpMatchArray> {
-    return new Promise((resolve) => {
-      this.waiters.push({ re, from, resolve });
+    return new Promise((resolve, reject) => {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+        const m = this.text.slice(from).match(re);
+        return m !== null ? resolve(m) : reject(new Error(`the process exited before printing ${re}: ${this.text.slice(-800)}`));
+      }
+      this.waiters.push({ re, from, resolve, reject });
       this.check();
     });
   }
@@ -106,9 +114,10 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
   this.timeout(240000);
   let redis: TestRedis;
   let hosts: WorkerHost[] | undefined;
-  let previousBackend: string | undefined;
   let local: string;
   const children: ChildProcess[] = [];
+  // A failing test must not leave a submitter waiting on Redis (mocha would never exit).
+  const stop = new AbortController();
   let w2: Watched;
   const urlFor = (k: number): string => redis.url(hosts?.[k]?.gateway);
 
@@ -120,20 +129,21 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
     hosts = made.hosts;
     console.log(hosts !== undefined ? `      (workers in network namespaces ${hosts.map((h) => h.ns).join(', ')})` : `      (workers on loopback: ${made.reason})`);
     redis = await startRedis(hosts?.map((h) => h.gateway) ?? []);
-    // Every thread and process on wasm: the embedded run's pool workers read RFL_BACKEND too (the automatic choice
-    // would give them native, whose sums round differently from the children's).
-    previousBackend = process.env['RFL_BACKEND'];
-    process.env['RFL_BACKEND'] = 'wasm';
-    await initBackend({ backend: 'wasm', quiet: true });
     local = path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-queue-')), 'local');
-    await runMatrix(parseMatrix(MATRIX), { out: local });
+    // The single-process run as a user runs it: `rfl benchmark`, in a fresh process (a process's live tensor count,
+    // which rounds.jsonl records, must not carry what earlier tests in this one left behind).
+    writeFileSync(path.join(path.dirname(local), 'matrix.json'), JSON.stringify(MATRIX));
+    const r = spawnSync(process.execPath, [RFL, 'benchmark', '--config', path.join(path.dirname(local), 'matrix.json'), '--out', local], {
+      encoding: 'utf8',
+      env: { ...process.env, RFL_BACKEND: 'wasm' },
+    });
+    expect(r.status, r.stderr).to.equal(0);
     await buildReport([local], path.join(local, 'report'));
   });
 
   after(async () => {
+    stop.abort();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    if (previousBackend === undefined) delete process.env['RFL_BACKEND'];
-    else process.env['RFL_BACKEND'] = previousBackend;
     await redis?.dispose();
     if (hosts !== undefined) removeWorkerHosts(hosts);
   });
@@ -150,69 +160,72 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
   it('runs a 4-cell matrix on two workers, one SIGKILLed mid-cell: each cell written once, the report equal to a single-process run', async () => {
     const target = parseRedisTarget(redis.url());
     const queue = new Queue('rfl-cells', { connection: target.connection });
-    // A malformed job beside the matrix's: refused by whichever worker takes it, and nothing else changes.
-    await queue.add('cell', { protocol: 1, fingerprint: 'not-a-fingerprint', matrix: {}, cell: 'x' }, { jobId: 'malformed-1', attempts: 3 });
+    try {
+      // A malformed job beside the matrix's: refused by whichever worker takes it, and nothing else changes.
+      await queue.add('cell', { protocol: 1, fingerprint: 'not-a-fingerprint', matrix: {}, cell: 'x' }, { jobId: 'malformed-1', attempts: 3 });
 
-    const w1 = new Watched(
-      spawnOn(hosts?.[0], [fileURLToPath(new URL('./fixtures/queue-worker-killed.js', import.meta.url)), JSON.stringify({ url: urlFor(0), name: 'w1', ...LOCK, killRound: 1 })], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      }),
-    );
-    children.push(w1.proc);
-    await w1.waitFor(/taking cells/);
-    const out = path.join(path.dirname(local), 'queued');
-    const lines = new Lines();
-    const submitted: Promise<SubmitSummary> = submitMatrix(parseMatrix(MATRIX), { out, target, lostAfterMs: LOCK.lostAfterMs, log: lines.log });
-    // The second worker starts once the first holds a cell, so the first surely dies in mid-cell with its lock held.
-    await w1.waitFor(/cell \S+ of matrix queue-e2e: running/);
-    w2 = new Watched(
-      spawnOn(
-        hosts?.[1],
-        [
-          RFL,
-          'benchmark',
-          'worker',
-          '--queue',
-          urlFor(1),
-          '--name',
-          'w2',
-          '--lock-s',
-          String(LOCK.lockMs / 1000),
-          '--stalled-check-s',
-          String(LOCK.stalledCheckMs / 1000),
-          '--unreachable-after-s',
-          String(LOCK.lostAfterMs / 1000),
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RFL_BACKEND: 'wasm' } },
-      ),
-    );
-    children.push(w2.proc);
-    const killed = (await w1.waitFor(/killing myself in cell (\S+) after round 1/))[1]!;
-    expect((await w1.exited).signal, w1.text.slice(-600)).to.equal('SIGKILL');
+      const w1 = new Watched(
+        spawnOn(hosts?.[0], [fileURLToPath(new URL('./fixtures/queue-worker-killed.js', import.meta.url)), JSON.stringify({ url: urlFor(0), name: 'w1', ...LOCK })], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        }),
+      );
+      children.push(w1.proc);
+      await w1.waitFor(/taking cells/);
+      const out = path.join(path.dirname(local), 'queued');
+      const lines = new Lines();
+      const submitted: Promise<SubmitSummary> = submitMatrix(parseMatrix(MATRIX), { out, target, lostAfterMs: LOCK.lostAfterMs, log: lines.log, signal: stop.signal });
+      // The second worker starts once the first holds a cell, so the first surely dies in mid-cell with its lock held
+      // (its processor kills it after round 1 of that cell, from the cell's thread).
+      const killed = (await w1.waitFor(/cell (\S+) of matrix queue-e2e: running/))[1]!;
+      w2 = new Watched(
+        spawnOn(
+          hosts?.[1],
+          [
+            RFL,
+            'benchmark',
+            'worker',
+            '--queue',
+            urlFor(1),
+            '--name',
+            'w2',
+            '--lock-s',
+            String(LOCK.lockMs / 1000),
+            '--stalled-check-s',
+            String(LOCK.stalledCheckMs / 1000),
+            '--unreachable-after-s',
+            String(LOCK.lostAfterMs / 1000),
+          ],
+          { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RFL_BACKEND: 'wasm' } },
+        ),
+      );
+      children.push(w2.proc);
+      expect((await w1.exited).signal, w1.text.slice(-600)).to.equal('SIGKILL');
 
-    const summary = await submitted;
-    expect([...summary.ran].sort(), lines.lines.join('\n')).to.deep.equal([...IDS].sort());
-    expect(summary.failed).to.deep.equal([]);
-    expect(summary.duplicates).to.equal(0);
-    expect(summary.retried).to.include(killed);
-    // w1 died before finishing anything: every cell, the killed one included, came back from w2.
-    expect(Object.values(summary.workers)).to.deep.equal(IDS.map(() => 'w2'));
-    expect(lines.lines.join('\n')).to.contain(`queue: cell ${killed}: w1 stopped answering`);
-    expect(
-      lines.lines.some((l) => /^queue: \d\/4 done, 1 running \(\S+ on w2 round [1-3]\/3\), \d queued$/.test(l)),
-      'progress names the worker and the round',
-    ).to.equal(true);
+      const summary = await submitted;
+      expect([...summary.ran].sort(), lines.lines.join('\n')).to.deep.equal([...IDS].sort());
+      expect(summary.failed).to.deep.equal([]);
+      expect(summary.duplicates).to.equal(0);
+      expect(summary.retried).to.include(killed);
+      // w1 died before finishing anything: every cell, the killed one included, came back from w2.
+      expect(Object.values(summary.workers)).to.deep.equal(IDS.map(() => 'w2'));
+      expect(lines.lines.join('\n')).to.contain(`queue: cell ${killed}: w1 stopped answering`);
+      expect(
+        lines.lines.some((l) => /^queue: \d\/4 done, 1 running \(\S+ on w2 round [1-3]\/3\), \d queued$/.test(l)),
+        'progress names the worker and the round',
+      ).to.equal(true);
 
-    expectSameAsLocal(out, IDS);
-    await buildReport([out], path.join(out, 'report'));
-    expect(reportSansTiming(path.join(out, 'report'))).to.deep.equal(reportSansTiming(path.join(local, 'report')));
+      expectSameAsLocal(out, IDS);
+      await buildReport([out], path.join(out, 'report'));
+      expect(reportSansTiming(path.join(out, 'report'))).to.deep.equal(reportSansTiming(path.join(local, 'report')));
 
-    const bad = await Job.fromId(queue, 'malformed-1');
-    expect(await bad!.getState()).to.equal('failed');
-    expect(bad!.failedReason).to.match(/^job malformed-1: refused: malformed payload: fingerprint: 16 lower-case hex digits$/);
-    // Failed for good at once (an unrecoverable refusal), not retried three times.
-    expect(bad!.attemptsMade).to.equal(1);
-    await queue.close();
+      const bad = await Job.fromId(queue, 'malformed-1');
+      expect(await bad!.getState()).to.equal('failed');
+      expect(bad!.failedReason).to.match(/^job malformed-1: refused: malformed payload: fingerprint: 16 lower-case hex digits$/);
+      // Failed for good at once (an unrecoverable refusal), not retried three times.
+      expect(bad!.attemptsMade).to.equal(1);
+    } finally {
+      await queue.close();
+    }
     expect(w2.proc.exitCode).to.equal(null);
   });
 
@@ -228,7 +241,7 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
 
     const out = path.join(path.dirname(local), 'restarted');
     const lines = new Lines();
-    const submitted = submitMatrix(parseMatrix(MATRIX), { out, target, cells, lostAfterMs: LOCK.lostAfterMs, reconcileMs: 60000, log: lines.log });
+    const submitted = submitMatrix(parseMatrix(MATRIX), { out, target, cells, lostAfterMs: LOCK.lostAfterMs, reconcileMs: 60000, log: lines.log, signal: stop.signal });
     await lines.waitFor(/^queue: 0\/2 done, 0 running, 2 queued$/);
     // Redis restarts without its data: the jobs are gone, and the submitter queues them again once it answers.
     await redis.stop();

@@ -37,6 +37,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const maxStalled = intFlag('max-stalled', values['max-stalled'], 1);
   const lostAfterMs = 1000 * numberFlag('unreachable-after-s', values['unreachable-after-s'], 0.5, 86400);
   const workers = values.workers !== undefined ? intFlag('workers', values.workers, 1) : undefined;
+  // The cells compute on the worker's sandbox thread; this line names the backend they will pick, before any runs.
   await initBackend(values.backend !== undefined ? { backend: values.backend as BackendName } : {});
   const worker = await startCellWorker({
     target,
@@ -47,17 +48,18 @@ export async function main(argv: readonly string[]): Promise<void> {
     lostAfterMs,
     ...(values.name !== undefined ? { name: values.name } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}),
   });
   await new Promise<void>((resolve) => {
     let signals = 0;
     const stop = (signal: string): void => {
       signals++;
       if (signals > 1) {
-        console.error(`worker ${worker.name}: ${signal} again: stopping now${worker.current() !== undefined ? `; cell ${worker.current()} will run again on another worker` : ''}`);
+        console.error(`worker ${worker.name}: ${signal} again: stopping now${worker.current() !== undefined ? `; job ${worker.current()} will run again on another worker` : ''}`);
         process.exit(130);
       }
-      const cell = worker.current();
-      console.error(`worker ${worker.name}: ${signal}: ${cell !== undefined ? `finishing cell ${cell}, then stopping (${signal} again to stop now)` : 'stopping'}`);
+      const job = worker.current();
+      console.error(`worker ${worker.name}: ${signal}: ${job !== undefined ? `finishing job ${job}, then stopping (${signal} again to stop now)` : 'stopping'}`);
       void worker.close().then(resolve, resolve);
     };
     process.on('SIGINT', () => stop('SIGINT'));

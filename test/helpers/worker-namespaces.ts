@@ -1,7 +1,8 @@
 /**
  * Separate hosts for the queue tests, as test/netns.test.ts makes them: one network namespace per worker process,
- * each joined to the test's own namespace by a veth pair the test makes (10.78.<k>.2 inside, 10.78.<k>.1 on the
- * test's side, where the test's Redis also listens). A link can be cut and restored (`ip link set … down/up` on the
+ * each joined to the test's own namespace by a veth pair the test makes (10.78.<n>.2 inside, 10.78.<n>.1 on the
+ * test's side, where the test's Redis also listens; n is a subnet no interface of the machine uses yet, so two test
+ * runs at once, say a developer's and CI's, never route into each other's namespaces). A link can be cut and restored (`ip link set … down/up` on the
  * test's end). Where the machine cannot make namespaces (not root, no `ip`), the workers run on loopback instead,
  * and `reason` says why.
  */
@@ -23,13 +24,24 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: 'pipe' });
 }
 
+/** Third octets of the 10.78.0.0/16 subnets some interface of this namespace already has. */
+function usedSubnets(): Set<number> {
+  const out = execFileSync('ip', ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' });
+  return new Set([...out.matchAll(/inet 10\.78\.(\d+)\./g)].map((m) => Number(m[1])));
+}
+
 /** Makes `n` namespaces with a link each. */
 export function makeWorkerHosts(n: number): WorkerHosts {
   if (process.getuid?.() !== 0) return { hosts: undefined, reason: 'network namespaces need root' };
   const hosts: WorkerHost[] = [];
   try {
+    const used = usedSubnets();
+    // Starting from the pid, so two runs that look at the same moment still pick apart.
+    let subnet = (process.pid % 250) + 1;
     for (let k = 1; k <= n; k++) {
-      const h: WorkerHost = { ns: `rflQ${process.pid}n${k}`, dev: `rq${process.pid % 100000}n${k}`, gateway: `10.78.${k}.1` };
+      while (used.has(subnet)) subnet = (subnet % 254) + 1;
+      used.add(subnet);
+      const h: WorkerHost = { ns: `rflQ${process.pid}n${k}`, dev: `rq${process.pid % 100000}n${k}`, gateway: `10.78.${subnet}.1` };
       const inner = `rw${process.pid % 100000}n${k}`;
       ip('netns', 'add', h.ns);
       hosts.push(h);
@@ -37,7 +49,7 @@ export function makeWorkerHosts(n: number): WorkerHosts {
       ip('link', 'set', inner, 'netns', h.ns);
       ip('addr', 'add', `${h.gateway}/24`, 'dev', h.dev);
       ip('link', 'set', h.dev, 'up');
-      ip('-n', h.ns, 'addr', 'add', `10.78.${k}.2/24`, 'dev', inner);
+      ip('-n', h.ns, 'addr', 'add', `10.78.${subnet}.2/24`, 'dev', inner);
       ip('-n', h.ns, 'link', 'set', inner, 'up');
       ip('-n', h.ns, 'link', 'set', 'lo', 'up');
     }

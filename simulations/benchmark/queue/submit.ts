@@ -45,6 +45,8 @@ export interface SubmitOptions {
   log?: (line: string) => void;
   /** Every change of the progress (tests act on it: they kill a worker running a given cell). */
   onProgress?: (p: QueueProgress) => void;
+  /** Stops waiting (the cells stay queued, and a later submission picks them up) and closes the connections. */
+  signal?: AbortSignal;
 }
 
 /** What `submitMatrix` did. */
@@ -131,7 +133,14 @@ export async function submitMatrix(matrix: MatrixConfig, opts: SubmitOptions): P
     opts.onProgress?.(progress);
   };
   let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
+  let abort!: (err: Error) => void;
+  const finished = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    abort = reject;
+  });
+  const onAbort = (): void => abort(new Error(`queue: stopped waiting for ${awaited.size} cell${awaited.size === 1 ? '' : 's'}; they stay queued, and submitting the matrix again picks them up`));
+  if (opts.signal?.aborted === true) onAbort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   // Every event and every look-up runs in turn, so two reports about one cell never interleave.
   let chain = Promise.resolve();
   const schedule = (step: () => Promise<void>): void => {
@@ -307,6 +316,7 @@ export async function submitMatrix(matrix: MatrixConfig, opts: SubmitOptions): P
     await finished;
     await chain;
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
     if (timer !== undefined) clearInterval(timer);
     monitor.stop();
     await events.close().catch(() => undefined);

@@ -1,25 +1,22 @@
 /**
  * `rfl benchmark worker --queue redis://host:port`: takes cells from the queue one at a time, runs each exactly as
- * a local matrix run does (run.ts `runCell`, in a scratch directory), reports its rounds as job progress, and
- * returns the cell's files as the job's result (protocol.ts). Start as many as you like, on any machines that reach
- * Redis and hold the matrix's data.
+ * a local matrix run does, reports its rounds as job progress, and returns the cell's files as the job's result
+ * (cell-processor.ts, protocol.ts). Start as many as you like, on any machines that reach Redis and hold the
+ * matrix's data.
  *
- * A job is untrusted input: its payload is checked (schema, the matrix validated again, its fingerprint, the job
- * id) before anything runs, and a job that fails a check is failed for good with the reason (BullMQ's
- * UnrecoverableError: no retry), the worker going on with the next. Locks, their renewal and the stalled-job
- * check are BullMQ's: a worker killed mid-cell stops renewing its lock, and another worker's stalled check puts
- * the cell back in the queue, to start over.
+ * The cell runs in BullMQ's sandbox on a worker thread (cell-sandbox.ts), so this thread stays free for what keeps
+ * the job: BullMQ renews the job's lock from here, however long a simulation keeps its own thread busy (training a
+ * transfer attack's surrogates, decoding a dataset). Locks, their renewal and the stalled-job check are BullMQ's: a
+ * worker killed mid-cell stops renewing its lock, and another worker's stalled check puts the cell back in the
+ * queue, to start over. A job is untrusted input: a job that fails its checks is failed for good with the reason
+ * (BullMQ's UnrecoverableError: no retry), and the worker goes on with the next.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { DatasetSplit } from '../../../shared/data/dataset.js';
-import { expandMatrix, parseMatrix, type Cell } from '../matrix.js';
-import { runCell } from '../run.js';
-import { packRunDir } from './cell-files.js';
+import { Worker } from 'bullmq';
+import type { BackendName } from '../../../shared/compute/backend.js';
+import type { CellProcessorSettings } from './cell-processor.js';
 import { LINK_CHECK_KEY, LinkMonitor } from './link-monitor.js';
-import { CELL_JOB, CellJobSchema, DEFAULT_QUEUE_NAME, firstIssue, jobIdOf, matrixFingerprint, QUEUE_PROTOCOL, type CellProgress, type CellResult } from './protocol.js';
+import { DEFAULT_QUEUE_NAME } from './protocol.js';
 import type { RedisTarget } from './redis-target.js';
 
 /** Options of `startCellWorker`. */
@@ -40,10 +37,12 @@ export interface CellWorkerOptions {
   lostAfterMs?: number;
   /** Where cells run before their files are sent back (default: the system's temporary folder). */
   scratch?: string;
-  /** One line per event (default: stderr). */
+  /** Compute backend of the cells' simulations. */
+  backend?: BackendName;
+  /** One line per event (default: stderr; the cells' own lines go to stderr from their thread). */
   log?: (line: string) => void;
-  /** Each completed round of a cell (tests stop the process here, mid-cell). */
-  onRound?: (cell: string, round: number) => void;
+  /** The sandbox's processor module (default cell-sandbox.js; a test's stops the process mid-cell). */
+  processorFile?: URL;
 }
 
 /** A running worker. */
@@ -51,38 +50,8 @@ export interface CellWorker {
   name: string;
   /** Stops taking cells; with `force`, also abandons the one running (its lock expires and it is retried elsewhere). */
   close(force?: boolean): Promise<void>;
-  /** The cell running now, if any. */
+  /** The id of the job (`<fingerprint>.<cell id>`) running now, if any. */
   current(): string | undefined;
-}
-
-/** Reads a job as a cell to run, or throws UnrecoverableError saying what is wrong with it. */
-export function cellOfJob(job: Pick<Job, 'id' | 'name' | 'data'>): { cell: Cell; fingerprint: string; matrixName: string } {
-  const refuse = (why: string): never => {
-    throw new UnrecoverableError(`job ${job.id ?? '?'}: refused: ${why}`);
-  };
-  if (job.name !== CELL_JOB) refuse(`not a cell job (name ${JSON.stringify(job.name)}, expected ${CELL_JOB})`);
-  const protocol = (job.data as { protocol?: unknown } | null)?.protocol;
-  if (protocol !== QUEUE_PROTOCOL) refuse(`protocol ${JSON.stringify(protocol)}, this worker speaks ${QUEUE_PROTOCOL} (run the same robust-fl version on both sides)`);
-  const parsed = CellJobSchema.safeParse(job.data);
-  if (!parsed.success) return refuse(`malformed payload: ${firstIssue(parsed.error)}`);
-  const { fingerprint, cell: id } = parsed.data;
-  let matrix;
-  try {
-    matrix = parseMatrix(parsed.data.matrix);
-  } catch (err) {
-    return refuse(`its matrix does not validate: ${(err as Error).message}`);
-  }
-  if (matrixFingerprint(matrix) !== fingerprint) refuse(`its matrix's fingerprint is ${matrixFingerprint(matrix)}, not the ${fingerprint} it claims`);
-  if (job.id !== jobIdOf(fingerprint, id)) refuse(`its id should be ${jobIdOf(fingerprint, id)}`);
-  let cells: Cell[];
-  try {
-    cells = expandMatrix(matrix);
-  } catch (err) {
-    return refuse(`its matrix has an invalid cell: ${(err as Error).message}`);
-  }
-  const cell = cells.find((c) => c.id === id);
-  if (cell === undefined) return refuse(`matrix ${matrix.name} has no cell ${id}`);
-  return { cell, fingerprint, matrixName: matrix.name };
 }
 
 /** Starts taking cells from the queue. */
@@ -90,48 +59,19 @@ export async function startCellWorker(opts: CellWorkerOptions): Promise<CellWork
   const log = opts.log ?? ((line: string) => console.error(line));
   const name = opts.name ?? `${os.hostname()}:${process.pid}`;
   const queueName = opts.queueName ?? DEFAULT_QUEUE_NAME;
-  const scratch = opts.scratch ?? os.tmpdir();
-  const datasets = new Map<string, DatasetSplit>();
   let current: string | undefined;
-
-  const processor = async (job: Job): Promise<CellResult> => {
-    const { cell, fingerprint, matrixName } = cellOfJob(job);
-    current = cell.id;
-    const rounds = cell.scenario.federated.rounds;
-    // Not awaited: while Redis is away a progress report waits for it, and the cell must not.
-    const report = (round: number): void => {
-      const p: CellProgress = { worker: name, round, rounds };
-      job.updateProgress(p).catch(() => undefined);
-    };
-    log(
-      `cell ${cell.id} of matrix ${matrixName}: running (attempt ${job.attemptsStarted}${job.stalledCounter > 0 ? `, after ${job.stalledCounter} stall${job.stalledCounter === 1 ? '' : 's'}` : ''})`,
-    );
-    report(0);
-    const t0 = performance.now();
-    const dir = mkdtempSync(path.join(scratch, 'rfl-cell-'));
-    try {
-      const run = path.join(dir, 'run');
-      await runCell(cell, run, {
-        datasets,
-        resume: false,
-        ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
-        onRound: (r) => {
-          report(r.round);
-          opts.onRound?.(cell.id, r.round);
-        },
-      });
-      const files = packRunDir(run);
-      log(`cell ${cell.id}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s; sending its ${files.length} files back`);
-      return { protocol: QUEUE_PROTOCOL, fingerprint, cell: cell.id, worker: name, files };
-    } finally {
-      current = undefined;
-      rmSync(dir, { recursive: true, force: true });
-    }
+  const settings: CellProcessorSettings = {
+    name,
+    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    ...(opts.scratch !== undefined ? { scratch: opts.scratch } : {}),
+    ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
   };
 
-  const worker = new Worker(queueName, processor, {
+  const worker = new Worker(queueName, opts.processorFile ?? new URL('./cell-sandbox.js', import.meta.url), {
     connection: opts.target.connection,
     name,
+    useWorkerThreads: true,
+    workerThreadsOptions: { workerData: settings },
     // One cell at a time: a cell's simulation already uses every worker thread it is given.
     concurrency: 1,
     lockDuration: opts.lockMs ?? 30_000,
@@ -162,7 +102,10 @@ export async function startCellWorker(opts: CellWorkerOptions): Promise<CellWork
   worker.on('lockRenewalFailed', (ids: string[]) => {
     for (const id of ids) log(`job ${id}: this worker lost its lock (Redis was out of reach longer than the lock lasts); the cell goes back to the queue, and this run's result will be refused`);
   });
+  worker.on('active', (job) => (current = job.id));
+  worker.on('completed', () => (current = undefined));
   worker.on('failed', (job, err) => {
+    current = undefined;
     if (job !== undefined) log(`job ${job.id}: failed: ${err.message}`);
   });
   void worker.run().catch((err: unknown) => log(`queue: the worker stopped: ${(err as Error).message}`));
