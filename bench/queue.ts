@@ -169,6 +169,8 @@ interface QueueRun {
   othersCpuS: number | null;
   /** Cells each worker ran. */
   cellsPerWorker: Record<string, number>;
+  /** The compute backends the cells ran on, from their results.json (`machine.backend`). */
+  backends: string[];
   accuracy: Record<string, number>;
 }
 
@@ -217,12 +219,14 @@ export async function main(argv: readonly string[]): Promise<void> {
       if (summary.failed.length > 0) throw new Error(`bench queue: ${summary.failed.length} cells failed with ${n} workers: ${summary.failed.map((f) => `${f.id}: ${f.reason}`).join('; ')}`);
       const cellsPerWorker: Record<string, number> = {};
       for (const w of Object.values(summary.workers)) cellsPerWorker[w] = (cellsPerWorker[w] ?? 0) + 1;
-      const accuracy = Object.fromEntries(
-        [...summary.ran].sort().map((id) => [id, (JSON.parse(readFileSync(path.join(out, 'cells', id, 'results.json'), 'utf8')) as { final: { accuracy: { clean: number } } }).final.accuracy.clean]),
-      );
-      runs.push({ workers: n, wallMs, loadBefore, loadAfter, workerCpuS, submitterCpuS: (self.user + self.system) / 1e6, redisCpuS, othersCpuS, cellsPerWorker, accuracy });
+      type CellResults = { final: { accuracy: { clean: number } }; machine?: { backend?: string } };
+      const results = [...summary.ran].sort().map((id) => [id, JSON.parse(readFileSync(path.join(out, 'cells', id, 'results.json'), 'utf8')) as CellResults] as const);
+      const accuracy = Object.fromEntries(results.map(([id, r]) => [id, r.final.accuracy.clean]));
+      // The compute backend the workers' cells ran on (each cell's results say), so a ratio is read with its backend.
+      const backends = [...new Set(results.map(([, r]) => r.machine?.backend ?? 'unknown'))].sort();
+      runs.push({ workers: n, wallMs, loadBefore, loadAfter, workerCpuS, submitterCpuS: (self.user + self.system) / 1e6, redisCpuS, othersCpuS, cellsPerWorker, backends, accuracy });
       console.log(
-        `${n} worker${n === 1 ? ' ' : 's'}: ${(wallMs / 1000).toFixed(1)} s wall for ${summary.ran.length} cells (${Object.entries(cellsPerWorker)
+        `${n} worker${n === 1 ? ' ' : 's'} (${backends.join(', ')}): ${(wallMs / 1000).toFixed(1)} s wall for ${summary.ran.length} cells (${Object.entries(cellsPerWorker)
           .map(([w, c]) => `${w} ${c}`)
           .join(
             ', ',
