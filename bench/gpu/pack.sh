@@ -45,6 +45,10 @@ if ! ls "$out"/debs/*.deb >/dev/null 2>&1; then
   (cd "$out/debs" && apt-get download libvulkan1 libglvnd0 libegl1 libgl1 libglx0 libopengl0 libgles2)
 fi
 cp /usr/share/datasets/fashion-mnist/*-ubyte.gz "$out/data/"
+# The project's native CPU kernels (npm run build; shared/compute/native/addon.ts): the device's CPU workers train
+# on them (device-setup.sh points RFL_NATIVE_BUILD here); absent where this machine could not build them, and the
+# picker then falls back to wasm there as here.
+rm -rf "$out/native" && if [ -f native/build/Release/rfl_native.node ]; then mkdir -p "$out/native/build/Release" && cp native/build/Release/rfl_native.node "$out/native/build/Release/"; fi
 # bench compute looks for ../../bench/torch_compute.py from .gpu/sim/cli/.
 mkdir -p "$out/bench" && cp bench/torch_compute.py "$out/bench/"
 [ -f "$out/data/cnn-fashion.f32" ] || node dist/cli/rfl.js bench eval --train-epochs 2 --save-weights "$out/data/cnn-fashion.f32" --attacks clean --count 1000 --workers 1 --out /tmp/rfl-train-weights.json
