@@ -154,7 +154,7 @@ export function joinPage(assets: PageAssets = { script: '/browser/join.js' }): s
  <input id="count" type="number" min="1" value="300" size="6"> images, seed <input id="seed" type="number" value="3" size="6">, split seed <input id="splitSeed" type="number" value="5" size="6">, shared set <input id="sharedSetSize" type="number" min="0" value="8" size="4"></label>
 <label>IDX images <input id="idx-images" type="file"></label>
 <label>IDX labels <input id="idx-labels" type="file"></label>
-<label>PNG folder <input id="png-folder" type="file" webkitdirectory multiple></label>
+<label>PNG folder <input id="png-folder" type="file" webkitdirectory multiple> (where the browser cannot pick folders: the PNGs and their labels.csv, picked together)</label>
 </fieldset>
 <button type="submit">Join</button>
 </form>

@@ -126,7 +126,11 @@ export class ObserverHub {
 
   constructor(io: Server, token: string, config: FederatedConfig, secure: boolean, log: (line: string) => void) {
     const scalars: Record<string, string | number | boolean> = {};
-    for (const [k, v] of Object.entries(config)) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') scalars[k] = v;
+    for (const [k, v] of Object.entries(config)) {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') scalars[k] = v;
+      // Lists of names (the evaluation attacks) as one line; nested options stay out.
+      else if (Array.isArray(v) && v.every((x): x is string => typeof x === 'string')) scalars[k] = v.join(', ');
+    }
     this.snapshot = { config: scalars, secure, connected: 0, current: null, rounds: [], finished: false };
     this.unexpected = new LimitedLog(log);
     const expected = digest(token);

@@ -9,7 +9,7 @@
  * Everything runs on loopback, port 0; no step waits on the clock (the rounds wait on events).
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -226,7 +226,7 @@ describe('browser clients in Chromium', function () {
     const config = Object.fromEntries(
       await dash.locator('#config tr').evaluateAll((rows) => rows.map((r) => [r.querySelector('th')?.textContent ?? '', r.querySelector('td')?.textContent ?? ''])),
     ) as Record<string, string>;
-    expect(config).to.include({ method: 'fed-bva', rounds: '2', numClients: '5', localEpochs: '1', 'secure aggregation': 'yes' });
+    expect(config).to.include({ method: 'fed-bva', rounds: '2', numClients: '5', localEpochs: '1', evalAttacks: 'clean, fgsm', 'secure aggregation': 'yes' });
     let rounds: RoundMetrics[];
     try {
       await joinNode(f, [3, 4]);
@@ -461,6 +461,18 @@ describe('browser clients in Chromium', function () {
         pixelSum: 0,
       });
       expect(got.pixelSum).to.equal(train.images.reduce((a, v) => a + v, 0));
+      // A browser that cannot pick folders picks the files themselves (no folder paths): the same dataset.
+      const trainDir = path.join(dir, 'train');
+      const flat = readdirSync(trainDir).map((name) => ({ name, base64: readFileSync(path.join(trainDir, name)).toString('base64') }));
+      const picked = await page.evaluate((files) => {
+        const dt = new DataTransfer();
+        for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+        const input = document.getElementById('png-folder') as HTMLInputElement;
+        input.files = dt.files;
+        return { count: input.files.length, paths: [...input.files].filter((f) => f.webkitRelativePath !== '').length };
+      }, flat);
+      expect(picked).to.deep.equal({ count: flat.length, paths: 0 });
+      expect(await page.evaluate(() => (globalThis as WithApi).rfl.pickedDataSummary('png'))).to.deep.equal(got);
     } finally {
       await page.context().close();
       await f.close();
