@@ -4,11 +4,12 @@
  * in IndexedDB. Three pages and two Node clients run two secure fed-bva rounds whose final weights equal an
  * all-Node run with the same seeds; a page closed during the masked-input stage of a SecAgg+ round is a dropout
  * the round recovers from, with the same result as a Node client dropping there; a wrong token gets a plain
- * message; Ed25519 keys and signatures interoperate between the page and Node both ways.
+ * message; a page whose connection drops reconnects, proves its identity again and takes part in the next round;
+ * Ed25519 keys and signatures interoperate between the page and Node both ways.
  * Everything runs on loopback, port 0; no step waits on the clock (the rounds wait on events).
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -25,6 +26,8 @@ import { connect } from '../client/session.js';
 import { startFederation, type Federation } from './helpers/federation.js';
 import type { RoundMetrics } from '../server/coordinator.js';
 import type { CoordinatorOptions } from '../server/coordinator-options.js';
+import { BROWSER_DIR } from '../server/browser-pages.js';
+import type { CodedError } from '../shared/errors/catalogue.js';
 
 /** Where CI's chromium is (.ci/run installs Debian's package when it is missing). */
 export const CHROMIUM = process.env['RFL_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -51,13 +54,45 @@ const shotDir = (): string => process.env['RFL_SCREENSHOT_DIR'] ?? mkdtempSync(p
 
 /** The page's API (client/browser/join.ts), as the test calls it inside the page. */
 interface PageApi {
-  state: { status: string; rounds: { round: number; status: string }[]; stage: string; error?: string; paused: boolean; backend?: string; log: string[] };
+  state: {
+    status: string;
+    rounds: { round: number; status: string }[];
+    stage: string;
+    error?: string;
+    paused: boolean;
+    backend?: string;
+    identityPk?: string;
+    connection: string;
+    reconnects: number;
+    log: string[];
+  };
+  testDropConnection(): boolean;
   identity(clientId: string): Promise<string>;
   signAs(clientId: string, msgHex: string): Promise<string>;
   pickedDataSummary(kind: 'png' | 'idx'): Promise<{ count: number; height: number; width: number; channels: number; numClasses: number; labels: number[]; pixelSum: number }>;
   verify(pkHex: string, msgHex: string, sigHex: string): boolean;
 }
-type WithApi = typeof globalThis & { rfl: PageApi; rflDashboard: { snapshot: { rounds: { round: number }[]; finished: boolean } | null } };
+type WithApi = typeof globalThis & { rfl: PageApi; rflDashboard: { snapshot: { rounds: { round: number }[]; finished: boolean } | null }; rflTextsSeen: string[] };
+
+/**
+ * Records every text the element `#id` shows from now on (a MutationObserver on its text nodes), in the page's
+ * `rflTextsSeen`: what the page displayed, not what its scripts hold.
+ */
+async function recordTexts(page: Page, id: string): Promise<void> {
+  await page.evaluate((elementId) => {
+    const seen: string[] = [];
+    (globalThis as WithApi).rflTextsSeen = seen;
+    const el = document.getElementById(elementId)!;
+    seen.push(el.textContent ?? '');
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === 'characterData') seen.push(r.target.textContent ?? '');
+        for (const n of r.addedNodes) seen.push(n.textContent ?? '');
+      }
+    }).observe(el, { childList: true, characterData: true, subtree: true });
+  }, id);
+}
+const textsSeen = (page: Page): Promise<string[]> => page.evaluate(() => (globalThis as WithApi).rflTextsSeen);
 
 /** Fails on anything in an observer message that could carry an update, a share or a key. */
 function assertSummaryOnly(v: unknown, where: string): void {
@@ -78,6 +113,25 @@ async function run(f: Federation): Promise<RoundMetrics[]> {
   const rounds: RoundMetrics[] = [];
   await f.coordinator.run({ onRound: (m) => rounds.push(m) });
   return rounds;
+}
+
+let reference: Promise<Float32Array> | undefined;
+/** The final weights of the all-Node run of `base` (5 Node clients, same seeds), run once for the tests that need it. */
+function allNodeWeights(): Promise<Float32Array> {
+  reference ??= (async () => {
+    const ref = await startFederation(data, base);
+    try {
+      const rounds = await run(ref);
+      expect(rounds.map((r) => [r.status, r.survivors])).to.deep.equal([
+        ['completed', 5],
+        ['completed', 5],
+      ]);
+      return ref.coordinator.globalWeights().slice();
+    } finally {
+      await ref.close();
+    }
+  })();
+  return reference;
 }
 
 describe('browser clients in Chromium', function () {
@@ -139,6 +193,9 @@ describe('browser clients in Chromium', function () {
         expect(st.status, st.error ?? st.log.join('\n')).to.equal('connected');
         expect(st.backend).to.match(/^compute backend: wasm/);
         expect(st.log.join('\n')).to.include('from IndexedDB');
+        // The whole identity key is on the page, with the entry an operator adds to an enrolment list.
+        expect(await page.locator('#identity').innerText()).to.equal(pk);
+        expect(JSON.parse(await page.locator('#enrol-line').innerText())).to.deep.equal({ clientId: id, identityPk: pk });
         return page;
       }),
     );
@@ -154,13 +211,7 @@ describe('browser clients in Chromium', function () {
   }
 
   it('3 browser pages and 2 Node clients: 2 secure fed-bva rounds, final weights equal an all-Node run', async () => {
-    const ref = await startFederation(data, base);
-    let refRounds: RoundMetrics[];
-    try {
-      refRounds = await run(ref);
-    } finally {
-      await ref.close();
-    }
+    const refWeights = await allNodeWeights();
     const f = await startFederation(data, base, { observerToken: 'watch' }, false);
     const pages = await joinPages(f, [0, 1, 2]);
     // The live dashboard, and a raw observer that records every message it gets.
@@ -171,12 +222,44 @@ describe('browser clients in Chromium', function () {
     const observer = io(`${f.url}/observer`, { auth: { token: 'watch' }, transports: ['websocket'], reconnection: false });
     observer.onAny((event: string, payload: unknown) => observed.push({ event, payload }));
     await new Promise<void>((resolve) => observer.once('observe:snapshot', () => resolve()));
+    // The run's configuration, as the dashboard shows it.
+    const config = Object.fromEntries(
+      await dash.locator('#config tr').evaluateAll((rows) => rows.map((r) => [r.querySelector('th')?.textContent ?? '', r.querySelector('td')?.textContent ?? ''])),
+    ) as Record<string, string>;
+    expect(config).to.include({ method: 'fed-bva', rounds: '2', numClients: '5', localEpochs: '1', evalAttacks: 'clean, fgsm', 'secure aggregation': 'yes' });
     let rounds: RoundMetrics[];
     try {
       await joinNode(f, [3, 4]);
-      rounds = await run(f);
+      await recordTexts(dash, 'progress');
+      const running = run(f);
+      // Mid-round 2, read in one go from the page: the progress line names the round, its step and the live
+      // secure-aggregation stage, and the clients line the counts (5 connected, 5 sampled, none dropped in round 1).
+      const live = await dash.waitForFunction(
+        () => {
+          const progress = document.getElementById('progress')?.textContent ?? '';
+          return /^round 2 of 2 — step: \w+ — secure-aggregation stage: /.test(progress) ? { progress, clients: document.getElementById('clients')?.textContent ?? '' } : false;
+        },
+        undefined,
+        { timeout: 120000, polling: 20 },
+      );
+      const mid = (await live.jsonValue()) as { progress: string; clients: string };
+      expect(mid.progress).to.match(/^round 2 of 2 — step: (keyAgreement|modelSum|sharedSet) — secure-aggregation stage: (setup|shareKeys|collectMasked|unmask)( \((model|bva\/0\/p[12])\))?$/);
+      expect(mid.clients).to.equal('connected 5 · sampled 5 · dropped last round 0');
+      rounds = await running;
       // The dashboard shows every round's number and figures once the round is over.
       await dash.waitForFunction(() => (globalThis as WithApi).rflDashboard.snapshot?.finished === true);
+      // Every stage of secure aggregation was shown live, in the progress line itself.
+      const shown = await textsSeen(dash);
+      for (const t of [
+        'round 1 of 2 — step: train',
+        'round 1 of 2 — step: keyAgreement — secure-aggregation stage: setup',
+        'round 2 of 2 — step: modelSum — secure-aggregation stage: collectMasked (model)',
+        'round 2 of 2 — step: modelSum — secure-aggregation stage: unmask (model)',
+        'round 2 of 2 — step: sharedSet — secure-aggregation stage: collectMasked (bva/0/p2)',
+        'waiting (1 of 2 rounds done)',
+        'finished: 2 of 2 rounds',
+      ])
+        expect(shown, t).to.include(t);
       for (const r of rounds) {
         const row = await dash.locator(`tr[data-round="${r.round}"]`).innerText();
         expect(row).to.include(String(r.round)).and.include('completed').and.include(r.trainLoss!.toFixed(4));
@@ -198,7 +281,6 @@ describe('browser clients in Chromium', function () {
       // The secure-aggregation stages as they went out, SecAgg's and each sum's.
       const stages = observed.filter((o) => o.event === 'observe:stage').map((o) => (o.payload as { stage: string }).stage);
       for (const st of ['setup', 'shareKeys', 'collectMasked (model)', 'unmask (model)', 'collectMasked (bva/0/p1)', 'collectMasked (bva/0/p2)']) expect(stages).to.include(st);
-      expect(await dash.evaluate(() => (globalThis as unknown as { rflDashboard: { stages: string[] } }).rflDashboard.stages)).to.include('round 2: collectMasked (model)');
       for (const o of observed) assertSummaryOnly(o.payload, o.event);
       for (const page of pages) {
         await page.waitForFunction(() => (globalThis as WithApi).rfl.state.rounds.length >= 2);
@@ -217,8 +299,57 @@ describe('browser clients in Chromium', function () {
     expect(rounds.map((r) => r.status)).to.deep.equal(['completed', 'completed']);
     expect(rounds.map((r) => r.survivors)).to.deep.equal([5, 5]);
     expect(rounds[0]!.bvaSums!.map((s) => s.phase)).to.deep.equal(['bva/0/p1', 'bva/0/p2']);
-    expect(refRounds.map((r) => r.status)).to.deep.equal(['completed', 'completed']);
-    expect(maxDiff(f.coordinator.globalWeights(), ref.coordinator.globalWeights())).to.equal(0);
+    expect(maxDiff(f.coordinator.globalWeights(), refWeights)).to.equal(0);
+  });
+
+  it('a page whose connection drops says so, reconnects, proves its identity again and takes part in the next round', async () => {
+    const refWeights = await allNodeWeights();
+    const coordinatorLog: string[] = [];
+    const f = await startFederation(data, base, { log: (l) => coordinatorLog.push(l) }, false);
+    const [page] = await joinPages(f, [0]);
+    const id = f.ids[0]!;
+    const rounds: RoundMetrics[] = [];
+    let afterDrop: { status: string; connection: string } | undefined;
+    try {
+      await recordTexts(page!, 'connection');
+      await joinNode(f, [1, 2, 3, 4]);
+      await f.coordinator.run({
+        onRound: async (m) => {
+          rounds.push(m);
+          if (m.round !== 1) return;
+          // Between rounds 1 and 2 (the engine waits for this hook), once the page has seen round 1 end: its
+          // transport closes under it, as on a network loss, and the test waits until it is back.
+          await page!.waitForFunction(() => (globalThis as WithApi).rfl.state.rounds.length === 1);
+          expect(await page!.evaluate(() => (globalThis as WithApi).rfl.testDropConnection())).to.equal(true);
+          await page!.waitForFunction(() => (globalThis as WithApi).rfl.state.reconnects === 1, undefined, { timeout: 60000 });
+          afterDrop = { status: await page!.locator('#status').innerText(), connection: await page!.locator('#connection').innerText() };
+        },
+      });
+      await page!.waitForFunction(() => (globalThis as WithApi).rfl.state.status === 'finished');
+      const st = await page!.evaluate(() => (globalThis as WithApi).rfl.state);
+      expect(st.rounds).to.deep.equal([
+        { round: 1, status: 'completed' },
+        { round: 2, status: 'completed' },
+      ]);
+      // What the page showed: the loss, the retry, and the return.
+      const shown = await textsSeen(page!);
+      expect(shown.filter((t) => t.startsWith('Connection lost'))[0]).to.equal('Connection lost (the connection closed). Reconnecting…');
+      expect(shown.some((t) => /^Connection lost \(the connection closed\)\. Reconnecting: attempt 1 of 15…$/.test(t))).to.equal(true);
+      expect(afterDrop?.status).to.equal('connected');
+      expect(afterDrop?.connection).to.match(/^Reconnected at \d\d:\d\d:\d\d; identity proven again\.$/);
+      expect(st.log.join('\n')).to.match(/disconnected \(forced close\); reconnecting\n.*reconnected; identity proven again/);
+    } finally {
+      await page!.context().close();
+      await f.close();
+    }
+    // The coordinator admitted the page twice, each time after the identity proof (it logs a client as connected
+    // only once its signature of a fresh nonce verified), and drew it into round 2.
+    expect(coordinatorLog.filter((l) => l.startsWith(`client ${id} connected (`))).to.have.length(2);
+    expect(rounds.map((r) => [r.status, r.survivors, r.cohort.includes(id)])).to.deep.equal([
+      ['completed', 5, true],
+      ['completed', 5, true],
+    ]);
+    expect(maxDiff(f.coordinator.globalWeights(), refWeights)).to.equal(0);
   });
 
   it('a page closed during the masked-input stage of a SecAgg+ round: the round completes with the survivors’ sum', async () => {
@@ -237,7 +368,7 @@ describe('browser clients in Chromium', function () {
     }
     const f = await startFederation(data, one, plus, false);
     // Page 2 stops at the masked input of the model sum; the test then closes its tab.
-    const pages = await joinPages(f, [0, 1, 2], (k): Record<string, string> => (k === 2 ? { pauseAt: 'collectMasked:model' } : {}));
+    const pages = await joinPages(f, [0, 1, 2], (k): Record<string, string> => (k === 2 ? { testPauseAt: 'collectMasked:model' } : {}));
     const dropped = pages[2]!;
     let rounds: RoundMetrics[];
     try {
@@ -259,7 +390,8 @@ describe('browser clients in Chromium', function () {
   });
 
   it('observers are read-only: their token opens no training connection, and what they send is ignored', async () => {
-    const f = await startFederation(data, { ...base, rounds: 1, evalAttacks: ['clean'], finalAttacks: ['clean'] }, { observerToken: 'watch' });
+    const lines: string[] = [];
+    const f = await startFederation(data, { ...base, rounds: 1, evalAttacks: ['clean'], finalAttacks: ['clean'] }, { observerToken: 'watch', log: (l) => lines.push(l) });
     const ref = await startFederation(data, { ...base, rounds: 1, evalAttacks: ['clean'], finalAttacks: ['clean'] });
     try {
       // A wrong observer token is refused.
@@ -267,30 +399,48 @@ describe('browser clients in Chromium', function () {
       const refusal = await new Promise<string>((resolve) => bad.once('connect_error', (e) => resolve(e.message)));
       bad.close();
       expect(refusal).to.equal('invalid observer token');
-      // The observer token is no client token: the training namespace refuses it.
-      const asClient = connect(f.url, { clientId: 'spy', token: 'watch', identity: nacl.sign.keyPair(), trainer: f.trainers[0]!, reconnection: false });
+      // The observer token is no client token: an enrolled identity presenting it is refused, for the token.
+      const spy = nacl.sign.keyPair();
+      f.coordinator.enrol('spy', spy.publicKey);
+      const asClient = connect(f.url, { clientId: 'spy', token: 'watch', identity: spy, trainer: f.trainers[0]!, reconnection: false });
       const err = await asClient.ready.then(
         () => undefined,
-        (e: Error) => e,
+        (e: CodedError) => e,
       );
       asClient.close();
-      expect(err?.message).to.match(/invalid token|not enrolled/);
+      expect(err?.message).to.equal('coordinator refused the connection: invalid token');
+      expect(err?.code).to.equal('auth');
       // An observer that sends training and secure-aggregation messages gets no answer and changes nothing.
       const obs = io(`${f.url}/observer`, { auth: { token: 'watch' }, transports: ['websocket'], reconnection: false });
       await new Promise<void>((resolve) => obs.once('observe:snapshot', () => resolve()));
       let answered = 0;
       const running = run(f);
-      for (const ev of ['round:train', 'secagg:collectMasked', 'secagg:unmask', 'auth:proof'])
-        obs.emit(ev, { ok: true, reply: { numExamples: 1e9, loss: 0, weights: new Float32Array(8) } }, () => answered++);
+      for (let k = 0; k < 6; k++)
+        for (const ev of ['round:train', 'secagg:collectMasked', 'secagg:unmask', 'auth:proof'])
+          obs.emit(ev, { ok: true, reply: { numExamples: 1e9, loss: 0, weights: new Float32Array(8) } }, () => answered++);
       const [rounds] = await Promise.all([running, run(ref)]);
       obs.close();
       expect(answered).to.equal(0);
       expect(rounds[0]!.status).to.equal('completed');
       expect(maxDiff(f.coordinator.globalWeights(), ref.coordinator.globalWeights())).to.equal(0);
+      // The same identity with a client token is admitted (after the run, so that it takes no part in it): the
+      // refusal above was for the token alone.
+      const control = connect(f.url, { clientId: 'spy', token: 'secret', identity: spy, trainer: f.trainers[0]!, reconnection: false });
+      try {
+        await control.ready;
+      } finally {
+        control.close();
+      }
     } finally {
       await f.close();
       await ref.close();
     }
+    // The 24 events were logged 10 at a time at most: the first 10, then their count (told when the hub closed).
+    const told = lines.filter((l) => l.startsWith('observer sent '));
+    expect(told).to.have.length(10);
+    expect(told[0]).to.equal("observer sent 'round:train'; observers are read-only, ignored");
+    expect(told[9]).to.equal("observer sent 'secagg:collectMasked'; observers are read-only, ignored (further ones are counted, not logged one by one)");
+    expect(lines.filter((l) => l.startsWith('observers sent '))).to.deep.equal(['observers sent 14 more unexpected events; observers are read-only, ignored']);
   });
 
   it('a picked folder of PNGs with labels.csv loads in the page as Node’s loader loads it', async () => {
@@ -311,6 +461,18 @@ describe('browser clients in Chromium', function () {
         pixelSum: 0,
       });
       expect(got.pixelSum).to.equal(train.images.reduce((a, v) => a + v, 0));
+      // A browser that cannot pick folders picks the files themselves (no folder paths): the same dataset.
+      const trainDir = path.join(dir, 'train');
+      const flat = readdirSync(trainDir).map((name) => ({ name, base64: readFileSync(path.join(trainDir, name)).toString('base64') }));
+      const picked = await page.evaluate((files) => {
+        const dt = new DataTransfer();
+        for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name));
+        const input = document.getElementById('png-folder') as HTMLInputElement;
+        input.files = dt.files;
+        return { count: input.files.length, paths: [...input.files].filter((f) => f.webkitRelativePath !== '').length };
+      }, flat);
+      expect(picked).to.deep.equal({ count: flat.length, paths: 0 });
+      expect(await page.evaluate(() => (globalThis as WithApi).rfl.pickedDataSummary('png'))).to.deep.equal(got);
     } finally {
       await page.context().close();
       await f.close();
@@ -362,7 +524,25 @@ describe('browser clients in Chromium', function () {
     const f = await startFederation(data, { ...base, rounds: 1 }, {}, false);
     const page = await openJoin(f.url);
     try {
+      // The page shows the identity key of a client id without joining (what an operator enrols).
+      await page.locator('#clientId').fill('interop');
+      await page.locator('#show-identity').click();
+      await page.waitForFunction(() => /^[0-9a-f]{64}$/.test(document.getElementById('identity')?.textContent ?? ''));
+      const shown = await page.locator('#identity').innerText();
       const pk = fromHex(await page.evaluate(() => (globalThis as WithApi).rfl.identity('interop')));
+      expect(shown).to.equal(toHex(pk));
+      // Chromium got the join bundle gzipped (fewer bytes on the wire than it decoded to) and decoded it whole.
+      const sizes = await page.evaluate(() =>
+        (performance.getEntriesByType('resource') as PerformanceResourceTiming[])
+          .filter((e) => new URL(e.name).pathname === '/browser/join.js')
+          .map((e) => ({ encoded: e.encodedBodySize, decoded: e.decodedBodySize })),
+      );
+      const bundle = statSync(path.join(BROWSER_DIR, 'join.js')).size;
+      expect(sizes).to.have.length(1);
+      expect(sizes[0]!.decoded).to.equal(bundle);
+      expect(sizes[0]!.encoded)
+        .to.be.above(0)
+        .and.below(bundle / 2);
       const msg = toHex(nacl.randomBytes(48));
       const node = nacl.sign.keyPair();
       const nodeSig = toHex(ed25519Sign(node.secretKey, fromHex(msg)));

@@ -2,7 +2,8 @@
  * The compute backend in a browser, picked as shared/compute/backend.ts picks it in Node: an explicit choice, else
  * the first candidate that really initialises (WebGL where the browser has it, then tfjs's wasm backend with the
  * project's kernels, then cpu), logged in one line (`compute backend: wasm (webgl failed to load)`). The wasm
- * binaries are fetched from `wasmPath` (the coordinator serves them under /browser/).
+ * binaries are fetched from `wasmPath`: a folder URL, or each binary's URL by file name (the join page gives the
+ * coordinator's versioned URLs, `/browser/<name>?v=<hash>`, which browsers cache).
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -20,9 +21,12 @@ export interface BrowserBackendChoice {
   rejected: { name: BrowserBackend; error: string }[];
 }
 
-async function load(name: BrowserBackend, wasmPath: string): Promise<void> {
+/** Where tfjs's wasm binaries are: a folder URL (ending in '/'), or each binary's URL by its file name. */
+export type WasmPaths = string | Readonly<Record<string, string>>;
+
+async function load(name: BrowserBackend, wasmPath: WasmPaths): Promise<void> {
   if (name === 'wasm') {
-    setWasmPaths(wasmPath);
+    setWasmPaths(typeof wasmPath === 'string' ? wasmPath : { ...wasmPath });
     registerWasmKernels();
   }
   if (!(await tf.setBackend(name))) throw new Error(`backend "${name}" failed to initialise`);
@@ -30,7 +34,7 @@ async function load(name: BrowserBackend, wasmPath: string): Promise<void> {
 }
 
 /** Picks and initialises the backend (`explicit`, else automatic). */
-export async function initBrowserBackend(explicit: BrowserBackend | undefined, wasmPath: string): Promise<BrowserBackendChoice> {
+export async function initBrowserBackend(explicit: BrowserBackend | undefined, wasmPath: WasmPaths): Promise<BrowserBackendChoice> {
   if (explicit !== undefined) {
     if (!(BROWSER_BACKENDS as readonly string[]).includes(explicit)) throw new Error(`unknown backend "${String(explicit)}"; expected one of ${BROWSER_BACKENDS.join(', ')}`);
     await load(explicit, wasmPath);

@@ -8,7 +8,7 @@
 import { io } from 'socket.io-client';
 import type { ObservedRound, ObserverSnapshot } from '../../server/observer.js';
 
-const state: { snapshot: ObserverSnapshot | null; error?: string; connected: boolean; stages: string[] } = { snapshot: null, connected: false, stages: [] };
+const state: { snapshot: ObserverSnapshot | null; error?: string; connected: boolean; lost: boolean } = { snapshot: null, connected: false, lost: false };
 (globalThis as unknown as { rflDashboard: typeof state }).rflDashboard = state;
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
@@ -58,7 +58,7 @@ function timeSplit(r: ObservedRound | undefined): string {
 
 function render(): void {
   const s = state.snapshot;
-  $('conn').textContent = state.error ?? (state.connected ? 'live' : 'connecting…');
+  $('conn').textContent = state.error ?? (state.connected ? 'live' : state.lost ? 'connection lost; reconnecting…' : 'connecting…');
   if (s === null) return;
   $('config').innerHTML =
     Object.entries(s.config)
@@ -110,6 +110,7 @@ function start(): void {
   });
   socket.on('disconnect', () => {
     state.connected = false;
+    state.lost = true;
     render();
   });
   socket.on('observe:snapshot', (s: ObserverSnapshot) => {
@@ -130,7 +131,6 @@ function start(): void {
   });
   socket.on('observe:stage', (m: { round: number; stage: string }) => {
     if (state.snapshot?.current != null) state.snapshot.current.stage = m.stage;
-    state.stages.push(`round ${m.round}: ${m.stage}`);
     render();
   });
   socket.on('observe:round', (r: ObservedRound) => {

@@ -118,18 +118,28 @@ async function decodePng(file: Blob, where: string): Promise<{ width: number; he
 /**
  * A dataset from a picked folder of PNGs and its labels.csv (the training rows; this client trains on all of
  * them). Grey when every picked image is grey (r = g = b), else colour; alpha is dropped; pixels / 255.
+ *
+ * A browser that cannot pick folders (older mobile browsers) offers a multi-file picker instead: files picked
+ * that way carry no folder path, and are then found by file name, with the labels.csv picked among them (the
+ * PNGs and labels.csv of one folder, picked together).
  */
 export async function pngFolderData(files: readonly FolderFile[]): Promise<LocalData> {
-  const byPath = new Map(files.map((f) => [f.webkitRelativePath.split('/').slice(1).join('/'), f]));
+  const flat = files.length > 0 && files.every((f) => f.webkitRelativePath === '');
+  const byPath = new Map(files.map((f) => [flat ? f.name : f.webkitRelativePath.split('/').slice(1).join('/'), f]));
   const csvPath = byPath.has('train/labels.csv') ? 'train/labels.csv' : byPath.has('labels.csv') ? 'labels.csv' : undefined;
-  if (csvPath === undefined) throw new Error('the picked folder has no labels.csv (nor train/labels.csv); see docs/own-model.md for the layout');
+  if (csvPath === undefined)
+    throw new Error(
+      flat
+        ? 'the picked files include no labels.csv: pick the PNGs and their labels.csv together; see docs/own-model.md for the layout'
+        : 'the picked folder has no labels.csv (nor train/labels.csv); see docs/own-model.md for the layout',
+    );
   const base = csvPath.includes('/') ? 'train/' : '';
   const rows = parseLabels(await byPath.get(csvPath)!.text(), csvPath).filter((r) => r.split === undefined || r.split === 'train');
   if (rows.length === 0) throw new Error(`${csvPath}: no training rows`);
   const decoded: { width: number; height: number; rgba: Uint8ClampedArray }[] = [];
   for (const r of rows) {
-    const f = byPath.get(base + r.file);
-    if (f === undefined) throw new Error(`${csvPath}: ${r.file} is not in the picked folder`);
+    const f = byPath.get(flat ? (r.file.split('/').pop() ?? r.file) : base + r.file);
+    if (f === undefined) throw new Error(`${csvPath}: ${r.file} is not among the picked ${flat ? 'files' : 'folder’s files'}`);
     decoded.push(await decodePng(f, base + r.file));
   }
   const { width, height } = decoded[0]!;
@@ -144,6 +154,6 @@ export async function pngFolderData(files: readonly FolderFile[]): Promise<Local
   });
   const labels = Uint8Array.from(rows, (r) => r.label);
   const numClasses = Math.max(...labels) + 1;
-  const data: Dataset = { name: files[0]?.webkitRelativePath.split('/')[0] ?? 'images', images, labels, count: rows.length, height, width, channels, numClasses };
+  const data: Dataset = { name: flat ? 'picked files' : (files[0]?.webkitRelativePath.split('/')[0] ?? 'images'), images, labels, count: rows.length, height, width, channels, numClasses };
   return { data, indices: Int32Array.from({ length: rows.length }, (_, i) => i), describe: `${rows.length} images ${height}×${width}×${channels} from ${csvPath}` };
 }
