@@ -171,7 +171,7 @@ export class Coordinator {
     this.io.use(admission.check);
     if (opts.observerToken !== undefined) {
       if (opts.observerToken.length === 0 || opts.tokens.has(opts.observerToken)) throw new ConfigError('observerToken', 'the observer token must be non-empty and differ from every client token');
-      this.observers = new ObserverHub(this.io as unknown as Server, opts.observerToken, this.config, secure, this.log);
+      this.observers = new ObserverHub(this.io, opts.observerToken, this.config, secure, this.log);
       const hub = this.observers;
       this.transport.onStage = (stage, round, phase) => hub.stage(stage, round, phase);
     }
@@ -200,7 +200,7 @@ export class Coordinator {
    */
   namespace(name: string): Namespace {
     if (!/^\/[a-z]+$/.test(name) || name === '/observer') throw new Error(`namespace ${name}: expected /<lower-case letters>, other than the observers'`);
-    return this.io.of(name) as unknown as Namespace;
+    return this.io.of(name);
   }
 
   /** Adds a client to the enrolment list (enrolled mode only): it may then join with this key. */
