@@ -135,7 +135,7 @@ export class Coordinator {
       config: this.config,
       strategy,
       transport: this.transport,
-      clock: systemClock,
+      clock: opts.clock ?? systemClock,
       sharedLabels: clean.labels,
       start: resumed !== undefined ? { round: resumed.round, weights: resumed.weights, shared: resumed.shared } : { round: 0, weights: initialWeights(this.spec, this.config.seed), shared: undefined },
       evaluate: (t, w) => this.evaluate(t, w),

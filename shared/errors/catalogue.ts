@@ -145,3 +145,8 @@ export class CodedError<C extends ErrorCode = ErrorCode> extends Error {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The code of a failed system call (Node's `ENOENT`, `EACCES`, …) that `err` carries, if any: for messages, not for the wire. */
+export function systemCodeOf(err: unknown): string | undefined {
+  return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
