@@ -250,7 +250,9 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
       reject(isTransportError(err) ? new ConnectError(url, err) : new CodedError(peerErrorCode(refusalCode(err), 'auth'), `coordinator refused the connection: ${err.message}`));
     });
     // Reconnection on, with a limit, and every attempt failed.
-    socket.io.once('reconnect_failed', () => reject(lastError !== undefined && isTransportError(lastError) ? new ConnectError(url, lastError) : new CodedError('unreachable', `cannot connect to ${url}: no answer`)));
+    socket.io.once('reconnect_failed', () =>
+      reject(lastError !== undefined && isTransportError(lastError) ? new ConnectError(url, lastError) : new CodedError('unreachable', `cannot connect to ${url}: no answer`)),
+    );
   });
   // A rejection nobody awaits must not end the process: the session's owner may only watch the socket.
   ready.catch(() => undefined);

@@ -84,7 +84,7 @@ export class Coordinator {
     this.spec = modelSpec(this.config.model, [train.height, train.width, train.channels], train.numClasses);
     const sharedIdx = sampleSharedSet(train.count, this.config.sharedSetSize, this.config.seed);
     const b = gatherBatch(train, sharedIdx, 0, sharedIdx.length);
-    const clean = { x: b.x.dataSync().slice() as Float32Array, labels: b.labels };
+    const clean = { x: Float32Array.from(b.x.dataSync()), labels: b.labels };
     disposeBatch(b);
     this.store = new RunStore(opts.runDir);
     this.registry = new ClientRegistry(this.store.identitiesPath());
@@ -284,7 +284,8 @@ export class Coordinator {
     this.engine.stop();
     this.transport.close();
     this.observers?.close();
-    this.closing ??= Promise.all([new Promise<void>((resolve) => this.io.close(() => resolve())), this.evalWorker?.close(), this.expander.close()]).then(() => undefined);
+    // socket.io's close() calls back once the HTTP server has closed too (its own promise settles before that).
+    this.closing ??= Promise.all([new Promise<void>((resolve) => void this.io.close(() => resolve())), this.evalWorker?.close(), this.expander.close()]).then(() => undefined);
     return this.closing;
   }
 }

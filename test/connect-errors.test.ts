@@ -29,7 +29,13 @@ async function settle(ready: Promise<void>, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
   const pending = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('pending'), ms)));
   try {
-    return await Promise.race([ready.then(() => 'connected', (err: unknown) => err), pending]);
+    return await Promise.race([
+      ready.then(
+        () => 'connected',
+        (err: unknown) => err,
+      ),
+      pending,
+    ]);
   } finally {
     clearTimeout(timer);
   }

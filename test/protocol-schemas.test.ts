@@ -55,7 +55,10 @@ describe('protocol schemas: notices and acknowledgements', () => {
     // A peer's code the catalogue does not know (Node's ENOENT, say) arrives as internal.
     expect(parseAck({ ok: false, error: { code: 'ENOENT', message: 'no such file' } }, 'ack')).to.deep.equal({ ok: false, error: { code: 'internal', message: 'no such file' } });
     for (const bad of [null, 'ok', {}, { ok: 'yes', reply: 1 }, { ok: false }, { ok: false, error: { code: 7, message: 'x' } }, { ok: false, error: { code: 'auth' } }]) {
-      expect(refusal(() => parseAck(bad, 'ack')), JSON.stringify(bad)).to.match(/^ack/);
+      expect(
+        refusal(() => parseAck(bad, 'ack')),
+        JSON.stringify(bad),
+      ).to.match(/^ack/);
     }
   });
 
@@ -84,6 +87,8 @@ describe('protocol schemas: notices and acknowledgements', () => {
     expect(r.sharedF32).to.equal(undefined);
     const x = new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer);
     expect([...parseTrainRequest({ round: 2, model: 'm', weights, sharedSet: { x, labels: new Uint8Array(2) }, train, returnWeights: false }).sharedF32!]).to.deep.equal([1, 2, 3, 4]);
-    expect(refusal(() => parseTrainRequest({ round: 2, model: 'm', weights, sharedSet: { x, labels: new Uint8Array(3) }, train, returnWeights: false }))).to.match(/^round:train\.sharedSet: 4 floats do not split into 3 images/);
+    expect(refusal(() => parseTrainRequest({ round: 2, model: 'm', weights, sharedSet: { x, labels: new Uint8Array(3) }, train, returnWeights: false }))).to.match(
+      /^round:train\.sharedSet: 4 floats do not split into 3 images/,
+    );
   });
 });

@@ -4,9 +4,12 @@
  * caller branch without parsing a message; the message names the field and the bad value.
  *
  * The typed errors of each layer take their codes from here: `ProtocolError` (shared/protocol/errors.ts, the
- * wire), `SecAggError` and its subclasses (shared/secagg/errors.ts), `DataError` (shared/data/dataset.ts) and
- * `ConfigError` (shared/federated/errors.ts). A failure with a code but no class of its own (a client refusing a
- * request, a refusal relayed from the coordinator) is a `CodedError`.
+ * wire), `SecAggError` and its subclasses (shared/secagg/errors.ts), `DataError` (shared/data/dataset.ts),
+ * `ConfigError` (shared/federated/errors.ts), `CheckpointError` (server/checkpoint-error.ts), `ListenError`
+ * (server/http-listen.ts), `IdentityError` (client/identity-file.ts), `ConnectError` (client/connect-error.ts) and
+ * `rfl client`'s `RefusedError` and `CoordinatorGoneError` (client/cli.ts). A failure with a code but no class of its
+ * own (a client refusing a request, a refusal relayed from the coordinator) is a `CodedError`. Only catalogued codes
+ * go on the wire (`toWireError`, `WireError.code`).
  */
 
 /** Refusals of the wire protocol: the coordinator sends them to a client, a client acknowledges with them. */
@@ -110,7 +113,15 @@ export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
 /** Codes of a coordinator's or a client's own failures (files, addresses). */
 export type RunErrorCode = (typeof RUN_ERROR_CODES)[number];
 
-const ALL_CODES: ReadonlySet<string> = new Set<ErrorCode>([...PROTOCOL_ERROR_CODES, ...SECAGG_ERROR_CODES, ...DATA_ERROR_CODES, ...CONFIG_ERROR_CODES, ...CLIENT_ERROR_CODES, ...RUN_ERROR_CODES, INTERNAL_ERROR_CODE]);
+const ALL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  ...PROTOCOL_ERROR_CODES,
+  ...SECAGG_ERROR_CODES,
+  ...DATA_ERROR_CODES,
+  ...CONFIG_ERROR_CODES,
+  ...CLIENT_ERROR_CODES,
+  ...RUN_ERROR_CODES,
+  INTERNAL_ERROR_CODE,
+]);
 
 /** Whether `code` is in the catalogue. */
 export function isErrorCode(code: unknown): code is ErrorCode {

@@ -401,7 +401,11 @@ function resolveRule(raw: Record<string, unknown>, r: Exclude<AggregationRule, '
       const f = fields.integer('f', raw['f'], 0);
       if (n < krumMinUpdates(f)) {
         const fMax = largestF(krumMinUpdates, n);
-        fields.bad('f', f, `${unit} > 2f + 2 (Blanchard et al.), but ${cohort} ${unit} = ${n}${after}: ` + (fMax >= 0 ? `use f ≤ ${fMax} or a larger cohort` : `${r} needs a cohort of at least ${krumMinUpdates(0)}`));
+        fields.bad(
+          'f',
+          f,
+          `${unit} > 2f + 2 (Blanchard et al.), but ${cohort} ${unit} = ${n}${after}: ` + (fMax >= 0 ? `use f ≤ ${fMax} or a larger cohort` : `${r} needs a cohort of at least ${krumMinUpdates(0)}`),
+        );
       }
       if (r === 'krum') return withPre({ rule: r, f });
       if (raw['k'] === undefined) return withPre({ rule: r, f });

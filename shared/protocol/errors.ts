@@ -29,7 +29,7 @@ export interface WireError {
  * as `internal`.
  */
 export function toWireError(err: unknown): WireError {
-  if (err instanceof CodedError) return { code: err.code, message: err.message };
+  // A CodedError's code is catalogued by its type; this also keeps a catalogued code on an error from elsewhere.
   const code = err instanceof Error && 'code' in err && isErrorCode(err.code) ? err.code : INTERNAL_ERROR_CODE;
   return { code, message: messageOf(err) };
 }

@@ -75,7 +75,9 @@ export const helloSchema = z.object({
 /** The coordinator's identity challenge (hex: the handshake layer is JSON). */
 export const identityChallengeSchema = z.object({ nonce: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (a 32-byte nonce)') }).strict() satisfies z.ZodType<IdentityChallenge>;
 /** A client's answer to the identity challenge. */
-export const identityProofSchema = z.object({ signature: z.string().regex(/^[0-9a-f]{128}$/, 'expected 128 lowercase hex digits (a 64-byte Ed25519 signature)') }).strict() satisfies z.ZodType<IdentityProof>;
+export const identityProofSchema = z
+  .object({ signature: z.string().regex(/^[0-9a-f]{128}$/, 'expected 128 lowercase hex digits (a 64-byte Ed25519 signature)') })
+  .strict() satisfies z.ZodType<IdentityProof>;
 
 /** Validates a client's answer to the identity challenge; returns the signature bytes. */
 export function parseIdentityProof(v: unknown): Uint8Array {
