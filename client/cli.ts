@@ -139,6 +139,11 @@ class RefusedError extends CodedError {
 }
 
 /** The coordinator did not come back within the reconnection attempts; rfl prints it as one line, exit code 1. */
-class CoordinatorGoneError extends Error {
+export class CoordinatorGoneError extends CodedError<'unreachable'> {
   override readonly name = 'CoordinatorGoneError';
+
+  /** `message` names the address and the last cause. */
+  constructor(message: string) {
+    super('unreachable', message);
+  }
 }

@@ -6,17 +6,24 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import nacl from 'tweetnacl';
+import { CodedError } from '../shared/errors/catalogue.js';
 
 /** A file that is not a usable identity, or one that would be overwritten; `rfl` prints it as one line. */
-export class IdentityError extends Error {
+export class IdentityError extends CodedError<'identity'> {
   override readonly name = 'IdentityError';
+
+  /** `message` names the file and the problem. */
+  constructor(message: string) {
+    super('identity', message);
+  }
 }
 
 /** Reads an identity file; a named error when it is not one. */
 export function readIdentity(file: string): nacl.SignKeyPair {
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as { secretKey?: unknown };
-  if (typeof raw.secretKey !== 'string' || !/^[0-9a-f]{128}$/.test(raw.secretKey)) throw new IdentityError(`${file}: not an identity file (expected "secretKey": 128 hex digits)`);
-  return nacl.sign.keyPair.fromSecretKey(Uint8Array.from(Buffer.from(raw.secretKey, 'hex')));
+  const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  const secretKey = typeof raw === 'object' && raw !== null && 'secretKey' in raw ? raw.secretKey : undefined;
+  if (typeof secretKey !== 'string' || !/^[0-9a-f]{128}$/.test(secretKey)) throw new IdentityError(`${file}: not an identity file (expected "secretKey": 128 hex digits)`);
+  return nacl.sign.keyPair.fromSecretKey(Uint8Array.from(Buffer.from(secretKey, 'hex')));
 }
 
 /** Writes a new identity file with mode 0600; refuses to overwrite one. */

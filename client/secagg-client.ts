@@ -24,6 +24,7 @@ import { encodeSharePayload, sealShareBox } from '../shared/secagg/share-boxes.j
 import { commitSeed, signAdvertise, signBoxCheck, signCommit, signConsistency, verifyAdvertise, verifyBoxCheck, verifyConsistency, type SeedCommitment } from '../shared/secagg/signed-messages.js';
 import { bytesEqual } from '../shared/secagg/encoding.js';
 import { SecAggProtocolError, SecAggStageOrderError } from '../shared/secagg/errors.js';
+import { messageOf } from '../shared/errors/catalogue.js';
 import { openBoxFrom } from '../shared/secagg/disputes.js';
 import {
   NEXT_STAGES,
@@ -47,7 +48,6 @@ import {
   type UnmaskReply,
   type UnmaskRequest,
   type ReshareRequest,
-  type GraphSpec,
 } from '../shared/secagg/messages.js';
 import { checkHeadroom, encodeVector, validateSpec, vectorLength, type Rounding, type VectorSpec } from '../shared/secagg/quantize.js';
 import { splitSecret } from '../shared/secagg/shamir.js';
@@ -190,9 +190,9 @@ export class SecAggClientRound {
     throw new SecAggProtocolError(`client ${this.opts.clientId}: ${message}`, field !== undefined ? { field } : {});
   }
 
-  private checkCohort(cohort: readonly string[], within: ReadonlySet<string> | readonly string[], what: string): void {
+  private checkCohort(cohort: readonly string[], within: readonly string[], what: string): void {
     const set = new Set(cohort);
-    const parent = within instanceof Set ? within : new Set(within as readonly string[]);
+    const parent = new Set(within);
     if (set.size !== cohort.length) this.protocol(`${what} lists a client twice`, 'cohort');
     for (const id of cohort) if (!parent.has(id)) this.protocol(`${what} contains ${id}, who is not in the previous cohort`, 'cohort');
     if (!set.has(this.opts.clientId)) this.protocol(`${what} does not contain this client`, 'cohort');
@@ -252,9 +252,9 @@ export class SecAggClientRound {
     if (members.length < this.t) this.protocol(`U1 has ${members.length} members, below the threshold ${this.t}`, 'advertisements');
     let topo: Topology;
     try {
-      topo = buildTopology(this.runId, this.round, members, setup.graph as GraphSpec);
+      topo = buildTopology(this.runId, this.round, members, setup.graph);
     } catch (err) {
-      this.protocol(`invalid advertisements: ${(err as Error).message}`, 'advertisements');
+      this.protocol(`invalid advertisements: ${messageOf(err)}`, 'advertisements');
     }
     if (req.env.sessionId !== undefined && !bytesEqual(req.env.sessionId, topo.sessionId)) {
       this.protocol('the session id does not recompute from the advertisements', 'sessionId');

@@ -8,10 +8,10 @@ import { io } from 'socket.io-client';
 import type nacl from 'tweetnacl';
 import { SecAggClientRound } from './secagg-client.js';
 import type { Trainer } from './trainer.js';
-import { PROTOCOL_VERSION, type Ack, type RoundEnd, type TrainReply } from '../shared/protocol/events.js';
+import { PROTOCOL_VERSION, type Ack, type AuthRefused, type TrainReply } from '../shared/protocol/events.js';
 import { toWireError } from '../shared/protocol/errors.js';
-import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
-import { parseIdentityChallenge, parseStageRequest, parseTrainRequest } from '../shared/protocol/schemas.js';
+import { CodedError, messageOf, peerErrorCode } from '../shared/errors/catalogue.js';
+import { parseAuthRefused, parseIdentityChallenge, parseRoundEnd, parseRunEnd, parseStageRequest, parseTrainRequest } from '../shared/protocol/schemas.js';
 import { ProtocolError } from '../shared/protocol/errors.js';
 import { signProof } from '../shared/protocol/identity-proof.js';
 import { pack, toWire, unpack } from '../shared/protocol/wire.js';
@@ -20,6 +20,7 @@ import type { SetupRequest, Stage, StageReply, StageRequest } from '../shared/se
 import type { VectorSpec } from '../shared/secagg/quantize.js';
 import { toHex } from '../shared/secagg/encoding.js';
 import { onStageEvents, type ClientSocket } from './stage-listeners.js';
+import { ConnectError, isTransportError } from './connect-error.js';
 
 /** Options of `connect`. */
 export interface ClientOptions {
@@ -136,7 +137,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
       lastWeights = out.weights;
       ack({ ok: true, reply: { numExamples: out.numExamples, loss: out.loss, ...(req.returnWeights ? { weights: toWire(out.weights) } : {}) } });
     } catch (err) {
-      log(`round:train refused: ${(err as Error).message}`);
+      log(`round:train refused: ${messageOf(err)}`);
       ack({ ok: false, error: toWireError(err) });
     }
   });
@@ -178,7 +179,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
       if (stage === 'unmask') markUnmasked(env, secagg.serial);
       ack({ ok: true, reply: await secagg.machine.handle(stage, request) });
     } catch (err) {
-      log(`secagg:${stage} refused: ${(err as Error).message}`);
+      log(`secagg:${stage} refused: ${messageOf(err)}`);
       ack({ ok: false, error: toWireError(err) });
     }
   });
@@ -201,37 +202,57 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
       const nonce = parseIdentityChallenge(msg);
       if (typeof ack === 'function') ack({ signature: toHex(signProof(nonce, opts.clientId, opts.identity)) });
     } catch (err) {
-      log(`identity challenge refused: ${(err as Error).message}`);
+      log(`identity challenge refused: ${messageOf(err)}`);
     }
   });
 
-  socket.on('run:end', (_msg, ack) => {
+  socket.on('run:end', (msg: unknown, ack) => {
+    try {
+      parseRunEnd(msg);
+    } catch (err) {
+      log(`run:end ignored: ${messageOf(err)}`);
+      return;
+    }
     if (typeof ack === 'function') ack();
   });
 
-  socket.on('round:end', (msg: RoundEnd) => {
-    if (typeof msg !== 'object' || msg === null || typeof msg.round !== 'number') return;
-    if (secagg?.round === msg.round) {
+  socket.on('round:end', (msg: unknown) => {
+    let end;
+    try {
+      end = parseRoundEnd(msg);
+    } catch (err) {
+      log(`round:end ignored: ${messageOf(err)}`);
+      return;
+    }
+    if (secagg?.round === end.round) {
       secagg.machine.dispose();
       secagg = undefined;
     }
-    opts.trainer.endRound(msg.round);
+    opts.trainer.endRound(end.round);
     lastWeights = undefined;
     rounds++;
-    log(`round ${msg.round} ${msg.status}`);
+    log(`round ${end.round} ${end.status}`);
   });
 
   // Ready once the coordinator accepted the identity proof (not at the transport's 'connect').
   const ready = new Promise<void>((resolve, reject) => {
     socket.once('auth:accepted', () => resolve());
-    socket.once('auth:refused', (msg) => {
-      const m = typeof msg === 'object' && msg !== null ? msg : { code: 'auth', message: 'refused' };
-      reject(new CodedError(peerErrorCode(m.code, 'auth'), `coordinator refused the identity proof: ${String(m.message)}`));
+    socket.once('auth:refused', (msg: unknown) => {
+      const m = authRefusal(msg);
+      reject(new CodedError(m.code, `coordinator refused the identity proof: ${m.message}`));
     });
-    socket.once('connect_error', (err: Error & { data?: { code?: string } }) => {
-      if (socket.active) return; // transient: socket.io retries with backoff
-      reject(new CodedError(peerErrorCode(err.data?.code, 'auth'), `coordinator refused the connection: ${err.message}`));
+    let lastError: Error | undefined;
+    socket.on('connect_error', (err: Error) => {
+      lastError = err;
+      // A refused handshake ends the socket (no longer active); a transport failure is retried with backoff, when
+      // reconnection is on: with it off, nothing more will happen, so this attempt's failure is final.
+      if (socket.active && socket.io.reconnection()) return;
+      reject(isTransportError(err) ? new ConnectError(url, err) : new CodedError(peerErrorCode(refusalCode(err), 'auth'), `coordinator refused the connection: ${err.message}`));
     });
+    // Reconnection on, with a limit, and every attempt failed.
+    socket.io.once('reconnect_failed', () =>
+      reject(lastError !== undefined && isTransportError(lastError) ? new ConnectError(url, lastError) : new CodedError('unreachable', `cannot connect to ${url}: no answer`)),
+    );
   });
   // A rejection nobody awaits must not end the process: the session's owner may only watch the socket.
   ready.catch(() => undefined);
@@ -244,4 +265,18 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
       socket.close();
     },
   };
+}
+
+/** The coordinator's reason for refusing the identity proof; a malformed notice is a refusal all the same. */
+function authRefusal(msg: unknown): AuthRefused {
+  try {
+    return parseAuthRefused(msg);
+  } catch {
+    return { code: 'auth', message: 'refused' };
+  }
+}
+
+/** The code a coordinator's handshake refusal carries (socket.io's `connect_error` with the middleware's `data`). */
+function refusalCode(err: Error): unknown {
+  return 'data' in err && typeof err.data === 'object' && err.data !== null && 'code' in err.data ? err.data.code : undefined;
 }

@@ -6,7 +6,8 @@
  * reconnected before its old socket timed out).
  */
 import type { ExtendedError } from 'socket.io';
-import { ProtocolError } from '../shared/protocol/errors.js';
+import { messageOf } from '../shared/errors/catalogue.js';
+import { ProtocolError, type ProtocolErrorCode } from '../shared/protocol/errors.js';
 import { proofNonce, verifyProof } from '../shared/protocol/identity-proof.js';
 import { parseHello, parseIdentityProof } from '../shared/protocol/schemas.js';
 import { ClientRegistry, tokenDigest } from './registry.js';
@@ -29,6 +30,19 @@ export interface AdmissionOptions {
   /** Set once every round is done: a client admitted then gets `run:end` at once. */
   finishedAfter: () => number | undefined;
   log: (line: string) => void;
+}
+
+/**
+ * A handshake refusal as socket.io hands it to the client: the message, and the code in `data` (the client's
+ * `connect_error` carries both).
+ */
+class HandshakeRefusal extends ProtocolError implements ExtendedError {
+  readonly data: { code: ProtocolErrorCode };
+
+  constructor(refusal: ProtocolError) {
+    super(refusal.code, refusal.message);
+    this.data = { code: refusal.code };
+  }
 }
 
 /** The handshake middleware and the identity challenge. */
@@ -64,9 +78,9 @@ export class Admission {
       if (o.enrolment === undefined && !o.registry.has(hello.clientId)) this.pendingClaims.set(socket.id, { token: socket.data.tokenDigest, clientId: hello.clientId });
       next();
     } catch (err) {
-      const e = err instanceof ProtocolError ? err : new ProtocolError('auth', (err as Error).message);
+      const e = err instanceof ProtocolError ? err : new ProtocolError('auth', messageOf(err));
       o.log(`refused a connection: ${e.code}: ${e.message}`);
-      next(Object.assign(new Error(e.message), { data: { code: e.code } }));
+      next(new HandshakeRefusal(e));
     }
   };
 
@@ -93,7 +107,7 @@ export class Admission {
       }
       o.registry.bind(id, pk, o.enrolment !== undefined ? '' : socket.data.tokenDigest);
     } catch (err) {
-      const e = err instanceof ProtocolError ? err : new ProtocolError('auth', (err as Error).message);
+      const e = err instanceof ProtocolError ? err : new ProtocolError('auth', messageOf(err));
       o.log(`refused client ${id}: ${e.code}: ${e.message}`);
       if (socket.connected) {
         socket.emit('auth:refused', { code: e.code, message: e.message });

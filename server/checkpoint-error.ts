@@ -4,14 +4,16 @@
  * (resume-check.ts) can all throw it without importing one another.
  */
 
+import { CodedError } from '../shared/errors/catalogue.js';
+
 /** A checkpoint that cannot be trusted (unreadable, corrupt, tampered with, non-finite) or that this run cannot resume. */
-export class CheckpointError extends Error {
+export class CheckpointError extends CodedError<'checkpoint'> {
   override readonly name = 'CheckpointError';
   readonly fields = ['resume'];
   constructor(
     readonly file: string,
     problem: string,
   ) {
-    super(`${file}: ${problem}`);
+    super('checkpoint', `${file}: ${problem}`);
   }
 }

@@ -5,7 +5,7 @@
 import type { DatasetSplit } from '../shared/data/dataset.js';
 import type { FederatedConfigInput } from '../shared/federated/config.js';
 import type { DEFAULT_TIMEOUTS_MS } from '../shared/protocol/events.js';
-import type { Deadlines } from '../shared/engine/clock.js';
+import type { Clock, Deadlines } from '../shared/engine/clock.js';
 import type { SecureSumOptions } from './secagg-session.js';
 
 /** Options of a coordinator. */
@@ -57,6 +57,8 @@ export interface CoordinatorOptions {
    * deadlines that pass when the test says, so no result depends on the machine's speed.
    */
   deadlines?: Deadlines;
+  /** The clock of the round metrics' time split (shared/engine/clock.ts). Default: `performance.now()`. */
+  clock?: Clock;
   /** Rounds wait until this many clients are connected (default: the cohort size m). */
   minClients?: number;
   /** Logger (default console.error). */

@@ -84,7 +84,7 @@ export class Coordinator {
     this.spec = modelSpec(this.config.model, [train.height, train.width, train.channels], train.numClasses);
     const sharedIdx = sampleSharedSet(train.count, this.config.sharedSetSize, this.config.seed);
     const b = gatherBatch(train, sharedIdx, 0, sharedIdx.length);
-    const clean = { x: b.x.dataSync().slice() as Float32Array, labels: b.labels };
+    const clean = { x: Float32Array.from(b.x.dataSync()), labels: b.labels };
     disposeBatch(b);
     this.store = new RunStore(opts.runDir);
     this.registry = new ClientRegistry(this.store.identitiesPath());
@@ -135,7 +135,7 @@ export class Coordinator {
       config: this.config,
       strategy,
       transport: this.transport,
-      clock: systemClock,
+      clock: opts.clock ?? systemClock,
       sharedLabels: clean.labels,
       start: resumed !== undefined ? { round: resumed.round, weights: resumed.weights, shared: resumed.shared } : { round: 0, weights: initialWeights(this.spec, this.config.seed), shared: undefined },
       evaluate: (t, w) => this.evaluate(t, w),
@@ -171,7 +171,7 @@ export class Coordinator {
     this.io.use(admission.check);
     if (opts.observerToken !== undefined) {
       if (opts.observerToken.length === 0 || opts.tokens.has(opts.observerToken)) throw new ConfigError('observerToken', 'the observer token must be non-empty and differ from every client token');
-      this.observers = new ObserverHub(this.io as unknown as Server, opts.observerToken, this.config, secure, this.log);
+      this.observers = new ObserverHub(this.io, opts.observerToken, this.config, secure, this.log);
       const hub = this.observers;
       this.transport.onStage = (stage, round, phase) => hub.stage(stage, round, phase);
     }
@@ -200,7 +200,7 @@ export class Coordinator {
    */
   namespace(name: string): Namespace {
     if (!/^\/[a-z]+$/.test(name) || name === '/observer') throw new Error(`namespace ${name}: expected /<lower-case letters>, other than the observers'`);
-    return this.io.of(name) as unknown as Namespace;
+    return this.io.of(name);
   }
 
   /** Adds a client to the enrolment list (enrolled mode only): it may then join with this key. */
@@ -284,7 +284,8 @@ export class Coordinator {
     this.engine.stop();
     this.transport.close();
     this.observers?.close();
-    this.closing ??= Promise.all([new Promise<void>((resolve) => this.io.close(() => resolve())), this.evalWorker?.close(), this.expander.close()]).then(() => undefined);
+    // socket.io's close() calls back once the HTTP server has closed too (its own promise settles before that).
+    this.closing ??= Promise.all([new Promise<void>((resolve) => void this.io.close(() => resolve())), this.evalWorker?.close(), this.expander.close()]).then(() => undefined);
     return this.closing;
   }
 }

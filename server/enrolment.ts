@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { ConfigError } from '../shared/federated/errors.js';
 import { identityKeyPair } from '../shared/secagg/keys.js';
 import { writeIdentity } from '../client/identity-file.js';
+import { messageOf, systemCodeOf } from '../shared/errors/catalogue.js';
 
 const FORMAT = 'robust-fl-enrolment/1';
 const clientIdRe = /^[A-Za-z0-9._:-]{1,256}$/;
@@ -38,7 +39,7 @@ export function readEnrolment(file: string): Enrolment {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ConfigError('enrolment', `--enrolment ${file}: cannot read it as JSON (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigError('enrolment', `--enrolment ${file}: cannot read it as JSON (${systemCodeOf(err) ?? messageOf(err)})`);
   }
   const r = schema.safeParse(raw);
   if (!r.success) {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../shared/federated/errors.js';
 import { DEFAULT_TIMEOUTS_MS } from '../shared/protocol/events.js';
+import { messageOf, systemCodeOf } from '../shared/errors/catalogue.js';
 
 const timeoutKeys = Object.keys(DEFAULT_TIMEOUTS_MS) as (keyof typeof DEFAULT_TIMEOUTS_MS)[];
 const ms = z
@@ -61,13 +62,13 @@ export function readFileConfig(file: string): FileConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError('config', `--config ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigError('config', `--config ${file}: cannot read it (${systemCodeOf(err) ?? messageOf(err)})`);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError('config', `--config ${file}: not valid JSON (${(err as Error).message})`);
+    throw new ConfigError('config', `--config ${file}: not valid JSON (${messageOf(err)})`);
   }
   const r = fileConfigSchema.safeParse(raw);
   if (!r.success) {

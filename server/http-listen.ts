@@ -1,5 +1,18 @@
 /** Listening on a port, with an error that names the port and the fix. */
 import type { Server as HttpServer } from 'node:http';
+import { CodedError } from '../shared/errors/catalogue.js';
+
+/** The coordinator cannot listen where it was told: the message names the address, the fix and the errno code. */
+export class ListenError extends CodedError<'listen'> {
+  override readonly name = 'ListenError';
+  /** The option at fault (`rfl` exits with the usage code, 2). */
+  readonly fields = ['port'];
+
+  /** `message` names the address and the fix. */
+  constructor(message: string) {
+    super('listen', message);
+  }
+}
 
 /** Starts `http` listening; resolves with the port, or rejects with a ListenError naming the port and the fix. */
 export async function listenOn(http: HttpServer, port: number, host: string): Promise<number> {
@@ -13,7 +26,7 @@ export async function listenOn(http: HttpServer, port: number, host: string): Pr
             : err.code === 'EADDRNOTAVAIL'
               ? `address ${host} is not on this machine: choose another --host`
               : err.message;
-      reject(Object.assign(new Error(`cannot listen on ${host}:${port}: ${why} [${err.code ?? 'error'}]`), { name: 'ListenError', fields: ['port'] }));
+      reject(new ListenError(`cannot listen on ${host}:${port}: ${why} [${err.code ?? 'error'}]`));
     };
     http.once('error', onError);
     http.listen(port, host, () => {

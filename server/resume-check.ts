@@ -4,20 +4,19 @@
  * that was interrupted.
  */
 import { statefulPart, type AggregationConfig } from '../shared/federated/aggregation.js';
-import { resolveConfig, type FederatedConfig, type FederatedConfigInput } from '../shared/federated/config.js';
+import { resolveConfig, type FederatedConfig } from '../shared/federated/config.js';
 import { ConfigError } from '../shared/federated/errors.js';
 import { CheckpointError } from './checkpoint-error.js';
 import type { AggregationState } from './rule-state-codec.js';
-import type { Checkpoint } from './run-store.js';
+import type { StoredCheckpoint } from './run-store.js';
 
 /** Throws, naming the differing fields, unless `c` continues a run of `config` with `numParams` weights. */
-export function checkResumable(c: Checkpoint, config: FederatedConfig, numParams: number): void {
+export function checkResumable(c: StoredCheckpoint, config: FederatedConfig, numParams: number): void {
   if (c.weights.length !== numParams) throw new Error(`resume: checkpoint has ${c.weights.length} weights, model ${config.model} has ${numParams}`);
   // Re-resolved, so a checkpoint written before a configuration field existed compares with its default.
   let stored: unknown = c.config;
   try {
-    const input: FederatedConfigInput = c.config;
-    stored = resolveConfig(input);
+    stored = resolveConfig(c.config);
   } catch {
     // An invalid stored configuration simply differs.
   }

@@ -26,9 +26,10 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import type { FederatedConfig } from '../shared/federated/config.js';
+import { storedConfigSchema, type FederatedConfig, type FederatedConfigInput } from '../shared/federated/config.js';
 import { CheckpointError } from './checkpoint-error.js';
 import { decodeRuleState, describeRuleStateBytes, encodeRuleState, ruleStateBytes, ruleStateHeaderSchema, type AggregationState } from './rule-state-codec.js';
+import { messageOf, systemCodeOf } from '../shared/errors/catalogue.js';
 
 export { CheckpointError } from './checkpoint-error.js';
 
@@ -50,6 +51,12 @@ export interface Checkpoint {
   format?: 1 | 2 | 3;
 }
 
+/**
+ * A checkpoint as read back: its configuration is what the file holds, typed as an input (a file written before a
+ * field existed lacks it); resume re-resolves it (resume-check.ts).
+ */
+export type StoredCheckpoint = Omit<Checkpoint, 'config'> & { config: FederatedConfigInput };
+
 /** The largest magnitude a stored weight or shared-set value may have. */
 export const MAX_ABS_VALUE = 1e10;
 
@@ -63,7 +70,7 @@ const headerSchema = z.object({
   weights: z.number().int().min(1),
   shared: z.number().int().min(0),
   runId: z.string().regex(/^[0-9a-f]{32}$/, 'expected 32 lowercase hex digits (a 16-byte run id)'),
-  config: z.record(z.string(), z.unknown()),
+  config: storedConfigSchema,
   randomState: z.object({ seed: z.number(), nextRound: z.number().int() }).optional(),
   savedAt: z.string().optional(),
   // Required in format 3 (checked after parsing); formats 1 and 2 have none.
@@ -142,7 +149,7 @@ export class RunStore {
   }
 
   /** The last checkpoint, or undefined when the directory has none; a CheckpointError when it cannot be trusted. */
-  loadCheckpoint(): Checkpoint | undefined {
+  loadCheckpoint(): StoredCheckpoint | undefined {
     const file = this.checkpointPath();
     if (!existsSync(file)) return undefined;
     return readCheckpoint(file);
@@ -155,12 +162,12 @@ export class RunStore {
 }
 
 /** Reads and checks one checkpoint file (see the module comment). */
-export function readCheckpoint(file: string): Checkpoint {
+export function readCheckpoint(file: string): StoredCheckpoint {
   let buf: Buffer;
   try {
     buf = readFileSync(file);
   } catch (err) {
-    throw new CheckpointError(file, `cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new CheckpointError(file, `cannot read it (${systemCodeOf(err) ?? messageOf(err)})`);
   }
   let content = buf;
   const first = buf.indexOf(0x0a);
@@ -180,7 +187,7 @@ export function readCheckpoint(file: string): Checkpoint {
   try {
     raw = JSON.parse(content.subarray(0, nl).toString('utf8'));
   } catch (err) {
-    throw new CheckpointError(file, `header is not JSON (${(err as Error).message})`);
+    throw new CheckpointError(file, `header is not JSON (${messageOf(err)})`);
   }
   const parsed = headerSchema.safeParse(raw);
   if (!parsed.success) {
@@ -193,8 +200,8 @@ export function readCheckpoint(file: string): Checkpoint {
   if (header.format !== format) throw new CheckpointError(file, `header field "format": ${header.format} in a file whose first line says ${format}`);
   if (format === MAGIC_V3 && header.ruleState === undefined) throw new CheckpointError(file, 'header field "ruleState": required in format 3 (null when the aggregation keeps no state)');
   if (format !== MAGIC_V3 && header.ruleState !== undefined) throw new CheckpointError(file, `header field "ruleState": not part of format ${format}`);
-  const rounds = (header.config as { rounds?: unknown }).rounds;
-  if (typeof rounds === 'number' && header.round > rounds) throw new CheckpointError(file, `header field "round": ${header.round} is past the configured ${rounds} rounds`);
+  const rounds = header.config.rounds;
+  if (rounds !== undefined && header.round > rounds) throw new CheckpointError(file, `header field "round": ${header.round} is past the configured ${rounds} rounds`);
   const body = content.subarray(nl + 1);
   const ruleHeader = header.ruleState ?? null;
   const floatBytes = 4 * (header.weights + header.shared);
@@ -223,7 +230,7 @@ export function readCheckpoint(file: string): Checkpoint {
     round: header.round,
     weights: floats.slice(0, header.weights),
     shared: header.shared > 0 ? floats.slice(header.weights) : undefined,
-    config: header.config as unknown as FederatedConfig,
+    config: header.config,
     runId: Uint8Array.from(Buffer.from(header.runId, 'hex')),
     format: format === MAGIC_V3 ? 3 : format === MAGIC_V2 ? 2 : 1,
     ...(format === MAGIC_V3 ? { ruleState: decodeRuleState(file, ruleHeader, body.subarray(floatBytes), header.weights) } : {}),

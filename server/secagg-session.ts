@@ -19,22 +19,12 @@
  * share-box complaints were judged; the caller starts again with fresh keys without the guilty it names) or
  * `SecAggConfigError`.
  */
-import {
-  agree,
-  isLowOrderPublicKey,
-  maskSign,
-  pairMaskKey,
-  publicKeyMatches,
-  selfMaskKey,
-  sha256,
-  SHARE_KEYS_PHASE,
-  verifyAdvertise,
-  verifyBoxCheck,
-  verifyCommit,
-  verifyConsistency,
-  wipe,
-  type MemberKeys,
-} from '../shared/secagg/crypto.js';
+import { agree, isLowOrderPublicKey, publicKeyMatches, wipe } from '../shared/secagg/keys.js';
+import { sha256, type MemberKeys } from '../shared/secagg/session-id.js';
+import { pairMaskKey, selfMaskKey } from '../shared/secagg/kdf.js';
+import { maskSign } from '../shared/secagg/prg.js';
+import { SHARE_KEYS_PHASE } from '../shared/secagg/labels.js';
+import { verifyAdvertise, verifyBoxCheck, verifyCommit, verifyConsistency } from '../shared/secagg/signed-messages.js';
 import { bytesEqual } from '../shared/secagg/encoding.js';
 import { SecAggAbortedError, SecAggConfigError, SecAggDisputeError, SecAggReconstructionError } from '../shared/secagg/errors.js';
 import { judgeComplaints, type Verdict } from '../shared/secagg/disputes.js';

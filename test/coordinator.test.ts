@@ -104,6 +104,21 @@ describe('coordinator and clients over socket.io', function () {
     });
   }
 
+  it('times its rounds on the injected clock, so the metrics hold no wall-clock time', async () => {
+    const f = await startFederation(data, { ...base, method: 'fedavg', rounds: 1 }, { secure: false, clock: { now: () => 1000 } });
+    let rounds: RoundMetrics[];
+    try {
+      rounds = await run(f);
+    } finally {
+      await f.close();
+    }
+    expect(rounds[0]!.status).to.equal('completed');
+    const leaves = (v: unknown): number[] => (typeof v === 'number' ? [v] : typeof v === 'object' && v !== null ? Object.values(v).flatMap(leaves) : []);
+    const ms = leaves(rounds[0]!.ms);
+    expect(ms).to.not.be.empty;
+    expect(ms.every((x) => x === 0)).to.equal(true);
+  });
+
   it('below the threshold the round aborts and the model is unchanged; the next round runs', async () => {
     const f = await startFederation(data, { ...base, method: 'fedavg', rounds: 2 }, { minClients: 2 });
     const w0 = f.coordinator.globalWeights();

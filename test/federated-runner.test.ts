@@ -106,6 +106,16 @@ describe('federated runner (in-process)', function () {
     expect(same / bva!.length).to.be.below(0.9);
   });
 
+  it('times its rounds and the run on the injected clock', async () => {
+    let t = 0;
+    const r = await runFederated(data, { ...tiny, method: 'fedavg', rounds: 1, evalAttacks: ['clean'], finalAttacks: ['clean'] }, {}, { clock: { now: () => (t += 5) } });
+    // Every reading moves 5 ms: each span measured is a whole number of steps, and the run's wall time too.
+    for (const v of [...Object.values(r.rounds[0]!.ms), r.wallMs]) expect(v % 5, String(v)).to.equal(0);
+    expect(r.wallMs).to.be.above(0);
+    const still = await runFederated(data, { ...tiny, method: 'fedavg', rounds: 1, evalAttacks: ['clean'], finalAttacks: ['clean'] }, {}, { clock: { now: () => 7 } });
+    expect([...Object.values(still.rounds[0]!.ms), still.wallMs]).to.deep.equal([0, 0, 0, 0, 0]);
+  });
+
   it('keeps tf.memory().numTensors flat across runs', async () => {
     await runFederated(data, { ...tiny, method: 'eat-fed-bva', rounds: 1 });
     const n = tf.memory().numTensors;

@@ -16,7 +16,7 @@ import { modelSpec } from '../shared/models/model.js';
 import type { RoundEnd } from '../shared/protocol/events.js';
 import { toWire } from '../shared/protocol/wire.js';
 import type { Stage } from '../shared/secagg/messages.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { MaskExpander } from '../server/mask-expansion.js';
 import { SecureSessions } from '../server/engine/secure-sessions.js';
 import { SecureMean } from '../server/engine/secure-mean.js';

@@ -10,7 +10,7 @@ import { NO_REPLY, type InMemoryClient, type ReceivedTrainRequest } from '../sha
 import type { RoundEnd, TrainRequest } from '../shared/protocol/events.js';
 import { toWire } from '../shared/protocol/wire.js';
 import { modelUpdateSpec } from '../shared/federated/secure-model.js';
-import { identityKeyPair } from '../shared/secagg/crypto.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { SecureSumSession } from '../server/secagg-session.js';
 import { secureInMemoryClient } from './helpers/secure-in-memory-client.js';
 import { inMemoryHarness, socketHarness, type TransportHarness } from './helpers/transport-harness.js';

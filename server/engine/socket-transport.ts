@@ -4,22 +4,27 @@
  * is not connected, times out, disconnects, refuses or sends a reply that fails validation is a failure record,
  * never an exception (architecture.md, "Transport on the coordinator").
  */
-import type { Ack, DEFAULT_TIMEOUTS_MS, RoundEnd, TrainRequest } from '../../shared/protocol/events.js';
+import type { DEFAULT_TIMEOUTS_MS, RoundEnd, TrainRequest } from '../../shared/protocol/events.js';
 import { ProtocolError } from '../../shared/protocol/errors.js';
-import { parseStageReply, parseTrainReply } from '../../shared/protocol/schemas.js';
+import { messageOf } from '../../shared/errors/catalogue.js';
+import { ackSchema, parseStageReply, parseTrainReply } from '../../shared/protocol/schemas.js';
 import { pack, unpack } from '../../shared/protocol/wire.js';
 import type { Stage, StageReply, StageRequest } from '../../shared/secagg/messages.js';
 import type { ClientOutcome, RoundTransport, ValidTrainReply } from '../../shared/engine/transport.js';
 import { stageAck, trainAck, type ServerSocket } from '../socket-ack.js';
 import { systemDeadlines, type Deadlines } from '../../shared/engine/clock.js';
 
-/** An acknowledgement's reply, or the refusal it carries as an error. */
+/** An acknowledgement's reply (validated by its stage's schema afterwards), or the refusal it carries as an error. */
 function ackReply(res: unknown, malformed: string, refused: string): unknown {
-  if (res === null || typeof res !== 'object' || !('ok' in res)) throw new ProtocolError('bad-payload', malformed);
-  const ack = res as Ack<unknown>;
-  if (!ack.ok) throw new ProtocolError('bad-payload', `${refused}: ${ack.error?.code}: ${ack.error?.message}`);
+  const r = ackSchema.safeParse(res);
+  if (!r.success) throw new ProtocolError('bad-payload', malformed);
+  const ack = r.data;
+  if (!ack.ok) throw new ProtocolError('bad-payload', `${refused}: ${ack.error.code}: ${ack.error.message}`);
   return ack.reply;
 }
+
+/** How long the coordinator waits for a client to acknowledge `run:end` before it closes anyway. */
+export const RUN_END_MS = 2000;
 
 /** Proven connections and the round requests sent over them. */
 export class SocketTransport implements RoundTransport {
@@ -99,8 +104,8 @@ export class SocketTransport implements RoundTransport {
           const res = unpack(await trainAck(socket, pack(req), { ms: this.timeouts.train, deadlines: this.deadlines }), `${id} round:train reply`);
           return out.set(id, { ok: true, reply: parseTrainReply(ackReply(res, 'malformed acknowledgement', 'refused'), req.weights.byteLength / 4, req.returnWeights) });
         } catch (err) {
-          this.log(`round:train to ${id} failed: ${(err as Error).message}`);
-          return out.set(id, { ok: false, reason: (err as Error).message });
+          this.log(`round:train to ${id} failed: ${messageOf(err)}`);
+          return out.set(id, { ok: false, reason: messageOf(err) });
         }
       }),
     );
@@ -122,15 +127,18 @@ export class SocketTransport implements RoundTransport {
     for (const id of cohort) this.sockets.get(id)?.emit('round:end', end);
   }
 
-  /** `run:end` to every connection, acknowledged (at most 2 s each), so the notice arrives before the server closes. */
+  /**
+   * `run:end` to every connection, acknowledged (at most RUN_END_MS each, on the injected deadlines), so the notice
+   * arrives before the server closes.
+   */
   async endRun(rounds: number): Promise<void> {
     await Promise.allSettled(
       this.all().map(
         (s) =>
           new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 2000);
+            const cancel = this.deadlines.arm(RUN_END_MS, resolve);
             s.emit('run:end', { rounds }, () => {
-              clearTimeout(timer);
+              cancel();
               resolve();
             });
           }),

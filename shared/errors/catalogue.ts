@@ -4,9 +4,12 @@
  * caller branch without parsing a message; the message names the field and the bad value.
  *
  * The typed errors of each layer take their codes from here: `ProtocolError` (shared/protocol/errors.ts, the
- * wire), `SecAggError` and its subclasses (shared/secagg/errors.ts), `DataError` (shared/data/dataset.ts) and
- * `ConfigError` (shared/federated/errors.ts). A failure with a code but no class of its own (a client refusing a
- * request, a refusal relayed from the coordinator) is a `CodedError`.
+ * wire), `SecAggError` and its subclasses (shared/secagg/errors.ts), `DataError` (shared/data/dataset.ts),
+ * `ConfigError` (shared/federated/errors.ts), `CheckpointError` (server/checkpoint-error.ts), `ListenError`
+ * (server/http-listen.ts), `IdentityError` (client/identity-file.ts), `ConnectError` (client/connect-error.ts) and
+ * `rfl client`'s `RefusedError` and `CoordinatorGoneError` (client/cli.ts). A failure with a code but no class of its
+ * own (a client refusing a request, a refusal relayed from the coordinator) is a `CodedError`. Only catalogued codes
+ * go on the wire (`toWireError`, `WireError.code`).
  */
 
 /** Refusals of the wire protocol: the coordinator sends them to a client, a client acknowledges with them. */
@@ -71,7 +74,22 @@ export const CLIENT_ERROR_CODES = [
   'stale-round',
 ] as const;
 
-/** Anything thrown without a code, as it goes on the wire (`toWireError`). */
+/** Failures of running a coordinator or a client: its files, its address, its peer's address. */
+export const RUN_ERROR_CODES = [
+  /** A checkpoint that cannot be trusted (unreadable, corrupt, tampered with) or that this run cannot resume. */
+  'checkpoint',
+  /** A client's identity key file that cannot be read or holds no valid key. */
+  'identity',
+  /** The coordinator cannot listen on its address (port in use, privileged, address not on this machine). */
+  'listen',
+  /** A client cannot reach its coordinator, or the coordinator did not come back within the reconnection attempts. */
+  'unreachable',
+] as const;
+
+/**
+ * Anything thrown without a catalogued code, as it goes on the wire (`toWireError`): a programming error, or a
+ * code from outside the catalogue (Node's `ENOENT`, a library's own), which never reaches the peer as such.
+ */
 export const INTERNAL_ERROR_CODE = 'internal';
 
 /** Every error code. */
@@ -81,6 +99,7 @@ export type ErrorCode =
   | (typeof DATA_ERROR_CODES)[number]
   | (typeof CONFIG_ERROR_CODES)[number]
   | (typeof CLIENT_ERROR_CODES)[number]
+  | (typeof RUN_ERROR_CODES)[number]
   | typeof INTERNAL_ERROR_CODE;
 
 /** Codes of wire-protocol refusals. */
@@ -91,8 +110,18 @@ export type SecAggErrorCode = (typeof SECAGG_ERROR_CODES)[number];
 export type DataErrorCode = (typeof DATA_ERROR_CODES)[number];
 /** Codes of client-side refusals. */
 export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
+/** Codes of a coordinator's or a client's own failures (files, addresses). */
+export type RunErrorCode = (typeof RUN_ERROR_CODES)[number];
 
-const ALL_CODES: ReadonlySet<string> = new Set<ErrorCode>([...PROTOCOL_ERROR_CODES, ...SECAGG_ERROR_CODES, ...DATA_ERROR_CODES, ...CONFIG_ERROR_CODES, ...CLIENT_ERROR_CODES, INTERNAL_ERROR_CODE]);
+const ALL_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  ...PROTOCOL_ERROR_CODES,
+  ...SECAGG_ERROR_CODES,
+  ...DATA_ERROR_CODES,
+  ...CONFIG_ERROR_CODES,
+  ...CLIENT_ERROR_CODES,
+  ...RUN_ERROR_CODES,
+  INTERNAL_ERROR_CODE,
+]);
 
 /** Whether `code` is in the catalogue. */
 export function isErrorCode(code: unknown): code is ErrorCode {
@@ -121,4 +150,14 @@ export class CodedError<C extends ErrorCode = ErrorCode> extends Error {
     this.code = code;
     if (options?.name !== undefined) this.name = options.name;
   }
+}
+
+/** The message of anything thrown: an Error's message, anything else as a string (for log lines and refusals). */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The code of a failed system call (Node's `ENOENT`, `EACCES`, …) that `err` carries, if any: for messages, not for the wire. */
+export function systemCodeOf(err: unknown): string | undefined {
+  return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }

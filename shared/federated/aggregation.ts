@@ -356,6 +356,14 @@ function checkFieldNames(raw: Record<string, unknown>, r: AggregationRule, field
 }
 
 /**
+ * The largest f a rule whose condition is `n ≥ minOf(f)` allows on n vectors (−1 when even f = 0 is too many),
+ * from the rule module's own `minOf` (each such condition is linear in f: m > 2f + c).
+ */
+function largestF(minOf: (f: number) => number, n: number): number {
+  return Math.floor((n - minOf(0)) / (minOf(1) - minOf(0)));
+}
+
+/**
  * Resolves a rule that runs on a list of m vectors (the cohort's updates, or g group means inside `across`);
  * `unit` names m in messages (`m`, `g`), `cohort` describes it ("a cohort of", "grouped with").
  */
@@ -369,8 +377,7 @@ function resolveRule(raw: Record<string, unknown>, r: Exclude<AggregationRule, '
   const needF = (minOf: (f: number) => number, condition: string, who: string): number => {
     const f = fields.f(raw['f'], r);
     if (n < minOf(f)) {
-      const extra = minOf(0) - 1; // 2f + extra < n
-      const fMax = Math.floor((n - 1 - extra) / 2);
+      const fMax = largestF(minOf, n);
       fields.bad('f', f, `${condition} (${who}), but ${cohort} ${unit} = ${n}${after}: ` + (fMax >= 0 ? `use f ≤ ${fMax} or a larger cohort` : `${r} needs at least ${minOf(0)}`));
     }
     return f;
@@ -393,8 +400,12 @@ function resolveRule(raw: Record<string, unknown>, r: Exclude<AggregationRule, '
       if (raw['f'] === undefined) fields.bad('f', undefined, `f, the assumed number of corrupted clients per round (an integer ≥ 0); ${r} has no default`);
       const f = fields.integer('f', raw['f'], 0);
       if (n < krumMinUpdates(f)) {
-        const fMax = Math.floor((n - 3) / 2);
-        fields.bad('f', f, `${unit} > 2f + 2 (Blanchard et al.), but ${cohort} ${unit} = ${n}${after}: ` + (fMax >= 0 ? `use f ≤ ${fMax} or a larger cohort` : `${r} needs a cohort of at least 3`));
+        const fMax = largestF(krumMinUpdates, n);
+        fields.bad(
+          'f',
+          f,
+          `${unit} > 2f + 2 (Blanchard et al.), but ${cohort} ${unit} = ${n}${after}: ` + (fMax >= 0 ? `use f ≤ ${fMax} or a larger cohort` : `${r} needs a cohort of at least ${krumMinUpdates(0)}`),
+        );
       }
       if (r === 'krum') return withPre({ rule: r, f });
       if (raw['k'] === undefined) return withPre({ rule: r, f });

@@ -2,6 +2,7 @@
  * Configuration of a federated run (decent-bva.md §4–§6), with the `quick` and `paper` presets and one
  * validator that fills defaults and names the bad field.
  */
+import { z } from 'zod';
 import type { PartitionSpec } from '../data/partition.js';
 import type { BiasOption } from '../defense/bva-stats.js';
 import { STANDARD_ATTACKS } from '../attacks/robust-accuracy.js';
@@ -136,6 +137,47 @@ export type FederatedConfigInput = Partial<Omit<FederatedConfig, 'bva' | 'method
   bva?: Partial<FederatedConfig['bva']>;
   adversarialTraining?: Partial<FederatedConfig['adversarialTraining']>;
 };
+
+/**
+ * A configuration as a file holds it (a checkpoint's header): the types of FederatedConfigInput's fields, every
+ * one optional but the method, and any other field kept as it is (one from another version of robust-fl), so resume
+ * compares the whole of it.
+ * `resolveConfig` then fills the defaults and checks the ranges, as for any input.
+ */
+export const storedConfigSchema = z.looseObject({
+  method: z.string(),
+  model: z.string().optional(),
+  numClients: z.number().optional(),
+  fraction: z.number().optional(),
+  rounds: z.number().optional(),
+  localEpochs: z.number().optional(),
+  batchSize: z.number().optional(),
+  lr: z.number().optional(),
+  momentum: z.number().optional(),
+  partition: z
+    .union([
+      z.looseObject({ kind: z.literal('iid') }),
+      z.looseObject({ kind: z.literal('shards'), shardsPerClient: z.number().optional() }),
+      z.looseObject({ kind: z.literal('dirichlet'), alpha: z.number(), minPartitionSize: z.number().optional(), maxDraws: z.number().optional() }),
+    ])
+    .optional(),
+  sharedSetSize: z.number().optional(),
+  sharedLossWeight: z.number().optional(),
+  eps: z.number().optional(),
+  bva: z
+    .object({ attack: z.enum(['fgsm', 'pgd']).optional(), steps: z.number().optional(), alpha: z.number().optional(), bias: z.enum(['mean-ce', 'ensemble']).optional(), lambda: z.number().optional() })
+    .optional(),
+  weighting: z.enum(['uniform', 'examples']).optional(),
+  evalEvery: z.number().optional(),
+  evalSubset: z.number().optional(),
+  autoattackSubset: z.number().optional(),
+  evalAttacks: z.array(z.string()).optional(),
+  finalAttacks: z.array(z.string()).optional(),
+  seed: z.number().optional(),
+  profile: z.enum(['default', 'reference']).optional(),
+  adversarialTraining: z.looseObject({ steps: z.number().optional(), alpha: z.number().optional(), tradesBeta: z.number().optional() }).optional(),
+  evalEps: z.number().optional(),
+}) satisfies z.ZodType<FederatedConfigInput>;
 
 /** The client partition's kind and parameters, checked before anything runs (a typo otherwise fails mid-run). */
 function checkPartitionSpec(p: unknown, bad: (field: string, v: unknown, want: string) => never): void {

@@ -24,7 +24,7 @@ import { InMemoryTransport, type InMemoryClient } from '../engine/in-memory-tran
 import { PlaintextMean } from '../engine/plaintext-mean.js';
 import { EmulatedSecureMean } from '../engine/emulated-secure-mean.js';
 import { withSharedSetDefense } from '../engine/shared-set-defenses.js';
-import { systemClock } from '../engine/clock.js';
+import { systemClock, type Clock } from '../engine/clock.js';
 
 /** Accuracy per attack name, in [0, 1]. */
 export type EvalRecord = Record<string, number>;
@@ -67,6 +67,8 @@ export interface RunOptions {
    * networked secure run can be compared with this runner bit for bit.
    */
   emulateSecure?: boolean;
+  /** The clock of the rounds' time split and `wallMs` (default `performance.now()`; tests inject their own). */
+  clock?: Clock;
 }
 
 /** Progress hooks. */
@@ -114,7 +116,7 @@ function localClient(model: Model, data: ImageSource, indices: ArrayLike<number>
 /** Runs a federated training of `cfg.method` on `data`; see the file comment for the round. */
 export async function runFederated(data: DatasetSplit, input: FederatedConfigInput, hooks: RunHooks = {}, options: RunOptions = {}): Promise<FederatedResult> {
   const cfg = resolveConfig(input);
-  const clock = systemClock;
+  const clock = options.clock ?? systemClock;
   const t0 = clock.now();
   const { train } = data;
   const spec: ModelSpec = modelSpec(cfg.model, [train.height, train.width, train.channels], train.numClasses);

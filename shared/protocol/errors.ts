@@ -3,7 +3,7 @@
  * refusal names what was wrong (architecture.md, "Config and errors").
  */
 
-import { CodedError, INTERNAL_ERROR_CODE, type ProtocolErrorCode } from '../errors/catalogue.js';
+import { CodedError, INTERNAL_ERROR_CODE, isErrorCode, messageOf, type ErrorCode, type ProtocolErrorCode } from '../errors/catalogue.js';
 
 /** Why a message was refused: the codes are listed, with their meaning, in shared/errors/catalogue.ts. */
 export type { ProtocolErrorCode };
@@ -17,16 +17,19 @@ export class ProtocolError extends CodedError<ProtocolErrorCode> {
   }
 }
 
-/** The error object that travels in an acknowledgement. */
+/** The error object that travels in an acknowledgement: a catalogued code (shared/errors/catalogue.ts) and a message. */
 export interface WireError {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
-/** Turns any thrown value into a WireError (typed errors keep their code). */
+/**
+ * Turns any thrown value into a WireError. A typed error (`CodedError`) keeps its code, as does any error whose
+ * `code` is catalogued; any other code (Node's `ENOENT`, a library's own) is not the peer's business and goes out
+ * as `internal`.
+ */
 export function toWireError(err: unknown): WireError {
-  if (err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
-    return { code: (err as { code: string }).code, message: err.message };
-  }
-  return { code: INTERNAL_ERROR_CODE, message: err instanceof Error ? err.message : String(err) };
+  // A CodedError's code is catalogued by its type; this also keeps a catalogued code on an error from elsewhere.
+  const code = err instanceof Error && 'code' in err && isErrorCode(err.code) ? err.code : INTERNAL_ERROR_CODE;
+  return { code, message: messageOf(err) };
 }

@@ -5,6 +5,7 @@
  * `schemas.ts` before use; tensors and masked vectors travel as bytes (`wire.ts`).
  */
 import type { WireError } from './errors.js';
+import type { ErrorCode } from '../errors/catalogue.js';
 import type { Packed } from './wire.js';
 import type { Stage, StageReply, StageRequest } from '../secagg/messages.js';
 import type { LocalAdversarialSpec } from '../attacks/adversarial-training.js';
@@ -19,6 +20,16 @@ export interface HelloAuth {
   token: string;
   /** Ed25519 identity public key (32 bytes), bound to the client id at first join; hex in the handshake. */
   identityPk: Uint8Array;
+}
+
+/** `auth:challenge`: a fresh nonce for the client to sign (hex: the handshake layer is JSON). */
+export interface IdentityChallenge {
+  nonce: string;
+}
+
+/** The answer to `auth:challenge`: the Ed25519 signature of the proof (identity-proof.ts), hex. */
+export interface IdentityProof {
+  signature: string;
 }
 
 /** An acknowledgement: a reply, or a typed error. */
@@ -76,6 +87,18 @@ export interface RoundEnd {
   reason?: string;
 }
 
+/** `auth:refused`: why the coordinator refuses this connection (a catalogued code, and a message naming the problem). */
+export interface AuthRefused {
+  code: ErrorCode;
+  message: string;
+}
+
+/** `run:end`: every round is done. */
+export interface RunEnd {
+  /** The rounds the run completed. */
+  rounds: number;
+}
+
 /**
  * Events the coordinator sends. Requests and acknowledgements travel packed (`wire.ts` `pack`: a JSON skeleton
  * and one binary blob): `round:train` carries a TrainRequest and is answered with an Ack<TrainReply>; each
@@ -86,15 +109,15 @@ export interface ServerToClientEvents extends StageEvents {
    * Sent on every connection before anything else: the client proves its identity key by signing the nonce
    * (identity-proof.ts). Until the proof checks out the connection is in no cohort; a wrong or late proof ends it.
    */
-  'auth:challenge': (msg: { nonce: string }, ack: (res: { signature: string }) => void) => void;
+  'auth:challenge': (msg: IdentityChallenge, ack: (res: IdentityProof) => void) => void;
   /** The proof checked out: the connection is bound to its identity (and replaced any older one of it). */
   'auth:accepted': () => void;
   /** The connection is refused (bad proof, no proof in time, key bound to another identity); it is then closed. */
-  'auth:refused': (msg: { code: string; message: string }) => void;
+  'auth:refused': (msg: AuthRefused) => void;
   'round:train': (req: Packed<TrainRequest>, ack: (res: Packed<Ack<TrainReply>>) => void) => void;
   'round:end': (msg: RoundEnd) => void;
   /** The run is over (all rounds done); clients may disconnect. */
-  'run:end': (msg: { rounds: number }, ack: () => void) => void;
+  'run:end': (msg: RunEnd, ack: () => void) => void;
 }
 
 /**

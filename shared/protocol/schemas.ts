@@ -4,12 +4,27 @@
  * rebuilt here from bytes into the typed arrays the stage machines expect.
  */
 import { z } from 'zod';
-import { ProtocolError } from './errors.js';
+import { ProtocolError, type WireError } from './errors.js';
 import { f32FromWire, u32FromWire } from './wire.js';
 import type { BvaProbe } from '../defense/bva-vectors.js';
-import { PROTOCOL_VERSION, type HelloAuth, type TrainReply, type TrainRequest } from './events.js';
+import type { LocalAdversarialSpec } from '../attacks/adversarial-training.js';
+import { INTERNAL_ERROR_CODE, peerErrorCode } from '../errors/catalogue.js';
+import {
+  PROTOCOL_VERSION,
+  type Ack,
+  type AuthRefused,
+  type HelloAuth,
+  type IdentityChallenge,
+  type IdentityProof,
+  type RoundEnd,
+  type RunEnd,
+  type TrainReply,
+  type TrainRequest,
+  type TrainSpec,
+} from './events.js';
 import {
   STAGES,
+  type Envelope,
   type CheckBoxesReply,
   type CheckBoxesRequest,
   type CollectMaskedReply,
@@ -49,19 +64,20 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
   return r.data;
 }
 
-/** The handshake auth object. */
+/** The handshake auth object: a HelloAuth whose key travels as hex (the handshake is JSON, no binary). */
 export const helloSchema = z.object({
   protocolVersion: z.number(),
   clientId: id.regex(/^[A-Za-z0-9._:-]+$/, 'client ids are letters, digits and . _ : -'),
   token: z.string().min(1).max(4096),
-  // The handshake is JSON (no binary), so the key travels as hex.
   identityPk: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (a 32-byte Ed25519 key)'),
-});
+}) satisfies z.ZodType<Omit<HelloAuth, 'identityPk'> & { identityPk: string }>;
 
 /** The coordinator's identity challenge (hex: the handshake layer is JSON). */
-export const identityChallengeSchema = z.object({ nonce: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (a 32-byte nonce)') }).strict();
+export const identityChallengeSchema = z.object({ nonce: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (a 32-byte nonce)') }).strict() satisfies z.ZodType<IdentityChallenge>;
 /** A client's answer to the identity challenge. */
-export const identityProofSchema = z.object({ signature: z.string().regex(/^[0-9a-f]{128}$/, 'expected 128 lowercase hex digits (a 64-byte Ed25519 signature)') }).strict();
+export const identityProofSchema = z
+  .object({ signature: z.string().regex(/^[0-9a-f]{128}$/, 'expected 128 lowercase hex digits (a 64-byte Ed25519 signature)') })
+  .strict() satisfies z.ZodType<IdentityProof>;
 
 /** Validates a client's answer to the identity challenge; returns the signature bytes. */
 export function parseIdentityProof(v: unknown): Uint8Array {
@@ -109,8 +125,8 @@ const trainSpec = z.object({
     })
     .refine((a) => a.attack === 'fgsm' || a.alpha !== undefined || a.eps > 0, { message: 'pgd and trades need eps > 0 or an explicit alpha', path: ['eps'] })
     .refine((a) => a.attack !== 'trades' || a.craftMode !== 'train', { message: 'trades crafts in eval mode only', path: ['craftMode'] })
-    .optional(),
-});
+    .optional() satisfies z.ZodType<LocalAdversarialSpec | undefined>,
+}) satisfies z.ZodType<TrainSpec>;
 
 const trainRequestSchema = z.object({
   round: z.number().int().min(1),
@@ -119,24 +135,28 @@ const trainRequestSchema = z.object({
   sharedSet: z.object({ x: bytes(), labels: bytes() }).optional(),
   train: trainSpec,
   returnWeights: z.boolean(),
-});
+}) satisfies z.ZodType<TrainRequest>;
+
+/** A `round:train` request as the client uses it: its float32 fields rebuilt from their bytes. */
+export type DecodedTrainRequest = TrainRequest & { weightsF32: Float32Array; sharedF32?: Float32Array };
 
 /** Client side: a `round:train` request with the weights decoded (length checked by the caller). */
-export function parseTrainRequest(v: unknown): TrainRequest & { weightsF32: Float32Array; sharedF32?: Float32Array } {
-  const r = parse(trainRequestSchema, v, 'round:train');
+export function parseTrainRequest(v: unknown): DecodedTrainRequest {
+  const r: TrainRequest = parse(trainRequestSchema, v, 'round:train');
   const weightsF32 = f32FromWire(r.weights, 'round:train.weights');
-  const sharedF32 = r.sharedSet !== undefined ? f32FromWire(r.sharedSet.x, 'round:train.sharedSet.x') : undefined;
-  if (sharedF32 !== undefined && sharedF32.length % r.sharedSet!.labels.byteLength !== 0) {
-    throw new ProtocolError('bad-shape', `round:train.sharedSet: ${sharedF32.length} floats do not split into ${r.sharedSet!.labels.byteLength} images`);
+  if (r.sharedSet === undefined) return { ...r, weightsF32 };
+  const sharedF32 = f32FromWire(r.sharedSet.x, 'round:train.sharedSet.x');
+  if (sharedF32.length % r.sharedSet.labels.byteLength !== 0) {
+    throw new ProtocolError('bad-shape', `round:train.sharedSet: ${sharedF32.length} floats do not split into ${r.sharedSet.labels.byteLength} images`);
   }
-  return { ...r, weightsF32, ...(sharedF32 !== undefined ? { sharedF32 } : {}) } as TrainRequest & { weightsF32: Float32Array; sharedF32?: Float32Array };
+  return { ...r, weightsF32, sharedF32 };
 }
 
 /** The most examples one client may claim (weighting caps at maxWeight anyway; beyond this a claim is a lie). */
 export const MAX_CLAIMED_EXAMPLES = 100_000_000;
 /** The largest training loss a reply may report (cross-entropy of a diverged model stays far below). */
 export const MAX_REPORTED_LOSS = 1e6;
-const trainReplySchema = z.object({ numExamples: int.max(MAX_CLAIMED_EXAMPLES), loss: finite.min(0).max(MAX_REPORTED_LOSS), weights: bytes().optional() });
+const trainReplySchema = z.object({ numExamples: int.max(MAX_CLAIMED_EXAMPLES), loss: finite.min(0).max(MAX_REPORTED_LOSS), weights: bytes().optional() }) satisfies z.ZodType<TrainReply>;
 
 /** Coordinator side: a `round:train` reply, with weights checked against the model size when present. */
 export function parseTrainReply(v: unknown, numParams: number, needWeights: boolean): TrainReply & { weightsF32?: Float32Array } {
@@ -155,7 +175,7 @@ const envelope = z.object({
   phase: z.string().max(64),
   attempt: z.number().int().min(0).max(1000),
   sessionId: bytes(32).optional(),
-});
+}) satisfies z.ZodType<Envelope>;
 const segment = z.object({ name: z.string().min(1).max(64), length: z.number().int().min(1), c: finite.positive(), R: z.number().int().min(1), kind: z.enum(['signed', 'count', 'weight']) });
 const spec = z.array(segment).min(1).max(16);
 const box = z.object({ peer: id, nonce: bytes(24), box: bytes(undefined, 1 << 16) });
@@ -202,10 +222,13 @@ const dropoutSeed = z
   .max(2 ** 31 - 1)
   .optional();
 
+/** A Decent_BVA probe as it travels: its float fields as bytes (decodeProbe rebuilds them). */
+type WireBvaProbe = { [P in BvaProbe as P['kind']]: { [K in keyof P]: P[K] extends Float32Array ? Uint8Array : P[K] } }[BvaProbe['kind']];
+
 const bvaProbe = z.union([
   z.object({ kind: z.literal('bva/p1'), X: bytes(), labels: bytes(), includeP: z.boolean(), includeB: z.boolean(), bias: z.enum(['mean-ce', 'ensemble']), dropoutSeed }),
   z.object({ kind: z.literal('bva/p2'), X: bytes(), omega: bytes(), dropoutSeed }),
-]);
+]) satisfies z.ZodType<WireBvaProbe>;
 
 /** A collectMasked request's Decent_BVA probe with its floats rebuilt (bva/p1: X; bva/p2: X and ω). */
 function decodeProbe(payload: unknown): BvaProbe {
@@ -263,4 +286,46 @@ const replyParsers: { [S in Stage]: (v: unknown, req: StageRequest<S>) => StageR
 /** Coordinator side: validates the reply to a stage's request. */
 export function parseStageReply<S extends Stage>(stage: S, v: unknown, req: StageRequest<S>): StageReply<S> {
   return replyParsers[stage](v, req);
+}
+
+// --- the coordinator's notices and the acknowledgement envelope ------------------------------------------------
+
+/** A refusal's code as it arrives: the catalogue's, or `fallback` for one the catalogue does not know. */
+const peerCode = (fallback: Parameters<typeof peerErrorCode>[1]) =>
+  z
+    .string()
+    .max(64)
+    .transform((c) => peerErrorCode(c, fallback));
+const message = z.string().max(1 << 16);
+
+/** The error of a refused request, as a client acknowledges it. */
+const wireErrorSchema = z.object({ code: peerCode(INTERNAL_ERROR_CODE), message }) satisfies z.ZodType<WireError>;
+
+/** An acknowledgement (unpacked): a reply, validated by its stage's schema afterwards, or a refusal. */
+export const ackSchema = z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), reply: z.unknown() }), z.object({ ok: z.literal(false), error: wireErrorSchema })]) satisfies z.ZodType<
+  Ack<unknown>
+>;
+
+/** Coordinator side: an unpacked acknowledgement. */
+export function parseAck(v: unknown, what: string): Ack<unknown> {
+  return parse(ackSchema, v, what);
+}
+
+const authRefusedSchema = z.object({ code: peerCode('auth'), message }) satisfies z.ZodType<AuthRefused>;
+const roundEndSchema = z.object({ round: z.number().int().min(1), status: z.enum(['completed', 'aborted']), reason: message.optional() }) satisfies z.ZodType<RoundEnd>;
+const runEndSchema = z.object({ rounds: int }) satisfies z.ZodType<RunEnd>;
+
+/** Client side: the coordinator's `auth:refused` notice (an uncatalogued code reads as `auth`). */
+export function parseAuthRefused(v: unknown): AuthRefused {
+  return parse(authRefusedSchema, v, 'auth:refused');
+}
+
+/** Client side: the coordinator's `round:end` notice. */
+export function parseRoundEnd(v: unknown): RoundEnd {
+  return parse(roundEndSchema, v, 'round:end');
+}
+
+/** Client side: the coordinator's `run:end` notice. */
+export function parseRunEnd(v: unknown): RunEnd {
+  return parse(runEndSchema, v, 'run:end');
 }

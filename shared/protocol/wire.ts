@@ -101,30 +101,35 @@ export function pack<T>(value: T): Packed<T> {
   return { meta, blob };
 }
 
+/** A packed message as received: an object with a `meta` skeleton and a `blob` (not yet checked as binary). */
+function isPackedShape(v: unknown): v is { meta: unknown; blob: unknown } {
+  return v !== null && typeof v === 'object' && 'meta' in v && 'blob' in v;
+}
+
+/** A binary reference `[offset, length]` of a skeleton: two non-negative integers. */
+function isBinaryRef(ref: unknown): ref is [number, number] {
+  return Array.isArray(ref) && ref.length === 2 && ref.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0);
+}
+
 /** Unpacks a received message; binary fields come back as Uint8Array views of the blob. */
 export function unpack(packed: unknown, what: string): unknown {
-  if (packed === null || typeof packed !== 'object' || !('meta' in packed) || !('blob' in packed)) {
-    throw new ProtocolError('bad-payload', `${what}: expected a packed message {meta, blob}`);
-  }
-  const blob = bytesFromWire((packed as { blob: unknown }).blob, `${what}.blob`);
+  if (!isPackedShape(packed)) throw new ProtocolError('bad-payload', `${what}: expected a packed message {meta, blob}`);
+  const blob = bytesFromWire(packed.blob, `${what}.blob`);
   let nodes = 0;
   const walk = (v: unknown, depth: number): unknown => {
     if (++nodes > 5_000_000 || depth > 32) throw new ProtocolError('bad-payload', `${what}: message too deeply nested or too large`);
     if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
     if (v !== null && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      const ref = o['$b'];
-      if (ref !== undefined) {
-        if (!Array.isArray(ref) || ref.length !== 2 || !ref.every((n) => Number.isInteger(n) && (n as number) >= 0) || (ref[0] as number) + (ref[1] as number) > blob.byteLength) {
-          throw new ProtocolError('bad-payload', `${what}: a binary reference points outside the message`);
-        }
-        return blob.subarray(ref[0] as number, (ref[0] as number) + (ref[1] as number));
+      if ('$b' in v && v.$b !== undefined) {
+        const ref = v.$b;
+        if (!isBinaryRef(ref) || ref[0] + ref[1] > blob.byteLength) throw new ProtocolError('bad-payload', `${what}: a binary reference points outside the message`);
+        return blob.subarray(ref[0], ref[0] + ref[1]);
       }
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(o)) out[k] = walk(x, depth + 1);
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x, depth + 1);
       return out;
     }
     return v;
   };
-  return walk((packed as { meta: unknown }).meta, 0);
+  return walk(packed.meta, 0);
 }

@@ -11,8 +11,11 @@ import { SecAggConfigError } from './errors.js';
 import { wipe } from './keys.js';
 import { checkIndex, checkKeyBytes, KEY_BYTES, LABELS } from './labels.js';
 
-/** A sealed share box: random 24-byte nonce and the secretbox ciphertext (plaintext + 16-byte tag). */
-export interface ShareBox {
+/**
+ * A sealed share box: random 24-byte nonce and the secretbox ciphertext (plaintext + 16-byte tag). On the wire it
+ * travels with its peer's id as messages.ts `ShareBox`.
+ */
+export interface SealedShareBox {
   /** 24-byte random nonce. */
   nonce: Uint8Array;
   /** `nacl.secretbox` output. */
@@ -20,7 +23,7 @@ export interface ShareBox {
 }
 
 /** Encrypts and authenticates `plaintext` under a share-box key with a fresh random nonce. */
-export function sealShareBox(key: Uint8Array, plaintext: Uint8Array): ShareBox {
+export function sealShareBox(key: Uint8Array, plaintext: Uint8Array): SealedShareBox {
   checkKeyBytes('share-box key', key);
   const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
   return { nonce, box: nacl.secretbox(plaintext, nonce, key) };

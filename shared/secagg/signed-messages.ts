@@ -28,8 +28,11 @@ export function verifyBytes(identityPk: Uint8Array, msg: () => Uint8Array, signa
   }
 }
 
-/** A client's round-key advertisement (signed at `setup`, forwarded with its signature). */
-export interface Advertisement {
+/**
+ * What a client's round-key advertisement signs (at `setup`): the run, the round, the client and its two round keys.
+ * The advertisement forwarded to every member is messages.ts `Advertisement` (the keys and this signature).
+ */
+export interface AdvertisedKeys {
   /** Run id bytes (encode a string id with `utf8`). */
   runId: Uint8Array;
   /** Round number, from 1. */
@@ -43,18 +46,18 @@ export interface Advertisement {
 }
 
 /** str("fl-secagg/v1/advertise") ‖ bin(runId) ‖ u32(round) ‖ str(clientId) ‖ bin(cPk) ‖ bin(sPk). */
-export function advertiseMessage(ad: Advertisement): Uint8Array {
+export function advertiseMessage(ad: AdvertisedKeys): Uint8Array {
   checkIndex('round', ad.round);
   return concatBytes(str(LABELS.advertise), bin(ad.runId), u32(ad.round), str(ad.clientId), bin(ad.cPk), bin(ad.sPk));
 }
 
 /** Ed25519 signature of an advertisement with the client's long-term identity key. */
-export function signAdvertise(identitySk: Uint8Array, ad: Advertisement): Uint8Array {
+export function signAdvertise(identitySk: Uint8Array, ad: AdvertisedKeys): Uint8Array {
   return signBytes(identitySk, advertiseMessage(ad));
 }
 
 /** True when `signature` is the identity key's signature of `ad`; never throws. */
-export function verifyAdvertise(identityPk: Uint8Array, ad: Advertisement, signature: Uint8Array): boolean {
+export function verifyAdvertise(identityPk: Uint8Array, ad: AdvertisedKeys, signature: Uint8Array): boolean {
   return verifyBytes(identityPk, () => advertiseMessage(ad), signature);
 }
 

@@ -8,7 +8,7 @@
  */
 import * as os from 'node:os';
 import { io, type Socket } from 'socket.io-client';
-import { describeConnectError } from '../../client/connect-error.js';
+import { describeConnectError, isTransportError } from '../../client/connect-error.js';
 import type { ClientSession } from '../../client/session.js';
 import type { BackendName } from '../../shared/compute/backend.js';
 import { initBackend } from '../../shared/compute/backend.js';
@@ -80,7 +80,7 @@ export async function runClientHost(o: ClientHostOptions): Promise<ClientHostSum
       socket.on('connect_error', (err) => {
         const line = describeConnectError(url, err);
         // A refusal (token, protocol, shares taken) is final; a transport failure is retried.
-        if ((err as { type?: unknown }).type !== 'TransportError') reject(new Error(line));
+        if (!isTransportError(err)) reject(new Error(line));
         else if (!told) {
           told = true;
           log(`${line}; retrying`);
@@ -134,7 +134,7 @@ export async function runClientHost(o: ClientHostOptions): Promise<ClientHostSum
         plan.rejoining.clear();
         void Promise.all(back).then(
           () => (typeof ack === 'function' ? ack(clocks()) : undefined),
-          (err: unknown) => reject(err as Error),
+          (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
         );
       });
       socket.on('host:end', () => resolve());

@@ -8,12 +8,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
 import { firstIssue } from '../benchmark/queue/protocol.js';
+import { messageOf } from '../../shared/errors/catalogue.js';
 import { HostAuthSchema, HostClocksSchema, HostReadySchema, HOSTS_PROTOCOL, type HostClientToServer, type HostClocks, type HostServerToClient } from './protocol.js';
 
 /** Options of a `HostHub`. */
 export interface HostHubOptions {
   /** The coordinator's `/hosts` namespace. */
-  namespace: Namespace;
+  namespace: Namespace<HostClientToServer, HostServerToClient>;
   /** The token hosts must present. */
   token: string;
   /** Client hosts the run waits for (n ≥ 1). */
@@ -30,6 +31,8 @@ export interface HostHubOptions {
 }
 
 type HostSocket = Socket<HostClientToServer, HostServerToClient>;
+/** A host's socket whose acknowledged emits time out (socket.io's `timeout(ms)`). */
+type TimedHostSocket = ReturnType<HostSocket['timeout']>;
 
 interface Host {
   socket: HostSocket;
@@ -54,12 +57,13 @@ export class HostHub {
   private readonly readyPromise = new Promise<void>((resolve) => (this.allReady = resolve));
 
   constructor(private readonly opts: HostHubOptions) {
-    const ns = opts.namespace as unknown as Namespace<HostClientToServer, HostServerToClient>;
+    const ns = opts.namespace;
     const expected = Buffer.from(opts.token);
     ns.use((socket, next) => {
       const auth = HostAuthSchema.safeParse(socket.handshake.auth);
       if (!auth.success) {
-        const protocol = (socket.handshake.auth as { protocol?: unknown } | undefined)?.protocol;
+        const given: unknown = socket.handshake.auth;
+        const protocol = typeof given === 'object' && given !== null && 'protocol' in given ? given.protocol : undefined;
         return next(new Error(protocol !== HOSTS_PROTOCOL ? `refused: hosts protocol ${JSON.stringify(protocol)}, this simulation speaks ${HOSTS_PROTOCOL}` : `refused: ${firstIssue(auth.error)}`));
       }
       const given = Buffer.from(auth.data.token);
@@ -79,12 +83,13 @@ export class HostHub {
   /** Tells every host round `round`'s cohort and waits for them; resolves with the pools' busy time summed. */
   async roundStart(round: number, cohort: readonly string[]): Promise<HostClocks> {
     this.started = true;
-    return this.broadcast('host:round', { round, cohort: [...cohort] });
+    const msg = { round, cohort: [...cohort] };
+    return this.broadcast('host:round', round, (s) => s.emitWithAck('host:round', msg));
   }
 
   /** Tells every host the round ended (they rejoin departed clients) and waits; the pools' busy time summed. */
   async roundEnd(round: number): Promise<HostClocks> {
-    return this.broadcast('host:round-end', { round });
+    return this.broadcast('host:round-end', round, (s) => s.emitWithAck('host:round-end', { round }));
   }
 
   /** The run is over: every host may stop. */
@@ -130,16 +135,17 @@ export class HostHub {
     socket.emit('host:assign', { share, of: this.opts.count, scenario: this.opts.scenario, clientToken: this.opts.clientToken });
   }
 
-  private async broadcast(event: 'host:round' | 'host:round-end', msg: { round: number; cohort?: string[] }): Promise<HostClocks> {
+  /** Sends every host a message (`send`, on the host's socket with the acknowledgement timeout) and sums their clocks. */
+  private async broadcast(event: 'host:round' | 'host:round-end', round: number, send: (s: TimedHostSocket) => Promise<unknown>): Promise<HostClocks> {
     const timeout = this.opts.ackTimeoutMs ?? 600_000;
     await Promise.all(
       [...this.hosts.values()].map(async (h) => {
         let answer: unknown;
         try {
-          answer = await (h.socket.timeout(timeout) as unknown as { emitWithAck(e: string, m: unknown): Promise<unknown> }).emitWithAck(event, msg);
+          answer = await send(h.socket.timeout(timeout));
         } catch (err) {
           // Gone (its disconnect says so) or silent: the round goes on without it.
-          this.opts.log(`client host ${h.name}: no acknowledgement of ${event} ${msg.round} (${(err as Error).message})`);
+          this.opts.log(`client host ${h.name}: no acknowledgement of ${event} ${round} (${messageOf(err)})`);
           return;
         }
         const c = HostClocksSchema.safeParse(answer);
