@@ -14,7 +14,7 @@ import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import type { DatasetSplit } from '../shared/data/dataset.js';
 import { partition } from '../shared/data/partition.js';
 import { initialWeights, modelSpec } from '../shared/models/model.js';
-import { destroyIdlePools, idlePools, SimulationPool } from '../simulations/pool/pool.js';
+import { destroyIdlePools, idlePools, MAX_IDLE_POOLS, SimulationPool } from '../simulations/pool/pool.js';
 import { resolveScenario } from '../simulations/scenario.js';
 import { runSimulation } from '../simulations/engine.js';
 import { jsonlSansTiming, resultsSansTiming } from './helpers/sans-timing.js';
@@ -161,6 +161,19 @@ describe('pool reuse across simulations', function () {
     await healthy.workerStates();
     await healthy.close();
     expect(idlePools().map((p) => p.threadIds)).to.deep.equal([healthy.threadIds]);
+  });
+
+  it('keeps at most MAX_IDLE_POOLS idle pools, destroying the one idle longest', async () => {
+    const parts = partition(dataA.train.labels, { kind: 'iid' }, 2, 1);
+    const threads: number[][] = [];
+    for (const backend of ['cpu', 'wasm', 'native']) {
+      const pool = new SimulationPool({ train: dataA.train, test: dataA.test, parts, workers: 1, backend });
+      threads.push(pool.threadIds);
+      await pool.workerStates();
+      await pool.close();
+    }
+    expect(MAX_IDLE_POOLS).to.equal(2);
+    expect(idlePools().map((p) => p.threadIds)).to.have.deep.members(threads.slice(1));
   });
 
   it('no tensor growth in the warm workers across 5 sequential simulations', async () => {

@@ -9,7 +9,8 @@
  * and model modules, the `RFL_*` environment the threads were started with), and the next `SimulationPool` with
  * the same key takes them instead of paying a fresh isolate (module loading, JIT, backend start-up) per simulation.
  * A pool that saw a task fail, a worker exit or the GPU worker give up is destroyed, never reused; idle pools are
- * destroyed after `IDLE_POOL_MS` or when the process is about to exit, and never keep it alive.
+ * destroyed after `IDLE_POOL_MS`, beyond `MAX_IDLE_POOLS`, or when the process is about to exit, and never keep
+ * it alive.
  * `RFL_POOL_REUSE=0` turns the cache off (every simulation starts and destroys its own threads).
  */
 import * as os from 'node:os';
@@ -67,6 +68,9 @@ export interface PoolEvaluation {
 /** How long an idle pool's threads wait in the cache for the next simulation before they are destroyed. */
 export const IDLE_POOL_MS = 60_000;
 
+/** At most this many idle pools wait per thread (process); releasing one more destroys the longest idle. */
+export const MAX_IDLE_POOLS = 2;
+
 /** Whether `close()` keeps warm threads for the next simulation: yes unless `RFL_POOL_REUSE=0`. */
 export function poolReuseEnabled(): boolean {
   return process.env['RFL_POOL_REUSE'] !== '0';
@@ -83,6 +87,8 @@ interface Threads {
   /** The simulation using the threads (its GPU fallback), none while idle in the cache. */
   onGpuError: ((gpu: Piscina, err: Error) => void) | undefined;
   idleTimer: NodeJS.Timeout | undefined;
+  /** When it last went idle (performance.now()). */
+  idleSince: number;
   /** Simulations these threads have served. */
   simulations: number;
 }
@@ -138,7 +144,7 @@ function acquire(workers: number, init: PoolInit, gpuEval: boolean, reuse: boole
     workerData: init,
   });
   const gpu = gpuEval ? new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: 24 * 3600 * 1000, workerData: { ...init, backend: 'webgpu' } }) : undefined;
-  const t: Threads = { key, piscina, gpu, broken: false, destroying: false, onGpuError: undefined, idleTimer: undefined, simulations: 1 };
+  const t: Threads = { key, piscina, gpu, broken: false, destroying: false, onGpuError: undefined, idleTimer: undefined, idleSince: 0, simulations: 1 };
   // A worker that exits (crashes) is replaced by piscina: the pool is not reused after that.
   piscina.on('workerDestroy', () => {
     if (!t.destroying) t.broken = true;
@@ -174,9 +180,17 @@ function release(t: Threads): void {
   }, IDLE_POOL_MS);
   // Idle piscina threads are unref'd, and so is this timer: the cache never keeps the process alive.
   t.idleTimer.unref();
+  t.idleSince = performance.now();
   const list = idle.get(t.key) ?? [];
   list.push(t);
   idle.set(t.key, list);
+  const all = [...idle.values()].flat();
+  if (all.length > MAX_IDLE_POOLS) {
+    // Many kinds of simulation in one process (a test suite): the threads idle longest make room.
+    const oldest = all.reduce((a, b) => (b.idleSince < a.idleSince ? b : a));
+    unlist(oldest);
+    void destroyThreads(oldest).catch(() => undefined);
+  }
   if (!exitHook) {
     exitHook = true;
     // The event loop is empty: stop the idle threads cleanly (exit would terminate them anyway).
