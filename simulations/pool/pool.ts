@@ -1,15 +1,26 @@
 /**
  * The simulation's worker pool (piscina, one thread per core by default). The training and test sets and the
  * clients' partition are copied once into shared memory and mapped by every worker, so a task carries only
- * weights and options; workers keep the compute backend and the models warm between tasks.
+ * weights and options (and a reference to that memory); workers keep the compute backend and the models warm
+ * between tasks.
+ *
+ * Warm threads outlive a simulation: `close()` hands the pool's threads to a cache of this thread (process, or
+ * BullMQ's sandbox thread), keyed by what a worker cannot switch (thread count, backend, GPU evaluation, extension
+ * and model modules, the `RFL_*` environment the threads were started with), and the next `SimulationPool` with
+ * the same key takes them instead of paying a fresh isolate (module loading, JIT, backend start-up) per simulation.
+ * A pool that saw a task fail, a worker exit or the GPU worker give up is destroyed, never reused; idle pools are
+ * destroyed after `IDLE_POOL_MS`, beyond `MAX_IDLE_POOLS`, or when the process is about to exit, and never keep
+ * it alive.
+ * `RFL_POOL_REUSE=0` turns the cache off (every simulation starts and destroys its own threads).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { sharedHandle, type Dataset } from '../../shared/data/dataset.js';
 import { SYNC_KINDS, withSeed, type AttackSpec } from '../../shared/attacks/robust-accuracy.js';
 import { ActivityClock } from './activity.js';
-import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolData, TrainResult, TrainTask } from './tasks.js';
+import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolInit, PoolSim, PoolTask, TrainResult, TrainTask, WorkerState } from './tasks.js';
 
 /** Options of a `SimulationPool`. */
 export interface SimulationPoolOptions {
@@ -54,13 +65,170 @@ export interface PoolEvaluation {
   ms: number;
 }
 
+/** How long an idle pool's threads wait in the cache for the next simulation before they are destroyed. */
+export const IDLE_POOL_MS = 60_000;
+
+/** At most this many idle pools wait per thread (process); releasing one more destroys the longest idle. */
+export const MAX_IDLE_POOLS = 2;
+
+/** Whether `close()` keeps warm threads for the next simulation: yes unless `RFL_POOL_REUSE=0`. */
+export function poolReuseEnabled(): boolean {
+  return process.env['RFL_POOL_REUSE'] !== '0';
+}
+
+/** One set of warm threads: the CPU workers and, with GPU evaluation, the GPU worker. */
+interface Threads {
+  key: string;
+  piscina: Piscina;
+  gpu: Piscina | undefined;
+  /** A task failed, a worker exited or the GPU worker was given up: destroy, never reuse. */
+  broken: boolean;
+  destroying: boolean;
+  /** The simulation using the threads (its GPU fallback), none while idle in the cache. */
+  onGpuError: ((gpu: Piscina, err: Error) => void) | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+  /** When it last went idle (performance.now()). */
+  idleSince: number;
+  /** Simulations these threads have served. */
+  simulations: number;
+}
+
+/** Idle threads by key (several per key where simulations of one key ran side by side). */
+const idle = new Map<string, Threads[]>();
+let exitHook = false;
+let simCounter = 0;
+
+/** The cache key: everything a warm worker fixed at start-up. */
+function keyOf(workers: number, init: PoolInit, gpuEval: boolean): string {
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('RFL_') && k !== 'RFL_POOL_REUSE')
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([workers, init.backend ?? null, gpuEval, init.extensions ?? [], init.modelModules ?? [], env]);
+}
+
+function destroyThreads(t: Threads): Promise<void> {
+  if (t.idleTimer !== undefined) clearTimeout(t.idleTimer);
+  t.idleTimer = undefined;
+  t.destroying = true;
+  t.onGpuError = undefined;
+  return Promise.all([t.piscina.destroy(), t.gpu?.destroy()]).then(() => undefined);
+}
+
+/** Takes `t` out of the idle cache (if it is there). */
+function unlist(t: Threads): void {
+  const list = idle.get(t.key);
+  const i = list?.indexOf(t) ?? -1;
+  if (i < 0) return;
+  list!.splice(i, 1);
+  if (list!.length === 0) idle.delete(t.key);
+}
+
+/** Threads for a new simulation: idle ones of the same key, or fresh ones. */
+function acquire(workers: number, init: PoolInit, gpuEval: boolean, reuse: boolean): { threads: Threads; reused: boolean } {
+  const key = keyOf(workers, init, gpuEval);
+  const warm = reuse ? idle.get(key)?.pop() : undefined;
+  if (warm !== undefined) {
+    if (idle.get(key)?.length === 0) idle.delete(key);
+    clearTimeout(warm.idleTimer);
+    warm.idleTimer = undefined;
+    warm.simulations++;
+    return { threads: warm, reused: true };
+  }
+  const filename = new URL('./worker.js', import.meta.url).href;
+  const piscina = new Piscina({
+    filename,
+    minThreads: workers,
+    maxThreads: workers,
+    // Warm workers stay: a round's tasks arrive in bursts with secure-aggregation gaps between them.
+    idleTimeout: 24 * 3600 * 1000,
+    workerData: init,
+  });
+  const gpu = gpuEval ? new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: 24 * 3600 * 1000, workerData: { ...init, backend: 'webgpu' } }) : undefined;
+  const t: Threads = { key, piscina, gpu, broken: false, destroying: false, onGpuError: undefined, idleTimer: undefined, idleSince: 0, simulations: 1 };
+  // A worker that exits (crashes) is replaced by piscina: the pool is not reused after that.
+  piscina.on('workerDestroy', () => {
+    if (!t.destroying) t.broken = true;
+  });
+  // An error outside any task: as before the cache (no listener), it is the process's while a simulation runs;
+  // an idle pool is just destroyed.
+  piscina.on('error', (err: Error) => {
+    t.broken = true;
+    if (t.idleTimer === undefined) throw err;
+    unlist(t);
+    void destroyThreads(t).catch(() => undefined);
+  });
+  if (gpu !== undefined) {
+    // A worker that fails to start is reported as an 'error' event (it would crash the process unheard).
+    gpu.on('error', (err: Error) => {
+      t.broken = true;
+      if (t.onGpuError !== undefined) t.onGpuError(gpu, err);
+      else {
+        unlist(t);
+        void destroyThreads(t).catch(() => undefined);
+      }
+    });
+  }
+  return { threads: t, reused: false };
+}
+
+/** Puts `t` in the idle cache, to be destroyed after IDLE_POOL_MS unless a simulation takes it first. */
+function release(t: Threads): void {
+  t.onGpuError = undefined;
+  t.idleTimer = setTimeout(() => {
+    unlist(t);
+    void destroyThreads(t).catch(() => undefined);
+  }, IDLE_POOL_MS);
+  // Idle piscina threads are unref'd, and so is this timer: the cache never keeps the process alive.
+  t.idleTimer.unref();
+  t.idleSince = performance.now();
+  const list = idle.get(t.key) ?? [];
+  list.push(t);
+  idle.set(t.key, list);
+  const all = [...idle.values()].flat();
+  if (all.length > MAX_IDLE_POOLS) {
+    // Many kinds of simulation in one process (a test suite): the threads idle longest make room.
+    const oldest = all.reduce((a, b) => (b.idleSince < a.idleSince ? b : a));
+    unlist(oldest);
+    void destroyThreads(oldest).catch(() => undefined);
+  }
+  if (!exitHook) {
+    exitHook = true;
+    // The event loop is empty: stop the idle threads cleanly (exit would terminate them anyway).
+    process.on('beforeExit', () => {
+      if (idle.size > 0) void destroyIdlePools();
+    });
+  }
+}
+
+/** Destroys every idle pool of this thread (also done by the idle timeout and before the process exits). */
+export async function destroyIdlePools(): Promise<void> {
+  const all = [...idle.values()].flat();
+  idle.clear();
+  await Promise.all(all.map((t) => destroyThreads(t).catch(() => undefined)));
+}
+
+/** The idle pools of this thread: their worker threads' ids and how many simulations each served (tests). */
+export function idlePools(): { threadIds: number[]; gpuThreadIds: number[]; simulations: number }[] {
+  return [...idle.values()].flat().map((t) => ({
+    threadIds: t.piscina.threads.map((w) => w.threadId),
+    gpuThreadIds: t.gpu?.threads.map((w) => w.threadId) ?? [],
+    simulations: t.simulations,
+  }));
+}
+
 /** A pool of simulation workers. */
 export class SimulationPool {
   readonly workers: number;
   /** Covered wall time of training, Decent_BVA statistics and evaluation tasks. */
   readonly clocks = { train: new ActivityClock(), bva: new ActivityClock(), eval: new ActivityClock() };
-  private readonly piscina: Piscina;
+  /** Whether this pool took warm threads from an earlier simulation. */
+  readonly reused: boolean;
+  private readonly threads: Threads;
+  private readonly sim: PoolSim;
+  private readonly reuse: boolean;
   private gpu: Piscina | undefined;
+  private inFlight = 0;
+  private closed = false;
   /** Where evaluations run: 'gpu' while the GPU worker works, else 'cpu'. */
   evalDevice: 'gpu' | 'cpu' = 'cpu';
   /** Why the GPU evaluation worker was given up, if it was. */
@@ -79,36 +247,32 @@ export class SimulationPool {
       at += p.length;
     });
     offsets[opts.parts.length] = at;
-    const workerData: PoolData = {
+    this.sim = {
+      id: `${process.pid}.${threadId}.${++simCounter}`,
       train: sharedHandle(opts.train),
       test: sharedHandle(opts.test),
       offsets: offsets.buffer as SharedArrayBuffer,
       indices: indices.buffer as SharedArrayBuffer,
+    };
+    const init: PoolInit = {
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
       ...(opts.extensions !== undefined && opts.extensions.length > 0 ? { extensions: opts.extensions.map((e) => path.resolve(e)) } : {}),
       ...(opts.modelModules !== undefined && opts.modelModules.length > 0 ? { modelModules: opts.modelModules.map((m) => path.resolve(m)) } : {}),
     };
-    this.piscina = new Piscina({
-      filename: new URL('./worker.js', import.meta.url).href,
-      minThreads: this.workers,
-      maxThreads: this.workers,
-      // Warm workers stay: a round's tasks arrive in bursts with secure-aggregation gaps between them.
-      idleTimeout: 24 * 3600 * 1000,
-      workerData,
-    });
-    if (opts.gpuEval === true) {
-      const gpu = new Piscina({
-        filename: new URL('./worker.js', import.meta.url).href,
-        minThreads: 1,
-        maxThreads: 1,
-        idleTimeout: 24 * 3600 * 1000,
-        workerData: { ...workerData, backend: 'webgpu' },
-      });
-      // A worker that fails to start is reported as an 'error' event (it would crash the process unheard).
-      gpu.on('error', (err: Error) => this.dropGpu(gpu, err));
-      this.gpu = gpu;
+    this.reuse = poolReuseEnabled();
+    const { threads, reused } = acquire(this.workers, init, opts.gpuEval === true, this.reuse);
+    this.threads = threads;
+    this.reused = reused;
+    if (threads.gpu !== undefined) {
+      this.gpu = threads.gpu;
       this.evalDevice = 'gpu';
+      threads.onGpuError = (gpu, err) => this.dropGpu(gpu, err);
     }
+  }
+
+  /** The CPU workers' thread ids (tests: warm threads keep theirs from one simulation to the next). */
+  get threadIds(): number[] {
+    return this.threads.piscina.threads.map((w) => w.threadId);
   }
 
   /** Local training of one client. */
@@ -181,21 +345,59 @@ export class SimulationPool {
 
   /** Live tensors in each of `probes` worker calls (a leak check; piscina picks the workers). */
   async numTensors(probes = this.workers): Promise<number[]> {
-    return Promise.all(Array.from({ length: probes }, () => this.piscina.run(null, { name: 'numTensors' }) as Promise<number>));
+    this.checkOpen();
+    return Promise.all(Array.from({ length: probes }, () => this.threads.piscina.run(null, { name: 'numTensors' }) as Promise<number>));
   }
 
-  /** Stops the workers. */
+  /**
+   * Each of `probes` worker calls' thread, simulation and tensor counts (piscina picks the workers; with all idle,
+   * `probes` = workers reaches each once). The probe enters this simulation, as a task would.
+   */
+  async workerStates(probes = this.workers): Promise<WorkerState[]> {
+    this.checkOpen();
+    return Promise.all(Array.from({ length: probes }, () => this.threads.piscina.run(this.sim, { name: 'state' }) as Promise<WorkerState>));
+  }
+
+  /**
+   * Ends this simulation's use of the workers: they go back to the cache of warm threads for the next simulation,
+   * unless reuse is off, a task failed, a worker exited, the GPU worker was given up or tasks are still running,
+   * in which case they are destroyed. Calling it again does nothing.
+   */
   async close(): Promise<void> {
-    await Promise.all([this.piscina.destroy(), this.gpu?.destroy()]);
+    if (this.closed) return;
+    this.closed = true;
+    const t = this.threads;
+    t.onGpuError = undefined;
+    if (this.reuse && !t.broken && this.inFlight === 0 && t.piscina.queueSize === 0 && (t.gpu === undefined || t.gpu.queueSize === 0)) release(t);
+    else await destroyThreads(t);
   }
 
   /** Gives up the GPU worker (once), recording why; evaluations go to the CPU workers from then on. */
   private dropGpu(gpu: Piscina, err: Error): void {
     if (this.gpu !== gpu) return;
     this.gpu = undefined;
+    this.threads.broken = true;
     this.evalDevice = 'cpu';
     this.gpuFallbackReason = err.message;
     void gpu.destroy().catch(() => undefined);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('SimulationPool: closed (its threads may serve another simulation now)');
+  }
+
+  /** Runs `task` on `pool` for this simulation; a failure marks the threads broken (not reused). */
+  private async post<R>(pool: Piscina, task: PoolTask): Promise<R> {
+    this.checkOpen();
+    this.inFlight++;
+    try {
+      return (await pool.run({ sim: this.sim, task })) as R;
+    } catch (err) {
+      this.threads.broken = true;
+      throw err;
+    } finally {
+      this.inFlight--;
+    }
   }
 
   /** An evaluation task on the GPU worker, or on the CPU workers once the GPU worker has failed. */
@@ -204,7 +406,7 @@ export class SimulationPool {
     if (gpu !== undefined) {
       const done = this.clocks.eval.begin();
       try {
-        return (await gpu.run(task)) as EvalResult;
+        return await this.post<EvalResult>(gpu, task);
       } catch (err) {
         // A GPU that cannot start (no adapter, driver trouble) must not lose the run: the CPU workers take over.
         this.dropGpu(gpu, err as Error);
@@ -218,7 +420,7 @@ export class SimulationPool {
   private async timed<R>(clock: ActivityClock, task: TrainTask | BvaTask | EvalTask): Promise<R> {
     const done = clock.begin();
     try {
-      return (await this.piscina.run(task)) as R;
+      return await this.post<R>(this.threads.piscina, task);
     } finally {
       done();
     }

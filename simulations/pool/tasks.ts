@@ -1,7 +1,7 @@
 /**
  * The messages between a simulation and its worker threads: what a task carries and what it returns. Tasks are
  * plain data (structured-cloned); the datasets and the partition are not in them, they live in shared memory
- * that every worker mapped once at start-up (`PoolData`).
+ * that the workers map, carried by reference with every task (`PoolSim`).
  */
 import type { SharedDatasetHandle } from '../../shared/data/dataset.js';
 import type { TrainSpec } from '../../shared/protocol/events.js';
@@ -10,19 +10,52 @@ import type { VectorSpec } from '../../shared/secagg/quantize.js';
 import type { AttackSpec } from '../../shared/attacks/robust-accuracy.js';
 import type { AnyBehaviorSpec } from '../behaviors/index.js';
 
-/** What every worker receives once, as `workerData`. */
-export interface PoolData {
-  train: SharedDatasetHandle;
-  test: SharedDatasetHandle;
-  /** Client k holds rows `indices[offsets[k] .. offsets[k+1])` of `train` (Int32, shared). */
-  offsets: SharedArrayBuffer;
-  indices: SharedArrayBuffer;
+/**
+ * What every worker receives once, as `workerData`: what a warm worker cannot switch (the backend it loaded, the
+ * modules it imported), so the process's cache of idle pools keys on it (pool.ts).
+ */
+export interface PoolInit {
   /** Compute backend to load (default: the automatic choice). */
   backend?: string;
   /** Extension modules (absolute paths) to import before any task (simulations/extensions.ts). */
   extensions?: string[];
   /** Model modules (absolute paths) to register before any task (shared/models/registry.ts). */
   modelModules?: string[];
+}
+
+/**
+ * One simulation's data, carried by each of its tasks: shared memory is shared, not copied, by the structured
+ * clone, so this costs a few bytes; a worker maps it again only when `id` differs from its last task's.
+ */
+export interface PoolSim {
+  /** Unique per `SimulationPool` (per simulation) in this thread. */
+  id: string;
+  train: SharedDatasetHandle;
+  test: SharedDatasetHandle;
+  /** Client k holds rows `indices[offsets[k] .. offsets[k+1])` of `train` (Int32, shared). */
+  offsets: SharedArrayBuffer;
+  indices: SharedArrayBuffer;
+}
+
+/** What the pool posts to a worker: a task and the simulation it belongs to. */
+export interface PoolMessage {
+  sim: PoolSim;
+  task: PoolTask;
+}
+
+/** A worker's answer to the `state` probe (tests, leak checks). */
+export interface WorkerState {
+  threadId: number;
+  /** The simulation whose data the worker holds (the probe's own, once it answered). */
+  sim: string;
+  /** Simulations this worker has served, the probe's included. */
+  simulations: number;
+  /** Live tensors now. */
+  numTensors: number;
+  /** Live tensors when it last switched simulations, after disposing the previous one's models. */
+  idleTensors: number;
+  /** Live tensors right after start-up (backend, extensions and model modules loaded). */
+  startTensors: number;
 }
 
 /** Local training of one client for one round. */

@@ -1,8 +1,11 @@
 /**
- * A simulation worker thread (piscina): maps the shared datasets once, loads the compute backend once, keeps one
- * model per architecture warm, and runs the tasks of `tasks.ts` for whichever client the round needs.
+ * A simulation worker thread (piscina): loads the compute backend and the user's modules once, maps a simulation's
+ * shared datasets when its first task arrives, keeps one model per architecture warm, and runs the tasks of
+ * `tasks.ts` for whichever client the round needs. A warm worker serves simulation after simulation (pool.ts keeps
+ * idle pools): when a task of another simulation arrives, it disposes the previous one's models and maps the new
+ * data, so nothing of one simulation (no tensor, no view) reaches the next.
  */
-import { workerData } from 'node:worker_threads';
+import { threadId, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../shared/compute/backend.js';
 import { datasetFromShared, type Dataset } from '../../shared/data/dataset.js';
@@ -16,22 +19,44 @@ import { bvaInputs } from '../../client/bva-inputs.js';
 import { trainOptionsOf } from '../../client/trainer.js';
 import { Rng } from '../../shared/util/random.js';
 import { attackSuccessRate, poisonLocalData } from '../behaviors/index.js';
-import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolData, PoolTask, TrainResult, TrainTask } from './tasks.js';
+import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolInit, PoolMessage, PoolSim, TrainResult, TrainTask, WorkerState } from './tasks.js';
 
-const data = workerData as PoolData;
+const data = workerData as PoolInit;
 // The GPU evaluation worker asks for webgpu; its tasks read tensors asynchronously (runEval), as WebGPU needs.
 await initBackend({ quiet: true, ...(data.backend !== undefined ? { backend: data.backend as BackendName } : {}) });
 // The user's modules register their models and behaviours in this thread too (registrations are per thread).
 await loadExtensions(data.extensions ?? []);
 for (const m of data.modelModules ?? []) await loadModelModule(m);
-const train: Dataset = datasetFromShared(data.train);
-const test: Dataset = datasetFromShared(data.test);
-const offsets = new Int32Array(data.offsets);
-const indices = new Int32Array(data.indices);
+const startTensors = tf.memory().numTensors;
+
+/** The current simulation's data, as views of its shared memory. */
+interface SimViews {
+  id: string;
+  train: Dataset;
+  test: Dataset;
+  offsets: Int32Array;
+  indices: Int32Array;
+}
+let sim: SimViews | undefined;
+let simulations = 0;
+let idleTensors = startTensors;
 const models = new Map<string, Model>();
+
+/** Makes `s` the current simulation: disposes the previous one's models and maps `s`'s data (once per simulation). */
+function enter(s: PoolSim): SimViews {
+  if (sim?.id === s.id) return sim;
+  for (const m of models.values()) m.dispose();
+  models.clear();
+  sim = undefined;
+  idleTensors = tf.memory().numTensors;
+  sim = { id: s.id, train: datasetFromShared(s.train), test: datasetFromShared(s.test), offsets: new Int32Array(s.offsets), indices: new Int32Array(s.indices) };
+  simulations++;
+  return sim;
+}
 
 /** The warm model of an architecture, loaded with `weights`. */
 function modelWith(name: string, weights: Float32Array): Model {
+  const train = sim!.train;
   let m = models.get(name);
   if (m === undefined) {
     m = new Model(modelSpec(name, [train.height, train.width, train.channels], train.numClasses), weights);
@@ -42,6 +67,7 @@ function modelWith(name: string, weights: Float32Array): Model {
 
 function runTrain(task: TrainTask): TrainResult {
   const t0 = performance.now();
+  const { train, offsets, indices } = sim!;
   const rows = indices.subarray(offsets[task.client]!, offsets[task.client + 1]!);
   if (rows.length === 0) throw new Error(`client ${task.client} holds no examples`);
   let source: ImageSource = train;
@@ -81,6 +107,7 @@ function runBva(task: BvaTask): BvaResult {
 
 async function runEval(task: EvalTask): Promise<EvalResult> {
   const t0 = performance.now();
+  const test = sim!.test;
   const model = modelWith(task.model, task.weights);
   const correct: Record<string, number> = {};
   const components: Record<string, Record<string, number>> = {};
@@ -101,7 +128,8 @@ async function runEval(task: EvalTask): Promise<EvalResult> {
 }
 
 /** The piscina handler. Results are small (a model's weights, a BV vector), so structured cloning is fine. */
-export default function handle(task: PoolTask): TrainResult | BvaResult | Promise<EvalResult> {
+export default function handle({ sim: s, task }: PoolMessage): TrainResult | BvaResult | Promise<EvalResult> {
+  enter(s);
   switch (task.kind) {
     case 'train':
       return runTrain(task);
@@ -115,4 +143,10 @@ export default function handle(task: PoolTask): TrainResult | BvaResult | Promis
 /** Live tensors in this worker (for leak checks). */
 export function numTensors(): number {
   return tf.memory().numTensors;
+}
+
+/** This worker's thread, simulation and tensor counts, after entering `s` (tests and leak checks). */
+export function state(s: PoolSim): WorkerState {
+  enter(s);
+  return { threadId, sim: s.id, simulations, numTensors: tf.memory().numTensors, idleTensors, startTensors };
 }
