@@ -417,7 +417,21 @@ describe('an IDX folder as rfl simulate --data DIR (the real binary)', function 
     const scenario = join(dir, 'tiny.yaml');
     writeFileSync(
       scenario,
-      ['name: tiny-idx', 'method: fedavg', 'model: mlp', 'secure: false', 'numClients: 3', 'fraction: 1', 'rounds: 2', 'localEpochs: 1', 'sharedSetSize: 6', 'evalSubset: 1000', 'evalAttacks: [clean]', 'finalAttacks: [clean]', 'workers: 1'].join('\n') + '\n',
+      [
+        'name: tiny-idx',
+        'method: fedavg',
+        'model: mlp',
+        'secure: false',
+        'numClients: 3',
+        'fraction: 1',
+        'rounds: 2',
+        'localEpochs: 1',
+        'sharedSetSize: 6',
+        'evalSubset: 1000',
+        'evalAttacks: [clean]',
+        'finalAttacks: [clean]',
+        'workers: 1',
+      ].join('\n') + '\n',
     );
     const out = join(dir, 'run');
     const r = spawnSync(process.execPath, [resolve('dist/cli/rfl.js'), 'simulate', '--config', scenario, '--data', idx, '--no-progress', '--out', out], {
@@ -436,7 +450,10 @@ describe('an IDX folder as rfl simulate --data DIR (the real binary)', function 
     const written = JSON.parse(readFileSync(join(out, 'scenario.json'), 'utf8')) as { dataset: string };
     expect(written.dataset).to.equal(idx);
     // Every client of the folder's partition trained in both rounds.
-    const rounds = readFileSync(join(out, 'rounds.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { trained: number; status: string });
+    const rounds = readFileSync(join(out, 'rounds.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { trained: number; status: string });
     expect(rounds.map((x) => [x.status, x.trained])).to.deep.equal([
       ['completed', 3],
       ['completed', 3],

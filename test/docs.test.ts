@@ -193,7 +193,37 @@ export function absolutePathFindings(file: string, text: string, repoRoot: strin
 }
 
 /** The roots of absolute file-system paths: the usual Unix ones, and the mount and home points of build machines. */
-const FS_ROOTS = ['bin', 'boot', 'data', 'dev', 'etc', 'home', 'lib', 'lib32', 'lib64', 'media', 'mnt', 'nix', 'opt', 'private', 'proc', 'root', 'run', 'sbin', 'scratch', 'snap', 'srv', 'sys', 'tmp', 'Users', 'usr', 'var', 'Volumes', 'work', 'workspace'];
+const FS_ROOTS = [
+  'bin',
+  'boot',
+  'data',
+  'dev',
+  'etc',
+  'home',
+  'lib',
+  'lib32',
+  'lib64',
+  'media',
+  'mnt',
+  'nix',
+  'opt',
+  'private',
+  'proc',
+  'root',
+  'run',
+  'sbin',
+  'scratch',
+  'snap',
+  'srv',
+  'sys',
+  'tmp',
+  'Users',
+  'usr',
+  'var',
+  'Volumes',
+  'work',
+  'workspace',
+];
 
 /**
  * The absolute paths a path field may name, each a system location that is the same on every machine, never a
@@ -426,7 +456,11 @@ export function pathFieldFindings(file: string, text: string): Finding[] {
       const p = m[0].replace(/\.+$/, '');
       if (allowedAbsolutePath(p) || seen.has(`${line} ${p}`)) continue;
       seen.add(`${line} ${p}`);
-      out.push({ file, line, problem: `names the absolute path ${p} in a path field: write it relative (to the run or matrix directory, or the repository), or allow a system path in ALLOWED_ABSOLUTE_PATHS` });
+      out.push({
+        file,
+        line,
+        problem: `names the absolute path ${p} in a path field: write it relative (to the run or matrix directory, or the repository), or allow a system path in ALLOWED_ABSOLUTE_PATHS`,
+      });
     }
   }
   return out;
@@ -754,15 +788,15 @@ describe('self-contained docs', function () {
         all,
       ).to.deep.equal(
         [
-        `cells/a/results.json:3 ${abs('tmp', 'qa-out', 'cells', 'a')}`,
-        `cells/a/results.json:5 ${abs('mnt', 'data', 'run')}`,
-        `notes@md:1 ${abs('tmp', 'qa-out')}`,
-        `notes@md:1 ${abs('data', 'runs')}`,
-        `presets/p.yaml:3 ${abs('tmp', 'sweep-out')}`,
-        `presets/p.yaml:5 ${abs('opt', 'x')}`,
-        `src/y.ts:3 ${abs('opt', 'tool')}`,
-        `src/y.ts:4 ${abs('data', 'q')}`,
-        `src/y.ts:5 ${abs('var', 'log', 'x')}`,
+          `cells/a/results.json:3 ${abs('tmp', 'qa-out', 'cells', 'a')}`,
+          `cells/a/results.json:5 ${abs('mnt', 'data', 'run')}`,
+          `notes@md:1 ${abs('tmp', 'qa-out')}`,
+          `notes@md:1 ${abs('data', 'runs')}`,
+          `presets/p.yaml:3 ${abs('tmp', 'sweep-out')}`,
+          `presets/p.yaml:5 ${abs('opt', 'x')}`,
+          `src/y.ts:3 ${abs('opt', 'tool')}`,
+          `src/y.ts:4 ${abs('data', 'q')}`,
+          `src/y.ts:5 ${abs('var', 'log', 'x')}`,
         ].map(md),
       );
       expect(
@@ -776,7 +810,7 @@ describe('self-contained docs', function () {
     });
 
     it('reads string literals as a tokenizer does: comments and regular expressions skipped, templates with their expressions elided', function () {
-      const src = [`const a = 'x'; // 'y'`, `const r = /'[/]/g; const b = "z"; const c = a / 2 / 'w'.length;`, 'const t = `p${f(\'q\', { k: 1 })}r`; /* \'v\' */ return /"/.test(s);'].join('\n');
+      const src = [`const a = 'x'; // 'y'`, `const r = /'[/]/g; const b = "z"; const c = a / 2 / 'w'.length;`, "const t = `p${f('q', { k: 1 })}r`; /* 'v' */ return /\"/.test(s);"].join('\n');
       expect(stringLiterals(src)).to.deep.equal([
         { value: 'x', line: 1 },
         { value: 'z', line: 2 },
@@ -790,7 +824,13 @@ describe('self-contained docs', function () {
       const { phrases } = checkRepository(dir);
       const got = phrases.map((f) => `${f.file}:${f.line} ${/^"([^"]+)"/.exec(f.problem)![1]}`).sort();
       expect(got, formatFindings(phrases)).to.deep.equal(
-        [`notes@md:5 ${cite(' ', 14)}`, `notes@md:6 ${['design', 'card'].join(' ')}`, `notes@md:6 ${['the', 'brief'].join(' ')}`, `notes@md:7 ${sharedDocs.slice(0, -1)}`, `src/x.ts:1 ${sharedDocs.slice(0, -1)}`]
+        [
+          `notes@md:5 ${cite(' ', 14)}`,
+          `notes@md:6 ${['design', 'card'].join(' ')}`,
+          `notes@md:6 ${['the', 'brief'].join(' ')}`,
+          `notes@md:7 ${sharedDocs.slice(0, -1)}`,
+          `src/x.ts:1 ${sharedDocs.slice(0, -1)}`,
+        ]
           .map(md)
           .sort(),
       );
