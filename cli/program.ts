@@ -11,6 +11,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { checkValue, describeOption, type CommandSpec } from './spec.js';
 import { errorLine, exitCodeOf, isHelpShown } from './errors.js';
 import { UsageError } from '../shared/util/usage-error.js';
+import { closest } from '../shared/util/closest.js';
 import { start } from './commands/start.js';
 import { simulate } from './commands/simulate.js';
 import { coordinator } from './commands/coordinator.js';
@@ -115,6 +116,11 @@ function commandPath(command: Command): string {
 
 /** The error for a word given to a command that takes options only, with what it was likely meant as. */
 function strayOperand(spec: CommandSpec, name: string, word: string): UsageError {
+  const subcommand = closest(
+    word,
+    (spec.subcommands ?? []).map((s) => s.name),
+  );
+  if (subcommand !== undefined) return new UsageError(`unknown command '${name} ${word}' (did you mean ${name} ${subcommand}?)`, ['args']);
   const fix =
     'set' in spec.options && /^[\w.]+=/.test(word)
       ? `did you mean --set ${word}?`
@@ -129,6 +135,20 @@ function specOf(argv: readonly string[]): CommandSpec | undefined {
   const words = argv.filter((a) => !a.startsWith('-'));
   const top = words[0] === 'bench' ? benches.find((b) => b.name === words[1]) : COMMANDS.find((c) => c.name === words[0]);
   return top?.subcommands?.find((s) => s.name === words[1]) ?? top;
+}
+
+/** A misspelt subcommand (`rfl coordinator enrl --ids a`), whose options the parent then refused: what it meant. */
+function subcommandHint(argv: readonly string[]): string | undefined {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const parent = COMMANDS.find((c) => c.name === words[0]);
+  const word = words[1];
+  if (parent?.subcommands === undefined || word === undefined || argv[argv.indexOf(word) - 1]?.startsWith('--') === true) return undefined;
+  if (parent.subcommands.some((s) => s.name === word)) return undefined;
+  const sub = closest(
+    word,
+    parent.subcommands.map((s) => s.name),
+  );
+  return sub !== undefined ? `unknown command '${parent.name} ${word}' (did you mean ${parent.name} ${sub}?)` : undefined;
 }
 
 /**
@@ -162,7 +182,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   } catch (err) {
     // --help and --version exit 0; help shown for a missing subcommand (`rfl bench`) exits 2.
     if (isHelpShown(err)) return (err as CommanderError).exitCode === 0 ? 0 : 2;
-    const hint = err instanceof CommanderError ? await setHint(err, argv).catch(() => undefined) : undefined;
+    const hint = err instanceof CommanderError ? (subcommandHint(argv) ?? (await setHint(err, argv).catch(() => undefined))) : undefined;
     console.error(hint !== undefined ? `UsageError: ${hint}` : errorLine(err));
     if (debug && err instanceof Error && err.stack !== undefined) console.error(err.stack);
     return exitCodeOf(err);

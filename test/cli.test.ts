@@ -117,6 +117,8 @@ describe('rfl command line', function () {
       [['simulate', 'rounds=3'], /^UsageError: unexpected argument 'rounds=3': did you mean --set rounds=3\?$/],
       [['simulate', 'my-scenario.yaml'], /^UsageError: unexpected argument 'my-scenario\.yaml': did you mean --config my-scenario\.yaml\?$/],
       [['coordinator', 'enrol', 'alice'], /^UsageError: unexpected argument 'alice': rfl coordinator enrol takes options only \(rfl coordinator enrol --help lists them\)$/],
+      [['coordinator', 'enrl', '--ids', 'a'], /^UsageError: unknown command 'coordinator enrl' \(did you mean coordinator enrol\?\)$/],
+      [['benchmark', 'wroker', '--queue', 'redis://127.0.0.1:9'], /^UsageError: unknown command 'benchmark wroker' \(did you mean benchmark worker\?\)$/],
       [['start', '--rounds', '3'], /^UsageError: unknown option '--rounds': rfl start takes scenario fields through --set \(did you mean --set rounds=3\?\)$/],
       [['start', '--local-epochs=2'], /^UsageError: unknown option '--local-epochs': rfl start takes scenario fields through --set \(did you mean --set localEpochs=2\?\)$/],
       [['simulate', '--fraction', '0.5'], /^UsageError: unknown option '--fraction': rfl simulate takes scenario fields through --set \(did you mean --set fraction=0\.5\?\)$/],
