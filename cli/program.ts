@@ -11,6 +11,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { checkValue, describeOption, type CommandSpec } from './spec.js';
 import { errorLine, exitCodeOf, isHelpShown } from './errors.js';
 import { UsageError } from '../shared/util/usage-error.js';
+import { closest } from '../shared/util/closest.js';
 import { start } from './commands/start.js';
 import { simulate } from './commands/simulate.js';
 import { coordinator } from './commands/coordinator.js';
@@ -64,6 +65,9 @@ function addCommand(parent: Command, spec: CommandSpec): void {
     .summary(spec.summary)
     .description(spec.description !== undefined ? `${spec.summary}.\n\n${spec.description}` : `${spec.summary}.`);
   if (spec.args !== undefined) cmd.argument(spec.args.syntax, spec.args.help);
+  // A command without operands says what a stray word was probably meant as (checked in the action below),
+  // instead of commander's "Expected 0 arguments".
+  else cmd.allowExcessArguments(true);
   // The program's --debug and --verbose, accepted after any subcommand too (run() reads them from argv).
   for (const flag of ['--debug', '--verbose']) cmd.addOption(new Option(flag).hideHelp());
   const attributes: [string, string][] = [];
@@ -86,6 +90,7 @@ function addCommand(parent: Command, spec: CommandSpec): void {
   for (const sub of spec.subcommands ?? []) addCommand(cmd, sub);
   cmd.action(async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
+    if (spec.args === undefined && command.args.length > 0) throw strayOperand(spec, commandPath(command), command.args[0]!);
     const opts = command.opts();
     const argv: string[] = [];
     for (const [name, attribute] of attributes) {
@@ -102,6 +107,71 @@ function addCommand(parent: Command, spec: CommandSpec): void {
   });
 }
 
+/** `coordinator enrol` for the enrol command: the names below the program's. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c !== null && c.parent !== null; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** The error for a word given to a command that takes options only, with what it was likely meant as. */
+function strayOperand(spec: CommandSpec, name: string, word: string): UsageError {
+  const subcommand = closest(
+    word,
+    (spec.subcommands ?? []).map((s) => s.name),
+  );
+  if (subcommand !== undefined) return new UsageError(`unknown command '${name} ${word}' (did you mean ${name} ${subcommand}?)`, ['args']);
+  const fix =
+    'set' in spec.options && /^[\w.]+=/.test(word)
+      ? `did you mean --set ${word}?`
+      : 'config' in spec.options && /\.(ya?ml|json)$/i.test(word)
+        ? `did you mean --config ${word}?`
+        : `rfl ${name} takes options only (rfl ${name} --help lists them)`;
+  return new UsageError(`unexpected argument '${word}': ${fix}`, ['args']);
+}
+
+/** The subcommand `argv` names (`rfl benchmark worker …` → worker), or undefined. */
+function specOf(argv: readonly string[]): CommandSpec | undefined {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const top = words[0] === 'bench' ? benches.find((b) => b.name === words[1]) : COMMANDS.find((c) => c.name === words[0]);
+  return top?.subcommands?.find((s) => s.name === words[1]) ?? top;
+}
+
+/** A misspelt subcommand (`rfl coordinator enrl --ids a`), whose options the parent then refused: what it meant. */
+function subcommandHint(argv: readonly string[]): string | undefined {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const parent = COMMANDS.find((c) => c.name === words[0]);
+  const word = words[1];
+  if (parent?.subcommands === undefined || word === undefined || argv[argv.indexOf(word) - 1]?.startsWith('--') === true) return undefined;
+  if (parent.subcommands.some((s) => s.name === word)) return undefined;
+  const sub = closest(
+    word,
+    parent.subcommands.map((s) => s.name),
+  );
+  return sub !== undefined ? `unknown command '${parent.name} ${word}' (did you mean ${parent.name} ${sub}?)` : undefined;
+}
+
+/**
+ * For an unknown option of a command that takes scenario fields through --set (start, simulate, benchmark), the
+ * --set form when the option names a scenario field: `rfl start --rounds 3` → `--set rounds=3`.
+ */
+async function setHint(err: CommanderError, argv: readonly string[]): Promise<string | undefined> {
+  if (err.code !== 'commander.unknownOption' || /Did you mean/.test(err.message)) return undefined;
+  const spec = specOf(argv);
+  const flag = /unknown option '(--[^'=]+)/.exec(err.message)?.[1];
+  if (spec === undefined || !('set' in spec.options) || flag === undefined) return undefined;
+  const { scenarioFieldNames, SHORTHAND_FIELDS } = await import('../simulations/scenario.js');
+  const name = flag.slice(2);
+  const field = SHORTHAND_FIELDS[name] ?? name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  if (!scenarioFieldNames().includes(field)) return undefined;
+  const at = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+  const inline = argv[at]!.includes('=') ? argv[at]!.slice(flag.length + 1) : undefined;
+  const next = argv[at + 1];
+  const value = inline ?? (next !== undefined && !next.startsWith('--') ? next : 'VALUE');
+  const path = spec.name === 'benchmark' ? `base.${field}` : field;
+  return `unknown option '${flag}': rfl ${spec.name} takes scenario fields through --set (did you mean --set ${path}=${value}?)`;
+}
+
 /** Runs rfl with `argv` (after node and the script); resolves to the exit code. */
 export async function run(argv: readonly string[]): Promise<number> {
   const debug = argv.includes('--debug');
@@ -112,7 +182,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   } catch (err) {
     // --help and --version exit 0; help shown for a missing subcommand (`rfl bench`) exits 2.
     if (isHelpShown(err)) return (err as CommanderError).exitCode === 0 ? 0 : 2;
-    console.error(errorLine(err));
+    const hint = err instanceof CommanderError ? (subcommandHint(argv) ?? (await setHint(err, argv).catch(() => undefined))) : undefined;
+    console.error(hint !== undefined ? `UsageError: ${hint}` : errorLine(err));
     if (debug && err instanceof Error && err.stack !== undefined) console.error(err.stack);
     return exitCodeOf(err);
   }

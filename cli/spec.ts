@@ -14,8 +14,8 @@ export interface OptionDoc {
   help: string;
   /** Placeholder of the value (`N`, `FILE`, …); absent for a flag without a value. */
   arg?: string;
-  /** How the value is checked: an integer or number in [min, max], or any text (the default). */
-  kind?: 'int' | 'number' | 'text';
+  /** How the value is checked: an integer or number in [min, max], an http(s) URL, or any text (the default). */
+  kind?: 'int' | 'number' | 'url' | 'text';
   min?: number;
   max?: number;
   /** Unit of a number (`s`, `images`, …). */
@@ -28,6 +28,8 @@ export interface OptionDoc {
   defaultNote?: string;
   /** May be given several times (each value is kept). */
   repeatable?: boolean;
+  /** The command cannot run without it (its module refuses to start, naming the option); help says "required". */
+  required?: boolean;
 }
 
 /** A subcommand: its help and the module that runs it. */
@@ -51,6 +53,7 @@ export interface CommandSpec {
 /** The help text of one option: its phrase, then kind, range, unit, choices and default in parentheses. */
 export function describeOption(o: OptionDoc): string {
   const facts: string[] = [];
+  if (o.required === true) facts.push('required');
   if (o.kind === 'int' || o.kind === 'number') {
     const what = o.kind === 'int' ? 'integer' : 'number';
     const lo = o.min !== undefined ? String(o.min) : undefined;
@@ -76,8 +79,20 @@ export function checkValue(o: OptionDoc, value: string): string | undefined {
       return `expected ${what}${range}${o.unit !== undefined ? ` (${o.unit})` : ''}`;
     }
   }
+  if (o.kind === 'url' && !isHttpUrl(value)) return 'not a URL: expected http://host:port or https://host:port, e.g. http://localhost:8080';
   if (o.choices !== undefined && !o.choices.includes(value)) return `expected one of ${o.choices.join(', ')}`;
   return undefined;
+}
+
+/** Whether `value` is an absolute http or https URL with a host (what socket.io clients connect to). */
+export function isHttpUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
 }
 
 /** The compute backends' names (shared/compute/backend.ts BACKEND_NAMES; the test holds them equal). */

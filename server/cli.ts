@@ -23,6 +23,10 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { initBackend } from '../shared/compute/backend.js';
 import { loadDataset } from '../shared/data/index.js';
 import { intFlag, numberFlag } from '../shared/util/flags.js';
+import { resolveConfig } from '../shared/federated/config.js';
+import { ConfigError } from '../shared/federated/errors.js';
+import { DEFAULT_AGGREGATION, resolveAggregation } from '../shared/federated/aggregation.js';
+import { cohortSizeOf } from '../shared/engine/round-engine.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { readFileConfig, type FileConfig } from './file-config.js';
 import { readCheckpoint, RunStore } from './run-store.js';
@@ -108,46 +112,61 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (values.resume === undefined && existsSync(path.join(runDir, 'checkpoint.bin'))) {
     throw new UsageError(`run directory ${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --run-dir`, ['run-dir']);
   }
-  await initBackend();
+  // Everything a user can get wrong is checked before the compute backend loads (and prints its line), so that a
+  // mistake is the one line printed: the aggregation JSON and rule, the federated configuration, the numbers, the data.
+  const secure = values.plaintext === true ? false : (file.secure ?? true);
+  const aggregation = values.aggregation !== undefined ? jsonFlag('aggregation', values.aggregation, `e.g. '{"rule":"median"}'`) : file.aggregation;
+  resolveAggregation(aggregation ?? DEFAULT_AGGREGATION, { secure, cohortSize: cohortSizeOf(checkedConfig(federated)) });
+  const minClients = values['min-clients'] !== undefined ? intFlag('min-clients', values['min-clients'], 1) : file.minClients;
+  const maxIdentitiesPerToken = intFlag('max-identities-per-token', values['max-identities-per-token'], 1);
+  const maxConnections = intFlag('max-connections', values['max-connections'], 1);
+  const port = values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080);
   const datasetName = values.dataset ?? file.dataset ?? 'mnist-embedded';
   const dataDir = values['data-dir'] ?? file.dataDir;
   const data = loadDataset(datasetName, dataDir !== undefined ? { dir: dataDir } : {});
-  const minClients = values['min-clients'] !== undefined ? intFlag('min-clients', values['min-clients'], 1) : file.minClients;
+  await initBackend();
   const coordinator = new Coordinator({
     federated: federated as CoordinatorOptions['federated'],
     data,
-    secure: values.plaintext === true ? false : (file.secure ?? true),
+    secure,
     ...(file.secagg !== undefined ? { secagg: file.secagg as CoordinatorOptions['secagg'] } : {}),
-    ...(values.aggregation !== undefined
-      ? { aggregation: jsonFlag('aggregation', values.aggregation, `e.g. '{"rule":"median"}'`) }
-      : file.aggregation !== undefined
-        ? { aggregation: file.aggregation }
-        : {}),
+    ...(aggregation !== undefined ? { aggregation } : {}),
     tokens,
     runDir,
     resume: values.resume !== undefined,
     ...(minClients !== undefined ? { minClients } : {}),
     ...(enrolment !== undefined ? { enrolment } : {}),
-    maxIdentitiesPerToken: intFlag('max-identities-per-token', values['max-identities-per-token'], 1),
+    maxIdentitiesPerToken,
     ...(values['observer-token'] !== undefined ? { observerToken: values['observer-token'] } : {}),
     // A long evaluation must not stall the sockets (socket.io's ping window is about 45 s).
     evaluateInWorker: true,
-    maxConnections: intFlag('max-connections', values['max-connections'], 1),
+    maxConnections,
     ...(file.timeoutsMs !== undefined ? { timeoutsMs: file.timeoutsMs } : {}),
   });
-  const port = await coordinator.listen(values.port !== undefined ? intFlag('port', values.port, 0) : (file.port ?? 8080), values.host ?? file.host ?? '127.0.0.1');
+  const listening = await coordinator.listen(port, values.host ?? file.host ?? '127.0.0.1');
   const c = coordinator.config;
   console.error(
-    `browser clients join at http://${values.host ?? file.host ?? '127.0.0.1'}:${port}/join${values['observer-token'] !== undefined ? `; the live dashboard is http://${values.host ?? file.host ?? '127.0.0.1'}:${port}/?token=<observer token>` : ''}`,
+    `browser clients join at http://${values.host ?? file.host ?? '127.0.0.1'}:${listening}/join${values['observer-token'] !== undefined ? `; the live dashboard is http://${values.host ?? file.host ?? '127.0.0.1'}:${listening}/?token=<observer token>` : ''}`,
   );
   console.error(
-    `coordinator listening on port ${port}: ${c.method}, ${c.rounds} rounds, ${c.numClients} clients × fraction ${c.fraction}, ` +
+    `coordinator listening on port ${listening}: ${c.method}, ${c.rounds} rounds, ${c.numClients} clients × fraction ${c.fraction}, ` +
       `${values.plaintext === true ? 'plaintext' : 'secure aggregation'} (${coordinator.aggregation.rule}), data ${datasetName}, run directory ${runDir}`,
   );
   process.on('SIGINT', () => void coordinator.close().then(() => process.exit(130)));
   await coordinator.run();
   console.error(`done: ${coordinator.completedRounds} rounds; checkpoint and metrics.jsonl in ${runDir}`);
   await coordinator.close();
+}
+
+/** The resolved federated configuration; a ConfigError naming the field (resolveConfig's own errors are plain). */
+function checkedConfig(federated: Record<string, unknown>): ReturnType<typeof resolveConfig> {
+  try {
+    return resolveConfig(federated as CoordinatorOptions['federated']);
+  } catch (err) {
+    const field = /^config: ([\w.]+) = /.exec((err as Error).message)?.[1];
+    if (field !== undefined) throw new ConfigError(field, (err as Error).message);
+    throw err;
+  }
 }
 
 /** A flag's JSON value; a UsageError naming the flag and showing the expected form otherwise. */

@@ -6,7 +6,7 @@
  * Options: --epochs N (default 10), --dataset NAME (default mnist-embedded), --data-dir DIR, --model NAME,
  * --seed N, --backend NAME, --attack-count N (test images attacked, default 1000).
  *
- * The centralised adversarial-training baseline of issue 14 (docs/spec/decent-bva.md §2.1, "Beyond the paper"):
+ * The centralised adversarial-training baseline (docs/spec/decent-bva.md §2.1, "Beyond the paper"):
  * --adversarial pgd-at|trades|eat (local adversarial training as the federated methods of those names run it),
  * --eps E (training ε, default 0.3), --steps N (PGD / TRADES steps, default 10), --trades-beta B (default 6),
  * --eval-eps E (ε of the attacks, default --eps), --attacks a,b,c (default clean,fgsm,pgd-20,pgd-20-madry),

@@ -141,6 +141,7 @@ export interface SimRoundRecord {
 /** What a simulation produced. */
 export interface SimulationResult {
   scenario: string;
+  /** The run directory, as given (not written to results.json, which lives in it). */
   runDir: string;
   rounds: number;
   completedRounds: number;
@@ -474,7 +475,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     connectedRssMb,
     weights: finalWeights,
   };
-  const { weights: _w, ...summary } = result;
+  // results.json leaves out the run directory: the file lives in it, and a recorded path would name wherever
+  // the run happened to be (a scratch folder of a queue worker, another machine's absolute path).
+  const { weights: _w, runDir: _dir, ...summary } = result;
   // The attacks' parameters travel with the numbers, so a report never depends on the code that reads it.
   const attacks = Object.fromEntries([...new Set([...cfg.evalAttacks, ...cfg.finalAttacks])].map((n) => [n, attackAt(n, cfg.evalEps)]));
   writeFileSync(

@@ -170,6 +170,15 @@ export function applyOverrides(raw: unknown, overrides: readonly string[]): unkn
   return out;
 }
 
+/** Every field a scenario may set at its top level (what --set accepts before the first dot). */
+export function scenarioFieldNames(): string[] {
+  const federated = new Set(Object.values(PRESETS).flatMap((p) => Object.keys(p)));
+  return [...new Set([...OWN_FIELDS, ...federated, 'method', 'evalSubset', 'autoattackSubset'])];
+}
+
+/** Shorthand option names of rfl simulate whose scenario field has another name (--clients is numClients). */
+export const SHORTHAND_FIELDS: Readonly<Record<string, string>> = { clients: 'numClients', data: 'dataset' };
+
 /** Validates a parsed scenario object; throws ConfigError naming the field. */
 export function resolveScenario(raw: unknown): Scenario {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('config', 'a scenario must be an object of fields');

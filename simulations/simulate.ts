@@ -14,6 +14,7 @@ import { runSimulation } from './engine.js';
 import { createProgress } from './progress.js';
 import { summaryLines } from './summary.js';
 import { intFlag } from '../shared/util/flags.js';
+import { cohortSizeOf } from '../shared/engine/round-engine.js';
 import { UsageError } from '../shared/util/usage-error.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -93,7 +94,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   await initBackend(values.backend !== undefined ? { backend: values.backend as BackendName } : {});
   const f = scenario.federated;
   console.error(
-    `scenario ${scenario.name}: ${f.method} on ${f.model} with ${scenario.dataset}, ${f.numClients} clients, ${f.fraction} per round, ${f.rounds} round${f.rounds === 1 ? '' : 's'}, ` +
+    `scenario ${scenario.name}: ${f.method} on ${f.model} with ${scenario.dataset}, ${f.numClients} clients, ${cohortSizeOf(f)} per round, ${f.rounds} round${f.rounds === 1 ? '' : 's'}, ` +
       `${scenario.secure ? 'secure aggregation' : 'plaintext'} (${scenario.aggregation.rule})${scenario.corrupted !== undefined ? `, ${scenario.corrupted.fraction * 100} % ${scenario.corrupted.behavior.kind}` : ''}; writing ${runDir}`,
   );
   const progress = createProgress(scenario.federated.rounds, values['no-progress'] ? false : undefined);

@@ -1,11 +1,13 @@
 /**
  * The `rfl` command as a user meets it: the real binary (dist/cli/rfl.js) in a child process. Every subcommand's
- * --help exits 0 and lists its options; a mistyped flag is one line with a suggestion and exit code 2; bad values
- * get one named line, no stack unless --debug. The documented option tables equal what each module parses.
+ * --help exits 0 and lists its options, the required ones marked; a mistyped flag is one line with a suggestion
+ * and exit code 2; bad values get one named line (the whole of stderr: the compute backend's line comes only once
+ * the arguments are checked), no stack unless --debug. The documented option tables equal what each module parses.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { io } from 'socket.io-client';
@@ -22,10 +24,24 @@ function rfl(...args: string[]): { status: number | null; stdout: string; stderr
   return rflWith('cpu', ...args);
 }
 
-function rflWith(backend: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [RFL, ...args], { encoding: 'utf8', timeout: 120000, env: { ...process.env, RFL_BACKEND: backend } });
+function rflWith(backend: string | undefined, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const env: NodeJS.ProcessEnv = { ...process.env, RFL_BACKEND: backend };
+  if (backend === undefined) delete env['RFL_BACKEND'];
+  delete env['RFL_VERBOSE'];
+  const r = spawnSync(process.execPath, [RFL, ...args], { encoding: 'utf8', timeout: 120000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** Asserts that `r` failed with exit code 2 and that its whole stderr is the one line `expected` matches. */
+function expectOneLine(r: { status: number | null; stderr: string }, expected: RegExp, what: string): void {
+  const lines = r.stderr.replace(/\n$/, '').split('\n');
+  expect(lines, `${what}: the whole stderr is one line`).to.have.length(1);
+  expect(lines[0], what).to.match(expected);
+  expect(r.status, what).to.equal(2);
+}
+
+/** The options marked required in help, as `command words --option`; each is refused when left out (below). */
+const REQUIRED = ['benchmark --config', 'benchmark worker --queue', 'client --server', 'client-host --token', 'client-host --url', 'coordinator enrol --ids'];
 
 const all: [string[], CommandSpec][] = [
   ...COMMANDS.flatMap((c) => [[[c.name], c] as [string[], CommandSpec], ...(c.subcommands ?? []).map((s) => [[c.name, s.name], s] as [string[], CommandSpec])]),
@@ -66,14 +82,7 @@ describe('rfl command line', function () {
     expect(c.status).to.equal(2);
     expect(c.stderr.trim()).to.equal("UsageError: unknown option '--tokenz' (did you mean --tokens?)");
     // A misspelt scenario field in --set gets the same kind of suggestion.
-    const f = rfl('simulate', '--set', 'roundz=3', '--no-progress');
-    expect(f.status).to.equal(2);
-    expect(
-      f.stderr
-        .trim()
-        .split('\n')
-        .filter((l) => !l.startsWith('compute backend:'))[0],
-    ).to.match(/^ConfigError: scenario: unknown field "roundz" \(did you mean rounds\?\); expected one of /);
+    expectOneLine(rfl('simulate', '--set', 'roundz=3', '--no-progress'), /^ConfigError: scenario: unknown field "roundz" \(did you mean rounds\?\); expected one of /, '--set roundz=3');
     const u = rfl('simulat');
     expect(u.status).to.equal(2);
     expect(u.stderr.trim()).to.equal("UsageError: unknown command 'simulat' (did you mean simulate?)");
@@ -89,16 +98,105 @@ describe('rfl command line', function () {
       [['coordinator', '--tokens', 'a', '--aggregation', '{rule'], /^UsageError: --aggregation: not valid JSON .*; expected e\.g\. '\{"rule":"median"\}'$/],
       [['simulate', '--set', 'rounds=-1', '--no-progress'], /^ConfigError: .*rounds.*/],
     ];
-    for (const [args, expected] of cases) {
+    for (const [args, expected] of cases) expectOneLine(rfl(...args), expected, args.join(' '));
+  });
+
+  it("checks the coordinator's configuration before the compute backend loads: one line, no backend line", () => {
+    const cases: [string[], RegExp][] = [
+      [['coordinator', '--tokens', 'a', '--aggregation', '{x'], /^UsageError: --aggregation: not valid JSON /],
+      [['coordinator', '--tokens', 'a', '--aggregation', '{"rule":"nope"}'], /^ConfigError: aggregation\.rule = "nope" is invalid; expected one of 'mean', 'median'/],
+      [['coordinator', '--tokens', 'a', '--aggregation', '{"rule":"median"}'], /^ConfigError: aggregation\.rule = 'median' cannot run with secure = true: .*Set secure: false/],
+      [['coordinator', '--tokens', 'a', '--method', 'nope'], /^ConfigError: config: method = "nope" is invalid; expected one of fedavg, /],
+    ];
+    for (const [args, expected] of cases) expectOneLine(rfl(...args, '--run-dir', path.join(mkdtempSync(path.join(os.tmpdir(), 'rfl-coord-')), 'run')), expected, args.join(' '));
+  });
+
+  it('says what a stray word or a scenario field given as an option was meant as', () => {
+    const cases: [string[], RegExp][] = [
+      [['simulate', 'extra'], /^UsageError: unexpected argument 'extra': rfl simulate takes options only \(rfl simulate --help lists them\)$/],
+      [['simulate', 'rounds=3'], /^UsageError: unexpected argument 'rounds=3': did you mean --set rounds=3\?$/],
+      [['simulate', 'my-scenario.yaml'], /^UsageError: unexpected argument 'my-scenario\.yaml': did you mean --config my-scenario\.yaml\?$/],
+      [['coordinator', 'enrol', 'alice'], /^UsageError: unexpected argument 'alice': rfl coordinator enrol takes options only \(rfl coordinator enrol --help lists them\)$/],
+      [['coordinator', 'enrl', '--ids', 'a'], /^UsageError: unknown command 'coordinator enrl' \(did you mean coordinator enrol\?\)$/],
+      [['benchmark', 'wroker', '--queue', 'redis://127.0.0.1:9'], /^UsageError: unknown command 'benchmark wroker' \(did you mean benchmark worker\?\)$/],
+      [['start', '--rounds', '3'], /^UsageError: unknown option '--rounds': rfl start takes scenario fields through --set \(did you mean --set rounds=3\?\)$/],
+      [['start', '--local-epochs=2'], /^UsageError: unknown option '--local-epochs': rfl start takes scenario fields through --set \(did you mean --set localEpochs=2\?\)$/],
+      [['simulate', '--fraction', '0.5'], /^UsageError: unknown option '--fraction': rfl simulate takes scenario fields through --set \(did you mean --set fraction=0\.5\?\)$/],
+      [['benchmark', '--rounds', '30'], /^UsageError: unknown option '--rounds': rfl benchmark takes scenario fields through --set \(did you mean --set base\.rounds=30\?\)$/],
+      // Not a scenario field: commander's own answer.
+      [['start', '--colour', 'red'], /^UsageError: unknown option '--colour'$/],
+    ];
+    for (const [args, expected] of cases) expectOneLine(rfl(...args), expected, args.join(' '));
+  });
+
+  it('refuses a coordinator address that is not a URL at once, before connecting', () => {
+    for (const [args, flag] of [
+      [['client', '--server', 'notaurl', '--embedded', '--partition', '0'], '--server notaurl'],
+      [['client', '--server', 'localhost:8080', '--embedded', '--partition', '0'], '--server localhost:8080'],
+      [['client-host', '--url', 'ftp://x', '--token', 't'], '--url ftp://x'],
+    ] as const) {
       const r = rfl(...args);
-      const lines = r.stderr
-        .trim()
-        .split('\n')
-        .filter((l) => !l.startsWith('compute backend:'));
-      expect(lines, args.join(' ')).to.have.length(1);
-      expect(lines[0], args.join(' ')).to.match(expected);
-      expect(r.stderr, args.join(' ')).to.not.match(/^\s+at /m);
-      expect(r.status, args.join(' ')).to.equal(2);
+      expectOneLine(r, new RegExp(`^UsageError: ${flag.replace(/[.]/g, '\\.')}: not a URL: expected http://host:port or https://host:port, e\\.g\\. http://localhost:8080$`), args.join(' '));
+    }
+  });
+
+  it('marks the required options in help, and each is refused, named, when left out', () => {
+    const marked = all.flatMap(([words, spec]) =>
+      Object.entries(spec.options)
+        .filter(([, doc]) => doc.required === true)
+        .map(([name]) => `${words.join(' ')} --${name}`),
+    );
+    expect(marked.sort()).to.deep.equal([...REQUIRED].sort());
+    for (const entry of REQUIRED) {
+      const words = entry.split(' --')[0]!.split(' ');
+      const flag = `--${entry.split(' --')[1]!}`;
+      // The option's entry in help: from its line to the next option's.
+      const help = rfl(...words, '--help').stdout.split(/\n(?= {2}-)/);
+      const option = help.find((e) => e.startsWith(`  ${flag} `))?.replace(/\s+/g, ' ');
+      expect(option, entry).to.match(/\(required[;)]/);
+    }
+    // Left out: each command names the missing option in its one line.
+    const missing: [string[], string][] = [
+      [['benchmark'], '--config'],
+      [['benchmark', 'worker'], '--queue'],
+      [['client', '--embedded', '--partition', '0'], '--server'],
+      [['client-host', '--token', 't'], '--url'],
+      [['client-host', '--url', 'http://127.0.0.1:9'], '--token'],
+      [['coordinator', 'enrol'], '--ids'],
+    ];
+    for (const [args, flag] of missing) expectOneLine(rfl(...args), new RegExp(`^UsageError: ${flag}\\b`), args.join(' '));
+  });
+
+  it('prints the short backend line by default and the long form, every rejected candidate with its error, under --verbose', async () => {
+    // A coordinator whose port is taken loads the backend, prints its line, then stops: the quickest way through.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-verbose-'));
+      const args = (k: number): string[] => ['coordinator', '--tokens', 'a', '--port', port, '--run-dir', path.join(dir, `run${k}`)];
+      const short = rflWith(undefined, ...args(0));
+      const long = rflWith(undefined, '--verbose', ...args(1));
+      const after = rflWith(undefined, ...args(2), '--verbose');
+      for (const r of [short, long, after]) {
+        expect(r.status, r.stderr).to.equal(2);
+        expect(r.stderr.split('\n')[1], r.stderr).to.match(/^ListenError: cannot listen on 127\.0\.0\.1:\d+: port \d+ is in use/);
+      }
+      const shortLine = short.stderr.split('\n')[0]!;
+      const longLine = long.stderr.split('\n')[0]!;
+      const chosen = /^compute backend: ([\w-]+)/.exec(shortLine)?.[1];
+      expect(chosen, shortLine).to.be.a('string');
+      expect(longLine.startsWith(`compute backend: ${chosen}`), longLine).to.equal(true);
+      // --verbose after the subcommand works the same.
+      expect(after.stderr.split('\n')[0]).to.equal(longLine);
+      if (chosen !== 'tfjs-node-gpu') {
+        // Every candidate before the chosen one is named with the error that ruled it out, which the short line omits.
+        expect(longLine).to.match(/ — first that loaded after .*\(tfjs-node-gpu: .+\)$/);
+        expect(longLine.length).to.be.greaterThan(shortLine.length);
+        expect(shortLine).to.not.include('tfjs-node-gpu: ');
+      }
+    } finally {
+      taken.close();
     }
   });
 
@@ -180,22 +278,18 @@ describe('rfl command line', function () {
     );
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stderr).to.match(
-      /scenario quickstart: fedavg on \.\/examples\/own-model\/my-model\.js with \.\/examples\/own-model\/my-data, 4 clients, 1 per round, 2 rounds, secure aggregation \(mean\), 25 % noisy-scale/,
+      /scenario quickstart: fedavg on \.\/examples\/own-model\/my-model\.js with \.\/examples\/own-model\/my-data, 4 clients, 4 per round, 2 rounds, secure aggregation \(mean\), 25 % noisy-scale/,
     );
     expect(r.stderr).to.match(/^compute backend: wasm/m);
     const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { completedRounds: number; final: { accuracy: { clean: number } } };
     expect(results.completedRounds).to.equal(2);
     expect(results.final.accuracy.clean).to.be.within(0, 1);
     // A model path that does not exist is one named line, exit code 2.
-    const bad = rfl('simulate', '--model', './examples/own-model/no-such-model.js', '--rounds', '1', '--no-progress', '--out', `${out}-bad`);
-    expect(bad.status).to.equal(2);
-    expect(
-      bad.stderr
-        .trim()
-        .split('\n')
-        .filter((l) => !l.startsWith('compute backend:')),
-    ).to.have.length(1);
-    expect(bad.stderr).to.match(/^ConfigError: .*model.*no-such-model\.js/m);
+    expectOneLine(
+      rfl('simulate', '--model', './examples/own-model/no-such-model.js', '--rounds', '1', '--no-progress', '--out', `${out}-bad`),
+      /^ConfigError: .*model.*no-such-model\.js/,
+      'a model path that does not exist',
+    );
   });
 
   it('leaves the bin executable after a build, for npx rfl', () => {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
@@ -386,5 +387,77 @@ describe("IDX training pair only (an edge client's data)", function () {
     expect(ds.numClasses).to.equal(10);
     expect(ds.images[1]).to.be.closeTo(20 / 255, 1e-7);
     expectDataError(() => loadIdxTrainOnly(tmpdir() + '/does-not-exist-rfl'), 'dataset-missing', /train-images-idx3-ubyte/);
+  });
+});
+
+describe('an IDX folder as rfl simulate --data DIR (the real binary)', function () {
+  this.timeout(240000);
+
+  it('trains on the folder: a tiny scenario file, --data pointing at four IDX files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rfl-idx-data-'));
+    // 60 train and 20 test images of 28×28, ten classes: class k is a bright band at rows 2k..2k+2, so a model can
+    // learn it; the test images are the first 20 train images (labels 0..9 twice).
+    const make = (count: number): { images: IdxArray; labels: IdxArray } => {
+      const pixels = new Uint8Array(count * 28 * 28);
+      const labels = new Uint8Array(count);
+      for (let i = 0; i < count; i++) {
+        labels[i] = i % 10;
+        for (let r = 2 * (i % 10); r < 2 * (i % 10) + 3; r++) for (let c = 0; c < 28; c++) pixels[i * 784 + r * 28 + c] = 200 + (i % 7);
+      }
+      return { images: { dtype: 'uint8', dims: [count, 28, 28], data: pixels }, labels: { dtype: 'uint8', dims: [count], data: labels } };
+    };
+    const idx = join(dir, 'digits');
+    mkdirSync(idx);
+    const train = make(60);
+    const test = make(20);
+    writeFileSync(join(idx, 'train-images-idx3-ubyte'), encodeIdx(train.images));
+    writeFileSync(join(idx, 'train-labels-idx1-ubyte.gz'), encodeIdx(train.labels, { gzip: true }));
+    writeFileSync(join(idx, 't10k-images-idx3-ubyte.gz'), encodeIdx(test.images, { gzip: true }));
+    writeFileSync(join(idx, 't10k-labels-idx1-ubyte'), encodeIdx(test.labels));
+    const scenario = join(dir, 'tiny.yaml');
+    writeFileSync(
+      scenario,
+      [
+        'name: tiny-idx',
+        'method: fedavg',
+        'model: mlp',
+        'secure: false',
+        'numClients: 3',
+        'fraction: 1',
+        'rounds: 2',
+        'localEpochs: 1',
+        'sharedSetSize: 6',
+        'evalSubset: 1000',
+        'evalAttacks: [clean]',
+        'finalAttacks: [clean]',
+        'workers: 1',
+      ].join('\n') + '\n',
+    );
+    const out = join(dir, 'run');
+    const r = spawnSync(process.execPath, [resolve('dist/cli/rfl.js'), 'simulate', '--config', scenario, '--data', idx, '--no-progress', '--out', out], {
+      encoding: 'utf8',
+      timeout: 200000,
+      env: { ...process.env, RFL_BACKEND: 'wasm' },
+    });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.include(`scenario tiny-idx: fedavg on mlp with ${idx}, 3 clients, 3 per round, 2 rounds, plaintext (mean)`);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { completedRounds: number; clients: number; final: { accuracy: { clean: number }; evaluated: number } };
+    expect(results.completedRounds).to.equal(2);
+    expect(results.clients).to.equal(3);
+    // The folder's 20 test images were evaluated, all of them: the embedded digits would have given 1,000 of 2,000.
+    expect(results.final.evaluated).to.equal(20);
+    expect(results.final.accuracy.clean).to.be.within(0, 1);
+    const written = JSON.parse(readFileSync(join(out, 'scenario.json'), 'utf8')) as { dataset: string };
+    expect(written.dataset).to.equal(idx);
+    // Every client of the folder's partition trained in both rounds.
+    const rounds = readFileSync(join(out, 'rounds.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { trained: number; status: string });
+    expect(rounds.map((x) => [x.status, x.trained])).to.deep.equal([
+      ['completed', 3],
+      ['completed', 3],
+    ]);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -6,7 +6,8 @@
  * names the field or the file and row.
  */
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pngjs from 'pngjs';
@@ -187,6 +188,66 @@ describe('own model, data and behaviour (examples/own-model)', function () {
       const b = await simulate(cliOverrides(['secure=false', CORRUPTED, 'corrupted.fraction=0.25']));
       expect(Buffer.from(b.result.weights!.buffer).equals(Buffer.from(a.result.weights!.buffer))).to.equal(true);
       expect(b.result.final).to.deep.equal(a.result.final);
+    });
+
+    it("runs from a user's own folder: a copy of the example, rfl simulate --model ./my-model.js --data ./my-data there", () => {
+      // The user's project: the example's files copied to a folder outside the repository, which is the cwd; the
+      // repository's built binary runs with paths relative to it, as the README's "your own model" step says.
+      const home = realpathSync(tmpDir());
+      const mine = path.join(home, 'my-project');
+      cpSync(EXAMPLE, mine, { recursive: true });
+      const r = spawnSync(
+        process.execPath,
+        [
+          path.resolve('dist/cli/rfl.js'),
+          'simulate',
+          '--model',
+          './my-model.js',
+          '--data',
+          './my-data',
+          '--extension',
+          './my-behavior.js',
+          '--set',
+          'corrupted={fraction: 0.25, behavior: {kind: noisy-scale, factor: 5, sigma: 0.01}}',
+          '--method',
+          'fedavg',
+          '--clients',
+          '4',
+          '--rounds',
+          '1',
+          '--set',
+          'fraction=1',
+          '--set',
+          'localEpochs=1',
+          '--set',
+          'evalSubset=50',
+          '--set',
+          'evalAttacks=[clean]',
+          '--set',
+          'finalAttacks=[clean]',
+          '--workers',
+          '1',
+          '--no-progress',
+          '--out',
+          './run',
+        ],
+        { cwd: mine, encoding: 'utf8', timeout: 120000, env: { ...process.env, RFL_BACKEND: 'wasm' } },
+      );
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stderr).to.match(/scenario quickstart: fedavg on \.\/my-model\.js with \.\/my-data, 4 clients, 4 per round, 1 round, secure aggregation \(mean\), 25 % noisy-scale; writing \.\/run/);
+      const run = path.join(mine, 'run');
+      const results = readFileSync(path.join(run, 'results.json'), 'utf8');
+      const parsed = JSON.parse(results) as { completedRounds: number; final: { accuracy: { clean: number }; evaluated: number } };
+      expect(parsed.completedRounds).to.equal(1);
+      expect(parsed.final.evaluated).to.equal(50);
+      expect(parsed.final.accuracy.clean).to.be.within(0, 1);
+      // The run names no folder of the machine it ran on.
+      expect(results).to.not.include(home);
+      const written = JSON.parse(readFileSync(path.join(run, 'scenario.json'), 'utf8')) as { federated: { model: string }; dataset: string; extensions: string[] };
+      expect([written.federated.model, written.dataset, written.extensions]).to.deep.equal(['./my-model.js', './my-data', ['./my-behavior.js']]);
+      const rounds = readFileSync(path.join(run, 'rounds.jsonl'), 'utf8').trim().split('\n');
+      expect(rounds).to.have.length(1);
+      expect((JSON.parse(rounds[0]!) as { corrupted: string[] }).corrupted).to.have.length(1);
     });
 
     it('runs fed-bva with secure aggregation (Decent_BVA input gradients through the function model)', async () => {

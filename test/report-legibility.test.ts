@@ -1,5 +1,5 @@
 /**
- * Legibility rules of the robustness report (issue 15), on the synthetic matrix of test/fixtures/report:
+ * Legibility rules of the robustness report, on the synthetic matrix of test/fixtures/report:
  * every figure has a numbered title and a title on every axis; times are in seconds and corruption levels in
  * percent wherever a reader sees them; every ± column names what it spreads over; per-round curves with many
  * defenses become small multiples; and no generated file names a path of the machine that built it.

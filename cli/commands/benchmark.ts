@@ -23,7 +23,7 @@ export const benchmarkWorker: CommandSpec = {
     'A worker killed mid-cell loses nothing: once its lock expires, another worker runs that cell from its start. ' +
     'SIGINT or SIGTERM stops it after the cell it is running; a second one stops it at once. docs/distributed.md.',
   options: {
-    queue: QUEUE,
+    queue: { ...QUEUE, required: true },
     'queue-name': QUEUE_NAME,
     workers: { help: 'worker threads of each cell’s simulation', arg: 'N', kind: 'int', min: 1, max: 1024, defaultNote: "the matrix's, else one per core" },
     name: { help: 'the name progress and results show for this worker', arg: 'TEXT', defaultNote: '<hostname>:<pid>' },
@@ -46,7 +46,7 @@ export const benchmark: CommandSpec = {
     'run the same command to continue an interrupted matrix. Then: rfl report DIR. ' +
     'With --queue, the unfinished cells go to a BullMQ queue in that Redis and run on workers (rfl benchmark worker), and this process writes each finished cell here exactly as a local run does (docs/distributed.md).',
   options: {
-    config: { help: 'matrix file, or the name of a preset', arg: 'FILE|PRESET' },
+    config: { help: 'matrix file, or the name of a preset', arg: 'FILE|PRESET', required: true },
     out: { help: 'matrix directory (matrix.json, cells/)', arg: 'DIR', defaultNote: 'runs/benchmark-<name>' },
     set: { help: 'override a field of the matrix, e.g. --set base.rounds=30', arg: 'PATH=VALUE', repeatable: true },
     only: { help: 'run only cells whose id contains this text', arg: 'TEXT' },

@@ -9,8 +9,8 @@ export const clientHost: CommandSpec = {
     'computing on a worker pool here; the coordinator stays one process. The machine needs the scenario’s data (and any model or extension module, at the same relative path). ' +
     'It stops when the run ends. docs/distributed.md.',
   options: {
-    url: { help: 'the simulation’s coordinator, as rfl simulate --hosts printed it', arg: 'URL' },
-    token: { help: 'the token rfl simulate --hosts printed (or was given)', arg: 'TOKEN' },
+    url: { help: 'the simulation’s coordinator, as rfl simulate --hosts printed it', arg: 'URL', kind: 'url', required: true },
+    token: { help: 'the token rfl simulate --hosts printed (or was given)', arg: 'TOKEN', required: true },
     workers: { help: 'worker threads of this host’s pool', arg: 'N', kind: 'int', min: 1, max: 1024, defaultNote: "the scenario's, else one per core" },
     name: { help: 'the name the simulation’s log shows for this host', arg: 'TEXT', defaultNote: '<hostname>:<pid>' },
     'max-retries': { help: 'attempts to reach the coordinator, about a second apart, before giving up', arg: 'N', kind: 'int', min: 1, max: 100000, default: '30' },

@@ -8,7 +8,7 @@ export const client: CommandSpec = {
     'Keeps its Ed25519 identity in a file, reconnects with backoff, and answers every stage of every round until the coordinator finishes (Ctrl-C to leave). ' +
     'Give exactly one of --data DIR or --embedded --partition K.',
   options: {
-    server: { help: 'coordinator URL, e.g. http://localhost:8080', arg: 'URL' },
+    server: { help: 'coordinator URL, e.g. http://localhost:8080', arg: 'URL', kind: 'url', required: true },
     token: { help: 'a token the coordinator accepts (not needed by one started with --enrolment)', arg: 'TOKEN', defaultNote: 'none' },
     id: { help: 'client id', arg: 'NAME', defaultNote: "the identity file's base name, else client-<partition>" },
     'identity-file': { help: 'Ed25519 identity: from rfl coordinator enrol, or created on first use with mode 0600', arg: 'FILE', defaultNote: '~/.robust-fl/<id>.key' },

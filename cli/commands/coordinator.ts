@@ -8,7 +8,7 @@ export const coordinatorEnrol: CommandSpec = {
   description:
     "Against Sybils: with --enrolment, the coordinator admits only listed clients, each proving its key at every connection, and every enrolled identity counts as its own principal in secure aggregation's privacy check.",
   options: {
-    ids: { help: 'client ids to enrol, comma-separated', arg: 'A,B,…' },
+    ids: { help: 'client ids to enrol, comma-separated', arg: 'A,B,…', required: true },
     'keys-dir': { help: 'where to write <id>.key (mode 0600; never overwritten)', arg: 'DIR', default: 'keys' },
     out: { help: 'the enrolment file to create or extend', arg: 'FILE', default: 'enrolment.json' },
   },

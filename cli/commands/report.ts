@@ -9,6 +9,6 @@ export const report: CommandSpec = {
   options: {
     out: { help: 'where to write report.md, report.html, charts/ and the CSV files', arg: 'DIR', defaultNote: '<first DIR>/report' },
   },
-  examples: ['rfl report runs/smoke', 'rfl report docs/benchmarks/evidence-fashion-mnist-r20e1 --out /tmp/evidence-report'],
+  examples: ['rfl report runs/smoke', 'rfl report docs/benchmarks/evidence-fashion-mnist-r20e1 --out runs/evidence-report'],
   load: () => import('../report.js'),
 };

@@ -140,7 +140,10 @@ function readRunFiles(dir: string, warn: (w: string) => void, show: Show): Pick<
   return { scenario, rounds, results: parsed.data, missing: undefined };
 }
 
-/** Coordinates of a run without `cell.json`, from its scenario (the convention the brief of the report fixes). */
+/**
+ * Coordinates of a run without `cell.json` (a plain `rfl simulate` run directory), from its scenario: the defense is
+ * `method · rule · secure|plaintext`, the threat the corrupted behaviour (or none), the id the folder's name.
+ */
 function deriveCoords(dir: string, s: ScenarioFile): CellCoords {
   const kind = s.corrupted?.behavior.kind;
   return {

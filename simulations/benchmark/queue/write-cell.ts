@@ -53,7 +53,7 @@ export function writeCellOnce(out: string, cell: Cell, fingerprint: string, scen
   }
   const checked = ResultsFileSchema.safeParse(results);
   if (!checked.success) throw new CellResultError(`${from}: results.json: ${firstIssue(checked.error)}; nothing written`);
-  if (checked.data.scenario !== cell.id || typeof results['runDir'] !== 'string') throw new CellResultError(`${from}: results.json is not this cell's run; nothing written`);
+  if (checked.data.scenario !== cell.id) throw new CellResultError(`${from}: results.json is not this cell's run; nothing written`);
   text('rounds.jsonl')
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -69,11 +69,13 @@ export function writeCellOnce(out: string, cell: Cell, fingerprint: string, scen
 
   const dir = cellDir(out, cell.id);
   if (cellFinished(out, cell.id)) return { outcome: 'duplicate', worker: result.worker };
-  // results.json records its run directory; the worker ran in a scratch folder, and the run's directory is now
-  // this one, which a local run would have recorded. Every other byte is the worker's (the round trip through
-  // JSON.parse and JSON.stringify keeps key order and numbers exactly).
-  results['runDir'] = dir;
-  files.set('results.json', Buffer.from(JSON.stringify(results, null, 2) + '\n'));
+  // results.json records no run directory (engine.ts), so the worker's file is the one a local run writes. One
+  // from an older worker that still names its scratch folder loses that field; every other byte is the worker's
+  // (the round trip through JSON.parse and JSON.stringify keeps key order and numbers exactly).
+  if ('runDir' in results) {
+    delete results['runDir'];
+    files.set('results.json', Buffer.from(JSON.stringify(results, null, 2) + '\n'));
+  }
   // Written aside, then renamed into place in one step: the matrix never shows a half-written cell, and of two
   // results racing for one cell only one rename can land.
   const incoming = path.join(out, '.incoming', `${cell.id}.${randomBytes(6).toString('hex')}`);
