@@ -216,290 +216,295 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     ...(scenario.extensions !== undefined ? { extensions: scenario.extensions } : {}),
     ...(modelModule !== undefined ? { modelModules: [modelModule] } : {}),
   });
-
-  const b = scenario.corrupted?.behavior;
-  const hosts = opts.hosts;
-  if (hosts !== undefined && (opts.url !== undefined || !Number.isInteger(hosts) || hosts < 1)) {
-    await pool.close();
-    throw new Error(opts.url !== undefined ? 'hosts: the clients of an external coordinator (url) cannot be spread over client hosts' : `hosts = ${hosts}: expected an integer ≥ 1`);
-  }
-  if (hosts !== undefined && b !== undefined && needsHonestUpdates(b)) {
-    await pool.close();
-    throw new Error(`hosts: ${b.kind} needs every honest update of a cohort, which no single client host sees; run it in one process (without hosts)`);
-  }
-  if (opts.url !== undefined && scenario.corrupted !== undefined && (scenario.corrupted.selection !== 'population' || (b !== undefined && needsHonestUpdates(b)))) {
-    await pool.close();
-    throw new Error('with an external coordinator the simulation cannot see the cohorts: use corrupted.selection: population and a behaviour that needs no honest updates');
-  }
-  const plan = new CorruptionPlan(scenario.corrupted, cfg.seed, ids, opts.sleep, opts.onWithhold);
-  const oracle = b !== undefined && needsHonestUpdates(b) ? new HonestOracle() : undefined;
-  // Colluding behaviours also see the aggregation rule in use (the scenario's, as the coordinator resolved it); the
-  // adaptive attacks (Mimic, Opt-ALIE, Opt-IPM) keep their state across rounds there.
-  const adaptive = oracle !== undefined ? new AdaptiveAdversary(scenario.aggregation, cfg.seed) : undefined;
-  const evalCount = Math.min(cfg.evalSubset ?? data.test.count, data.test.count);
-  // Backdoors, and model replacement built on a backdoored update, get their success rate measured.
-  const poison = b !== undefined ? dataPoisonOf(b) : undefined;
-  const backdoor = poison?.kind === 'backdoor' ? { trigger: poison.trigger, target: poison.target } : undefined;
-  // Transfer attacks: their surrogates are trained (or loaded) here, once, before any worker needs them.
-  const transferSpecs = [...new Set([...cfg.evalAttacks, ...cfg.finalAttacks])].map((n) => attackAt(n, cfg.evalEps)).flatMap((s) => (s.kind === 'transfer' ? [s] : []));
   try {
-    prepareSurrogates(transferSpecs, data.test, evalCount, log);
-  } catch (err) {
-    await pool.close();
-    throw err;
-  }
-  const attackCount = Math.min(cfg.autoattackSubset ?? evalCount, evalCount);
-  const countOf = (name: string): number => (COSTLY_KINDS.has(attackAt(name, cfg.evalEps).kind) ? attackCount : evalCount);
-  // Per suite attack, the components of its latest evaluation (in this process: a resumed run has those of its part).
-  const components: Record<string, Record<string, number>> = {};
-  const evaluate = async (weights: Float32Array, names: string[], seed: number): Promise<PoolEvaluation> => {
-    const e = await pool.evaluate(
-      cfg.model,
-      weights,
-      evalCount,
-      names.map((name) => {
-        const spec = attackAt(name, cfg.evalEps);
-        return { name, spec, count: countOf(name) };
-      }),
-      seed,
-      backdoor,
-    );
-    Object.assign(components, e.components ?? {});
-    return e;
-  };
-  const evalSeed = (round: number): number => new Rng(cfg.seed).fork('eval').fork(round).nextUint32();
-  const withAsr = (e: PoolEvaluation): Record<string, number> => ({ ...e.accuracy, ...(e.asr !== undefined ? { asr: e.asr } : {}) });
+    const b = scenario.corrupted?.behavior;
+    const hosts = opts.hosts;
+    if (hosts !== undefined && (opts.url !== undefined || !Number.isInteger(hosts) || hosts < 1)) {
+      await pool.close();
+      throw new Error(opts.url !== undefined ? 'hosts: the clients of an external coordinator (url) cannot be spread over client hosts' : `hosts = ${hosts}: expected an integer ≥ 1`);
+    }
+    if (hosts !== undefined && b !== undefined && needsHonestUpdates(b)) {
+      await pool.close();
+      throw new Error(`hosts: ${b.kind} needs every honest update of a cohort, which no single client host sees; run it in one process (without hosts)`);
+    }
+    if (opts.url !== undefined && scenario.corrupted !== undefined && (scenario.corrupted.selection !== 'population' || (b !== undefined && needsHonestUpdates(b)))) {
+      await pool.close();
+      throw new Error('with an external coordinator the simulation cannot see the cohorts: use corrupted.selection: population and a behaviour that needs no honest updates');
+    }
+    const plan = new CorruptionPlan(scenario.corrupted, cfg.seed, ids, opts.sleep, opts.onWithhold);
+    const oracle = b !== undefined && needsHonestUpdates(b) ? new HonestOracle() : undefined;
+    // Colluding behaviours also see the aggregation rule in use (the scenario's, as the coordinator resolved it); the
+    // adaptive attacks (Mimic, Opt-ALIE, Opt-IPM) keep their state across rounds there.
+    const adaptive = oracle !== undefined ? new AdaptiveAdversary(scenario.aggregation, cfg.seed) : undefined;
+    const evalCount = Math.min(cfg.evalSubset ?? data.test.count, data.test.count);
+    // Backdoors, and model replacement built on a backdoored update, get their success rate measured.
+    const poison = b !== undefined ? dataPoisonOf(b) : undefined;
+    const backdoor = poison?.kind === 'backdoor' ? { trigger: poison.trigger, target: poison.target } : undefined;
+    // Transfer attacks: their surrogates are trained (or loaded) here, once, before any worker needs them.
+    const transferSpecs = [...new Set([...cfg.evalAttacks, ...cfg.finalAttacks])].map((n) => attackAt(n, cfg.evalEps)).flatMap((s) => (s.kind === 'transfer' ? [s] : []));
+    try {
+      prepareSurrogates(transferSpecs, data.test, evalCount, log);
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    const attackCount = Math.min(cfg.autoattackSubset ?? evalCount, evalCount);
+    const countOf = (name: string): number => (COSTLY_KINDS.has(attackAt(name, cfg.evalEps).kind) ? attackCount : evalCount);
+    // Per suite attack, the components of its latest evaluation (in this process: a resumed run has those of its part).
+    const components: Record<string, Record<string, number>> = {};
+    const evaluate = async (weights: Float32Array, names: string[], seed: number): Promise<PoolEvaluation> => {
+      const e = await pool.evaluate(
+        cfg.model,
+        weights,
+        evalCount,
+        names.map((name) => {
+          const spec = attackAt(name, cfg.evalEps);
+          return { name, spec, count: countOf(name) };
+        }),
+        seed,
+        backdoor,
+      );
+      Object.assign(components, e.components ?? {});
+      return e;
+    };
+    const evalSeed = (round: number): number => new Rng(cfg.seed).fork('eval').fork(round).nextUint32();
+    const withAsr = (e: PoolEvaluation): Record<string, number> => ({ ...e.accuracy, ...(e.asr !== undefined ? { asr: e.asr } : {}) });
 
-  const token = opts.token ?? randomBytes(16).toString('hex');
-  // Every virtual client's identity, enrolled with the in-process coordinator: each counts as its own principal in
-  // secure aggregation's privacy check, although all share the run's token.
-  const identities = new Map(ids.map((id) => [id, virtualIdentity(cfg.seed, id)]));
-  let coordinator: Coordinator | undefined;
-  let url = opts.url;
-  if (url === undefined) {
-    coordinator = new Coordinator({
-      federated: cfg,
-      data,
-      secure: scenario.secure,
-      aggregation: scenario.aggregation,
-      secagg: scenario.secagg,
-      tokens: new Set([token]),
-      enrolment: new Map([...identities].map(([id, kp]) => [id, kp.publicKey])),
-      runDir: opts.runDir,
-      resume: resuming,
-      timeoutsMs: scenario.timeoutsMs,
-      ...(opts.deadlines !== undefined ? { deadlines: opts.deadlines } : {}),
-      // Every virtual client connects before run(); clients that leave for good must not stall later rounds.
-      minClients: 1,
-      log: (l) => log(`coordinator: ${l}`),
-      evaluator: async (round, weights) => withAsr(await evaluate(weights, cfg.evalAttacks, evalSeed(round))),
-    });
-    const listenHost = opts.listen?.host ?? '127.0.0.1';
-    const port = await coordinator.listen(opts.listen?.port ?? 0, listenHost);
-    // An address others can use: a wildcard listen is reached at this machine's name.
-    const shownHost = listenHost === '0.0.0.0' || listenHost === '::' ? os.hostname() : listenHost.includes(':') ? `[${listenHost}]` : listenHost;
-    url = `http://${shownHost}:${port}`;
-    opts.onListening?.({ url, token });
-  }
-  const hub =
-    hosts !== undefined && coordinator !== undefined
-      ? new HostHub({
-          namespace: coordinator.namespace(HOSTS_NAMESPACE),
-          token,
-          count: hosts,
-          scenario: scenarioToWire(scenario),
-          clientToken: token,
-          numClients: ids.length,
-          log: (l) => log(`hosts: ${l}`),
-        })
-      : undefined;
-
-  // Virtual clients: the real client session; only the trainer (and, if corrupted, its behaviour) differ.
-  const tc = performance.now();
-  let sessions = new Map<string, ClientSession>();
-  if (hub !== undefined) {
-    log(`waiting for ${hosts} client host${hosts === 1 ? '' : 's'} (rfl client-host --url ${url} --token …)`);
-    await hub.ready();
-  } else
-    sessions = await connectVirtualClients({
-      url,
-      token,
-      seed: cfg.seed,
-      clients: ids.map((id, index) => ({ id, index })),
-      pool,
-      plan,
-      ...(oracle !== undefined ? { oracle } : {}),
-      ...(adaptive !== undefined ? { adaptive } : {}),
-      log,
-    });
-  const connectMs = performance.now() - tc;
-  const connectedRssMb = process.memoryUsage().rss / 2 ** 20;
-  log(`${ids.length} virtual clients connected${hub !== undefined ? ` on ${hosts} client hosts` : ''} in ${connectMs.toFixed(0)} ms`);
-
-  const records: SimRoundRecord[] = resuming ? readRecords(opts.runDir) : [];
-  let roundStart = 0;
-  let clock0 = { train: 0, bva: 0 };
-  let corruptedNow: string[] = [];
-  const recordsFile = path.join(opts.runDir, 'rounds.jsonl');
-  let finalWeights: Float32Array | undefined;
-  try {
-    if (coordinator === undefined) {
-      // An external coordinator runs the rounds; the virtual clients answer until it announces the end.
-      await new Promise<void>((resolve) => {
-        let left = sessions.size;
-        for (const s of sessions.values()) {
-          s.socket.once('run:end', () => resolve());
-          s.socket.on('round:end', (msg) => {
-            if (s === sessions.values().next().value)
-              opts.onRound?.({
-                round: msg.round,
-                status: msg.status,
-                cohort: 0,
-                corrupted: [],
-                trained: 0,
-                ms: { round: 0, train: 0, bva: 0, secagg: 0, other: 0, eval: 0, coordinator: {} },
-                bytesSent: 0,
-                mainTensors: tf.memory().numTensors,
-              });
-          });
-          s.socket.on('disconnect', (reason) => {
-            if (reason !== 'io client disconnect' && --left === 0) resolve();
-          });
-        }
+    const token = opts.token ?? randomBytes(16).toString('hex');
+    // Every virtual client's identity, enrolled with the in-process coordinator: each counts as its own principal in
+    // secure aggregation's privacy check, although all share the run's token.
+    const identities = new Map(ids.map((id) => [id, virtualIdentity(cfg.seed, id)]));
+    let coordinator: Coordinator | undefined;
+    let url = opts.url;
+    if (url === undefined) {
+      coordinator = new Coordinator({
+        federated: cfg,
+        data,
+        secure: scenario.secure,
+        aggregation: scenario.aggregation,
+        secagg: scenario.secagg,
+        tokens: new Set([token]),
+        enrolment: new Map([...identities].map(([id, kp]) => [id, kp.publicKey])),
+        runDir: opts.runDir,
+        resume: resuming,
+        timeoutsMs: scenario.timeoutsMs,
+        ...(opts.deadlines !== undefined ? { deadlines: opts.deadlines } : {}),
+        // Every virtual client connects before run(); clients that leave for good must not stall later rounds.
+        minClients: 1,
+        log: (l) => log(`coordinator: ${l}`),
+        evaluator: async (round, weights) => withAsr(await evaluate(weights, cfg.evalAttacks, evalSeed(round))),
       });
+      const listenHost = opts.listen?.host ?? '127.0.0.1';
+      const port = await coordinator.listen(opts.listen?.port ?? 0, listenHost);
+      // An address others can use: a wildcard listen is reached at this machine's name.
+      const shownHost = listenHost === '0.0.0.0' || listenHost === '::' ? os.hostname() : listenHost.includes(':') ? `[${listenHost}]` : listenHost;
+      url = `http://${shownHost}:${port}`;
+      opts.onListening?.({ url, token });
+    }
+    const hub =
+      hosts !== undefined && coordinator !== undefined
+        ? new HostHub({
+            namespace: coordinator.namespace(HOSTS_NAMESPACE),
+            token,
+            count: hosts,
+            scenario: scenarioToWire(scenario),
+            clientToken: token,
+            numClients: ids.length,
+            log: (l) => log(`hosts: ${l}`),
+          })
+        : undefined;
+
+    // Virtual clients: the real client session; only the trainer (and, if corrupted, its behaviour) differ.
+    const tc = performance.now();
+    let sessions = new Map<string, ClientSession>();
+    if (hub !== undefined) {
+      log(`waiting for ${hosts} client host${hosts === 1 ? '' : 's'} (rfl client-host --url ${url} --token …)`);
+      await hub.ready();
     } else
-      await coordinator.run({
-        onRoundStart: async (round, cohort) => {
-          roundStart = performance.now();
-          const { corrupted, honest } = plan.startRound(round, cohort);
-          corruptedNow = [...corrupted].sort();
-          oracle?.expect(round, honest);
-          // The hosts learn the cohort before any request goes out (the engine awaits this), so their plans match.
-          clock0 = hub !== undefined ? await hub.roundStart(round, cohort) : { train: pool.clocks.train.busyMs(), bva: pool.clocks.bva.busyMs() };
-        },
-        onPhase: (round, phase) => opts.onPhase?.(round, phase),
-        onRound: async (m) => {
-          const evalMs = m.ms['eval'] ?? 0;
-          const roundMs = performance.now() - roundStart - evalMs;
-          // With client hosts, their pools did the clients' compute (and they rejoin their departed clients now).
-          const busy = hub !== undefined ? await hub.roundEnd(m.round) : { train: pool.clocks.train.busyMs(), bva: pool.clocks.bva.busyMs() };
-          const train = busy.train - clock0.train;
-          const bva = busy.bva - clock0.bva;
-          // Secure aggregation: key agreement, the sums and the server's share of Decent_BVA, minus the time the
-          // clients spent computing their BV statistics inside those sums.
-          const secagg = Math.max(0, (m.ms['keyAgreement'] ?? 0) + (m.ms['modelSum'] ?? 0) + (m.ms['sharedSet'] ?? 0) - bva);
-          const rec: SimRoundRecord = {
-            round: m.round,
-            status: m.status,
-            ...(m.abort !== undefined ? { abort: m.abort } : {}),
-            cohort: m.cohort.length,
-            corrupted: corruptedNow,
-            trained: m.trained,
-            ...(m.survivors !== undefined ? { survivors: m.survivors } : {}),
-            ...(m.trainLoss !== undefined ? { trainLoss: m.trainLoss } : {}),
-            ...(m.bvaFallback !== undefined ? { bvaFallback: m.bvaFallback } : {}),
-            ...(m.groups !== undefined ? { groups: m.groups } : {}),
-            ...(m.robust !== undefined ? { robust: m.robust } : {}),
-            ...(adaptive?.record(m.round) !== undefined ? { adversary: adaptive.record(m.round)! } : {}),
-            ...(m.eval !== undefined ? { eval: m.eval } : {}),
-            ms: { round: roundMs, train, bva, secagg, other: Math.max(0, roundMs - train - bva - secagg), eval: evalMs, coordinator: m.ms },
-            bytesSent: m.bytesSent,
-            mainTensors: tf.memory().numTensors,
-          };
-          records.push(rec);
-          appendFileSync(recordsFile, JSON.stringify(rec) + '\n');
-          writeFileSync(progressFile, JSON.stringify({ wallMs: earlier.wallMs + performance.now() - t0, parts: earlier.parts + 1 }) + '\n');
-          plan.endRound(m.round);
-          oracle?.endRound(m.round);
-          adaptive?.endRound(m.round);
-          opts.onRound?.(rec);
-          // Clients that left on purpose (crash with rejoin) come back before the next cohort is drawn.
-          await Promise.all([...plan.rejoining].map((id) => rejoin(sessions.get(id)!)));
-          plan.rejoining.clear();
-        },
+      sessions = await connectVirtualClients({
+        url,
+        token,
+        seed: cfg.seed,
+        clients: ids.map((id, index) => ({ id, index })),
+        pool,
+        plan,
+        ...(oracle !== undefined ? { oracle } : {}),
+        ...(adaptive !== undefined ? { adaptive } : {}),
+        log,
       });
-    finalWeights = coordinator?.globalWeights();
-    hub?.end();
-  } finally {
-    for (const s of sessions.values()) s.close();
-    await coordinator?.close();
-  }
+    const connectMs = performance.now() - tc;
+    const connectedRssMb = process.memoryUsage().rss / 2 ** 20;
+    log(`${ids.length} virtual clients connected${hub !== undefined ? ` on ${hosts} client hosts` : ''} in ${connectMs.toFixed(0)} ms`);
 
-  // Final evaluation: the final attacks not already measured at the last round (an external coordinator
-  // evaluates its own model; the simulation never sees it).
-  const last = records[records.length - 1]?.eval ?? {};
-  const missing = cfg.finalAttacks.filter((a) => !(a in last));
-  const extra =
-    finalWeights !== undefined && (missing.length > 0 || (backdoor !== undefined && last['asr'] === undefined)) ? withAsr(await evaluate(finalWeights, missing, evalSeed(cfg.rounds + 1))) : {};
-  const finalEval = { ...last, ...extra };
-  const evalDevice = pool.evalDevice;
-  const gpuFallback = pool.gpuFallbackReason;
-  if (gpuFallback !== undefined) log(`GPU evaluation worker failed (${gpuFallback}); evaluated on the CPU workers`);
-  await pool.close();
-  const { asr, ...accuracy } = finalEval;
-  const mean = (f: (r: SimRoundRecord) => number): number => (records.length === 0 ? 0 : records.reduce((a, r) => a + f(r), 0) / records.length);
-  const totalRoundMs = records.reduce((a, r) => a + r.ms.round, 0);
-  const adversary = records.flatMap((r) => (r.adversary !== undefined ? [{ round: r.round, ...r.adversary }] : []));
-  const result: SimulationResult = {
-    scenario: scenario.name,
-    runDir: opts.runDir,
-    rounds: cfg.rounds,
-    completedRounds: records.filter((r) => r.status === 'completed').length,
-    clients: ids.length,
-    workers: pool.workers,
-    final: {
-      accuracy,
-      ...(asr !== undefined ? { asr } : {}),
-      evaluated: evalCount,
-      evaluatedBy: Object.fromEntries(Object.keys(accuracy).map((a) => [a, countOf(a)])),
-      ...(Object.keys(accuracy).some((a) => components[a] !== undefined)
-        ? { components: Object.fromEntries(Object.keys(accuracy).flatMap((a) => (components[a] !== undefined ? [[a, components[a]]] : []))) }
-        : {}),
-    },
-    evalDevice,
-    ...(gpuFallback !== undefined ? { gpuFallback } : {}),
-    timing: {
-      roundMs: mean((r) => r.ms.round),
-      trainMs: mean((r) => r.ms.train),
-      bvaMs: mean((r) => r.ms.bva),
-      secaggMs: mean((r) => r.ms.secagg),
-      otherMs: mean((r) => r.ms.other),
-      evalMs: mean((r) => r.ms.eval),
-      clientUpdatesPerSec: totalRoundMs > 0 ? records.reduce((a, r) => a + r.trained, 0) / (totalRoundMs / 1000) : 0,
-      connectMs,
-    },
-    wallMs: earlier.wallMs + performance.now() - t0,
-    ...(earlier.parts > 0 ? { parts: earlier.parts + 1 } : {}),
-    ...(adversary.length > 0 ? { adversary } : {}),
-    rssMb: process.memoryUsage().rss / 2 ** 20,
-    connectedRssMb,
-    weights: finalWeights,
-  };
-  // results.json leaves out the run directory: the file lives in it, and a recorded path would name wherever
-  // the run happened to be (a scratch folder of a queue worker, another machine's absolute path).
-  const { weights: _w, runDir: _dir, ...summary } = result;
-  // The attacks' parameters travel with the numbers, so a report never depends on the code that reads it.
-  const attacks = Object.fromEntries([...new Set([...cfg.evalAttacks, ...cfg.finalAttacks])].map((n) => [n, attackAt(n, cfg.evalEps)]));
-  writeFileSync(
-    path.join(opts.runDir, 'results.json'),
-    JSON.stringify(
-      {
-        ...summary,
-        attacks,
-        machine: {
-          cpu: os.cpus()[0]?.model ?? 'unknown',
-          cores: os.cpus().length,
-          node: process.version,
-          tfjs: tf.version.tfjs,
-          // Seeded figures are exact per backend (and, for native, per instruction set: FMA rounds differently).
-          backend: compute.name,
-          ...(compute.adapter !== undefined ? { backendDetail: compute.adapter } : {}),
-        },
-        date: new Date().toISOString(),
+    const records: SimRoundRecord[] = resuming ? readRecords(opts.runDir) : [];
+    let roundStart = 0;
+    let clock0 = { train: 0, bva: 0 };
+    let corruptedNow: string[] = [];
+    const recordsFile = path.join(opts.runDir, 'rounds.jsonl');
+    let finalWeights: Float32Array | undefined;
+    try {
+      if (coordinator === undefined) {
+        // An external coordinator runs the rounds; the virtual clients answer until it announces the end.
+        await new Promise<void>((resolve) => {
+          let left = sessions.size;
+          for (const s of sessions.values()) {
+            s.socket.once('run:end', () => resolve());
+            s.socket.on('round:end', (msg) => {
+              if (s === sessions.values().next().value)
+                opts.onRound?.({
+                  round: msg.round,
+                  status: msg.status,
+                  cohort: 0,
+                  corrupted: [],
+                  trained: 0,
+                  ms: { round: 0, train: 0, bva: 0, secagg: 0, other: 0, eval: 0, coordinator: {} },
+                  bytesSent: 0,
+                  mainTensors: tf.memory().numTensors,
+                });
+            });
+            s.socket.on('disconnect', (reason) => {
+              if (reason !== 'io client disconnect' && --left === 0) resolve();
+            });
+          }
+        });
+      } else
+        await coordinator.run({
+          onRoundStart: async (round, cohort) => {
+            roundStart = performance.now();
+            const { corrupted, honest } = plan.startRound(round, cohort);
+            corruptedNow = [...corrupted].sort();
+            oracle?.expect(round, honest);
+            // The hosts learn the cohort before any request goes out (the engine awaits this), so their plans match.
+            clock0 = hub !== undefined ? await hub.roundStart(round, cohort) : { train: pool.clocks.train.busyMs(), bva: pool.clocks.bva.busyMs() };
+          },
+          onPhase: (round, phase) => opts.onPhase?.(round, phase),
+          onRound: async (m) => {
+            const evalMs = m.ms['eval'] ?? 0;
+            const roundMs = performance.now() - roundStart - evalMs;
+            // With client hosts, their pools did the clients' compute (and they rejoin their departed clients now).
+            const busy = hub !== undefined ? await hub.roundEnd(m.round) : { train: pool.clocks.train.busyMs(), bva: pool.clocks.bva.busyMs() };
+            const train = busy.train - clock0.train;
+            const bva = busy.bva - clock0.bva;
+            // Secure aggregation: key agreement, the sums and the server's share of Decent_BVA, minus the time the
+            // clients spent computing their BV statistics inside those sums.
+            const secagg = Math.max(0, (m.ms['keyAgreement'] ?? 0) + (m.ms['modelSum'] ?? 0) + (m.ms['sharedSet'] ?? 0) - bva);
+            const rec: SimRoundRecord = {
+              round: m.round,
+              status: m.status,
+              ...(m.abort !== undefined ? { abort: m.abort } : {}),
+              cohort: m.cohort.length,
+              corrupted: corruptedNow,
+              trained: m.trained,
+              ...(m.survivors !== undefined ? { survivors: m.survivors } : {}),
+              ...(m.trainLoss !== undefined ? { trainLoss: m.trainLoss } : {}),
+              ...(m.bvaFallback !== undefined ? { bvaFallback: m.bvaFallback } : {}),
+              ...(m.groups !== undefined ? { groups: m.groups } : {}),
+              ...(m.robust !== undefined ? { robust: m.robust } : {}),
+              ...(adaptive?.record(m.round) !== undefined ? { adversary: adaptive.record(m.round)! } : {}),
+              ...(m.eval !== undefined ? { eval: m.eval } : {}),
+              ms: { round: roundMs, train, bva, secagg, other: Math.max(0, roundMs - train - bva - secagg), eval: evalMs, coordinator: m.ms },
+              bytesSent: m.bytesSent,
+              mainTensors: tf.memory().numTensors,
+            };
+            records.push(rec);
+            appendFileSync(recordsFile, JSON.stringify(rec) + '\n');
+            writeFileSync(progressFile, JSON.stringify({ wallMs: earlier.wallMs + performance.now() - t0, parts: earlier.parts + 1 }) + '\n');
+            plan.endRound(m.round);
+            oracle?.endRound(m.round);
+            adaptive?.endRound(m.round);
+            opts.onRound?.(rec);
+            // Clients that left on purpose (crash with rejoin) come back before the next cohort is drawn.
+            await Promise.all([...plan.rejoining].map((id) => rejoin(sessions.get(id)!)));
+            plan.rejoining.clear();
+          },
+        });
+      finalWeights = coordinator?.globalWeights();
+      hub?.end();
+    } finally {
+      for (const s of sessions.values()) s.close();
+      await coordinator?.close();
+    }
+
+    // Final evaluation: the final attacks not already measured at the last round (an external coordinator
+    // evaluates its own model; the simulation never sees it).
+    const last = records[records.length - 1]?.eval ?? {};
+    const missing = cfg.finalAttacks.filter((a) => !(a in last));
+    const extra =
+      finalWeights !== undefined && (missing.length > 0 || (backdoor !== undefined && last['asr'] === undefined)) ? withAsr(await evaluate(finalWeights, missing, evalSeed(cfg.rounds + 1))) : {};
+    const finalEval = { ...last, ...extra };
+    const evalDevice = pool.evalDevice;
+    const gpuFallback = pool.gpuFallbackReason;
+    if (gpuFallback !== undefined) log(`GPU evaluation worker failed (${gpuFallback}); evaluated on the CPU workers`);
+    await pool.close();
+    const { asr, ...accuracy } = finalEval;
+    const mean = (f: (r: SimRoundRecord) => number): number => (records.length === 0 ? 0 : records.reduce((a, r) => a + f(r), 0) / records.length);
+    const totalRoundMs = records.reduce((a, r) => a + r.ms.round, 0);
+    const adversary = records.flatMap((r) => (r.adversary !== undefined ? [{ round: r.round, ...r.adversary }] : []));
+    const result: SimulationResult = {
+      scenario: scenario.name,
+      runDir: opts.runDir,
+      rounds: cfg.rounds,
+      completedRounds: records.filter((r) => r.status === 'completed').length,
+      clients: ids.length,
+      workers: pool.workers,
+      final: {
+        accuracy,
+        ...(asr !== undefined ? { asr } : {}),
+        evaluated: evalCount,
+        evaluatedBy: Object.fromEntries(Object.keys(accuracy).map((a) => [a, countOf(a)])),
+        ...(Object.keys(accuracy).some((a) => components[a] !== undefined)
+          ? { components: Object.fromEntries(Object.keys(accuracy).flatMap((a) => (components[a] !== undefined ? [[a, components[a]]] : []))) }
+          : {}),
       },
-      null,
-      2,
-    ) + '\n',
-  );
-  return result;
+      evalDevice,
+      ...(gpuFallback !== undefined ? { gpuFallback } : {}),
+      timing: {
+        roundMs: mean((r) => r.ms.round),
+        trainMs: mean((r) => r.ms.train),
+        bvaMs: mean((r) => r.ms.bva),
+        secaggMs: mean((r) => r.ms.secagg),
+        otherMs: mean((r) => r.ms.other),
+        evalMs: mean((r) => r.ms.eval),
+        clientUpdatesPerSec: totalRoundMs > 0 ? records.reduce((a, r) => a + r.trained, 0) / (totalRoundMs / 1000) : 0,
+        connectMs,
+      },
+      wallMs: earlier.wallMs + performance.now() - t0,
+      ...(earlier.parts > 0 ? { parts: earlier.parts + 1 } : {}),
+      ...(adversary.length > 0 ? { adversary } : {}),
+      rssMb: process.memoryUsage().rss / 2 ** 20,
+      connectedRssMb,
+      weights: finalWeights,
+    };
+    // results.json leaves out the run directory: the file lives in it, and a recorded path would name wherever
+    // the run happened to be (a scratch folder of a queue worker, another machine's absolute path).
+    const { weights: _w, runDir: _dir, ...summary } = result;
+    // The attacks' parameters travel with the numbers, so a report never depends on the code that reads it.
+    const attacks = Object.fromEntries([...new Set([...cfg.evalAttacks, ...cfg.finalAttacks])].map((n) => [n, attackAt(n, cfg.evalEps)]));
+    writeFileSync(
+      path.join(opts.runDir, 'results.json'),
+      JSON.stringify(
+        {
+          ...summary,
+          attacks,
+          machine: {
+            cpu: os.cpus()[0]?.model ?? 'unknown',
+            cores: os.cpus().length,
+            node: process.version,
+            tfjs: tf.version.tfjs,
+            // Seeded figures are exact per backend (and, for native, per instruction set: FMA rounds differently).
+            backend: compute.name,
+            ...(compute.adapter !== undefined ? { backendDetail: compute.adapter } : {}),
+          },
+          date: new Date().toISOString(),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    return result;
+  } finally {
+    // Idempotent: the paths above close it themselves; this covers a throw anywhere in between (a failed round,
+    // a refused resume), so a failed simulation never leaves its worker threads running or cached.
+    await pool.close();
+  }
 }

@@ -82,6 +82,7 @@ export function shorthandOverrides(values: {
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS });
   const hosts = values.hosts !== undefined ? intFlag('hosts', values.hosts, 1) : undefined;
+  if (values.url !== undefined && values.token === undefined) throw new UsageError('--url: joining an external coordinator needs --token (a client token it accepts)', ['url', 'token']);
   if (hosts !== undefined && values.url !== undefined) throw new UsageError('--hosts: spreads the clients of this simulation’s own coordinator; not with --url', ['hosts', 'url']);
   if (hosts === undefined && (values.host !== '127.0.0.1' || values.port !== '0'))
     throw new UsageError('--host and --port place the coordinator for client hosts: give --hosts N too', ['host', 'port']);

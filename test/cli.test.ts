@@ -97,6 +97,7 @@ describe('rfl command line', function () {
       [['benchmark', '--config', 'no-such-preset'], /^UsageError: --config no-such-preset: no such file, and no preset of that name \(presets: .*quick.*\)$/],
       [['coordinator', '--tokens', 'a', '--aggregation', '{rule'], /^UsageError: --aggregation: not valid JSON .*; expected e\.g\. '\{"rule":"median"\}'$/],
       [['simulate', '--set', 'rounds=-1', '--no-progress'], /^ConfigError: .*rounds.*/],
+      [['simulate', '--url', 'http://127.0.0.1:9'], /^UsageError: --url: joining an external coordinator needs --token \(a client token it accepts\)$/],
     ];
     for (const [args, expected] of cases) expectOneLine(rfl(...args), expected, args.join(' '));
   });

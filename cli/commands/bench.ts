@@ -67,8 +67,9 @@ export const benches: readonly CommandSpec[] = [
     name: 'browser',
     summary: 'browser clients in chromium against Node clients: round time of a secure fed-bva federation, and the join bundle’s gzipped size',
     options: {
-      rounds: { help: 'rounds of each federation', arg: 'N', kind: 'int', min: 1, max: 1000, default: '3' },
+      rounds: { help: 'rounds of each federation (round 1, the warm-up, is left out of the medians)', arg: 'N', kind: 'int', min: 2, max: 1000, default: '3' },
       count: { help: 'synthetic training images', arg: 'N', kind: 'int', min: 50, max: 100000, unit: 'images', default: '600' },
+      repeat: { help: 'pairs of runs (Node then browser, then browser then Node, …); figures are medians over the runs', arg: 'N', kind: 'int', min: 1, max: 100, default: '3' },
       out: out('runs/bench-browser.json'),
     },
     load: () => import('../../bench/browser.js'),
