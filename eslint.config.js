@@ -49,7 +49,7 @@ export default tseslint.config(
   },
   {
     // The wire and the round transport hold no type assertions: every payload is narrowed by a schema (zod, tied to
-    // its interface with `satisfies`), by `in` or by a type guard (issue 17). `as const` stays allowed, and so do the
+    // its interface with `satisfies`), by `in` or by a type guard. `as const` stays allowed, and so do the
     // `a[i]!` of in-range reads (no-unnecessary-type-assertion stays off, as everywhere).
     files: [
       'shared/protocol/**/*.ts',

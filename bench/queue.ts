@@ -1,7 +1,7 @@
 /**
  * `rfl bench queue [--out FILE] [--cells N] [--rounds N] [--local-epochs N] [--embedded] [--repeat N]` (`npm run bench:queue`)
  *
- * Wall time of one distributed benchmark matrix (issue 22): N small cells (default 16: fedavg on the embedded
+ * Wall time of one distributed benchmark matrix: N small cells (default 16: fedavg on the embedded
  * digits with cnn-mnist, 4 clients, plaintext, seeds 1…N) submitted through a BullMQ queue in a local redis-server
  * (started here on a free loopback port, without persistence, and stopped at the end), run by 1 worker process, then
  * by 2. Each worker runs a cell's simulation on one thread (`--workers 1`), so on a 2-core machine two workers can use
@@ -38,7 +38,7 @@ export const OPTIONS = {
   repeat: { type: 'string', default: '1' },
 } satisfies ParseArgsOptionsConfig;
 
-/** The bar of issue 22: 2 workers take at most this fraction of 1 worker's wall time. */
+/** The bar (≤ 0.6): 2 workers take at most this fraction of 1 worker's wall time. */
 export const BAR = 0.6;
 
 const here = path.dirname(fileURLToPath(import.meta.url));

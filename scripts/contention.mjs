@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// How much slower one cnn-mnist training step gets when N threads each train at once (issue 20's pool scaling):
+// How much slower one cnn-mnist training step gets when N threads each train at once (the pool-scaling bar):
 //   node scripts/contention.mjs [N] [--backend native|wasm]
 // Each worker thread warms up (30 steps), then times 200 steps at batch 64 and prints its mean. Compare N = 1 with
 // N = 2 on a 2-core machine: the difference is what the cores cost each other, with no simulation around it.

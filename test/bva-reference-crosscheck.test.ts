@@ -1,5 +1,5 @@
 /**
- * Decent_BVA against the reference's formulas (issue 14, deliverable 2): our bias gradient, variance gradient,
+ * Decent_BVA against the reference's formulas: our bias gradient, variance gradient,
  * BV direction and BV-FGSM perturbed set, in plaintext mode and through secure sums, against fixtures that a
  * PyTorch port of junwu6/FedBVA `models/BVDAttack.py` (get_BIAS, get_VARIANCE, get_BVD_adv_examples) wrote:
  * bench/reference-bva/make_fixtures.py, see test/fixtures/bva-reference/README.md. The oracle is float64, eval

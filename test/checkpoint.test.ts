@@ -1,5 +1,5 @@
 /**
- * Issue 16, hole 8: checkpoints are checksummed, schema-validated and finite-checked, written atomically with
+ * Checkpoints are checksummed, schema-validated and finite-checked, written atomically with
  * the previous one kept; a bad checkpoint is a CheckpointError naming the file; `rfl coordinator --resume` takes
  * the checkpoint's configuration, names a conflicting flag, and refuses a directory without a checkpoint.
  */

@@ -1,6 +1,6 @@
 /**
- * Client fault tests with a real client process (issue 16, deliverable 9: "SIGKILL clients in each stage: the sum
- * stays exact, or a named abort below t"). Four clients run in this process, the fifth is a child process
+ * Client fault tests with a real client process: a client SIGKILLed in any stage leaves the sum exact, or the
+ * round aborts by name below t. Four clients run in this process, the fifth is a child process
  * (fixtures/kill-client.ts) that SIGKILLs itself on receiving a given request of round 2. The coordinator runs here,
  * in secure mode. After the run, round 2's global weights are compared with the plaintext mean of the recorded
  * updates of the clients that should be in the sum: within quantisation (c = 8, R = 2^22). With t = n, one kill

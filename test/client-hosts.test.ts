@@ -1,5 +1,5 @@
 /**
- * Virtual clients on several hosts (issue 22, part 2): `rfl simulate --hosts N` keeps the coordinator in one process
+ * Virtual clients on several hosts: `rfl simulate --hosts N` keeps the coordinator in one process
  * and N `rfl client-host` processes run the virtual clients, each with its own pool. A seeded secure fed-bva
  * federation with label-flipping clients (drawn per round from the cohort, which the hosts learn before each round)
  * ends with the same final weights, round records and accuracy on two hosts, on one host, and in one process. A host

@@ -1,5 +1,5 @@
 /**
- * Issue 16, holes 7 and 11: the coordinator's --config file is checked key by key (unknown keys and wrong types
+ * The coordinator's --config file is checked key by key (unknown keys and wrong types
  * are named errors, through the real `rfl coordinator` binary), a port in use is a named error, and HTTP requests
  * to paths other than socket.io's get a 404 instead of hanging.
  */

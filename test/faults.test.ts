@@ -1,5 +1,5 @@
 /**
- * Fault tests with a real coordinator process (issue 16, deliverable 9): `rfl coordinator` runs as a child
+ * Fault tests with a real coordinator process: `rfl coordinator` runs as a child
  * process; it is SIGKILLed when round 2 reaches a given stage (as a client sees it), then started again with
  * `--resume` on the same port, and the same client sessions reconnect. The final weights (read from the run
  * directory's checkpoint) are compared with an uninterrupted run's: bit-exact in plaintext; in secure mode equal

@@ -1,5 +1,5 @@
 /**
- * A fuzzer against a live coordinator process (issue 16, deliverable 9): three enrolled hostile clients send more
+ * A fuzzer against a live coordinator process: three enrolled hostile clients send more
  * than 10,000 messages (unsolicited events with random names and payloads, and random replies to every request,
  * some shaped well enough to pass training and reach secure aggregation) while four honest clients train. The
  * coordinator must not crash; its live memory (after a full garbage collection, read by test/fixtures/heap-probe)

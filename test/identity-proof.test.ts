@@ -1,5 +1,5 @@
 /**
- * Issue 16, hole 1 (impersonation): the handshake's claim of an identity key is checked by a signed fresh nonce
+ * Impersonation: the handshake's claim of an identity key is checked by a signed fresh nonce
  * before the connection can join a cohort. Each attack is played by a hand-driven client against a real
  * coordinator on port 0: an impostor that knows only the victim's public key (connected or offline victim), a
  * replayed proof, a client that never answers, and a signature moved between claims.

@@ -1,5 +1,5 @@
 /**
- * Issue 16, hole 9 (stalls): a client that reconnects after the run gets run:end at once, and `rfl client` stops
+ * Stalls: a client that reconnects after the run gets run:end at once, and `rfl client` stops
  * with a named line and exit code 1 once the coordinator is gone for good (bounded retries), instead of retrying
  * forever. Real coordinator and sessions on port 0; the client CLI as a real child process.
  */

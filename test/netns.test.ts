@@ -1,5 +1,5 @@
 /**
- * Two hosts (issue 16, deliverable 9): a coordinator process in one network namespace and three edge-client
+ * Two hosts: a coordinator process in one network namespace and three edge-client
  * processes in another, joined by a veth pair the test makes (traffic stays inside it), run a secure round trip of
  * `rfl coordinator enrol`, `rfl coordinator --enrolment` and `rfl client`. Where the kernel has the netem qdisc, the
  * clients' link gets 200 ms delay and 5 % loss. Skipped, with the reason, where the machine cannot make namespaces

@@ -1,5 +1,5 @@
 /**
- * Bounds on what a client may claim (issue 16, hole 11): a training reply's example count and loss are bounded,
+ * Bounds on what a client may claim: a training reply's example count and loss are bounded,
  * and the identity challenge and proof have exact shapes. A bad value is a ProtocolError naming the field. The
  * coordinator's notices (auth:refused, round:end, run:end) and a client's acknowledgement envelope are validated
  * too, and a code outside the catalogue never passes through as such.

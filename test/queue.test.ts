@@ -1,5 +1,5 @@
 /**
- * Distributed benchmark matrices (issue 22) with the real parts: a real redis-server on a free port (no
+ * Distributed benchmark matrices with the real parts: a real redis-server on a free port (no
  * persistence), worker processes each in its own network namespace made by the test (loopback, with the reason
  * logged, where the machine cannot make namespaces), and the submitter in this process.
  *

@@ -1,5 +1,5 @@
 /**
- * Issue 16, hole 6: after a coordinator restart the interrupted round runs again, and clients used to mask the
+ * After a coordinator restart the interrupted round runs again, and clients used to mask the
  * same update a second time; two sums of one update over different survivor sets give it away. A client now
  * refuses to mask an input again once an earlier key agreement for that sum reached unmask, so its update enters
  * at most one released sum; a restart before unmask (nothing released) still re-runs the round. The same client

@@ -297,7 +297,7 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
       expect(withinHonestRange(multi.update)).to.equal(true);
     });
 
-    it('the issue-18 rules stay within (or, for the geometric median and centered clipping, near) the honest range', () => {
+    it('MDA, MoNNA, MeaMed and the NNM and ARC pre-aggregators stay within (or, for the geometric median and centered clipping, near) the honest range', () => {
       const ctx = { root: meanOf(honest), ids: updates.map((_, i) => `c${i}`) };
       for (const cfg of [
         { rule: 'mda', f },
@@ -537,7 +537,7 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
       expectConfigError(() => resolveAggregation(null, plain), ['aggregation']);
     });
 
-    it('fills the defaults of the issue-18 rules and pre-aggregators', () => {
+    it('fills the defaults of the geometric median, centered clipping, MDA, MoNNA, MeaMed, FLTrust, FoolsGold and the pre-aggregators', () => {
       expect(resolveAggregation('geometric-median', plain)).to.deep.equal({ rule: 'geometric-median', nu: 1e-6, iterations: 3 });
       expect(resolveAggregation({ rule: 'centered-clipping' }, plain)).to.deep.equal({ rule: 'centered-clipping', tau: 10, iterations: 1 });
       expect(resolveAggregation({ rule: 'mda', f: 2 }, plain)).to.deep.equal({ rule: 'mda', f: 2 });
@@ -568,7 +568,7 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
       expect(minUpdates({ rule: 'meamed', f: 3 })).to.equal(7);
     });
 
-    it('refuses bad issue-18 parameters, naming the field', () => {
+    it('refuses a bad parameter of a robust rule or pre-aggregator, naming the field', () => {
       expectConfigError(() => resolveAggregation({ rule: 'mda' }, plain), ['aggregation.f'], /no default/);
       expectConfigError(() => resolveAggregation({ rule: 'mda', f: 5 }, plain), ['aggregation.f'], /m > 2f/, /m = 10/, /f ≤ 4/);
       expectConfigError(() => resolveAggregation({ rule: 'mda', f: 20 }, { secure: false, cohortSize: 100 }), ['aggregation.f'], /C\(m, f\) ≤ 2,000,000/, /geometric-median/);
@@ -612,7 +612,7 @@ describe('robust aggregation (threats-and-evaluation.md §4, §5)', () => {
     });
   });
 
-  describe('the issue-18 rules from scenarios and benchmark matrices', () => {
+  describe('the robust rules and pre-aggregators from scenarios and benchmark matrices', () => {
     const base = { dataset: 'synthetic', model: 'linear', method: 'fedavg', secure: false, numClients: 20, fraction: 0.5, rounds: 1, sharedSetSize: 8, seed: 1, workers: 1 };
 
     it('a scenario takes every new rule, pre-aggregators and a rule object across groups', () => {

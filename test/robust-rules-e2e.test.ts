@@ -1,5 +1,5 @@
 /**
- * The issue-18 rules end to end through the real coordinator and client sessions (threats-and-evaluation.md §4,
+ * The robust rules end to end through the real coordinator and client sessions (threats-and-evaluation.md §4,
  * §5): FLTrust with the coordinator's root update (server/engine/root-update.ts) against a sign-flipping client,
  * the stateful rules (centered clipping, FoolsGold) over several rounds, a pre-aggregated mean in plaintext, and a
  * robust rule across the group means of grouped secure aggregation. The tiny federation of the other simulation
@@ -54,7 +54,7 @@ function dist(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 const signFlip100 = { corrupted: { fraction: 0.2, behavior: { kind: 'sign-flip', s: 100 } } };
 
-describe('issue-18 rules end to end (coordinator, client sessions, root update)', function () {
+describe('robust rules end to end (coordinator, client sessions, root update)', function () {
   this.timeout(240000);
   let meanHonest: Run;
   let meanCorrupted: Run;

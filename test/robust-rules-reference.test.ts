@@ -1,5 +1,5 @@
 /**
- * The robust rules and pre-aggregators of issue 18 against reference outputs on known inputs
+ * The robust rules and pre-aggregators against reference outputs on known inputs
  * (test/fixtures/robust-rules/cases.json): ByzFL's aggregators (github.com/LPD-EPFL/byzfl, the commit recorded in
  * the file) where ByzFL has the rule, independent NumPy references of the papers for FLTrust and FoolsGold. The
  * fixtures are made by test/fixtures/robust-rules/generate.py (Python, NumPy, ByzFL's source); this test needs no

@@ -1,5 +1,5 @@
 /**
- * Issue 16, hole 5: one client's corrupt masked input (all zeros, or its previous round's masked vector replayed)
+ * One client's corrupt masked input (all zeros, or its previous round's masked vector replayed)
  * used to be accepted and destroyed the model. The unmasked sum must lie where n clipped, quantised inputs can
  * reach, or the sum is discarded with a named abort and the model does not move. Real coordinator and clients
  * over socket.io; the hostile client is an honest client whose collectMasked reply is rewritten on the way out.

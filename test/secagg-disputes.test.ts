@@ -1,5 +1,5 @@
 /**
- * Issue 16, holes 3 and 4: one client sending share boxes with garbage inside used to abort every secure round,
+ * One client sending share boxes with garbage inside used to abort every secure round,
  * and one client reporting every peer's box as unopenable got them left out of the later sums. Now every client
  * opens its boxes at `checkBoxes`, before anything is masked, and proves a complaint with its round box key; the
  * coordinator opens the delivered box itself and blames the sender of garbage or the false accuser, exactly, and

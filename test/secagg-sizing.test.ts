@@ -1,5 +1,5 @@
 /**
- * SecAgg+ sized for its promise (issue 16, hole 10; shared/secagg/sizing.ts): (k, t) from n, the declared dropout
+ * SecAgg+ sized for its promise (shared/secagg/sizing.ts): (k, t) from n, the declared dropout
  * rate and corrupted fraction, with abort ≤ 2^−20 and privacy breach ≤ 2^−40. Checked against an independent
  * source, Google's parameter finder as tabulated in secure-aggregation.md §8 (chooseGraphParams), and by sampling
  * random drop sets on the real Harary graph: the abort rate measured must sit within what the bound allows.

@@ -1,5 +1,5 @@
 /**
- * Issue 16, hole 2 (Sybils): open enrolment caps the identities one token may bind and the connections at once;
+ * Sybils: open enrolment caps the identities one token may bind and the connections at once;
  * secure mode refuses a cohort in which one token holds all but one member (or t of them), so a Sybil attacker
  * cannot isolate an honest client's update; an enrolment list admits only its clients, each its own principal;
  * `rfl coordinator enrol` writes identity files (mode 0600) and the list. Real coordinator, real sessions.

@@ -1,5 +1,5 @@
 /**
- * Evaluation off the event loop (issue 16, hole 9): the coordinator's evaluation in a worker thread gives the
+ * Evaluation off the event loop: the coordinator's evaluation in a worker thread gives the
  * same accuracies as in this thread, and while it runs this thread's event loop keeps turning (a callback queued
  * after the evaluation starts runs before it ends), where the in-thread evaluation holds it until done.
  */
