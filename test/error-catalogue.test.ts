@@ -25,7 +25,7 @@ describe('error catalogue', () => {
       new DataError('dataset-missing', 'no files'),
       new ConfigError('rounds', 'bad rounds'),
       new CodedError('stale-round', 'over'),
-      new CheckpointError('/run/checkpoint.bin', 'checksum mismatch'),
+      new CheckpointError('runs/demo/checkpoint.bin', 'checksum mismatch'),
       new IdentityError('c.key: not an identity file'),
       new ListenError('cannot listen on 127.0.0.1:80'),
       new ConnectError('http://127.0.0.1:1', Object.assign(new Error('websocket error'), { type: 'TransportError' })),
@@ -85,8 +85,8 @@ describe('error catalogue', () => {
     const listen = new ListenError('cannot listen on 127.0.0.1:80: port 80 needs privileges: choose a port above 1023 [EACCES]');
     expect(listen).to.include({ name: 'ListenError', message: 'cannot listen on 127.0.0.1:80: port 80 needs privileges: choose a port above 1023 [EACCES]' });
     expect(listen.fields).to.deep.equal(['port']);
-    const checkpoint = new CheckpointError('/run/checkpoint.bin', 'truncated');
-    expect(checkpoint).to.include({ name: 'CheckpointError', message: '/run/checkpoint.bin: truncated', file: '/run/checkpoint.bin' });
+    const checkpoint = new CheckpointError('runs/demo/checkpoint.bin', 'truncated');
+    expect(checkpoint).to.include({ name: 'CheckpointError', message: 'runs/demo/checkpoint.bin: truncated', file: 'runs/demo/checkpoint.bin' });
     expect(checkpoint.fields).to.deep.equal(['resume']);
   });
 
