@@ -29,6 +29,9 @@ import { readCheckpoint } from '../server/run-store.js';
 import { Rng } from '../shared/util/random.js';
 import { Coordinator, type RoundMetrics } from '../server/coordinator.js';
 import type { ClientSession } from '../client/session.js';
+import { parseRoundEnd } from '../shared/protocol/schemas.js';
+import type { RoundEnd } from '../shared/protocol/events.js';
+import { messageOf } from '../shared/errors/catalogue.js';
 import { SimulationPool, type PoolEvaluation } from './pool/pool.js';
 import { CorruptionPlan, type WithheldReply } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
@@ -216,6 +219,14 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     ...(scenario.extensions !== undefined ? { extensions: scenario.extensions } : {}),
     ...(modelModule !== undefined ? { modelModules: [modelModule] } : {}),
   });
+  // Declared out here so the last `finally` closes whatever was opened when anything throws: a coordinator that
+  // listens (its port, socket.io, evaluation and mask-expansion threads) and connected clients keep a process alive.
+  let coordinator: Coordinator | undefined;
+  let sessions = new Map<string, ClientSession>();
+  const closeClients = (): void => {
+    for (const s of sessions.values()) s.close();
+    sessions = new Map();
+  };
   try {
     const b = scenario.corrupted?.behavior;
     const hosts = opts.hosts;
@@ -274,7 +285,6 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     // Every virtual client's identity, enrolled with the in-process coordinator: each counts as its own principal in
     // secure aggregation's privacy check, although all share the run's token.
     const identities = new Map(ids.map((id) => [id, virtualIdentity(cfg.seed, id)]));
-    let coordinator: Coordinator | undefined;
     let url = opts.url;
     if (url === undefined) {
       coordinator = new Coordinator({
@@ -316,7 +326,6 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
 
     // Virtual clients: the real client session; only the trainer (and, if corrupted, its behaviour) differ.
     const tc = performance.now();
-    let sessions = new Map<string, ClientSession>();
     if (hub !== undefined) {
       log(`waiting for ${hosts} client host${hosts === 1 ? '' : 's'} (rfl client-host --url ${url} --token …)`);
       await hub.ready();
@@ -349,18 +358,26 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
           let left = sessions.size;
           for (const s of sessions.values()) {
             s.socket.once('run:end', () => resolve());
-            s.socket.on('round:end', (msg) => {
-              if (s === sessions.values().next().value)
-                opts.onRound?.({
-                  round: msg.round,
-                  status: msg.status,
-                  cohort: 0,
-                  corrupted: [],
-                  trained: 0,
-                  ms: { round: 0, train: 0, bva: 0, secagg: 0, other: 0, eval: 0, coordinator: {} },
-                  bytesSent: 0,
-                  mainTensors: tf.memory().numTensors,
-                });
+            s.socket.on('round:end', (msg: unknown) => {
+              if (s !== sessions.values().next().value) return;
+              // The coordinator is another process: its notice is checked as the client session checks it.
+              let end: RoundEnd;
+              try {
+                end = parseRoundEnd(msg);
+              } catch (err) {
+                log(`round:end ignored: ${messageOf(err)}`);
+                return;
+              }
+              opts.onRound?.({
+                round: end.round,
+                status: end.status,
+                cohort: 0,
+                corrupted: [],
+                trained: 0,
+                ms: { round: 0, train: 0, bva: 0, secagg: 0, other: 0, eval: 0, coordinator: {} },
+                bytesSent: 0,
+                mainTensors: tf.memory().numTensors,
+              });
             });
             s.socket.on('disconnect', (reason) => {
               if (reason !== 'io client disconnect' && --left === 0) resolve();
@@ -421,7 +438,7 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       finalWeights = coordinator?.globalWeights();
       hub?.end();
     } finally {
-      for (const s of sessions.values()) s.close();
+      closeClients();
       await coordinator?.close();
     }
 
@@ -503,8 +520,13 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     );
     return result;
   } finally {
-    // Idempotent: the paths above close it themselves; this covers a throw anywhere in between (a failed round,
-    // a refused resume), so a failed simulation never leaves its worker threads running or cached.
-    await pool.close();
+    // Idempotent: the paths above close them themselves; this covers a throw anywhere in between (a port in use,
+    // a refused client, a failed round), so a failed simulation leaves no port, socket or thread behind.
+    closeClients();
+    try {
+      await coordinator?.close();
+    } finally {
+      await pool.close();
+    }
   }
 }

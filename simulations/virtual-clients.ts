@@ -42,9 +42,23 @@ export interface VirtualClientsOptions {
 /** Clients connected at once; the next batch waits until these are admitted. */
 const CONNECT_BATCH = 100;
 
-/** Connects the clients, in batches; resolves once the coordinator admitted every one (their identity proven). */
+/**
+ * Connects the clients, in batches; resolves once the coordinator admitted every one (their identity proven). If
+ * one fails (refused, unreachable), every session opened so far is closed before the error is thrown, so a failed
+ * connection leaves no socket behind.
+ */
 export async function connectVirtualClients(o: VirtualClientsOptions): Promise<Map<string, ClientSession>> {
   const sessions = new Map<string, ClientSession>();
+  try {
+    await connectInBatches(o, sessions);
+  } catch (err) {
+    for (const s of sessions.values()) s.close();
+    throw err;
+  }
+  return sessions;
+}
+
+async function connectInBatches(o: VirtualClientsOptions, sessions: Map<string, ClientSession>): Promise<void> {
   for (let s = 0; s < o.clients.length; s += CONNECT_BATCH) {
     const batch = o.clients.slice(s, s + CONNECT_BATCH).map(({ id, index }) => {
       const trainer = new CorruptedTrainer(new PooledTrainer(o.pool, index, (round) => o.plan.poisonFor(id, round)), id, o.plan, o.oracle, o.adaptive);
@@ -63,7 +77,6 @@ export async function connectVirtualClients(o: VirtualClientsOptions): Promise<M
     });
     await Promise.all(batch);
   }
-  return sessions;
 }
 
 /** Reconnects a client that disconnected on purpose, resolving once the coordinator has it again. */

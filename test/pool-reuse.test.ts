@@ -14,7 +14,7 @@ import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import type { DatasetSplit } from '../shared/data/dataset.js';
 import { partition } from '../shared/data/partition.js';
 import { initialWeights, modelSpec } from '../shared/models/model.js';
-import { destroyIdlePools, idlePools, MAX_IDLE_POOLS, SimulationPool } from '../simulations/pool/pool.js';
+import { destroyIdlePools, idlePools, idleWorkers, MAX_IDLE_POOLS, SimulationPool } from '../simulations/pool/pool.js';
 import { resolveScenario } from '../simulations/scenario.js';
 import { runSimulation } from '../simulations/engine.js';
 import { jsonlSansTiming, resultsSansTiming } from './helpers/sans-timing.js';
@@ -68,6 +68,20 @@ async function withReuse<T>(value: string | undefined, f: () => Promise<T>): Pro
     if (before === undefined) delete process.env['RFL_POOL_REUSE'];
     else process.env['RFL_POOL_REUSE'] = before;
   }
+}
+
+/** A small training task for any pool over dataA (client 0, the linear model). */
+const linear = modelSpec('linear', [dataA.train.height, dataA.train.width, dataA.train.channels], dataA.train.numClasses);
+const TRAIN_TASK = {
+  client: 0,
+  model: 'linear',
+  weights: initialWeights(linear, 1),
+  train: { epochs: 1, batchSize: 32, lr: 0.05, momentum: 0.9, seed: 1, sharedLossWeight: 1 },
+};
+
+/** The threads of a pool (tests reach its piscina as a crash would). */
+function threadsOf(pool: SimulationPool): { piscina: Piscina; broken: boolean } {
+  return (pool as unknown as { threads: { piscina: Piscina; broken: boolean } }).threads;
 }
 
 /** A pool of the key runSimulation uses here (WORKERS threads, automatic backend, no GPU, no modules). */
@@ -194,13 +208,71 @@ describe('pool reuse across simulations', function () {
         expect(new Set(states.map((s) => s.threadId)).size, 'each worker probed once').to.equal(WORKERS);
         perSim.push(Object.fromEntries(states.map((s) => [s.threadId, s.idleTensors])));
         start = Object.fromEntries(states.map((s) => [s.threadId, s.startTensors]));
-        // With its models disposed, a worker holds only what its modules cache for good (a few constant scalars).
-        for (const s of states) expect(s.numTensors).to.equal(s.idleTensors);
+        // A training task in the probe's simulation: each worker then holds the linear model (its variables) on top
+        // of its start-up tensors and cached constants, and a second task adds nothing (no tensor leaks per task).
+        await Promise.all(Array.from({ length: WORKERS }, () => probe.train(TRAIN_TASK)));
+        const trained = await probe.workerStates();
+        await Promise.all(Array.from({ length: WORKERS }, () => probe.train(TRAIN_TASK)));
+        const again = await probe.workerStates();
+        for (const s of trained) {
+          const held = s.numTensors - s.startTensors;
+          expect(held, `thread ${s.threadId}: the trained model's ${linear.layout.length} variables beyond start-up`).to.be.within(linear.layout.length, linear.layout.length + 16);
+          expect(again.find((a) => a.threadId === s.threadId)!.numTensors, `thread ${s.threadId}: after a second task`).to.equal(s.numTensors);
+        }
       } finally {
         await probe.close();
       }
     }
     for (const [k, counts] of perSim.entries()) expect(counts, `after simulation ${k + 1}`).to.deep.equal(perSim[0]);
     for (const [t, n] of Object.entries(perSim[0]!)) expect(n - start[Number(t)]!, `thread ${t}: cached constants`).to.be.within(0, 16);
+  });
+
+  it('a worker exiting while its pool is idle: the pool is destroyed, and a broken idle pool is never taken', async () => {
+    const a = probePool();
+    await a.workerStates();
+    await a.close();
+    expect(idlePools()).to.have.length(1);
+    const piscina = threadsOf(a).piscina;
+    const gone = new Promise<void>((resolve) => piscina.once('workerDestroy', () => resolve()));
+    await piscina.threads[0]!.terminate();
+    await gone;
+    expect(idlePools(), 'taken out of the cache').to.deep.equal([]);
+    const b = probePool();
+    expect(b.reused).to.equal(false);
+    await b.workerStates();
+    await b.close();
+    // Marked broken some other way while idle (no exit seen): acquire passes it over.
+    expect(idlePools()).to.have.length(1);
+    threadsOf(b).broken = true;
+    const c = probePool();
+    try {
+      expect(c.reused).to.equal(false);
+      expect(c.threadIds.some((t) => b.threadIds.includes(t))).to.equal(false);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('an error event while the pool is being destroyed is not thrown', async () => {
+    await withReuse('0', async () => {
+      const pool = probePool();
+      await pool.workerStates();
+      const closing = pool.close();
+      // close() destroys the threads (reuse off); a late error from them has no one to tell.
+      expect(() => threadsOf(pool).piscina.emit('error', new Error('late worker error'))).to.not.throw();
+      await closing;
+    });
+  });
+
+  it('idle workers keep nothing of the simulation that closed them (no models, no data views)', async () => {
+    await simulate(SIM_A);
+    const pools = await idleWorkers();
+    expect(pools).to.have.length(1);
+    expect(pools[0]!.map((w) => w.threadId).sort()).to.deep.equal([...idlePools()[0]!.threadIds].sort());
+    for (const w of pools[0]!) {
+      expect(w.sim, `thread ${w.threadId}: data views`).to.equal(undefined);
+      expect(w.models, `thread ${w.threadId}: models`).to.equal(0);
+      expect(w.numTensors - w.startTensors, `thread ${w.threadId}: cached constants only`).to.be.within(0, 16);
+    }
   });
 });

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset } from '../../shared/data/index.js';
 import type { DatasetSplit } from '../../shared/data/dataset.js';
+import type { BackendName } from '../../shared/compute/backend.js';
 import { resumableRun, runSimulation, type SimRoundRecord, type SimulationResult } from '../engine.js';
 import { expandMatrix, parseMatrix, type Cell, type MatrixConfig } from './matrix.js';
 
@@ -123,6 +124,8 @@ export interface RunCellOptions {
   /** Loaded datasets by key (`name` or `name:dataDir`); a dataset not there is loaded and added. */
   datasets: Map<string, DatasetSplit>;
   workers?: number;
+  /** Compute backend of the simulation: its main thread and its pool's workers (default: the automatic choice). */
+  backend?: BackendName;
   log?: (line: string) => void;
   onRound?: (record: SimRoundRecord) => void;
   /** Continue the run in `dir` from its checkpoint (engine.ts `resumableRun`). */
@@ -143,6 +146,7 @@ export async function runCell(cell: Cell, dir: string, opts: RunCellOptions): Pr
     data: opts.datasets.get(key)!,
     resume: opts.resume,
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
     ...(opts.log !== undefined ? { log: opts.log } : {}),
     ...(opts.onRound !== undefined ? { onRound: opts.onRound } : {}),
   });

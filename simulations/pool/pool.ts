@@ -8,9 +8,11 @@
  * BullMQ's sandbox thread), keyed by what a worker cannot switch (thread count, backend, GPU evaluation, extension
  * and model modules, the `RFL_*` environment the threads were started with), and the next `SimulationPool` with
  * the same key takes them instead of paying a fresh isolate (module loading, JIT, backend start-up) per simulation.
- * A pool that saw a task fail, a worker exit or the GPU worker give up is destroyed, never reused; idle pools are
- * destroyed after `IDLE_POOL_MS`, beyond `MAX_IDLE_POOLS`, or when the process is about to exit, and never keep
- * it alive.
+ * A pool that saw a task fail, a worker exit or the GPU worker give up is destroyed, never reused (an idle one at
+ * once: a worker exiting while it waits in the cache); idle pools are destroyed after `IDLE_POOL_MS`, beyond
+ * `MAX_IDLE_POOLS`, or when the process is about to exit, and never keep it alive. Before its threads go idle, each
+ * worker leaves the closed simulation (disposes its models, drops its views of the data), so idle threads hold
+ * none of its memory.
  * `RFL_POOL_REUSE=0` turns the cache off (every simulation starts and destroys its own threads).
  */
 import * as os from 'node:os';
@@ -20,7 +22,7 @@ import { Piscina } from 'piscina';
 import { sharedHandle, type Dataset } from '../../shared/data/dataset.js';
 import { SYNC_KINDS, withSeed, type AttackSpec } from '../../shared/attacks/robust-accuracy.js';
 import { ActivityClock } from './activity.js';
-import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolInit, PoolSim, PoolTask, TrainResult, TrainTask, WorkerState } from './tasks.js';
+import type { BvaResult, BvaTask, EvalResult, EvalTask, HeldState, PoolInit, PoolSim, PoolTask, TrainResult, TrainTask, WorkerState } from './tasks.js';
 
 /** Options of a `SimulationPool`. */
 export interface SimulationPoolOptions {
@@ -84,6 +86,8 @@ interface Threads {
   /** A task failed, a worker exited or the GPU worker was given up: destroy, never reuse. */
   broken: boolean;
   destroying: boolean;
+  /** Set once destroyThreads ran (calling it again returns this). */
+  destroyed: Promise<void> | undefined;
   /** The simulation using the threads (its GPU fallback), none while idle in the cache. */
   onGpuError: ((gpu: Piscina, err: Error) => void) | undefined;
   idleTimer: NodeJS.Timeout | undefined;
@@ -106,12 +110,20 @@ function keyOf(workers: number, init: PoolInit, gpuEval: boolean): string {
   return JSON.stringify([workers, init.backend ?? null, gpuEval, init.extensions ?? [], init.modelModules ?? [], env]);
 }
 
+/** Destroys `t`'s threads (idempotent). */
 function destroyThreads(t: Threads): Promise<void> {
   if (t.idleTimer !== undefined) clearTimeout(t.idleTimer);
   t.idleTimer = undefined;
   t.destroying = true;
   t.onGpuError = undefined;
-  return Promise.all([t.piscina.destroy(), t.gpu?.destroy()]).then(() => undefined);
+  t.destroyed ??= Promise.all([t.piscina.destroy(), t.gpu?.destroy()]).then(() => undefined);
+  return t.destroyed;
+}
+
+/** Takes `t` out of the idle cache and destroys it (not awaited: nothing waits for an idle pool). */
+function discard(t: Threads): void {
+  unlist(t);
+  void destroyThreads(t).catch(() => undefined);
 }
 
 /** Takes `t` out of the idle cache (if it is there). */
@@ -126,9 +138,15 @@ function unlist(t: Threads): void {
 /** Threads for a new simulation: idle ones of the same key, or fresh ones. */
 function acquire(workers: number, init: PoolInit, gpuEval: boolean, reuse: boolean): { threads: Threads; reused: boolean } {
   const key = keyOf(workers, init, gpuEval);
-  const warm = reuse ? idle.get(key)?.pop() : undefined;
+  let warm: Threads | undefined;
+  for (const list = idle.get(key); reuse && warm === undefined && list !== undefined && list.length > 0;) {
+    const t = list.pop()!;
+    // Broken while idle (a worker exited before its listener could discard the pool): never reused.
+    if (t.broken || t.destroying) void destroyThreads(t).catch(() => undefined);
+    else warm = t;
+  }
+  if (idle.get(key)?.length === 0) idle.delete(key);
   if (warm !== undefined) {
-    if (idle.get(key)?.length === 0) idle.delete(key);
     clearTimeout(warm.idleTimer);
     warm.idleTimer = undefined;
     warm.simulations++;
@@ -144,28 +162,29 @@ function acquire(workers: number, init: PoolInit, gpuEval: boolean, reuse: boole
     workerData: init,
   });
   const gpu = gpuEval ? new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: 24 * 3600 * 1000, workerData: { ...init, backend: 'webgpu' } }) : undefined;
-  const t: Threads = { key, piscina, gpu, broken: false, destroying: false, onGpuError: undefined, idleTimer: undefined, idleSince: 0, simulations: 1 };
-  // A worker that exits (crashes) is replaced by piscina: the pool is not reused after that.
+  const t: Threads = { key, piscina, gpu, broken: false, destroying: false, destroyed: undefined, onGpuError: undefined, idleTimer: undefined, idleSince: 0, simulations: 1 };
+  // A worker that exits (crashes) is replaced by piscina: the pool is not reused after that, and an idle one (in
+  // the cache: its idle timer runs) is destroyed now rather than kept until it times out.
   piscina.on('workerDestroy', () => {
-    if (!t.destroying) t.broken = true;
+    if (t.destroying) return;
+    t.broken = true;
+    if (t.idleTimer !== undefined) discard(t);
   });
   // An error outside any task: as before the cache (no listener), it is the process's while a simulation runs;
-  // an idle pool is just destroyed.
+  // an idle pool is just destroyed, and one being destroyed has nothing more to say.
   piscina.on('error', (err: Error) => {
+    if (t.destroying) return;
     t.broken = true;
     if (t.idleTimer === undefined) throw err;
-    unlist(t);
-    void destroyThreads(t).catch(() => undefined);
+    discard(t);
   });
   if (gpu !== undefined) {
     // A worker that fails to start is reported as an 'error' event (it would crash the process unheard).
     gpu.on('error', (err: Error) => {
+      if (t.destroying) return;
       t.broken = true;
       if (t.onGpuError !== undefined) t.onGpuError(gpu, err);
-      else {
-        unlist(t);
-        void destroyThreads(t).catch(() => undefined);
-      }
+      else discard(t);
     });
   }
   return { threads: t, reused: false };
@@ -174,10 +193,7 @@ function acquire(workers: number, init: PoolInit, gpuEval: boolean, reuse: boole
 /** Puts `t` in the idle cache, to be destroyed after IDLE_POOL_MS unless a simulation takes it first. */
 function release(t: Threads): void {
   t.onGpuError = undefined;
-  t.idleTimer = setTimeout(() => {
-    unlist(t);
-    void destroyThreads(t).catch(() => undefined);
-  }, IDLE_POOL_MS);
+  t.idleTimer = setTimeout(() => discard(t), IDLE_POOL_MS);
   // Idle piscina threads are unref'd, and so is this timer: the cache never keeps the process alive.
   t.idleTimer.unref();
   t.idleSince = performance.now();
@@ -188,8 +204,7 @@ function release(t: Threads): void {
   if (all.length > MAX_IDLE_POOLS) {
     // Many kinds of simulation in one process (a test suite): the threads idle longest make room.
     const oldest = all.reduce((a, b) => (b.idleSince < a.idleSince ? b : a));
-    unlist(oldest);
-    void destroyThreads(oldest).catch(() => undefined);
+    discard(oldest);
   }
   if (!exitHook) {
     exitHook = true;
@@ -216,6 +231,14 @@ export function idlePools(): { threadIds: number[]; gpuThreadIds: number[]; simu
   }));
 }
 
+/**
+ * What each CPU worker of each idle pool holds (tests): one `held` probe per worker, which enters no simulation.
+ * The probes leave the pools idle (and listed) as they were.
+ */
+export async function idleWorkers(): Promise<HeldState[][]> {
+  return Promise.all([...idle.values()].flat().map((t) => Promise.all(t.piscina.threads.map(() => t.piscina.run(null, { name: 'held' }) as Promise<HeldState>))));
+}
+
 /** A pool of simulation workers. */
 export class SimulationPool {
   readonly workers: number;
@@ -229,6 +252,8 @@ export class SimulationPool {
   private gpu: Piscina | undefined;
   private inFlight = 0;
   private closed = false;
+  /** Whether this simulation entered the CPU workers, or the GPU worker (then they leave it on close). */
+  private entered = { cpu: false, gpu: false };
   /** Where evaluations run: 'gpu' while the GPU worker works, else 'cpu'. */
   evalDevice: 'gpu' | 'cpu' = 'cpu';
   /** Why the GPU evaluation worker was given up, if it was. */
@@ -355,21 +380,44 @@ export class SimulationPool {
    */
   async workerStates(probes = this.workers): Promise<WorkerState[]> {
     this.checkOpen();
+    this.entered.cpu = true;
     return Promise.all(Array.from({ length: probes }, () => this.threads.piscina.run(this.sim, { name: 'state' }) as Promise<WorkerState>));
   }
 
   /**
    * Ends this simulation's use of the workers: they go back to the cache of warm threads for the next simulation,
    * unless reuse is off, a task failed, a worker exited, the GPU worker was given up or tasks are still running,
-   * in which case they are destroyed. Calling it again does nothing.
+   * in which case they are destroyed. Before they go idle, each worker leaves this simulation (its models disposed,
+   * its views of the data dropped). Calling it again does nothing.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const t = this.threads;
     t.onGpuError = undefined;
-    if (this.reuse && !t.broken && this.inFlight === 0 && t.piscina.queueSize === 0 && (t.gpu === undefined || t.gpu.queueSize === 0)) release(t);
-    else await destroyThreads(t);
+    const idleNow = (): boolean => !t.broken && !t.destroying && this.inFlight === 0 && t.piscina.queueSize === 0 && (t.gpu === undefined || t.gpu.queueSize === 0);
+    if (this.reuse && idleNow()) {
+      try {
+        await this.leave();
+      } catch {
+        t.broken = true;
+      }
+      if (idleNow()) return release(t);
+    }
+    await destroyThreads(t);
+  }
+
+  /**
+   * Tells every worker this simulation entered to leave it. One task per worker: piscina hands concurrent tasks
+   * to idle workers one each (a worker that is handed a second only finds the simulation already left).
+   */
+  private async leave(): Promise<void> {
+    const t = this.threads;
+    const id = this.sim.id;
+    const runs: Promise<unknown>[] = [];
+    if (this.entered.cpu) for (let k = 0; k < this.workers; k++) runs.push(t.piscina.run(id, { name: 'leave' }));
+    if (this.entered.gpu && t.gpu !== undefined) runs.push(t.gpu.run(id, { name: 'leave' }));
+    await Promise.all(runs);
   }
 
   /** Gives up the GPU worker (once), recording why; evaluations go to the CPU workers from then on. */
@@ -389,6 +437,8 @@ export class SimulationPool {
   /** Runs `task` on `pool` for this simulation; a failure marks the threads broken (not reused). */
   private async post<R>(pool: Piscina, task: PoolTask): Promise<R> {
     this.checkOpen();
+    if (pool === this.threads.gpu) this.entered.gpu = true;
+    else this.entered.cpu = true;
     this.inFlight++;
     try {
       return (await pool.run({ sim: this.sim, task })) as R;

@@ -56,6 +56,21 @@ export interface WorkerState {
   idleTensors: number;
   /** Live tensors right after start-up (backend, extensions and model modules loaded). */
   startTensors: number;
+  /** The compute backend the worker loaded (tf.getBackend()). */
+  backend: string;
+}
+
+/** What an idle worker holds (the `held` probe, which enters no simulation): nothing of a simulation once released. */
+export interface HeldState {
+  threadId: number;
+  /** The simulation whose data views it keeps, if any. */
+  sim: string | undefined;
+  /** Warm models it keeps. */
+  models: number;
+  numTensors: number;
+  startTensors: number;
+  /** The compute backend the worker loaded (tf.getBackend()). */
+  backend: string;
 }
 
 /** Local training of one client for one round. */

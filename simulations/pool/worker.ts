@@ -3,7 +3,9 @@
  * shared datasets when its first task arrives, keeps one model per architecture warm, and runs the tasks of
  * `tasks.ts` for whichever client the round needs. A warm worker serves simulation after simulation (pool.ts keeps
  * idle pools): when a task of another simulation arrives, it disposes the previous one's models and maps the new
- * data, so nothing of one simulation (no tensor, no view) reaches the next.
+ * data, so nothing of one simulation (no tensor, no view) reaches the next. When a simulation closes its pool, each
+ * worker is told to `leave` it (its models disposed, its views dropped), so an idle warm worker holds only what its
+ * modules cache for good.
  */
 import { threadId, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
@@ -19,7 +21,7 @@ import { bvaInputs } from '../../client/bva-inputs.js';
 import { trainOptionsOf } from '../../client/trainer.js';
 import { Rng } from '../../shared/util/random.js';
 import { attackSuccessRate, poisonLocalData } from '../behaviors/index.js';
-import type { BvaResult, BvaTask, EvalResult, EvalTask, PoolInit, PoolMessage, PoolSim, TrainResult, TrainTask, WorkerState } from './tasks.js';
+import type { BvaResult, BvaTask, EvalResult, EvalTask, HeldState, PoolInit, PoolMessage, PoolSim, TrainResult, TrainTask, WorkerState } from './tasks.js';
 
 const data = workerData as PoolInit;
 // The GPU evaluation worker asks for webgpu; its tasks read tensors asynchronously (runEval), as WebGPU needs.
@@ -42,12 +44,17 @@ let simulations = 0;
 let idleTensors = startTensors;
 const models = new Map<string, Model>();
 
-/** Makes `s` the current simulation: disposes the previous one's models and maps `s`'s data (once per simulation). */
-function enter(s: PoolSim): SimViews {
-  if (sim?.id === s.id) return sim;
+/** Disposes the current simulation's models and drops its data views. */
+function forget(): void {
   for (const m of models.values()) m.dispose();
   models.clear();
   sim = undefined;
+}
+
+/** Makes `s` the current simulation: disposes the previous one's models and maps `s`'s data (once per simulation). */
+function enter(s: PoolSim): SimViews {
+  if (sim?.id === s.id) return sim;
+  forget();
   idleTensors = tf.memory().numTensors;
   sim = { id: s.id, train: datasetFromShared(s.train), test: datasetFromShared(s.test), offsets: new Int32Array(s.offsets), indices: new Int32Array(s.indices) };
   simulations++;
@@ -148,5 +155,19 @@ export function numTensors(): number {
 /** This worker's thread, simulation and tensor counts, after entering `s` (tests and leak checks). */
 export function state(s: PoolSim): WorkerState {
   enter(s);
-  return { threadId, sim: s.id, simulations, numTensors: tf.memory().numTensors, idleTensors, startTensors };
+  return { threadId, sim: s.id, simulations, numTensors: tf.memory().numTensors, idleTensors, startTensors, backend: tf.getBackend() };
+}
+
+/**
+ * Leaves simulation `id` (its pool closed): disposes its models and drops its data views, so the idle worker keeps
+ * no memory of it. A worker already in another simulation (a later one took the pool first) keeps that one.
+ */
+export function leave(id: string): HeldState {
+  if (sim?.id === id) forget();
+  return held();
+}
+
+/** What this worker holds now, entering no simulation (tests). */
+export function held(): HeldState {
+  return { threadId, sim: sim?.id, models: models.size, numTensors: tf.memory().numTensors, startTensors, backend: tf.getBackend() };
 }

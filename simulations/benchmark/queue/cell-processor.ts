@@ -85,6 +85,8 @@ export async function processCell(job: CellJobLike, s: CellProcessorSettings, on
       datasets,
       resume: false,
       ...(s.workers !== undefined ? { workers: s.workers } : {}),
+      // The pool's workers compute on the worker's backend too, and results.json names the one they used.
+      ...(s.backend !== undefined ? { backend: s.backend } : {}),
       onRound: (r) => {
         report(r.round);
         onRound?.(cell.id, r.round);
