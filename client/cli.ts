@@ -108,11 +108,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     session.close();
     throw new CoordinatorGoneError(`the coordinator at ${values.server} did not come back after ${maxRetries} reconnection attempts (last: ${lastCause || 'no answer'}); start it, or check --server`);
   });
-  session.socket.on('auth:refused', (msg) => {
+  // The coordinator's notices, validated by the session (a malformed refusal arrives as one, saying so).
+  session.on('auth:refused', (msg) => {
     session.close();
     throw new RefusedError(`the coordinator at ${values.server} refused client ${id}'s identity proof: ${msg.message}`, msg.code);
   });
-  session.socket.on('run:end', (msg) => {
+  session.on('run:end', (msg) => {
     console.error(`client ${id}: the coordinator finished the run (${msg.rounds} rounds); leaving`);
     // Let the acknowledgement (sent by the session) go out before the connection closes.
     setImmediate(() => {

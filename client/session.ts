@@ -8,7 +8,7 @@ import { io } from 'socket.io-client';
 import type nacl from 'tweetnacl';
 import { SecAggClientRound } from './secagg-client.js';
 import type { Trainer } from './trainer.js';
-import { PROTOCOL_VERSION, type Ack, type AuthRefused, type TrainReply } from '../shared/protocol/events.js';
+import { PROTOCOL_VERSION, type Ack, type AuthRefused, type RoundEnd, type RunEnd, type TrainReply } from '../shared/protocol/events.js';
 import { toWireError } from '../shared/protocol/errors.js';
 import { CodedError, messageOf, peerErrorCode } from '../shared/errors/catalogue.js';
 import { parseAuthRefused, parseIdentityChallenge, parseRoundEnd, parseRunEnd, parseStageRequest, parseTrainRequest } from '../shared/protocol/schemas.js';
@@ -49,9 +49,28 @@ export interface ClientOptions {
 /** What `beforeReply` decides. */
 export type ReplyDecision = 'answer' | 'silent' | 'disconnect';
 
+/**
+ * The coordinator's notices, validated, by event: what a session's owner listens to (`session.on`) instead of the
+ * socket's events of the same names, whose payloads are as received, unchecked.
+ */
+export interface SessionNotices {
+  /** The coordinator refused the identity proof; a malformed refusal is one all the same (code `auth`, saying so). */
+  'auth:refused': AuthRefused;
+  /** A round ended (after the session dropped the round's state); a malformed notice is logged and dropped. */
+  'round:end': RoundEnd;
+  /** The run is over, and the session has acknowledged it; a malformed notice is logged, dropped, not acknowledged. */
+  'run:end': RunEnd;
+}
+
 /** A connected client. */
 export interface ClientSession {
+  /**
+   * The connection. Its `auth:refused`, `round:end` and `run:end` payloads are unchecked: listen to those through
+   * `on`, which hands on only what passed validation.
+   */
   socket: ClientSocket;
+  /** Adds a listener of a validated notice (see SessionNotices); listeners run in the order added. */
+  on: <E extends keyof SessionNotices>(event: E, listener: (msg: SessionNotices[E]) => void) => void;
   /** Resolves once connected (rejects with the coordinator's reason if refused). */
   ready: Promise<void>;
   /** Rounds this client finished (completed or aborted). */
@@ -98,6 +117,12 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
   function markUnmasked(env: { runId: Uint8Array; round: number; phase?: string }, serial: number): void {
     const entry = masked.get(sumKey(env));
     if (entry !== undefined && entry.serial === serial) entry.unmasked = true;
+  }
+  const listeners: { [E in keyof SessionNotices]: ((msg: SessionNotices[E]) => void)[] } = { 'auth:refused': [], 'round:end': [], 'run:end': [] };
+  /** Hands a validated notice to the owner's listeners (a listener's throw goes on up, as a socket listener's would). */
+  function notify<E extends keyof SessionNotices>(event: E, msg: SessionNotices[E]): void {
+    const each: ((msg: SessionNotices[E]) => void)[] = listeners[event];
+    for (const l of [...each]) l(msg);
   }
   let trainedRound = 0;
   let lastWeights: Float32Array | undefined;
@@ -207,13 +232,15 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
   });
 
   socket.on('run:end', (msg: unknown, ack) => {
+    let end;
     try {
-      parseRunEnd(msg);
+      end = parseRunEnd(msg);
     } catch (err) {
       log(`run:end ignored: ${messageOf(err)}`);
       return;
     }
     if (typeof ack === 'function') ack();
+    notify('run:end', end);
   });
 
   socket.on('round:end', (msg: unknown) => {
@@ -232,14 +259,16 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     lastWeights = undefined;
     rounds++;
     log(`round ${end.round} ${end.status}`);
+    notify('round:end', end);
   });
 
   // Ready once the coordinator accepted the identity proof (not at the transport's 'connect').
   const ready = new Promise<void>((resolve, reject) => {
     socket.once('auth:accepted', () => resolve());
-    socket.once('auth:refused', (msg: unknown) => {
-      const m = authRefusal(msg);
+    socket.on('auth:refused', (msg: unknown) => {
+      const m = authRefusal(msg, log);
       reject(new CodedError(m.code, `coordinator refused the identity proof: ${m.message}`));
+      notify('auth:refused', m);
     });
     let lastError: Error | undefined;
     socket.on('connect_error', (err: Error) => {
@@ -260,6 +289,7 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
     socket,
     ready,
     roundsSeen: () => rounds,
+    on: (event, listener) => void listeners[event].push(listener),
     close: () => {
       secagg?.machine.dispose();
       socket.close();
@@ -268,11 +298,12 @@ export function connect(url: string, opts: ClientOptions): ClientSession {
 }
 
 /** The coordinator's reason for refusing the identity proof; a malformed notice is a refusal all the same. */
-function authRefusal(msg: unknown): AuthRefused {
+function authRefusal(msg: unknown, log: (line: string) => void): AuthRefused {
   try {
     return parseAuthRefused(msg);
-  } catch {
-    return { code: 'auth', message: 'refused' };
+  } catch (err) {
+    log(`auth:refused malformed: ${messageOf(err)}`);
+    return { code: 'auth', message: 'refused, with a malformed notice (no reason given)' };
   }
 }
 

@@ -6,8 +6,10 @@
  *
  * Assets are read, hashed (SHA-256) and gzipped once (zlib, level 9; again only when the file on disk changes),
  * the first time a page or an asset is asked for. A browser that accepts gzip gets the gzipped bytes
- * (`Content-Encoding: gzip`, `Vary: Accept-Encoding`); every asset carries its hash as `ETag` and a matching
- * `If-None-Match` gets a 304. The pages name their assets with the hash (`/browser/join.js?v=<hash>`), and such a
+ * (`Content-Encoding: gzip`, `Vary: Accept-Encoding`); every asset carries its hash as a strong `ETag`, one per
+ * representation (`"<hash>"` for the bytes as built, `"<hash>-gz"` for the gzipped bytes: a strong validator names
+ * the exact bytes, which differ), and an `If-None-Match` that names either gets a 304 with the tag of the
+ * representation this request would get. The pages name their assets with the hash (`/browser/join.js?v=<hash>`), and such a
  * versioned URL is cached for a year (`immutable`): a reload fetches only the small page; an unversioned URL is
  * revalidated on every use (`no-cache`). The pages themselves are never cached, so a rebuilt client is picked up.
  */
@@ -97,12 +99,21 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
   return (gz ?? star ?? 0) > 0;
 }
 
-/** Whether an If-None-Match header names `etag` (or is `*`). */
-function matchesEtag(header: string | undefined, etag: string): boolean {
+/** The strong ETag of an asset's bytes as built, or of their gzip. */
+export function assetEtag(hash: string, gzipped: boolean): string {
+  return gzipped ? `"${hash}-gz"` : `"${hash}"`;
+}
+
+/**
+ * Whether an If-None-Match header names this content: either representation's tag (both decode to the same bytes,
+ * so a copy under either is current), weak or strong, or `*`.
+ */
+export function matchesEtag(header: string | undefined, hash: string): boolean {
   if (header === undefined) return false;
+  const tags = [assetEtag(hash, false), assetEtag(hash, true)];
   return header.split(',').some((t) => {
     const tag = t.trim().replace(/^W\//, '');
-    return tag === '*' || tag === etag;
+    return tag === '*' || tags.includes(tag);
   });
 }
 
@@ -207,7 +218,8 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 
 /** Answers with an asset: gzipped when accepted, 304 when the browser has it, cached long when versioned. */
 function sendAsset(req: IncomingMessage, res: ServerResponse, a: BrowserAsset, version: string | null): void {
-  const etag = `"${a.hash}"`;
+  const gzipped = a.gzipped !== undefined && acceptsGzip(req.headers['accept-encoding']);
+  const etag = assetEtag(a.hash, gzipped);
   const headers: Record<string, string | number> = {
     ...COMMON,
     'content-type': a.type,
@@ -216,13 +228,13 @@ function sendAsset(req: IncomingMessage, res: ServerResponse, a: BrowserAsset, v
     // A URL with the current hash never changes; any other is checked against the ETag on every use.
     'cache-control': version === a.hash ? 'public, max-age=31536000, immutable' : 'no-cache',
   };
-  if (matchesEtag(req.headers['if-none-match'], etag)) {
+  if (matchesEtag(req.headers['if-none-match'], a.hash)) {
     res.writeHead(304, headers);
     res.end();
     return;
   }
-  const body = a.gzipped !== undefined && acceptsGzip(req.headers['accept-encoding']) ? a.gzipped : a.body;
-  if (body === a.gzipped) headers['content-encoding'] = 'gzip';
+  const body = gzipped ? a.gzipped! : a.body;
+  if (gzipped) headers['content-encoding'] = 'gzip';
   headers['content-length'] = body.length;
   res.writeHead(200, headers);
   res.end(req.method === 'HEAD' ? undefined : body);

@@ -1,7 +1,8 @@
 /**
  * How the coordinator serves the browser client's assets (server/browser-pages.ts), over real HTTP on loopback:
- * gzipped when the browser accepts gzip (and the bytes decode to the built file), identity otherwise; an ETag that
- * is the content's hash, with 304 for a matching If-None-Match; pages that name their assets by that hash, and
+ * gzipped when the browser accepts gzip (and the bytes decode to the built file), identity otherwise; a strong ETag
+ * per representation, the content's hash (`-gz` added for the gzipped bytes), with 304 for an If-None-Match that
+ * names either; pages that name their assets by that hash, and
  * such versioned URLs cached for a year while unversioned ones are revalidated. And the observer namespace's
  * hardening (server/observer.ts): the token compared in constant time, the log of what observers send
  * rate-limited, the handshake refusal as socket.io hands it on.
@@ -80,7 +81,8 @@ describe('browser assets: gzip, ETag and cache headers', function () {
       expect(gz.headers['content-encoding']).to.equal('gzip');
       expect(gz.headers['vary']).to.equal('Accept-Encoding');
       expect(gz.headers['content-type']).to.equal(name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript; charset=utf-8');
-      expect(gz.headers['etag']).to.equal(`"${hash}"`);
+      // A strong ETag names exact bytes: the gzipped body has its own.
+      expect(gz.headers['etag']).to.equal(`"${hash}-gz"`);
       expect(gz.headers['cache-control']).to.equal('public, max-age=31536000, immutable');
       expect(Number(gz.headers['content-length'])).to.equal(gz.body.length);
       expect(gz.body.length).to.be.below(file.length * 0.6);
@@ -91,6 +93,7 @@ describe('browser assets: gzip, ETag and cache headers', function () {
         const plain = await get(port, `/browser/${name}?v=${hash}`, headers);
         expect(plain.status).to.equal(200);
         expect(plain.headers['content-encoding']).to.equal(undefined);
+        expect(plain.headers['etag']).to.equal(`"${hash}"`);
         expect(plain.body.equals(file)).to.equal(true);
       }
     });
@@ -102,15 +105,24 @@ describe('browser assets: gzip, ETag and cache headers', function () {
       const r = await get(port, url, { 'accept-encoding': 'gzip' });
       expect(r.status).to.equal(200);
       expect(r.headers['cache-control']).to.equal('no-cache');
-      expect(r.headers['etag']).to.equal(`"${hash}"`);
+      expect(r.headers['etag']).to.equal(`"${hash}-gz"`);
     }
-    for (const tag of [`"${hash}"`, `W/"${hash}"`, `"other", "${hash}"`]) {
-      const again = await get(port, '/browser/join.js', { 'accept-encoding': 'gzip', 'if-none-match': tag });
-      expect(again.status, tag).to.equal(304);
-      expect(again.body.length).to.equal(0);
-      expect(again.headers['etag']).to.equal(`"${hash}"`);
+    // Either representation's tag (weak or strong) revalidates; the 304 carries the tag of the representation this
+    // request would get.
+    for (const tag of [`"${hash}"`, `W/"${hash}"`, `"other", "${hash}"`, `"${hash}-gz"`, `W/"${hash}-gz"`, `"other", "${hash}-gz"`]) {
+      for (const [accept, expected] of [
+        ['gzip', `"${hash}-gz"`],
+        ['identity', `"${hash}"`],
+      ] as const) {
+        const again = await get(port, '/browser/join.js', { 'accept-encoding': accept, 'if-none-match': tag });
+        expect(again.status, `${tag} (${accept})`).to.equal(304);
+        expect(again.body.length).to.equal(0);
+        expect(again.headers['etag'], `${tag} (${accept})`).to.equal(expected);
+      }
     }
-    expect((await get(port, '/browser/join.js', { 'if-none-match': '"0000000000000000"' })).status).to.equal(200);
+    for (const tag of ['"0000000000000000"', '"0000000000000000-gz"', `"${hash}-br"`, `"${hash}gz"`]) {
+      expect((await get(port, '/browser/join.js', { 'accept-encoding': 'gzip', 'if-none-match': tag })).status, tag).to.equal(200);
+    }
     const head = await get(port, '/browser/join.js', { 'accept-encoding': 'gzip' }, 'HEAD');
     expect(head.status).to.equal(200);
     expect(head.headers['content-encoding']).to.equal('gzip');

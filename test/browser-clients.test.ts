@@ -5,6 +5,8 @@
  * all-Node run with the same seeds; a page closed during the masked-input stage of a SecAgg+ round is a dropout
  * the round recovers from, with the same result as a Node client dropping there; a wrong token gets a plain
  * message; a page whose connection drops reconnects, proves its identity again and takes part in the next round;
+ * a page that finds the coordinator full on reconnecting retries a bounded number of times, and leaving cancels a
+ * pending retry; a malformed round:end or run:end from the coordinator is dropped, not acted on;
  * Ed25519 keys and signatures interoperate between the page and Node both ways.
  * Everything runs on loopback, port 0; no step waits on the clock (the rounds wait on events).
  */
@@ -13,6 +15,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { gzipSync } from 'node:zlib';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
 import { io } from 'socket.io-client';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import nacl from 'tweetnacl';
@@ -22,11 +27,11 @@ import { loadImageFolder } from '../shared/data/images.js';
 import { fromHex, toHex } from '../shared/secagg/encoding.js';
 import { ed25519Sign, ed25519Verify } from '../shared/secagg/primitives.js';
 import { unpack } from '../shared/protocol/wire.js';
-import { connect } from '../client/session.js';
+import { connect, type ClientSession } from '../client/session.js';
 import { startFederation, type Federation } from './helpers/federation.js';
 import type { RoundMetrics } from '../server/coordinator.js';
 import type { CoordinatorOptions } from '../server/coordinator-options.js';
-import { BROWSER_DIR } from '../server/browser-pages.js';
+import { BROWSER_DIR, serveBrowserPage } from '../server/browser-pages.js';
 import type { CodedError } from '../shared/errors/catalogue.js';
 
 /** Where CI's chromium is (.ci/run installs Debian's package when it is missing). */
@@ -67,6 +72,8 @@ interface PageApi {
     log: string[];
   };
   testDropConnection(): boolean;
+  join(o: unknown): Promise<void>;
+  leave(): void;
   identity(clientId: string): Promise<string>;
   signAs(clientId: string, msgHex: string): Promise<string>;
   pickedDataSummary(kind: 'png' | 'idx'): Promise<{ count: number; height: number; width: number; channels: number; numClasses: number; labels: number[]; pixelSum: number }>;
@@ -352,6 +359,90 @@ describe('browser clients in Chromium', function () {
     expect(maxDiff(f.coordinator.globalWeights(), refWeights)).to.equal(0);
   });
 
+  it('a page the coordinator refuses as full retries at most its attempt limit, and a retry pending at leave() never runs', async () => {
+    const coordinatorLog: string[] = [];
+    // One connection at most: a Node client holding it makes the page's reconnection a 'busy' refusal.
+    const f = await startFederation(data, { ...base, rounds: 1 }, { maxConnections: 1, log: (l) => coordinatorLog.push(l) }, false);
+    const id = f.ids[0]!;
+    const page = await openJoin(f.url);
+    const pageConnections = (): number => coordinatorLog.filter((l) => l.startsWith(`client ${id} connected (`)).length;
+    try {
+      f.coordinator.enrol(id, fromHex(await page.evaluate((clientId) => (globalThis as WithApi).rfl.identity(clientId), id)));
+      const joinPage = (busyRetryMs: number, maxReconnectAttempts: number): Promise<void> =>
+        page.evaluate((o) => (globalThis as WithApi).rfl.join(o), {
+          url: f.url,
+          token: 'secret',
+          clientId: id,
+          backend: 'wasm',
+          rounding: 'half-up',
+          data: { kind: 'demo', count: COUNT, seed: DATA_SEED, splitSeed: base.seed, clients: base.numClients, part: 0, sharedSetSize: base.sharedSetSize },
+          busyRetryMs,
+          maxReconnectAttempts,
+        });
+      /**
+       * Drops the page's connection while its network is off, lets Node client `k` take the coordinator's one
+       * connection, and turns the network back on: the page's next attempt is refused, the coordinator being full.
+       */
+      const fillWhileAway = async (k: number): Promise<ClientSession> => {
+        // Going offline closes the page's WebSocket (Chromium's emulation); the drop covers a build where it does not.
+        await page.context().setOffline(true);
+        await page.evaluate(() => (globalThis as WithApi).rfl.testDropConnection());
+        await page.waitForFunction(() => (globalThis as WithApi).rfl.state.status === 'reconnecting');
+        // The connection is free once the coordinator has seen the page's close (until then: 'busy').
+        for (let tries = 0; ; tries++) {
+          const c = connect(f.url, { clientId: f.ids[k]!, token: 'secret', identity: f.keys[k]!, trainer: f.trainers[k]!, reconnection: false });
+          try {
+            await c.ready;
+            f.clients.push(c);
+            await page.context().setOffline(false);
+            await page.waitForFunction(() => /^The coordinator is full/.test((globalThis as WithApi).rfl.state.connection), undefined, { timeout: 60000 });
+            return c;
+          } catch (err) {
+            c.close();
+            if ((err as CodedError).code !== 'busy' || tries === 100) throw err;
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        }
+      };
+
+      // A retry pending when the page leaves is cancelled: once the connection is free again nothing reconnects
+      // the closed session (it used to, after 5 s, under the same identity, closing a newer session of the page).
+      await joinPage(1000, 15);
+      expect(pageConnections()).to.equal(1);
+      const holder = await fillWhileAway(1);
+      await page.evaluate(() => (globalThis as WithApi).rfl.leave());
+      holder.close();
+      await new Promise((resolve) => setTimeout(resolve, 6500));
+      expect(pageConnections(), coordinatorLog.join('\n')).to.equal(1);
+      let st = await page.evaluate(() => (globalThis as WithApi).rfl.state);
+      expect(st.status).to.equal('disconnected');
+      expect(st.log.filter((l) => / reconnection refused: the coordinator is full/.test(l))).to.have.length(1);
+
+      // Joined again, the page finds the coordinator full on reconnecting: it asks again twice (its limit here),
+      // then gives up and says so, instead of retrying for ever.
+      const logBefore = st.log.length;
+      await joinPage(200, 2);
+      expect(pageConnections()).to.equal(2);
+      await fillWhileAway(2);
+      await page.waitForFunction(() => (globalThis as WithApi).rfl.state.status === 'disconnected', undefined, { timeout: 60000 });
+      st = await page.evaluate(() => (globalThis as WithApi).rfl.state);
+      expect(st.error).to.match(
+        /^The coordinator at http:\/\/127\.0\.0\.1:\d+ stayed full after 2 attempts to reconnect \(the coordinator holds its maximum of 1 connections; try again later\)\. Join again later\.$/,
+      );
+      expect(await page.locator('#error').innerText()).to.equal(st.error);
+      const retries = st.log.slice(logBefore).filter((l) => / reconnection refused: the coordinator is full/.test(l));
+      expect(retries.map((l) => l.replace(/^\S+ /, ''))).to.deep.equal([
+        'reconnection refused: the coordinator is full; retry 1 of 2 in 200 ms',
+        'reconnection refused: the coordinator is full; retry 2 of 2 in 200 ms',
+      ]);
+      expect(st.log.at(-1)).to.match(/gave up: the coordinator was still full after 2 attempts$/);
+      expect(pageConnections()).to.equal(2);
+    } finally {
+      await page.context().close();
+      await f.close();
+    }
+  });
+
   it('a page closed during the masked-input stage of a SecAgg+ round: the round completes with the survivors’ sum', async () => {
     const one = { ...base, rounds: 1 };
     const plus: Partial<CoordinatorOptions> = { secagg: { graph: { kind: 'harary', degree: 2 }, threshold: 2 } };
@@ -517,6 +608,59 @@ describe('browser clients in Chromium', function () {
     } finally {
       await page.context().close();
       await f.close();
+    }
+  });
+
+  it('the page acts only on validated notices: a malformed round:end or run:end is dropped, a valid one ends the run', async () => {
+    // A stand-in coordinator: the pages, and a socket.io server that accepts any identity and then sends one
+    // malformed and one valid notice of each kind.
+    const http = createServer((req, res) => {
+      if (!serveBrowserPage(req, res, false)) {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    const server = new Server(http, { transports: ['websocket'] });
+    const acked: string[] = [];
+    server.on('connection', (socket) => {
+      socket.emit('auth:challenge', { nonce: '00'.repeat(32) }, () => {
+        socket.emit('auth:accepted');
+        socket.emit('round:end', { round: 'one', status: 'completed' });
+        socket.emit('round:end', { round: 1, status: 'finished' });
+        socket.emit('round:end', { round: 1, status: 'completed' });
+        socket.emit('run:end', { rounds: 'all' }, () => acked.push('malformed'));
+        socket.emit('run:end', null, () => acked.push('null'));
+        socket.emit('run:end', { rounds: 1 }, () => acked.push('valid'));
+      });
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const page = await openJoin(url);
+    try {
+      await page.evaluate((o) => (globalThis as WithApi).rfl.join(o), {
+        url,
+        token: 'secret',
+        clientId: 'notices',
+        backend: 'wasm',
+        data: { kind: 'demo', count: COUNT, seed: DATA_SEED, splitSeed: base.seed, clients: base.numClients, part: 0, sharedSetSize: base.sharedSetSize },
+      });
+      await page.waitForFunction(() => (globalThis as WithApi).rfl.state.status === 'finished', undefined, { timeout: 60000 });
+      const st = await page.evaluate(() => (globalThis as WithApi).rfl.state);
+      expect(st.rounds).to.deep.equal([{ round: 1, status: 'completed' }]);
+      const log = st.log.map((l) => l.replace(/^\S+ /, ''));
+      expect(log.filter((l) => /^(round:end|run:end) ignored/.test(l))).to.deep.equal([
+        'round:end ignored: round:end.round: Invalid input: expected number, received string',
+        'round:end ignored: round:end.status: Invalid option: expected one of "completed"|"aborted"',
+        'run:end ignored: run:end.rounds: Invalid input: expected number, received string',
+        'run:end ignored: run:end: Invalid input: expected object, received null',
+      ]);
+      expect(log.filter((l) => l.startsWith('the coordinator finished the run'))).to.deep.equal(['the coordinator finished the run (1 rounds); leaving']);
+      // Only the valid run:end was acknowledged (the coordinator waits for that acknowledgement before closing).
+      for (let i = 0; i < 400 && !acked.includes('valid'); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(acked).to.deep.equal(['valid']);
+    } finally {
+      await page.context().close();
+      await server.close();
     }
   });
 

@@ -5,11 +5,13 @@
  * the arguments are checked), no stack unless --debug. The documented option tables equal what each module parses.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Server } from 'socket.io';
 import { io } from 'socket.io-client';
 import { BENCHES, COMMANDS } from '../cli/program.js';
 import { BACKENDS, describeOption, type CommandSpec } from '../cli/spec.js';
@@ -240,6 +242,43 @@ describe('rfl command line', function () {
     expect(describeConnectError(url, err)).to.equal(`cannot connect to ${url}: connection refused: nothing listens there (is the coordinator running, on this host and port?) [ECONNREFUSED]`);
     const refused = Object.assign(new Error('unknown token'), { data: {} });
     expect(describeConnectError(url, refused)).to.equal(`the coordinator at ${url} refused the connection: unknown token`);
+  });
+
+  it('rfl client refused with a malformed auth:refused prints one named line and exits 2, no stack', async () => {
+    // A stand-in coordinator that refuses every identity with a notice that is not one: null, or fields of the
+    // wrong types. The client must not read fields off it (a null used to end it with a TypeError).
+    for (const notice of [null, { code: 42, message: ['not', 'a', 'string'] }]) {
+      const http = createHttpServer();
+      const server = new Server(http, { transports: ['websocket'] });
+      server.on('connection', (socket) => socket.emit('auth:refused', notice));
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'rfl-refused-'));
+      try {
+        const args = [RFL, 'client', '--server', url, '--token', 't', '--embedded', '--partition', '0', '--id', 'c0', '--identity-file', path.join(dir, 'c0.key')];
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RFL_BACKEND: 'cpu', RFL_VERBOSE: '' } });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const killer = setTimeout(() => child.kill('SIGKILL'), 90000);
+        const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+        clearTimeout(killer);
+        const what = `${JSON.stringify(notice)}:\n${stderr}`;
+        const lines = stderr.replace(/\n$/, '').split('\n');
+        expect(
+          lines.filter((l) => /^\s+at /.test(l)),
+          what,
+        ).to.deep.equal([]);
+        expect(lines.at(-1), what).to.equal(`RefusedError: the coordinator at ${url} refused client c0's identity proof: refused, with a malformed notice (no reason given)`);
+        expect(
+          lines.filter((l) => /Error\b/.test(l)),
+          what,
+        ).to.have.length(1);
+        expect(code, what).to.equal(2);
+      } finally {
+        await server.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
   });
 
   it('runs your own model, data and behaviour: rfl simulate --model --data --extension', () => {

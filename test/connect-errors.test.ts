@@ -3,14 +3,20 @@
  * client library's `ready` rejects with a `ConnectError` (code `unreachable`) when reconnection is off or its
  * attempts are spent, and `rfl simulate --url` against an address where nothing listens exits non-zero with one
  * line naming the address, within a bounded time (it used to hang on a promise that never settled, exit code 13).
+ * The session hands its owner the coordinator's notices (`session.on`) only once they pass validation; a malformed
+ * refusal is a refusal all the same.
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import nacl from 'tweetnacl';
-import { connect } from '../client/session.js';
+import { Server, type Socket } from 'socket.io';
+import { connect, type ClientSession } from '../client/session.js';
+import type { AuthRefused, RoundEnd, RunEnd } from '../shared/protocol/events.js';
 import { ConnectError } from '../client/connect-error.js';
 import type { Trainer } from '../client/trainer.js';
 import { closedPort } from './helpers/closed-port.js';
@@ -65,6 +71,85 @@ describe('connection errors', function () {
       expect(err).to.include({ code: 'unreachable', message: `cannot connect to ${url}: ${REFUSED}` });
     } finally {
       s.close();
+    }
+  });
+
+  describe('the coordinator’s notices', () => {
+    /** A stand-in coordinator running `script` on each connection; the session's validated notices, recorded. */
+    async function against(script: (socket: Socket) => void): Promise<{ s: ClientSession; seen: unknown[]; close: () => Promise<void> }> {
+      const http = createServer();
+      const server = new Server(http, { transports: ['websocket'] });
+      server.on('connection', script);
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      const s = connect(`http://127.0.0.1:${(http.address() as AddressInfo).port}`, { clientId: 'c', token: 't', identity: nacl.sign.keyPair(), trainer: idle, reconnection: false });
+      const seen: unknown[] = [];
+      s.on('auth:refused', (m: AuthRefused) => seen.push(['auth:refused', m]));
+      s.on('round:end', (m: RoundEnd) => seen.push(['round:end', m]));
+      s.on('run:end', (m: RunEnd) => seen.push(['run:end', m]));
+      return {
+        s,
+        seen,
+        close: async () => {
+          s.close();
+          await server.close();
+        },
+      };
+    }
+
+    it('hands on only validated round:end and run:end, and acknowledges only a valid run:end', async () => {
+      const acked: string[] = [];
+      let validAcked: () => void = () => undefined;
+      const valid = new Promise<void>((resolve) => (validAcked = resolve));
+      const t = await against((socket) => {
+        socket.emit('auth:accepted');
+        for (const m of [null, { round: 0, status: 'completed' }, { round: 2, status: 'aborted', reason: 'below the threshold' }]) socket.emit('round:end', m);
+        socket.emit('run:end', { rounds: -1 }, () => acked.push('malformed'));
+        socket.emit('run:end', { rounds: 2 }, () => {
+          acked.push('valid');
+          validAcked();
+        });
+      });
+      try {
+        await t.s.ready;
+        await valid;
+        // The session acknowledges, then notifies: by the time the acknowledgement is here, the listeners ran.
+        expect(t.seen).to.deep.equal([
+          ['round:end', { round: 2, status: 'aborted', reason: 'below the threshold' }],
+          ['run:end', { rounds: 2 }],
+        ]);
+        expect(acked).to.deep.equal(['valid']);
+        expect(t.s.roundsSeen()).to.equal(1);
+      } finally {
+        await t.close();
+      }
+    });
+
+    for (const [notice, expected] of [
+      [null, { code: 'auth', message: 'refused, with a malformed notice (no reason given)' }],
+      [
+        { code: 42, message: ['x'] },
+        { code: 'auth', message: 'refused, with a malformed notice (no reason given)' },
+      ],
+      [
+        { code: 'not-enrolled', message: 'client c is not enrolled' },
+        { code: 'not-enrolled', message: 'client c is not enrolled' },
+      ],
+      [
+        { code: 'no-such-code', message: 'whatever' },
+        { code: 'auth', message: 'whatever' },
+      ],
+    ] as const) {
+      it(`a refusal ${JSON.stringify(notice)} rejects ready and reaches the listeners as ${JSON.stringify(expected)}`, async () => {
+        const t = await against((socket) => socket.emit('auth:refused', notice));
+        try {
+          const err = await settle(t.s.ready, 30000);
+          expect(err).to.be.instanceOf(Error);
+          expect(err).to.include({ code: expected.code, message: `coordinator refused the identity proof: ${expected.message}` });
+          expect(t.seen).to.deep.equal([['auth:refused', expected]]);
+        } finally {
+          await t.close();
+        }
+      });
     }
   });
 

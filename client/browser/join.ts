@@ -10,7 +10,9 @@
  * socket.io's backoff (0.5 s doubling to 10 s, at most `RECONNECT_ATTEMPTS` attempts in a row), says so on the page
  * while it does, and answers the coordinator's identity challenge again on every new connection (client/session.ts
  * signs each challenge it gets), so a reconnected page is drawn into later rounds like any proven client. A round
- * in progress when the connection dropped counts this client as a dropout, as it would a Node client's.
+ * in progress when the connection dropped counts this client as a dropout, as it would a Node client's. A
+ * coordinator that refuses a reconnection because it is full is asked again after a pause (`busyRetryMs`), and
+ * those retries count against the same limit; leaving or joining again cancels a pending one.
  */
 import nacl from 'tweetnacl';
 import { connect, type ClientSession } from '../session.js';
@@ -44,9 +46,28 @@ export interface JoinState {
 /** Reconnection attempts in a row before the page gives up (with socket.io's backoff, about two minutes). */
 export const RECONNECT_ATTEMPTS = 15;
 
+/** The pause before asking a full coordinator again. */
+export const BUSY_RETRY_MS = 5000;
+
 const state: JoinState = { status: 'idle', connection: '', reconnects: 0, rounds: [], stage: '', paused: false, log: [] };
 let session: ClientSession | undefined;
 let identity: nacl.SignKeyPair | undefined;
+/** The pending retry of a reconnection a full coordinator refused, with the session it is for. */
+let busyRetry: { session: ClientSession; timer: ReturnType<typeof setTimeout> } | undefined;
+
+/** Cancels the pending retry of `s` (of any session when undefined). */
+function cancelBusyRetry(s?: ClientSession): void {
+  if (busyRetry === undefined || (s !== undefined && busyRetry.session !== s)) return;
+  clearTimeout(busyRetry.timer);
+  busyRetry = undefined;
+}
+
+/** Ends the current session, if any, and any retry pending for it: nothing reconnects it afterwards. */
+function endSession(): void {
+  cancelBusyRetry();
+  session?.close();
+  session = undefined;
+}
 
 const $ = <T extends HTMLElement>(id: string): T | null => document.getElementById(id) as T | null;
 
@@ -117,8 +138,10 @@ export interface JoinOptions {
     | { kind: 'idx'; images: File; labels: File }
     | { kind: 'png'; files: FolderFile[] };
   rounding?: 'stochastic' | 'half-up';
-  /** Reconnection attempts in a row before giving up (default `RECONNECT_ATTEMPTS`). */
+  /** Reconnection attempts in a row before giving up (default `RECONNECT_ATTEMPTS`), retries of a full coordinator included. */
   maxReconnectAttempts?: number;
+  /** The pause before asking a coordinator that was full again (default `BUSY_RETRY_MS`). */
+  busyRetryMs?: number;
   /**
    * TEST HOOK, off unless set: the client stops answering (forever) at a stage, given as `stage` or `stage:phase`
    * (e.g. `collectMasked:model`), and `state.paused` turns true there; the browser test then closes the tab to
@@ -131,8 +154,7 @@ export interface JoinOptions {
 /** Joins a coordinator's rounds; resolves once the coordinator accepted this client. */
 export async function join(o: JoinOptions): Promise<void> {
   try {
-    session?.close();
-    session = undefined;
+    endSession();
     joined = false;
     state.status = 'starting';
     state.error = undefined;
@@ -174,19 +196,23 @@ export async function join(o: JoinOptions): Promise<void> {
     });
     session = s;
     // Rejects when the page stops trying (out of attempts, or refused on a new connection) before the first join.
-    const stopped = new Promise<never>((_, reject) => watchConnection(s, o.url, attempts, reject));
+    const stopped = new Promise<never>((_, reject) => watchConnection(s, o.url, attempts, o.busyRetryMs ?? BUSY_RETRY_MS, reject));
     stopped.catch(() => undefined);
-    s.socket.on('round:end', (msg) => {
+    // The session's validated notices only: a malformed round:end or run:end is logged and dropped there.
+    s.on('round:end', (msg) => {
       state.rounds.push({ round: msg.round, status: msg.status });
       state.stage = '';
       render();
     });
-    s.socket.on('run:end', (msg) => {
+    s.on('run:end', (msg) => {
       state.status = 'finished';
       state.connection = '';
       log(`the coordinator finished the run (${msg.rounds} rounds); leaving`);
       // Leave, as a Node client does, once the session's acknowledgement has gone out.
-      setTimeout(() => s.close(), 0);
+      setTimeout(() => {
+        cancelBusyRetry(s);
+        s.close();
+      }, 0);
     });
     await Promise.race([s.ready, stopped]);
     joined = true;
@@ -198,7 +224,7 @@ export async function join(o: JoinOptions): Promise<void> {
     state.status = /token|refused/.test(String(err)) ? 'refused' : 'error';
     state.error = plainError(err);
     log(`error: ${err instanceof Error ? err.message : String(err)}`);
-    session?.close();
+    endSession();
     throw err;
   }
 }
@@ -218,20 +244,28 @@ class Stopped extends Error {
  * connection (the coordinator restarted without this client's token or enrolment) stops the retries, shown
  * plainly; so does running out of attempts.
  */
-function watchConnection(s: ClientSession, url: string, attempts: number, stopped: (err: Stopped) => void): void {
+function watchConnection(s: ClientSession, url: string, attempts: number, busyRetryMs: number, stopped: (err: Stopped) => void): void {
   const socket = s.socket;
   let reason = '';
   let lastCause = '';
+  /** Retries of a full coordinator since this session was last accepted. */
+  let busyRetries = 0;
+  const current = (): boolean => session === s;
   const stop = (status: JoinState['status'], error: string): void => {
-    state.status = status;
-    state.error = error;
-    state.connection = '';
-    state.stage = '';
-    render();
+    cancelBusyRetry(s);
     s.close();
+    // A session the page already left or replaced changes nothing on the page.
+    if (current()) {
+      state.status = status;
+      state.error = error;
+      state.connection = '';
+      state.stage = '';
+      render();
+    }
     stopped(new Stopped(error));
   };
   socket.on('auth:accepted', () => {
+    busyRetries = 0;
     if (!joined) return;
     state.status = 'connected';
     state.error = undefined;
@@ -273,21 +307,38 @@ function watchConnection(s: ClientSession, url: string, attempts: number, stoppe
   socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
     const code = err.data?.code;
     if (code === undefined) return; // the coordinator is unreachable: socket.io retries
-    if (code === 'busy' && joined) {
-      // A full coordinator is a passing state (socket.io does not retry a refused handshake).
-      state.connection = 'The coordinator is full; trying again in 5 s…';
-      render();
-      setTimeout(() => socket.connect(), 5000);
+    if (code === 'busy' && joined && current()) {
+      // A full coordinator is a passing state (socket.io does not retry a refused handshake): ask again after a
+      // pause, counted against the same limit as the reconnection attempts.
+      if (busyRetries >= attempts) {
+        log(`gave up: the coordinator was still full after ${attempts} attempts`);
+        stop('disconnected', `The coordinator at ${url} stayed full after ${attempts} attempts to reconnect (${err.message}). Join again later.`);
+        return;
+      }
+      busyRetries++;
+      state.status = 'reconnecting';
+      state.connection = `The coordinator is full; trying again in ${Math.round(busyRetryMs / 100) / 10} s (attempt ${busyRetries} of ${attempts})…`;
+      log(`reconnection refused: the coordinator is full; retry ${busyRetries} of ${attempts} in ${busyRetryMs} ms`);
+      cancelBusyRetry(s);
+      busyRetry = {
+        session: s,
+        timer: setTimeout(() => {
+          busyRetry = undefined;
+          // Only the page's current session, still wanting to connect, asks again.
+          if (current() && !socket.connected && state.status === 'reconnecting') socket.connect();
+        }, busyRetryMs),
+      };
       return;
     }
     // A refused handshake is not retried by socket.io, and would not pass on a retry.
     if (joined) log(`reconnection refused: ${err.message}`);
     stop('refused', plainError(err));
   });
-  socket.on('auth:refused', (msg) => {
+  // Validated by the session (a malformed refusal arrives as one, saying so).
+  s.on('auth:refused', (msg) => {
     if (!joined) return;
-    log(`identity proof refused on reconnection: ${String(msg?.message)}`);
-    stop('refused', plainError(new Error(String(msg?.message))));
+    log(`identity proof refused on reconnection: ${msg.message}`);
+    stop('refused', plainError(new Error(msg.message)));
   });
 }
 
@@ -395,7 +446,15 @@ function start(): void {
 const api = {
   state,
   join,
-  leave: (): void => session?.close(),
+  /** Leaves: closes the session and cancels any pending retry, so nothing reconnects it. */
+  leave: (): void => {
+    if (session === undefined) return;
+    endSession();
+    state.status = 'disconnected';
+    state.connection = '';
+    state.stage = '';
+    log('left');
+  },
   /**
    * TEST HOOK: drops the transport under the session, as a network loss does (socket.io then reconnects with
    * backoff); false when not connected. Nothing on the page calls it.
