@@ -41,7 +41,7 @@ export const ResultsFileSchema = z
     parts: num.optional(),
     rssMb: num,
     connectedRssMb: num,
-    machine: z.object({ cpu: z.string(), cores: num, node: z.string(), tfjs: z.string() }).partial().passthrough().optional(),
+    machine: z.object({ cpu: z.string(), cores: num, node: z.string(), tfjs: z.string(), backend: z.string(), backendDetail: z.string() }).partial().passthrough().optional(),
     date: z.string().optional(),
     /** The attacks' parameters as the run used them (written since results files carry them). */
     attacks: z.record(z.string(), z.object({ kind: z.string() }).passthrough()).optional(),
