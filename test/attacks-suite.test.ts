@@ -99,6 +99,30 @@ describe('APGD, AutoAttack and transfer on trained models', function () {
     expect(surrogateFile(test, { ...key, seed: 3 })).to.not.equal(file);
   });
 
+  it('retrains a diverged surrogate at half the learning rate, says so, and refuses one that diverges at every rate', () => {
+    // Surrogate B (convolutions without activations) on bright 17×17 images: the recipe's lr 0.01 and 0.005 give
+    // non-finite losses, 0.0025 trains. At 100× the brightness every rate down to 0.01 / 2^4 diverges.
+    const synthetic = (scale: number) => {
+      const n = 400;
+      const px = 17 * 17;
+      let s = 12345;
+      const rnd = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
+      const labels = Uint8Array.from({ length: n }, () => Math.floor(rnd() * 10));
+      const images = new Float32Array(n * px);
+      for (let i = 0; i < n; i++) for (let j = 0; j < px; j++) images[i * px + j] = scale * (rnd() * 0.5 + (j % 10 === labels[i] ? 0.5 : 0));
+      return { images, labels, height: 17, width: 17, channels: 1, numClasses: 10, count: n, name: `bright${scale}` };
+    };
+    const infos: SurrogateInfo[] = [];
+    const w = surrogateWeights(synthetic(30), { surrogate: 'surrogate-b', seed: 1, epochs: 3 }, (i) => infos.push(i));
+    expect(infos.map((i) => [i.source, i.lr])).to.deep.equal([['trained', 0.0025]]);
+    expect(w.every(Number.isFinite)).to.equal(true);
+    expect(infos[0]!.trainAccuracy).to.be.above(0.5);
+    expect(() => surrogateWeights(synthetic(3000), { surrogate: 'surrogate-b', seed: 1, epochs: 3 })).to.throw(
+      'transfer: surrogate surrogate-b diverged at every learning rate from 0.01 down to 0.000625 (non-finite loss or weights)',
+    );
+    expect(existsSync(surrogateFile(synthetic(3000), { surrogate: 'surrogate-b', seed: 1, epochs: 3 }))).to.equal(false);
+  });
+
   // Any zoo model can stand in as a surrogate; the light `mlp` keeps the test fast.
   it('transfer: examples in the ball, worst over surrogates per example, and held-out rows refused', () => {
     const spec = { ...attackAt('transfer', eps), surrogates: ['surrogate-d', 'mlp'], epochs: 1, surrogateSeed: 2, seed: 4 } as AttackSpec;

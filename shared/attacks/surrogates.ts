@@ -7,7 +7,10 @@
  * evaluation refuses to score those rows (evaluate on the first ⌊T/2⌋ test images, e.g. with `evalSubset`).
  *
  * Training: plain cross-entropy, SGD lr 0.01, momentum 0.9, batch 64, shuffled (the §8 recipe), for `epochs` epochs
- * from the seeded initial weights. The dataset part of the key is a SHA-256 of the held-out rows (images and
+ * from the seeded initial weights. Where that diverges (a non-finite epoch loss or weights: surrogate B, a deep net
+ * without activations, does on Fashion-MNIST), it is trained again from the same initial weights at half the
+ * learning rate, up to `SURROGATE_LR_HALVINGS` times, and the log line says which rate it took; the procedure is
+ * deterministic, so the cache key needs no rate. The dataset part of the key is a SHA-256 of the held-out rows (images and
  * labels), so two datasets never share a file. The cache directory is `RFL_SURROGATE_DIR`, else
  * `~/.cache/robust-fl/surrogates`; each file is written to a temporary name and renamed.
  */
@@ -22,6 +25,9 @@ import { trainLocal } from '../train/sgd.js';
 
 /** The training recipe of the surrogates (decent-bva.md §8). */
 export const SURROGATE_TRAINING = { batchSize: 64, lr: 0.01, momentum: 0.9 } as const;
+
+/** How many times a diverged surrogate is retrained at half the previous learning rate before giving up. */
+export const SURROGATE_LR_HALVINGS = 4;
 
 /** First test row held out for the surrogates: rows [heldOutStart(T), T) train them. */
 export function heldOutStart(count: number): number {
@@ -81,6 +87,8 @@ export interface SurrogateInfo {
   file: string;
   source: 'memory' | 'disk' | 'trained';
   trainAccuracy?: number;
+  /** The learning rate the trained weights came from (lower than the recipe's where it diverged). */
+  lr?: number;
   ms: number;
 }
 
@@ -104,18 +112,29 @@ export function surrogateWeights(data: ImageSource, k: SurrogateKey, onInfo?: (i
     }
   }
   if (!Number.isInteger(k.epochs) || k.epochs < 1) throw new Error(`transfer: epochs = ${k.epochs}; expected an integer ≥ 1`);
-  const model = new Model(spec, initialWeights(spec, k.seed));
+  const initial = initialWeights(spec, k.seed);
+  const model = new Model(spec, initial);
   try {
     const rows = heldOutRows(data.labels.length);
-    trainLocal(model, data, rows, { ...SURROGATE_TRAINING, epochs: k.epochs, seed: k.seed });
-    const w = model.getWeights();
+    let lr: number = SURROGATE_TRAINING.lr;
+    let w: Float32Array;
+    for (let halvings = 0; ; halvings++) {
+      let diverged = false;
+      trainLocal(model, data, rows, { ...SURROGATE_TRAINING, lr, epochs: k.epochs, seed: k.seed }, (_e, loss) => (diverged = !Number.isFinite(loss)));
+      w = model.getWeights();
+      if (!diverged && w.every(Number.isFinite)) break;
+      if (halvings === SURROGATE_LR_HALVINGS)
+        throw new Error(`transfer: surrogate ${k.surrogate} diverged at every learning rate from ${SURROGATE_TRAINING.lr} down to ${lr} (non-finite loss or weights)`);
+      lr /= 2;
+      model.setWeights(initial);
+    }
     const trainAccuracy = accuracy(model, data, rows);
     mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     writeFileSync(tmp, new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
     renameSync(tmp, file);
     memo.set(file, w);
-    onInfo?.({ file, source: 'trained', trainAccuracy, ms: performance.now() - t0 });
+    onInfo?.({ file, source: 'trained', trainAccuracy, lr, ms: performance.now() - t0 });
     return w;
   } finally {
     model.dispose();
@@ -144,7 +163,7 @@ export function prepareSurrogates(specs: readonly { surrogates: readonly string[
       seen.add(key);
       surrogateWeights(data, k, (i) =>
         log(
-          `transfer surrogate ${surrogate} (seed ${k.seed}, ${k.epochs} epochs): ${i.source === 'trained' ? `trained on test rows [${heldOutStart(data.labels.length)}, ${data.labels.length}) in ${(i.ms / 1000).toFixed(1)} s, training accuracy ${(100 * i.trainAccuracy!).toFixed(2)} %` : `loaded from ${i.source}`} (${i.file})`,
+          `transfer surrogate ${surrogate} (seed ${k.seed}, ${k.epochs} epochs): ${i.source === 'trained' ? `trained on test rows [${heldOutStart(data.labels.length)}, ${data.labels.length}) in ${(i.ms / 1000).toFixed(1)} s, training accuracy ${(100 * i.trainAccuracy!).toFixed(2)} %${i.lr !== undefined && i.lr !== SURROGATE_TRAINING.lr ? ` at learning rate ${i.lr} (the recipe's ${SURROGATE_TRAINING.lr} diverged)` : ''}` : `loaded from ${i.source}`} (${i.file})`,
         ),
       );
     }

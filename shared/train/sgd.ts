@@ -206,7 +206,17 @@ export function sgdStepLoss(model: Model, batch: Batch, velocity: tf.Tensor[], o
 }
 
 /** Trains `model` in place on rows `indices` of `data`. */
-export function trainLocal(model: Model, data: ImageSource, indices: ArrayLike<number>, options: Partial<TrainOptions> = {}): TrainResult {
+/**
+ * `stopAfterEpoch` (optional) is asked after each epoch with its mean loss; `true` ends the training there (the
+ * surrogates stop a diverged run, whose NaN arithmetic would otherwise take many times longer to finish).
+ */
+export function trainLocal(
+  model: Model,
+  data: ImageSource,
+  indices: ArrayLike<number>,
+  options: Partial<TrainOptions> = {},
+  stopAfterEpoch?: (epoch: number, meanLoss: number) => boolean,
+): TrainResult {
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...options };
   checkTrainOptions(o);
   if (indices.length === 0) throw new Error('trainLocal: no training examples');
@@ -231,6 +241,7 @@ export function trainLocal(model: Model, data: ImageSource, indices: ArrayLike<n
         }
         steps++;
       }
+      if (stopAfterEpoch?.(e, lossSum / Math.max(1, lossCount)) === true) break;
     }
   } finally {
     for (const v of velocity) v.dispose();

@@ -1,7 +1,7 @@
 /**
  * `node dist/test/helpers/gradient-check.js BACKEND`: whole-model gradients (every parameter gradient of a
  * training step with dropout on and the same masks, and the loss's input gradient) on BACKEND against the cpu
- * backend, for cnn-mnist (batch 64), surrogate C and the MLP; prints one JSON line. Run in its own process
+ * backend, for cnn-mnist (batch 64), surrogates A–D (batch 8) and the MLP; prints one JSON line. Run in its own process
  * because a process initialises one backend (test/webgpu.test.ts, and by hand on a GPU machine).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -97,6 +97,9 @@ if (backend === undefined) throw new Error('usage: gradient-check.js BACKEND');
 const cases = [
   ['cnn-mnist', 64],
   ['surrogate-c', 8],
+  ['surrogate-b', 8],
+  ['surrogate-a', 8],
+  ['surrogate-d', 8],
   ['mlp', 64],
 ] as const;
 await tf.setBackend('cpu');
