@@ -279,10 +279,15 @@ export function protocolOf(loaded: LoadedRuns): Protocol {
     ),
     // The training's compute backend: its float sums round differently (native, wasm, cpu), so a seeded figure is
     // exact only on the backend that made it. Results written before it was recorded say so.
-    fact('compute backend (simulation threads)', finished, (c) => {
-      const m = c.results!.machine;
-      return m?.backend === undefined ? 'not recorded' : m.backendDetail !== undefined ? `${m.backend} (${m.backendDetail})` : m.backend;
-    }, id),
+    fact(
+      'compute backend (simulation threads)',
+      finished,
+      (c) => {
+        const m = c.results!.machine;
+        return m?.backend === undefined ? 'not recorded' : m.backendDetail !== undefined ? `${m.backend} (${m.backendDetail})` : m.backend;
+      },
+      id,
+    ),
     both(
       'CPU',
       (s) => s.matrix!.machine?.cpu,
