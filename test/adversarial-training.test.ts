@@ -11,7 +11,7 @@ import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { createModel, type Model } from '../shared/models/model.js';
 import { trainLocal } from '../shared/train/sgd.js';
 import { gatherBatch, disposeBatch, range, type Batch } from '../shared/train/batches.js';
-import { checkLocalAdversarial, craftLocalAdversarial, tradesKl, type LocalAdversarialSpec } from '../shared/attacks/adversarial-training.js';
+import { checkLocalAdversarial, craftLocalAdversarial, stepSize, tradesKl, type LocalAdversarialSpec } from '../shared/attacks/adversarial-training.js';
 import { lossInputGradient } from '../shared/attacks/input-gradient.js';
 import { resolveConfig } from '../shared/federated/config.js';
 import { bvaProfile, fgsmGlobalProfile, localAdversarial } from '../shared/federated/profile.js';
@@ -158,11 +158,20 @@ describe('local adversarial training and profiles', function () {
     expect(rp.clip).to.equal('batch');
     expect(rp.dropoutSeed).to.be.a('number');
     expect(bvaProfile(r, 4).dropoutSeed).to.not.equal(rp.dropoutSeed); // a fresh draw every round
-    expect(localAdversarial(resolveConfig({ method: 'eat' }))).to.deep.equal({ attack: 'fgsm', eps: 0.3, loss: 'clean+adv' });
-    expect(localAdversarial(resolveConfig({ method: 'eat', profile: 'reference' }))).to.include({ craftMode: 'train', clip: 'batch' });
-    expect(localAdversarial(resolveConfig({ method: 'pgd-at-fed-bva', eps: 0.1 }))).to.deep.equal({ attack: 'pgd', eps: 0.1, steps: 10, loss: 'adv' });
-    expect(localAdversarial(resolveConfig({ method: 'trades', adversarialTraining: { steps: 5, tradesBeta: 3 } }))).to.deep.equal({ attack: 'trades', eps: 0.3, steps: 5, loss: 'trades', beta: 3 });
-    expect(localAdversarial(resolveConfig({ method: 'fed-bva' }))).to.equal(undefined);
+    expect(localAdversarial(resolveConfig({ method: 'eat' }), 1)).to.deep.equal({ attack: 'fgsm', eps: 0.3, loss: 'clean+adv' });
+    expect(localAdversarial(resolveConfig({ method: 'eat', profile: 'reference' }), 1)).to.include({ craftMode: 'train', clip: 'batch' });
+    expect(localAdversarial(resolveConfig({ method: 'pgd-at-fed-bva', eps: 0.1 }), 1)).to.deep.equal({ attack: 'pgd', eps: 0.1, steps: 10, loss: 'adv' });
+    expect(localAdversarial(resolveConfig({ method: 'trades', adversarialTraining: { steps: 5, tradesBeta: 3 } }), 1)).to.deep.equal({ attack: 'trades', eps: 0.3, steps: 5, loss: 'trades', beta: 3 });
+    expect(localAdversarial(resolveConfig({ method: 'fed-bva' }), 1)).to.equal(undefined);
+    // ε warm-up: round t trains at ε·min(1, t/R); EAT's FGSM (the paper's) is never ramped.
+    const ramped = resolveConfig({ method: 'pgd-at', eps: 0.3, adversarialTraining: { epsRampRounds: 4 } });
+    expect([1, 2, 3, 4, 5, 30].map((t) => localAdversarial(ramped, t)!.eps)).to.deep.equal([0.075, 0.15, 0.3 * 0.75, 0.3, 0.3, 0.3]);
+    expect(stepSize(localAdversarial(ramped, 2)!)).to.be.closeTo((2.5 * 0.15) / 10, 1e-15);
+    expect(localAdversarial(resolveConfig({ method: 'trades', adversarialTraining: { epsRampRounds: 10 } }), 5)!.eps).to.be.closeTo(0.15, 1e-15);
+    expect(localAdversarial(resolveConfig({ method: 'eat', adversarialTraining: { epsRampRounds: 10 } }), 1)!.eps).to.equal(0.3);
+    expect(localAdversarial(resolveConfig({ method: 'pgd-at', adversarialTraining: { epsRampRounds: 0 } }), 1)!.eps).to.equal(0.3);
+    expect(() => resolveConfig({ method: 'pgd-at', adversarialTraining: { epsRampRounds: 2.5 } })).to.throw(/adversarialTraining\.epsRampRounds/);
+    expect(() => resolveConfig({ method: 'pgd-at', adversarialTraining: { epsRampRounds: -1 } })).to.throw(/adversarialTraining\.epsRampRounds/);
     const at = resolveConfig({ method: 'fedavg-at', profile: 'reference' });
     expect(fgsmGlobalProfile(at, 10)).to.include({ craftMode: 'train', clip: 'batch' });
     expect(fgsmGlobalProfile(at, 11)).to.include({ craftMode: 'eval', clip: 'batch' });

@@ -111,6 +111,26 @@ export const benches: readonly CommandSpec[] = [
     load: () => import('../../bench/sim.js'),
   },
   {
+    name: 'lockstep',
+    summary: "one round's local training of K clients: one after another, then in lockstep (one set of dispatches per step for all K), on the GPU where present",
+    description:
+      'cnn-mnist, each client its own images, seed, dropout masks and momentum; prints the wall time of both ways, their ratio and how far their weights are apart. ' +
+      'The bar it is held to on the GPU machine: lockstep ≥ 5× sequential at K = 10.',
+    options: {
+      out: out('runs/bench-lockstep.json'),
+      clients: { help: 'client counts K to time, comma-separated', arg: 'LIST', default: '1,10' },
+      epochs: { help: 'local epochs', arg: 'N', kind: 'int', min: 1, max: 1000, default: '5' },
+      examples: { help: 'images per client', arg: 'N', kind: 'int', min: 1, max: 100000, unit: 'images', default: '600' },
+      batch: { help: 'minibatch size', arg: 'N', kind: 'int', min: 1, max: 65536, unit: 'images', default: '64' },
+      shared: { help: 'shared-set size n_s in every client loss (0: none)', arg: 'N', kind: 'int', min: 0, max: 10000, unit: 'images', default: '64' },
+      reps: { help: 'timed repetitions of each way (the median is reported)', arg: 'N', kind: 'int', min: 1, max: 100, default: '3' },
+      dataset: { help: 'dataset name (mnist-embedded, fashion-mnist)', arg: 'NAME', default: 'mnist-embedded' },
+      data: { help: "directory of the dataset's IDX files (fashion-mnist)", arg: 'DIR' },
+      backend: BACKEND_OPTION,
+    },
+    load: () => import('../../bench/lockstep.js'),
+  },
+  {
     name: 'queue',
     summary: 'a matrix of small cells through a BullMQ queue in a local redis-server: wall time on 1 worker process, then 2, and their ratio',
     description:

@@ -171,13 +171,17 @@ export function phase2Contribution(model: Model, X: Float32Array, omega: Float32
   for (let i = 0; i < omega.length; i++) {
     if (!Number.isFinite(omega[i]!)) throw new Error(`${where}: omega[${i}] = ${omega[i]}; expected a finite number (floor y_m before the log)`);
   }
-  return tf.tidy(() => {
+  // The array is read outside the tidy: a tidy that returns a typed array walks every element looking for tensors
+  // (tf-core's getTensorsInContainer), which cost as much as the gradient itself at n_s = 64.
+  let V: Float32Array | undefined;
+  tf.tidy(() => {
     const x = tensorFrom(X, [n, h, w, c]) as tf.Tensor4D;
     const om = tensorFrom(omega, [n, numClasses]);
     const fwd = forwardOptions(dropoutSeed);
     const objective = (xx: tf.Tensor) => tf.sum(tf.mul(om, tf.softmax(model.logits(xx as tf.Tensor4D, fwd))));
-    return toArray(tf.grad(objective)(x));
+    V = toArray(tf.grad(objective)(x));
   });
+  return V!;
 }
 
 /** Ω = log(max(y_m, τ)) elementwise (decent-bva.md §3.2): the phase-2 weight the coordinator broadcasts. */

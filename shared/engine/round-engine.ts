@@ -165,7 +165,7 @@ export class RoundEngine {
 
   private trainRequest(t: number, id: string, sharedSet: TrainRequest['sharedSet'], returnWeights: boolean): TrainRequest {
     const { config } = this.opts;
-    const adversarial = localAdversarial(config);
+    const adversarial = localAdversarial(config, t);
     return {
       round: t,
       model: config.model,

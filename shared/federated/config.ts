@@ -83,6 +83,14 @@ export interface FederatedConfig {
     alpha?: number;
     /** TRADES β (≥ 0), the weight of the KL term; default 6, the TRADES paper's. */
     tradesBeta: number;
+    /**
+     * ε warm-up, in rounds (integer ≥ 0; absent or 0: none). Round t trains against ε·min(1, t/epsRampRounds),
+     * and the default step size follows (2.5·that ε/steps). PGD-AT and TRADES at ε = 0.3 from random weights
+     * sit on a plateau near chance that short federations do not leave; a curriculum on ε is the usual remedy
+     * (Cai et al., "Curriculum Adversarial Training", IJCAI 2018; Gowal et al.'s ε ramp, arXiv 1810.12715).
+     * EAT's FGSM is the paper's and is never ramped.
+     */
+    epsRampRounds?: number;
   };
   /**
    * ε of the evaluation attacks (pixel units, (0, 1]); default 0.3. The standard attacks' step sizes scale with
@@ -175,7 +183,7 @@ export const storedConfigSchema = z.looseObject({
   finalAttacks: z.array(z.string()).optional(),
   seed: z.number().optional(),
   profile: z.enum(['default', 'reference']).optional(),
-  adversarialTraining: z.looseObject({ steps: z.number().optional(), alpha: z.number().optional(), tradesBeta: z.number().optional() }).optional(),
+  adversarialTraining: z.looseObject({ steps: z.number().optional(), alpha: z.number().optional(), tradesBeta: z.number().optional(), epsRampRounds: z.number().optional() }).optional(),
   evalEps: z.number().optional(),
 }) satisfies z.ZodType<FederatedConfigInput>;
 
@@ -247,6 +255,8 @@ export function resolveConfig(input: FederatedConfigInput, base: Omit<FederatedC
   if (c.adversarialTraining.alpha !== undefined && !(c.adversarialTraining.alpha > 0 && c.adversarialTraining.alpha <= 1))
     bad('adversarialTraining.alpha', c.adversarialTraining.alpha, 'a number in (0, 1]');
   if (!(c.adversarialTraining.tradesBeta >= 0 && c.adversarialTraining.tradesBeta <= 1000)) bad('adversarialTraining.tradesBeta', c.adversarialTraining.tradesBeta, 'a number in [0, 1000]');
+  const ramp = c.adversarialTraining.epsRampRounds;
+  if (ramp !== undefined && !(Number.isInteger(ramp) && ramp >= 0 && ramp <= 100000)) bad('adversarialTraining.epsRampRounds', ramp, 'an integer in [0, 100000] (rounds)');
   const local = METHODS[c.method].local;
   if ((local === 'pgd-at' || local === 'trades') && !(c.eps > 0)) bad('eps', c.eps, `a number in (0, 1] for ${c.method} (its PGD step is 2.5·ε/steps)`);
   if (METHODS[c.method].bvaAttack !== undefined && input.bva?.attack !== undefined && input.bva.attack !== METHODS[c.method].bvaAttack) {

@@ -46,19 +46,32 @@ export function bvaProfile(cfg: FederatedConfig, round: number): Pick<BvFgsmConf
   };
 }
 
-/** The local adversarial training a client runs for the method, in the profile; undefined for none. */
-export function localAdversarial(cfg: FederatedConfig): LocalAdversarialSpec | undefined {
+/**
+ * The ε of PGD-AT / TRADES training in round `round` (1-based): ε·min(1, round/epsRampRounds) under a warm-up,
+ * else ε.
+ */
+export function rampedEps(cfg: FederatedConfig, round: number): number {
+  const ramp = cfg.adversarialTraining.epsRampRounds ?? 0;
+  return ramp > 0 ? cfg.eps * Math.min(1, Math.max(1, round) / ramp) : cfg.eps;
+}
+
+/**
+ * The local adversarial training a client runs for the method in round `round` (1-based; it sets the ε of an
+ * `adversarialTraining.epsRampRounds` warm-up), in the profile; undefined for none.
+ */
+export function localAdversarial(cfg: FederatedConfig, round: number): LocalAdversarialSpec | undefined {
   const local = methodTraits(cfg.method).local;
   const at = cfg.adversarialTraining;
+  const eps = rampedEps(cfg, round);
   switch (local) {
     case 'none':
       return undefined;
     case 'eat':
       return cfg.profile === 'reference' ? { attack: 'fgsm', eps: cfg.eps, loss: 'clean+adv', craftMode: 'train', clip: 'batch' } : { attack: 'fgsm', eps: cfg.eps, loss: 'clean+adv' };
     case 'pgd-at':
-      return { attack: 'pgd', eps: cfg.eps, steps: at.steps, ...(at.alpha !== undefined ? { alpha: at.alpha } : {}), loss: 'adv' };
+      return { attack: 'pgd', eps, steps: at.steps, ...(at.alpha !== undefined ? { alpha: at.alpha } : {}), loss: 'adv' };
     case 'trades':
-      return { attack: 'trades', eps: cfg.eps, steps: at.steps, ...(at.alpha !== undefined ? { alpha: at.alpha } : {}), loss: 'trades', beta: at.tradesBeta };
+      return { attack: 'trades', eps, steps: at.steps, ...(at.alpha !== undefined ? { alpha: at.alpha } : {}), loss: 'trades', beta: at.tradesBeta };
   }
 }
 

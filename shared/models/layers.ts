@@ -207,16 +207,25 @@ function dropoutByMask(x: tf.Tensor, rate: number, noiseShape: number[] | undefi
   return tf.mul(x, dropoutMultiplier(noiseShape ?? x.shape, rate, seed));
 }
 
-/** The multiplier tf.dropout(x, rate, shape, seed) applies (values 0 and 1/keep), computed on the CPU. */
-function dropoutMultiplier(shape: number[], rate: number, seed: number): tf.Tensor {
+/**
+ * The values of the multiplier tf.dropout(x, rate, shape, seed) applies (0 and 1/keep), computed on the CPU:
+ * `forward` and the lockstep trainer (shared/train/lockstep.ts) draw the same masks from the same seeds.
+ */
+export function dropoutMaskValues(shape: number[], rate: number, seed: number): Float32Array {
   const keep = Math.fround(1 - rate);
   const scale = Math.fround(1 / keep);
-  // tf.randomUniform generates on the CPU; reading it back is a copy of CPU memory, not a GPU read.
+  // tf.randomUniform generates on the CPU backend's generator; reading it back is a copy of CPU memory, not a GPU read.
   const u = tf.randomUniform(shape, 0, 1, 'float32', seed);
   const values = u.dataSync() as Float32Array;
   u.dispose();
   const mask = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) mask[i] = Math.fround(values[i]! + keep) >= 1 ? scale : 0;
+  return mask;
+}
+
+/** The multiplier tf.dropout(x, rate, shape, seed) applies, as a tensor. */
+function dropoutMultiplier(shape: number[], rate: number, seed: number): tf.Tensor {
+  const mask = dropoutMaskValues(shape, rate, seed);
   return webgpuInternals()?.upload(mask, shape) ?? tf.tensor(mask, shape);
 }
 

@@ -78,8 +78,8 @@ export function checkTrainOptions(o: TrainOptions): void {
   if (o.adversarial !== undefined) checkLocalAdversarial(o.adversarial, 'train options: adversarial');
 }
 
-/** Deterministic Fisher–Yates shuffle of a copy of `idx` (mulberry32 stream from `seed`). */
-function shuffled(idx: ArrayLike<number>, seed: number): Int32Array {
+/** Deterministic Fisher–Yates shuffle of a copy of `idx` (mulberry32 stream from `seed`); epoch e of a client shuffles with seed·31 + e. */
+export function shuffled(idx: ArrayLike<number>, seed: number): Int32Array {
   const a = Int32Array.from(idx);
   let s = seed >>> 0;
   const next = (): number => {
