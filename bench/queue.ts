@@ -1,11 +1,12 @@
 /**
- * `rfl bench queue [--out FILE] [--cells N] [--rounds N] [--local-epochs N] [--embedded] [--repeat N]` (`npm run bench:queue`)
+ * `rfl bench queue [--out FILE] [--cells N] [--rounds N] [--local-epochs N] [--embedded] [--repeat N] [--no-warm-up]` (`npm run bench:queue`)
  *
  * Wall time of one distributed benchmark matrix: N small cells (default 16: fedavg on the embedded
  * digits with cnn-mnist, 4 clients, plaintext, seeds 1…N) submitted through a BullMQ queue in a local redis-server
  * (started here on a free loopback port, without persistence, and stopped at the end), run by 1 worker process, then
  * by 2. Each worker runs a cell's simulation on one thread (`--workers 1`), so on a 2-core machine two workers can use
- * both cores. The workers are started and idle before the clock starts, as long-lived workers would be; the time is
+ * both cores. The workers are started, warmed up (a tiny simulation on their cell thread, unless `--no-warm-up`) and
+ * idle before the clock starts, as long-lived workers would be; the time is
  * the submitter's, from the first job queued to the last cell written. With `--embedded`, the same matrix also runs
  * in this process without a queue (one thread per simulation), for the queue's overhead.
  *
@@ -36,6 +37,7 @@ export const OPTIONS = {
   'local-epochs': { type: 'string', default: '1' },
   embedded: { type: 'boolean', default: false },
   repeat: { type: 'string', default: '1' },
+  'no-warm-up': { type: 'boolean', default: false },
 } satisfies ParseArgsOptionsConfig;
 
 /** The bar (≤ 0.6): 2 workers take at most this fraction of 1 worker's wall time. */
@@ -122,10 +124,11 @@ function machineBusySeconds(): number | null {
 }
 
 /** Starts `n` worker processes on the queue and waits until each takes cells. */
-async function startWorkers(n: number, url: string, queueName: string): Promise<ChildProcess[]> {
+async function startWorkers(n: number, url: string, queueName: string, warmUp: boolean): Promise<ChildProcess[]> {
   return Promise.all(
     Array.from({ length: n }, (_, k) => {
-      const proc = spawn(process.execPath, [RFL, 'benchmark', 'worker', '--queue', url, '--queue-name', queueName, '--workers', '1', '--name', `w${k + 1}`], {
+      const args = [RFL, 'benchmark', 'worker', '--queue', url, '--queue-name', queueName, '--workers', '1', '--name', `w${k + 1}`, ...(warmUp ? [] : ['--no-warm-up'])];
+      const proc = spawn(process.execPath, args, {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       return new Promise<ChildProcess>((resolve, reject) => {
@@ -186,14 +189,16 @@ export async function main(argv: readonly string[]): Promise<void> {
   const redis = await startRedis(scratch);
   const url = `redis://127.0.0.1:${redis.port}`;
   const target = parseRedisTarget(url);
-  console.log(`${cells} cells (${matrix.description}); redis-server on ${url}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'})`);
+  console.log(
+    `${cells} cells (${matrix.description}); redis-server on ${url}; workers ${values['no-warm-up'] ? 'start cold (--no-warm-up)' : 'warmed up before the clock starts'}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'})`,
+  );
   const runs: QueueRun[] = [];
   let embedded: { wallMs: number; loadBefore: number[]; loadAfter: number[]; accuracy: Record<string, number> } | undefined;
   try {
     // Pairs alternate (1 worker, 2 workers, 1, 2, …), so a drift of the machine's speed touches both sides alike.
     for (const n of Array.from({ length: repeat }, () => [1, 2]).flat()) {
       const queueName = `rfl-bench-queue-w${n}-${runs.length}`;
-      const procs = await startWorkers(n, url, queueName);
+      const procs = await startWorkers(n, url, queueName, !values['no-warm-up']);
       const cpu0 = procs.map((p) => cpuSeconds(p.pid!));
       const self0 = process.cpuUsage();
       const redis0 = cpuSeconds(redis.proc.pid!);
@@ -276,6 +281,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     bar: BAR,
     barMet: ratio <= BAR,
     sameAccuracies: same,
+    // Whether each worker warmed its cell thread up before it took cells (`rfl benchmark worker`, the default).
+    workersWarmUp: !values['no-warm-up'],
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version },
     date: new Date().toISOString(),
   };

@@ -209,6 +209,10 @@ describe('distributed benchmark matrices on BullMQ and a real Redis', function (
       // w1 died before finishing anything: every cell, the killed one included, came back from w2.
       expect(Object.values(summary.workers)).to.deep.equal(IDS.map(() => 'w2'));
       expect(lines.lines.join('\n')).to.contain(`queue: cell ${killed}: w1 stopped answering`);
+      // w2 (a real `rfl benchmark worker`) warmed its cell thread up before it said it takes cells.
+      const warmed = w2.text.search(/warmed up in \d/);
+      expect(warmed, w2.text.slice(0, 800)).to.be.at.least(0);
+      expect(warmed, w2.text.slice(0, 800)).to.be.below(w2.text.search(/taking cells/));
       expect(
         lines.lines.some((l) => /^queue: \d\/4 done, 1 running \(\S+ on w2 round [1-3]\/3\), \d queued$/.test(l)),
         'progress names the worker and the round',

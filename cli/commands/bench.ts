@@ -135,7 +135,7 @@ export const benches: readonly CommandSpec[] = [
     summary: 'a matrix of small cells through a BullMQ queue in a local redis-server: wall time on 1 worker process, then 2, and their ratio',
     description:
       'Starts redis-server (Debian package redis-server) on a free loopback port without persistence, and stops it at the end. Each worker runs one simulation thread; ' +
-      'the clock runs from the first job queued to the last cell written, with the workers already started. The bar it is held to: a ratio ≤ 0.6 on 2 cores.',
+      'the clock runs from the first job queued to the last cell written, with the workers already started and warmed up (unless --no-warm-up). The bar it is held to: a ratio ≤ 0.6 on 2 cores.',
     options: {
       out: out('runs/bench-queue.json'),
       cells: { help: 'cells of the matrix (seeds 1…N of one small fedavg cell)', arg: 'N', kind: 'int', min: 2, max: 1000, default: '16' },
@@ -143,6 +143,7 @@ export const benches: readonly CommandSpec[] = [
       'local-epochs': { help: 'local epochs per round of each cell', arg: 'N', kind: 'int', min: 1, max: 1000, default: '1' },
       embedded: { help: 'also time the same matrix run in this process without a queue' },
       repeat: { help: 'pairs of runs (1 worker, then 2), alternating; the bar is checked on the median ratio', arg: 'N', kind: 'int', min: 1, max: 100, default: '1' },
+      'no-warm-up': { help: 'start the workers with --no-warm-up: each first cell starts its thread, backend and simulation threads' },
     },
     load: () => import('../../bench/queue.js'),
   },

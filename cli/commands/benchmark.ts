@@ -32,6 +32,7 @@ export const benchmarkWorker: CommandSpec = {
     'max-stalled': { help: 'a cell whose worker was gone more often than this fails for good', arg: 'N', kind: 'int', min: 1, max: 1000, default: '2' },
     'unreachable-after-s': UNREACHABLE,
     backend: BACKEND_OPTION,
+    'no-warm-up': { help: 'take cells at once: leave starting the cell thread, its backend and its simulation threads to the first cell (by default a tiny simulation warms them up first)' },
   },
   examples: ['rfl benchmark worker --queue redis://10.0.0.1:6379', 'rfl benchmark worker --queue redis://:secret@queue.lab:6379/2 --workers 4'],
   load: () => import('../../simulations/benchmark/worker-cli.js'),

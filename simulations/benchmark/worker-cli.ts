@@ -1,6 +1,6 @@
 /**
  * `rfl benchmark worker --queue redis://host:port [--queue-name NAME] [--workers N] [--name TEXT] [--lock-s S]
- * [--stalled-check-s S] [--max-stalled N] [--unreachable-after-s S] [--backend NAME]`
+ * [--stalled-check-s S] [--max-stalled N] [--unreachable-after-s S] [--backend NAME] [--no-warm-up]`
  *
  * A worker of distributed benchmark matrices (queue/worker.ts): runs the cells `rfl benchmark --queue` submits,
  * one at a time, until stopped. SIGINT or SIGTERM stops it after the cell it is running; a second one stops it at
@@ -25,6 +25,7 @@ export const OPTIONS = {
   'max-stalled': { type: 'string', default: '2' },
   'unreachable-after-s': { type: 'string', default: '10' },
   backend: { type: 'string' },
+  'no-warm-up': { type: 'boolean' },
 } satisfies ParseArgsOptionsConfig;
 
 /** Runs the command; `argv` is its arguments (without node and the script). Resolves once the worker stopped. */
@@ -49,6 +50,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     ...(values.name !== undefined ? { name: values.name } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}),
+    warmUp: values['no-warm-up'] !== true,
   });
   await new Promise<void>((resolve) => {
     let signals = 0;

@@ -25,6 +25,8 @@ export interface CellProcessorSettings {
   /** Where cells run before their files are sent back (default: the system's temporary folder). */
   scratch?: string;
   backend?: BackendName;
+  /** Run warm-up.ts's tiny simulation when the sandbox thread starts, before the first cell (default true). */
+  warmUp?: boolean;
 }
 
 /** The parts of a BullMQ job (in the sandbox: a SandboxedJob) the processor uses. */

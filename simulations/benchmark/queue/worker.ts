@@ -43,6 +43,21 @@ export interface CellWorkerOptions {
   log?: (line: string) => void;
   /** The sandbox's processor module (default cell-sandbox.js; a test's stops the process mid-cell). */
   processorFile?: URL;
+  /**
+   * Start the sandbox thread and warm it up (warm-up.ts) before taking the first cell (default true); false leaves
+   * both to the first cell, as BullMQ does by itself.
+   */
+  warmUp?: boolean;
+}
+
+/** The part of BullMQ's (internal) child pool the warm start uses. */
+interface SandboxPool {
+  retain(processFile: string): Promise<object>;
+  release(child: object): void;
+}
+
+function isSandboxPool(x: unknown): x is SandboxPool {
+  return typeof x === 'object' && x !== null && typeof Reflect.get(x, 'retain') === 'function' && typeof Reflect.get(x, 'release') === 'function';
 }
 
 /** A running worker. */
@@ -65,9 +80,11 @@ export async function startCellWorker(opts: CellWorkerOptions): Promise<CellWork
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.scratch !== undefined ? { scratch: opts.scratch } : {}),
     ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+    warmUp: opts.warmUp ?? true,
   };
 
-  const worker = new Worker(queueName, opts.processorFile ?? new URL('./cell-sandbox.js', import.meta.url), {
+  const processorFile = opts.processorFile ?? new URL('./cell-sandbox.js', import.meta.url);
+  const worker = new Worker(queueName, processorFile, {
     connection: opts.target.connection,
     name,
     useWorkerThreads: true,
@@ -108,6 +125,23 @@ export async function startCellWorker(opts: CellWorkerOptions): Promise<CellWork
     current = undefined;
     if (job !== undefined) log(`job ${job.id}: failed: ${err.message}`);
   });
+  if (settings.warmUp === true) {
+    // BullMQ starts a sandbox thread when the first job arrives. Starting it here, through the child pool the
+    // worker's sandbox takes its threads from (BullMQ keys it by the processor's URL), and handing it back
+    // leaves it idle in that pool: the first cell takes it with its warm-up done. The pool is not public API, so
+    // its shape is checked and the worker goes on without it where a BullMQ version differs.
+    const pool: unknown = Reflect.get(worker, 'childPool');
+    if (isSandboxPool(pool)) {
+      try {
+        pool.release(await pool.retain(processorFile.href));
+      } catch (err) {
+        // BullMQ starts another thread for the first cell, as it would have anyway.
+        log(`worker ${name}: could not start the cell thread ahead (${(err as Error).message}); the first cell starts it`);
+      }
+    } else {
+      log(`worker ${name}: this BullMQ version's sandbox pool is not reachable; the first cell starts and warms its thread up`);
+    }
+  }
   void worker.run().catch((err: unknown) => log(`queue: the worker stopped: ${(err as Error).message}`));
   monitor.start();
   log(`worker ${name}: taking cells from ${opts.target.shown} (queue ${queueName})`);
