@@ -1,10 +1,13 @@
 /**
- * `rfl bench sim [--out FILE] [--rounds N] [--dataset NAME] [--max-clients N] [--max-rounds N]`
+ * `rfl bench sim [--out FILE] [--rounds N] [--warmup-rounds N] [--dataset NAME] [--max-clients N] [--max-rounds N]`
  *
  * The simulation engine's costs on the standard scenario (simulations/scenarios/standard.yaml: 100 clients,
  * fraction 0.1, 1 local epoch, cnn-mnist, fed-bva, secure aggregation on):
  *  1. the mean round split into local training, Decent_BVA statistics, secure aggregation and everything else
- *     (evaluation excluded), and client updates per second, with 1 and with 2 workers;
+ *     (evaluation excluded), and client updates per second, with 1 and with 2 workers, over `--rounds` rounds that
+ *     follow `--warmup-rounds` untimed ones. The warm-up matters for the comparison: a fresh pool thread compiles the
+ *     training path over its first tasks, and each of 2 threads sees half of a round's tasks, so it warms up over
+ *     twice as many rounds as 1 thread does (the ratio over all rounds, warm-up included, is printed too);
  *  2. scale: `--max-clients` (default 1,000) connected virtual clients in one process, 10 % per round, for
  *     `--max-rounds` (default 3) rounds; the resident memory once all are connected.
  * Prints a table and the training speed-up of the most workers over one, and writes JSON (roundMs, trainMs,
@@ -20,13 +23,14 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/compute/backend.js';
 import { loadDataset } from '../shared/data/index.js';
 import { loadScenario } from '../simulations/scenario.js';
-import { runSimulation, type SimulationResult } from '../simulations/engine.js';
+import { runSimulation, type SimRoundRecord, type SimulationResult } from '../simulations/engine.js';
 import { intFlag } from '../shared/util/flags.js';
 
 /** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
 export const OPTIONS = {
   out: { type: 'string', default: 'runs/bench-sim.json' },
-  rounds: { type: 'string', default: '5' },
+  rounds: { type: 'string', default: '20' },
+  'warmup-rounds': { type: 'string', default: '20' },
   dataset: { type: 'string', default: 'mnist-embedded' },
   'max-clients': { type: 'string', default: '1000' },
   'max-rounds': { type: 'string', default: '3' },
@@ -37,6 +41,7 @@ export const OPTIONS = {
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS });
   const rounds = intFlag('rounds', values.rounds, 1);
+  const warmup = intFlag('warmup-rounds', values['warmup-rounds'], 0);
   const maxClients = intFlag('max-clients', values['max-clients'], 0);
   const maxRounds = intFlag('max-rounds', values['max-rounds'], 1);
   const workerCounts = values.workers!.split(',').map((w) => intFlag('workers', w, 1));
@@ -48,16 +53,30 @@ export async function main(argv: readonly string[]): Promise<void> {
   const s = (x: number): string => (x / 1000).toFixed(2).padStart(7);
 
   console.log(
-    `standard scenario on ${values.dataset} (${data.train.count} training images): 100 clients, fraction 0.1, 1 local epoch, cnn-mnist, fed-bva, secure aggregation; ${rounds} rounds, evaluation excluded`,
+    `standard scenario on ${values.dataset} (${data.train.count} training images): 100 clients, fraction 0.1, 1 local epoch, cnn-mnist, fed-bva, secure aggregation; ${rounds} rounds timed after ${warmup} untimed, evaluation excluded`,
   );
   console.log('workers   round s   train s     BV s  secagg s   other s  overhead  updates/s');
-  const perWorkers: Record<string, SimulationResult['timing'] & { overheadFraction: number }> = {};
+  const perWorkers: Record<string, SimulationResult['timing'] & { overheadFraction: number; trainMsWithWarmup: number }> = {};
   for (const workers of workerCounts) {
-    const scenario = loadScenario(standard, [`rounds=${rounds}`, `evalEvery=${rounds}`, `dataset=${values.dataset}`, 'evalAttacks=[clean]', 'finalAttacks=[clean]']);
-    const r = await runSimulation({ scenario, runDir: path.join(scratch, `standard-w${workers}`), data, workers, log: () => undefined });
-    const t = r.timing;
+    const total = warmup + rounds;
+    const scenario = loadScenario(standard, [`rounds=${total}`, `evalEvery=${total}`, `dataset=${values.dataset}`, 'evalAttacks=[clean]', 'finalAttacks=[clean]']);
+    const records: SimRoundRecord[] = [];
+    const r = await runSimulation({ scenario, runDir: path.join(scratch, `standard-w${workers}`), data, workers, log: () => undefined, onRound: (rec) => records.push(rec) });
+    const timed = records.slice(warmup).filter((x) => x.status === 'completed');
+    if (timed.length === 0) throw new Error(`bench sim: no timed round completed with ${workers} worker(s)`);
+    const mean = (f: (x: SimRoundRecord) => number): number => timed.reduce((a, x) => a + f(x), 0) / timed.length;
+    const roundMs = mean((x) => x.ms.round);
+    const t = {
+      ...r.timing,
+      roundMs,
+      trainMs: mean((x) => x.ms.train),
+      bvaMs: mean((x) => x.ms.bva),
+      secaggMs: mean((x) => x.ms.secagg),
+      otherMs: mean((x) => x.ms.other),
+      clientUpdatesPerSec: timed.reduce((a, x) => a + x.trained, 0) / (timed.reduce((a, x) => a + x.ms.round, 0) / 1000),
+    };
     const overheadFraction = (t.secaggMs + t.otherMs) / t.roundMs;
-    perWorkers[workers] = { ...t, overheadFraction };
+    perWorkers[workers] = { ...t, overheadFraction, trainMsWithWarmup: r.timing.trainMs };
     console.log(
       `${String(workers).padStart(7)}  ${s(t.roundMs)}  ${s(t.trainMs)}  ${s(t.bvaMs)}  ${s(t.secaggMs)}  ${s(t.otherMs)}  ${(100 * overheadFraction).toFixed(1).padStart(7)} %  ${t.clientUpdatesPerSec.toFixed(2).padStart(9)}`,
     );
@@ -67,9 +86,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   const one = perWorkers[1];
   const most = Math.max(...workerCounts);
   const trainSpeedup = one !== undefined && most > 1 ? one.trainMs / perWorkers[most]!.trainMs : undefined;
+  const withWarmup = one !== undefined && most > 1 ? perWorkers[most]!.trainMsWithWarmup / one.trainMsWithWarmup : undefined;
   if (trainSpeedup !== undefined) {
     console.log(
-      `training with ${most} workers: ${trainSpeedup.toFixed(2)}× the speed of 1 (time ratio ${(1 / trainSpeedup).toFixed(2)}); compute backend ${choice.name}${choice.adapter !== undefined ? ` (${choice.adapter})` : ''}`,
+      `training with ${most} workers: ${trainSpeedup.toFixed(2)}× the speed of 1 (time ratio ${(1 / trainSpeedup).toFixed(3)}) over the timed rounds; ${withWarmup!.toFixed(3)} over all ${warmup + rounds} rounds, warm-up included; compute backend ${choice.name}${choice.adapter !== undefined ? ` (${choice.adapter})` : ''}`,
     );
   }
 
@@ -99,6 +119,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     overheadFraction: main.overheadFraction,
     trainSpeedup: trainSpeedup ?? null,
     trainTimeRatio: trainSpeedup !== undefined ? 1 / trainSpeedup : null,
+    trainTimeRatioWithWarmup: withWarmup ?? null,
+    warmupRounds: warmup,
     clientUpdatesPerSec: Object.fromEntries(Object.entries(perWorkers).map(([w, t]) => [w, t.clientUpdatesPerSec])),
     workers: workerCounts,
     perWorkers,

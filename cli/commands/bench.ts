@@ -102,7 +102,15 @@ export const benches: readonly CommandSpec[] = [
     summary: "the simulation engine's round split (training, Decent_BVA, secure aggregation) and its scale in clients",
     options: {
       out: out('runs/bench-sim.json'),
-      rounds: { help: 'rounds timed per worker count', arg: 'N', kind: 'int', min: 1, max: 10000, default: '5' },
+      rounds: { help: 'rounds timed per worker count', arg: 'N', kind: 'int', min: 1, max: 10000, default: '20' },
+      'warmup-rounds': {
+        help: 'untimed rounds first, while the pool threads compile the training path (each of 2 threads sees half the tasks, so it warms up more slowly)',
+        arg: 'N',
+        kind: 'int',
+        min: 0,
+        max: 10000,
+        default: '20',
+      },
       dataset: { help: 'dataset name', arg: 'NAME', default: 'mnist-embedded' },
       'max-clients': { help: 'connected virtual clients of the scale run', arg: 'N', kind: 'int', min: 1, max: 1000000, default: '1000' },
       'max-rounds': { help: 'rounds of the scale run', arg: 'N', kind: 'int', min: 1, max: 10000, default: '3' },
