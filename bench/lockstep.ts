@@ -17,6 +17,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../shared/compute/backend.js';
 import { loadDataset } from '../shared/data/index.js';
+import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { initialWeights, Model, modelSpec } from '../shared/models/model.js';
 import { batchFromArrays, disposeBatch, gatherBatch, type Batch, type ImageSource } from '../shared/train/batches.js';
 import { shuffled, sgdStepLoss, type TrainOptions } from '../shared/train/sgd.js';
@@ -40,7 +41,10 @@ export const OPTIONS = {
 /** trainLocal's steps without a synchronous read: the losses stay on the device until the end. */
 async function trainSequential(model: Model, data: ImageSource, indices: Int32Array, o: TrainOptions): Promise<number> {
   const velocity = model.params.map((p) => tf.zerosLike(p));
-  const losses: tf.Scalar[] = [];
+  // A running sum, one addition per step: one tf.addN over every step's loss is a WebGPU shader with a storage buffer
+  // per input, past the device's per-stage limit (8) beyond a few steps, and its invalid pipeline voids the command
+  // buffer it was recorded in, training dispatches included.
+  let sum: tf.Scalar = tf.scalar(0);
   model.training = true;
   let step = 0;
   try {
@@ -49,18 +53,18 @@ async function trainSequential(model: Model, data: ImageSource, indices: Int32Ar
       for (let start = 0; start < order.length; start += o.batchSize) {
         const batch = gatherBatch(data, order, start, Math.min(start + o.batchSize, order.length));
         try {
-          losses.push(sgdStepLoss(model, batch, velocity, o, step++));
+          const loss = sgdStepLoss(model, batch, velocity, o, step++);
+          const next = tf.add(sum, loss) as tf.Scalar;
+          tf.dispose([sum, loss]);
+          sum = next;
         } finally {
           disposeBatch(batch);
         }
       }
     }
-    const last = tf.tidy(() => tf.addN(losses));
-    const v = (await last.data())[0]!;
-    last.dispose();
-    return v;
+    return (await sum.data())[0]!;
   } finally {
-    tf.dispose([...velocity, ...losses]);
+    tf.dispose([...velocity, sum]);
     model.training = false;
   }
 }
@@ -77,7 +81,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   const ns = intFlag('shared', values.shared, 0);
   const reps = intFlag('reps', values.reps, 1);
   const choice = await initBackend({ gpu: true, ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}) });
-  const data = loadDataset(values.dataset!, values.data !== undefined ? { dir: values.data } : {});
+  // `synthetic`: seeded images, as many as the run needs (the timing does not depend on what the images show).
+  const data =
+    values.dataset === 'synthetic'
+      ? makeSyntheticDataset({ count: Math.max(...ks) * examples + ns, testCount: 16, seed: 1 })
+      : loadDataset(values.dataset!, values.data !== undefined ? { dir: values.data } : {});
   const spec = modelSpec('cnn-mnist');
   const w0 = initialWeights(spec, 1);
   const maxK = Math.max(...ks);

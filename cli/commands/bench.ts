@@ -132,7 +132,7 @@ export const benches: readonly CommandSpec[] = [
       batch: { help: 'minibatch size', arg: 'N', kind: 'int', min: 1, max: 65536, unit: 'images', default: '64' },
       shared: { help: 'shared-set size n_s in every client loss (0: none)', arg: 'N', kind: 'int', min: 0, max: 10000, unit: 'images', default: '64' },
       reps: { help: 'timed repetitions of each way (the median is reported)', arg: 'N', kind: 'int', min: 1, max: 100, default: '3' },
-      dataset: { help: 'dataset name (mnist-embedded, fashion-mnist)', arg: 'NAME', default: 'mnist-embedded' },
+      dataset: { help: 'dataset name (mnist-embedded, fashion-mnist, or synthetic: seeded images, as many as needed)', arg: 'NAME', default: 'mnist-embedded' },
       data: { help: "directory of the dataset's IDX files (fashion-mnist)", arg: 'DIR' },
       backend: BACKEND_OPTION,
     },
