@@ -8,8 +8,8 @@
  *   [K, kh, kw, cin, cout], a dense kernel [in, out] becomes [K, in, out], a bias [n] becomes [K, n];
  * - before the flatten, activations are [rows, H, W, K·C]: client k owns channels k·C … k·C + C − 1. A
  *   convolution of every client at once is then a depthwise convolution (channel multiplier cout) over the K·cin
- *   channels followed by a sum over each client's cin input channels; max-pooling, ReLU and channel dropout act
- *   per channel as they are;
+ *   channels followed by a sum over each client's cin input channels, or one convolution with a block-diagonal
+ *   filter (`LockstepOptions.conv`); max-pooling, ReLU and channel dropout act per channel as they are;
  * - after the flatten, activations are [K, rows, features] and dense layers are batched matrix products;
  * - the loss is Σ_k loss_k. Clients share no parameter, so the gradient of the sum with respect to client k's slice
  *   of the stacked parameters is the gradient of loss_k alone.
@@ -57,7 +57,17 @@ export interface LockstepOptions {
   momentum: number;
   /** The round's shared set and its weight β in every client's loss (the same set for all, as the coordinator sends it). */
   sharedSet?: { x: Float32Array; labels: Uint8Array; weight: number };
+  /** How the K clients' convolutions run together (default `depthwise`); see `LockstepConv`. */
+  conv?: LockstepConv;
 }
+
+/**
+ * `depthwise`: one depthwise convolution (channel multiplier cout) over the K·cin channels, then a sum over each
+ * client's cin channels: exactly the clients' arithmetic. `block-diagonal`: one ordinary convolution whose filter
+ * is the K filters on the diagonal of a [kh, kw, K·cin, K·cout] block matrix: K times the arithmetic (the zero
+ * blocks), in the backends' most optimised kernel.
+ */
+export type LockstepConv = 'depthwise' | 'block-diagonal';
 
 /** The outcome for each client, in the order given. */
 export interface LockstepResult {
@@ -93,7 +103,7 @@ interface StepMasks {
  * Logits [K, R, classes] of the K stacked models on input [R, H, W, K·C0]. `masks` (training only) are the
  * dropout multipliers of the step, in layer order.
  */
-export function lockstepLogits(layers: readonly LayerSpec[], params: readonly tf.Tensor[], x: tf.Tensor4D, K: number, masks?: StepMasks): tf.Tensor3D {
+export function lockstepLogits(layers: readonly LayerSpec[], params: readonly tf.Tensor[], x: tf.Tensor4D, K: number, masks?: StepMasks, conv: LockstepConv = 'depthwise'): tf.Tensor3D {
   let h: tf.Tensor = x;
   let c = x.shape[3] / K;
   let p = 0;
@@ -105,10 +115,20 @@ export function lockstepLogits(layers: readonly LayerSpec[], params: readonly tf
       case 'conv': {
         const w = params[p]!; // [K, kh, kw, cin, cout]
         const [, kh, kw, cin, cout] = w.shape as [number, number, number, number, number];
-        const filter = tf.reshape(tf.transpose(w, [1, 2, 0, 3, 4]), [kh, kw, K * cin, cout]) as tf.Tensor4D;
-        let y: tf.Tensor = tf.depthwiseConv2d(h as tf.Tensor4D, filter, 1, 'valid');
+        const perClient = tf.transpose(w, [1, 2, 0, 3, 4]); // [kh, kw, K, cin, cout]
+        let y: tf.Tensor;
+        if (conv === 'block-diagonal') {
+          // One ordinary convolution with a block-diagonal filter: client k's inputs reach only client k's outputs.
+          const eye = tf.reshape(tf.eye(K), [1, 1, K, 1, K, 1]);
+          const filter = tf.reshape(tf.mul(tf.reshape(perClient, [kh, kw, K, cin, 1, cout]), eye), [kh, kw, K * cin, K * cout]) as tf.Tensor4D;
+          y = tf.conv2d(h as tf.Tensor4D, filter, 1, 'valid');
+        } else {
+          const filter = tf.reshape(perClient, [kh, kw, K * cin, cout]) as tf.Tensor4D;
+          y = tf.depthwiseConv2d(h as tf.Tensor4D, filter, 1, 'valid');
+          const [, oh, ow] = y.shape as [number, number, number, number];
+          if (cin > 1) y = tf.sum(tf.reshape(y, [rows, oh, ow, K, cin, cout]), 4);
+        }
         const [, oh, ow] = y.shape as [number, number, number, number];
-        if (cin > 1) y = tf.sum(tf.reshape(y, [rows, oh, ow, K, cin, cout]), 4);
         y = tf.add(tf.reshape(y, [rows, oh, ow, K * cout]), tf.reshape(params[p + 1]!, [K * cout]));
         h = act(y, l.activation);
         c = cout;
@@ -274,7 +294,7 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
       try {
         tf.tidy(() => {
           const { value, grads } = tf.variableGrads(() => {
-            const logits = lockstepLogits(spec.layers, params, stepTensors.x, K, masks);
+            const logits = lockstepLogits(spec.layers, params, stepTensors.x, K, masks, o.conv);
             const ce = tf.neg(tf.sum(tf.mul(stepTensors.y, tf.logSoftmax(logits)), 2)); // [K, R]
             const perClient = tf.sum(tf.mul(stepTensors.w, ce), 1); // [K]
             lossSum.assign(tf.add(lossSum, tf.mul(perClient, stepTensors.last)));
