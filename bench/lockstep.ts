@@ -20,7 +20,7 @@ import { loadDataset } from '../shared/data/index.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { initialWeights, Model, modelSpec } from '../shared/models/model.js';
 import { batchFromArrays, disposeBatch, gatherBatch, type Batch, type ImageSource } from '../shared/train/batches.js';
-import { shuffled, sgdStepLoss, type TrainOptions } from '../shared/train/sgd.js';
+import { epochOrder, sgdStepLoss, type TrainOptions } from '../shared/train/sgd.js';
 import { trainLockstep, type LockstepClient, type LockstepConv, type LockstepOptions } from '../shared/train/lockstep.js';
 import { UsageError } from '../shared/util/usage-error.js';
 import { intFlag } from '../shared/util/flags.js';
@@ -51,7 +51,7 @@ async function trainSequential(model: Model, data: ImageSource, indices: Int32Ar
   let step = 0;
   try {
     for (let e = 0; e < o.epochs; e++) {
-      const order = shuffled(indices, (o.seed * 31 + e) >>> 0);
+      const order = epochOrder(indices, o.seed, e);
       for (let start = 0; start < order.length; start += o.batchSize) {
         const batch = gatherBatch(data, order, start, Math.min(start + o.batchSize, order.length));
         try {

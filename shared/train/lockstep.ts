@@ -32,7 +32,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelSpec } from '../models/model.js';
 import { dropoutMaskValues, type Activation, type LayerSpec } from '../models/layers.js';
 import { range, type ImageSource } from './batches.js';
-import { shuffled, type TrainResult } from './sgd.js';
+import { epochOrder, type TrainResult } from './sgd.js';
 
 /** One client of a lockstep group. */
 export interface LockstepClient {
@@ -174,9 +174,8 @@ function schedule(count: number, seed: number, epochs: number, batchSize: number
   const orders: Int32Array[] = [];
   const steps: Schedule['steps'] = [];
   for (let e = 0; e < epochs; e++) {
-    // Positions, not rows: Fisher–Yates' swaps depend only on the length and the seed, so shuffling positions
-    // 0 … n − 1 gives the permutation trainLocal applies to the rows.
-    const order = shuffled(range(count), (seed * 31 + e) >>> 0);
+    // Positions, not rows: the permutation trainLocal applies to the client's rows (epochOrder).
+    const order = epochOrder(range(count), seed, e);
     orders.push(order);
     for (let start = 0; start < order.length; start += batchSize) steps.push({ epoch: e, start, end: Math.min(start + batchSize, order.length) });
   }

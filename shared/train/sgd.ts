@@ -78,8 +78,8 @@ export function checkTrainOptions(o: TrainOptions): void {
   if (o.adversarial !== undefined) checkLocalAdversarial(o.adversarial, 'train options: adversarial');
 }
 
-/** Deterministic Fisher–Yates shuffle of a copy of `idx` (mulberry32 stream from `seed`); epoch e of a client shuffles with seed·31 + e. */
-export function shuffled(idx: ArrayLike<number>, seed: number): Int32Array {
+/** Deterministic Fisher–Yates shuffle of a copy of `idx` (mulberry32 stream from `seed`). */
+function shuffled(idx: ArrayLike<number>, seed: number): Int32Array {
   const a = Int32Array.from(idx);
   let s = seed >>> 0;
   const next = (): number => {
@@ -96,6 +96,15 @@ export function shuffled(idx: ArrayLike<number>, seed: number): Int32Array {
     a[j] = t;
   }
   return a;
+}
+
+/**
+ * The order a client visits `indices` in epoch `epoch` of training seeded `seed`: the one rule `trainLocal`, the
+ * lockstep trainer and the benchmarks share. Fisher–Yates' swaps depend only on the length and the seed, so the
+ * order of positions 0 … n − 1 is the permutation applied to any n rows.
+ */
+export function epochOrder(indices: ArrayLike<number>, seed: number, epoch: number): Int32Array {
+  return shuffled(indices, (seed * 31 + epoch) >>> 0);
 }
 
 /**
@@ -228,7 +237,7 @@ export function trainLocal(
   let lossCount = 0;
   try {
     for (let e = 0; e < o.epochs; e++) {
-      const order = shuffled(indices, (o.seed * 31 + e) >>> 0);
+      const order = epochOrder(indices, o.seed, e);
       lossSum = 0;
       lossCount = 0;
       for (let start = 0; start < order.length; start += o.batchSize) {
