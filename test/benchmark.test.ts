@@ -12,26 +12,13 @@ import { expandMatrix, loadMatrix, parseMatrix, type MatrixConfig } from '../sim
 import { runMatrix } from '../simulations/benchmark/run.js';
 import { buildReport } from '../simulations/report/build.js';
 import { ConfigError } from '../shared/federated/errors.js';
+import { TINY_LINEAR_SCENARIO } from './helpers/tiny-federation.js';
 
 const data = makeSyntheticDataset({ count: 200, testCount: 40, seed: 9 });
 const tiny = (): MatrixConfig =>
   parseMatrix({
     name: 'tiny',
-    base: {
-      dataset: 'synthetic',
-      model: 'linear',
-      numClients: 4,
-      fraction: 1,
-      rounds: 1,
-      localEpochs: 1,
-      batchSize: 32,
-      lr: 0.1,
-      sharedSetSize: 8,
-      evalEvery: 1,
-      evalAttacks: ['clean'],
-      finalAttacks: ['clean', 'fgsm'],
-      workers: 1,
-    },
+    base: { ...TINY_LINEAR_SCENARIO, numClients: 4, finalAttacks: ['clean', 'fgsm'] },
     defenses: [
       { name: 'fedavg', method: 'fedavg', secure: true },
       { name: 'fedavg+median', method: 'fedavg', secure: false, aggregation: { rule: 'median' } },

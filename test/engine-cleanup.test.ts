@@ -22,23 +22,9 @@ import { destroyIdlePools, idlePools, idleWorkers } from '../simulations/pool/po
 import { expandMatrix, parseMatrix } from '../simulations/benchmark/matrix.js';
 import { processCell } from '../simulations/benchmark/queue/cell-processor.js';
 import { CELL_JOB, jobIdOf, matrixFingerprint, QUEUE_PROTOCOL } from '../simulations/benchmark/queue/protocol.js';
+import { TINY_LINEAR_SCENARIO } from './helpers/tiny-federation.js';
 
-const scenario = {
-  dataset: 'synthetic',
-  model: 'linear',
-  numClients: 3,
-  fraction: 1,
-  rounds: 1,
-  localEpochs: 1,
-  batchSize: 32,
-  lr: 0.1,
-  sharedSetSize: 8,
-  evalEvery: 1,
-  evalAttacks: ['clean'],
-  finalAttacks: ['clean'],
-  seed: 5,
-  workers: 1,
-};
+const scenario = { ...TINY_LINEAR_SCENARIO, seed: 5 };
 /** The scenario of a simulation run directly (a matrix cell takes its method from the matrix's defence). */
 const direct = { ...scenario, method: 'fedavg', secure: false };
 const data = makeSyntheticDataset({ count: 200, testCount: 40, seed: 3 });

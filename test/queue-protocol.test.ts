@@ -22,24 +22,11 @@ import { parseRedisTarget } from '../simulations/benchmark/queue/redis-target.js
 import { cellOfJob } from '../simulations/benchmark/queue/cell-processor.js';
 import { CellResultError, writeCellOnce } from '../simulations/benchmark/queue/write-cell.js';
 import { prepareScenario } from '../simulations/scenario.js';
+import { TINY_LINEAR_SCENARIO } from './helpers/tiny-federation.js';
 
 const matrix = parseMatrix({
   name: 'protocol',
-  base: {
-    dataset: 'synthetic',
-    model: 'linear',
-    numClients: 3,
-    fraction: 1,
-    rounds: 1,
-    localEpochs: 1,
-    batchSize: 32,
-    lr: 0.1,
-    sharedSetSize: 8,
-    evalEvery: 1,
-    evalAttacks: ['clean'],
-    finalAttacks: ['clean'],
-    workers: 1,
-  },
+  base: TINY_LINEAR_SCENARIO,
   defenses: [{ name: 'fedavg', method: 'fedavg', secure: false }],
   threats: [{ name: 'none' }],
   seeds: [1, 2],

@@ -34,5 +34,25 @@ export const tinyScenario = {
   workers: 1,
 };
 
+/**
+ * The matrix and queue tests' base: 3 linear clients, lr 0.1, no method (a matrix's defence sets it), seed left to
+ * the matrix; one round of clean evaluation on one pool thread.
+ */
+export const TINY_LINEAR_SCENARIO = {
+  dataset: 'synthetic',
+  model: 'linear',
+  numClients: 3,
+  fraction: 1,
+  rounds: 1,
+  localEpochs: 1,
+  batchSize: 32,
+  lr: 0.1,
+  sharedSetSize: 8,
+  evalEvery: 1,
+  evalAttacks: ['clean'],
+  finalAttacks: ['clean'],
+  workers: 1,
+};
+
 /** A fresh run directory under the OS temp folder. */
 export const tinyRunDir = (prefix: string): string => path.join(mkdtempSync(path.join(os.tmpdir(), `rfl-${prefix}-`)), 'run');
