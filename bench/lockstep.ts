@@ -1,5 +1,5 @@
 /**
- * `rfl bench lockstep [--clients LIST] [--conv LIST] [--epochs N] [--examples N] [--batch N] [--shared N] [--reps N] [--dataset NAME] [--data DIR] [--backend NAME] [--out FILE]`
+ * `rfl bench lockstep [--clients LIST] [--epochs N] [--examples N] [--batch N] [--shared N] [--reps N] [--dataset NAME] [--data DIR] [--backend NAME] [--out FILE]`
  *
  * The local training of one federated round of K clients of cnn-mnist (each `--examples` images of `--dataset`,
  * default the embedded MNIST, `--epochs` local epochs, minibatch `--batch`, momentum 0.9, plus the shared-set term of `--shared` images
@@ -21,8 +21,7 @@ import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { initialWeights, Model, modelSpec } from '../shared/models/model.js';
 import { batchFromArrays, disposeBatch, gatherBatch, type Batch, type ImageSource } from '../shared/train/batches.js';
 import { epochOrder, sgdStepLoss, type TrainOptions } from '../shared/train/sgd.js';
-import { trainLockstep, type LockstepClient, type LockstepConv, type LockstepOptions } from '../shared/train/lockstep.js';
-import { UsageError } from '../shared/util/usage-error.js';
+import { trainLockstep, type LockstepClient, type LockstepOptions } from '../shared/train/lockstep.js';
 import { intFlag } from '../shared/util/flags.js';
 
 /** The options, in node:util parseArgs form; `rfl` gives each its help text (cli/commands/). */
@@ -33,7 +32,6 @@ export const OPTIONS = {
   batch: { type: 'string', default: '64' },
   shared: { type: 'string', default: '64' },
   reps: { type: 'string', default: '3' },
-  conv: { type: 'string', default: 'depthwise,block-diagonal' },
   dataset: { type: 'string', default: 'mnist-embedded' },
   data: { type: 'string' },
   backend: { type: 'string' },
@@ -82,10 +80,6 @@ export async function main(argv: readonly string[]): Promise<void> {
   const batchSize = intFlag('batch', values.batch, 1);
   const ns = intFlag('shared', values.shared, 0);
   const reps = intFlag('reps', values.reps, 1);
-  const convs = values.conv!.split(',').map((c): LockstepConv => {
-    if (c !== 'depthwise' && c !== 'block-diagonal') throw new UsageError(`--conv ${c}: expected depthwise or block-diagonal (comma-separated)`, ['conv']);
-    return c;
-  });
   const choice = await initBackend({ gpu: true, ...(values.backend !== undefined ? { backend: values.backend as BackendName } : {}) });
   // `synthetic`: seeded images, as many as the run needs (the timing does not depend on what the images show).
   const data =
@@ -134,59 +128,54 @@ export async function main(argv: readonly string[]): Promise<void> {
     return { ms: performance.now() - t0, weights };
   }
 
-  async function lockstep(K: number, conv: LockstepConv): Promise<{ ms: number; weights: Float32Array[] }> {
+  async function lockstep(K: number): Promise<{ ms: number; weights: Float32Array[] }> {
     const t0 = performance.now();
-    const r = await trainLockstep(spec, clientsOf(K), { ...lockOpts, conv });
+    const r = await trainLockstep(spec, clientsOf(K), lockOpts);
     return { ms: performance.now() - t0, weights: r.weights };
   }
 
   const rows: Record<string, unknown>[] = [];
-  console.log('      K  lockstep convolution   sequential s   lockstep s   speed-up   steps   lockstep ms/step   max |Δw| / |update|');
+  console.log('      K   sequential s   lockstep s   speed-up   steps   lockstep ms/step   max |Δw| / |update|');
   for (const K of ks) {
     await sequential(K); // untimed: shader compilation and first allocations
-    for (const conv of convs) await lockstep(K, conv);
+    await lockstep(K);
     const seqMs: number[] = [];
-    const lockMs = new Map<LockstepConv, number[]>(convs.map((c) => [c, []]));
+    const lockMs: number[] = [];
     let seqW: Float32Array[] = [];
-    const lockW = new Map<LockstepConv, Float32Array[]>();
+    let lockW: Float32Array[] = [];
     for (let r = 0; r < reps; r++) {
       const s = await sequential(K);
       seqMs.push(s.ms);
       seqW = s.weights;
-      for (const conv of convs) {
-        const l = await lockstep(K, conv);
-        lockMs.get(conv)!.push(l.ms);
-        lockW.set(conv, l.weights);
-      }
+      const l = await lockstep(K);
+      lockMs.push(l.ms);
+      lockW = l.weights;
     }
     const seq = median(seqMs);
-    for (const conv of convs) {
-      let worst = 0;
-      seqW.forEach((w, k) => {
-        let num = 0;
-        let den = 0;
-        for (let i = 0; i < w.length; i++) {
-          num += (lockW.get(conv)![k]![i]! - w[i]!) ** 2;
-          den += (w[i]! - w0[i]!) ** 2;
-        }
-        worst = Math.max(worst, Math.sqrt(num / den));
-      });
-      const lock = median(lockMs.get(conv)!);
-      console.log(
-        `${String(K).padStart(7)}  ${conv.padEnd(20)}  ${(seq / 1000).toFixed(3).padStart(13)}  ${(lock / 1000).toFixed(3).padStart(11)}  ${(seq / lock).toFixed(2).padStart(8)}×  ${String(stepsPerClient).padStart(6)}  ${(lock / stepsPerClient).toFixed(2).padStart(17)}  ${worst.toExponential(2).padStart(20)}`,
-      );
-      rows.push({
-        clients: K,
-        conv,
-        sequentialMs: seq,
-        lockstepMs: lock,
-        speedup: seq / lock,
-        sequentialRunsMs: seqMs,
-        lockstepRunsMs: lockMs.get(conv),
-        lockstepMsPerStep: lock / stepsPerClient,
-        maxRelativeDifference: worst,
-      });
-    }
+    let worst = 0;
+    seqW.forEach((w, k) => {
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < w.length; i++) {
+        num += (lockW[k]![i]! - w[i]!) ** 2;
+        den += (w[i]! - w0[i]!) ** 2;
+      }
+      worst = Math.max(worst, Math.sqrt(num / den));
+    });
+    const lock = median(lockMs);
+    console.log(
+      `${String(K).padStart(7)}  ${(seq / 1000).toFixed(3).padStart(13)}  ${(lock / 1000).toFixed(3).padStart(11)}  ${(seq / lock).toFixed(2).padStart(8)}×  ${String(stepsPerClient).padStart(6)}  ${(lock / stepsPerClient).toFixed(2).padStart(17)}  ${worst.toExponential(2).padStart(20)}`,
+    );
+    rows.push({
+      clients: K,
+      sequentialMs: seq,
+      lockstepMs: lock,
+      speedup: seq / lock,
+      sequentialRunsMs: seqMs,
+      lockstepRunsMs: lockMs,
+      lockstepMsPerStep: lock / stepsPerClient,
+      maxRelativeDifference: worst,
+    });
   }
   const result = {
     bench: 'lockstep',

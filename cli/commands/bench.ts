@@ -127,7 +127,6 @@ export const benches: readonly CommandSpec[] = [
     options: {
       out: out('runs/bench-lockstep.json'),
       clients: { help: 'client counts K to time, comma-separated', arg: 'LIST', default: '1,10' },
-      conv: { help: 'lockstep convolutions to time, comma-separated: depthwise, block-diagonal', arg: 'LIST', default: 'depthwise,block-diagonal' },
       epochs: { help: 'local epochs', arg: 'N', kind: 'int', min: 1, max: 1000, default: '5' },
       examples: { help: 'images per client', arg: 'N', kind: 'int', min: 1, max: 100000, unit: 'images', default: '600' },
       batch: { help: 'minibatch size', arg: 'N', kind: 'int', min: 1, max: 65536, unit: 'images', default: '64' },

@@ -3,23 +3,29 @@
  * all of them, instead of one client after another. On a GPU the cost of a step of a small model is the number of
  * dispatches, not the arithmetic, so K clients in lockstep cost about what one costs.
  *
- * How K models become one computation (layer models of `shared/models/layers.ts`):
- * - every parameter is stacked along a new leading client axis: a conv kernel [kh, kw, cin, cout] becomes
- *   [K, kh, kw, cin, cout], a dense kernel [in, out] becomes [K, in, out], a bias [n] becomes [K, n];
- * - before the flatten, activations are [rows, H, W, K·C]: client k owns channels k·C … k·C + C − 1. A
- *   convolution of every client at once is then a depthwise convolution (channel multiplier cout) over the K·cin
- *   channels followed by a sum over each client's cin input channels, or one convolution with a block-diagonal
- *   filter (`LockstepOptions.conv`); max-pooling, ReLU and channel dropout act per channel as they are;
- * - after the flatten, activations are [K, rows, features] and dense layers are batched matrix products;
+ * How K models become one computation (layer models of `shared/models/layers.ts`; the operations are in
+ * lockstep-ops.ts):
+ * - the examples of a step are stacked client-major: [K·R, H, W, C] before the flatten (client k owns rows
+ *   k·R … k·R + R − 1) and [K, R, features] after it, so pooling, ReLU and dropout masks act on the stack as on
+ *   one big batch;
+ * - every parameter is stacked along a new leading client axis: a conv layer's filter and bias become one
+ *   [K, kh·kw·cin + 1, cout] tensor (the bias as the last row), a dense kernel [in, out] becomes [K, in, out], its
+ *   bias [K, out];
+ * - a convolution of every client at once is im2col and one batched matrix product per client; a dense layer is a
+ *   batched matrix product;
  * - the loss is Σ_k loss_k. Clients share no parameter, so the gradient of the sum with respect to client k's slice
  *   of the stacked parameters is the gradient of loss_k alone.
+ * On webgpu the steps use the project's kernels: im2col / col2im and per-client sums (lockstep-kernels.ts), the
+ * conv epilogue (bias folded, channel dropout, pool, ReLU), the segmented cross-entropy (each row's weight carried in
+ * its label row) and the momentum update in place (shared/compute/webgpu/).
  *
  * Each client keeps what makes its training its own: its data and epoch shuffles (the seeds of `trainLocal`), its
  * dropout masks (the same seeded draws as `forward`), its momentum buffers, and its number of steps. A step has
- * the same shape for every client (the minibatch, then the shared set, padded to batchSize + n_s rows): a short
- * last minibatch has padded rows of weight 0, and a client with fewer steps than the others is masked out of the
- * update (its weights and momentum do not move), never truncated. The result equals K calls of `trainLocal` up to
- * float rounding (test/lockstep.test.ts checks 1e-4 against separate trainings on wasm).
+ * the same shape for every client (the minibatch, then the shared set, padded to batchSize + n_s rows): padded rows
+ * have weight 0, and a client with fewer steps than the others is masked out of the update, never truncated: its
+ * rows weigh 0, so its gradient is exactly 0, and its momentum is zeroed when its steps end, so its weights stay.
+ * The result equals K calls of `trainLocal` up to float rounding (test/lockstep.test.ts checks 1e-4 against
+ * separate trainings on wasm).
  *
  * Nothing is read back synchronously, so the trainer runs on WebGPU (whose tensors Node can only read with
  * `await data()`): the per-client losses accumulate on the device and are read once, at the end.
@@ -31,8 +37,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelSpec } from '../models/model.js';
 import { dropoutMaskValues, type Activation, type LayerSpec } from '../models/layers.js';
+import { convEpilogue, fusedEpiloguesAvailable } from '../compute/webgpu/epilogues.js';
+import { fusedCrossEntropyAvailable, segmentedCrossEntropy } from '../compute/webgpu/cross-entropy.js';
+import { sgdMomentumInPlace } from '../compute/webgpu/sgd.js';
+import { webgpuInternals } from '../compute/webgpu/internals.js';
 import { range, type ImageSource } from './batches.js';
 import { epochOrder, type TrainResult } from './sgd.js';
+import { groupedBias, groupedConv } from './lockstep-ops.js';
 
 /** One client of a lockstep group. */
 export interface LockstepClient {
@@ -57,17 +68,7 @@ export interface LockstepOptions {
   momentum: number;
   /** The round's shared set and its weight β in every client's loss (the same set for all, as the coordinator sends it). */
   sharedSet?: { x: Float32Array; labels: Uint8Array; weight: number };
-  /** How the K clients' convolutions run together (default `depthwise`); see `LockstepConv`. */
-  conv?: LockstepConv;
 }
-
-/**
- * `depthwise`: one depthwise convolution (channel multiplier cout) over the K·cin channels, then a sum over each
- * client's cin channels: exactly the clients' arithmetic. `block-diagonal`: one ordinary convolution whose filter
- * is the K filters on the diagonal of a [kh, kw, K·cin, K·cout] block matrix: K times the arithmetic (the zero
- * blocks), in the backends' most optimised kernel.
- */
-export type LockstepConv = 'depthwise' | 'block-diagonal';
 
 /** The outcome for each client, in the order given. */
 export interface LockstepResult {
@@ -93,46 +94,106 @@ export function checkLockstepModel(spec: ModelSpec): void {
   if (!flat) throw new Error(`lockstep training: model "${spec.name}" has no flatten layer`);
 }
 
+/**
+ * How the model's parameters (its `layout`, in layer order) are stacked: a conv layer's filter and bias become one
+ * [K, kh·kw·cin + 1, cout] tensor, every other parameter its own [K, …shape] tensor.
+ */
+interface StackedParam {
+  /** Indices into the model's layout: [filter, bias] for a conv layer, [parameter] otherwise. */
+  layout: number[];
+  /** The stacked tensor's shape without the client axis. */
+  shape: number[];
+}
+
+function stackPlan(spec: ModelSpec): StackedParam[] {
+  const plan: StackedParam[] = [];
+  let p = 0;
+  for (const l of spec.layers) {
+    if (l.kind === 'conv') {
+      const [kh, kw, cin, cout] = spec.layout[p]!.shape as [number, number, number, number];
+      plan.push({ layout: [p, p + 1], shape: [kh * kw * cin + 1, cout] });
+      p += 2;
+    } else if (l.kind === 'dense') {
+      plan.push({ layout: [p], shape: spec.layout[p]!.shape }, { layout: [p + 1], shape: spec.layout[p + 1]!.shape });
+      p += 2;
+    }
+  }
+  return plan;
+}
+
+/** The K clients' weights (flat, the model's layout) as the stacked values of `plan`. */
+function stackWeights(spec: ModelSpec, plan: readonly StackedParam[], weights: readonly Float32Array[]): Float32Array[] {
+  return plan.map((sp) => {
+    const size = sp.shape.reduce((a, d) => a * d, 1);
+    const v = new Float32Array(weights.length * size);
+    weights.forEach((w, k) => {
+      let at = k * size;
+      for (const i of sp.layout) {
+        const e = spec.layout[i]!;
+        v.set(w.subarray(e.offset, e.offset + e.size), at);
+        at += e.size;
+      }
+    });
+    return v;
+  });
+}
+
+/** The inverse of `stackWeights`. */
+function unstackWeights(spec: ModelSpec, plan: readonly StackedParam[], stacked: readonly Float32Array[], K: number): Float32Array[] {
+  const weights = Array.from({ length: K }, () => new Float32Array(spec.numParams));
+  plan.forEach((sp, j) => {
+    const size = sp.shape.reduce((a, d) => a * d, 1);
+    weights.forEach((w, k) => {
+      let at = k * size;
+      for (const i of sp.layout) {
+        const e = spec.layout[i]!;
+        w.set(stacked[j]!.subarray(at, at + e.size), e.offset);
+        at += e.size;
+      }
+    });
+  });
+  return weights;
+}
+
 /** The per-client dropout multipliers of one step, laid out for the lockstep forward pass. */
 interface StepMasks {
-  /** One per dropout layer, in layer order: [R, 1, 1, K·C] (channel dropout) or [K, R, U] (dropout). */
+  /** One per dropout layer, in layer order: [K·R, C] (channel dropout) or [K, R, U] (dropout). */
   tensors: tf.Tensor[];
 }
 
 /**
- * Logits [K, R, classes] of the K stacked models on input [R, H, W, K·C0]. `masks` (training only) are the
- * dropout multipliers of the step, in layer order.
+ * Logits [K, R, classes] of the K stacked models (parameters as `stackPlan` stacks them) on input
+ * [K·R, H, W, C0], client-major. `masks` (training only) are the dropout multipliers of the step, in layer order.
  */
-export function lockstepLogits(layers: readonly LayerSpec[], params: readonly tf.Tensor[], x: tf.Tensor4D, K: number, masks?: StepMasks, conv: LockstepConv = 'depthwise'): tf.Tensor3D {
+export function lockstepLogits(layers: readonly LayerSpec[], params: readonly tf.Tensor[], x: tf.Tensor4D, K: number, masks?: StepMasks): tf.Tensor3D {
   let h: tf.Tensor = x;
-  let c = x.shape[3] / K;
   let p = 0;
   let dropIndex = 0;
-  const rows = x.shape[0];
+  const n = x.shape[0];
+  const R = n / K;
+  const fuse = fusedEpiloguesAvailable();
   const act = (t: tf.Tensor, a: Activation | undefined): tf.Tensor => (a === 'relu' ? tf.relu(t) : a === 'tanh' ? tf.tanh(t) : t);
-  for (const l of layers) {
+  const maskOf = (l: LayerSpec): tf.Tensor | undefined => {
+    const m = masks !== undefined && 'rate' in l && l.rate > 0 ? masks.tensors[dropIndex] : undefined;
+    dropIndex++;
+    return m;
+  };
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i]!;
     switch (l.kind) {
       case 'conv': {
-        const w = params[p]!; // [K, kh, kw, cin, cout]
-        const [, kh, kw, cin, cout] = w.shape as [number, number, number, number, number];
-        const perClient = tf.transpose(w, [1, 2, 0, 3, 4]); // [kh, kw, K, cin, cout]
-        let y: tf.Tensor;
-        if (conv === 'block-diagonal') {
-          // One ordinary convolution with a block-diagonal filter: client k's inputs reach only client k's outputs.
-          const eye = tf.reshape(tf.eye(K), [1, 1, K, 1, K, 1]);
-          const filter = tf.reshape(tf.mul(tf.reshape(perClient, [kh, kw, K, cin, 1, cout]), eye), [kh, kw, K * cin, K * cout]) as tf.Tensor4D;
-          y = tf.conv2d(h as tf.Tensor4D, filter, 1, 'valid');
+        const w = params[p++] as tf.Tensor3D;
+        const z = groupedConv(h as tf.Tensor4D, w, l.kernel, l.kernel, h !== x);
+        // conv → [channel-dropout] → maxpool → relu: one fused kernel on webgpu, as in `forward`.
+        const dropout = layers[i + 1]?.kind === 'channel-dropout' ? layers[i + 1]! : undefined;
+        const pool = layers[i + (dropout ? 2 : 1)];
+        if (fuse && l.activation === undefined && pool?.kind === 'maxpool' && layers[i + (dropout ? 3 : 2)]?.kind === 'relu') {
+          const mask = dropout !== undefined ? maskOf(dropout) : undefined;
+          h = convEpilogue(z, undefined, mask as tf.Tensor2D | undefined, pool.size);
+          i += dropout ? 3 : 2;
         } else {
-          const filter = tf.reshape(perClient, [kh, kw, K * cin, cout]) as tf.Tensor4D;
-          y = tf.depthwiseConv2d(h as tf.Tensor4D, filter, 1, 'valid');
-          const [, oh, ow] = y.shape as [number, number, number, number];
-          if (cin > 1) y = tf.sum(tf.reshape(y, [rows, oh, ow, K, cin, cout]), 4);
+          h = act(z, l.activation);
         }
-        const [, oh, ow] = y.shape as [number, number, number, number];
-        y = tf.add(tf.reshape(y, [rows, oh, ow, K * cout]), tf.reshape(params[p + 1]!, [K * cout]));
-        h = act(y, l.activation);
-        c = cout;
-        p += 2;
         break;
       }
       case 'maxpool':
@@ -144,20 +205,34 @@ export function lockstepLogits(layers: readonly LayerSpec[], params: readonly tf
       case 'tanh':
         h = tf.tanh(h);
         break;
-      case 'flatten': {
-        const [, hh, ww] = h.shape as [number, number, number, number];
-        h = tf.reshape(tf.transpose(tf.reshape(h, [rows, hh, ww, K, c]), [3, 0, 1, 2, 4]), [K, rows, hh * ww * c]);
+      case 'flatten':
+        h = tf.reshape(h, [K, R, -1]);
+        break;
+      case 'dense': {
+        const z = tf.matMul(h as tf.Tensor3D, params[p] as tf.Tensor3D) as tf.Tensor3D;
+        const b = params[p + 1] as tf.Tensor2D;
+        p += 2;
+        const dropout = layers[i + 1]?.kind === 'dropout' ? layers[i + 1]! : undefined;
+        if (l.activation === 'tanh') {
+          h = tf.tanh(groupedBias(z, b, undefined, false));
+        } else {
+          // dense(relu or none) → [dropout]: one kernel on webgpu.
+          const mask = dropout !== undefined ? maskOf(dropout) : undefined;
+          h = groupedBias(z, b, mask as tf.Tensor3D | undefined, l.activation === 'relu');
+          if (dropout !== undefined) i++;
+        }
         break;
       }
-      case 'dense':
-        h = act(tf.add(tf.matMul(h as tf.Tensor3D, params[p] as tf.Tensor3D), tf.expandDims(params[p + 1]!, 1)), l.activation);
-        p += 2;
+      case 'dropout': {
+        const m = maskOf(l);
+        if (m !== undefined) h = tf.mul(h, m);
         break;
-      case 'dropout':
-      case 'channel-dropout':
-        if (masks !== undefined && l.rate > 0) h = tf.mul(h, masks.tensors[dropIndex]!);
-        dropIndex++;
+      }
+      case 'channel-dropout': {
+        const m = maskOf(l);
+        if (m !== undefined) h = tf.mul(h, tf.reshape(m, [n, 1, 1, m.shape[1]!]));
         break;
+      }
     }
   }
   return h as tf.Tensor3D;
@@ -180,6 +255,11 @@ function schedule(count: number, seed: number, epochs: number, batchSize: number
     for (let start = 0; start < order.length; start += batchSize) steps.push({ epoch: e, start, end: Math.min(start + batchSize, order.length) });
   }
   return { steps, orders };
+}
+
+/** A float32 tensor of `values`, uploaded without a staging buffer on webgpu. */
+function upload(values: Float32Array, shape: number[]): tf.Tensor {
+  return webgpuInternals()?.upload(values, shape) ?? tf.tensor(values, shape);
 }
 
 /**
@@ -209,7 +289,7 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
   const R = B + ns;
 
   // Every image any client will see, uploaded once: row 0 is zeros (padding), then the shared set, then each
-  // client's rows; a step only uploads row numbers.
+  // client's rows; a step only uploads row numbers and its weighted labels.
   const plans = clients.map((cl) => schedule(cl.indices.length, cl.seed, o.epochs, B));
   const base: number[] = [];
   let total = 1 + ns;
@@ -231,34 +311,39 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
     }
   });
   const table = tf.tensor2d(images, [total, d]);
-  const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classes).toFloat() as tf.Tensor2D); // row 0: zeros (label −1)
   // Stacked parameters and momentum buffers.
-  const params = spec.layout.map((e) => {
-    const v = new Float32Array(K * e.size);
-    clients.forEach((cl, k) => v.set(cl.weights.subarray(e.offset, e.offset + e.size), k * e.size));
-    const init = tf.tensor(v, [K, ...e.shape]);
+  const plan = stackPlan(spec);
+  const params = stackWeights(
+    spec,
+    plan,
+    clients.map((cl) => cl.weights),
+  ).map((v, j) => {
+    const init = tf.tensor(v, [K, ...plan[j]!.shape]);
     try {
-      return tf.variable(init, true, `lockstep/${e.name}`);
+      return tf.variable(init, true, `lockstep/${j}`);
     } finally {
       init.dispose();
     }
   });
-  const velocity: tf.Tensor[] = params.map((p) => tf.zerosLike(p));
+  let velocity: tf.Tensor[] = params.map((p) => tf.zerosLike(p));
   const lossSum = tf.tidy(() => tf.variable(tf.zeros([K]), false));
   const lossCount = new Float64Array(K);
-  const lr = tf.scalar(o.lr);
-  const mu = tf.scalar(o.momentum);
   const dropLayers = spec.layers.filter((l): l is Extract<LayerSpec, { kind: 'dropout' | 'channel-dropout' }> => l.kind === 'dropout' || l.kind === 'channel-dropout');
   const steps = Math.max(...plans.map((pl) => pl.steps.length));
   const counters = new Int32Array(K);
+  const fusedLoss = fusedCrossEntropyAvailable();
+  let wasActive = K;
   try {
     for (let s = 0; s < steps; s++) {
       const rowIdx = new Int32Array(K * R); // 0: the zero row
-      const weights = new Float32Array(K * R);
+      // Row r of client k: its one-hot label times its weight in the loss (1/n for the minibatch, β/n_s for the
+      // shared set, 0 for padding), so Σ_rows CE(softmax(z_r), y_r) is Σ_k loss_k.
+      const weightedLabels = new Float32Array(K * R * classes);
       const active = new Float32Array(K);
       const lastEpoch = new Float32Array(K);
       const rowsOf = new Int32Array(K);
       const seeds: number[] = [];
+      let anyLast = false;
       clients.forEach((cl, k) => {
         const st = plans[k]!.steps[s];
         if (st === undefined) return;
@@ -266,50 +351,53 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
         const n = st.end - st.start;
         rowsOf[k] = n + ns;
         const order = plans[k]!.orders[st.epoch]!;
-        for (let i = 0; i < n; i++) {
-          rowIdx[k * R + i] = base[k]! + order[st.start + i]!;
-          weights[k * R + i] = 1 / n;
-        }
-        for (let i = 0; i < ns; i++) {
-          rowIdx[k * R + n + i] = 1 + i;
-          weights[k * R + n + i] = o.sharedSet!.weight / ns;
-        }
+        const put = (i: number, row: number, weight: number): void => {
+          rowIdx[k * R + i] = row;
+          weightedLabels[(k * R + i) * classes + labels[row]!] = weight;
+        };
+        for (let i = 0; i < n; i++) put(i, base[k]! + order[st.start + i]!, 1 / n);
+        for (let i = 0; i < ns; i++) put(n + i, 1 + i, o.sharedSet!.weight / ns);
         if (st.epoch === o.epochs - 1) {
           lastEpoch[k] = 1;
           lossCount[k]!++;
+          anyLast = true;
         }
         // trainLocal's dropout seed of the client's own step counter.
         seeds[k] = (cl.seed * 1000003 + counters[k]! * 7919) >>> 0;
         counters[k]!++;
       });
-      const masks = buildMasks(dropLayers, spec, clients.length, R, rowsOf, active, seeds);
+      const nowActive = active.reduce((a, v) => a + v, 0);
+      if (nowActive < wasActive) {
+        // Clients whose steps ended: zero their momentum, so that their zero gradients leave their weights be.
+        const old = velocity;
+        velocity = tf.tidy(() => old.map((v) => tf.mul(v, tf.reshape(tf.tensor1d(active), [K, ...new Array<number>(v.rank - 1).fill(1)]))));
+        for (const v of old) v.dispose();
+        wasActive = nowActive;
+      }
+      const masks = buildMasks(dropLayers, spec, K, R, rowsOf, active, seeds);
       const stepTensors = tf.tidy(() => {
-        const idx = tf.tensor1d(rowIdx, 'int32');
-        // [K·R, d] → [K, R, H, W, C0] → [R, H, W, K, C0] → [R, H, W, K·C0]
-        const x = tf.reshape(tf.transpose(tf.reshape(tf.gather(table, idx), [K, R, H, W, C0]), [1, 2, 3, 0, 4]), [R, H, W, K * C0]) as tf.Tensor4D;
-        const y = tf.reshape(tf.gather(oneHot, idx), [K, R, classes]) as tf.Tensor3D;
-        return { x, y, w: tf.tensor2d(weights, [K, R]), a: tf.tensor1d(active), last: tf.tensor1d(lastEpoch) };
+        const x = tf.reshape(tf.gather(table, tf.tensor1d(rowIdx, 'int32')), [K * R, H, W, C0]) as tf.Tensor4D;
+        return { x, y: upload(weightedLabels, [K * R, classes]) as tf.Tensor2D, last: tf.tensor1d(lastEpoch) };
       });
       try {
         tf.tidy(() => {
           const { value, grads } = tf.variableGrads(() => {
-            const logits = lockstepLogits(spec.layers, params, stepTensors.x, K, masks, o.conv);
-            const ce = tf.neg(tf.sum(tf.mul(stepTensors.y, tf.logSoftmax(logits)), 2)); // [K, R]
-            const perClient = tf.sum(tf.mul(stepTensors.w, ce), 1); // [K]
-            lossSum.assign(tf.add(lossSum, tf.mul(perClient, stepTensors.last)));
-            return tf.sum(perClient) as tf.Scalar;
+            const logits = tf.reshape(lockstepLogits(spec.layers, params, stepTensors.x, K, masks), [K * R, classes]) as tf.Tensor2D;
+            // Per-client losses only where some client is in its last epoch (trainLocal's meanLoss).
+            const perRow = (): tf.Tensor => tf.sum(tf.mul(stepTensors.y, tf.neg(tf.logSoftmax(logits))), 1);
+            if (anyLast) lossSum.assign(tf.add(lossSum, tf.mul(tf.sum(tf.reshape(perRow(), [K, R]), 1), stepTensors.last)));
+            if (fusedLoss) return segmentedCrossEntropy(logits, stepTensors.y, [{ rows: K * R, weight: 1 }], { gradientOnly: true });
+            return tf.sum(perRow()) as tf.Scalar;
           }, params);
           value.dispose();
+          const gradList = params.map((p) => grads[p.name]!);
+          if (sgdMomentumInPlace(params, gradList, velocity, o.lr, o.momentum)) return;
+          // v ← μv + g, w ← w − v·lr: trainLocal's operations, in its order.
           params.forEach((p, i) => {
-            const g = grads[p.name]!;
-            const a = tf.reshape(stepTensors.a, [K, ...new Array<number>(p.rank - 1).fill(1)]);
-            // v ← μv + g, w ← w − v·lr (trainLocal's operations, in its order) for active clients (a = 1, so the
-            // product is exact); an idle client's weights stay (a = 0). Its momentum may drift: a client's steps are a
-            // prefix of the lockstep steps, so an idle client never steps again and its momentum is never used.
-            const v = tf.add(tf.mul(velocity[i]!, mu), g);
+            const v = tf.add(tf.mul(velocity[i]!, o.momentum), gradList[i]!);
             velocity[i]!.dispose();
             velocity[i] = tf.keep(v);
-            p.assign(tf.sub(p, tf.mul(tf.mul(v, lr), a)));
+            p.assign(tf.sub(p, tf.mul(v, o.lr)));
           });
         });
       } finally {
@@ -319,21 +407,18 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
     }
     const flat = await Promise.all(params.map((p) => p.data() as Promise<Float32Array>));
     const losses = (await lossSum.data()) as Float32Array;
-    const weights = clients.map(() => new Float32Array(spec.numParams));
-    spec.layout.forEach((e, i) => {
-      weights.forEach((w, k) => w.set(flat[i]!.subarray(k * e.size, (k + 1) * e.size), e.offset));
-    });
+    const weights = unstackWeights(spec, plan, flat, K);
     const results = clients.map((cl, k): TrainResult => ({ steps: plans[k]!.steps.length, examples: cl.indices.length * o.epochs, meanLoss: losses[k]! / Math.max(1, lossCount[k]!) }));
     return { weights, results, steps };
   } finally {
-    for (const t of [...params, ...velocity, lossSum, lr, mu, table, oneHot]) t.dispose();
+    for (const t of [...params, ...velocity, lossSum, table]) t.dispose();
   }
 }
 
 /**
  * The step's dropout multipliers: client k's mask for dropout layer j is `forward`'s draw for its own rows
- * (dropoutMaskValues with seed + 7919·j over [rows_k, …]), placed in the lockstep layout; padded rows and idle
- * clients get 0.
+ * (dropoutMaskValues with seed + 7919·j over [rows_k, …]), placed at its rows k·R …; padded rows and idle clients
+ * get 0.
  */
 function buildMasks(
   dropLayers: readonly Extract<LayerSpec, { kind: 'dropout' | 'channel-dropout' }>[],
@@ -354,16 +439,9 @@ function buildMasks(
       if (active[k] === 0 || l.rate === 0) continue;
       const rows = rowsOf[k]!;
       const shape = l.kind === 'channel-dropout' ? [rows, 1, 1, width] : [rows, width];
-      const m = dropoutMaskValues(shape, l.rate, seeds[k]! + 7919 * j);
-      if (l.kind === 'channel-dropout') {
-        // [R, 1, 1, K·C]: row r, channel k·C + c.
-        for (let r = 0; r < rows; r++) values.set(m.subarray(r * width, (r + 1) * width), r * K * width + k * width);
-      } else {
-        // [K, R, U]
-        values.set(m, k * R * width);
-      }
+      values.set(dropoutMaskValues(shape, l.rate, seeds[k]! + 7919 * j), k * R * width);
     }
-    tensors.push(l.kind === 'channel-dropout' ? tf.tensor4d(values, [R, 1, 1, K * width]) : tf.tensor3d(values, [K, R, width]));
+    tensors.push(upload(values, l.kind === 'channel-dropout' ? [K * R, width] : [K, R, width]));
   });
   return { tensors };
 }
