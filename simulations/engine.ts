@@ -32,7 +32,8 @@ import type { ClientSession } from '../client/session.js';
 import { parseRoundEnd } from '../shared/protocol/schemas.js';
 import type { RoundEnd } from '../shared/protocol/events.js';
 import { messageOf } from '../shared/errors/catalogue.js';
-import { SimulationPool, type PoolEvaluation } from './pool/pool.js';
+import { SimulationPool, type PoolEvaluation, type SimulationPoolOptions } from './pool/pool.js';
+import { checkLockstepModel } from '../shared/train/lockstep.js';
 import { CorruptionPlan, type WithheldReply } from './corruption-plan.js';
 import { HonestOracle } from './honest-oracle.js';
 import { AdaptiveAdversary, dataPoisonOf, needsHonestUpdates, type AdaptiveRecord } from './behaviors/index.js';
@@ -71,6 +72,17 @@ export interface SimulationOptions {
   deadlines?: Deadlines;
   /** Evaluate on the GPU (a WebGPU worker); default: where a Vulkan loader and GPU driver are present. */
   gpuEval?: boolean;
+  /**
+   * Where the virtual clients train (default: the scenario's `trainDevice`, else `RFL_TRAIN_DEVICE`, else 'auto').
+   * 'gpu': the tasks lockstep training covers (layer models; plain local SGD with the shared-set term: fedavg,
+   * fedavg-ds, fed-bias, fed-variance, fed-bva) go to a WebGPU worker, where the clients of a round train together
+   * (shared/train/lockstep.ts); adversarial training and poisoned data stay on the CPU workers. 'auto': 'gpu' where a
+   * Vulkan loader and GPU driver are present and the model is a layer model, else 'cpu'. Where 'gpu' cannot be
+   * had, the run trains on the CPU and says why (`trainFallback`).
+   */
+  trainDevice?: TrainDeviceChoice;
+  /** Lockstep grouping (SimulationPoolOptions.lockstep; tests inject the clock). */
+  lockstep?: SimulationPoolOptions['lockstep'];
   /**
    * Continue the run in `runDir` from its last completed round (see `resumableRun`); the directory must hold the
    * same scenario. Without it, `runDir` must be empty or absent.
@@ -163,6 +175,14 @@ export interface SimulationResult {
   /** Where the evaluations ran (a GPU worker, or the CPU workers), and why the GPU was given up if it was. */
   evalDevice: 'gpu' | 'cpu';
   gpuFallback?: string;
+  /**
+   * Where the clients' training ran: 'gpu' when the GPU worker trained client updates in lockstep (`lockstep`
+   * counts them and their groups; ineligible tasks still trained on the CPU), else 'cpu'; `trainFallback` says why a
+   * GPU asked for was not used or given up.
+   */
+  trainDevice: 'gpu' | 'cpu';
+  lockstep?: { groups: number; clients: number };
+  trainFallback?: string;
   /** Processes the run took when it was stopped and resumed (absent: one). `wallMs` sums their time. */
   parts?: number;
   /** Mean per-round split over the rounds (ms) and client updates per second. */
@@ -208,12 +228,18 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
   const parts = partition(data.train.labels, cfg.partition, cfg.numClients, cfg.seed, sharedIdx);
   const ids = parts.map((_, k) => clientIdOf(k));
   const gpuEval = opts.gpuEval ?? vulkanMissing() === undefined;
+  const spec = modelSpec(cfg.model, [data.train.height, data.train.width, data.train.channels], data.train.numClasses);
+  const train = resolveTrainDevice(opts.trainDevice ?? scenario.trainDevice ?? trainDeviceFromEnv() ?? 'auto', () => checkLockstepModel(spec));
+  if (train.device === 'gpu') log('training: the clients lockstep training covers train together on the GPU worker (webgpu); the others on the CPU workers');
+  else if (train.why !== undefined) log(`training on the CPU workers: ${train.why}`);
   const modelModule = modelModuleOf(cfg.model);
   const pool = new SimulationPool({
     train: data.train,
     test: data.test,
     parts,
     gpuEval,
+    trainDevice: train.device,
+    ...(opts.lockstep !== undefined ? { lockstep: opts.lockstep } : {}),
     ...((opts.workers ?? scenario.workers) ? { workers: opts.workers ?? scenario.workers } : {}),
     ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
     ...(scenario.extensions !== undefined ? { extensions: scenario.extensions } : {}),
@@ -451,7 +477,10 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
     const finalEval = { ...last, ...extra };
     const evalDevice = pool.evalDevice;
     const gpuFallback = pool.gpuFallbackReason;
-    if (gpuFallback !== undefined) log(`GPU evaluation worker failed (${gpuFallback}); evaluated on the CPU workers`);
+    if (gpuFallback !== undefined) log(`GPU worker failed (${gpuFallback}); evaluated${train.device === 'gpu' ? ' and trained' : ''} on the CPU workers from then on`);
+    const lockstep = { ...pool.lockstep };
+    if (train.device === 'gpu') log(`the GPU worker trained ${lockstep.clients} client updates in ${lockstep.groups} lockstep groups`);
+    const trainFallback = train.why ?? (train.device === 'gpu' && pool.trainDevice === 'cpu' ? gpuFallback : undefined);
     await pool.close();
     const { asr, ...accuracy } = finalEval;
     const mean = (f: (r: SimRoundRecord) => number): number => (records.length === 0 ? 0 : records.reduce((a, r) => a + f(r), 0) / records.length);
@@ -475,6 +504,9 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       },
       evalDevice,
       ...(gpuFallback !== undefined ? { gpuFallback } : {}),
+      trainDevice: lockstep.clients > 0 ? 'gpu' : 'cpu',
+      ...(lockstep.clients > 0 ? { lockstep } : {}),
+      ...(trainFallback !== undefined ? { trainFallback } : {}),
       timing: {
         roundMs: mean((r) => r.ms.round),
         trainMs: mean((r) => r.ms.train),
@@ -529,4 +561,32 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       await pool.close();
     }
   }
+}
+
+/** Where clients train: a device, or 'auto' (see `SimulationOptions.trainDevice`). */
+export type TrainDeviceChoice = 'auto' | 'gpu' | 'cpu';
+
+/** `RFL_TRAIN_DEVICE`, when set (an invalid value is an error, not ignored). */
+function trainDeviceFromEnv(): TrainDeviceChoice | undefined {
+  const v = process.env['RFL_TRAIN_DEVICE'];
+  if (v === undefined || v === '') return undefined;
+  if (v !== 'auto' && v !== 'gpu' && v !== 'cpu') throw new Error(`RFL_TRAIN_DEVICE=${v}: expected auto, gpu or cpu`);
+  return v;
+}
+
+/**
+ * The device the clients train on, and why not the GPU where it was asked for (explicitly: 'gpu') or would have
+ * been chosen ('auto' says nothing when there is simply no GPU). `checkModel` throws where lockstep training
+ * cannot run the model.
+ */
+export function resolveTrainDevice(choice: TrainDeviceChoice, checkModel: () => void): { device: 'gpu' | 'cpu'; why?: string } {
+  if (choice === 'cpu') return { device: 'cpu' };
+  const missing = vulkanMissing();
+  if (missing !== undefined) return choice === 'gpu' ? { device: 'cpu', why: `no GPU for training (${missing})` } : { device: 'cpu' };
+  try {
+    checkModel();
+  } catch (err) {
+    return { device: 'cpu', why: (err as Error).message };
+  }
+  return { device: 'gpu' };
 }

@@ -59,6 +59,7 @@ const ScenarioSchema = z
       .strict()
       .default({}),
     workers: z.number().int().positive().optional(),
+    trainDevice: z.enum(['auto', 'gpu', 'cpu']).optional(),
     extensions: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
   })
   .passthrough();
@@ -81,6 +82,8 @@ export interface Scenario {
   corrupted?: CorruptionSpec;
   timeoutsMs: Partial<typeof DEFAULT_TIMEOUTS_MS>;
   workers?: number;
+  /** Where the virtual clients train: 'auto' (the GPU where present), 'gpu' or 'cpu' (SimulationOptions.trainDevice). */
+  trainDevice?: 'auto' | 'gpu' | 'cpu';
   /**
    * JavaScript modules (paths relative to the current directory) imported before the run, in the main thread
    * and in every worker, to register models, datasets and behaviours (simulations/extensions.ts).
@@ -88,7 +91,7 @@ export interface Scenario {
   extensions?: string[];
 }
 
-const OWN_FIELDS = new Set(['name', 'description', 'preset', 'dataset', 'dataDir', 'secure', 'secagg', 'aggregation', 'corrupted', 'timeoutsMs', 'workers', 'extensions']);
+const OWN_FIELDS = new Set(['name', 'description', 'preset', 'dataset', 'dataDir', 'secure', 'secagg', 'aggregation', 'corrupted', 'timeoutsMs', 'workers', 'trainDevice', 'extensions']);
 
 /** Reads a scenario file (`.json`, `.yaml` or `.yml`) and validates it after applying `overrides`. */
 export function loadScenario(file: string, overrides: readonly string[] = []): Scenario {
@@ -261,6 +264,7 @@ export function resolveScenario(raw: unknown): Scenario {
     ...(corrupted !== undefined ? { corrupted } : {}),
     timeoutsMs: p.timeoutsMs as Scenario['timeoutsMs'],
     ...(p.workers !== undefined ? { workers: p.workers } : {}),
+    ...(p.trainDevice !== undefined ? { trainDevice: p.trainDevice } : {}),
     ...(extensions.length > 0 ? { extensions } : {}),
   };
 }

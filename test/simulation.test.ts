@@ -107,6 +107,27 @@ describe('simulation engine', function () {
     }
   });
 
+  it('training asked of a GPU that cannot start falls back to the CPU workers with the same weights', async function () {
+    if (vulkanMissing() === undefined) this.skip(); // a machine with a GPU driver would really use it
+    const parts = partition(data.train.labels, { kind: 'iid' }, 3, 1);
+    const cpu = new SimulationPool({ train: data.train, test: data.test, parts, workers: 1, backend: 'wasm' });
+    const gpu = new SimulationPool({ train: data.train, test: data.test, parts, workers: 1, backend: 'wasm', trainDevice: 'gpu', lockstep: { windowMs: 0 } });
+    try {
+      expect(gpu.trainDevice).to.equal('gpu');
+      const spec = modelSpec('cnn-mnist');
+      const weights = initialWeights(spec, 3);
+      const task = (client: number) => ({ client, model: 'cnn-mnist', weights, train: { epochs: 1, batchSize: 32, lr: 0.05, momentum: 0.9, seed: 70 + client, sharedLossWeight: 1 } });
+      const viaGpu = await Promise.all([0, 1, 2].map((k) => gpu.train(task(k))));
+      expect(gpu.trainDevice).to.equal('cpu');
+      expect(gpu.gpuFallbackReason).to.match(/Vulkan/);
+      expect(gpu.lockstep).to.deep.equal({ groups: 0, clients: 0 });
+      const viaCpu = await Promise.all([0, 1, 2].map((k) => cpu.train(task(k))));
+      viaGpu.forEach((r, k) => expect(Buffer.from(r.weights.buffer).equals(Buffer.from(viaCpu[k]!.weights.buffer)), `client ${k}`).to.equal(true));
+    } finally {
+      await Promise.all([cpu.close(), gpu.close()]);
+    }
+  });
+
   it('runs a seeded secure fed-bva scenario repeatably and writes the run directory', async () => {
     const a = await simulate({ method: 'fed-bva' });
     const b = await simulate({ method: 'fed-bva' });

@@ -41,7 +41,14 @@ export function col2im(dpatches: tf.Tensor2D, g: PatchGeometry): tf.Tensor4D {
     for (let i = 0; i < g.kh; i++)
       for (let j = 0; j < g.kw; j++) {
         const part = tf.slice(d, [0, 0, 0, (i * g.kw + j) * g.cin], [g.n, oh, ow, g.cin]) as tf.Tensor4D;
-        parts.push(tf.pad(part, [[0, 0], [i, g.kh - 1 - i], [j, g.kw - 1 - j], [0, 0]]));
+        parts.push(
+          tf.pad(part, [
+            [0, 0],
+            [i, g.kh - 1 - i],
+            [j, g.kw - 1 - j],
+            [0, 0],
+          ]),
+        );
       }
     return tf.addN(parts);
   });

@@ -22,7 +22,8 @@ import { Piscina } from 'piscina';
 import { sharedHandle, type Dataset } from '../../shared/data/dataset.js';
 import { SYNC_KINDS, withSeed, type AttackSpec } from '../../shared/attacks/robust-accuracy.js';
 import { ActivityClock } from './activity.js';
-import type { BvaResult, BvaTask, EvalResult, EvalTask, HeldState, PoolInit, PoolSim, PoolTask, TrainResult, TrainTask, WorkerState } from './tasks.js';
+import { LockstepBatcher, lockstepEligible } from './lockstep-batcher.js';
+import type { BvaResult, BvaTask, EvalResult, EvalTask, HeldState, LockstepTrainResult, PoolInit, PoolSim, PoolTask, TrainResult, TrainTask, WorkerState } from './tasks.js';
 
 /** Options of a `SimulationPool`. */
 export interface SimulationPoolOptions {
@@ -39,6 +40,14 @@ export interface SimulationPoolOptions {
    * If it cannot start, evaluations fall back to the CPU workers (see `evalDevice`).
    */
   gpuEval?: boolean;
+  /**
+   * Where clients train: 'gpu' sends every task lockstep training covers (plain SGD with the shared-set term, no
+   * data poisoning) to the GPU worker in lockstep groups (lockstep-batcher.ts); the rest, and all of them should the
+   * GPU worker fail, train on the CPU workers (see `trainDevice`). Default 'cpu'.
+   */
+  trainDevice?: 'gpu' | 'cpu';
+  /** Lockstep grouping on the GPU (lockstep-batcher.ts): quiet time in ms, most clients per group, the clock (tests). */
+  lockstep?: { windowMs?: number; maxClients?: number; schedule?: (fn: () => void, ms: number) => () => void };
   /** Extension modules every worker imports at start (simulations/extensions.ts); paths from the current directory. */
   extensions?: readonly string[];
   /** Model modules every worker registers at start (`loadModelModule`); paths from the current directory. */
@@ -258,6 +267,12 @@ export class SimulationPool {
   evalDevice: 'gpu' | 'cpu' = 'cpu';
   /** Why the GPU evaluation worker was given up, if it was. */
   gpuFallbackReason: string | undefined;
+  /** Where eligible training tasks go: 'gpu' while the GPU worker trains them in lockstep, else 'cpu'. */
+  trainDevice: 'gpu' | 'cpu' = 'cpu';
+  /** Training tasks the GPU worker ran in lockstep, and in how many groups. */
+  readonly lockstep = { groups: 0, clients: 0 };
+  private readonly batcher: LockstepBatcher<TrainResult> | undefined;
+  private readonly evalOnGpu: boolean;
 
   constructor(opts: SimulationPoolOptions) {
     this.workers = opts.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
@@ -285,12 +300,18 @@ export class SimulationPool {
       ...(opts.modelModules !== undefined && opts.modelModules.length > 0 ? { modelModules: opts.modelModules.map((m) => path.resolve(m)) } : {}),
     };
     this.reuse = poolReuseEnabled();
-    const { threads, reused } = acquire(this.workers, init, opts.gpuEval === true, this.reuse);
+    const trainOnGpu = opts.trainDevice === 'gpu';
+    this.evalOnGpu = opts.gpuEval === true;
+    const { threads, reused } = acquire(this.workers, init, this.evalOnGpu || trainOnGpu, this.reuse);
     this.threads = threads;
     this.reused = reused;
     if (threads.gpu !== undefined) {
       this.gpu = threads.gpu;
-      this.evalDevice = 'gpu';
+      if (this.evalOnGpu) this.evalDevice = 'gpu';
+      if (trainOnGpu) {
+        this.trainDevice = 'gpu';
+        this.batcher = new LockstepBatcher<TrainResult>({ run: (tasks) => this.trainGroup(tasks), ...(opts.lockstep ?? {}) });
+      }
       threads.onGpuError = (gpu, err) => this.dropGpu(gpu, err);
     }
   }
@@ -300,9 +321,40 @@ export class SimulationPool {
     return this.threads.piscina.threads.map((w) => w.threadId);
   }
 
-  /** Local training of one client. */
-  train(task: Omit<TrainTask, 'kind'>): Promise<TrainResult> {
-    return this.timed(this.clocks.train, { kind: 'train', ...task });
+  /**
+   * Local training of one client: in a lockstep group on the GPU worker where `trainDevice` is 'gpu' and lockstep
+   * covers the task, else on the CPU workers. A group the GPU worker fails is trained on the CPU workers, and the
+   * GPU is given up (`gpuFallbackReason`).
+   */
+  async train(task: Omit<TrainTask, 'kind'>): Promise<TrainResult> {
+    const full: TrainTask = { kind: 'train', ...task };
+    if (this.trainDevice !== 'gpu' || this.batcher === undefined || !lockstepEligible(full)) return this.timed(this.clocks.train, full);
+    const done = this.clocks.train.begin();
+    try {
+      return await this.batcher.add(full);
+    } catch (err) {
+      if (this.gpu !== undefined) this.dropGpu(this.gpu, err as Error);
+      return this.timed(this.clocks.train, full);
+    } finally {
+      done();
+    }
+  }
+
+  /** One lockstep group on the GPU worker: the tasks share model, options and shared set (lockstep-batcher.ts). */
+  private async trainGroup(tasks: TrainTask[]): Promise<TrainResult[]> {
+    const gpu = this.gpu;
+    if (gpu === undefined) throw new Error(this.gpuFallbackReason ?? 'the GPU worker was given up');
+    const first = tasks[0]!;
+    const r = await this.post<LockstepTrainResult>(gpu, {
+      kind: 'train-lockstep',
+      model: first.model,
+      clients: tasks.map((t) => ({ client: t.client, seed: t.train.seed, weights: t.weights })),
+      ...(first.sharedSet !== undefined ? { sharedSet: first.sharedSet } : {}),
+      train: first.train,
+    });
+    this.lockstep.groups++;
+    this.lockstep.clients += tasks.length;
+    return r.results;
   }
 
   /** A client's Decent_BVA contribution from its trained weights. */
@@ -420,12 +472,14 @@ export class SimulationPool {
     await Promise.all(runs);
   }
 
-  /** Gives up the GPU worker (once), recording why; evaluations go to the CPU workers from then on. */
+  /** Gives up the GPU worker (once), recording why; evaluations and training go to the CPU workers from then on. */
   private dropGpu(gpu: Piscina, err: Error): void {
     if (this.gpu !== gpu) return;
     this.gpu = undefined;
     this.threads.broken = true;
     this.evalDevice = 'cpu';
+    this.trainDevice = 'cpu';
+    this.batcher?.flush();
     this.gpuFallbackReason = err.message;
     void gpu.destroy().catch(() => undefined);
   }
@@ -452,7 +506,7 @@ export class SimulationPool {
 
   /** An evaluation task on the GPU worker, or on the CPU workers once the GPU worker has failed. */
   private async evalTask(task: EvalTask): Promise<EvalResult> {
-    const gpu = this.gpu;
+    const gpu = this.evalOnGpu ? this.gpu : undefined;
     if (gpu !== undefined) {
       const done = this.clocks.eval.begin();
       try {

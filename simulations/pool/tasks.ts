@@ -93,6 +93,25 @@ export interface TrainResult {
   ms: number;
 }
 
+/**
+ * Local training of several clients of one round together, in lockstep on the GPU worker (lockstep-batcher.ts):
+ * the same model, options and shared set; each client its own data, seed and starting weights.
+ */
+export interface LockstepTrainTask {
+  kind: 'train-lockstep';
+  model: string;
+  clients: { client: number; seed: number; weights: Float32Array }[];
+  sharedSet?: { x: Float32Array; labels: Uint8Array };
+  /** The options every client shares (their `seed` is each client's own, in `clients`). */
+  train: TrainSpec;
+}
+
+/** The outcome of a `LockstepTrainTask`: one `TrainResult` per client, in order (`ms` is the group's). */
+export interface LockstepTrainResult {
+  results: TrainResult[];
+  ms: number;
+}
+
 /** A client's Decent_BVA phase contribution from its trained model (decent-bva.md §4.2). */
 export interface BvaTask {
   kind: 'bva';
@@ -136,4 +155,4 @@ export interface EvalResult {
 }
 
 /** Any task. */
-export type PoolTask = TrainTask | BvaTask | EvalTask;
+export type PoolTask = TrainTask | LockstepTrainTask | BvaTask | EvalTask;

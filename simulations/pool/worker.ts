@@ -1,7 +1,8 @@
 /**
  * A simulation worker thread (piscina): loads the compute backend and the user's modules once, maps a simulation's
  * shared datasets when its first task arrives, keeps one model per architecture warm, and runs the tasks of
- * `tasks.ts` for whichever client the round needs. A warm worker serves simulation after simulation (pool.ts keeps
+ * `tasks.ts` for whichever client the round needs (the GPU worker: evaluations, and lockstep training of several
+ * clients at once). A warm worker serves simulation after simulation (pool.ts keeps
  * idle pools): when a task of another simulation arrives, it disposes the previous one's models and maps the new
  * data, so nothing of one simulation (no tensor, no view) reaches the next. When a simulation closes its pool, each
  * worker is told to `leave` it (its models disposed, its views dropped), so an idle warm worker holds only what its
@@ -21,7 +22,8 @@ import { bvaInputs } from '../../client/bva-inputs.js';
 import { trainOptionsOf } from '../../client/trainer.js';
 import { Rng } from '../../shared/util/random.js';
 import { attackSuccessRate, poisonLocalData } from '../behaviors/index.js';
-import type { BvaResult, BvaTask, EvalResult, EvalTask, HeldState, PoolInit, PoolMessage, PoolSim, TrainResult, TrainTask, WorkerState } from './tasks.js';
+import { trainLockstep, type LockstepClient } from '../../shared/train/lockstep.js';
+import type { BvaResult, BvaTask, EvalResult, EvalTask, HeldState, LockstepTrainResult, LockstepTrainTask, PoolInit, PoolMessage, PoolSim, TrainResult, TrainTask, WorkerState } from './tasks.js';
 
 const data = workerData as PoolInit;
 // The GPU evaluation worker asks for webgpu; its tasks read tensors asynchronously (runEval), as WebGPU needs.
@@ -106,6 +108,28 @@ function runTrain(task: TrainTask): TrainResult {
   }
 }
 
+/** Several clients' local training together (shared/train/lockstep.ts), on this worker's backend (the GPU worker's webgpu). */
+async function runLockstep(task: LockstepTrainTask): Promise<LockstepTrainResult> {
+  const t0 = performance.now();
+  const { train, offsets, indices } = sim!;
+  const spec = modelSpec(task.model, [train.height, train.width, train.channels], train.numClasses);
+  const clients: LockstepClient[] = task.clients.map((c) => {
+    const rows = indices.subarray(offsets[c.client]!, offsets[c.client + 1]!);
+    if (rows.length === 0) throw new Error(`client ${c.client} holds no examples`);
+    return { data: train, indices: rows, seed: c.seed, weights: c.weights };
+  });
+  const o = task.train;
+  const r = await trainLockstep(spec, clients, {
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    lr: o.lr,
+    momentum: o.momentum,
+    ...(task.sharedSet !== undefined ? { sharedSet: { x: task.sharedSet.x, labels: task.sharedSet.labels, weight: o.sharedLossWeight } } : {}),
+  });
+  const ms = performance.now() - t0;
+  return { results: r.weights.map((weights, k) => ({ weights, loss: r.results[k]!.meanLoss, numExamples: clients[k]!.indices.length, ms })), ms };
+}
+
 function runBva(task: BvaTask): BvaResult {
   const t0 = performance.now();
   const values = bvaInputs(modelWith(task.model, task.weights), task.spec, task.probe, task.clientSeed);
@@ -135,11 +159,13 @@ async function runEval(task: EvalTask): Promise<EvalResult> {
 }
 
 /** The piscina handler. Results are small (a model's weights, a BV vector), so structured cloning is fine. */
-export default function handle({ sim: s, task }: PoolMessage): TrainResult | BvaResult | Promise<EvalResult> {
+export default function handle({ sim: s, task }: PoolMessage): TrainResult | BvaResult | Promise<EvalResult> | Promise<LockstepTrainResult> {
   enter(s);
   switch (task.kind) {
     case 'train':
       return runTrain(task);
+    case 'train-lockstep':
+      return runLockstep(task);
     case 'bva':
       return runBva(task);
     case 'eval':

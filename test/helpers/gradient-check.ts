@@ -2,7 +2,7 @@
  * `node dist/test/helpers/gradient-check.js BACKEND`: whole-model gradients (every parameter gradient of a
  * training step with dropout on and the same masks, and the loss's input gradient) on BACKEND against the cpu
  * backend, for cnn-mnist (batch 64), surrogate C (batch 8) and the MLP, and with RFL_GRADCHECK_ALL=1 surrogates A, B
- * and D too; prints one JSON line. Run in its own process
+ * and D too; and lockstep training of 4 clients (shared/train/lockstep.ts); prints one JSON line. Run in its own process
  * because a process initialises one backend (test/webgpu.test.ts, and by hand on a GPU machine).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -14,6 +14,27 @@ import { sgdStepLoss, type TrainOptions } from '../../shared/train/sgd.js';
 import { webgpuInternals } from '../../shared/compute/webgpu/internals.js';
 import { inPlaceSgdStats, sgdMomentumInPlace } from '../../shared/compute/webgpu/sgd.js';
 import { attackStep } from '../../shared/compute/webgpu/attack-step.js';
+import { makeSyntheticDataset } from '../../shared/data/synthetic.js';
+import { trainLockstep, type LockstepClient } from '../../shared/train/lockstep.js';
+
+/**
+ * Lockstep training (shared/train/lockstep.ts) of 4 unequal cnn-mnist clients (5, 4, 2 and 2 steps of batch 32,
+ * the last a single example) with the shared-set term and momentum: each client's weight change.
+ */
+async function lockstepDeltas(): Promise<Float32Array[]> {
+  const data = makeSyntheticDataset({ count: 323, testCount: 16, seed: 5 });
+  const spec = modelSpec('cnn-mnist');
+  const w0 = initialWeights(spec, 3);
+  let at = 0;
+  const clients: LockstepClient[] = [150, 100, 40, 33].map((n, k) => {
+    const c = { data: data.train, indices: Int32Array.from({ length: n }, (_, i) => at + i), seed: 100 + k, weights: w0 };
+    at += n;
+    return c;
+  });
+  const shared = { x: data.test.images.slice(0, 16 * 784), labels: data.test.labels.slice(0, 16), weight: 1 };
+  const r = await trainLockstep(spec, clients, { epochs: 1, batchSize: 32, lr: 0.05, momentum: 0.9, sharedSet: shared });
+  return r.weights.map((w) => Float32Array.from(w, (v, i) => v - w0[i]!));
+}
 
 async function gradients(name: string, batch: number): Promise<{ params: Float32Array[]; input: Float32Array }> {
   const spec = modelSpec(name);
@@ -113,6 +134,7 @@ await tf.setBackend('cpu');
 const ref: Awaited<ReturnType<typeof gradients>>[] = [];
 for (const [n, b] of cases) ref.push(await gradients(n, b));
 const refSteps = await trainingSteps(32);
+const refLockstep = await lockstepDeltas();
 const choice = await initBackend({ backend, quiet: true });
 const out: { model: string; batch: number; params: { name: string; maxRel: number }[]; input: number; worst: number }[] = [];
 for (const [i, [name, batch]] of cases.entries()) {
@@ -175,4 +197,10 @@ let stepErr2 = 0;
 out.push({ model: 'fused attack step (FGSM and PGD projection) vs tfjs ops', batch: 8, params: [{ name: 'adversarial images', maxRel: stepErr2 }], input: 0, worst: stepErr2 });
 // Whether the fused WebGPU kernels ran (they fall back to tfjs's ops if tfjs's internals ever change).
 const fusedKernels = webgpuInternals() !== undefined && inPlaceSgdStats.applied === 4 && inPlaceSgdStats.declined === 0;
-console.log(JSON.stringify({ backend: choice.name, adapter: choice.adapter ?? null, fusedKernels, cases: out, worst: Math.max(...out.map((c) => c.worst)) }));
+// Lockstep training on the backend (its im2col, col2im, per-client sums and epilogue kernels on webgpu) against
+// the cpu backend's; its 5 steps take the in-place momentum update too.
+const lockstep = await lockstepDeltas();
+const lockstepErr = Math.max(...lockstep.map((d, k) => maxRelativeError(d, refLockstep[k]!)));
+out.push({ model: 'lockstep training of 4 unequal cnn-mnist clients, 5 steps (weight changes)', batch: 32, params: [{ name: 'weight change', maxRel: lockstepErr }], input: 0, worst: lockstepErr });
+const lockstepFused = webgpuInternals() === undefined || (inPlaceSgdStats.applied === 4 + 5 && inPlaceSgdStats.declined === 0);
+console.log(JSON.stringify({ backend: choice.name, adapter: choice.adapter ?? null, fusedKernels: fusedKernels && lockstepFused, cases: out, worst: Math.max(...out.map((c) => c.worst)) }));

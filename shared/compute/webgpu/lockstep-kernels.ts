@@ -191,10 +191,14 @@ export function col2imGpu(dpatches: tf.Tensor2D, g: PatchGeometry): tf.Tensor4D 
 /** Σ_r x[g, r, f] for x [G, R, F]: shape [G, F]. */
 export function groupRowSumsGpu(x: tf.Tensor3D): tf.Tensor2D {
   const [groups, rows, features] = x.shape;
-  return gpu().runProgram(new GroupRowSumsProgram([groups, features]), [x], [
-    { type: 'int32', data: [rows] },
-    { type: 'int32', data: [features] },
-  ]) as tf.Tensor2D;
+  return gpu().runProgram(
+    new GroupRowSumsProgram([groups, features]),
+    [x],
+    [
+      { type: 'int32', data: [rows] },
+      { type: 'int32', data: [features] },
+    ],
+  ) as tf.Tensor2D;
 }
 
 /** act(z + b[g]) ⊙ m (forward) for z [G, R, U], b [G, U], m like z or none; act is relu or the identity. */
