@@ -76,7 +76,8 @@ export interface SimulationOptions {
    * Where the virtual clients train (default: the scenario's `trainDevice`, else `RFL_TRAIN_DEVICE`, else 'auto').
    * 'gpu': the tasks lockstep training covers (layer models; plain local SGD with the shared-set term: fedavg,
    * fedavg-ds, fed-bias, fed-variance, fed-bva) go to a WebGPU worker, where the clients of a round train together
-   * (shared/train/lockstep.ts); adversarial training and poisoned data stay on the CPU workers. 'auto': 'gpu' where a
+   * (shared/train/lockstep.ts), and EAT's adversarial training as the default profile crafts it; other adversarial
+   * training (PGD-AT, TRADES, the reference profile's EAT) and poisoned data stay on the CPU workers. 'auto': 'gpu' where a
    * Vulkan loader and GPU driver are present and the model is a layer model, else 'cpu'. Where 'gpu' cannot be
    * had, the run trains on the CPU and says why (`trainFallback`).
    */

@@ -91,14 +91,18 @@ describe('lockstep batcher', () => {
 
   it('refuses tasks lockstep training does not cover, and a failed group fails each of its members', async () => {
     const poisoned = task(0, { poison: { behavior: { kind: 'label-flip' } as never, seed: 1 } });
-    const adversarial = task(1, { train: { ...spec, adversarial: { kind: 'fgsm' } as never } });
+    const adversarial = task(1, { train: { ...spec, adversarial: { attack: 'pgd', eps: 0.3, steps: 10, loss: 'adv' } } });
+    const eatDefault = task(1, { train: { ...spec, adversarial: { attack: 'fgsm', eps: 0.3, loss: 'clean+adv' } } });
+    const eatReference = task(1, { train: { ...spec, adversarial: { attack: 'fgsm', eps: 0.3, loss: 'clean+adv', craftMode: 'train', clip: 'batch' } } });
     expect(lockstepEligible(task(2))).to.equal(true);
+    expect(lockstepEligible(eatDefault), 'EAT as the default profile crafts it').to.equal(true);
+    expect(lockstepEligible(eatReference), "the reference profile's crafting").to.equal(false);
     expect(lockstepEligible(poisoned)).to.equal(false);
     expect(lockstepEligible(adversarial)).to.equal(false);
     const clock = new ManualClock();
     const b = new LockstepBatcher<number>({ schedule: clock.schedule, run: async () => Promise.reject(new Error('device lost')) });
     expect(() => b.add(poisoned)).to.throw(/data poisoning/);
-    expect(() => b.add(adversarial)).to.throw(/adversarial training/);
+    expect(() => b.add(adversarial)).to.throw(/pgd adversarial training/);
     const a = b.add(task(2));
     const c = b.add(task(3));
     b.flush();

@@ -47,15 +47,21 @@ describe('lockstep training of K clients', function () {
   const opts = { epochs: 1, batchSize: 32, lr: 0.05, momentum: 0.9 };
 
   /** Each client trained alone with trainLocal on wasm: weights and mean loss. */
-  async function separately(withShared: boolean, sp = spec, cls = clients, from = start, src = data): Promise<{ weights: Float32Array[]; losses: number[] }> {
-    await tf.setBackend('wasm');
+  const eat = { attack: 'fgsm' as const, eps: 0.3, loss: 'clean+adv' as const };
+  async function separately(withShared: boolean, sp = spec, cls = clients, from = start, src = data, adversarial = false, backend = 'wasm'): Promise<{ weights: Float32Array[]; losses: number[] }> {
+    await tf.setBackend(backend);
     const weights: Float32Array[] = [];
     const losses: number[] = [];
     for (const cl of cls) {
       const m = new Model(sp, from);
       const s = withShared ? batchFromArrays(src.test.images.slice(0, 16 * sp.inputShape[0] * sp.inputShape[1]), src.test.labels.slice(0, 16), src.train) : undefined;
       try {
-        const r = trainLocal(m, cl.data, cl.indices, { ...opts, seed: cl.seed, ...(s !== undefined ? { sharedSet: { x: s.x, y: s.y, weight: shared.weight } } : {}) });
+        const r = trainLocal(m, cl.data, cl.indices, {
+          ...opts,
+          seed: cl.seed,
+          ...(s !== undefined ? { sharedSet: { x: s.x, y: s.y, weight: shared.weight } } : {}),
+          ...(adversarial ? { adversarial: eat } : {}),
+        });
         weights.push(m.getWeights());
         losses.push(r.meanLoss);
       } finally {
@@ -99,6 +105,27 @@ describe('lockstep training of K clients', function () {
       });
     });
   }
+
+  // Against trainLocal on the same (cpu) backend: FGSM's sign(∇) turns a rounding difference in a near-zero
+  // gradient into a 2ε pixel change, so trainLocal itself on wasm and on cpu differs by 1.2e-3 of client 1's update
+  // here, the same as lockstep on cpu against trainLocal on wasm.
+  it('with EAT (FGSM adversarial minibatches crafted for all clients in one pass) equals separate trainings to 1e-4', async () => {
+    const ref = await separately(true, spec, clients, start, data, true, 'cpu');
+    await tf.setBackend('cpu');
+    const before = tf.memory().numTensors;
+    const r = await trainLockstep(spec, clients, { ...opts, sharedSet: shared, adversarial: { eps: eat.eps } });
+    expect(tf.memory().numTensors, 'tensors left behind').to.equal(before);
+    const plain = await separately(true);
+    clients.forEach((_, k) => {
+      const update = norm(diff(ref.weights[k]!, start));
+      const err = norm(diff(r.weights[k]!, ref.weights[k]!));
+      // The adversarial term matters: training without it lands elsewhere.
+      expect(norm(diff(plain.weights[k]!, ref.weights[k]!)) / update, `client ${k}: EAT changes the update`).to.be.above(1e-2);
+      expect(err / norm(ref.weights[k]!), `client ${k}: weights`).to.be.below(1e-4);
+      expect(err / update, `client ${k}: update`).to.be.below(1e-3);
+      expect(r.results[k]!.meanLoss).to.be.closeTo(ref.losses[k]!, 1e-4 * Math.abs(ref.losses[k]!));
+    });
+  });
 
   it('a client with fewer steps is masked, not dropped: its result does not depend on the others', async () => {
     await tf.setBackend('cpu');

@@ -30,6 +30,10 @@ datadir=.gpu-data
 [ -d "$datadir" ] || { echo "no Fashion-MNIST here: carry .gpu-data in this call or an earlier one to this machine" >&2; exit 1; }
 for f in "$datadir"/*.xz; do xz -dc "$f" > "/usr/share/datasets/fashion-mnist/$(basename "$f" .xz)"; done
 shards=${SHARDS:-4} workers=${WORKERS:-4} budget=${BUDGET_S:-480}
+# Clients train on the CPU threads unless asked otherwise (RFL_TRAIN_DEVICE=auto: the cells lockstep training covers
+# train on the GPU), so a matrix's cells all train where its committed cells did.
+export RFL_TRAIN_DEVICE=${RFL_TRAIN_DEVICE:-cpu}
+start=$SECONDS
 # Only the listed cells not finished yet are split between the shards, so each call's shards get equal shares of
 # what is left (all shards start together and see the same finished set, so no cell runs twice).
 if [ -n "${CELLS_FILE:-}" ]; then
@@ -45,7 +49,7 @@ done
 for p in "${pids[@]}"; do wait "$p" || true; done
 # Only finished cells travel back (an interrupted one has no results.json).
 (cd "$dir" && find cells -name results.json -printf '%h\n' | sort > /tmp/finished.txt && tar cJf "$OUT/cells.tar.xz" matrix.json $(sed 's|$|/cell.json|' /tmp/finished.txt) $(sed 's|$|/results.json|' /tmp/finished.txt) $(sed 's|$|/rounds.jsonl|' /tmp/finished.txt) $(sed 's|$|/metrics.jsonl|' /tmp/finished.txt) $(sed 's|$|/scenario.json|' /tmp/finished.txt))
-echo "finished cells: $(wc -l < /tmp/finished.txt)"
+echo "finished cells: $(wc -l < /tmp/finished.txt); shards ran $((SECONDS - start)) s (training on: $RFL_TRAIN_DEVICE)"
 # Cells stopped between rounds: what resuming needs (simulations/engine.ts resumableRun), not their logs.
 (cd "$dir" && find cells -name checkpoint.bin -printf '%h\n' | sort | while read -r d; do [ -f "$d/results.json" ] || echo "$d"; done > /tmp/partial.txt)
 if [ -s /tmp/partial.txt ]; then

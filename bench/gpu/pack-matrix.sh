@@ -11,7 +11,7 @@ src=.gpu out=.gpu-matrix data=.gpu-data
 [ -f "$src/sim/cli/rfl.js" ] || { echo "run bench/gpu/pack.sh first" >&2; exit 1; }
 rm -rf "$out" && mkdir -p "$out"
 cp "$src/node.xz" "$out/"
-XZ_OPT=-9e tar cJf "$out/app.tar.xz" -C "$src" sim/cli/rfl.js sim/cli/worker.js sim/package.json package.json node_modules debs dawn.node.xz $(cd "$src" && ls -d native 2>/dev/null)
+XZ_OPT=-9e tar cJf "$out/app.tar.xz" -C "$src" sim/cli/rfl.js sim/cli/worker.js sim/package.json package.json app node_modules debs dawn.node.xz $(cd "$src" && ls -d native 2>/dev/null)
 if [ ! -d "$data" ]; then
   mkdir -p "$data"
   for f in /usr/share/datasets/fashion-mnist/*-ubyte.gz; do

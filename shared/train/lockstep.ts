@@ -30,9 +30,11 @@
  * Nothing is read back synchronously, so the trainer runs on WebGPU (whose tensors Node can only read with
  * `await data()`): the per-client losses accumulate on the device and are read once, at the end.
  *
- * Scope: plain local SGD with momentum and the shared-set term (FedAvg, FedAvg+DS, Fed_Bias, Fed_Variance,
- * Fed_BVA's client training). Local adversarial training (EAT, PGD-AT, TRADES) and function models are refused
- * with an error naming what is missing; those clients train one by one with `trainLocal`.
+ * Scope: local SGD with momentum and the shared-set term (FedAvg, FedAvg+DS, FedAvg-AT, Fed_Bias, Fed_Variance,
+ * Fed_BVA's client training), and EAT's FGSM adversarial training as the default profile crafts it (EAT,
+ * EAT+Fed_BVA): the adversarial minibatch is crafted for all K clients in one input-gradient pass and joins each
+ * client's rows. PGD-AT, TRADES, the reference profile's crafting (dropout on, clipping to the minibatch's range)
+ * and function models are not covered; those clients train one by one with `trainLocal`.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelSpec } from '../models/model.js';
@@ -41,6 +43,7 @@ import { convEpilogue, fusedEpiloguesAvailable } from '../compute/webgpu/epilogu
 import { fusedCrossEntropyAvailable, segmentedCrossEntropy } from '../compute/webgpu/cross-entropy.js';
 import { sgdMomentumInPlace } from '../compute/webgpu/sgd.js';
 import { webgpuInternals } from '../compute/webgpu/internals.js';
+import { attackStep } from '../compute/webgpu/attack-step.js';
 import { range, type ImageSource } from './batches.js';
 import { epochOrder, type TrainResult } from './sgd.js';
 import { groupedBias, groupedConv } from './lockstep-ops.js';
@@ -68,6 +71,17 @@ export interface LockstepOptions {
   momentum: number;
   /** The round's shared set and its weight β in every client's loss (the same set for all, as the coordinator sends it). */
   sharedSet?: { x: Float32Array; labels: Uint8Array; weight: number };
+  /**
+   * EAT's local adversarial training (`LocalAdversarialSpec` attack 'fgsm', loss 'clean+adv', crafted with dropout
+   * off and clipped to [0, 1]: the default profile): each step adds CE(x_adv) with x_adv = clip(x + ε·sign(∇ₓ CE(x)),
+   * 0, 1) crafted from the client's weights before the step. ε in pixel units, [0, 1].
+   */
+  adversarial?: { eps: number };
+}
+
+/** Whether lockstep training covers a client's local adversarial training (`LockstepOptions.adversarial`). */
+export function lockstepCoversAdversarial(a: { attack: string; loss: string; craftMode?: string; clip?: string }): boolean {
+  return a.attack === 'fgsm' && a.loss === 'clean+adv' && (a.craftMode ?? 'eval') === 'eval' && (a.clip ?? 'unit') === 'unit';
 }
 
 /** The outcome for each client, in the order given. */
@@ -163,9 +177,10 @@ interface StepMasks {
 
 /**
  * Logits [K, R, classes] of the K stacked models (parameters as `stackPlan` stacks them) on input
- * [K·R, H, W, C0], client-major. `masks` (training only) are the dropout multipliers of the step, in layer order.
+ * [K·R, H, W, C0], client-major. `masks` (training only) are the dropout multipliers of the step, in layer order;
+ * `inputGradient` makes the logits differentiable in x (an attack's input gradient).
  */
-export function lockstepLogits(layers: readonly LayerSpec[], params: readonly tf.Tensor[], x: tf.Tensor4D, K: number, masks?: StepMasks): tf.Tensor3D {
+export function lockstepLogits(layers: readonly LayerSpec[], params: readonly tf.Tensor[], x: tf.Tensor4D, K: number, masks?: StepMasks, inputGradient = false): tf.Tensor3D {
   let h: tf.Tensor = x;
   let p = 0;
   let dropIndex = 0;
@@ -183,7 +198,7 @@ export function lockstepLogits(layers: readonly LayerSpec[], params: readonly tf
     switch (l.kind) {
       case 'conv': {
         const w = params[p++] as tf.Tensor3D;
-        const z = groupedConv(h as tf.Tensor4D, w, l.kernel, l.kernel, h !== x);
+        const z = groupedConv(h as tf.Tensor4D, w, l.kernel, l.kernel, h !== x || inputGradient);
         // conv → [channel-dropout] → maxpool → relu: one fused kernel on webgpu, as in `forward`.
         const dropout = layers[i + 1]?.kind === 'channel-dropout' ? layers[i + 1]! : undefined;
         const pool = layers[i + (dropout ? 2 : 1)];
@@ -285,8 +300,11 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
   });
   const ns = o.sharedSet?.labels.length ?? 0;
   if (o.sharedSet !== undefined && o.sharedSet.x.length !== ns * d) throw new Error(`lockstep training: the shared set has ${o.sharedSet.x.length} floats for ${ns} labels of ${d}`);
+  const eps = o.adversarial?.eps;
+  if (eps !== undefined && !(eps >= 0 && eps <= 1)) throw new Error(`lockstep training: adversarial.eps = ${eps}; expected a number in [0, 1]`);
   const B = o.batchSize;
-  const R = B + ns;
+  // A client's rows of a step: its minibatch, the shared set, the adversarial minibatch (EAT), then padding.
+  const R = (eps !== undefined ? 2 * B : B) + ns;
 
   // Every image any client will see, uploaded once: row 0 is zeros (padding), then the shared set, then each
   // client's rows; a step only uploads row numbers and its weighted labels.
@@ -311,6 +329,8 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
     }
   });
   const table = tf.tensor2d(images, [total, d]);
+  // EAT's steps gather from [clean minibatches (K·B rows), adversarial minibatches (K·B), the zero row, the shared set].
+  const sharedRows = eps !== undefined ? tf.tensor2d(images.subarray(0, (1 + ns) * d), [1 + ns, d]) : undefined;
   // Stacked parameters and momentum buffers.
   const plan = stackPlan(spec);
   const params = stackWeights(
@@ -333,9 +353,30 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
   const counters = new Int32Array(K);
   const fusedLoss = fusedCrossEntropyAvailable();
   let wasActive = K;
+  /**
+   * EAT's step input: each client's minibatch crafted into x_adv = clip(x + ε·sign(∇ₓ Σ CE), 0, 1) with its weights
+   * before the step (dropout off: `fgsm`), in one input-gradient pass for all K, then the step's rows gathered from
+   * [clean, adversarial, zero row, shared set]. Runs inside the caller's tidy.
+   */
+  const eatRows = (craftIdx: Int32Array, craftLabels: Float32Array, rowIdx: Int32Array, e: number): tf.Tensor => {
+    const xMb = tf.reshape(tf.gather(table, tf.tensor1d(craftIdx, 'int32')), [K * B, H, W, C0]) as tf.Tensor4D;
+    const y = upload(craftLabels, [K * B, classes]) as tf.Tensor2D;
+    const loss = (logits: tf.Tensor2D): tf.Scalar =>
+      fusedLoss ? segmentedCrossEntropy(logits, y, [{ rows: K * B, weight: 1 }], { gradientOnly: true }) : (tf.sum(tf.mul(y, tf.neg(tf.logSoftmax(logits)))) as tf.Scalar);
+    const g = tf.grad((xx: tf.Tensor) => loss(tf.reshape(lockstepLogits(spec.layers, params, xx as tf.Tensor4D, K, undefined, true), [K * B, classes]) as tf.Tensor2D))(xMb);
+    const adv = attackStep(xMb, g, e, 0, 1) ?? tf.clipByValue(tf.add(xMb, tf.mul(tf.sign(g), e)), 0, 1);
+    const src = tf.concat([tf.reshape(xMb, [K * B, d]), tf.reshape(adv, [K * B, d]), sharedRows!], 0);
+    return tf.reshape(tf.gather(src, tf.tensor1d(rowIdx, 'int32')), [K * R, H, W, C0]);
+  };
   try {
     for (let s = 0; s < steps; s++) {
-      const rowIdx = new Int32Array(K * R); // 0: the zero row
+      // EAT: the clean minibatch rows to craft from ([K·B], 0 = the zero row), their unweighted labels, and the
+      // step's rows as indices into [clean, adversarial, zero row, shared set].
+      const craftIdx = eps !== undefined ? new Int32Array(K * B) : undefined;
+      const craftLabels = eps !== undefined ? new Float32Array(K * B * classes) : undefined;
+      const zeroRow = 2 * K * B;
+      // Each row's image: a row of `table` (row 0: zeros), or for EAT of [clean, adversarial, zero row, shared set].
+      const rowIdx = new Int32Array(K * R).fill(eps !== undefined ? zeroRow : 0);
       // Row r of client k: its one-hot label times its weight in the loss (1/n for the minibatch, β/n_s for the
       // shared set, 0 for padding), so Σ_rows CE(softmax(z_r), y_r) is Σ_k loss_k.
       const weightedLabels = new Float32Array(K * R * classes);
@@ -351,12 +392,24 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
         const n = st.end - st.start;
         rowsOf[k] = n + ns;
         const order = plans[k]!.orders[st.epoch]!;
-        const put = (i: number, row: number, weight: number): void => {
+        const put = (i: number, row: number, label: number, weight: number): void => {
           rowIdx[k * R + i] = row;
-          weightedLabels[(k * R + i) * classes + labels[row]!] = weight;
+          weightedLabels[(k * R + i) * classes + label] = weight;
         };
-        for (let i = 0; i < n; i++) put(i, base[k]! + order[st.start + i]!, 1 / n);
-        for (let i = 0; i < ns; i++) put(n + i, 1 + i, o.sharedSet!.weight / ns);
+        if (eps === undefined) {
+          for (let i = 0; i < n; i++) put(i, base[k]! + order[st.start + i]!, labels[base[k]! + order[st.start + i]!]!, 1 / n);
+          for (let i = 0; i < ns; i++) put(n + i, 1 + i, labels[1 + i]!, o.sharedSet!.weight / ns);
+        } else {
+          rowsOf[k] = 2 * n + ns;
+          for (let i = 0; i < n; i++) {
+            const row = base[k]! + order[st.start + i]!;
+            craftIdx![k * B + i] = row;
+            craftLabels![(k * B + i) * classes + labels[row]!] = 1;
+            put(i, k * B + i, labels[row]!, 1 / n);
+            put(n + ns + i, K * B + k * B + i, labels[row]!, 1 / n);
+          }
+          for (let i = 0; i < ns; i++) put(n + i, zeroRow + 1 + i, labels[1 + i]!, o.sharedSet!.weight / ns);
+        }
         if (st.epoch === o.epochs - 1) {
           lastEpoch[k] = 1;
           lossCount[k]!++;
@@ -376,7 +429,7 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
       }
       const masks = buildMasks(dropLayers, spec, K, R, rowsOf, active, seeds);
       const stepTensors = tf.tidy(() => {
-        const x = tf.reshape(tf.gather(table, tf.tensor1d(rowIdx, 'int32')), [K * R, H, W, C0]) as tf.Tensor4D;
+        const x = (eps !== undefined ? eatRows(craftIdx!, craftLabels!, rowIdx, eps) : tf.reshape(tf.gather(table, tf.tensor1d(rowIdx, 'int32')), [K * R, H, W, C0])) as tf.Tensor4D;
         return { x, y: upload(weightedLabels, [K * R, classes]) as tf.Tensor2D, last: tf.tensor1d(lastEpoch) };
       });
       try {
@@ -411,7 +464,7 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
     const results = clients.map((cl, k): TrainResult => ({ steps: plans[k]!.steps.length, examples: cl.indices.length * o.epochs, meanLoss: losses[k]! / Math.max(1, lossCount[k]!) }));
     return { weights, results, steps };
   } finally {
-    for (const t of [...params, ...velocity, lossSum, table]) t.dispose();
+    for (const t of [...params, ...velocity, lossSum, table, ...(sharedRows !== undefined ? [sharedRows] : [])]) t.dispose();
   }
 }
 

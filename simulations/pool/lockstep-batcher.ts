@@ -16,6 +16,7 @@
  * - A group that fails (the GPU worker cannot start, a device error) is not retried on the GPU: the caller's
  *   `onFailure` decides (the pool trains the group's tasks on the CPU workers and stops sending groups).
  */
+import { lockstepCoversAdversarial } from '../../shared/train/lockstep.js';
 import type { TrainTask } from './tasks.js';
 
 /** Options of a `LockstepBatcher`; times in milliseconds of the injected clock. */
@@ -48,9 +49,12 @@ const defaultSchedule = (fn: () => void, ms: number): (() => void) => {
   return () => clearTimeout(t);
 };
 
-/** Whether lockstep training covers the task: plain SGD with the shared-set term on the client's own data. */
+/**
+ * Whether lockstep training covers the task: SGD with the shared-set term on the client's own data, with no local
+ * adversarial training or EAT's as the default profile crafts it (`lockstepCoversAdversarial`).
+ */
 export function lockstepEligible(task: TrainTask): boolean {
-  return task.poison === undefined && task.train.adversarial === undefined;
+  return task.poison === undefined && (task.train.adversarial === undefined || lockstepCoversAdversarial(task.train.adversarial));
 }
 
 /** What tasks of one group must share: the model and every training option but the seed. */
@@ -92,7 +96,9 @@ export class LockstepBatcher<R> {
   /** Adds an eligible task (`lockstepEligible`); resolves with its result once its group has trained. */
   add(task: TrainTask): Promise<R> {
     if (!lockstepEligible(task))
-      throw new Error(`lockstep batcher: client ${task.client}'s task needs ${task.poison !== undefined ? 'data poisoning' : 'adversarial training'}, which lockstep training does not cover`);
+      throw new Error(
+        `lockstep batcher: client ${task.client}'s task needs ${task.poison !== undefined ? 'data poisoning' : `${task.train.adversarial!.attack} adversarial training`}, which lockstep training does not cover`,
+      );
     return new Promise<R>((resolve, reject) => {
       const key = groupKey(task);
       let g = this.open.find((x) => x.key === key && sameSharedSet(x.sharedSet, task.sharedSet));

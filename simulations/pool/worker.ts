@@ -125,6 +125,8 @@ async function runLockstep(task: LockstepTrainTask): Promise<LockstepTrainResult
     lr: o.lr,
     momentum: o.momentum,
     ...(task.sharedSet !== undefined ? { sharedSet: { x: task.sharedSet.x, labels: task.sharedSet.labels, weight: o.sharedLossWeight } } : {}),
+    // The batcher sends only what lockstep covers (lockstepEligible): EAT's FGSM as the default profile crafts it.
+    ...(o.adversarial !== undefined ? { adversarial: { eps: o.adversarial.eps } } : {}),
   });
   const ms = performance.now() - t0;
   return { results: r.weights.map((weights, k) => ({ weights, loss: r.results[k]!.meanLoss, numExamples: clients[k]!.indices.length, ms })), ms };
