@@ -31,6 +31,9 @@ class ManualClock {
   }
 }
 
+/** Lets the microtasks run: a group's runner is called from a promise (lockstep-batcher.ts). */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 const spec = { epochs: 5, batchSize: 64, lr: 0.01, momentum: 0.9, seed: 0, sharedLossWeight: 1 };
 const shared = { x: new Float32Array([0.1, 0.2, 0.3, 0.4]), labels: new Uint8Array([3]) };
 function task(client: number, over: Partial<TrainTask> = {}): TrainTask {
@@ -54,9 +57,11 @@ describe('lockstep batcher', () => {
     // A third task 20 ms later restarts the window: nothing is sent yet.
     results.push(b.add(task(2)));
     clock.advance(20);
+    await settle();
     expect(groups).to.deep.equal([]);
     expect(b.waiting).to.equal(3);
     clock.advance(5);
+    await settle();
     expect(groups).to.deep.equal([[0, 1, 2]]);
     expect(await Promise.all(results)).to.deep.equal(['trained 0 with seed 100', 'trained 1 with seed 101', 'trained 2 with seed 102']);
     expect(b.sent).to.deep.equal({ groups: 1, tasks: 3 });
@@ -83,8 +88,10 @@ describe('lockstep batcher', () => {
       b.add(task(4, { sharedSet: { x: shared.x.slice(), labels: shared.labels.slice() } })), // equal content: joins client 0, group full
       b.add(task(5)),
     ];
+    await settle();
     expect(groups, 'a group that reaches maxClients leaves at once').to.deep.equal([[0, 4]]);
     clock.advance(10);
+    await settle();
     expect(groups).to.deep.equal([[0, 4], [1], [2], [3], [5]]);
     expect(await Promise.all(all)).to.deep.equal([0, 1, 2, 3, 4, 5]);
   });
@@ -113,6 +120,28 @@ describe('lockstep batcher', () => {
       );
       expect(err?.message).to.equal('device lost');
     }
+  });
+
+  it('a runner that throws at once still fails each member (no uncaught throw from the timer)', async () => {
+    const clock = new ManualClock();
+    const b = new LockstepBatcher<number>({
+      windowMs: 5,
+      schedule: clock.schedule,
+      run: () => {
+        throw new Error('no device');
+      },
+    });
+    const both = [b.add(task(0)), b.add(task(1))];
+    clock.advance(5);
+    const errs = await Promise.all(
+      both.map((p) =>
+        p.then(
+          () => '',
+          (e: Error) => e.message,
+        ),
+      ),
+    );
+    expect(errs).to.deep.equal(['no device', 'no device']);
   });
 
   it('rejects a group whose runner returns the wrong number of results', async () => {

@@ -1,8 +1,9 @@
 /**
  * Lockstep training (shared/train/lockstep.ts) against the same clients trained one by one with `trainLocal` on
  * wasm: unequal data (so unequal step counts and a short last minibatch), dropout and channel dropout, momentum
- * and the shared-set term. The lockstep side runs on the cpu backend here (no GPU in tests); the GPU machine's
- * figures come from `rfl bench lockstep`.
+ * and the shared-set term, and EAT. The lockstep side runs on the cpu backend here; on webgpu it is checked against
+ * the cpu backend by test/helpers/gradient-check.ts (test/webgpu.test.ts, where Vulkan is present), and timed by
+ * `rfl bench lockstep`.
  */
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';

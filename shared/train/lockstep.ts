@@ -25,7 +25,8 @@
  * have weight 0, and a client with fewer steps than the others is masked out of the update, never truncated: its
  * rows weigh 0, so its gradient is exactly 0, and its momentum is zeroed when its steps end, so its weights stay.
  * The result equals K calls of `trainLocal` up to float rounding (test/lockstep.test.ts checks 1e-4 against
- * separate trainings on wasm).
+ * separate trainings on wasm). With EAT, FGSM's sign(∇) can turn a rounding difference in a near-zero gradient into
+ * a 2ε pixel change, so there the comparison is against `trainLocal` on the same backend.
  *
  * Nothing is read back synchronously, so the trainer runs on WebGPU (whose tensors Node can only read with
  * `await data()`): the per-client losses accumulate on the device and are read once, at the end.
@@ -204,7 +205,8 @@ export function lockstepLogits(layers: readonly LayerSpec[], params: readonly tf
         const pool = layers[i + (dropout ? 2 : 1)];
         if (fuse && l.activation === undefined && pool?.kind === 'maxpool' && layers[i + (dropout ? 3 : 2)]?.kind === 'relu') {
           const mask = dropout !== undefined ? maskOf(dropout) : undefined;
-          h = convEpilogue(z, undefined, mask as tf.Tensor2D | undefined, pool.size);
+          // The bias is folded into the filter: no bias gradient to sum here.
+          h = convEpilogue(z, undefined, mask as tf.Tensor2D | undefined, pool.size, false);
           i += dropout ? 3 : 2;
         } else {
           h = act(z, l.activation);
@@ -279,7 +281,7 @@ function upload(values: Float32Array, shape: number[]): tf.Tensor {
 
 /**
  * Trains the clients in lockstep from their starting weights; each client's result is what `trainLocal` with
- * its seed and the shared options would give (plain SGD with momentum and the shared-set term). Runs on the
+ * its seed and the shared options would give (SGD with momentum, the shared-set term and, optionally, EAT). Runs on the
  * active backend; awaits only the final reads.
  */
 export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepClient[], o: LockstepOptions): Promise<LockstepResult> {
@@ -427,12 +429,15 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
         for (const v of old) v.dispose();
         wasActive = nowActive;
       }
-      const masks = buildMasks(dropLayers, spec, K, R, rowsOf, active, seeds);
-      const stepTensors = tf.tidy(() => {
-        const x = (eps !== undefined ? eatRows(craftIdx!, craftLabels!, rowIdx, eps) : tf.reshape(tf.gather(table, tf.tensor1d(rowIdx, 'int32')), [K * R, H, W, C0])) as tf.Tensor4D;
-        return { x, y: upload(weightedLabels, [K * R, classes]) as tf.Tensor2D, last: tf.tensor1d(lastEpoch) };
-      });
+      // Owned by this step (disposed in its finally, also when a step throws).
+      const owned: tf.Tensor[] = [];
       try {
+        const masks = buildMasks(dropLayers, spec, K, R, rowsOf, active, seeds, owned);
+        const stepTensors = tf.tidy(() => {
+          const x = (eps !== undefined ? eatRows(craftIdx!, craftLabels!, rowIdx, eps) : tf.reshape(tf.gather(table, tf.tensor1d(rowIdx, 'int32')), [K * R, H, W, C0])) as tf.Tensor4D;
+          return { x, y: upload(weightedLabels, [K * R, classes]) as tf.Tensor2D, last: tf.tensor1d(lastEpoch) };
+        });
+        owned.push(...Object.values(stepTensors));
         tf.tidy(() => {
           const { value, grads } = tf.variableGrads(() => {
             const logits = tf.reshape(lockstepLogits(spec.layers, params, stepTensors.x, K, masks), [K * R, classes]) as tf.Tensor2D;
@@ -454,8 +459,7 @@ export async function trainLockstep(spec: ModelSpec, clients: readonly LockstepC
           });
         });
       } finally {
-        for (const t of Object.values(stepTensors)) t.dispose();
-        for (const t of masks.tensors) t.dispose();
+        for (const t of owned) t.dispose();
       }
     }
     const flat = await Promise.all(params.map((p) => p.data() as Promise<Float32Array>));
@@ -481,8 +485,10 @@ function buildMasks(
   rowsOf: Int32Array,
   active: Float32Array,
   seeds: readonly number[],
+  owned: tf.Tensor[],
 ): StepMasks {
-  const tensors: tf.Tensor[] = [];
+  // Each mask joins `owned` as it is made, so a failure part-way leaks none.
+  const tensors: tf.Tensor[] = owned;
   // Feature counts at each dropout layer: channels before the flatten, units after.
   const widths = dropoutWidths(spec);
   dropLayers.forEach((l, j) => {
@@ -496,7 +502,7 @@ function buildMasks(
     }
     tensors.push(upload(values, l.kind === 'channel-dropout' ? [K * R, width] : [K, R, width]));
   });
-  return { tensors };
+  return { tensors: [...tensors] };
 }
 
 /** The feature count each dropout layer of the model sees (channels before the flatten, units after). */

@@ -129,18 +129,22 @@ export class LockstepBatcher<R> {
     this.sent.groups++;
     this.sent.tasks += g.members.length;
     const members = g.members;
-    this.o.run(members.map((m) => m.task)).then(
-      (results) => {
-        if (results.length !== members.length) {
-          const err = new Error(`lockstep batcher: ${results.length} results for a group of ${members.length}`);
+    // Through a promise, so that a runner that throws at once still settles every member (never an uncaught throw
+    // from a timer).
+    Promise.resolve()
+      .then(() => this.o.run(members.map((m) => m.task)))
+      .then(
+        (results) => {
+          if (results.length !== members.length) {
+            const err = new Error(`lockstep batcher: ${results.length} results for a group of ${members.length}`);
+            for (const m of members) m.reject(err);
+            return;
+          }
+          members.forEach((m, k) => m.resolve(results[k]!));
+        },
+        (err: unknown) => {
           for (const m of members) m.reject(err);
-          return;
-        }
-        members.forEach((m, k) => m.resolve(results[k]!));
-      },
-      (err: unknown) => {
-        for (const m of members) m.reject(err);
-      },
-    );
+        },
+      );
   }
 }

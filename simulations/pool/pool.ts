@@ -41,9 +41,10 @@ export interface SimulationPoolOptions {
    */
   gpuEval?: boolean;
   /**
-   * Where clients train: 'gpu' sends every task lockstep training covers (plain SGD with the shared-set term, no
-   * data poisoning) to the GPU worker in lockstep groups (lockstep-batcher.ts); the rest, and all of them should the
-   * GPU worker fail, train on the CPU workers (see `trainDevice`). Default 'cpu'.
+   * Where clients train: 'gpu' sends every task lockstep training covers (SGD with the shared-set term, or EAT as
+   * the default profile crafts it; no data poisoning: `lockstepEligible`) to the GPU worker in lockstep groups
+   * (lockstep-batcher.ts); the rest, and all of them should the GPU worker fail, train on the CPU workers (see
+   * `trainDevice`). Default 'cpu'.
    */
   trainDevice?: 'gpu' | 'cpu';
   /** Lockstep grouping on the GPU (lockstep-batcher.ts): quiet time in ms, most clients per group, the clock (tests). */
@@ -328,16 +329,26 @@ export class SimulationPool {
    */
   async train(task: Omit<TrainTask, 'kind'>): Promise<TrainResult> {
     const full: TrainTask = { kind: 'train', ...task };
-    if (this.trainDevice !== 'gpu' || this.batcher === undefined || !lockstepEligible(full)) return this.timed(this.clocks.train, full);
+    // A client without examples fails on any device with the same message: on the CPU, alone, rather than failing
+    // a whole lockstep group and giving up the GPU.
+    if (this.trainDevice !== 'gpu' || this.batcher === undefined || !lockstepEligible(full) || this.rowsOf(full.client) === 0) return this.timed(this.clocks.train, full);
+    this.checkOpen();
     const done = this.clocks.train.begin();
     try {
       return await this.batcher.add(full);
     } catch (err) {
-      if (this.gpu !== undefined) this.dropGpu(this.gpu, err as Error);
+      // A pool closed meanwhile refuses the CPU too (checkOpen); the GPU is given up only while the pool is open.
+      if (this.gpu !== undefined && !this.closed) this.dropGpu(this.gpu, err as Error);
       return this.timed(this.clocks.train, full);
     } finally {
       done();
     }
+  }
+
+  /** How many examples client `client` holds (its rows of the shared partition). */
+  private rowsOf(client: number): number {
+    const offsets = new Int32Array(this.sim.offsets);
+    return client >= 0 && client + 1 < offsets.length ? offsets[client + 1]! - offsets[client]! : 0;
   }
 
   /** One lockstep group on the GPU worker: the tasks share model, options and shared set (lockstep-batcher.ts). */
@@ -447,7 +458,9 @@ export class SimulationPool {
     this.closed = true;
     const t = this.threads;
     t.onGpuError = undefined;
-    const idleNow = (): boolean => !t.broken && !t.destroying && this.inFlight === 0 && t.piscina.queueSize === 0 && (t.gpu === undefined || t.gpu.queueSize === 0);
+    // Tasks still gathering in a lockstep group count as in flight: they would reach the threads after this close.
+    const idleNow = (): boolean =>
+      !t.broken && !t.destroying && this.inFlight === 0 && (this.batcher?.waiting ?? 0) === 0 && t.piscina.queueSize === 0 && (t.gpu === undefined || t.gpu.queueSize === 0);
     if (this.reuse && idleNow()) {
       try {
         await this.leave();
