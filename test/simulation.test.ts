@@ -128,6 +128,48 @@ describe('simulation engine', function () {
     }
   });
 
+  it('a run asked to train on a GPU it does not have trains on the CPU and says why, in its log and results', async function () {
+    if (vulkanMissing() === undefined) this.skip(); // a machine with a GPU driver would really use it
+    const lines: string[] = [];
+    const runDir = tmp();
+    const result = await runSimulation({
+      scenario: resolveScenario({ ...base, method: 'fedavg', rounds: 1, evalEvery: 1 }),
+      runDir,
+      data,
+      trainDevice: 'gpu',
+      gpuEval: false,
+      log: (l) => lines.push(l),
+    });
+    expect(result.trainDevice).to.equal('cpu');
+    expect(result.lockstep).to.equal(undefined);
+    expect(result.trainFallback).to.equal(`no GPU for training (${vulkanMissing()!})`);
+    expect(lines.some((l) => l.startsWith('training on the CPU workers: no GPU for training'))).to.equal(true);
+    const written = JSON.parse(readFileSync(path.join(runDir, 'results.json'), 'utf8')) as { trainDevice: string; trainFallback: string };
+    expect(written.trainDevice).to.equal('cpu');
+    expect(written.trainFallback).to.equal(result.trainFallback);
+    // A scenario's own field says the same; an invalid RFL_TRAIN_DEVICE is an error, not ignored.
+    const viaScenario = await runSimulation({
+      scenario: resolveScenario({ ...base, method: 'fedavg', rounds: 1, evalEvery: 1, trainDevice: 'gpu' }),
+      runDir: tmp(),
+      data,
+      gpuEval: false,
+      log: () => undefined,
+    });
+    expect(viaScenario.trainFallback).to.equal(result.trainFallback);
+    const saved = process.env['RFL_TRAIN_DEVICE'];
+    process.env['RFL_TRAIN_DEVICE'] = 'tpu';
+    try {
+      const err = await runSimulation({ scenario: resolveScenario({ ...base, method: 'fedavg', rounds: 1 }), runDir: tmp(), data, gpuEval: false, log: () => undefined }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).to.equal('RFL_TRAIN_DEVICE=tpu: expected auto, gpu or cpu');
+    } finally {
+      if (saved === undefined) delete process.env['RFL_TRAIN_DEVICE'];
+      else process.env['RFL_TRAIN_DEVICE'] = saved;
+    }
+  });
+
   it('runs a seeded secure fed-bva scenario repeatably and writes the run directory', async () => {
     const a = await simulate({ method: 'fed-bva' });
     const b = await simulate({ method: 'fed-bva' });
