@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 21's measurements on the GPU machine (no Node.js, no network), from the repository root, with .gpu-matrix/
+# The GPU-training measurements on the GPU machine (no Node.js, no network), from the repository root, with .gpu-matrix/
 # carried (bench/gpu/pack-matrix.sh) and Fashion-MNIST from .gpu-data/ (this call or an earlier one to the same warm
 # machine). Writes under $OUT:
 #   gradcheck.json              gradients and lockstep training on webgpu against the cpu backend
