@@ -5,26 +5,20 @@
  * exact, so a fused multiply-add changes nothing, and the result agrees bit for bit.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { webgpuInternals, type WebGpuProgram } from './internals.js';
+import { FlatProgram } from './flat-program.js';
+import { webgpuInternals } from './internals.js';
 
-const THREADS = 128;
-
-class AttackStepProgram implements WebGpuProgram {
+class AttackStepProgram extends FlatProgram {
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
   variableNames: string[];
   uniforms = 'alpha : f32, lo : f32, hi : f32,';
-  size = true;
   constructor(
-    public outputShape: number[],
+    outputShape: number[],
     private readonly boundTensors: boolean,
   ) {
+    super(outputShape);
     this.shaderKey = `rfl_attack_step_${boundTensors ? 'tensor' : 'scalar'}_bounds`;
     this.variableNames = boundTensors ? ['X', 'G', 'LO', 'HI'] : ['X', 'G'];
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = [Math.ceil(outputShape.reduce((a, d) => a * d, 1) / THREADS), 1, 1];
   }
   getUserCode(): string {
     const [lo, hi] = this.boundTensors ? ['LO[index]', 'HI[index]'] : ['uniforms.lo', 'uniforms.hi'];

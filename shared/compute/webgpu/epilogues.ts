@@ -13,25 +13,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { columnSums } from './bias-add-grad.js';
-import { webgpuInternals, type ProgramUniform, type WebGpuProgram } from './internals.js';
-
-const THREADS = 128;
-
-/** A flat-dispatch program over `outputShape`, in tfjs-webgpu's format. */
-abstract class FlatProgram implements WebGpuProgram {
-  abstract shaderKey: string;
-  abstract variableNames: string[];
-  abstract uniforms: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  size = true;
-  constructor(public outputShape: number[]) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = [Math.ceil(outputShape.reduce((a, d) => a * d, 1) / THREADS), 1, 1];
-  }
-  abstract getUserCode(): string;
-}
+import { FlatProgram } from './flat-program.js';
+import { webgpuInternals, type ProgramUniform } from './internals.js';
 
 const CONV_UNIFORMS = 'inH : i32, inW : i32, channels : i32, outH : i32, outW : i32, window : i32,';
 

@@ -13,32 +13,15 @@
  *   of bias gradients.
  * - `groupedBiasEpilogue`: act(z + b[g]) ⊙ m for z [G, R, U] and b [G, U] (a dense layer's bias per client), and its
  *   backward.
- * Each thread computes one output value; every index is the row-major flat index of its tensor.
+ * Each thread computes one output value (flat-program.ts); every index is the row-major flat index of its tensor.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { webgpuInternals, type ProgramUniform, type WebGpuProgram } from './internals.js';
-
-const THREADS = 128;
-
-/** A program with one thread per output value, in tfjs-webgpu's format (tfjs splits large dispatches itself). */
-abstract class PerOutputProgram implements WebGpuProgram {
-  abstract shaderKey: string;
-  abstract variableNames: string[];
-  abstract uniforms: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  size = true;
-  constructor(public outputShape: number[]) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = [Math.ceil(outputShape.reduce((a, d) => a * d, 1) / THREADS), 1, 1];
-  }
-  abstract getUserCode(): string;
-}
+import { FlatProgram } from './flat-program.js';
+import { webgpuInternals, type ProgramUniform } from './internals.js';
 
 const PATCH_UNIFORMS = 'inH : i32, inW : i32, cin : i32, outH : i32, outW : i32, kh : i32, kw : i32, cols : i32,';
 
-class Im2colProgram extends PerOutputProgram {
+class Im2colProgram extends FlatProgram {
   shaderKey = 'rfl_lockstep_im2col';
   variableNames = ['X'];
   uniforms = PATCH_UNIFORMS;
@@ -64,7 +47,7 @@ class Im2colProgram extends PerOutputProgram {
   }
 }
 
-class Col2imProgram extends PerOutputProgram {
+class Col2imProgram extends FlatProgram {
   shaderKey = 'rfl_lockstep_col2im';
   variableNames = ['DP'];
   uniforms = PATCH_UNIFORMS;
@@ -94,7 +77,7 @@ class Col2imProgram extends PerOutputProgram {
   }
 }
 
-class GroupRowSumsProgram extends PerOutputProgram {
+class GroupRowSumsProgram extends FlatProgram {
   shaderKey = 'rfl_lockstep_group_row_sums';
   variableNames = ['X'];
   uniforms = 'rows : i32, features : i32,';
@@ -113,7 +96,7 @@ class GroupRowSumsProgram extends PerOutputProgram {
   }
 }
 
-class GroupedBiasProgram extends PerOutputProgram {
+class GroupedBiasProgram extends FlatProgram {
   shaderKey: string;
   variableNames: string[];
   uniforms = 'rows : i32, units : i32,';
