@@ -28,7 +28,7 @@
     },
     {
       "target_name": "rfl_native",
-      "sources": ["src/addon.cc"],
+      "sources": ["src/addon.cc", "src/aes_ctr.cc"],
       "dependencies": ["kernels_avx512", "kernels_avx2", "kernels_portable"]
     }
   ]

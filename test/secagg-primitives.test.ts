@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import nacl from 'tweetnacl';
@@ -5,7 +7,9 @@ import { KEY_BYTES } from '../shared/secagg/labels.js';
 import { agree, isLowOrderPublicKey, publicKeyMatches, publicKeyOf, roundKeyPairs, identityKeyPair, randomSeed } from '../shared/secagg/keys.js';
 import { memberIndices, sessionId, validateMemberKeys } from '../shared/secagg/session-id.js';
 import { hkdfSha256, pairMaskKey, selfMaskKey, shareBoxKey } from '../shared/secagg/kdf.js';
-import { addMaskInPlace, maskInput, maskSign, maskWords } from '../shared/secagg/prg.js';
+import { addMaskInPlace, addMasks, maskInput, maskSign, maskWords, setNativeMasks } from '../shared/secagg/prg.js';
+import { nativeAesCtrMasks } from '../shared/secagg/primitives.js';
+import { nativeBuildDir } from '../shared/compute/native/addon.js';
 import { decodeSharePayload, encodeSharePayload, openShareBox, openSharePayload, sealShareBox, type SharePayload } from '../shared/secagg/share-boxes.js';
 import { commitSeed, signAdvertise, signCommit, signConsistency, verifyAdvertise, verifyCommit, verifyConsistency } from '../shared/secagg/signed-messages.js';
 import { bytesEqual, compareUtf8, fromHex, isAllZero, str, toHex, u32, utf8 } from '../shared/secagg/encoding.js';
@@ -238,6 +242,41 @@ describe('secagg primitives', () => {
         addMaskInPlace(plus, key, -1);
         expect(bytesEqual(new Uint8Array(plus.buffer), new Uint8Array(base.buffer))).to.equal(true);
       }
+    });
+
+    describe('native AES-NI and node:crypto give the same words', () => {
+      afterEach(() => setNativeMasks(true));
+
+      it('the native PRG is the one used where the addon is built and the CPU has AES-NI', function () {
+        const built = existsSync(path.join(nativeBuildDir(), 'Release', 'rfl_native.node')) && process.env['RFL_NATIVE'] !== '0';
+        const aesNi = existsSync('/proc/cpuinfo') && /^flags\s*:.*\baes\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+        if (!built || !aesNi) this.skip();
+        expect(nativeAesCtrMasks()).to.be.a('function');
+      });
+
+      it('maskWords, addMaskInPlace and addMasks, over partial blocks, chunk boundaries and both signs', function () {
+        if (nativeAesCtrMasks() === undefined) this.skip();
+        const rng = new Rng(7);
+        for (const d of [0, 1, 2, 3, 4, 5, 31, 33, 16_383, 16_384, 16_385, 40_001]) {
+          const keys = [randomSeed(), randomSeed(), randomSeed(), randomSeed()];
+          const base = new Uint32Array(d);
+          for (let i = 0; i < d; i++) base[i] = rng.nextUint32();
+          const run = (nativeOn: boolean): Uint32Array[] => {
+            setNativeMasks(nativeOn);
+            const one = new Uint32Array(base);
+            addMaskInPlace(one, keys[0]!, -1);
+            const batch = new Uint32Array(base);
+            addMasks(
+              batch,
+              keys.map((key, i) => ({ key, sign: i % 3 === 0 ? 1 : -1 })),
+            );
+            return [maskWords(keys[1]!, d), one, batch];
+          };
+          const viaNode = run(false);
+          const viaNative = run(true);
+          viaNode.forEach((w, i) => expect(bytesEqual(new Uint8Array(viaNative[i]!.buffer), new Uint8Array(w.buffer)), `d = ${d}, case ${i}`).to.equal(true));
+        }
+      });
     });
 
     it('a longer keystream extends a shorter one (one key, one keystream)', () => {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "aes_ctr.h"
 #include "kernels.h"
 
 namespace {
@@ -307,6 +308,56 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   return prev;
 }
 
+
+// Whether the mask PRG runs here (AES-NI present): aesCtrAvailable() -> boolean.
+napi_value AesCtrAvailable(napi_env env, napi_callback_info) {
+  napi_value r;
+  CHECK(napi_get_boolean(env, rfl::aesCtrAvailable(), &r));
+  return r;
+}
+
+/** A typed array of the given type, or a thrown TypeError naming it. */
+bool typed(napi_env env, napi_value v, napi_typedarray_type want, const char* name, const char* what, void** out, size_t* n) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  napi_typedarray_type type;
+  if (is) napi_get_typedarray_info(env, v, &type, n, out, nullptr, nullptr);
+  if (!is || type != want) {
+    napi_throw_type_error(env, "ERR_RFL_NATIVE_ARG", (std::string(name) + ": expected " + what).c_str());
+    return false;
+  }
+  return true;
+}
+
+// aesCtrMasks(target: Uint32Array, keys: Uint8Array (32 bytes a term), modes: Int32Array (+1, -1 or 0 a term)):
+// for each term in order, target ± PRG(key) mod 2^32 (mode 0: target = PRG(key)); shared/secagg/prg.ts.
+napi_value AesCtrMasks(napi_env env, napi_callback_info info) {
+  napi_value a[3];
+  if (!args(env, info, a)) return nullptr;
+  void *t, *k, *m;
+  size_t words = 0, keyBytes = 0, terms = 0;
+  if (!typed(env, a[0], napi_uint32_array, "target", "a Uint32Array", &t, &words) || !typed(env, a[1], napi_uint8_array, "keys", "a Uint8Array", &k, &keyBytes) ||
+      !typed(env, a[2], napi_int32_array, "modes", "an Int32Array", &m, &terms))
+    return nullptr;
+  if (!rfl::aesCtrAvailable()) {
+    napi_throw_error(env, "ERR_RFL_NATIVE_AES", "aesCtrMasks: this CPU has no AES-NI");
+    return nullptr;
+  }
+  if (keyBytes != 32 * terms) {
+    napi_throw_range_error(env, "ERR_RFL_NATIVE_ARG", "keys: expected 32 bytes for each mode");
+    return nullptr;
+  }
+  const auto* modes = static_cast<const int32_t*>(m);
+  for (size_t i = 0; i < terms; i++) {
+    if (modes[i] < -1 || modes[i] > 1) {
+      napi_throw_range_error(env, "ERR_RFL_NATIVE_ARG", "modes: expected +1, -1 or 0");
+      return nullptr;
+    }
+  }
+  for (size_t i = 0; i < terms; i++) rfl::aesCtrMask(static_cast<uint32_t*>(t), words, static_cast<const uint8_t*>(k) + 32 * i, modes[i]);
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"isa", nullptr, Isa, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -321,6 +372,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxCrossEntropy", nullptr, SoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgdMomentum", nullptr, SgdMomentum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"aesCtrAvailable", nullptr, AesCtrAvailable, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"aesCtrMasks", nullptr, AesCtrMasks, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

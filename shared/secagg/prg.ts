@@ -4,7 +4,7 @@
  * signed pairwise masks (Bonawitz et al., CCS 2017, §4, double masking).
  */
 
-import { aes256Ctr } from './primitives.js';
+import { aes256Ctr, nativeAesCtrMasks, type AesCtrMasks } from './primitives.js';
 import { SecAggConfigError } from './errors.js';
 import { checkKeyBytes } from './labels.js';
 import { SimdAccumulator } from './simd-accumulator.js';
@@ -18,6 +18,27 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Keystream is produced in chunks of this many bytes so huge vectors never need a second full-size buffer. */
 const CHUNK_BYTES = 1 << 16;
 const ZERO_CHUNK = new Uint8Array(CHUNK_BYTES);
+let useNative = true;
+
+/**
+ * Whether masks may use the native AES-NI PRG where it is available (default: yes). Tests and benchmarks turn it
+ * off to run (and compare) the node:crypto path, which is what machines without the addon or AES-NI use.
+ */
+export function setNativeMasks(on: boolean): void {
+  useNative = on;
+}
+
+function native(): AesCtrMasks | undefined {
+  return useNative ? nativeAesCtrMasks() : undefined;
+}
+
+/** The native call's arguments for `terms`: their keys end to end, and their modes. */
+function nativeTerms(terms: readonly { key: Uint8Array; mode: 1 | -1 | 0 }[]): { keys: Uint8Array; modes: Int32Array } {
+  const keys = new Uint8Array(32 * terms.length);
+  terms.forEach((t, i) => keys.set(t.key, 32 * i));
+  return { keys, modes: Int32Array.from(terms, (t) => t.mode) };
+}
+
 /** σ_uv of §3.2: +1 if u > v, −1 otherwise. */
 export function maskSign(u: number, v: number): 1 | -1 {
   return u > v ? 1 : -1;
@@ -65,14 +86,26 @@ function streamMaskWords(key: Uint8Array, length: number, visit: (words: Uint32A
 export function maskWords(key: Uint8Array, length: number): Uint32Array {
   checkMaskArgs(key, length);
   const out = new Uint32Array(length);
+  const fast = native();
+  if (fast !== undefined) {
+    const { keys, modes } = nativeTerms([{ key, mode: 0 }]);
+    fast(out, keys, modes);
+    return out;
+  }
   streamMaskWords(key, length, (words, offset) => out.set(words, offset));
   return out;
 }
 
-/** target ← target + sign·PRG(key) mod 2^32, in place, streaming the keystream in 64 KiB chunks. */
+/** target ← target + sign·PRG(key) mod 2^32, in place (natively, or streaming the keystream in 64 KiB chunks). */
 export function addMaskInPlace(target: Uint32Array, key: Uint8Array, sign: 1 | -1): void {
   checkMaskArgs(key, target.length);
   if (sign !== 1 && sign !== -1) throw new SecAggConfigError('sign', `sign must be 1 or -1, got ${String(sign)}`);
+  const fast = native();
+  if (fast !== undefined) {
+    const { keys, modes } = nativeTerms([{ key, mode: sign }]);
+    fast(target, keys, modes);
+    return;
+  }
   // Sums and differences of two uint32s are exact in doubles; the Uint32Array store wraps them mod 2^32.
   streamMaskWords(key, target.length, (words, offset) => {
     const n = words.length;
@@ -89,9 +122,11 @@ export interface MaskTerm {
 
 /**
  * target ← target + Σ_j sign_j·PRG(key_j) mod 2^32, in place: the same words as `addMaskInPlace` for each term,
- * faster for a batch. The sum is kept in WebAssembly memory and the keystream chunks are added with SIMD
- * (simd-accumulator.ts), so the add costs a memcpy rather than a JavaScript loop; the target is copied in and out
- * once per batch. Without WebAssembly SIMD it is `addMaskInPlace` term by term.
+ * faster for a batch. With the native addon on an AES-NI CPU the whole batch is one call that never
+ * materialises a keystream (native/src/aes_ctr.cc). Otherwise the sum is kept in WebAssembly memory and the
+ * keystream chunks are added with SIMD (simd-accumulator.ts), so the add costs a memcpy rather than a JavaScript
+ * loop; the target is copied in and out once per batch. Without WebAssembly SIMD it is `addMaskInPlace` term by
+ * term.
  */
 export function addMasks(target: Uint32Array, terms: readonly MaskTerm[]): void {
   for (const t of terms) {
@@ -99,6 +134,12 @@ export function addMasks(target: Uint32Array, terms: readonly MaskTerm[]): void 
     if (t.sign !== 1 && t.sign !== -1) throw new SecAggConfigError('sign', `sign must be 1 or -1, got ${String(t.sign)}`);
   }
   if (terms.length === 0) return;
+  const fast = native();
+  if (fast !== undefined) {
+    const { keys, modes } = nativeTerms(terms.map((t) => ({ key: t.key, mode: t.sign })));
+    fast(target, keys, modes);
+    return;
+  }
   if (!SimdAccumulator.available) {
     for (const t of terms) addMaskInPlace(target, t.key, t.sign);
     return;

@@ -134,6 +134,14 @@ const K256 = Uint32Array.from([
   0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ]);
 
+/** target ← target ± PRG(key) per term (mode +1 or −1), or target ← PRG(key) (mode 0); keys 32 bytes a term. */
+export type AesCtrMasks = (target: Uint32Array, keys: Uint8Array, modes: Int32Array) => void;
+
+/** No native mask PRG in a browser: prg.ts streams `aes256Ctr`. */
+export function nativeAesCtrMasks(): AesCtrMasks | undefined {
+  return undefined;
+}
+
 /** SHA-256 (FIPS 180-4). */
 export function sha256(data: Uint8Array): Uint8Array {
   const bitLen = data.length * 8;

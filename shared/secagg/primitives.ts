@@ -18,6 +18,7 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
+import { loadNativeAddon } from '../compute/native/addon.js';
 
 /** An AES-256-CTR keystream (IV 0^16): `update(zeros)` returns as many keystream bytes. */
 export interface KeystreamCipher {
@@ -28,6 +29,27 @@ export interface KeystreamCipher {
 export function aes256Ctr(key: Uint8Array, iv: Uint8Array): KeystreamCipher {
   const c = createCipheriv('aes-256-ctr', key, iv);
   return { update: (data) => c.update(data) };
+}
+
+/** target ← target ± PRG(key) per term (mode +1 or −1), or target ← PRG(key) (mode 0); keys 32 bytes a term. */
+export type AesCtrMasks = (target: Uint32Array, keys: Uint8Array, modes: Int32Array) => void;
+
+let nativeMasks: AesCtrMasks | null | undefined;
+
+/**
+ * The mask PRG in one native call with AES-NI (native/src/aes_ctr.cc: the same words as `aes256Ctr`, with no
+ * keystream buffer per 64 KiB), or undefined where the native addon is off or not built or the CPU lacks AES-NI.
+ */
+export function nativeAesCtrMasks(): AesCtrMasks | undefined {
+  if (nativeMasks === undefined) {
+    try {
+      const addon = loadNativeAddon();
+      nativeMasks = addon.aesCtrAvailable() ? (target, keys, modes) => addon.aesCtrMasks(target, keys, modes) : null;
+    } catch {
+      nativeMasks = null;
+    }
+  }
+  return nativeMasks ?? undefined;
 }
 
 /** SHA-256 of some bytes. */

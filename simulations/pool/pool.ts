@@ -22,6 +22,7 @@ import { Piscina } from 'piscina';
 import { sharedHandle, type Dataset } from '../../shared/data/dataset.js';
 import { SYNC_KINDS, withSeed, type AttackSpec } from '../../shared/attacks/robust-accuracy.js';
 import { ActivityClock } from './activity.js';
+import { BroadcastArrays } from './broadcast-arrays.js';
 import { LockstepBatcher, lockstepEligible } from './lockstep-batcher.js';
 import type { BvaResult, BvaTask, EvalResult, EvalTask, HeldState, LockstepTrainResult, PoolInit, PoolSim, PoolTask, TrainResult, TrainTask, WorkerState } from './tasks.js';
 
@@ -274,6 +275,8 @@ export class SimulationPool {
   readonly lockstep = { groups: 0, clients: 0 };
   private readonly batcher: LockstepBatcher<TrainResult> | undefined;
   private readonly evalOnGpu: boolean;
+  /** The round's broadcast arrays (global weights, shared set) in shared memory, posted by reference. */
+  readonly broadcast = new BroadcastArrays();
 
   constructor(opts: SimulationPoolOptions) {
     this.workers = opts.workers ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
@@ -456,6 +459,7 @@ export class SimulationPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.broadcast.clear();
     const t = this.threads;
     t.onGpuError = undefined;
     // Tasks still gathering in a lockstep group count as in flight: they would reach the threads after this close.
@@ -501,6 +505,23 @@ export class SimulationPool {
     if (this.closed) throw new Error('SimulationPool: closed (its threads may serve another simulation now)');
   }
 
+  /** `task` with its broadcast arrays (the global weights a round or an evaluation sends to every task, the shared set) shared. */
+  private shareBroadcast(task: PoolTask): PoolTask {
+    switch (task.kind) {
+      case 'train':
+        return {
+          ...task,
+          weights: this.broadcast.share(task.weights),
+          ...(task.sharedSet !== undefined ? { sharedSet: { x: this.broadcast.share(task.sharedSet.x), labels: task.sharedSet.labels } } : {}),
+        };
+      case 'eval':
+        return { ...task, weights: this.broadcast.share(task.weights) };
+      default:
+        // A BV task carries its client's own trained weights, which no other task shares.
+        return task;
+    }
+  }
+
   /** Runs `task` on `pool` for this simulation; a failure marks the threads broken (not reused). */
   private async post<R>(pool: Piscina, task: PoolTask): Promise<R> {
     this.checkOpen();
@@ -508,7 +529,9 @@ export class SimulationPool {
     else this.entered.cpu = true;
     this.inFlight++;
     try {
-      return (await pool.run({ sim: this.sim, task })) as R;
+      // The CPU workers get the broadcast arrays by reference (broadcast-arrays.ts); the GPU worker keeps cloned
+      // ones, since its uploads are not known to accept views of shared memory.
+      return (await pool.run({ sim: this.sim, task: pool === this.threads.gpu ? task : this.shareBroadcast(task) })) as R;
     } catch (err) {
       this.threads.broken = true;
       throw err;

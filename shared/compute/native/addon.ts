@@ -34,6 +34,13 @@ export interface NativeAddon {
   softmaxCrossEntropy(logits: Float32Array, labels: Float32Array, loss: Float32Array, grad: Float32Array | null): void;
   /** In place: v ← μ·v + g; w ← w − lr·v (μ = 0: w ← w − lr·g, v untouched). */
   sgdMomentum(w: Float32Array, v: Float32Array, g: Float32Array, lr: number, mu: number): void;
+  /** Whether this CPU has AES-NI, which `aesCtrMasks` needs. */
+  aesCtrAvailable(): boolean;
+  /**
+   * The secure-aggregation mask PRG (native/src/aes_ctr.cc), for each term in order: target ← target ± PRG(key)
+   * mod 2^32 (mode +1 or −1) or target ← PRG(key) (mode 0); `keys` holds 32 bytes a term.
+   */
+  aesCtrMasks(target: Uint32Array, keys: Uint8Array, modes: Int32Array): void;
 }
 
 /** Activation codes shared with native/src/kernels.h `Act`. */
