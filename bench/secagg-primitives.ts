@@ -1,6 +1,8 @@
 /**
  * Costs of the secure-aggregation primitives (docs/spec/secure-aggregation.md §3.1, §9 "Measured primitive costs"):
- * AES-256-CTR mask expansion (GB/s of keystream), X25519 agreements per second, HKDF derivations per second,
+ * AES-256-CTR mask expansion (GB/s of keystream) on each path the PRG takes — the native addon's AES-NI where it
+ * is built and node:crypto (OpenSSL) everywhere — alone and for a cohort of 10 (a member's self mask and 9 pairwise
+ * masks added to one vector), X25519 agreements per second, HKDF derivations per second,
  * and `shamir-secret-sharing` split / combine of a 32-byte secret at (n, t) = (100, 51) and (255, 128).
  *
  * `rfl bench secagg-primitives [--out FILE] [--reps N] [--words N]` prints a table and, with --out,
@@ -14,7 +16,8 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { LABELS } from '../shared/secagg/labels.js';
 import { agree, randomSeed, roundKeyPairs } from '../shared/secagg/keys.js';
 import { kdf } from '../shared/secagg/kdf.js';
-import { addMaskInPlace, maskWords } from '../shared/secagg/prg.js';
+import { addMaskInPlace, addMasks, maskWords, setNativeMasks } from '../shared/secagg/prg.js';
+import { nativeAesCtrMasks } from '../shared/secagg/primitives.js';
 import { combineVerified, splitSecret } from '../shared/secagg/shamir.js';
 import { intFlag } from '../shared/util/flags.js';
 import { medianMs, medianMsAsync } from './timing.js';
@@ -34,9 +37,28 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const key = randomSeed();
   const bytes = 4 * words;
-  const expandMs = medianMs(() => void maskWords(key, words), reps, 2);
+  const cohort = Array.from({ length: 10 }, (_, i) => ({ key: randomSeed(), sign: i % 2 === 0 ? (1 as const) : (-1 as const) }));
   const target = new Uint32Array(words);
-  const addMs = medianMs(() => addMaskInPlace(target, key, 1), reps, 2);
+  const prgPath = (nativeOn: boolean) => {
+    setNativeMasks(nativeOn);
+    try {
+      const expandMs = medianMs(() => void maskWords(key, words), reps, 2);
+      const addMs = medianMs(() => addMaskInPlace(target, key, 1), reps, 2);
+      const cohortMs = medianMs(() => addMasks(target, cohort), reps, 1);
+      return {
+        expandGBps: bytes / (expandMs / 1e3) / 1e9,
+        addMaskInPlaceGBps: bytes / (addMs / 1e3) / 1e9,
+        cohortGBps: (cohort.length * bytes) / (cohortMs / 1e3) / 1e9,
+        expandMs,
+        addMaskInPlaceMs: addMs,
+        cohortMs,
+      };
+    } finally {
+      setNativeMasks(true);
+    }
+  };
+  const nativeAes = nativeAesCtrMasks() !== undefined ? prgPath(true) : null;
+  const nodeAes = prgPath(false);
 
   const a = roundKeyPairs().s;
   const peers = Array.from({ length: 200 }, () => roundKeyPairs().s.publicKey);
@@ -67,21 +89,26 @@ export async function main(argv: readonly string[]): Promise<void> {
     node: process.version,
     cpu: os.cpus()[0]?.model ?? 'unknown',
     reps,
-    aesCtr: {
-      words,
-      expandGBps: bytes / (expandMs / 1e3) / 1e9,
-      addMaskInPlaceGBps: bytes / (addMs / 1e3) / 1e9,
-      expandMs,
-      addMaskInPlaceMs: addMs,
-    },
+    aesCtr: { words, cohort: cohort.length, native: nativeAes, nodeCrypto: nodeAes },
     x25519OpsPerS: 200 / (agreeMs / 1e3),
     hkdfOpsPerS: 1000 / (kdfMs / 1e3),
     shamir,
   };
 
   console.log(`node ${result.node} on ${result.cpu}`);
-  console.log(`AES-256-CTR maskWords       ${result.aesCtr.expandGBps.toFixed(3)} GB/s   (${words} words, ${expandMs.toFixed(1)} ms)`);
-  console.log(`AES-256-CTR addMaskInPlace  ${result.aesCtr.addMaskInPlaceGBps.toFixed(3)} GB/s   (${addMs.toFixed(1)} ms)`);
+  for (const [name, r] of [
+    ['native AES-NI', nativeAes],
+    ['node:crypto', nodeAes],
+  ] as const) {
+    if (r === null) {
+      console.log(`AES-256-CTR ${name}: not available here (the native addon is not built, or the CPU has no AES-NI)`);
+      continue;
+    }
+    console.log(
+      `AES-256-CTR ${name}`.padEnd(28) +
+        `maskWords ${r.expandGBps.toFixed(3)} GB/s, addMaskInPlace ${r.addMaskInPlaceGBps.toFixed(3)} GB/s, cohort of ${cohort.length} ${r.cohortGBps.toFixed(3)} GB/s  (${words} words)`,
+    );
+  }
   console.log(`X25519 agree                ${result.x25519OpsPerS.toFixed(0)} ops/s`);
   console.log(`HKDF-SHA256 kdf             ${result.hkdfOpsPerS.toFixed(0)} ops/s`);
   for (const s of shamir) {

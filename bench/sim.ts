@@ -13,8 +13,13 @@
  * Prints a table and the training speed-up of the most workers over one, and writes JSON (roundMs, trainMs,
  * bvaMs, secaggMs, otherMs, trainSpeedup, trainTimeRatio, clientUpdatesPerSec, workers, maxClients,
  * rssMbAtMaxClients, and the per-worker-count detail).
+ *
+ * For each worker count it also prints what the main thread (the coordinator and every virtual client) costs a
+ * timed round: its CPU time (Linux, from /proc; the main thread shares the cores with the workers, so its work
+ * slows theirs) and V8's garbage collections on it, full and young (`mainThread` in the JSON).
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +42,41 @@ export const OPTIONS = {
   workers: { type: 'string', default: '1,2' },
 } satisfies ParseArgsOptionsConfig;
 
+/** The main thread's CPU time in ms (user + system) on Linux, from /proc; undefined elsewhere. */
+function mainThreadCpuMs(): number | undefined {
+  const stat = `/proc/self/task/${process.pid}/stat`;
+  if (!existsSync(stat)) return undefined;
+  const s = readFileSync(stat, 'utf8');
+  const fields = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  // utime and stime (fields 14 and 15 of proc(5)), in clock ticks of 10 ms (USER_HZ 100 on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Counts V8's collections on this thread while `counting` is on. */
+class GcCounter {
+  counting = false;
+  readonly counts = { full: 0, young: 0, ms: 0 };
+  private readonly observer = new PerformanceObserver((list) => {
+    if (!this.counting) return;
+    for (const e of list.getEntries()) this.add(e);
+  });
+
+  constructor() {
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  private add(e: PerformanceEntry): void {
+    const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+    if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) this.counts.full++;
+    else if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) this.counts.young++;
+    this.counts.ms += e.duration;
+  }
+
+  stop(): void {
+    this.observer.disconnect();
+  }
+}
+
 /** Runs the command; `argv` is its arguments (without node and the script). */
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS });
@@ -56,12 +96,31 @@ export async function main(argv: readonly string[]): Promise<void> {
     `standard scenario on ${values.dataset} (${data.train.count} training images): 100 clients, fraction 0.1, 1 local epoch, cnn-mnist, fed-bva, secure aggregation; ${rounds} rounds timed after ${warmup} untimed, evaluation excluded`,
   );
   console.log('workers   round s   train s     BV s  secagg s   other s  overhead  updates/s');
-  const perWorkers: Record<string, SimulationResult['timing'] & { overheadFraction: number; trainMsWithWarmup: number }> = {};
+  type MainThread = { cpuMsPerRound: number | null; fullGcPerRound: number; youngGcPerRound: number; gcMsPerRound: number };
+  const perWorkers: Record<string, SimulationResult['timing'] & { overheadFraction: number; trainMsWithWarmup: number; mainThread: MainThread }> = {};
+  const mainLines: string[] = [];
   for (const workers of workerCounts) {
     const total = warmup + rounds;
     const scenario = loadScenario(standard, [`rounds=${total}`, `evalEvery=${total}`, `dataset=${values.dataset}`, 'evalAttacks=[clean]', 'finalAttacks=[clean]']);
     const records: SimRoundRecord[] = [];
-    const r = await runSimulation({ scenario, runDir: path.join(scratch, `standard-w${workers}`), data, workers, log: () => undefined, onRound: (rec) => records.push(rec) });
+    // The main thread's CPU time and collections over the timed rounds (those after the warm-up).
+    const gc = new GcCounter();
+    let cpuAtWarmup = warmup === 0 ? mainThreadCpuMs() : undefined;
+    gc.counting = warmup === 0;
+    let cpuAtEnd: number | undefined;
+    const onRound = (rec: SimRoundRecord): void => {
+      records.push(rec);
+      if (records.length === warmup) {
+        cpuAtWarmup = mainThreadCpuMs();
+        gc.counting = true;
+      }
+      if (records.length === total) {
+        cpuAtEnd = mainThreadCpuMs();
+        gc.counting = false;
+      }
+    };
+    const r = await runSimulation({ scenario, runDir: path.join(scratch, `standard-w${workers}`), data, workers, log: () => undefined, onRound });
+    gc.stop();
     const timed = records.slice(warmup).filter((x) => x.status === 'completed');
     if (timed.length === 0) throw new Error(`bench sim: no timed round completed with ${workers} worker(s)`);
     const mean = (f: (x: SimRoundRecord) => number): number => timed.reduce((a, x) => a + f(x), 0) / timed.length;
@@ -76,11 +135,23 @@ export async function main(argv: readonly string[]): Promise<void> {
       clientUpdatesPerSec: timed.reduce((a, x) => a + x.trained, 0) / (timed.reduce((a, x) => a + x.ms.round, 0) / 1000),
     };
     const overheadFraction = (t.secaggMs + t.otherMs) / t.roundMs;
-    perWorkers[workers] = { ...t, overheadFraction, trainMsWithWarmup: r.timing.trainMs };
+    const n = records.length - warmup;
+    const mainThread: MainThread = {
+      cpuMsPerRound: cpuAtWarmup !== undefined && cpuAtEnd !== undefined ? (cpuAtEnd - cpuAtWarmup) / n : null,
+      fullGcPerRound: gc.counts.full / n,
+      youngGcPerRound: gc.counts.young / n,
+      gcMsPerRound: gc.counts.ms / n,
+    };
+    perWorkers[workers] = { ...t, overheadFraction, trainMsWithWarmup: r.timing.trainMs, mainThread };
+    mainLines.push(
+      `${workers} worker${workers === 1 ? '' : 's'}: main thread (coordinator and virtual clients) ${mainThread.cpuMsPerRound !== null ? `${mainThread.cpuMsPerRound.toFixed(0)} ms CPU a round` : 'CPU time not measured (Linux only)'}; V8 collections on it a round: ${mainThread.fullGcPerRound.toFixed(2)} full, ${mainThread.youngGcPerRound.toFixed(2)} young, ${mainThread.gcMsPerRound.toFixed(1)} ms`,
+    );
     console.log(
       `${String(workers).padStart(7)}  ${s(t.roundMs)}  ${s(t.trainMs)}  ${s(t.bvaMs)}  ${s(t.secaggMs)}  ${s(t.otherMs)}  ${(100 * overheadFraction).toFixed(1).padStart(7)} %  ${t.clientUpdatesPerSec.toFixed(2).padStart(9)}`,
     );
   }
+
+  for (const line of mainLines) console.log(line);
 
   // The pool's scaling: the round's training time with the most workers against one worker.
   const one = perWorkers[1];

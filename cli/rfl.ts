@@ -5,7 +5,7 @@
  */
 import { errorLine, exitCodeOf } from './errors.js';
 import { run } from './program.js';
-import { tuneHeapGrowth } from '../shared/util/heap-growth.js';
+import { tuneGc } from '../shared/util/gc-tuning.js';
 
 const fatal = (err: unknown): void => {
   console.error(errorLine(err));
@@ -14,9 +14,9 @@ const fatal = (err: unknown): void => {
 };
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
-// Before any command allocates: the process moves megabytes of ArrayBuffers a round (shared/util/heap-growth.ts).
+// Before any command allocates: the process moves megabytes of ArrayBuffers a round (shared/util/gc-tuning.ts).
 try {
-  tuneHeapGrowth();
+  tuneGc();
 } catch (err) {
   fatal(err);
 }

@@ -3,6 +3,7 @@
  * copy in shared memory, and tasks that receive them by reference train exactly as tasks that receive clones.
  */
 import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/compute/backend.js';
 import { makeSyntheticDataset } from '../shared/data/synthetic.js';
 import { partition } from '../shared/data/partition.js';
@@ -81,7 +82,8 @@ describe('the pool posts broadcast arrays by reference', function () {
     const sharedSet = () => ({ x: Float32Array.from(sharedX), labels: Uint8Array.from(data.train.labels.subarray(0, 16)) });
     const train = { epochs: 1, batchSize: 16, lr: 0.05, momentum: 0.9, seed: 5, sharedLossWeight: 1 };
     const parts = partition(data.train.labels, { kind: 'iid' }, 3, 1);
-    const pool = new SimulationPool({ train: data.train, test: data.test, parts, workers: 2 });
+    // The workers load this thread's backend, whichever earlier tests left, so the two trainings compare bit for bit.
+    const pool = new SimulationPool({ train: data.train, test: data.test, parts, workers: 2, backend: tf.getBackend() });
     try {
       const task = (client: number) => ({ client, model: 'mlp', weights: Float32Array.from(weights), sharedSet: sharedSet(), train });
       const [a, b, c] = await Promise.all([pool.train(task(0)), pool.train(task(0)), pool.train(task(1))]);

@@ -112,7 +112,7 @@ export const benches: readonly CommandSpec[] = [
         default: '20',
       },
       dataset: { help: 'dataset name', arg: 'NAME', default: 'mnist-embedded' },
-      'max-clients': { help: 'connected virtual clients of the scale run', arg: 'N', kind: 'int', min: 1, max: 1000000, default: '1000' },
+      'max-clients': { help: 'connected virtual clients of the scale run (0: skip it)', arg: 'N', kind: 'int', min: 0, max: 1000000, default: '1000' },
       'max-rounds': { help: 'rounds of the scale run', arg: 'N', kind: 'int', min: 1, max: 10000, default: '3' },
       workers: { help: 'worker counts to time, comma-separated', arg: 'LIST', default: '1,2' },
     },
