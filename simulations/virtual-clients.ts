@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { connect, type ClientSession } from '../client/session.js';
+import { identityKeyPair } from '../shared/secagg/keys.js';
 import { CodedError, peerErrorCode } from '../shared/errors/catalogue.js';
 import type { AdaptiveAdversary } from './behaviors/index.js';
 import { CorruptedTrainer } from './corrupted-trainer.js';
@@ -21,7 +22,7 @@ import { PooledTrainer } from './pooled-trainer.js';
  * coordinator enrolled. (They are simulated clients; an edge client's key is its own, from `rfl coordinator enrol`.)
  */
 export function virtualIdentity(seed: number, id: string): nacl.SignKeyPair {
-  return nacl.sign.keyPair.fromSeed(createHash('sha256').update(`robust-fl/virtual-client-identity/v1/${seed}/${id}`).digest());
+  return identityKeyPair(createHash('sha256').update(`robust-fl/virtual-client-identity/v1/${seed}/${id}`).digest());
 }
 
 /** Options of `connectVirtualClients`. */

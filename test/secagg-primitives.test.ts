@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { virtualIdentity } from '../simulations/virtual-clients.js';
 import fc from 'fast-check';
 import nacl from 'tweetnacl';
 import { KEY_BYTES } from '../shared/secagg/labels.js';
@@ -812,5 +814,19 @@ describe('OpenSSL paths agree with tweetnacl', function () {
       const msg = new Uint8Array([1, 2, 3, i]);
       expect(nacl.sign.detached.verify(msg, nacl.sign.detached(msg, id.secretKey), id.publicKey)).to.equal(true);
     }
+  });
+
+  it("an identity from a seed is tweetnacl's fromSeed pair, so virtual clients keep the identities runs and hosts enrolled", () => {
+    for (let i = 0; i < 20; i++) {
+      const seed = randomSeed();
+      const kp = identityKeyPair(seed);
+      const ref = nacl.sign.keyPair.fromSeed(seed);
+      expect(Buffer.from(kp.secretKey).equals(Buffer.from(ref.secretKey))).to.equal(true);
+      expect(Buffer.from(kp.publicKey).equals(Buffer.from(ref.publicKey))).to.equal(true);
+    }
+    const v = virtualIdentity(7, 'client-3');
+    const ref = nacl.sign.keyPair.fromSeed(createHash('sha256').update('robust-fl/virtual-client-identity/v1/7/client-3').digest());
+    expect(toHex(v.publicKey)).to.equal(toHex(ref.publicKey));
+    expect(() => identityKeyPair(new Uint8Array(31))).to.throw(/32 bytes, got 31/);
   });
 });

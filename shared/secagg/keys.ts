@@ -30,9 +30,13 @@ export function roundKeyPairs(): RoundKeyPairs {
   return { c: { secretKey: c.d, publicKey: c.x }, s: { secretKey: s.d, publicKey: s.x } };
 }
 
-/** A fresh long-term Ed25519 identity key pair in tweetnacl's form (64-byte secret key = seed ‖ public key). */
-export function identityKeyPair(): nacl.SignKeyPair {
-  const { d, x } = rawKeyPair('ed25519');
+/**
+ * A long-term Ed25519 identity key pair in tweetnacl's form (64-byte secret key = seed ‖ public key): fresh, or
+ * from a 32-byte `seed` (the pair `nacl.sign.keyPair.fromSeed` gives, through OpenSSL: a simulation derives one
+ * per virtual client, and tweetnacl's JavaScript took 4 ms a key).
+ */
+export function identityKeyPair(seed?: Uint8Array): nacl.SignKeyPair {
+  const { d, x } = rawKeyPair('ed25519', seed === undefined ? undefined : Uint8Array.from(seed));
   const secretKey = new Uint8Array(64);
   secretKey.set(d, 0);
   secretKey.set(x, 32);

@@ -236,9 +236,12 @@ export function randomBytes(n: number): Uint8Array {
   return b;
 }
 
-/** A fresh raw key pair: a random 32-byte secret `d` and its public key `x` (X25519 scalar or Ed25519 seed). */
-export function rawKeyPair(type: 'x25519' | 'ed25519'): { d: Uint8Array; x: Uint8Array } {
-  const d = randomBytes(32);
+/**
+ * A raw key pair: the 32-byte secret `d` (X25519 scalar or Ed25519 seed; random unless given) and its public key
+ * `x`.
+ */
+export function rawKeyPair(type: 'x25519' | 'ed25519', secret?: Uint8Array): { d: Uint8Array; x: Uint8Array } {
+  const d = secret ?? randomBytes(32);
   return { d, x: type === 'x25519' ? nacl.scalarMult.base(d) : nacl.sign.keyPair.fromSeed(d).publicKey };
 }
 

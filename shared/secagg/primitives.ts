@@ -85,12 +85,13 @@ const der = (prefix: Uint8Array, key: Uint8Array): Buffer => Buffer.concat([pref
 const x25519Keys = new WeakMap<Uint8Array, { fingerprint: string; key: KeyObject }>();
 
 /**
- * Raw 32-byte private (`d`) and public (`x`) keys of a fresh pair: 32 random bytes as the secret, the public key
- * from OpenSSL. Not `generateKeyPairSync` + a JWK export: on Node 20.20 that pair deadlocks now and then (a
+ * Raw 32-byte private (`d`) and public (`x`) keys of a pair: 32 random bytes as the secret (or `secret`, for a
+ * key derived elsewhere), the public key from OpenSSL. Not `generateKeyPairSync` + a JWK export: on Node 20.20 that pair deadlocks now and then (a
  * garbage-collected KeyGenJob takes a mutex the export holds; seen after 20,000–220,000 keys).
  */
-export function rawKeyPair(type: 'x25519' | 'ed25519'): { d: Uint8Array; x: Uint8Array } {
-  const d = randomBytes(KEY_BYTES);
+export function rawKeyPair(type: 'x25519' | 'ed25519', secret?: Uint8Array): { d: Uint8Array; x: Uint8Array } {
+  if (secret !== undefined && secret.length !== KEY_BYTES) throw new Error(`rawKeyPair: a secret is ${KEY_BYTES} bytes, got ${secret.length}`);
+  const d = secret ?? randomBytes(KEY_BYTES);
   const privateKey = createPrivateKey({ key: der(type === 'x25519' ? X25519_PKCS8_PREFIX : ED25519_PKCS8_PREFIX, d), format: 'der', type: 'pkcs8' });
   if (type === 'x25519') x25519Keys.set(d, { fingerprint: createHash('sha256').update(d).digest('hex'), key: privateKey });
   const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
