@@ -52,6 +52,17 @@ describe('Rng', () => {
       expect(() => new Rng(Infinity)).to.throw(RangeError, /Infinity/);
     });
 
+    it('floats(out, n) is n calls of float(), in order, and leaves the generator where they would', () => {
+      const a = new Rng(11);
+      const b = a.clone();
+      const out = new Float64Array(2500);
+      a.floats(out, 2000);
+      expect(Array.from(out.subarray(0, 2000))).to.deep.equal(Array.from(draws(2000, () => b.float())));
+      expect(out[2000]).to.equal(0);
+      expect(a.nextUint32()).to.equal(b.nextUint32());
+      expect(() => a.floats(out, 2501)).to.throw(RangeError, /n = 2501/);
+    });
+
     it('clone continues exactly where the original is', () => {
       const r = new Rng(3);
       r.normal(); // leaves a spare normal behind, which the clone must carry

@@ -615,6 +615,21 @@ describe('secagg primitives', () => {
       expectSecAggError(() => quantize(Float32Array.of(0), s, 'half-up'), SecAggConfigError, /expects 6/);
     });
 
+    it('seeded stochastic rounding uses one draw an element, in order, across its batches of 1,024', () => {
+      const n = 2500;
+      const s = seg({ length: n, c: 1, R: 1000 });
+      const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+      const rng = new Rng('batches');
+      const ref = rng.clone();
+      const q = quantize(x, s, 'stochastic', rng).values;
+      for (let i = 0; i < n; i++) {
+        const v = ((x[i]! + 1) * 1000) / 2;
+        const f = Math.floor(v);
+        expect(q[i], `element ${i}`).to.equal(ref.float() < v - f ? f + 1 : f);
+      }
+      expect(rng.nextUint32()).to.equal(ref.nextUint32());
+    });
+
     it('stochastic rounding is unbiased over many draws', () => {
       const s = seg({ length: 1, c: 1, R: 10 });
       const rng = new Rng('unbiased');

@@ -162,21 +162,6 @@ export function segmentView(spec: VectorSpec, vector: Uint32Array, name: string)
   return vector.subarray(offsets[i]!, offsets[i + 1]!);
 }
 
-/** A uniform [0, 1) source: a seeded Rng for tests and simulations, else the OS CSPRNG in batches. */
-function uniformSource(rng: Rng | undefined): () => number {
-  if (rng !== undefined) return () => rng.float();
-  const batch = new Uint32Array(1024);
-  let at = batch.length;
-  return () => {
-    if (at === batch.length) {
-      randomFill(new Uint8Array(batch.buffer));
-      at = 0;
-    }
-    // 32 random bits: P(round up) is off from the exact fraction by less than 2^−32.
-    return batch[at++]! / MODULUS;
-  };
-}
-
 /**
  * Quantises one segment's values to integers in [0, R] (§7).
  * - signed: x' = clip(x, −c, c); s = (x' + c)·R/(2c); q = ⌊s⌋ + Bernoulli(s − ⌊s⌋) (`stochastic`, from `rng`
@@ -192,65 +177,105 @@ export function quantize(x: ArrayLike<number>, seg: Segment, rounding: Rounding 
   if (rounding !== 'stochastic' && rounding !== 'half-up') {
     fail('rounding', `rounding must be 'stochastic' or 'half-up', got ${String(rounding)}`);
   }
-  const R = seg.R;
   const values = new Uint32Array(x.length);
-  let clipped = 0;
-  const bad = (i: number, v: number, want: string): never => fail(`${seg.name}[${i}]`, `segment '${seg.name}' value ${i} must be ${want}, got ${String(v)}`);
-  if (seg.kind === 'signed') {
-    const c = seg.c;
-    const scale = R / (2 * c);
-    const uniform = rounding === 'stochastic' ? uniformSource(rng) : null;
-    for (let i = 0; i < x.length; i++) {
-      let v = x[i]!;
-      if (Number.isNaN(v)) bad(i, v, 'a number (not NaN)');
-      if (v > c) {
-        v = c;
-        clipped++;
-      } else if (v < -c) {
-        v = -c;
-        clipped++;
-      }
-      let s = (v + c) * scale;
-      // Floating error could push s a hair outside [0, R]; clamp so q stays in range.
-      if (s < 0) s = 0;
-      else if (s > R) s = R;
-      let q: number;
-      if (uniform === null) q = Math.floor(s + 0.5);
-      else {
-        const f = Math.floor(s);
-        q = uniform() < s - f ? f + 1 : f;
-      }
-      values[i] = q > R ? R : q;
-    }
-  } else if (seg.kind === 'weight') {
-    for (let i = 0; i < x.length; i++) {
-      let w = x[i]!;
-      if (Number.isNaN(w)) bad(i, w, 'a weight in [0, 1]');
-      if (w > 1) {
-        w = 1;
-        clipped++;
-      } else if (w < 0) {
-        w = 0;
-        clipped++;
-      }
-      values[i] = Math.min(R, Math.floor(w * R + 0.5));
-    }
-  } else {
-    for (let i = 0; i < x.length; i++) {
-      let v = x[i]!;
-      if (!Number.isInteger(v) && Number.isFinite(v)) bad(i, v, 'an integer');
-      if (Number.isNaN(v)) bad(i, v, 'an integer');
-      if (v > R) {
-        v = R;
-        clipped++;
-      } else if (v < 0) {
-        v = 0;
-        clipped++;
-      }
-      values[i] = v;
-    }
-  }
+  // One function per kind: the simulation's clients quantise all three kinds in turn, and one function for all
+  // kept losing its optimised code to the branch it had not seen (140 deoptimisations in 10 rounds, every
+  // double of the slow path boxed on the heap).
+  const clipped = seg.kind === 'signed' ? quantizeSigned(x, seg, rounding, rng, values) : seg.kind === 'weight' ? quantizeWeight(x, seg, values) : quantizeCount(x, seg, values);
   return { values, clipped };
+}
+
+/** Why value i of `seg` is refused (a config error naming the segment). */
+function badValue(seg: Segment, i: number, v: number, want: string): never {
+  return fail(`${seg.name}[${i}]`, `segment '${seg.name}' value ${i} must be ${want}, got ${String(v)}`);
+}
+
+function quantizeSigned(x: ArrayLike<number>, seg: Segment, rounding: Rounding, rng: Rng | undefined, values: Uint32Array): number {
+  const R = seg.R;
+  let clipped = 0;
+  const c = seg.c;
+  const scale = R / (2 * c);
+  // One loop per source of randomness, each calling it directly: a shared closure returning a double made the
+  // loop box every uniform draw (17 MB of garbage a round on a simulation's main thread).
+  // Uniform draws come in batches of 1,024, from the seeded generator (exactly one draw an element, so its
+  // state after is the same as with one call each) or from the OS CSPRNG.
+  const stochastic = rounding === 'stochastic';
+  const seeded = stochastic && rng !== undefined ? new Float64Array(Math.min(1024, x.length)) : undefined;
+  const crypto = stochastic && rng === undefined ? new Uint32Array(1024) : undefined;
+  let at = 0;
+  let have = 0;
+  for (let i = 0; i < x.length; i++) {
+    let v = x[i]!;
+    if (Number.isNaN(v)) badValue(seg, i, v, 'a number (not NaN)');
+    if (v > c) {
+      v = c;
+      clipped++;
+    } else if (v < -c) {
+      v = -c;
+      clipped++;
+    }
+    let s = (v + c) * scale;
+    // Floating error could push s a hair outside [0, R]; clamp so q stays in range.
+    if (s < 0) s = 0;
+    else if (s > R) s = R;
+    let q: number;
+    if (!stochastic) q = Math.floor(s + 0.5);
+    else {
+      const f = Math.floor(s);
+      if (at === have) {
+        at = 0;
+        if (seeded !== undefined) {
+          have = Math.min(seeded.length, x.length - i);
+          rng!.floats(seeded, have);
+        } else {
+          have = crypto!.length;
+          randomFill(new Uint8Array(crypto!.buffer));
+        }
+      }
+      // Crypto: 32 random bits, so P(round up) is off from the exact fraction by less than 2^−32.
+      const u = seeded !== undefined ? seeded[at++]! : crypto![at++]! / MODULUS;
+      q = u < s - f ? f + 1 : f;
+    }
+    values[i] = q > R ? R : q;
+  }
+  return clipped;
+}
+
+function quantizeWeight(x: ArrayLike<number>, seg: Segment, values: Uint32Array): number {
+  const R = seg.R;
+  let clipped = 0;
+  for (let i = 0; i < x.length; i++) {
+    let w = x[i]!;
+    if (Number.isNaN(w)) badValue(seg, i, w, 'a weight in [0, 1]');
+    if (w > 1) {
+      w = 1;
+      clipped++;
+    } else if (w < 0) {
+      w = 0;
+      clipped++;
+    }
+    values[i] = Math.min(R, Math.floor(w * R + 0.5));
+  }
+  return clipped;
+}
+
+function quantizeCount(x: ArrayLike<number>, seg: Segment, values: Uint32Array): number {
+  const R = seg.R;
+  let clipped = 0;
+  for (let i = 0; i < x.length; i++) {
+    let v = x[i]!;
+    if (!Number.isInteger(v) && Number.isFinite(v)) badValue(seg, i, v, 'an integer');
+    if (Number.isNaN(v)) badValue(seg, i, v, 'an integer');
+    if (v > R) {
+      v = R;
+      clipped++;
+    } else if (v < 0) {
+      v = 0;
+      clipped++;
+    }
+    values[i] = v;
+  }
+  return clipped;
 }
 
 function checkCount(n: number): void {

@@ -179,6 +179,19 @@ export class Rng {
     return (hi * 67108864 + lo) * TWO_POW_NEG_53;
   }
 
+  /**
+   * out[0 .. n) ← n draws of `float()`, in order (the same values and the same state after as n calls): a hot loop
+   * reads them from the array, where a double returned by a call it does not inline is boxed on the heap.
+   */
+  floats(out: Float64Array, n: number = out.length): void {
+    if (!Number.isInteger(n) || n < 0 || n > out.length) throw new RangeError(`floats: n = ${n} must be an integer in [0, ${out.length}]`);
+    for (let i = 0; i < n; i++) {
+      const hi = this.nextUint32() >>> 5;
+      const lo = this.nextUint32() >>> 6;
+      out[i] = (hi * 67108864 + lo) * TWO_POW_NEG_53;
+    }
+  }
+
   /** Uniform integer in [0, n) for an integer 1 ≤ n ≤ 2^53, by rejection (no modulo bias). */
   int(n: number): number {
     checkCount('n', n, 1, TWO_POW_53);
