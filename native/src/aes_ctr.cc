@@ -22,26 +22,16 @@ namespace {
 
 #define RFL_AES __attribute__((target("aes,sse4.1")))
 
-RFL_AES inline __m128i expandA(__m128i a, __m128i assist) {
-  assist = _mm_shuffle_epi32(assist, 0xff);
-  __m128i t = _mm_slli_si128(a, 4);
-  a = _mm_xor_si128(a, t);
-  t = _mm_slli_si128(t, 4);
-  a = _mm_xor_si128(a, t);
-  t = _mm_slli_si128(t, 4);
-  a = _mm_xor_si128(a, t);
-  return _mm_xor_si128(a, assist);
+// w0 ^ (w0..w1) ^ (w0..w2) ^ (w0..w3): each word of a round key half xors all the words before it.
+RFL_AES inline __m128i prefixXor(__m128i a) {
+  a = _mm_xor_si128(a, _mm_slli_si128(a, 4));
+  return _mm_xor_si128(a, _mm_slli_si128(a, 8));
 }
 
+RFL_AES inline __m128i expandA(__m128i a, __m128i assist) { return _mm_xor_si128(prefixXor(a), _mm_shuffle_epi32(assist, 0xff)); }
+
 RFL_AES inline __m128i expandB(__m128i a, __m128i b) {
-  const __m128i assist = _mm_shuffle_epi32(_mm_aeskeygenassist_si128(a, 0x00), 0xaa);
-  __m128i t = _mm_slli_si128(b, 4);
-  b = _mm_xor_si128(b, t);
-  t = _mm_slli_si128(t, 4);
-  b = _mm_xor_si128(b, t);
-  t = _mm_slli_si128(t, 4);
-  b = _mm_xor_si128(b, t);
-  return _mm_xor_si128(b, assist);
+  return _mm_xor_si128(prefixXor(b), _mm_shuffle_epi32(_mm_aeskeygenassist_si128(a, 0x00), 0xaa));
 }
 
 // FIPS-197 AES-256 key schedule: 15 round keys. The round constant of aeskeygenassist must be an immediate.
