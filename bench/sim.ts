@@ -87,7 +87,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const maxClients = intFlag('max-clients', values['max-clients'], 0);
   const maxRounds = intFlag('max-rounds', values['max-rounds'], 1);
   const repeats = intFlag('repeats', values.repeats, 1);
-  const workerCounts = values.workers!.split(',').map((w) => intFlag('workers', w, 1));
+  const workerCounts = [...new Set(values.workers!.split(',').map((w) => intFlag('workers', w, 1)))];
   const here = path.dirname(fileURLToPath(import.meta.url));
   const standard = path.resolve(here, '../../simulations/scenarios/standard.yaml');
   const choice = await initBackend({ quiet: true });

@@ -14,7 +14,8 @@ const fatal = (err: unknown): void => {
 };
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
-// Before any command allocates: the process moves megabytes of ArrayBuffers a round (shared/util/gc-tuning.ts).
+// Before any command runs (the imports above only load code): the process moves megabytes of ArrayBuffers a
+// round (shared/util/gc-tuning.ts).
 try {
   tuneGc();
 } catch (err) {

@@ -11,7 +11,7 @@ import { initialWeights, Model, modelSpec } from '../shared/models/model.js';
 import { trainLocal } from '../shared/train/sgd.js';
 import { batchFromArrays, disposeBatch } from '../shared/train/batches.js';
 import { trainOptionsOf } from '../client/trainer.js';
-import { BroadcastArrays, MIN_SHARED_LENGTH } from '../simulations/pool/broadcast-arrays.js';
+import { BroadcastArrays, compact, MIN_SHARED_LENGTH } from '../simulations/pool/broadcast-arrays.js';
 import { destroyIdlePools, SimulationPool } from '../simulations/pool/pool.js';
 
 function filled(n: number, seed: number): Float32Array {
@@ -38,10 +38,26 @@ describe('BroadcastArrays', () => {
     expect(Array.from(a)).to.deep.equal(Array.from(filled(MIN_SHARED_LENGTH, 1)));
   });
 
-  it('posts small arrays and arrays already in shared memory as they are', () => {
+  it('compact copies a view of part of a larger buffer (a structured clone would copy all of it), nothing else', () => {
+    const whole = filled(64, 1);
+    expect(compact(whole)).to.equal(whole);
+    const message = new ArrayBuffer(4 * 100);
+    const view = new Float32Array(message, 8, 10);
+    view.set(filled(10, 2));
+    const c = compact(view);
+    expect(c).to.not.equal(view);
+    expect(c.buffer.byteLength).to.equal(40);
+    expect(Array.from(c)).to.deep.equal(Array.from(view));
+    const shared = new Float32Array(new SharedArrayBuffer(400), 8, 10);
+    expect(compact(shared)).to.equal(shared);
+  });
+
+  it('posts small arrays compacted, and arrays already in shared memory as they are', () => {
     const b = new BroadcastArrays();
     const small = filled(MIN_SHARED_LENGTH - 1, 3);
     expect(b.share(small)).to.equal(small);
+    const smallView = new Float32Array(new ArrayBuffer(4 * MIN_SHARED_LENGTH), 4, MIN_SHARED_LENGTH - 1);
+    expect(b.share(smallView).buffer.byteLength).to.equal(4 * (MIN_SHARED_LENGTH - 1));
     const shared = new Float32Array(new SharedArrayBuffer(4 * MIN_SHARED_LENGTH));
     expect(b.share(shared)).to.equal(shared);
     expect(b.counts).to.deep.equal({ copied: 0, reused: 0 });

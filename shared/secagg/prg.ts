@@ -32,11 +32,22 @@ function native(): AesCtrMasks | undefined {
   return useNative ? nativeAesCtrMasks() : undefined;
 }
 
-/** The native call's arguments for `terms`: their keys end to end, and their modes. */
-function nativeTerms(terms: readonly { key: Uint8Array; mode: 1 | -1 | 0 }[]): { keys: Uint8Array; modes: Int32Array } {
+/**
+ * Runs the native PRG over `terms` in one call: their keys end to end, and their modes. The packed copy of the
+ * keys is wiped afterwards, as every other copy of a mask key is.
+ */
+function runNative(fast: AesCtrMasks, target: Uint32Array, terms: readonly { key: Uint8Array; mode: 1 | -1 | 0 }[]): void {
   const keys = new Uint8Array(32 * terms.length);
   terms.forEach((t, i) => keys.set(t.key, 32 * i));
-  return { keys, modes: Int32Array.from(terms, (t) => t.mode) };
+  try {
+    fast(
+      target,
+      keys,
+      Int32Array.from(terms, (t) => t.mode),
+    );
+  } finally {
+    keys.fill(0);
+  }
 }
 
 /** σ_uv of §3.2: +1 if u > v, −1 otherwise. */
@@ -88,8 +99,7 @@ export function maskWords(key: Uint8Array, length: number): Uint32Array {
   const out = new Uint32Array(length);
   const fast = native();
   if (fast !== undefined) {
-    const { keys, modes } = nativeTerms([{ key, mode: 0 }]);
-    fast(out, keys, modes);
+    runNative(fast, out, [{ key, mode: 0 }]);
     return out;
   }
   streamMaskWords(key, length, (words, offset) => out.set(words, offset));
@@ -102,8 +112,7 @@ export function addMaskInPlace(target: Uint32Array, key: Uint8Array, sign: 1 | -
   if (sign !== 1 && sign !== -1) throw new SecAggConfigError('sign', `sign must be 1 or -1, got ${String(sign)}`);
   const fast = native();
   if (fast !== undefined) {
-    const { keys, modes } = nativeTerms([{ key, mode: sign }]);
-    fast(target, keys, modes);
+    runNative(fast, target, [{ key, mode: sign }]);
     return;
   }
   // Sums and differences of two uint32s are exact in doubles; the Uint32Array store wraps them mod 2^32.
@@ -136,8 +145,11 @@ export function addMasks(target: Uint32Array, terms: readonly MaskTerm[]): void 
   if (terms.length === 0) return;
   const fast = native();
   if (fast !== undefined) {
-    const { keys, modes } = nativeTerms(terms.map((t) => ({ key: t.key, mode: t.sign })));
-    fast(target, keys, modes);
+    runNative(
+      fast,
+      target,
+      terms.map((t) => ({ key: t.key, mode: t.sign })),
+    );
     return;
   }
   if (!SimdAccumulator.available) {

@@ -14,8 +14,17 @@
  * arrays are kept; an evicted one stays alive as long as a task still holds it.
  */
 
-/** Arrays shorter than this are posted as they are: cloning them costs less than comparing. */
+/** Arrays shorter than this are cloned (compacted first): cloning them costs less than comparing. */
 export const MIN_SHARED_LENGTH = 4096;
+
+/**
+ * `a`, or a copy of just its elements where it views part of a larger buffer. A received vector is a view of its
+ * whole message (protocol/wire.ts), and a structured clone copies a view's entire buffer, so anything posted to a
+ * worker by clone goes through this first.
+ */
+export function compact(a: Float32Array): Float32Array {
+  return a.buffer instanceof SharedArrayBuffer || (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength) ? a : a.slice();
+}
 
 function bytesOf(a: Float32Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -27,14 +36,15 @@ export class BroadcastArrays {
   /** Arrays copied into shared memory, and arrays answered from an earlier copy (tests, diagnostics). */
   readonly counts = { copied: 0, reused: 0 };
 
-  /** @param capacity distinct arrays kept (≥ 1): a round's weights and shared set, and the evaluated weights. */
-  constructor(private readonly capacity = 4) {
+  /** @param capacity distinct arrays kept (≥ 1): a round's weights and shared set, its Decent_BVA probes, the evaluated weights. */
+  constructor(private readonly capacity = 8) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`BroadcastArrays capacity ${capacity}: expected an integer ≥ 1`);
   }
 
   /** `a`'s values in shared memory: an earlier shared copy if one holds the same bytes, else a new one. */
   share(a: Float32Array): Float32Array {
-    if (a.length < MIN_SHARED_LENGTH || a.buffer instanceof SharedArrayBuffer) return a;
+    if (a.buffer instanceof SharedArrayBuffer) return a;
+    if (a.length < MIN_SHARED_LENGTH) return compact(a);
     const bytes = bytesOf(a);
     const at = this.entries.findIndex((e) => e.bytes.length === bytes.length && e.bytes.equals(bytes));
     if (at >= 0) {

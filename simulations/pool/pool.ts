@@ -22,7 +22,7 @@ import { Piscina } from 'piscina';
 import { sharedHandle, type Dataset } from '../../shared/data/dataset.js';
 import { SYNC_KINDS, withSeed, type AttackSpec } from '../../shared/attacks/robust-accuracy.js';
 import { ActivityClock } from './activity.js';
-import { BroadcastArrays } from './broadcast-arrays.js';
+import { BroadcastArrays, compact } from './broadcast-arrays.js';
 import { LockstepBatcher, lockstepEligible } from './lockstep-batcher.js';
 import type { BvaResult, BvaTask, EvalResult, EvalTask, HeldState, LockstepTrainResult, PoolInit, PoolSim, PoolTask, TrainResult, TrainTask, WorkerState } from './tasks.js';
 
@@ -505,19 +505,39 @@ export class SimulationPool {
     if (this.closed) throw new Error('SimulationPool: closed (its threads may serve another simulation now)');
   }
 
-  /** `task` with its broadcast arrays (the global weights a round or an evaluation sends to every task, the shared set) shared. */
+  /**
+   * `task` with its broadcast arrays (the global weights a round or an evaluation sends to every task, the shared
+   * set, a Decent_BVA probe's arrays) shared, and any other view of a received message compacted (broadcast-arrays.ts).
+   */
   private shareBroadcast(task: PoolTask): PoolTask {
+    const b = this.broadcast;
     switch (task.kind) {
       case 'train':
-        return {
-          ...task,
-          weights: this.broadcast.share(task.weights),
-          ...(task.sharedSet !== undefined ? { sharedSet: { x: this.broadcast.share(task.sharedSet.x), labels: task.sharedSet.labels } } : {}),
-        };
+        return { ...task, weights: b.share(task.weights), ...(task.sharedSet !== undefined ? { sharedSet: { x: b.share(task.sharedSet.x), labels: task.sharedSet.labels } } : {}) };
       case 'eval':
-        return { ...task, weights: this.broadcast.share(task.weights) };
-      default:
-        // A BV task carries its client's own trained weights, which no other task shares.
+        return { ...task, weights: b.share(task.weights) };
+      case 'bva': {
+        // Its weights are the client's own trained ones, which no other task shares; the probe is the round's.
+        const p = task.probe;
+        const probe = p.kind === 'bva/p1' ? { ...p, X: b.share(p.X) } : { ...p, X: b.share(p.X), omega: b.share(p.omega) };
+        return { ...task, weights: compact(task.weights), probe };
+      }
+      case 'train-lockstep':
+        return task;
+    }
+  }
+
+  /** `task` for the GPU worker: views of received messages compacted (its uploads are not known to take shared memory). */
+  private compactForGpu(task: PoolTask): PoolTask {
+    const sharedSet = (s: { x: Float32Array; labels: Uint8Array } | undefined) => (s !== undefined ? { sharedSet: { x: compact(s.x), labels: s.labels } } : {});
+    switch (task.kind) {
+      case 'train':
+        return { ...task, weights: compact(task.weights), ...sharedSet(task.sharedSet) };
+      case 'train-lockstep':
+        return { ...task, clients: task.clients.map((c) => ({ ...c, weights: compact(c.weights) })), ...sharedSet(task.sharedSet) };
+      case 'eval':
+        return { ...task, weights: compact(task.weights) };
+      case 'bva':
         return task;
     }
   }
@@ -531,7 +551,7 @@ export class SimulationPool {
     try {
       // The CPU workers get the broadcast arrays by reference (broadcast-arrays.ts); the GPU worker keeps cloned
       // ones, since its uploads are not known to accept views of shared memory.
-      return (await pool.run({ sim: this.sim, task: pool === this.threads.gpu ? task : this.shareBroadcast(task) })) as R;
+      return (await pool.run({ sim: this.sim, task: pool === this.threads.gpu ? this.compactForGpu(task) : this.shareBroadcast(task) })) as R;
     } catch (err) {
       this.threads.broken = true;
       throw err;
