@@ -275,7 +275,7 @@ export class SimulationPool {
   readonly lockstep = { groups: 0, clients: 0 };
   private readonly batcher: LockstepBatcher<TrainResult> | undefined;
   private readonly evalOnGpu: boolean;
-  /** The round's broadcast arrays (global weights, shared set) in shared memory, posted by reference. */
+  /** The round's broadcast arrays (global weights, shared set, Decent_BVA probes) in shared memory, posted by reference. */
   readonly broadcast = new BroadcastArrays();
 
   constructor(opts: SimulationPoolOptions) {
